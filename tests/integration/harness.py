@@ -1,0 +1,324 @@
+"""Test hosts for herald's integration tests: network namespaces joined by veth links, and
+real BIRD 2, FRR 8 (bgpd) and unbound daemons started inside them.
+
+Rules kept here so that no test can break them:
+- only documentation addresses (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32);
+- every namespace and process is created by this module and removed by pid / by name we chose;
+- every wait is bounded in time.
+
+Use as a context manager:
+
+    with harness.Lab("t1") as lab:
+        r = lab.netns("r")            # namespace herald-t1-r
+        h = lab.netns("h")
+        lab.link(r, "192.0.2.1/24", h, "192.0.2.2/24", v6=("2001:db8:1::1/64", "2001:db8:1::2/64"))
+        bird = lab.bird(r, config_text)
+        ...
+Everything is torn down on exit, also when the test fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from typing import Callable, Optional
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def build_dir() -> str:
+    """The build directory holding herald's binaries (HERALD_BUILD or <repo>/build)."""
+    return os.environ.get("HERALD_BUILD", os.path.join(REPO, "build"))
+
+
+def binary(name: str) -> str:
+    """Path of a built herald binary, searched in the build tree."""
+    for sub in ("daemon", "tests/integration", "tests", ""):
+        p = os.path.join(build_dir(), sub, name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    raise FileNotFoundError(f"{name} not built under {build_dir()}")
+
+
+def run(cmd: list[str], check: bool = True, timeout: float = 20, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=check, timeout=timeout, capture_output=True, text=True, **kw)
+
+
+def wait_for(pred: Callable[[], object], timeout: float, interval: float = 0.05, what: str = "condition"):
+    """Polls pred() until it returns something truthy; raises TimeoutError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - polling tolerates transient errors
+            last_exc = e
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc})" if last_exc else ""))
+
+
+class Netns:
+    def __init__(self, lab: "Lab", name: str):
+        self.lab = lab
+        self.name = name
+
+    def cmd(self, *args: str) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *args]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess:
+        return run(self.cmd(*args), check=check, timeout=timeout)
+
+    def popen(self, args: list[str], log_name: str, env: Optional[dict] = None, **kw) -> subprocess.Popen:
+        """Starts a process inside this namespace; the lab kills it (by pid) on teardown."""
+        return self.lab.popen(self.cmd(*args), log_name, env=env, **kw)
+
+    def addrs(self) -> list:
+        return json.loads(self.run("ip", "-j", "addr", "show").stdout)
+
+
+class Proc:
+    def __init__(self, popen: subprocess.Popen, log_path: str, name: str):
+        self.popen = popen
+        self.pid = popen.pid
+        self.log_path = log_path
+        self.name = name
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def stop(self, timeout: float = 5) -> Optional[int]:
+        """SIGTERM, then SIGKILL after `timeout`; reaps the child. Returns its exit status."""
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGCONT)
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait(timeout=5)
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=5)
+
+
+class Lab:
+    """A set of namespaces, links and processes owned by one test; removed on exit."""
+
+    def __init__(self, tag: str):
+        # Namespace names: herald-<tag>-<name>; tag should be unique per test.
+        self.tag = f"{tag}-{os.getpid() % 100000}"
+        self.dir = tempfile.mkdtemp(prefix=f"herald-{tag}-")
+        self.namespaces: list[Netns] = []
+        self.procs: list[Proc] = []
+        self.keep = os.environ.get("HERALD_KEEP_LAB") == "1"
+
+    # --- lifecycle ---
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.dump_logs()
+        self.close()
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            try:
+                p.stop(timeout=3)
+            except Exception:  # noqa: BLE001
+                pass
+        for ns in reversed(self.namespaces):
+            run(["ip", "netns", "del", ns.name], check=False)
+        self.namespaces.clear()
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def dump_logs(self) -> None:
+        for p in self.procs:
+            text = p.log()
+            if text:
+                print(f"----- log of {p.name} (pid {p.pid}) -----")
+                print(text[-6000:])
+
+    # --- building blocks ---
+    def path(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def write(self, name: str, text: str) -> str:
+        p = self.path(name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+    def netns(self, name: str) -> Netns:
+        full = f"hd-{self.tag}-{name}"[:15 + 16]
+        run(["ip", "netns", "add", full])
+        ns = Netns(self, full)
+        self.namespaces.append(ns)
+        ns.run("ip", "link", "set", "lo", "up")
+        # IPv6 addresses must be usable at once (no DAD delay) inside test namespaces.
+        ns.run("sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0", check=False)
+        ns.run("sysctl", "-q", "-w", "net.ipv6.conf.default.accept_dad=0", check=False)
+        return ns
+
+    def link(self, a: Netns, a_addr: str, b: Netns, b_addr: str,
+             v6: Optional[tuple[str, str]] = None, name_a: str = "eth0", name_b: str = "eth0") -> None:
+        """A veth pair between two namespaces with documentation addresses on each end."""
+        tmp_a = f"v{os.getpid() % 10000}a{len(self.namespaces)}{len(self.procs)}"[:15]
+        tmp_b = f"v{os.getpid() % 10000}b{len(self.namespaces)}{len(self.procs)}"[:15]
+        run(["ip", "link", "add", tmp_a, "netns", a.name, "type", "veth", "peer", "name", tmp_b, "netns", b.name])
+        a.run("ip", "link", "set", tmp_a, "name", name_a)
+        b.run("ip", "link", "set", tmp_b, "name", name_b)
+        a.run("ip", "addr", "add", a_addr, "dev", name_a)
+        b.run("ip", "addr", "add", b_addr, "dev", name_b)
+        if v6:
+            a.run("ip", "-6", "addr", "add", v6[0], "dev", name_a, "nodad")
+            b.run("ip", "-6", "addr", "add", v6[1], "dev", name_b, "nodad")
+        a.run("ip", "link", "set", name_a, "up")
+        b.run("ip", "link", "set", name_b, "up")
+
+    def popen(self, argv: list[str], log_name: str, env: Optional[dict] = None, **kw) -> Proc:
+        log_path = self.path(f"{log_name}.log")
+        logf = open(log_path, "ab")
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        p = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env=full_env, **kw)
+        logf.close()
+        proc = Proc(p, log_path, log_name)
+        self.procs.append(proc)
+        return proc
+
+    # --- real daemons ---
+    def bird(self, ns: Netns, config: str, name: str = "bird") -> "Bird":
+        """Starts BIRD 2 in `ns` with `config` (foreground, own control socket)."""
+        conf = self.write(f"{name}/bird.conf", config)
+        sock = self.path(f"{name}/bird.ctl")
+        proc = ns.popen(["bird", "-f", "-c", conf, "-s", sock], name)
+        b = Bird(self, ns, proc, sock, conf)
+        wait_for(lambda: b.ctl("show status", check=False).returncode == 0 and "Daemon is up" in b.ctl("show status", check=False).stdout,
+                 timeout=10, what=f"BIRD in {ns.name} to answer")
+        return b
+
+    def frr(self, ns: Netns, bgpd_config: str, name: str = "frr") -> "Frr":
+        """Starts FRR's bgpd alone (no zebra) in `ns` with `bgpd_config`."""
+        d = self.path(name)
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, 0o777)
+        conf = self.write(f"{name}/bgpd.conf", bgpd_config)
+        proc = ns.popen(["/usr/lib/frr/bgpd", "-S", "-Z", "-f", conf, "-i", os.path.join(d, "bgpd.pid"),
+                         "--vty_socket", d, "-A", "127.0.0.1", "-P", "0", "--log", "stdout",
+                         "--limit-fds", "1024"], name)
+        f = Frr(self, ns, proc, d, conf)
+        wait_for(lambda: f.vtysh("show bgp summary json", check=False).returncode == 0, timeout=15,
+                 what=f"FRR bgpd in {ns.name} to answer")
+        return f
+
+    def unbound(self, ns: Netns, address: str, local_data: list[str], extra: str = "",
+                name: str = "unbound", port: int = 53) -> "Unbound":
+        """Starts unbound on `address` in `ns`, answering `local_data` records authoritatively."""
+        d = self.path(name)
+        os.makedirs(d, exist_ok=True)
+        zone_lines = "\n".join(f'    local-data: "{rr}"' for rr in local_data)
+        conf = self.write(f"{name}/unbound.conf", f"""server:
+    interface: {address}@{port}
+    port: {port}
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: "{d}"
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    verbosity: 1
+    do-ip6: yes
+    access-control: 0.0.0.0/0 allow
+    access-control: ::/0 allow
+    num-threads: 1
+    so-reuseport: no
+    local-zone: "example." static
+{zone_lines}
+{extra}
+remote-control:
+    control-enable: no
+""")
+        proc = ns.popen(["unbound", "-d", "-c", conf], name)
+        u = Unbound(self, ns, proc, conf, address, port)
+        return u
+
+
+class Bird:
+    def __init__(self, lab: Lab, ns: Netns, proc: Proc, sock: str, conf: str):
+        self.lab, self.ns, self.proc, self.sock, self.conf = lab, ns, proc, sock, conf
+
+    def ctl(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run(["birdc", "-s", self.sock, *command.split()], check=check, timeout=10)
+
+    def routes(self, table: str = "master4") -> str:
+        return self.ctl(f"show route table {table} all").stdout
+
+    def protocol_state(self, proto: str) -> str:
+        out = self.ctl(f"show protocols {proto}", check=False).stdout
+        for line in out.splitlines():
+            if line.startswith(proto):
+                return line
+        return ""
+
+    def established(self, proto: str) -> bool:
+        return "Established" in self.protocol_state(proto)
+
+
+class Frr:
+    def __init__(self, lab: Lab, ns: Netns, proc: Proc, vty_dir: str, conf: str):
+        self.lab, self.ns, self.proc, self.vty_dir, self.conf = lab, ns, proc, vty_dir, conf
+
+    def vtysh(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run(["vtysh", "--vty_socket", self.vty_dir, "-d", "bgpd", "-c", command], check=check, timeout=10)
+
+    def json(self, command: str) -> dict:
+        return json.loads(self.vtysh(command).stdout or "{}")
+
+    def neighbor_state(self, addr: str) -> str:
+        j = self.json(f"show bgp neighbors {addr} json")
+        return j.get(addr, {}).get("bgpState", "")
+
+
+class Unbound:
+    def __init__(self, lab: Lab, ns: Netns, proc: Proc, conf: str, address: str, port: int):
+        self.lab, self.ns, self.proc, self.conf, self.address, self.port = lab, ns, proc, conf, address, port
+
+    def wait_ready(self, name: str = "www.example.", timeout: float = 10) -> None:
+        def ok() -> bool:
+            r = self.ns.run("dig", f"@{self.address}", "-p", str(self.port), "+time=1", "+tries=1", name, check=False)
+            return "status: NOERROR" in r.stdout
+        wait_for(ok, timeout=timeout, what=f"unbound on {self.address}")
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise SystemExit("integration tests need root (network namespaces)")
