@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine, as root:
+#   1. installs every Debian package it needs (.ci/deps.sh),
+#   2. builds with g++ (warnings are errors) and runs every unit and integration test
+#      (integration tests start real BIRD, FRR and unbound in network namespaces they create
+#      and delete themselves),
+#   3. builds with clang++ + ASan + UBSan, runs the unit tests under the sanitizers and runs
+#      every libFuzzer target for a bounded time from its committed seed corpus.
+# Exit status is non-zero when anything fails. Knobs: HERALD_FUZZ_SECONDS (default 60 for the
+# BGP codec, a third of it for the other parsers), HERALD_JOBS (default: nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${HERALD_JOBS:-$(nproc)}
+FUZZ_SECONDS=${HERALD_FUZZ_SECONDS:-60}
+failures=()
+passes=0
+
+step() { printf '\n==== %s ====\n' "$*"; }
+record() {  # record NAME STATUS
+  if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures+=("$1"); fi
+}
+
+step "install dependencies"
+bash .ci/deps.sh
+
+step "build (g++, -Werror)"
+cmake -S . -B build -G Ninja -DHERALD_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build -j"$JOBS"
+
+step "unit and integration tests (ctest)"
+set +e
+(cd build && ctest --output-on-failure --timeout 600)
+record ctest $?
+set -e
+
+if [ -x packaging/checks.sh ]; then
+  step "packaging checks"
+  set +e; bash packaging/checks.sh build; record packaging $?; set -e
+fi
+
+step "build (clang++, ASan + UBSan + libFuzzer)"
+CXX=clang++-14 cmake -S . -B build-san -G Ninja -DHERALD_WERROR=ON -DHERALD_FUZZ=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Only what runs here: unit-test binaries and fuzz targets (not the daemon or drivers).
+san_targets=$(ninja -C build-san -t targets all | grep -oE '^(test|fuzz)_[a-z0-9_]+:' | tr -d ':' | sort -u)
+ninja -C build-san -j"$JOBS" $san_targets
+
+step "unit tests under ASan + UBSan"
+set +e
+(cd build-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+   ctest --output-on-failure -E '^integration_')
+record sanitized-unit-tests $?
+set -e
+
+step "fuzzing (bounded)"
+for fz in build-san/tests/fuzz/fuzz_*; do
+  [ -x "$fz" ] || continue
+  name=$(basename "$fz"); name=${name#fuzz_}
+  secs=$((FUZZ_SECONDS / 3)); [ "$name" = bgp_codec ] && secs=$FUZZ_SECONDS
+  work=$(mktemp -d)
+  if [ -d "tests/fuzz/corpus/$name" ]; then cp -r "tests/fuzz/corpus/$name/." "$work/"; fi
+  echo "fuzz_$name for ${secs}s"
+  set +e
+  "$fz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$work/" "$work" >"$work/log" 2>&1
+  rc=$?
+  set -e
+  grep -E 'stat::number_of_executed_units|Done [0-9]+ runs' "$work/log" | tail -2 || true
+  if [ $rc -ne 0 ]; then tail -60 "$work/log"; fi
+  record "fuzz_$name" $rc
+  rm -rf "$work"
+done
+
+echo
+echo "suites: ${passes} passed, ${#failures[@]} failed"
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failed: ${failures[*]}"
+  exit 1
+fi
