@@ -1,0 +1,141 @@
+// One BGP neighbor as a pure engine: the RFC 4271 FSM (fsm.hpp), the wire codec, the routes we
+// want the neighbor to hold and what it has been told (adj_rib_out.hpp). No socket, no clock,
+// no Asio: the transport feeds events with the current time and carries out the returned
+// actions in order (connect, send bytes, close, arm/cancel timers, log).
+//
+// Received routes are not stored (herald only announces); only counted, see PeerStatus.
+#pragma once
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "bgp/adj_rib_out.hpp"
+#include "bgp/codec.hpp"
+#include "bgp/fsm.hpp"
+#include "bgp/peer_config.hpp"
+#include "bgp/prefix_fingerprints.hpp"
+#include "bgp/types.hpp"
+
+namespace herald::bgp {
+
+// Write these bytes (one or more whole BGP messages) on `conn`, after anything queued before.
+struct Send {
+  ConnId conn = 0;
+  Bytes bytes;
+};
+// Everything a Peer asks of its transport. Carry them out in order.
+// Connect, Close, ArmTimer, CancelTimer, StateChange, SessionUp, SessionDown, Log: see fsm.hpp.
+using Action = std::variant<Connect, Send, Close, ArmTimer, CancelTimer, StateChange, SessionUp,
+                            SessionDown, Log>;
+using Actions = std::vector<Action>;
+
+// Messages by type: index = MessageType value (1..5); index 0 unused.
+using MessageCounters = std::array<std::uint64_t, 6>;
+
+// A point-in-time view for status output.
+struct PeerStatus {
+  std::string name;
+  State state = State::Idle;
+  Clock::time_point since{};                // when `state` was entered
+  std::optional<Clock::duration> uptime;    // Established only
+  std::string last_error;                   // why the last session ended / failed
+  std::optional<std::uint16_t> hold_time;   // negotiated, seconds
+  std::optional<std::uint16_t> keepalive;   // negotiated, seconds
+  std::optional<std::uint32_t> peer_as;
+  std::optional<std::uint32_t> peer_bgp_id;
+  std::vector<Family> families;             // negotiated
+  std::map<Family, std::size_t> announced;  // prefixes in the Adj-RIB-Out
+  // Distinct prefixes the neighbor currently announces (see PrefixFingerprints for the
+  // approximation: 64-bit fingerprints, exact for IPv4).
+  std::map<Family, std::size_t> received;
+  MessageCounters sent{};
+  MessageCounters received_messages{};
+  std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> notifications_sent;
+  std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> notifications_received;
+  std::optional<IpAddress> next_hop_v4;  // in use for this session
+  std::optional<IpAddress> next_hop_v6;
+  std::optional<IpAddress> next_hop_v6_link_local;
+};
+
+class Peer {
+ public:
+  // `config` must pass config.check() (aborts otherwise). rng_seed drives jitter: seed it from
+  // std::random_device in the daemon, with a constant in tests.
+  Peer(PeerConfig config, std::uint64_t rng_seed);
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  // ---- Events ----
+  // ManualStart: leave Idle, connect and/or wait for the neighbor per config.mode.
+  Actions start(Clock::time_point now);
+  // ManualStop: NOTIFICATION Cease/Administrative Shutdown carrying `reason` (RFC 9003), close,
+  // stay Idle until start().
+  Actions stop(Clock::time_point now, std::string_view reason);
+  // An id for an accepted inbound socket, to pass to on_connected(..., inbound = true).
+  ConnId allocate_conn_id();
+  // TCP is up (outbound: the conn of a Connect action; inbound: from allocate_conn_id()).
+  // The engine may answer with Close for connections it does not want (Idle, passive mode...).
+  Actions on_connected(ConnId conn, Clock::time_point now, const IpAddress& local,
+                       const IpAddress& remote, bool inbound);
+  Actions on_connect_failed(ConnId conn, Clock::time_point now, std::string_view reason);
+  // Bytes read from `conn`, in order. Any split of the stream is fine.
+  Actions on_bytes(ConnId conn, std::span<const std::uint8_t> bytes, Clock::time_point now);
+  // The transport saw the connection end (EOF, reset, or after a Close action).
+  Actions on_closed(ConnId conn, Clock::time_point now, std::string_view reason);
+  // Some queued bytes of `conn` were written; `drained` when none remain (RFC 9687 send hold).
+  Actions on_sent(ConnId conn, Clock::time_point now, bool drained);
+  Actions on_timer(TimerId timer, Clock::time_point now);
+
+  // The complete set of routes this neighbor should hold. The engine diffs it against the
+  // Adj-RIB-Out and sends only the changes (when Established; otherwise it is sent in full when
+  // the session comes up). An EMPTY set means "announce nothing": everything announced so far
+  // is withdrawn. Routes of families not negotiated with the neighbor are kept but not sent.
+  Actions set_routes(std::vector<Route> desired, Clock::time_point now);
+
+  // ---- Queries ----
+  PeerStatus status(Clock::time_point now) const;
+  State state() const { return fsm_.state(); }
+  const PeerConfig& config() const { return config_; }
+  const std::vector<Route>& desired() const { return desired_; }
+  const AdjRibOut& adj_rib_out() const { return rib_out_; }
+
+ private:
+  struct ConnIo {
+    Framer framer;
+  };
+  void absorb(FsmActions&& in, Clock::time_point now, Actions& out);
+  void send_message(ConnId conn, const Message& m, Actions& out);
+  void send_bytes(ConnId conn, Bytes b, MessageType type, Actions& out);
+  void handle_update(ConnId conn, const Update& u, ErrorAction action, Clock::time_point now,
+                     Actions& out);
+  void handle_route_refresh(ConnId conn, const RouteRefresh& rr, Actions& out);
+  void on_session_up(ConnId conn, Actions& out);
+  void on_session_down();
+  void sync_routes(ConnId conn, bool full, Actions& out);
+  PathAttributes wire_attributes(const RouteAttributes& a) const;
+  std::optional<IpAddress> next_hop(Family f) const;
+  void log(LogLevel level, std::string text, Actions& out) const;
+
+  PeerConfig config_;
+  Fsm fsm_;
+  std::unordered_map<ConnId, ConnIo> io_;
+  std::vector<Route> desired_;
+  AdjRibOut rib_out_;
+  std::map<Family, PrefixFingerprints> received_;
+  MessageCounters sent_{};
+  MessageCounters received_messages_{};
+  std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> notif_sent_;
+  std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> notif_received_;
+};
+
+}  // namespace herald::bgp

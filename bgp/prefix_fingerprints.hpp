@@ -1,0 +1,31 @@
+// The set of prefixes a neighbor currently announces, kept only to count them (status and
+// max-prefix, RFC 4486) at about 16 bytes per prefix: each prefix becomes a 64-bit fingerprint
+// in an open-addressing table (linear probing, load <= 1/2, backward-shift deletion).
+// IPv4 fingerprints are exact; IPv6 ones are a 64-bit hash, so two distinct IPv6 prefixes may
+// (with probability ~n^2 / 2^65) count as one. Re-announcing a prefix (an implicit withdraw,
+// RFC 4271 3.1) does not count twice, which a plain announce-minus-withdraw counter would.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "bgp/types.hpp"
+
+namespace herald::bgp {
+
+class PrefixFingerprints {
+ public:
+  static std::uint64_t fingerprint(const Prefix& p);  // never 0
+  bool insert(const Prefix& p);  // true when it was not present
+  bool erase(const Prefix& p);   // true when it was present
+  bool contains(const Prefix& p) const;
+  std::size_t size() const { return size_; }
+  void clear();
+
+ private:
+  std::size_t slot_of(std::uint64_t fp) const;
+  void grow();
+  std::vector<std::uint64_t> slots_;  // 0 = empty; size is a power of two
+  std::size_t size_ = 0;
+};
+
+}  // namespace herald::bgp
