@@ -1,0 +1,245 @@
+#include "health/service_core.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace health {
+
+using std::chrono::steady_clock;
+
+const char* to_string(ServiceState s) {
+  switch (s) {
+    case ServiceState::Up: return "Up";
+    case ServiceState::Down: return "Down";
+    case ServiceState::Drained: return "Drained";
+  }
+  return "?";
+}
+
+Instant now_instant() { return {steady_clock::now(), std::chrono::system_clock::now()}; }
+
+std::string format_utc(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string format_duration(Duration d) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  if (ms < 1000 || ms % 1000 != 0) {
+    if (ms >= 10000) return fmt::format("{:.1f}s", static_cast<double>(ms) / 1000.0);
+    return fmt::format("{}ms", ms);
+  }
+  return fmt::format("{}s", ms / 1000);
+}
+
+namespace {
+[[noreturn]] void broken(const char* what) {
+  std::fprintf(stderr, "health: broken invariant: %s\n", what);
+  std::abort();
+}
+
+bool is_maintenance(const CheckSpec& c) { return std::holds_alternative<MaintenanceFileSpec>(c); }
+}  // namespace
+
+ServiceCore::ServiceCore(ServiceSpec spec, Instant now, Duration first_delay,
+                         std::optional<ServiceState> initial)
+    : spec_(std::move(spec)), last_(spec_.checks.size()) {
+  const auto& p = spec_.policy;
+  if (spec_.checks.empty()) broken("a service needs at least one check");
+  if (p.rise == 0 || p.fall == 0) broken("rise and fall must be at least 1");
+  if (p.interval <= Duration::zero() || p.fast_interval <= Duration::zero() ||
+      p.timeout <= Duration::zero())
+    broken("interval, fast interval and timeout must be positive");
+  next_hold_ = p.flap.hold;
+  next_round_ = now.steady + std::max(first_delay, Duration::zero());
+  since_ = now;
+  ServiceState start = p.start_up ? ServiceState::Up : ServiceState::Down;
+  if (initial) start = *initial;
+  // A kept Drained state is re-derived from the maintenance check at the first round.
+  healthy_ = start == ServiceState::Up;
+  state_ = healthy_ ? ServiceState::Up : ServiceState::Down;
+  reason_ = initial ? "state kept across reload"
+            : healthy_ ? "start state up (configured)"
+                       : fmt::format("starting: down until {} passing round(s)", p.rise);
+  health_reason_ = reason_;
+}
+
+Duration ServiceCore::check_timeout(std::size_t i) const {
+  if (const auto* e = std::get_if<ExecCheckSpec>(&spec_.checks.at(i)); e && e->timeout)
+    return *e->timeout;
+  return spec_.policy.timeout;
+}
+
+steady_clock::time_point ServiceCore::next_wakeup() const {
+  auto t = running_ ? round_deadline_ : next_round_;
+  if (hold_until_) t = std::min(t, hold_until_->steady);
+  return t;
+}
+
+bool ServiceCore::pending_change() const {
+  return healthy_ ? fail_streak_ > 0 : pass_streak_ > 0;
+}
+
+CoreActions ServiceCore::advance(Instant now) {
+  CoreActions out;
+  if (running_ && now.steady >= round_deadline_) {
+    // Every check is cut at its timeout (the round deadline is the largest one); a check that
+    // has not answered by now failed, whatever it reports later.
+    for (std::size_t i = 0; i < current_.size(); ++i)
+      if (!current_[i] && now.steady >= round_start_.steady + check_timeout(i))
+        current_[i] = CheckResult{false, check_timeout(i),
+                                  "timeout after " + format_duration(check_timeout(i)), false};
+    out.cancel_round = true;
+    finish_round(now, out);
+  }
+  if (hold_until_ && now.steady >= hold_until_->steady) {
+    hold_until_.reset();
+    last_hold_end_ = now.steady;
+    publish(now, "flap hold ended", out, true);
+  }
+  if (!running_ && now.steady >= next_round_) {
+    running_ = true;
+    ++round_;
+    round_start_ = now;
+    Duration longest{0};
+    for (std::size_t i = 0; i < spec_.checks.size(); ++i) longest = std::max(longest, check_timeout(i));
+    round_deadline_ = now.steady + longest;
+    current_.assign(spec_.checks.size(), std::nullopt);
+    out.start_round = round_;
+  }
+  return out;
+}
+
+CoreActions ServiceCore::on_result(std::uint64_t round, std::size_t check, CheckResult result,
+                                   Instant now) {
+  CoreActions out;
+  if (!running_ || round != round_) return out;  // late result of a finished round
+  if (check >= current_.size()) broken("check index out of range");
+  if (current_[check]) return out;  // first report wins
+  current_[check] = std::move(result);
+  if (std::all_of(current_.begin(), current_.end(), [](const auto& r) { return r.has_value(); }))
+    finish_round(now, out);
+  return out;
+}
+
+void ServiceCore::finish_round(Instant now, CoreActions& out) {
+  running_ = false;
+  const auto& p = spec_.policy;
+  // Combine: maintenance checks only drain; the others decide health with all/any.
+  bool drain = false;
+  std::string drain_why;
+  std::size_t counted = 0, passed = 0;
+  std::vector<std::string> failures;
+  std::string single_pass;
+  for (std::size_t i = 0; i < current_.size(); ++i) {
+    if (!current_[i]) continue;  // deadline of a shorter check not reached: cannot happen
+    const CheckResult& r = *current_[i];
+    last_[i] = r;
+    const std::string label = describe(spec_.checks[i]);
+    if (is_maintenance(spec_.checks[i])) {
+      if (r.drain) {
+        drain = true;
+        drain_why = label + ": " + r.reason;
+      }
+      continue;
+    }
+    ++counted;
+    if (r.pass) {
+      ++passed;
+      single_pass = label + ": " + r.reason;
+    } else {
+      failures.push_back(label + ": " + r.reason);
+    }
+  }
+  bool pass = counted == 0 || (p.combine == Combine::All ? passed == counted : passed > 0);
+  std::string why;
+  if (!pass) {
+    why = failures.front();
+    for (std::size_t i = 1; i < failures.size() && p.combine == Combine::Any; ++i) why += "; " + failures[i];
+  } else if (counted == 1) {
+    why = single_pass;
+  } else if (counted == 0) {
+    why = "no health checks besides maintenance";
+  } else {
+    why = fmt::format("{} of {} checks pass", passed, counted);
+  }
+
+  // Hysteresis (rise/fall).
+  bool toggled = false;
+  if (pass) {
+    ++pass_streak_;
+    fail_streak_ = 0;
+    if (!healthy_ && pass_streak_ >= p.rise) {
+      healthy_ = toggled = true;
+      health_reason_ = fmt::format("{} ({} passing round(s))", why, pass_streak_);
+    }
+  } else {
+    ++fail_streak_;
+    pass_streak_ = 0;
+    if (healthy_ && fail_streak_ >= p.fall) {
+      healthy_ = false;
+      toggled = true;
+      health_reason_ = fmt::format("{} ({} failing round(s))", why, fail_streak_);
+    }
+  }
+  if (!healthy_ && !toggled && !pass) health_reason_ = why;  // keep the freshest failure
+
+  // Flap damping: count health toggles in the sliding window.
+  bool hold_started = false;
+  if (toggled && p.flap.enabled) {
+    toggles_.push_back(now.steady);
+    while (!toggles_.empty() && toggles_.front() + p.flap.window < now.steady) toggles_.pop_front();
+    if (toggles_.size() > p.flap.max_changes) {
+      // A long quiet period since the last hold forgives earlier ones.
+      if (last_hold_end_ && !hold_until_ && now.steady - *last_hold_end_ > p.flap.max_hold)
+        next_hold_ = p.flap.hold;
+      const std::size_t changes = toggles_.size();
+      hold_until_ = now + next_hold_;
+      next_hold_ = std::min(next_hold_ * 2, p.flap.max_hold);
+      toggles_.clear();
+      hold_started = true;
+      health_reason_ = fmt::format("{} changes within {}; last: {}", changes,
+                                   format_duration(p.flap.window), health_reason_);
+    }
+  }
+  drained_ = drain;
+  drain_reason_ = drain_why;
+
+  const auto base = pending_change() ? p.fast_interval : p.interval;
+  next_round_ = std::max(round_start_.steady + base, now.steady);
+  publish(now, "", out, hold_started);
+}
+
+void ServiceCore::publish(Instant now, const std::string& why, CoreActions& out, bool force_event) {
+  ServiceState next;
+  std::string reason;
+  if (drained_) {
+    next = ServiceState::Drained;
+    reason = drain_reason_;
+  } else if (hold_until_) {
+    next = ServiceState::Down;
+    reason = fmt::format("down (flap hold until {}): {}", format_utc(hold_until_->wall), health_reason_);
+  } else {
+    next = healthy_ ? ServiceState::Up : ServiceState::Down;
+    reason = why.empty() ? health_reason_ : why + "; " + health_reason_;
+  }
+  if (next == state_ && !force_event) {
+    if (next == ServiceState::Down && !hold_until_) reason_ = reason;  // freshest failure reason
+    return;
+  }
+  out.changes.push_back(StateChange{state_, next, reason, now, hold_until_});
+  if (next != state_) since_ = now;
+  state_ = next;
+  reason_ = reason;
+}
+
+}  // namespace health

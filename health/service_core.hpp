@@ -1,0 +1,118 @@
+// The pure scheduler and hysteresis core of one service: fed the current time and check results,
+// it says when to run the next round of checks and when the service changes state.
+// It owns no timer, no socket and reads no clock, so it is tested with a fake clock.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "health/check_spec.hpp"
+
+namespace health {
+
+/// Published state of a service. Drained = withdrawn on purpose (maintenance), not failed.
+enum class ServiceState { Up, Down, Drained };
+
+/// "Up", "Down" or "Drained".
+const char* to_string(ServiceState s);
+
+/// One moment on both clocks: steady for scheduling, wall (system) for humans.
+struct Instant {
+  std::chrono::steady_clock::time_point steady;
+  std::chrono::system_clock::time_point wall;
+  /// The same moment shifted by d on both clocks.
+  Instant operator+(Duration d) const {
+    return {steady + d, wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(d)};
+  }
+};
+
+/// Current time on both real clocks (used by the Asio runner only).
+Instant now_instant();
+
+/// A wall time as "2026-11-29T10:23:45Z".
+std::string format_utc(std::chrono::system_clock::time_point t);
+
+/// A duration for humans: "500ms", "2s", "1.5s".
+std::string format_duration(Duration d);
+
+/// A status update of a service: its state changed, or a flap hold started or ended.
+struct StateChange {
+  ServiceState from;
+  ServiceState to;
+  std::string reason;  ///< why, e.g. "dns 192.0.2.53:53 www.example. A: rcode SERVFAIL (3 failing rounds)"
+  Instant at;
+  std::optional<Instant> flap_hold_until;
+};
+
+/// What the runner must do after feeding the core.
+struct CoreActions {
+  std::optional<std::uint64_t> start_round;  ///< start every check now, tagged with this round id
+  bool cancel_round = false;                 ///< the running round timed out: cancel its checks
+  std::vector<StateChange> changes;
+};
+
+/// Hysteresis and scheduling of one service. Rounds run all checks at once; a round ends when every
+/// check reported or when its deadline passed (missing checks count as timeouts). Consecutive round
+/// verdicts move the health state (rise/fall); the maintenance file overrides it with Drained;
+/// too many health changes in a window hold the service Down for a growing period.
+class ServiceCore {
+ public:
+  /// `first_delay` is the splay before the first round (chosen at random by the runner).
+  /// `initial` overrides the start state (used when a reload keeps a service's state).
+  ServiceCore(ServiceSpec spec, Instant now, Duration first_delay,
+              std::optional<ServiceState> initial = std::nullopt);
+
+  /// Moves time forward: ends a late round, ends a flap hold, starts a round when due.
+  CoreActions advance(Instant now);
+  /// One check of round `round` finished. Results of other rounds (late ones) are ignored.
+  CoreActions on_result(std::uint64_t round, std::size_t check, CheckResult result, Instant now);
+
+  /// When advance() must be called next (round due, round deadline or end of a flap hold).
+  std::chrono::steady_clock::time_point next_wakeup() const;
+
+  const ServiceSpec& spec() const { return spec_; }
+  ServiceState state() const { return state_; }
+  const std::string& reason() const { return reason_; }
+  Instant since() const { return since_; }
+  std::optional<Instant> flap_hold_until() const { return hold_until_; }
+  /// Last completed result of each check (nullopt until it ran once).
+  const std::vector<std::optional<CheckResult>>& last_results() const { return last_; }
+  /// Timeout applied to check i (its own exec timeout, else the service timeout).
+  Duration check_timeout(std::size_t i) const;
+
+ private:
+  void finish_round(Instant now, CoreActions& out);
+  void publish(Instant now, const std::string& why, CoreActions& out, bool force_event);
+  bool pending_change() const;
+
+  ServiceSpec spec_;
+  // Round in progress.
+  std::uint64_t round_ = 0;
+  bool running_ = false;
+  Instant round_start_{};
+  std::chrono::steady_clock::time_point round_deadline_{};
+  std::vector<std::optional<CheckResult>> current_;
+  std::chrono::steady_clock::time_point next_round_{};
+  // Hysteresis.
+  bool healthy_ = false;
+  unsigned pass_streak_ = 0;
+  unsigned fail_streak_ = 0;
+  bool drained_ = false;
+  std::string drain_reason_;
+  std::string health_reason_;
+  // Flap damping.
+  std::deque<std::chrono::steady_clock::time_point> toggles_;
+  std::optional<Instant> hold_until_;
+  Duration next_hold_{0};
+  std::optional<std::chrono::steady_clock::time_point> last_hold_end_;
+  // Published.
+  ServiceState state_ = ServiceState::Down;
+  std::string reason_;
+  Instant since_{};
+  std::vector<std::optional<CheckResult>> last_;
+};
+
+}  // namespace health

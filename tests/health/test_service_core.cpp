@@ -1,0 +1,294 @@
+// The pure scheduler/hysteresis core, driven with a fake clock: no sleeps, no sockets.
+#include <doctest/doctest.h>
+
+#include "health/service_core.hpp"
+
+using namespace std::chrono_literals;
+using health::CheckResult;
+using health::ServiceCore;
+using health::ServiceState;
+
+namespace {
+
+// A fake clock: both time lines start at fixed points and move together.
+struct FakeClock {
+  health::Instant now{std::chrono::steady_clock::time_point{} + 1000s,
+                      std::chrono::system_clock::from_time_t(1'800'000'000)};  // 2027-01-15T08:00:00Z
+  void advance(health::Duration d) { now = now + d; }
+};
+
+health::DnsCheckSpec dns() {
+  health::DnsCheckSpec d;
+  d.server = "192.0.2.53";
+  d.qname = "www.example.";
+  d.qtype = "A";
+  return d;
+}
+
+health::ServiceSpec service(unsigned rise, unsigned fall, bool start_up = false) {
+  health::ServiceSpec s;
+  s.name = "dns";
+  s.policy.interval = 2s;
+  s.policy.fast_interval = 500ms;
+  s.policy.timeout = 1s;
+  s.policy.rise = rise;
+  s.policy.fall = fall;
+  s.policy.start_up = start_up;
+  s.policy.flap.enabled = false;
+  s.checks = {dns()};
+  return s;
+}
+
+CheckResult ok() { return {true, 3ms, "rcode NOERROR", false}; }
+CheckResult servfail() { return {false, 3ms, "rcode SERVFAIL", false}; }
+
+// Waits (on the fake clock) until the core wants to start a round, then reports `results`
+// 3 ms later. Returns the state changes of that round.
+std::vector<health::StateChange> round(ServiceCore& core, FakeClock& clock,
+                                       const std::vector<CheckResult>& results) {
+  clock.now.steady = std::max(clock.now.steady, core.next_wakeup());
+  auto a = core.advance(clock.now);
+  REQUIRE(a.start_round.has_value());
+  auto changes = a.changes;
+  clock.advance(3ms);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    auto r = core.on_result(*a.start_round, i, results[i], clock.now);
+    changes.insert(changes.end(), r.changes.begin(), r.changes.end());
+  }
+  return changes;
+}
+
+}  // namespace
+
+TEST_CASE("starts down and rises after `rise` passing rounds") {
+  FakeClock clock;
+  ServiceCore core(service(2, 3), clock.now, 0s);
+  CHECK(core.state() == ServiceState::Down);
+  CHECK(core.reason().find("down until 2 passing") != std::string::npos);
+  CHECK(round(core, clock, {ok()}).empty());
+  auto ch = round(core, clock, {ok()});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].from == ServiceState::Down);
+  CHECK(ch[0].to == ServiceState::Up);
+  CHECK(ch[0].reason.find("rcode NOERROR (2 passing round(s))") != std::string::npos);
+  CHECK(core.state() == ServiceState::Up);
+  CHECK(core.since().steady == clock.now.steady);
+}
+
+TEST_CASE("a failure between passes resets the rise count") {
+  FakeClock clock;
+  ServiceCore core(service(2, 3), clock.now, 0s);
+  CHECK(round(core, clock, {ok()}).empty());
+  CHECK(round(core, clock, {servfail()}).empty());
+  CHECK(round(core, clock, {ok()}).empty());
+  CHECK(round(core, clock, {ok()}).size() == 1);
+}
+
+TEST_CASE("start state up falls after `fall` failing rounds with the failure as reason") {
+  FakeClock clock;
+  ServiceCore core(service(2, 3, true), clock.now, 0s);
+  CHECK(core.state() == ServiceState::Up);
+  CHECK(round(core, clock, {servfail()}).empty());
+  CHECK(round(core, clock, {servfail()}).empty());
+  auto ch = round(core, clock, {servfail()});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].to == ServiceState::Down);
+  CHECK(ch[0].reason == "dns 192.0.2.53:53 www.example. A: rcode SERVFAIL (3 failing round(s))");
+  REQUIRE(core.last_results()[0].has_value());
+  CHECK(core.last_results()[0]->reason == "rcode SERVFAIL");
+}
+
+TEST_CASE("fast interval while a change is pending, normal interval otherwise") {
+  FakeClock clock;
+  ServiceCore core(service(2, 3, true), clock.now, 0s);
+  auto start = clock.now.steady;
+  round(core, clock, {ok()});
+  CHECK(core.next_wakeup() == start + 2s);  // stable: interval counted from round start
+  start = core.next_wakeup();
+  round(core, clock, {servfail()});
+  CHECK(core.next_wakeup() == start + 500ms);  // Up with one failure: hurry to confirm
+  start = core.next_wakeup();
+  round(core, clock, {ok()});
+  CHECK(core.next_wakeup() == start + 2s);  // streak broken: back to normal
+}
+
+TEST_CASE("splay delays the first round only") {
+  FakeClock clock;
+  ServiceCore core(service(1, 1), clock.now, 700ms);
+  CHECK(core.next_wakeup() == clock.now.steady + 700ms);
+  CHECK_FALSE(core.advance(clock.now + 699ms).start_round.has_value());
+  clock.advance(700ms);
+  auto a = core.advance(clock.now);
+  CHECK(a.start_round.has_value());
+}
+
+TEST_CASE("a check that does not report is cut at the timeout and late results are ignored") {
+  FakeClock clock;
+  ServiceCore core(service(1, 1, true), clock.now, 0s);
+  auto a = core.advance(clock.now);
+  REQUIRE(a.start_round);
+  CHECK(core.next_wakeup() == clock.now.steady + 1s);
+  auto early = core.advance(clock.now + 999ms);
+  CHECK_FALSE(early.cancel_round);
+  clock.advance(1s);
+  auto late = core.advance(clock.now);
+  CHECK(late.cancel_round);
+  REQUIRE(late.changes.size() == 1);
+  CHECK(late.changes[0].to == ServiceState::Down);
+  CHECK(late.changes[0].reason.find("timeout after 1s") != std::string::npos);
+  // The answer of the cut round arrives afterwards: no effect.
+  CHECK(core.on_result(*a.start_round, 0, ok(), clock.now).changes.empty());
+  CHECK(core.state() == ServiceState::Down);
+}
+
+TEST_CASE("an exec check's own timeout extends the round deadline") {
+  FakeClock clock;
+  auto s = service(1, 1, true);
+  health::ExecCheckSpec e;
+  e.argv = {"/bin/true"};
+  e.timeout = 3s;
+  s.checks.push_back(e);
+  ServiceCore core(s, clock.now, 0s);
+  auto a = core.advance(clock.now);
+  REQUIRE(a.start_round);
+  CHECK(core.next_wakeup() == clock.now.steady + 3s);
+  core.on_result(*a.start_round, 0, ok(), clock.now + 2ms);
+  clock.advance(3s);
+  auto late = core.advance(clock.now);
+  REQUIRE(late.changes.size() == 1);
+  CHECK(late.changes[0].reason.find("exec /bin/true: timeout after 3s") != std::string::npos);
+}
+
+TEST_CASE("all needs every check, any needs one") {
+  FakeClock clock;
+  auto s = service(1, 1, true);
+  s.checks.push_back(health::TcpCheckSpec{"192.0.2.53", 53});
+  SUBCASE("all") {
+    ServiceCore core(s, clock.now, 0s);
+    auto ch = round(core, clock, {ok(), {false, 1ms, "connection refused", false}});
+    REQUIRE(ch.size() == 1);
+    CHECK(ch[0].reason.find("tcp 192.0.2.53:53: connection refused") != std::string::npos);
+  }
+  SUBCASE("any") {
+    s.policy.combine = health::Combine::Any;
+    ServiceCore core(s, clock.now, 0s);
+    CHECK(round(core, clock, {ok(), {false, 1ms, "connection refused", false}}).empty());
+    auto ch = round(core, clock, {servfail(), {false, 1ms, "connection refused", false}});
+    REQUIRE(ch.size() == 1);
+    CHECK(ch[0].reason.find("rcode SERVFAIL; tcp 192.0.2.53:53: connection refused") != std::string::npos);
+  }
+}
+
+TEST_CASE("maintenance file drains at once and undrains to the health state") {
+  FakeClock clock;
+  auto s = service(2, 2, true);
+  s.checks.push_back(health::MaintenanceFileSpec{"/run/herald/maintenance"});
+  s.policy.combine = health::Combine::Any;  // the absent-file result must not count as a pass
+  ServiceCore core(s, clock.now, 0s);
+  CheckResult present{true, 0ms, "file exists", true};
+  CheckResult absent{true, 0ms, "file absent", false};
+  auto ch = round(core, clock, {ok(), present});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].to == ServiceState::Drained);
+  CHECK(ch[0].reason == "maintenance /run/herald/maintenance: file exists");
+  ch = round(core, clock, {ok(), absent});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].to == ServiceState::Up);
+  // Absent file + failing DNS under "any": the maintenance result is not a passing check.
+  round(core, clock, {servfail(), absent});
+  ch = round(core, clock, {servfail(), absent});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].to == ServiceState::Down);
+}
+
+TEST_CASE("health keeps being tracked while drained") {
+  FakeClock clock;
+  auto s = service(1, 1, true);
+  s.checks.push_back(health::MaintenanceFileSpec{"/m"});
+  ServiceCore core(s, clock.now, 0s);
+  CheckResult present{true, 0ms, "file exists", true};
+  CheckResult absent{true, 0ms, "file absent", false};
+  round(core, clock, {ok(), present});
+  CHECK(round(core, clock, {servfail(), present}).empty());  // still Drained
+  auto ch = round(core, clock, {servfail(), absent});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].from == ServiceState::Drained);
+  CHECK(ch[0].to == ServiceState::Down);
+}
+
+TEST_CASE("flapping holds the service down for a doubling, capped period") {
+  FakeClock clock;
+  auto s = service(1, 1);
+  s.policy.flap = {true, 2, 60s, 10s, 25s};
+  ServiceCore core(s, clock.now, 0s);
+  CHECK(round(core, clock, {ok()}).size() == 1);        // toggle 1: Up
+  CHECK(round(core, clock, {servfail()}).size() == 1);  // toggle 2: Down
+  auto ch = round(core, clock, {ok()});                 // toggle 3 > 2 in 60s: held
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].from == ServiceState::Down);
+  CHECK(ch[0].to == ServiceState::Down);
+  REQUIRE(ch[0].flap_hold_until.has_value());
+  CHECK(ch[0].flap_hold_until->steady == clock.now.steady + 10s);
+  CHECK(ch[0].reason.rfind("down (flap hold until 2027-01-15T08:00:", 0) == 0);
+  CHECK(ch[0].reason.find("3 changes within 1m") == std::string::npos);  // durations print as s
+  CHECK(ch[0].reason.find("3 changes within 60s") != std::string::npos);
+  CHECK(core.state() == ServiceState::Down);
+  // Passing rounds during the hold do not bring it up.
+  CHECK(round(core, clock, {ok()}).empty());
+  const auto hold_end = core.flap_hold_until()->steady;
+  CHECK(core.next_wakeup() <= hold_end);
+  clock.now.steady = hold_end;
+  auto a = core.advance(clock.now);
+  REQUIRE_FALSE(a.changes.empty());
+  CHECK(a.changes[0].to == ServiceState::Up);
+  CHECK(a.changes[0].reason.rfind("flap hold ended", 0) == 0);
+  CHECK_FALSE(core.flap_hold_until().has_value());
+  if (a.start_round) core.on_result(*a.start_round, 0, ok(), clock.now);
+  // Flap again at once: the hold doubles to 20s, then is capped at 25s.
+  round(core, clock, {servfail()});
+  round(core, clock, {ok()});
+  ch = round(core, clock, {servfail()});
+  REQUIRE(core.flap_hold_until().has_value());
+  CHECK(core.flap_hold_until()->steady == clock.now.steady + 20s);
+  clock.now.steady = core.flap_hold_until()->steady;
+  a = core.advance(clock.now);
+  if (a.start_round) core.on_result(*a.start_round, 0, servfail(), clock.now);
+  round(core, clock, {ok()});
+  round(core, clock, {servfail()});
+  round(core, clock, {ok()});
+  REQUIRE(core.flap_hold_until().has_value());
+  CHECK(core.flap_hold_until()->steady == clock.now.steady + 25s);
+}
+
+TEST_CASE("changes spread beyond the window do not hold") {
+  FakeClock clock;
+  auto s = service(1, 1);
+  s.policy.flap = {true, 2, 10s, 10s, 60s};
+  s.policy.interval = 6s;
+  s.policy.fast_interval = 6s;
+  ServiceCore core(s, clock.now, 0s);
+  for (int i = 0; i < 6; ++i) round(core, clock, {i % 2 == 0 ? ok() : servfail()});
+  CHECK_FALSE(core.flap_hold_until().has_value());
+}
+
+TEST_CASE("a kept state survives a reload") {
+  FakeClock clock;
+  ServiceCore core(service(3, 3), clock.now, 0s, ServiceState::Up);
+  CHECK(core.state() == ServiceState::Up);
+  CHECK(core.reason() == "state kept across reload");
+}
+
+TEST_CASE("duplicate and out-of-range round reports are ignored") {
+  FakeClock clock;
+  auto s = service(1, 1);
+  s.checks.push_back(health::TcpCheckSpec{"192.0.2.53", 53});
+  ServiceCore core(s, clock.now, 0s);
+  auto a = core.advance(clock.now);
+  REQUIRE(a.start_round);
+  CHECK(core.on_result(*a.start_round + 1, 0, ok(), clock.now).changes.empty());
+  CHECK(core.on_result(*a.start_round, 0, ok(), clock.now).changes.empty());
+  CHECK(core.on_result(*a.start_round, 0, servfail(), clock.now).changes.empty());  // first wins
+  auto r = core.on_result(*a.start_round, 1, ok(), clock.now);
+  REQUIRE(r.changes.size() == 1);
+  CHECK(r.changes[0].to == ServiceState::Up);
+}
