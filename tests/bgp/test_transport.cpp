@@ -1,0 +1,270 @@
+// Transport tests on the loopback interface: a real listener and real connections, with kernel
+// failures injected through the FaultInjector hook (the fail-count idea: the Nth call of a given
+// kind fails with a chosen errno). Each test runs the io_context for a bounded time.
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+
+#include <cerrno>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bgp/transport_asio.hpp"
+#include "bgp/transport_connection.hpp"
+#include "bgp/transport_listener.hpp"
+#include "bgp/transport_socket_options.hpp"
+
+using namespace herald::bgp;
+using namespace herald::bgp::transport;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+IpAddress loopback4() { return IpAddress::v4(0x7f000001); }
+
+// Fails the `nth` (1-based) call named `op` with `err`; counts every call by name.
+struct FailCount {
+  FailCount(std::string o, int n, int e) : op(std::move(o)), nth(n), err(e) {}
+  std::string op;
+  int nth;
+  int err;
+  std::map<std::string, int> calls;
+  FaultInjector hook() {
+    return [this](std::string_view name) {
+      int n = ++calls[std::string(name)];
+      return (name == op && n == nth) ? err : 0;
+    };
+  }
+};
+
+// Runs `io` until `done()` or `limit` elapsed; returns done().
+template <typename Pred>
+bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds limit = 3000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.run_for(10ms);
+  }
+  return done();
+}
+
+// A listener on 127.0.0.1 (ephemeral port) that adopts every accepted socket and records what
+// it reads.
+struct Server {
+  asio::io_context& io;
+  std::shared_ptr<Listener> listener;
+  std::shared_ptr<Connection> conn;
+  Bytes received;
+  std::optional<std::string> closed;
+  explicit Server(asio::io_context& ctx, SocketOptions opts = {}) : io(ctx) {
+    auto l = Listener::open(io, Endpoint{loopback4(), 0}, [this, opts](asio::ip::tcp::socket s, const Endpoint&) {
+      ConnectionHandlers h;
+      h.bytes = [this](std::span<const std::uint8_t> b) { received.insert(received.end(), b.begin(), b.end()); };
+      h.closed = [this](const std::string& r) { closed = r; };
+      conn = Connection::adopt(std::move(s), opts, std::move(h));
+    });
+    REQUIRE(l.has_value());
+    listener = *l;
+  }
+  void start() { listener->start(); }
+  std::uint16_t port() const { return listener->local_endpoint().port; }
+};
+
+int get_int(int fd, int level, int name) {
+  int v = -1;
+  socklen_t len = sizeof v;
+  REQUIRE(::getsockopt(fd, level, name, &v, &len) == 0);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("transport: bytes are delivered in order and close() flushes the queue before the FIN") {
+  asio::io_context io;
+  Server server(io);
+  server.start();
+  bool connected = false;
+  std::optional<std::string> client_closed;
+  ConnectionHandlers h;
+  h.connected = [&] { connected = true; };
+  h.closed = [&](const std::string& r) { client_closed = r; };
+  auto client = Connection::connect(io, ConnectParams{loopback4(), server.port(), loopback4(), {}}, h);
+  // Queued before the connect completes: must go out after it, in order.
+  client->send(Bytes{1, 2, 3});
+  client->send(Bytes{4});
+  REQUIRE(run_until(io, [&] { return connected && server.received.size() == 4; }));
+  CHECK(server.received == Bytes{1, 2, 3, 4});
+  REQUIRE(client->local_endpoint().has_value());
+  CHECK(client->local_endpoint()->address == loopback4());
+  CHECK(client->remote_endpoint()->port == server.port());
+
+  // A large last message queued right before close() still arrives whole, then the server
+  // sees the end of stream.
+  Bytes big(200000, 0xAB);
+  client->send(big);
+  bool done = false;
+  client->close([&] { done = true; });
+  REQUIRE(run_until(io, [&] { return done && server.closed.has_value(); }));
+  CHECK(server.received.size() == 4 + big.size());
+  CHECK(*server.closed == "connection closed by peer");
+  CHECK_FALSE(client_closed.has_value());  // closing ourselves is not reported as an event
+}
+
+TEST_CASE("transport: accepted and connected sockets carry NODELAY, CS6 and GTSM TTLs") {
+  SocketOptions opts;
+  opts.gtsm = true;
+  const int fd4 = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd4 >= 0);
+  CHECK_FALSE(apply_socket_options(fd4, SocketShape{false, true}, opts, loopback4()).has_value());
+  CHECK(get_int(fd4, IPPROTO_TCP, TCP_NODELAY) == 1);
+  CHECK(get_int(fd4, IPPROTO_IP, IP_TOS) == 0xC0);
+  CHECK(get_int(fd4, IPPROTO_IP, IP_TTL) == 255);
+  CHECK(get_int(fd4, IPPROTO_IP, IP_MINTTL) == 255);
+  ::close(fd4);
+
+  const int fd6 = ::socket(AF_INET6, SOCK_STREAM, 0);
+  REQUIRE(fd6 >= 0);
+  auto v6 = IpAddress::parse("2001:db8::1");
+  REQUIRE(v6.has_value());
+  CHECK_FALSE(apply_socket_options(fd6, SocketShape{true, false}, opts, *v6).has_value());
+  CHECK(get_int(fd6, IPPROTO_IPV6, IPV6_TCLASS) == 0xC0);
+  CHECK(get_int(fd6, IPPROTO_IPV6, IPV6_UNICAST_HOPS) == 255);
+  CHECK(get_int(fd6, IPPROTO_IPV6, IPV6_MINHOPCOUNT) == 255);
+  ::close(fd6);
+}
+
+TEST_CASE("transport: a failing setsockopt is reported with the option and the peer") {
+  asio::io_context io;
+  FailCount fc{"setsockopt TCP_MD5SIG", 1, EPERM};
+  std::optional<std::string> reason;
+  ConnectionHandlers h;
+  h.closed = [&](const std::string& r) { reason = r; };
+  ConnectParams p{IpAddress::v4(0xC0000201), 179, std::nullopt, {}};  // 192.0.2.1: never contacted
+  p.options.md5 = "secret";
+  auto c = Connection::connect(io, p, h, fc.hook());
+  CHECK_FALSE(reason.has_value());  // posted, never called back from inside connect()
+  REQUIRE(run_until(io, [&] { return reason.has_value(); }));
+  CHECK(*reason == "TCP_MD5SIG on 192.0.2.1: Operation not permitted");
+  CHECK(fc.calls["connect"] == 0);  // stopped before the SYN
+
+  FailCount gtsm{"setsockopt IP_MINTTL", 1, EINVAL};
+  reason.reset();
+  p.options.md5.reset();
+  p.options.gtsm = true;
+  c = Connection::connect(io, p, h, gtsm.hook());
+  REQUIRE(run_until(io, [&] { return reason.has_value(); }));
+  CHECK(*reason == "IP_MINTTL on 192.0.2.1: Invalid argument");
+}
+
+TEST_CASE("transport: bind and connect failures become reasons") {
+  asio::io_context io;
+  std::optional<std::string> reason;
+  ConnectionHandlers h;
+  h.closed = [&](const std::string& r) { reason = r; };
+
+  FailCount bind_fail{"bind", 1, EADDRNOTAVAIL};
+  auto c = Connection::connect(io, ConnectParams{loopback4(), 1, loopback4(), {}}, h, bind_fail.hook());
+  REQUIRE(run_until(io, [&] { return reason.has_value(); }));
+  CHECK(*reason == "bind 127.0.0.1 for 127.0.0.1: Cannot assign requested address");
+
+  // Nothing listens on this port: the kernel refuses.
+  Server server(io);  // not started, then closed: its port is free and known
+  const auto port = server.port();
+  server.listener->close();
+  reason.reset();
+  c = Connection::connect(io, ConnectParams{loopback4(), port, std::nullopt, {}}, h);
+  REQUIRE(run_until(io, [&] { return reason.has_value(); }));
+  CHECK(*reason == "connect to 127.0.0.1: Connection refused");
+
+  auto v6 = IpAddress::parse("2001:db8::1");
+  REQUIRE(v6.has_value());
+  reason.reset();
+  c = Connection::connect(io, ConnectParams{*v6, 179, loopback4(), {}}, h);
+  REQUIRE(run_until(io, [&] { return reason.has_value(); }));
+  CHECK(*reason == "bind 127.0.0.1 for 2001:db8::1: address family differs from the peer's");
+}
+
+TEST_CASE("transport: a failed write ends the connection with a reason") {
+  asio::io_context io;
+  Server server(io);
+  server.start();
+  FailCount fc{"write", 2, EPIPE};
+  bool connected = false;
+  std::optional<std::string> reason;
+  ConnectionHandlers h;
+  h.connected = [&] { connected = true; };
+  h.closed = [&](const std::string& r) { reason = r; };
+  auto c = Connection::connect(io, ConnectParams{loopback4(), server.port(), std::nullopt, {}}, h, fc.hook());
+  c->send(Bytes{1});
+  REQUIRE(run_until(io, [&] { return server.received.size() == 1; }));
+  c->send(Bytes{2});  // the second write fails
+  REQUIRE(run_until(io, [&] { return reason.has_value(); }));
+  CHECK(*reason == "write to 127.0.0.1: Broken pipe");
+  CHECK_FALSE(c->is_open());
+  c->send(Bytes{3});  // ignored after the end
+  REQUIRE(run_until(io, [&] { return server.closed.has_value(); }));
+  CHECK(server.received == Bytes{1});
+}
+
+TEST_CASE("transport: a failed read ends the connection with a reason") {
+  asio::io_context io;
+  FailCount fc{"read", 1, ECONNRESET};
+  std::optional<std::string> reason;
+  std::shared_ptr<Connection> accepted;
+  auto l = Listener::open(io, Endpoint{loopback4(), 0}, [&](asio::ip::tcp::socket s, const Endpoint&) {
+    ConnectionHandlers h;
+    h.closed = [&](const std::string& r) { reason = r; };
+    accepted = Connection::adopt(std::move(s), SocketOptions{}, std::move(h), fc.hook());
+  });
+  REQUIRE(l.has_value());
+  (*l)->start();
+  auto c = Connection::connect(io, ConnectParams{loopback4(), (*l)->local_endpoint().port, std::nullopt, {}}, {});
+  c->send(Bytes{9});
+  REQUIRE(run_until(io, [&] { return reason.has_value(); }));
+  CHECK(*reason == "read from 127.0.0.1: Connection reset by peer");
+}
+
+TEST_CASE("transport: listener errors are values") {
+  asio::io_context io;
+  Server first(io);
+  auto second = Listener::open(io, Endpoint{loopback4(), first.port()}, {});
+  REQUIRE_FALSE(second.has_value());
+  CHECK(second.error().what ==
+        "bind listener 127.0.0.1:" + std::to_string(first.port()) + ": Address already in use");
+}
+
+TEST_CASE("transport: MD5 keys must match for the handshake to complete") {
+  asio::io_context io;
+  Server server(io);
+  REQUIRE_FALSE(server.listener->set_md5(loopback4(), "right").has_value());
+  server.start();
+  bool connected = false;
+  ConnectionHandlers h;
+  h.connected = [&] { connected = true; };
+
+  ConnectParams wrong{loopback4(), server.port(), std::nullopt, {}};
+  wrong.options.md5 = "wrong";
+  auto bad = Connection::connect(io, wrong, h);
+  // The kernel drops the badly signed SYN: no connection within a generous bound.
+  CHECK_FALSE(run_until(io, [&] { return connected; }, 500ms));
+  bad->abort();
+
+  ConnectParams right = wrong;
+  right.options.md5 = "right";
+  auto good = Connection::connect(io, right, h);
+  REQUIRE(run_until(io, [&] { return connected; }));
+  good->send(Bytes{7, 7});
+  REQUIRE(run_until(io, [&] { return server.received.size() == 2; }));
+
+  CHECK(server.listener->set_md5(loopback4(), std::string(81, 'k'))->what ==
+        "TCP_MD5SIG on 127.0.0.1: key longer than 80 octets");
+}
