@@ -1,0 +1,104 @@
+// The control protocol between heraldctl (or any operator tool) and the daemon: JSON lines over
+// a Unix stream socket. Each request is one JSON object on one line; each reply is one object on
+// one line, {"ok":true,...} or {"ok":false,"error":"..."}.
+//
+// Requests:
+//   {"cmd":"status"}
+//   {"cmd":"drain","service":"dns","reason":"maintenance"}   or  {"cmd":"drain","all":true,...}
+//   {"cmd":"undrain","service":"dns"}                         or  {"cmd":"undrain","all":true}
+//   {"cmd":"steer","service":"dns","prepend":2,"med":100}     (at least one of prepend, med)
+//   {"cmd":"steer","service":"dns","clear":true}
+//   {"cmd":"reload"}
+//   {"cmd":"events"}   subscribe: the connection then also receives one line per state change
+//
+// This file is pure (no I/O): parse_request() turns a line into a typed Command or a precise
+// error text, and to_json() is its inverse (heraldctl builds requests with it). A request that
+// fails to parse changes nothing in the daemon.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "bgp/expected.hpp"
+
+namespace herald::control {
+
+// Longest request line accepted (bytes, without the newline). Requests are tiny; the bound keeps
+// a client from making the daemon buffer without end.
+inline constexpr std::size_t kMaxLineBytes = 64 * 1024;
+// Most AS_PATH prepends a steering override may ask for: more has no routing effect beyond
+// making the path look broken to peers with max-path-length filters.
+inline constexpr int kMaxPrepend = 16;
+// Where the daemon listens unless configured otherwise.
+inline constexpr std::string_view kDefaultSocketPath = "/run/herald/control.sock";
+
+// Which services a drain/undrain applies to: one named service, or all of them.
+struct Target {
+  bool all = false;
+  std::string service;  // empty when all
+  bool operator==(const Target&) const = default;
+};
+
+struct Status {
+  bool operator==(const Status&) const = default;
+};
+// Withdraw the target's prefixes on purpose (maintenance) until undrained.
+struct Drain {
+  Target target;
+  std::string reason;  // free text from the operator; may be empty
+  bool operator==(const Drain&) const = default;
+};
+struct Undrain {
+  Target target;
+  bool operator==(const Undrain&) const = default;
+};
+// Make a service's announcements less preferred: AS_PATH prepends (RFC 4271 5.1.2) and/or a
+// MULTI_EXIT_DISC (RFC 4271 5.1.4). Replaces any previous override of that service.
+struct Steer {
+  std::string service;
+  int prepend = 0;                   // 0..kMaxPrepend extra copies of our AS
+  std::optional<std::uint32_t> med;  // nullopt: do not send a MED
+  bool operator==(const Steer&) const = default;
+};
+// Remove a service's steering override.
+struct SteerClear {
+  std::string service;
+  bool operator==(const SteerClear&) const = default;
+};
+// Re-read the configuration file.
+struct Reload {
+  bool operator==(const Reload&) const = default;
+};
+// Subscribe this connection to the event stream.
+struct Events {
+  bool operator==(const Events&) const = default;
+};
+
+using Command = std::variant<Status, Drain, Undrain, Steer, SteerClear, Reload, Events>;
+
+// The "cmd" word of a command ("status", "drain", ..., "steer" for both steer forms).
+std::string_view command_name(const Command& cmd) noexcept;
+
+// Parses one request line (without or with its trailing "\n"). Errors are sentences for the
+// operator, e.g. "request is not valid JSON at byte 12: ...", "unknown command \"stats\" (did you
+// mean \"status\"?)", "steer: prepend must be an integer 0..16", "drain: needs \"service\" or
+// \"all\"", "request line longer than 64 KiB".
+Expected<Command, std::string> parse_request(std::string_view line);
+
+// The request object for a command; parse_request(to_json(c).dump()) == c.
+nlohmann::json to_json(const Command& cmd);
+
+// Replies. ok_response merges `fields` (an object) after "ok":true.
+nlohmann::json ok_response(nlohmann::json fields = nlohmann::json::object());
+nlohmann::json error_response(std::string_view message);
+
+// One protocol line: compact JSON plus "\n". Invalid UTF-8 in strings becomes U+FFFD rather
+// than failing, so a reply can always be sent.
+std::string to_line(const nlohmann::json& j);
+
+}  // namespace herald::control

@@ -1,0 +1,147 @@
+// The daemon's log: one event per line on stderr (journald collects it), in text or JSON form,
+// with structured fields (peer, service, prefix, old, new, reason, ...) and rate limiting of
+// repeated messages.
+//
+// Text:  2026-11-29T10:00:00.123Z info state change peer=upstream1 old=Active new=Established
+// JSON:  {"ts":"2026-11-29T10:00:00.123Z","level":"info","msg":"state change","peer":"upstream1",...}
+//
+// Only daemon/ code logs through the global logger; the pure libraries return values and events
+// instead. A filtered-out call costs one atomic load: fields are views, nothing is formatted.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <variant>
+
+namespace herald::log {
+
+// syslog-like severities; the numeric syslog priority is in syslog_priority().
+enum class Level : std::uint8_t { debug, info, notice, warning, error };
+enum class Format : std::uint8_t { text, json };
+
+// "debug", "info", "notice", "warning", "error".
+std::string_view to_string(Level level) noexcept;
+// Parses the names above (as written in the config file); nullopt for anything else.
+std::optional<Level> parse_level(std::string_view name) noexcept;
+std::optional<Format> parse_format(std::string_view name) noexcept;
+// RFC 5424 6.2.1 severity: debug 7, info 6, notice 5, warning 4, error 3.
+int syslog_priority(Level level) noexcept;
+
+// One structured field. The key and a string value are views: they must outlive the log call
+// (temporaries in the call expression do). Integers and booleans are kept as numbers so the
+// JSON form writes them unquoted.
+struct Field {
+  using Value = std::variant<std::string_view, std::int64_t, std::uint64_t, double, bool>;
+  std::string_view key;
+  Value value;
+
+  Field(std::string_view k, std::string_view v) : key(k), value(v) {}
+  Field(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
+  Field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
+  Field(std::string_view k, bool v) : key(k), value(v) {}
+  Field(std::string_view k, double v) : key(k), value(v) {}
+  template <typename I,
+            std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
+  Field(std::string_view k, I v) : key(k) {
+    if constexpr (std::is_signed_v<I>) {
+      value = static_cast<std::int64_t>(v);
+    } else {
+      value = static_cast<std::uint64_t>(v);
+    }
+  }
+};
+using Fields = std::initializer_list<Field>;
+
+// Where finished lines go (each ends in '\n') and where time comes from; tests inject both.
+struct Environment {
+  std::function<void(std::string_view line)> sink;                // default: write(2) to stderr
+  std::function<std::chrono::system_clock::time_point()> wall;    // timestamps in lines
+  std::function<std::chrono::steady_clock::time_point()> mono;    // rate-limit windows
+};
+// The real environment: stderr, system_clock, steady_clock.
+Environment default_environment();
+
+struct Options {
+  Level min_level = Level::info;
+  Format format = Format::text;
+  // Prefix each line with "<N>" (the syslog priority) so journald records the level; only
+  // useful when stderr is a journal stream (see stderr_is_journal()).
+  bool syslog_prefix = false;
+  // A rate-limited message with the same key is written at most once per window.
+  std::chrono::steady_clock::duration rate_window = std::chrono::seconds(10);
+  // Keys remembered for rate limiting; beyond this, new keys are not limited (never dropped).
+  std::size_t max_rate_keys = 1024;
+};
+
+// True when systemd connected our stderr to the journal (JOURNAL_STREAM names stderr's inode).
+bool stderr_is_journal() noexcept;
+
+// A logger: a level filter, a line formatter and a rate limiter in front of a sink.
+// Thread-safe; lines are written whole, in call order.
+class Logger {
+ public:
+  explicit Logger(Options options = {}, Environment env = default_environment());
+
+  // Whether a message at `level` would be written (cheap; call before building fields).
+  bool enabled(Level level) const noexcept {
+    return static_cast<std::uint8_t>(level) >= min_level_.load(std::memory_order_relaxed);
+  }
+  void set_level(Level level) noexcept;
+  void set_format(Format format);
+
+  // Writes one line if `level` passes the filter.
+  void write(Level level, std::string_view msg, Fields fields = {});
+
+  // Like write(), but lines with the same level, message and field values are written at most
+  // once per rate window. The next one written after a suppressed run carries
+  // "(suppressed K similar messages)" (JSON: "suppressed":K). Use for events that can repeat
+  // quickly, such as "connect failed" to an unreachable peer.
+  void write_limited(Level level, std::string_view msg, Fields fields = {});
+
+ private:
+  struct RateEntry {
+    std::chrono::steady_clock::time_point last_written;
+    std::uint64_t suppressed = 0;
+  };
+  void emit(Level level, std::string_view msg, Fields fields, std::uint64_t suppressed);
+
+  std::atomic<std::uint8_t> min_level_;
+  Options options_;
+  Environment env_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, RateEntry> rate_;
+};
+
+// The process-wide logger of the daemon (default options, stderr) and a way to replace it.
+Logger& global() noexcept;
+void configure(Options options, Environment env = default_environment());
+
+inline void debug(std::string_view msg, Fields f = {}) {
+  if (global().enabled(Level::debug)) global().write(Level::debug, msg, f);
+}
+inline void info(std::string_view msg, Fields f = {}) {
+  if (global().enabled(Level::info)) global().write(Level::info, msg, f);
+}
+inline void notice(std::string_view msg, Fields f = {}) {
+  if (global().enabled(Level::notice)) global().write(Level::notice, msg, f);
+}
+inline void warning(std::string_view msg, Fields f = {}) {
+  if (global().enabled(Level::warning)) global().write(Level::warning, msg, f);
+}
+inline void error(std::string_view msg, Fields f = {}) {
+  if (global().enabled(Level::error)) global().write(Level::error, msg, f);
+}
+// Rate-limited variant of the functions above (see Logger::write_limited).
+inline void limited(Level level, std::string_view msg, Fields f = {}) {
+  if (global().enabled(level)) global().write_limited(level, msg, f);
+}
+
+}  // namespace herald::log

@@ -1,0 +1,145 @@
+// Control protocol: every request form parses to its typed command, every malformed request
+// gives its precise error, and to_json() round-trips.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "daemon/control_protocol.hpp"
+
+using namespace herald::control;
+
+namespace {
+
+Command ok(std::string_view line) {
+  auto r = parse_request(line);
+  INFO("request: " << line);
+  if (!r) FAIL("unexpected error: " << r.error());
+  return r.value();
+}
+
+std::string err(std::string_view line) {
+  auto r = parse_request(line);
+  INFO("request: " << line);
+  REQUIRE_FALSE(r.has_value());
+  return r.error();
+}
+
+}  // namespace
+
+TEST_CASE("every command form parses to its typed command") {
+  CHECK(ok(R"({"cmd":"status"})") == Command{Status{}});
+  CHECK(ok("{\"cmd\":\"reload\"}\n") == Command{Reload{}});
+  CHECK(ok("{\"cmd\":\"events\"}\r\n") == Command{Events{}});
+  CHECK(ok(R"({"cmd":"drain","service":"dns","reason":"kernel upgrade"})") ==
+        Command{Drain{Target{false, "dns"}, "kernel upgrade"}});
+  CHECK(ok(R"({"cmd":"drain","all":true})") == Command{Drain{Target{true, ""}, ""}});
+  CHECK(ok(R"({"cmd":"drain","service":"dns","all":false})") ==
+        Command{Drain{Target{false, "dns"}, ""}});
+  CHECK(ok(R"({"cmd":"undrain","service":"dns"})") == Command{Undrain{Target{false, "dns"}}});
+  CHECK(ok(R"({"cmd":"undrain","all":true})") == Command{Undrain{Target{true, ""}}});
+  CHECK(ok(R"({"cmd":"steer","service":"dns","prepend":3,"med":100})") ==
+        Command{Steer{"dns", 3, 100U}});
+  CHECK(ok(R"({"cmd":"steer","service":"dns","prepend":16})") ==
+        Command{Steer{"dns", 16, std::nullopt}});
+  CHECK(ok(R"({"cmd":"steer","service":"dns","med":4294967295})") ==
+        Command{Steer{"dns", 0, 4294967295U}});
+  CHECK(ok(R"({"cmd":"steer","service":"dns","clear":true})") == Command{SteerClear{"dns"}});
+}
+
+TEST_CASE("framing and JSON errors") {
+  CHECK(err(std::string(kMaxLineBytes + 1, ' ')) == "request line longer than 64 KiB");
+  CHECK(err("") == "empty request: send a JSON object such as {\"cmd\":\"status\"}");
+  std::string e = err(R"({"cmd":"status",})");
+  CHECK(e.rfind("request is not valid JSON at byte 17: ", 0) == 0);
+  CHECK(err("{\"cmd\":\"st\xff\"}").rfind("request is not valid JSON at byte", 0) == 0);
+  CHECK(err(R"(["status"])") == "request must be a JSON object, not array");
+  CHECK(err(R"({"command":"status"})") ==
+        "request has no \"cmd\" field (status, drain, undrain, steer, reload, events)");
+  CHECK(err(R"({"cmd":7})") == "\"cmd\" must be a string");
+}
+
+TEST_CASE("unknown commands name the closest known one") {
+  CHECK(err(R"({"cmd":"stats"})") ==
+        "unknown command \"stats\" (did you mean \"status\"?) (commands: status, drain, "
+        "undrain, steer, reload, events)");
+  CHECK(err(R"({"cmd":"un"})").find("(did you mean \"undrain\"?)") != std::string::npos);
+  CHECK(err(R"({"cmd":"fo"})") ==
+        "unknown command \"fo\" (commands: status, drain, undrain, steer, reload, events)");
+}
+
+TEST_CASE("drain and undrain argument errors") {
+  CHECK(err(R"({"cmd":"drain"})") == "drain: needs \"service\" or \"all\"");
+  CHECK(err(R"({"cmd":"drain","all":false})") == "drain: needs \"service\" or \"all\"");
+  CHECK(err(R"({"cmd":"drain","service":"dns","all":true})") ==
+        "drain: give either \"service\" or \"all\", not both");
+  CHECK(err(R"({"cmd":"drain","service":""})") == "drain: \"service\" must not be empty");
+  CHECK(err(R"({"cmd":"drain","service":5})") == "drain: \"service\" must be a string");
+  CHECK(err(R"({"cmd":"drain","service":"a\u0001"})") ==
+        "drain: \"service\" contains control characters");
+  CHECK(err(R"({"cmd":"drain","all":"yes"})") == "drain: \"all\" must be true or false");
+  CHECK(err(R"({"cmd":"drain","service":"dns","reason":1})") ==
+        "drain: \"reason\" must be a string");
+  CHECK(err(R"({"cmd":"drain","servce":"dns"})") ==
+        "drain: unknown field \"servce\" (did you mean \"service\"?)");
+  CHECK(err(R"({"cmd":"undrain","service":"dns","reason":"x"})") ==
+        "undrain: unknown field \"reason\"");
+  CHECK(err(R"({"cmd":"drain","service":")" + std::string(256, 'a') + "\"}") ==
+        "drain: \"service\" longer than 255 bytes");
+}
+
+TEST_CASE("steer argument errors") {
+  CHECK(err(R"({"cmd":"steer","prepend":1})") == "steer: needs \"service\"");
+  CHECK(err(R"({"cmd":"steer","service":"dns"})") ==
+        "steer: needs \"prepend\" and/or \"med\", or \"clear\":true");
+  CHECK(err(R"({"cmd":"steer","service":"dns","prepend":17})") ==
+        "steer: prepend must be an integer 0..16");
+  CHECK(err(R"({"cmd":"steer","service":"dns","prepend":-1})") ==
+        "steer: prepend must be an integer 0..16");
+  CHECK(err(R"({"cmd":"steer","service":"dns","prepend":1.5})") ==
+        "steer: prepend must be an integer 0..16");
+  CHECK(err(R"({"cmd":"steer","service":"dns","prepend":"2"})") ==
+        "steer: prepend must be an integer 0..16");
+  CHECK(err(R"({"cmd":"steer","service":"dns","med":4294967296})") ==
+        "steer: med must be an integer 0..4294967295");
+  CHECK(err(R"({"cmd":"steer","service":"dns","med":18446744073709551615})") ==
+        "steer: med must be an integer 0..4294967295");
+  CHECK(err(R"({"cmd":"steer","service":"dns","clear":false})") ==
+        "steer: \"clear\" must be true (to remove the override)");
+  CHECK(err(R"({"cmd":"steer","service":"dns","clear":true,"med":1})") ==
+        "steer: \"clear\" cannot be combined with \"prepend\" or \"med\"");
+}
+
+TEST_CASE("argument-less commands refuse arguments") {
+  CHECK(err(R"({"cmd":"status","verbose":true})") == "status: takes no arguments, got \"verbose\"");
+  CHECK(err(R"({"cmd":"reload","x":1})") == "reload: takes no arguments, got \"x\"");
+}
+
+TEST_CASE("to_json round-trips through parse_request") {
+  const Command all[] = {Status{},
+                         Drain{Target{false, "dns"}, "maint"},
+                         Drain{Target{true, ""}, ""},
+                         Undrain{Target{false, "dns"}},
+                         Undrain{Target{true, ""}},
+                         Steer{"dns", 2, std::nullopt},
+                         Steer{"dns", 0, 7U},
+                         SteerClear{"dns"},
+                         Reload{},
+                         Events{}};
+  for (const Command& c : all) {
+    std::string line = to_line(to_json(c));
+    CHECK(line.back() == '\n');
+    CHECK(ok(line) == c);
+  }
+  CHECK(command_name(SteerClear{"x"}) == "steer");
+}
+
+TEST_CASE("responses") {
+  CHECK(to_line(ok_response()) == "{\"ok\":true}\n");
+  CHECK(to_line(ok_response({{"drained", {"dns"}}, {"ok", false}})) ==
+        "{\"drained\":[\"dns\"],\"ok\":true}\n");
+  CHECK(to_line(error_response("drain: needs \"service\" or \"all\"")) ==
+        "{\"error\":\"drain: needs \\\"service\\\" or \\\"all\\\"\",\"ok\":false}\n");
+  // Invalid UTF-8 (e.g. echoing a bad name) must not make the reply unsendable.
+  CHECK(to_line(error_response("bad \xff name")) ==
+        "{\"error\":\"bad \xef\xbf\xbd name\",\"ok\":false}\n");
+}
