@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "health/check_spec.hpp"
+#include "health/format.hpp"
 
 namespace health {
 
@@ -31,12 +32,6 @@ struct Instant {
 
 /// Current time on both real clocks (used by the Asio runner only).
 Instant now_instant();
-
-/// A wall time as "2026-11-29T10:23:45Z".
-std::string format_utc(std::chrono::system_clock::time_point t);
-
-/// A duration for humans: "500ms", "2s", "1.5s".
-std::string format_duration(Duration d);
 
 /// A status update of a service: its state changed, or a flap hold started or ended.
 struct StateChange {

@@ -1,0 +1,191 @@
+#include "health/dns_wire.hpp"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <random>
+
+#include <fmt/format.h>
+#include <ldns/ldns.h>
+
+#include "health/format.hpp"
+
+namespace health {
+
+namespace {
+
+// RAII owners for ldns objects.
+struct PktFree { void operator()(ldns_pkt* p) const { ldns_pkt_free(p); } };
+struct RrFree { void operator()(ldns_rr* r) const { ldns_rr_free(r); } };
+struct RdfFree { void operator()(ldns_rdf* r) const { ldns_rdf_deep_free(r); } };
+struct MallocFree { void operator()(void* p) const { std::free(p); } };
+using Pkt = std::unique_ptr<ldns_pkt, PktFree>;
+using Rr = std::unique_ptr<ldns_rr, RrFree>;
+using Rdf = std::unique_ptr<ldns_rdf, RdfFree>;
+
+// RFC 1035 4.1.1 header layout: ID(2) FLAGS(2) QDCOUNT ANCOUNT NSCOUNT ARCOUNT (2 each).
+constexpr std::size_t kHeaderSize = 12;
+constexpr std::uint8_t kQrBit = 0x80;   // first flags byte
+constexpr std::uint8_t kTcBit = 0x02;   // first flags byte
+constexpr std::uint8_t kOpcodeMask = 0x78;
+
+std::string absolute(std::string name) {
+  if (name.empty() || name.back() != '.') name += '.';
+  return name;
+}
+
+std::string rcode_name(unsigned rcode) {
+  if (const ldns_lookup_table* t = ldns_lookup_by_id(ldns_rcodes, static_cast<int>(rcode)); t && t->name)
+    return t->name;
+  return fmt::format("{}", rcode);
+}
+
+std::string rdata_text(const ldns_rr* rr) {
+  std::string out;
+  for (std::size_t i = 0; i < ldns_rr_rd_count(rr); ++i) {
+    std::unique_ptr<char, MallocFree> s(ldns_rdf2str(ldns_rr_rdf(rr, i)));
+    if (!out.empty()) out += ' ';
+    out += s ? s.get() : "?";
+  }
+  return out;
+}
+
+bool same_rdata(const ldns_rr* a, const ldns_rr* b) {
+  if (ldns_rr_rd_count(a) != ldns_rr_rd_count(b)) return false;
+  for (std::size_t i = 0; i < ldns_rr_rd_count(a); ++i)
+    if (ldns_rdf_compare(ldns_rr_rdf(a, i), ldns_rr_rdf(b, i)) != 0) return false;
+  return true;
+}
+
+// Is the (single) question of `pkt` ours? RFC 5452 9.1: id, question and source must match.
+bool question_matches(const ldns_pkt* pkt, const DnsQuestion& q) {
+  if (ldns_pkt_qdcount(pkt) != 1) return false;
+  const ldns_rr* rr = ldns_rr_list_rr(ldns_pkt_question(pkt), 0);
+  if (!rr) return false;
+  Rdf want(ldns_dname_new_frm_str(q.qname.c_str()));
+  return want && ldns_rr_get_type(rr) == q.qtype && ldns_rr_get_class(rr) == q.qclass &&
+         ldns_dname_compare(ldns_rr_owner(rr), want.get()) == 0;
+}
+
+Rr expected_rr(const DnsProbe& probe) {
+  const char* type = ldns_rr_descript(probe.question.qtype) ? ldns_rr_descript(probe.question.qtype)->_name : nullptr;
+  std::unique_ptr<char, MallocFree> cls(ldns_rr_class2str(static_cast<ldns_rr_class>(probe.question.qclass)));
+  if (!type || !cls || !probe.expect_answer) return nullptr;
+  const std::string text =
+      fmt::format("{} 0 {} {} {}", probe.question.qname, cls.get(), type, *probe.expect_answer);
+  ldns_rr* rr = nullptr;
+  if (ldns_rr_new_frm_str(&rr, text.c_str(), 0, nullptr, nullptr) != LDNS_STATUS_OK) return nullptr;
+  return Rr(rr);
+}
+
+}  // namespace
+
+std::uint16_t random_dns_id() {
+  std::uint16_t id = 0;
+  if (getrandom(&id, sizeof id, 0) == static_cast<ssize_t>(sizeof id)) return id;
+  static thread_local std::mt19937 fallback{std::random_device{}()};
+  return static_cast<std::uint16_t>(fallback());
+}
+
+herald::Expected<DnsProbe, std::string> make_dns_probe(const DnsCheckSpec& spec, std::uint16_t id) {
+  DnsProbe p;
+  p.id = id;
+  p.question.qname = absolute(spec.qname);
+  p.question.qtype = ldns_get_rr_type_by_name(spec.qtype.c_str());
+  if (p.question.qtype == 0) return herald::unexpected(fmt::format("unknown type {}", spec.qtype));
+  p.question.qclass = ldns_get_rr_class_by_name(spec.qclass.c_str());
+  if (p.question.qclass == 0) return herald::unexpected(fmt::format("unknown class {}", spec.qclass));
+  for (const auto& name : spec.accepted_rcodes) {
+    const ldns_lookup_table* t = ldns_lookup_by_name(ldns_rcodes, name.c_str());
+    if (!t) return herald::unexpected(fmt::format("unknown rcode {}", name));
+    p.accepted_rcodes.push_back(static_cast<std::uint16_t>(t->id));
+  }
+  if (p.accepted_rcodes.empty()) return herald::unexpected(std::string("no accepted rcode"));
+  p.expect_answer = spec.expect_answer;
+  p.require_answer = spec.require_answer;
+  if (p.expect_answer && !expected_rr(p))
+    return herald::unexpected(fmt::format("bad expected answer '{}' for type {}", *p.expect_answer, spec.qtype));
+
+  ldns_rdf* name = ldns_dname_new_frm_str(p.question.qname.c_str());
+  if (!name) return herald::unexpected(fmt::format("bad name {}", spec.qname));
+  // ldns_pkt_query_new takes ownership of `name`.
+  Pkt pkt(ldns_pkt_query_new(name, static_cast<ldns_rr_type>(p.question.qtype),
+                             static_cast<ldns_rr_class>(p.question.qclass),
+                             spec.recursion_desired ? LDNS_RD : 0));
+  if (!pkt) return herald::unexpected(std::string("cannot build query"));
+  ldns_pkt_set_id(pkt.get(), id);
+  if (spec.edns_udp_size) {
+    // RFC 6891 6.2.5: values below 512 are treated as 512.
+    ldns_pkt_set_edns_udp_size(pkt.get(), std::max<std::uint16_t>(*spec.edns_udp_size, 512));
+  }
+  uint8_t* buf = nullptr;
+  size_t size = 0;
+  if (ldns_pkt2wire(&buf, pkt.get(), &size) != LDNS_STATUS_OK || !buf)
+    return herald::unexpected(std::string("cannot encode query"));
+  std::unique_ptr<uint8_t, MallocFree> owner(buf);
+  p.wire.assign(buf, buf + size);
+  return p;
+}
+
+DnsVerdict judge_dns_reply(std::span<const std::uint8_t> reply, const DnsProbe& probe) {
+  using K = DnsVerdictKind;
+  if (reply.size() < kHeaderSize) return {K::Ignore, "short message"};
+  const std::uint16_t id = static_cast<std::uint16_t>(reply[0] << 8 | reply[1]);
+  if (id != probe.id) return {K::Ignore, "wrong id"};
+  if (!(reply[2] & kQrBit)) return {K::Ignore, "not a response"};
+  if ((reply[2] & kOpcodeMask) != 0) return {K::Ignore, "wrong opcode"};
+  const bool truncated = (reply[2] & kTcBit) != 0;
+
+  ldns_pkt* raw = nullptr;
+  ldns_status st = ldns_wire2pkt(&raw, reply.data(), reply.size());
+  if (st != LDNS_STATUS_OK && truncated) {
+    // A truncated reply may end inside a record (RFC 2181 9): judge just header + question.
+    std::vector<std::uint8_t> head(reply.begin(), reply.end());
+    std::fill(head.begin() + 6, head.begin() + kHeaderSize, std::uint8_t{0});  // AN/NS/AR = 0
+    st = ldns_wire2pkt(&raw, head.data(), head.size());
+  }
+  Pkt pkt(raw);
+  if (st != LDNS_STATUS_OK || !pkt) return {K::Ignore, fmt::format("malformed ({})", ldns_get_errorstr_by_id(st))};
+  if (!question_matches(pkt.get(), probe.question)) return {K::Ignore, "wrong question"};
+  if (truncated) return {K::Truncated, "truncated"};
+
+  // RFC 6891 6.1.3: the OPT record extends RCODE by 8 high bits.
+  const unsigned rcode = (static_cast<unsigned>(ldns_pkt_edns_extended_rcode(pkt.get())) << 4) |
+                         static_cast<unsigned>(ldns_pkt_get_rcode(pkt.get()));
+  if (std::find(probe.accepted_rcodes.begin(), probe.accepted_rcodes.end(), rcode) ==
+      probe.accepted_rcodes.end())
+    return {K::Fail, "rcode " + rcode_name(rcode)};
+
+  // Answers of the asked type (a CNAME chain in front is allowed, RFC 1034 3.6.2).
+  std::vector<const ldns_rr*> answers;
+  const ldns_rr_list* an = ldns_pkt_answer(pkt.get());
+  for (std::size_t i = 0; an && i < ldns_rr_list_rr_count(an); ++i) {
+    const ldns_rr* rr = ldns_rr_list_rr(an, i);
+    if (ldns_rr_get_type(rr) == probe.question.qtype && ldns_rr_get_class(rr) == probe.question.qclass)
+      answers.push_back(rr);
+  }
+  if (probe.expect_answer) {
+    Rr want = expected_rr(probe);
+    if (!want) return {K::Fail, "bad expected answer"};  // validated in make_dns_probe
+    std::string seen;
+    for (const ldns_rr* rr : answers) {
+      if (same_rdata(rr, want.get())) return {K::Pass, "rcode " + rcode_name(rcode) + ", answer " + rdata_text(rr)};
+      if (!seen.empty()) seen += ',';
+      seen += rdata_text(rr);
+    }
+    const std::string wanted = rdata_text(want.get());
+    if (answers.empty()) return {K::Fail, fmt::format("no answer (expected {})", wanted)};
+    return {K::Fail, fmt::format("answer {} != expected {}", seen, wanted)};
+  }
+  if (probe.require_answer && answers.empty()) return {K::Fail, "no answer"};
+  return {K::Pass, fmt::format("rcode {}, {} answer(s)", rcode_name(rcode), answers.size())};
+}
+
+std::optional<std::string> rtt_violation(Duration rtt, std::optional<Duration> bound) {
+  if (!bound || rtt <= *bound) return std::nullopt;
+  return fmt::format("rtt {} > {}", format_duration(rtt), format_duration(*bound));
+}
+
+}  // namespace health

@@ -1,0 +1,61 @@
+// DNS wire format for the native DNS check: building the query and judging a reply.
+// Pure functions over bytes (ldns does the encoding); no sockets, so the reply judge is unit
+// tested with byte vectors and fuzzed.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bgp/expected.hpp"
+#include "health/check_spec.hpp"
+
+namespace health {
+
+/// The question of a query (RFC 1035 4.1.2) in numeric form.
+struct DnsQuestion {
+  std::string qname;  ///< presentation form, absolute ("www.example.")
+  std::uint16_t qtype = 0;
+  std::uint16_t qclass = 0;
+};
+
+/// Everything needed to send one query and judge its replies; built once per check run.
+struct DnsProbe {
+  std::uint16_t id = 0;
+  DnsQuestion question;
+  std::vector<std::uint8_t> wire;          ///< the query message (UDP payload; TCP adds a length)
+  std::vector<std::uint16_t> accepted_rcodes;
+  std::optional<std::string> expect_answer;  ///< RDATA in presentation form, checked type-aware
+  bool require_answer = false;
+};
+
+/// Builds the query for `spec` with message id `id`, or says which field is invalid
+/// ("unknown type FOO", "bad name ...", "unknown rcode ...", "bad expected answer ...").
+herald::Expected<DnsProbe, std::string> make_dns_probe(const DnsCheckSpec& spec, std::uint16_t id);
+
+/// A message id from the kernel CSPRNG (getrandom), so off-path spoofing needs 16 bits of luck
+/// on top of the random source port (RFC 5452 9.2).
+std::uint16_t random_dns_id();
+
+/// Verdict on one received datagram / TCP message.
+enum class DnsVerdictKind {
+  Ignore,     ///< not a reply to our query (garbage, wrong id, wrong question): keep waiting
+  Truncated,  ///< our reply with TC set: retry over TCP (RFC 7766 5)
+  Pass,
+  Fail,
+};
+
+/// What a reply means for the check, with the human reason.
+struct DnsVerdict {
+  DnsVerdictKind kind = DnsVerdictKind::Ignore;
+  std::string reason;  ///< "rcode SERVFAIL", "answer 198.51.100.7 != expected 192.0.2.53", "wrong id"
+};
+
+/// Judges `reply` against the query described by `probe`. Never throws, never reads past `reply`.
+DnsVerdict judge_dns_reply(std::span<const std::uint8_t> reply, const DnsProbe& probe);
+
+/// "rtt 812ms > 300ms" when `rtt` exceeds `bound`, nullopt otherwise.
+std::optional<std::string> rtt_violation(Duration rtt, std::optional<Duration> bound);
+
+}  // namespace health
