@@ -1,0 +1,247 @@
+#include "daemon/state_file.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace herald::daemon {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int kVersion = 1;
+
+json drain_to_json(const PersistentState::DrainRecord& d) {
+  return {{"reason", d.reason}, {"since", d.since}};
+}
+
+Expected<PersistentState::DrainRecord, std::string> drain_from_json(const json& j,
+                                                                   const std::string& where) {
+  if (!j.is_object()) return unexpected(where + " must be an object");
+  PersistentState::DrainRecord d;
+  for (const auto& [k, v] : j.items()) {
+    if (k == "reason") {
+      if (!v.is_string()) return unexpected(where + ".reason must be a string");
+      d.reason = v.get<std::string>();
+    } else if (k == "since") {
+      if (!v.is_number_integer()) return unexpected(where + ".since must be an integer");
+      d.since = v.get<std::int64_t>();
+    } else {
+      return unexpected(fmt::format("{}: unknown field \"{}\"", where, k));
+    }
+  }
+  return d;
+}
+
+Expected<PersistentState::Steering, std::string> steering_from_json(const json& j,
+                                                                    const std::string& where) {
+  if (!j.is_object()) return unexpected(where + " must be an object");
+  PersistentState::Steering s;
+  for (const auto& [k, v] : j.items()) {
+    if (k == "prepend") {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 16) {
+        return unexpected(where + ".prepend must be an integer 0..16");
+      }
+      s.prepend = v.get<int>();
+    } else if (k == "med") {
+      if (!v.is_number_unsigned() ||
+          v.get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()) {
+        return unexpected(where + ".med must be an integer 0..4294967295");
+      }
+      s.med = v.get<std::uint32_t>();
+    } else {
+      return unexpected(fmt::format("{}: unknown field \"{}\"", where, k));
+    }
+  }
+  return s;
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// Closes a descriptor on every path out of a function.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+std::string encode_state(const PersistentState& state) {
+  json j = {{"version", kVersion}, {"drained", json::object()}, {"steering", json::object()}};
+  if (state.drain_all) j["drain_all"] = drain_to_json(*state.drain_all);
+  for (const auto& [name, d] : state.drained) j["drained"][name] = drain_to_json(d);
+  for (const auto& [name, s] : state.steering) {
+    json o = {{"prepend", s.prepend}};
+    if (s.med) o["med"] = *s.med;
+    j["steering"][name] = o;
+  }
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+Expected<PersistentState, std::string> decode_state(std::string_view text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return unexpected(fmt::format("not valid JSON at byte {}", e.byte));
+  }
+  if (!j.is_object()) return unexpected(std::string("top level is not an object"));
+  auto v = j.find("version");
+  if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != kVersion) {
+    return unexpected(fmt::format("\"version\" is not {}", kVersion));
+  }
+  PersistentState st;
+  for (const auto& [k, val] : j.items()) {
+    if (k == "version") continue;
+    if (k == "drain_all") {
+      auto d = drain_from_json(val, "drain_all");
+      if (!d) return unexpected(d.error());
+      st.drain_all = std::move(d.value());
+    } else if (k == "drained") {
+      if (!val.is_object()) return unexpected(std::string("\"drained\" must be an object"));
+      for (const auto& [name, dj] : val.items()) {
+        auto d = drain_from_json(dj, "drained." + name);
+        if (!d) return unexpected(d.error());
+        st.drained.emplace(name, std::move(d.value()));
+      }
+    } else if (k == "steering") {
+      if (!val.is_object()) return unexpected(std::string("\"steering\" must be an object"));
+      for (const auto& [name, sj] : val.items()) {
+        auto s = steering_from_json(sj, "steering." + name);
+        if (!s) return unexpected(s.error());
+        st.steering.emplace(name, std::move(s.value()));
+      }
+    } else {
+      return unexpected(fmt::format("unknown field \"{}\"", k));
+    }
+  }
+  return st;
+}
+
+StateFile::StateFile(std::filesystem::path dir, FileFaultInjector inject)
+    : dir_(std::move(dir)), path_(dir_ / kFileName), inject_(std::move(inject)) {}
+
+LoadResult StateFile::load() const {
+  LoadResult result;
+  auto unreadable = [&](std::string_view op, int err) {
+    result.problem = fmt::format(
+        "cannot read state file {}: {}: {}; starting with no drains or steering overrides",
+        path_.string(), op, errno_text(err));
+    return result;
+  };
+  Fd f;
+  int err = fault("open");
+  if (err == 0) {
+    f.fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (f.fd < 0) err = errno;
+  }
+  if (err == ENOENT) return result;  // first start: nothing drained yet
+  if (err != 0) return unreadable("open", err);
+
+  std::string text;
+  char buf[8192];
+  for (;;) {
+    err = fault("read");
+    ssize_t n = err == 0 ? ::read(f.fd, buf, sizeof buf) : -1;
+    if (n < 0) {
+      if (err == 0) err = errno;
+      if (err == EINTR) continue;
+      return unreadable("read", err);
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMaxBytes) break;
+  }
+
+  Expected<PersistentState, std::string> decoded =
+      text.size() > kMaxBytes
+          ? Expected<PersistentState, std::string>(
+                unexpected(fmt::format("larger than {} bytes", kMaxBytes)))
+          : decode_state(text);
+  if (decoded) {
+    result.state = std::move(decoded.value());
+    return result;
+  }
+  // Keep the bad file for the operator instead of overwriting it at the next save.
+  std::filesystem::path kept = path_;
+  kept += ".corrupt";
+  std::string kept_note;
+  err = fault("rename");
+  if (err == 0 && ::rename(path_.c_str(), kept.c_str()) != 0) err = errno;
+  if (err == 0) {
+    kept_note = fmt::format("the bad file is kept as {}", kept.string());
+  } else {
+    kept_note = fmt::format("could not rename it to {}: {}", kept.string(), errno_text(err));
+  }
+  result.problem = fmt::format(
+      "state file {} is corrupt ({}); starting with no drains or steering overrides; {}",
+      path_.string(), decoded.error(), kept_note);
+  return result;
+}
+
+std::optional<std::string> StateFile::save(const PersistentState& state) const {
+  const std::string text = encode_state(state);
+  std::filesystem::path tmp = dir_ / (std::string(".") + std::string(kFileName) + ".tmp");
+  auto failed = [&](std::string_view op, int err) {
+    return fmt::format("cannot save state file {}: {}: {}", path_.string(), op, errno_text(err));
+  };
+
+  Fd f;
+  int err = fault("open");
+  if (err == 0) {
+    // One daemon per state directory (the control socket guarantees it), so a fixed temporary
+    // name is safe; O_TRUNC discards what a crash mid-save left behind.
+    f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (f.fd < 0) err = errno;
+  }
+  if (err != 0) return failed("open", err);
+
+  auto discard = [&](std::string_view op, int e) {
+    ::unlink(tmp.c_str());
+    return failed(op, e);
+  };
+  std::size_t done = 0;
+  while (done < text.size()) {
+    err = fault("write");
+    ssize_t n = err == 0 ? ::write(f.fd, text.data() + done, text.size() - done) : -1;
+    if (n < 0) {
+      if (err == 0) err = errno;
+      if (err == EINTR) continue;
+      return discard("write", err);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  // Data must be on disk before the rename makes it the state file, or a crash could leave an
+  // empty file under the real name.
+  err = fault("fsync");
+  if (err == 0 && ::fsync(f.fd) != 0) err = errno;
+  if (err != 0) return discard("fsync", err);
+  int fd = f.fd;
+  f.fd = -1;
+  if (::close(fd) != 0) return discard("close", errno);
+
+  err = fault("rename");
+  if (err == 0 && ::rename(tmp.c_str(), path_.c_str()) != 0) err = errno;
+  if (err != 0) return discard("rename", err);
+
+  // The rename is a change to the directory: fsync it so it survives a power cut.
+  Fd d;
+  err = fault("fsync dir");
+  if (err == 0) {
+    d.fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d.fd < 0 || ::fsync(d.fd) != 0) err = errno;
+  }
+  if (err != 0) return failed("fsync dir", err);
+  return std::nullopt;
+}
+
+}  // namespace herald::daemon

@@ -1,0 +1,85 @@
+// The daemon's persistent operator state: drains and steering overrides, so that a service
+// drained for maintenance stays drained across a restart or a crash.
+//
+// Stored as JSON in <state dir>/herald.state and replaced atomically: write a temporary file in
+// the same directory, fsync it, rename it over the old one, fsync the directory (so the rename
+// itself survives a power cut). Failures are values: the daemon keeps running with its in-memory
+// state and reports that it could not persist it.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "bgp/expected.hpp"
+
+namespace herald::daemon {
+
+// The operator's decisions that must outlive the process.
+struct PersistentState {
+  struct DrainRecord {
+    std::string reason;      // operator's text, may be empty
+    std::int64_t since = 0;  // UNIX seconds when the drain was requested
+    bool operator==(const DrainRecord&) const = default;
+  };
+  struct Steering {
+    int prepend = 0;                   // extra AS_PATH copies of our AS (0..16)
+    std::optional<std::uint32_t> med;  // MULTI_EXIT_DISC to send; nullopt: none
+    bool operator==(const Steering&) const = default;
+  };
+  std::optional<DrainRecord> drain_all;          // "drain --all": every service
+  std::map<std::string, DrainRecord> drained;    // service name -> drain
+  std::map<std::string, Steering> steering;      // service name -> override
+
+  bool empty() const { return !drain_all && drained.empty() && steering.empty(); }
+  bool operator==(const PersistentState&) const = default;
+};
+
+// The JSON text of a state (version 1, pretty-printed for an operator reading it).
+std::string encode_state(const PersistentState& state);
+// Parses encode_state()'s output; the error says what is wrong and where (field name).
+Expected<PersistentState, std::string> decode_state(std::string_view text);
+
+// Test hook: consulted before each system call of a load or save with its name ("open", "read",
+// "write", "fsync", "rename", "fsync dir"); a non-zero errno makes the call fail with that errno.
+using FileFaultInjector = std::function<int(std::string_view operation)>;
+
+// What load() found. `problem` is set when something had to be ignored (unreadable or corrupt
+// file); the state is then empty and the daemon starts with no drains or overrides.
+struct LoadResult {
+  PersistentState state;
+  std::optional<std::string> problem;
+};
+
+// The state file of one state directory.
+class StateFile {
+ public:
+  static constexpr std::string_view kFileName = "herald.state";
+  // Bigger than any real state (thousands of services); a larger file is treated as corrupt.
+  static constexpr std::size_t kMaxBytes = 4 * 1024 * 1024;
+
+  explicit StateFile(std::filesystem::path dir, FileFaultInjector inject = {});
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // Reads the state. A missing file is an empty state with no problem. A corrupt file is
+  // renamed to "herald.state.corrupt" (kept for the operator) and reported in `problem`.
+  LoadResult load() const;
+
+  // Atomically replaces the file with `state`. Returns an error sentence naming the file, the
+  // failed step and the errno text, e.g. "cannot save state file /var/lib/herald/herald.state:
+  // write: No space left on device"; the old file is then left intact.
+  std::optional<std::string> save(const PersistentState& state) const;
+
+ private:
+  int fault(std::string_view op) const { return inject_ ? inject_(op) : 0; }
+
+  std::filesystem::path dir_;
+  std::filesystem::path path_;
+  FileFaultInjector inject_;
+};
+
+}  // namespace herald::daemon
