@@ -19,6 +19,9 @@ using ByteSpan = std::span<const std::uint8_t>;
 struct CodecOptions {
   bool four_octet_as = true;      // RFC 6793: both sides sent the capability
   bool extended_message = false;  // RFC 8654: both sides sent the capability -> 65535 max
+  // Internal peer. When false (eBGP), a received LOCAL_PREF is discarded (RFC 7606 7.5) and
+  // the encoder leaves LOCAL_PREF out (RFC 4271 5.1.5).
+  bool ibgp = false;
   std::size_t max_message_size() const {
     return extended_message ? kMaxExtendedMessageSize : kMaxMessageSize;
   }
@@ -35,7 +38,11 @@ class Framer {
   void set_max_message_size(std::size_t m) { max_ = m; }
   void append(ByteSpan bytes);
 
+  // `Message` here names a status, not the message variant: -Wshadow is silenced for it only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
   enum class Status { NeedMore, Message, Error };
+#pragma GCC diagnostic pop
   struct Frame {
     Status status = Status::NeedMore;
     MessageType type = MessageType::Keepalive;
