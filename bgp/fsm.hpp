@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -145,7 +146,7 @@ class Fsm {
   FsmActions error(ConnId conn, Clock::time_point now, Notification n, std::string_view reason);
   FsmActions timer(TimerId id, Clock::time_point now);
   // The caller emitted bytes on `conn` (starts the RFC 9687 send-hold timer if it is idle).
-  void note_sending(ConnId conn, FsmActions& out);
+  void note_sending(ConnId conn, Clock::time_point now, FsmActions& out);
   // The transport wrote some queued bytes; `drained` when nothing is left queued.
   FsmActions sent(ConnId conn, Clock::time_point now, bool drained);
 
@@ -174,22 +175,27 @@ class Fsm {
   };
 
   Conn* find(ConnId id);
+  void erase_conn(ConnId id);
   const Conn* find(ConnId id) const;
   void finish(Clock::time_point now, FsmActions& out);  // emits StateChange once per event
   State derive() const;
   void begin_connect(Clock::time_point now, FsmActions& out);
-  void accept_connection(Conn c, FsmActions& out);
-  void on_open(Conn& c, const Open& open, Clock::time_point now, FsmActions& out);
-  bool resolve_collision(Conn& c, const Open& open, Clock::time_point now, FsmActions& out);
-  void enter_open_confirm(Conn& c, const Open& open, FsmActions& out);
-  void enter_established(Conn& c, Clock::time_point now, FsmActions& out);
-  void restart_hold(const Conn& c, FsmActions& out);
-  void arm_keepalive(const Conn& c, FsmActions& out);
-  // Ends one connection (optionally sending `n` first). `fatal` errors take the whole peer to
-  // Idle with damping when no other connection remains.
+  void send(ConnId id, Message m, Clock::time_point now, FsmActions& out);
+  void on_open(ConnId id, const Open& open, Clock::time_point now, FsmActions& out);
+  // RFC 4271 6.8; true when the connection `id` lost and was closed.
+  bool resolve_collision(ConnId id, const Open& open, Clock::time_point now, FsmActions& out);
+  void enter_open_confirm(Conn& c, const Open& open, Clock::time_point now, FsmActions& out);
+  void enter_established(ConnId id, Clock::time_point now, FsmActions& out);
+  void restart_hold(ConnId id, Clock::time_point now, FsmActions& out);
+  void arm_keepalive(ConnId id, Clock::time_point now, FsmActions& out);
+  // Ends one connection (sending `n` first when set). With `to_idle` and no other connection
+  // left, the peer goes Idle (automatic restart after the damped IdleHold time); without it,
+  // back to Active (RFC 4271 8.2.2 TcpConnectionFails in OpenSent).
   void drop(ConnId id, Clock::time_point now, std::optional<Notification> n, std::string reason,
             bool to_idle, FsmActions& out);
   void go_idle(Clock::time_point now, bool automatic_restart, FsmActions& out);
+  void arm(TimerId t, Clock::duration d, Clock::time_point now, FsmActions& out);
+  void cancel(TimerId t, FsmActions& out);
   void cancel_conn_timers(ConnId id, FsmActions& out);
   std::chrono::milliseconds send_hold_time() const;
 
@@ -201,7 +207,9 @@ class Fsm {
   ConnId next_conn_ = 1;
   bool running_ = false;        // started and not stopped (automatic restart allowed)
   bool idle_ = true;            // Idle: waiting for start or for the IdleHold timer
-  bool retry_armed_ = false;    // ConnectRetry timer running
+  // Deadlines of the armed timers: an expiry before its deadline (a re-armed timer's stale
+  // wake-up) or of a timer not armed is ignored.
+  std::unordered_map<TimerId, Clock::time_point, TimerIdHash> deadlines_;
   std::optional<Negotiated> negotiated_;
   Clock::time_point established_at_{};
   State reported_ = State::Idle;
