@@ -1,0 +1,180 @@
+#include "daemon/metrics_http.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+#include "daemon/metrics.hpp"
+
+namespace herald::daemon::metrics {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+std::string response(std::string_view status, std::string_view content_type,
+                     const std::string& body, bool head_only, std::string_view extra = {}) {
+  std::string out = fmt::format(
+      "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
+      status, content_type, body.size(), extra);
+  if (!head_only) out += body;
+  return out;
+}
+
+std::string plain(std::string_view status, std::string_view text, bool head_only = false,
+                  std::string_view extra = {}) {
+  return response(status, "text/plain; charset=utf-8", std::string(text) + "\n", head_only, extra);
+}
+
+}  // namespace
+
+std::string http_reply(std::string_view head, const std::function<std::string()>& render) {
+  // RFC 9112 3: request-line = method SP request-target SP HTTP-version CRLF
+  auto eol = head.find("\r\n");
+  std::string_view line = head.substr(0, eol);
+  auto sp1 = line.find(' ');
+  auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
+      line.find(' ', sp2 + 1) != std::string_view::npos) {
+    return plain("400 Bad Request", "malformed request line");
+  }
+  std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  if (version.rfind("HTTP/1.", 0) != 0) return plain("400 Bad Request", "unsupported HTTP version");
+  bool head_only = method == "HEAD";
+  if (method != "GET" && !head_only) {
+    return plain("405 Method Not Allowed", "only GET and HEAD", false, "Allow: GET, HEAD\r\n");
+  }
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path != "/metrics") return plain("404 Not Found", "not found; metrics are at /metrics", head_only);
+  return response("200 OK", kContentType, render(), head_only);
+}
+
+// One scrape: read the request head, answer, close. Holds itself alive through its handlers.
+class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<HttpServer> server, tcp::socket socket)
+      : server_(std::move(server)), socket_(std::move(socket)), timer_(socket_.get_executor()) {}
+  ~Connection() { --server_->active_; }
+
+  void run() {
+    timer_.expires_after(server_->options_.timeout);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) {
+        boost::system::error_code ignored;
+        self->socket_.close(ignored);  // deadline: drop the scraper, pending I/O aborts
+      }
+    });
+    read();
+  }
+
+ private:
+  void read() {
+    socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
+                                                    boost::system::error_code ec, std::size_t n) {
+      if (ec) return self->finish();
+      self->head_.append(self->buf_.data(), n);
+      auto end = self->head_.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        return self->reply(http_reply(std::string_view(self->head_).substr(0, end + 2),
+                                      self->server_->render_));
+      }
+      if (self->head_.size() > self->server_->options_.max_request_bytes) {
+        return self->reply(plain("431 Request Header Fields Too Large", "request too large"));
+      }
+      self->read();
+    });
+  }
+
+  void reply(std::string text) {
+    out_ = std::move(text);
+    asio::async_write(socket_, asio::buffer(out_),
+                      [self = shared_from_this()](boost::system::error_code, std::size_t) {
+                        self->finish();
+                      });
+  }
+
+  void finish() {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    timer_.cancel();
+  }
+
+  std::shared_ptr<HttpServer> server_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  std::array<char, 2048> buf_{};
+  std::string head_;
+  std::string out_;
+};
+
+HttpServer::HttpServer(asio::io_context& io, Options options, Render render)
+    : options_(options), render_(std::move(render)), acceptor_(io), retry_(io) {}
+
+Expected<std::shared_ptr<HttpServer>, std::string> HttpServer::start(asio::io_context& io,
+                                                                     Options options,
+                                                                     Render render) {
+  auto server = std::make_shared<HttpServer>(io, options, std::move(render));
+  auto& acc = server->acceptor_;
+  boost::system::error_code ec;
+  std::string_view step = "open";
+  acc.open(options.endpoint.protocol(), ec);
+  if (!ec) {
+    step = "setsockopt SO_REUSEADDR";
+    acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  }
+  if (!ec) {
+    step = "bind";
+    acc.bind(options.endpoint, ec);
+  }
+  if (!ec) {
+    step = "listen";
+    acc.listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    auto addr = options.endpoint.address();
+    return unexpected(fmt::format("metrics listener on {}{}{}:{}: {}: {}", addr.is_v6() ? "[" : "",
+                                  addr.to_string(), addr.is_v6() ? "]" : "",
+                                  options.endpoint.port(), step, ec.message()));
+  }
+  server->accept();
+  return server;
+}
+
+tcp::endpoint HttpServer::local_endpoint() const {
+  boost::system::error_code ec;
+  return acceptor_.local_endpoint(ec);
+}
+
+void HttpServer::stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  retry_.cancel();
+}
+
+void HttpServer::accept() {
+  acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec,
+                                                     tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (!ec) {
+      if (self->active_ >= self->options_.max_connections) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      } else {
+        ++self->active_;
+        std::make_shared<Connection>(self, std::move(socket))->run();
+      }
+    }
+    if (!ec) return self->accept();
+    // Transient accept errors (EMFILE, ENFILE) must not stop the listener, nor spin on it.
+    self->retry_.expires_after(std::chrono::milliseconds(100));
+    self->retry_.async_wait([self](boost::system::error_code wait_ec) {
+      if (!wait_ec && self->acceptor_.is_open()) self->accept();
+    });
+  });
+}
+
+}  // namespace herald::daemon::metrics
