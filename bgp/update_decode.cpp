@@ -1,5 +1,6 @@
 // UPDATE message decoding (RFC 4271 4.3) with RFC 7606 error handling and the RFC 6793 4.2.3
 // merge of AS4_PATH / AS4_AGGREGATOR for sessions without 4-octet AS numbers.
+#include <algorithm>
 #include <bitset>
 #include <fmt/format.h>
 
@@ -164,6 +165,9 @@ Expected<Decoded, Notification> decode_update(ByteSpan body, const CodecOptions&
     u.nlri = std::move(*n);
   }
   if (!opts.four_octet_as) merge_as4(st);
+  // Unknown attributes in type order: the order the encoder writes them in.
+  std::stable_sort(u.attrs.unknown.begin(), u.attrs.unknown.end(),
+                   [](const RawAttribute& x, const RawAttribute& y) { return x.type < y.type; });
 
   // RFC 7606 3.d: missing well-known mandatory attributes make the UPDATE treat-as-withdraw.
   // NEXT_HOP is needed only with classic NLRI (RFC 4760 3).
