@@ -1,0 +1,226 @@
+// The typed, validated herald configuration. Everything here is plain data: loading
+// (conf/load.hpp) fills every field, including defaults, so a consumer never has to know a
+// default or re-check a value. A Config that exists is a Config that passed validation.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bgp/types.hpp"
+
+namespace herald::conf {
+
+// All configured durations have millisecond resolution.
+using Duration = std::chrono::milliseconds;
+
+// An IP address with a TCP port ("192.0.2.1:179", "[2001:db8::1]:179").
+struct Endpoint {
+  bgp::IpAddress address;
+  std::uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
+};
+
+enum class LogLevel { Debug, Info, Notice, Warning, Error };
+enum class LogFormat { Text, Json };
+
+// [global]
+struct GlobalConfig {
+  std::uint32_t local_as = 0;            // never 0 and never AS_TRANS (RFC 6793)
+  bgp::IpAddress router_id;              // IPv4, never 0.0.0.0 (RFC 6286 BGP Identifier)
+  std::vector<Endpoint> listen;          // passive listeners; empty: active-only (listen = false)
+  std::string control_socket = "/run/herald/control.sock";
+  std::string control_group;             // "" : the group of the daemon process
+  std::optional<Endpoint> metrics;       // nullopt: no metrics listener
+  LogLevel log_level = LogLevel::Info;
+  LogFormat log_format = LogFormat::Text;
+  std::string state_dir = "/var/lib/herald";
+  bool drain_on_shutdown = true;         // announce the "drained" policy before withdrawing
+  Duration shutdown_timeout = std::chrono::seconds(30);  // upper bound for drain + withdraw
+  std::string user = "herald";           // drop privileges to it when started as root; "" : keep
+  bool operator==(const GlobalConfig&) const = default;
+};
+
+enum class PeerMode { Active, Passive, Both };
+
+// RFC 9234 BGP Role, as the local speaker's role towards this peer.
+enum class BgpRole { Provider, RouteServer, RouteServerClient, Customer, Peer };
+
+// [[peer]]
+struct PeerConfig {
+  std::string name;
+  std::string description;
+  bgp::IpAddress address;
+  std::uint32_t remote_as = 0;
+  std::optional<bgp::IpAddress> local_address;  // same family as address
+  std::uint16_t port = 179;
+  PeerMode mode = PeerMode::Both;
+  Duration hold_time = std::chrono::seconds(90);   // whole seconds; 0 or >= 3 s (RFC 4271 4.2)
+  Duration keepalive = std::chrono::seconds(30);   // whole seconds; < hold_time, 0 iff hold 0
+  Duration connect_retry = std::chrono::seconds(10);
+  std::string md5_password;                         // RFC 2385 key; "" : no TCP-MD5
+  std::optional<std::string> md5_password_file;     // where md5_password was read from
+  bool gtsm = false;                                // RFC 5082 TTL security
+  // Sorted, unique, never empty. Default: the family of `address` only, because carrying the
+  // other family needs a next hop of that family (next-hop-v4 / next-hop-v6), which must then
+  // be configured.
+  std::vector<bgp::Family> families;
+  std::optional<bgp::IpAddress> next_hop_v4;        // IPv4
+  std::optional<bgp::IpAddress> next_hop_v6;        // IPv6 global (not fe80::/10)
+  std::optional<bgp::IpAddress> next_hop_v6_link_local;  // fe80::/10
+  std::optional<std::uint32_t> max_prefix;          // received routes; exceeding resets
+  std::optional<BgpRole> role;
+  bool carries(bgp::Family f) const;
+  bool operator==(const PeerConfig&) const = default;
+};
+
+// [service.address]: how the service prefixes' host addresses are put on an interface.
+struct AddressBinding {
+  bool bind = true;              // false: herald never touches addresses
+  std::string interface = "lo";
+  bool dummy = false;            // create `interface` as a dummy link if it does not exist
+  std::string label;             // IPv4 address label ("lo:dns"); "" : none
+  bool keep_on_exit = true;      // leave the addresses in place when herald exits
+  bool re_add = true;            // put them back if someone removes them
+  bool operator==(const AddressBinding&) const = default;
+};
+
+enum class ServiceState { Down, Up };
+enum class Combine { All, Any };
+
+// [service.health]. `interval` is the start-to-start period of check rounds while the state
+// is stable; `fast_interval` replaces it while a change is pending (between the first
+// contrary result and rise/fall). A round never overlaps the previous one.
+struct HealthTiming {
+  Duration interval = std::chrono::seconds(1);
+  Duration fast_interval = std::chrono::milliseconds(200);
+  Duration timeout = std::chrono::milliseconds(500);  // default per check; < interval
+  unsigned rise = 2;     // consecutive good rounds to go up
+  unsigned fall = 2;     // consecutive bad rounds to go down
+  ServiceState start = ServiceState::Down;
+  Combine combine = Combine::All;  // all checks must pass / any check passing is enough
+  bool splay = true;     // random start offset in [0, interval) so services don't beat together
+  bool operator==(const HealthTiming&) const = default;
+};
+
+// [service.flap]: more than `max_changes` state changes inside `window` hold the service down
+// for `hold_down`, doubling on each repeat up to `hold_down_max`. max_changes 0 disables it.
+struct FlapControl {
+  Duration window = std::chrono::seconds(60);
+  unsigned max_changes = 6;
+  Duration hold_down = std::chrono::seconds(30);
+  Duration hold_down_max = std::chrono::minutes(10);
+  bool operator==(const FlapControl&) const = default;
+};
+
+enum class CheckType { Dns, Tcp, Exec, MaintenanceFile };
+
+struct DnsCheck {
+  bgp::IpAddress server;           // default: the service's first prefix address
+  std::uint16_t port = 53;
+  std::string name;                // query name, as written (no trailing-dot normalization)
+  std::uint16_t qtype = 1;         // RFC 1035 TYPE (A = 1)
+  std::uint16_t qclass = 1;        // IN
+  bool rd = true;
+  bool edns = true;                // RFC 6891 OPT record
+  std::uint16_t edns_buffer = 1232;
+  bool tcp = false;
+  std::vector<std::uint16_t> rcodes{0};  // accepted RCODEs (NOERROR); sorted, unique
+  std::vector<std::string> expect;       // each must appear among the answer RDATA (A/AAAA
+                                         // values are normalized addresses)
+  bool expect_answer = false;            // the answer section must not be empty
+  std::optional<Duration> max_rtt;       // slower replies count as failures
+  bool operator==(const DnsCheck&) const = default;
+};
+
+struct TcpCheck {
+  bgp::IpAddress address;  // default: the service's first prefix address
+  std::uint16_t port = 53;
+  bool operator==(const TcpCheck&) const = default;
+};
+
+struct ExecCheck {
+  std::vector<std::string> command;  // argv; argv[0] is an absolute path; no shell
+  bool operator==(const ExecCheck&) const = default;
+};
+
+// Present file: the service is "drained" (maintenance) whatever the other checks say.
+struct MaintenanceFileCheck {
+  std::string path;  // absolute
+  bool operator==(const MaintenanceFileCheck&) const = default;
+};
+
+// [[service.check]]: the fields of `type` are filled, the others keep their defaults.
+struct CheckConfig {
+  CheckType type = CheckType::Dns;
+  Duration timeout{0};  // resolved: the check's own or the service's health.timeout
+  DnsCheck dns;
+  TcpCheck tcp;
+  ExecCheck exec;
+  MaintenanceFileCheck maintenance_file;
+  bool operator==(const CheckConfig&) const = default;
+};
+
+enum class Action { Announce, Withdraw };
+
+// [service.policy.up|down|drained]: what to announce for the service prefixes in one state.
+struct StatePolicy {
+  Action action = Action::Announce;
+  std::optional<std::uint32_t> med;                     // MULTI_EXIT_DISC
+  unsigned prepend = 0;                                 // extra local-AS copies, 0..16
+  std::vector<bgp::Community> communities;              // sorted, unique
+  std::vector<bgp::LargeCommunity> large_communities;   // sorted, unique
+  bool operator==(const StatePolicy&) const = default;
+};
+
+struct ServicePolicy {
+  StatePolicy up;  // default: announce
+  StatePolicy down = [] {  // default: withdraw
+    StatePolicy s;
+    s.action = Action::Withdraw;
+    return s;
+  }();
+  StatePolicy drained = [] {  // default: announce with GRACEFUL_SHUTDOWN (RFC 8326)
+    StatePolicy s;
+    s.communities = {bgp::kGracefulShutdown};
+    return s;
+  }();
+  // How long "drained" stays announced before the prefixes are withdrawn (RFC 8326 gives
+  // receivers time to move traffic); nullopt: stay announced while drained.
+  std::optional<Duration> drain_period = std::chrono::seconds(30);
+  bool operator==(const ServicePolicy&) const = default;
+};
+
+// [[service]]
+struct ServiceConfig {
+  std::string name;
+  std::vector<bgp::Prefix> prefixes;  // as written (order kept), never empty
+  AddressBinding address;
+  HealthTiming health;
+  FlapControl flap;
+  std::vector<CheckConfig> checks;    // empty: the service is always up
+  ServicePolicy policy;
+  bool operator==(const ServiceConfig&) const = default;
+};
+
+struct Config {
+  std::string source;  // file name the config came from (not part of the dump)
+  GlobalConfig global;
+  std::vector<PeerConfig> peers;
+  std::vector<ServiceConfig> services;
+  // Equality ignores `source`: two files with the same content are the same config.
+  bool operator==(const Config& o) const {
+    return global == o.global && peers == o.peers && services == o.services;
+  }
+};
+
+inline constexpr const char* kDefaultConfigPath = "/etc/herald/herald.toml";
+
+// True when a and b differ only in fields that can change on a live session (description,
+// max-prefix, next-hop overrides, mode, connect-retry): a reload then keeps the session. Any
+// other difference (address, AS numbers, timers, password, families, role, ...) needs a
+// session reset. A change of global.local_as or global.router_id resets every session.
+bool peer_session_params_equal(const PeerConfig& a, const PeerConfig& b);
+
+}  // namespace herald::conf

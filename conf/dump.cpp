@@ -1,0 +1,216 @@
+// dump(): the normalized config as TOML that loads back to the same Config.
+#include <fmt/format.h>
+
+#include "conf/load.hpp"
+#include "conf/values.hpp"
+
+namespace herald::conf {
+namespace {
+
+// A TOML basic string (TOML 1.0 "Basic strings": escape ", \ and control characters).
+std::string q(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7F) out += fmt::format("\\u{:04X}", c);
+        else out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+template <typename T, typename F>
+std::string list(const std::vector<T>& items, F fmt_one) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + q(fmt_one(items[i]));
+  return out + "]";
+}
+
+const char* b(bool v) { return v ? "true" : "false"; }
+std::string d(Duration v) { return q(format_duration(v)); }
+
+const char* name(LogLevel l) {
+  switch (l) {
+    case LogLevel::Debug: return "debug";
+    case LogLevel::Info: return "info";
+    case LogLevel::Notice: return "notice";
+    case LogLevel::Warning: return "warning";
+    case LogLevel::Error: return "error";
+  }
+  return "?";
+}
+const char* name(PeerMode m) {
+  switch (m) {
+    case PeerMode::Active: return "active";
+    case PeerMode::Passive: return "passive";
+    case PeerMode::Both: return "both";
+  }
+  return "?";
+}
+const char* name(BgpRole r) {
+  switch (r) {
+    case BgpRole::Provider: return "provider";
+    case BgpRole::RouteServer: return "rs";
+    case BgpRole::RouteServerClient: return "rs-client";
+    case BgpRole::Customer: return "customer";
+    case BgpRole::Peer: return "peer";
+  }
+  return "?";
+}
+const char* name(CheckType t) {
+  switch (t) {
+    case CheckType::Dns: return "dns";
+    case CheckType::Tcp: return "tcp";
+    case CheckType::Exec: return "exec";
+    case CheckType::MaintenanceFile: return "maintenance-file";
+  }
+  return "?";
+}
+
+void global(std::string& o, const GlobalConfig& g) {
+  o += "[global]\n";
+  o += fmt::format("local-as = {}\n", g.local_as);
+  o += fmt::format("router-id = {}\n", q(g.router_id.to_string()));
+  if (g.listen.empty()) o += "listen = false\n";
+  else o += fmt::format("listen = {}\n", list(g.listen, format_endpoint));
+  o += fmt::format("control-socket = {}\n", q(g.control_socket));
+  o += fmt::format("control-group = {}\n", q(g.control_group));
+  o += fmt::format("metrics = {}\n", g.metrics ? q(format_endpoint(*g.metrics)) : "false");
+  o += fmt::format("log-level = {}\n", q(name(g.log_level)));
+  o += fmt::format("log-format = {}\n", q(g.log_format == LogFormat::Json ? "json" : "text"));
+  o += fmt::format("state-dir = {}\n", q(g.state_dir));
+  o += fmt::format("drain-on-shutdown = {}\n", b(g.drain_on_shutdown));
+  o += fmt::format("shutdown-timeout = {}\n", d(g.shutdown_timeout));
+  o += fmt::format("user = {}\n", q(g.user));
+}
+
+void peer(std::string& o, const PeerConfig& p) {
+  auto addr = [](const bgp::IpAddress& a) { return q(a.to_string()); };
+  o += "\n[[peer]]\n";
+  o += fmt::format("name = {}\n", q(p.name));
+  o += fmt::format("description = {}\n", q(p.description));
+  o += fmt::format("address = {}\n", addr(p.address));
+  o += fmt::format("remote-as = {}\n", p.remote_as);
+  if (p.local_address) o += fmt::format("local-address = {}\n", addr(*p.local_address));
+  o += fmt::format("port = {}\n", p.port);
+  o += fmt::format("mode = {}\n", q(name(p.mode)));
+  o += fmt::format("hold-time = {}\n", d(p.hold_time));
+  o += fmt::format("keepalive = {}\n", d(p.keepalive));
+  o += fmt::format("connect-retry = {}\n", d(p.connect_retry));
+  // The secret itself never leaves the process.
+  if (p.md5_password_file) o += fmt::format("md5-password-file = {}\n", q(*p.md5_password_file));
+  else if (!p.md5_password.empty()) o += "md5-password = \"<redacted>\"\n";
+  o += fmt::format("gtsm = {}\n", b(p.gtsm));
+  o += fmt::format("families = {}\n",
+                   list(p.families, [](bgp::Family f) { return bgp::to_string(f); }));
+  if (p.next_hop_v4) o += fmt::format("next-hop-v4 = {}\n", addr(*p.next_hop_v4));
+  if (p.next_hop_v6) o += fmt::format("next-hop-v6 = {}\n", addr(*p.next_hop_v6));
+  if (p.next_hop_v6_link_local)
+    o += fmt::format("next-hop-v6-link-local = {}\n", addr(*p.next_hop_v6_link_local));
+  if (p.max_prefix) o += fmt::format("max-prefix = {}\n", *p.max_prefix);
+  if (p.role) o += fmt::format("role = {}\n", q(name(*p.role)));
+}
+
+void check(std::string& o, const CheckConfig& c) {
+  o += "\n[[service.check]]\n";
+  o += fmt::format("type = {}\n", q(name(c.type)));
+  o += fmt::format("timeout = {}\n", d(c.timeout));
+  switch (c.type) {
+    case CheckType::Dns: {
+      const DnsCheck& x = c.dns;
+      o += fmt::format("server = {}\n", q(x.server.to_string()));
+      o += fmt::format("port = {}\n", x.port);
+      o += fmt::format("name = {}\n", q(x.name));
+      o += fmt::format("qtype = {}\n", q(format_qtype(x.qtype)));
+      o += fmt::format("qclass = {}\n", q(format_qclass(x.qclass)));
+      o += fmt::format("rd = {}\n", b(x.rd));
+      o += fmt::format("edns = {}\n", b(x.edns));
+      o += fmt::format("edns-buffer = {}\n", x.edns_buffer);
+      o += fmt::format("tcp = {}\n", b(x.tcp));
+      o += fmt::format("rcodes = {}\n", list(x.rcodes, format_rcode));
+      o += fmt::format("expect = {}\n", list(x.expect, [](const std::string& s) { return s; }));
+      o += fmt::format("expect-answer = {}\n", b(x.expect_answer));
+      if (x.max_rtt) o += fmt::format("max-rtt = {}\n", d(*x.max_rtt));
+      break;
+    }
+    case CheckType::Tcp:
+      o += fmt::format("address = {}\n", q(c.tcp.address.to_string()));
+      o += fmt::format("port = {}\n", c.tcp.port);
+      break;
+    case CheckType::Exec:
+      o += fmt::format("command = {}\n",
+                       list(c.exec.command, [](const std::string& s) { return s; }));
+      break;
+    case CheckType::MaintenanceFile:
+      o += fmt::format("path = {}\n", q(c.maintenance_file.path));
+      break;
+  }
+}
+
+void state(std::string& o, std::string_view which, const StatePolicy& s,
+           const std::optional<Duration>* drain) {
+  o += fmt::format("\n[service.policy.{}]\n", which);
+  o += fmt::format("action = {}\n", q(s.action == Action::Announce ? "announce" : "withdraw"));
+  if (s.action == Action::Withdraw) return;  // nothing else is allowed with withdraw
+  if (s.med) o += fmt::format("med = {}\n", *s.med);
+  o += fmt::format("prepend = {}\n", s.prepend);
+  o += fmt::format("communities = {}\n", list(s.communities, format_community));
+  o += fmt::format("large-communities = {}\n", list(s.large_communities, format_large_community));
+  if (drain) o += fmt::format("drain-period = {}\n", *drain ? d(**drain) : "false");
+}
+
+void service(std::string& o, const ServiceConfig& s) {
+  o += "\n[[service]]\n";
+  o += fmt::format("name = {}\n", q(s.name));
+  o += fmt::format("prefixes = {}\n",
+                   list(s.prefixes, [](const bgp::Prefix& p) { return p.to_string(); }));
+  const AddressBinding& a = s.address;
+  o += "\n[service.address]\n";
+  o += fmt::format("bind = {}\n", b(a.bind));
+  o += fmt::format("interface = {}\n", q(a.interface));
+  o += fmt::format("dummy = {}\n", b(a.dummy));
+  o += fmt::format("label = {}\n", q(a.label));
+  o += fmt::format("keep-on-exit = {}\n", b(a.keep_on_exit));
+  o += fmt::format("re-add = {}\n", b(a.re_add));
+  const HealthTiming& h = s.health;
+  o += "\n[service.health]\n";
+  o += fmt::format("interval = {}\n", d(h.interval));
+  o += fmt::format("fast-interval = {}\n", d(h.fast_interval));
+  o += fmt::format("timeout = {}\n", d(h.timeout));
+  o += fmt::format("rise = {}\n", h.rise);
+  o += fmt::format("fall = {}\n", h.fall);
+  o += fmt::format("start = {}\n", q(h.start == ServiceState::Up ? "up" : "down"));
+  o += fmt::format("combine = {}\n", q(h.combine == Combine::Any ? "any" : "all"));
+  o += fmt::format("splay = {}\n", b(h.splay));
+  const FlapControl& f = s.flap;
+  o += "\n[service.flap]\n";
+  o += fmt::format("window = {}\n", d(f.window));
+  o += fmt::format("max-changes = {}\n", f.max_changes);
+  o += fmt::format("hold-down = {}\n", d(f.hold_down));
+  o += fmt::format("hold-down-max = {}\n", d(f.hold_down_max));
+  for (const CheckConfig& c : s.checks) check(o, c);
+  state(o, "up", s.policy.up, nullptr);
+  state(o, "down", s.policy.down, nullptr);
+  // drain-period is only meaningful (and only accepted) while drained is announced.
+  state(o, "drained", s.policy.drained,
+        s.policy.drained.action == Action::Announce ? &s.policy.drain_period : nullptr);
+}
+
+}  // namespace
+
+std::string dump(const Config& config) {
+  std::string o = "# herald configuration, normalized: every key with its effective value.\n";
+  global(o, config.global);
+  for (const PeerConfig& p : config.peers) peer(o, p);
+  for (const ServiceConfig& s : config.services) service(o, s);
+  return o;
+}
+
+}  // namespace herald::conf

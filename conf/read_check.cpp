@@ -1,0 +1,155 @@
+// [[service.check]]: dns, tcp, exec and maintenance-file checks.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "conf/read_service_parts.hpp"
+
+namespace herald::conf::detail {
+namespace {
+
+// The address checks talk to by default: the service's own (first) anycast address, which
+// is what clients reach.
+bgp::IpAddress default_target(const ServiceConfig& s) {
+  return s.prefixes.empty() ? bgp::IpAddress{} : s.prefixes.front().addr;
+}
+
+void read_target(TableReader& r, std::string_view k, bgp::IpAddress& out) {
+  if (const auto* n = r.get(k))
+    if (auto a = as_parsed<bgp::IpAddress>(r.ctx(), *n, r.key(k), parse_address)) out = *a;
+}
+
+void read_dns(TableReader& r, DnsCheck& d, const ServiceConfig& s) {
+  Context& ctx = r.ctx();
+  d.server = default_target(s);
+  read_target(r, "server", d.server);
+  r.read_port("port", d.port);
+  if (const auto* n = r.get("name", true))
+    if (auto v = as_parsed<std::string>(ctx, *n, r.key("name"), check_dns_name)) d.name = *v;
+  if (const auto* n = r.get("qtype"))
+    if (auto v = as_parsed<std::uint16_t>(ctx, *n, r.key("qtype"), parse_qtype)) d.qtype = *v;
+  if (const auto* n = r.get("qclass"))
+    if (auto v = as_parsed<std::uint16_t>(ctx, *n, r.key("qclass"), parse_qclass)) d.qclass = *v;
+  r.read("rd", d.rd);
+  r.read("edns", d.edns);
+  if (const auto* n = r.get("edns-buffer"))
+    // RFC 6891 6.2.5: values below 512 are treated as 512.
+    if (auto v = as_int(ctx, *n, r.key("edns-buffer"), 512, 65535))
+      d.edns_buffer = static_cast<std::uint16_t>(*v);
+  r.read("tcp", d.tcp);
+  if (r.get("rcodes")) {
+    std::vector<std::uint16_t> codes;
+    r.for_each("rcodes", [&](const toml::node& e, const std::string& key) {
+      if (auto v = as_parsed<std::uint16_t>(ctx, e, key, parse_rcode)) codes.push_back(*v);
+    });
+    std::sort(codes.begin(), codes.end());
+    codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+    if (codes.empty())
+      ctx.error(where(*r.get("rcodes")), r.key("rcodes"), "expected at least one response code");
+    else
+      d.rcodes = codes;
+  }
+  r.for_each("expect", [&](const toml::node& e, const std::string& key) {
+    auto v = as_string(ctx, e, key);
+    if (!v) return;
+    // A and AAAA values are compared as addresses, so normalize them ("2001:DB8::1").
+    if (d.qtype == 1 || d.qtype == 28) {
+      auto a = bgp::IpAddress::parse(*v);
+      if (!a || a->is_v4() != (d.qtype == 1)) {
+        ctx.error(where(e), key, fmt::format("expected an {} address for qtype {}, got \"{}\"",
+                                             d.qtype == 1 ? "IPv4" : "IPv6",
+                                             format_qtype(d.qtype), *v));
+        return;
+      }
+      d.expect.push_back(a->to_string());
+    } else if (v->empty()) {
+      ctx.error(where(e), key, "expected a non-empty RDATA text");
+    } else {
+      d.expect.push_back(*v);
+    }
+  });
+  r.read("expect-answer", d.expect_answer);
+  if (const auto* n = r.get("max-rtt")) {
+    if (auto v = as_duration(ctx, *n, r.key("max-rtt"))) {
+      if (v->count() == 0) ctx.error(where(*n), r.key("max-rtt"), "expected a duration above 0s");
+      else d.max_rtt = *v;
+    }
+  }
+}
+
+void read_tcp(TableReader& r, TcpCheck& t, const ServiceConfig& s) {
+  t.address = default_target(s);
+  read_target(r, "address", t.address);
+  r.read_port("port", t.port);
+}
+
+void read_exec(TableReader& r, ExecCheck& x) {
+  Context& ctx = r.ctx();
+  const toml::node* n = r.get("command", true);
+  if (!n) return;
+  r.for_each("command", [&](const toml::node& e, const std::string& key) {
+    if (auto v = as_string(ctx, e, key)) x.command.push_back(*v);
+  });
+  if (n->is_array() && (x.command.empty() || x.command.front().empty()))
+    ctx.error(where(*n), r.key("command"),
+              "expected an argv array like [\"/usr/lib/herald/check\", \"--quick\"] with a "
+              "non-empty program name");
+}
+
+void read_maintenance(TableReader& r, MaintenanceFileCheck& m) {
+  const toml::node* n = r.get("path", true);
+  if (!n) return;
+  auto v = as_string(r.ctx(), *n, r.key("path"));
+  if (!v) return;
+  if (v->empty() || v->front() != '/')
+    r.ctx().error(where(*n), r.key("path"), fmt::format("expected an absolute path, got \"{}\"", *v));
+  else
+    m.path = *v;
+}
+
+}  // namespace
+
+bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
+  Context& ctx = r.ctx();
+  const toml::node* n = r.get("type", true);
+  if (!n) {
+    r.finish();
+    return false;
+  }
+  auto type = as_string(ctx, *n, r.key("type"));
+  if (!type) return false;
+  if (*type == "dns") c.type = CheckType::Dns;
+  else if (*type == "tcp") c.type = CheckType::Tcp;
+  else if (*type == "exec") c.type = CheckType::Exec;
+  else if (*type == "maintenance-file") c.type = CheckType::MaintenanceFile;
+  else {
+    ctx.error(where(*n), r.key("type"),
+              fmt::format("expected \"dns\", \"tcp\", \"exec\" or \"maintenance-file\", got \"{}\"",
+                          *type));
+    return false;
+  }
+
+  c.timeout = s.health.timeout;
+  if (const auto* t = r.get("timeout")) {
+    if (auto v = as_duration(ctx, *t, r.key("timeout"))) {
+      if (v->count() == 0)
+        ctx.error(where(*t), r.key("timeout"), "expected a duration above 0s");
+      else if (*v >= s.health.interval)
+        ctx.error(where(*t), r.key("timeout"),
+                  fmt::format("timeout ({}) must be shorter than the service interval ({})",
+                              format_duration(*v), format_duration(s.health.interval)));
+      else
+        c.timeout = *v;
+    }
+  }
+  switch (c.type) {
+    case CheckType::Dns: read_dns(r, c.dns, s); break;
+    case CheckType::Tcp: read_tcp(r, c.tcp, s); break;
+    case CheckType::Exec: read_exec(r, c.exec); break;
+    case CheckType::MaintenanceFile: read_maintenance(r, c.maintenance_file); break;
+  }
+  r.finish();
+  return true;
+}
+
+}  // namespace herald::conf::detail

@@ -1,0 +1,267 @@
+// [[peer]]: one BGP neighbor.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "conf/sections.hpp"
+
+namespace herald::conf::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Linux TCP_MD5SIG_MAXKEYLEN.
+constexpr std::size_t kMaxMd5Key = 80;
+
+bool whole_seconds(Duration d) { return d.count() % 1000 == 0; }
+
+// Reads a password file: a regular file whose content (without trailing newlines) is the key.
+// Never blocks on FIFOs or devices and never reads more than a few hundred bytes.
+ValueResult<std::string> read_password_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return unexpected(fmt::format("cannot read \"{}\": {}", path, std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return unexpected(fmt::format("\"{}\" is not a regular file", path));
+  }
+  char buf[4 * kMaxMd5Key];
+  ssize_t got = ::read(fd, buf, sizeof buf);
+  int read_errno = errno;
+  ::close(fd);
+  if (got < 0)
+    return unexpected(fmt::format("cannot read \"{}\": {}", path, std::strerror(read_errno)));
+  std::string secret(buf, static_cast<std::size_t>(got));
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) return unexpected(fmt::format("\"{}\" is empty", path));
+  if (secret.size() > kMaxMd5Key)
+    return unexpected(fmt::format("the password in \"{}\" is longer than {} bytes", path,
+                                  kMaxMd5Key));
+  return secret;
+}
+
+std::optional<bgp::IpAddress> read_address(TableReader& r, std::string_view k, bool required,
+                                           Where* at = nullptr) {
+  const toml::node* n = r.get(k, required);
+  if (!n) return std::nullopt;
+  if (at) *at = where(*n);
+  return as_parsed<bgp::IpAddress>(r.ctx(), *n, r.key(k), parse_address);
+}
+
+}  // namespace
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+  });
+}
+
+void read_peer(TableReader& r, PeerConfig& p, PeerPositions& pos, const std::string& config_dir) {
+  Context& ctx = r.ctx();
+  pos.table = r.where_table();
+
+  if (const auto* n = r.get("name", true)) {
+    pos.name = where(*n);
+    if (auto v = as_string(ctx, *n, r.key("name"))) {
+      if (!valid_name(*v)) ctx.error(pos.name, r.key("name"), fmt::format("{}, got \"{}\"", kNameRule, *v));
+      p.name = *v;
+    }
+  }
+  r.read("description", p.description);
+
+  if (auto a = read_address(r, "address", true, &pos.address)) {
+    if (a->is_link_local())
+      ctx.error(pos.address, r.key("address"),
+                "link-local peer addresses need an interface scope, which herald does not "
+                "support yet; use a global address");
+    p.address = *a;
+  }
+  if (const auto* n = r.get("remote-as", true))
+    if (auto v = as_asn(ctx, *n, r.key("remote-as"))) p.remote_as = *v;
+
+  Where local_at;
+  if (auto a = read_address(r, "local-address", false, &local_at)) {
+    if (a->afi != p.address.afi)
+      ctx.error(local_at, r.key("local-address"),
+                fmt::format("expected an {} address like the peer address {}",
+                            p.address.is_v4() ? "IPv4" : "IPv6", p.address.to_string()));
+    else
+      p.local_address = *a;
+  }
+  r.read_port("port", p.port);
+
+  if (const auto* n = r.get("mode")) {
+    pos.mode = where(*n);
+    if (auto v = as_string(ctx, *n, r.key("mode"))) {
+      if (*v == "active") p.mode = PeerMode::Active;
+      else if (*v == "passive") p.mode = PeerMode::Passive;
+      else if (*v == "both") p.mode = PeerMode::Both;
+      else ctx.error(pos.mode, r.key("mode"),
+                     fmt::format("expected \"active\", \"passive\" or \"both\", got \"{}\"", *v));
+    }
+  }
+
+  // RFC 4271 4.2: hold time is whole seconds, either 0 or at least 3; keepalive defaults to a
+  // third of it (RFC 4271 10, suggested values).
+  bool hold_ok = true;
+  if (const auto* n = r.get("hold-time")) {
+    auto v = as_duration(ctx, *n, r.key("hold-time"));
+    hold_ok = false;
+    if (!v) {
+    } else if (!whole_seconds(*v) || *v > std::chrono::seconds(65535)) {
+      ctx.error(where(*n), r.key("hold-time"),
+                fmt::format("expected whole seconds up to 65535s, got \"{}\"", format_duration(*v)));
+    } else if (*v == 1s || *v == 2s) {
+      ctx.error(where(*n), r.key("hold-time"),
+                fmt::format("a hold time of {} is not allowed: use 0s or at least 3s (RFC 4271 4.2)",
+                            format_duration(*v)));
+    } else {
+      p.hold_time = *v;
+      hold_ok = true;
+    }
+  }
+  p.keepalive = std::chrono::duration_cast<std::chrono::seconds>(p.hold_time / 3);
+  if (const auto* n = r.get("keepalive")) {
+    if (auto v = as_duration(ctx, *n, r.key("keepalive"))) {
+      if (!whole_seconds(*v))
+        ctx.error(where(*n), r.key("keepalive"),
+                  fmt::format("expected whole seconds, got \"{}\"", format_duration(*v)));
+      else if (hold_ok && p.hold_time.count() == 0 && v->count() != 0)
+        ctx.error(where(*n), r.key("keepalive"),
+                  "must be 0s when hold-time is 0s (no keepalives, RFC 4271 4.4)");
+      else if (hold_ok && p.hold_time.count() != 0 && (v->count() == 0 || *v >= p.hold_time))
+        ctx.error(where(*n), r.key("keepalive"),
+                  fmt::format("expected between 1s and less than hold-time ({}), got \"{}\"",
+                              format_duration(p.hold_time), format_duration(*v)));
+      else
+        p.keepalive = *v;
+    }
+  }
+  if (const auto* n = r.get("connect-retry")) {
+    if (auto v = as_duration(ctx, *n, r.key("connect-retry"))) {
+      if (*v < 1s)
+        ctx.error(where(*n), r.key("connect-retry"), "expected at least 1s");
+      else
+        p.connect_retry = *v;
+    }
+  }
+
+  const toml::node* inline_pw = r.get("md5-password");
+  const toml::node* pw_file = r.get("md5-password-file");
+  if (inline_pw && pw_file) {
+    ctx.error(where(*pw_file), r.key("md5-password-file"),
+              "give either md5-password or md5-password-file, not both");
+  } else if (inline_pw) {
+    if (auto v = as_string(ctx, *inline_pw, r.key("md5-password"))) {
+      if (v->empty() || v->size() > kMaxMd5Key)
+        ctx.error(where(*inline_pw), r.key("md5-password"),
+                  fmt::format("expected 1..{} characters", kMaxMd5Key));
+      else
+        p.md5_password = *v;
+    }
+  } else if (pw_file) {
+    if (auto v = as_string(ctx, *pw_file, r.key("md5-password-file"))) {
+      std::string path = *v;
+      // Relative to the config file; stored absolute so a dump loads from anywhere.
+      if (!path.empty() && path.front() != '/') path = config_dir + "/" + path;
+      std::error_code ec;
+      auto abs = std::filesystem::absolute(path, ec);
+      if (!ec) path = abs.lexically_normal().string();
+      auto secret = read_password_file(path);
+      if (!secret)
+        ctx.error(where(*pw_file), r.key("md5-password-file"), secret.error());
+      else {
+        p.md5_password = *secret;
+        p.md5_password_file = path;
+      }
+    }
+  }
+
+  r.read("gtsm", p.gtsm);
+
+  p.families = {bgp::Family{p.address.afi, bgp::Safi::Unicast}};
+  if (const auto* n = r.get("families")) {
+    pos.families = where(*n);
+    std::vector<bgp::Family> fams;
+    bool ok = true;
+    r.for_each("families", [&](const toml::node& e, const std::string& key) {
+      auto v = as_string(ctx, e, key);
+      if (!v) ok = false;
+      else if (*v == "ipv4-unicast") fams.push_back(bgp::kIpv4Unicast);
+      else if (*v == "ipv6-unicast") fams.push_back(bgp::kIpv6Unicast);
+      else {
+        ctx.error(where(e), key,
+                  fmt::format("expected \"ipv4-unicast\" or \"ipv6-unicast\", got \"{}\"", *v));
+        ok = false;
+      }
+    });
+    if (ok && n->is_array() && fams.empty())
+      ctx.error(pos.families, r.key("families"), "expected at least one address family");
+    if (ok && !fams.empty()) {
+      std::sort(fams.begin(), fams.end());
+      fams.erase(std::unique(fams.begin(), fams.end()), fams.end());
+      p.families = fams;
+    }
+  }
+
+  Where at;
+  if (auto a = read_address(r, "next-hop-v4", false, &at)) {
+    if (!a->is_v4()) ctx.error(at, r.key("next-hop-v4"), "expected an IPv4 address");
+    else p.next_hop_v4 = *a;
+  }
+  if (auto a = read_address(r, "next-hop-v6", false, &at)) {
+    if (a->is_v4() || a->is_link_local())
+      ctx.error(at, r.key("next-hop-v6"),
+                "expected a global IPv6 address (link-local goes in next-hop-v6-link-local)");
+    else p.next_hop_v6 = *a;
+  }
+  if (auto a = read_address(r, "next-hop-v6-link-local", false, &at)) {
+    if (!a->is_link_local())
+      ctx.error(at, r.key("next-hop-v6-link-local"), "expected an fe80::/10 address");
+    else p.next_hop_v6_link_local = *a;
+  }
+  // RFC 4760 3 / RFC 2545 3: announcing a family needs a next hop of that family. Over a
+  // session of the same family it is the local address; across families it must be given.
+  for (auto f : p.families) {
+    if (f == bgp::Family{p.address.afi, bgp::Safi::Unicast}) continue;
+    if (f == bgp::kIpv4Unicast && !p.next_hop_v4)
+      ctx.error(pos.families.line ? pos.families : pos.table, r.key("families"),
+                "ipv4-unicast over an IPv6 session needs next-hop-v4");
+    if (f == bgp::kIpv6Unicast && !p.next_hop_v6)
+      ctx.error(pos.families.line ? pos.families : pos.table, r.key("families"),
+                "ipv6-unicast over an IPv4 session needs next-hop-v6");
+  }
+
+  if (const auto* n = r.get("max-prefix"))
+    if (auto v = as_int(ctx, *n, r.key("max-prefix"), 1, 0xFFFFFFFFLL))
+      p.max_prefix = static_cast<std::uint32_t>(*v);
+
+  if (const auto* n = r.get("role")) {
+    if (auto v = as_string(ctx, *n, r.key("role"))) {
+      static constexpr std::pair<std::string_view, BgpRole> kRoles[] = {
+          {"provider", BgpRole::Provider}, {"rs", BgpRole::RouteServer},
+          {"rs-client", BgpRole::RouteServerClient}, {"customer", BgpRole::Customer},
+          {"peer", BgpRole::Peer}};
+      auto it = std::find_if(std::begin(kRoles), std::end(kRoles),
+                             [&](const auto& e) { return e.first == *v; });
+      if (it == std::end(kRoles))
+        ctx.error(where(*n), r.key("role"),
+                  fmt::format("expected \"provider\", \"customer\", \"peer\", \"rs\" or "
+                              "\"rs-client\" (RFC 9234), got \"{}\"", *v));
+      else
+        p.role = it->second;
+    }
+  }
+  r.finish();
+}
+
+}  // namespace herald::conf::detail

@@ -1,0 +1,95 @@
+// [service.policy.up|down|drained]: what is announced for the service in each state.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "conf/read_service_parts.hpp"
+
+namespace herald::conf::detail {
+namespace {
+
+// RFC 4271 does not bound AS_PATH prepending, but long paths are filtered in practice.
+constexpr unsigned kMaxPrepend = 16;
+
+// Reads one state's table. `is_drained` allows drain-period.
+void read_state(TableReader& r, StatePolicy& sp, std::optional<Duration>* drain_period) {
+  Context& ctx = r.ctx();
+  if (const auto* n = r.get("action")) {
+    if (auto v = as_string(ctx, *n, r.key("action"))) {
+      if (*v == "announce") sp.action = Action::Announce;
+      else if (*v == "withdraw") sp.action = Action::Withdraw;
+      else ctx.error(where(*n), r.key("action"),
+                     fmt::format("expected \"announce\" or \"withdraw\", got \"{}\"", *v));
+    }
+  }
+  if (const auto* n = r.get("med"))
+    if (auto v = as_int(ctx, *n, r.key("med"), 0, 0xFFFFFFFFLL))
+      sp.med = static_cast<std::uint32_t>(*v);
+  r.read_uint("prepend", sp.prepend, 0, kMaxPrepend);
+  if (r.get("communities")) {
+    std::vector<bgp::Community> cs;
+    r.for_each("communities", [&](const toml::node& e, const std::string& key) {
+      if (auto c = as_parsed<bgp::Community>(ctx, e, key, parse_community)) cs.push_back(*c);
+    });
+    std::sort(cs.begin(), cs.end());
+    cs.erase(std::unique(cs.begin(), cs.end()), cs.end());
+    sp.communities = cs;
+  }
+  if (r.get("large-communities")) {
+    std::vector<bgp::LargeCommunity> ls;
+    r.for_each("large-communities", [&](const toml::node& e, const std::string& key) {
+      if (auto c = as_parsed<bgp::LargeCommunity>(ctx, e, key, parse_large_community))
+        ls.push_back(*c);
+    });
+    std::sort(ls.begin(), ls.end());
+    ls.erase(std::unique(ls.begin(), ls.end()), ls.end());
+    sp.large_communities = ls;
+  }
+  if (drain_period) {
+    if (const auto* n = r.get("drain-period")) {
+      if (const auto* b = n->as_boolean(); b && !b->get()) {
+        drain_period->reset();
+      } else if (auto v = as_duration(ctx, *n, r.key("drain-period"))) {
+        if (v->count() == 0)
+          ctx.error(where(*n), r.key("drain-period"),
+                    "expected a duration above 0s, or false to stay announced while drained");
+        else
+          *drain_period = *v;
+      }
+    }
+  }
+
+  if (sp.action == Action::Withdraw) {
+    // Attributes of a withdrawn route mean nothing: refuse the ones written, drop defaults.
+    for (std::string_view k : {"med", "prepend", "communities", "large-communities",
+                               "drain-period"}) {
+      if (k == "drain-period" && !drain_period) continue;
+      if (const auto* n = r.get(k))
+        ctx.error(where(*n), r.key(k), "has no effect with action = \"withdraw\"");
+    }
+    sp = StatePolicy{};
+    sp.action = Action::Withdraw;
+    if (drain_period) drain_period->reset();
+  }
+  r.finish();
+}
+
+}  // namespace
+
+void read_policy(TableReader& r, ServicePolicy& p) {
+  struct State {
+    std::string_view key;
+    StatePolicy* policy;
+    std::optional<Duration>* drain;
+  };
+  for (const State& st : {State{"up", &p.up, nullptr}, State{"down", &p.down, nullptr},
+                          State{"drained", &p.drained, &p.drain_period}}) {
+    if (const toml::table* t = r.table(st.key)) {
+      TableReader sr(r.ctx(), *t, r.key(st.key));
+      read_state(sr, *st.policy, st.drain);
+    }
+  }
+  r.finish();
+}
+
+}  // namespace herald::conf::detail

@@ -1,0 +1,180 @@
+// [[service]]: prefixes, address binding, health timing, flap control.
+// Checks and policies are read in read_check.cpp and read_policy.cpp.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "conf/read_service_parts.hpp"
+#include "conf/sections.hpp"
+
+namespace herald::conf::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Linux IFNAMSIZ is 16 including the terminating NUL.
+constexpr std::size_t kMaxIfName = 15;
+
+bool valid_ifname(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxIfName && s != "." && s != ".." &&
+         std::none_of(s.begin(), s.end(), [](char c) {
+           return c == '/' || c == ':' || static_cast<unsigned char>(c) <= ' ' ||
+                  static_cast<unsigned char>(c) >= 0x7F;
+         });
+}
+
+void read_address_binding(TableReader& r, AddressBinding& b) {
+  Context& ctx = r.ctx();
+  r.read("bind", b.bind);
+  if (const auto* n = r.get("interface")) {
+    if (auto v = as_string(ctx, *n, r.key("interface"))) {
+      if (!valid_ifname(*v))
+        ctx.error(where(*n), r.key("interface"),
+                  fmt::format("expected an interface name of 1..15 characters without '/', ':' "
+                              "or spaces, got \"{}\"", *v));
+      else
+        b.interface = *v;
+    }
+  }
+  r.read("dummy", b.dummy);
+  if (const auto* n = r.get("label")) {
+    if (auto v = as_string(ctx, *n, r.key("label"))) {
+      // The kernel accepts an IPv4 label only if it is the interface name or starts with
+      // "NAME:" (and fits IFNAMSIZ).
+      if (!v->empty() && (v->size() > kMaxIfName ||
+                          (*v != b.interface && v->rfind(b.interface + ":", 0) != 0)))
+        ctx.error(where(*n), r.key("label"),
+                  fmt::format("expected \"{0}\" or \"{0}:SOMETHING\" (at most 15 characters), "
+                              "got \"{1}\"", b.interface, *v));
+      else
+        b.label = *v;
+    }
+  }
+  r.read("keep-on-exit", b.keep_on_exit);
+  r.read("re-add", b.re_add);
+  r.finish();
+}
+
+void read_positive(TableReader& r, std::string_view k, Duration& out) {
+  if (const auto* n = r.get(k)) {
+    if (auto v = as_duration(r.ctx(), *n, r.key(k))) {
+      if (v->count() == 0) r.ctx().error(where(*n), r.key(k), "expected a duration above 0s");
+      else out = *v;
+    }
+  }
+}
+
+void read_health(TableReader& r, HealthTiming& h) {
+  Context& ctx = r.ctx();
+  read_positive(r, "interval", h.interval);
+  read_positive(r, "fast-interval", h.fast_interval);
+  const toml::node* timeout_node = r.get("timeout");
+  read_positive(r, "timeout", h.timeout);
+  r.read_uint("rise", h.rise, 1, 1000);
+  r.read_uint("fall", h.fall, 1, 1000);
+  if (const auto* n = r.get("start")) {
+    if (auto v = as_string(ctx, *n, r.key("start"))) {
+      if (*v == "down") h.start = ServiceState::Down;
+      else if (*v == "up") h.start = ServiceState::Up;
+      else ctx.error(where(*n), r.key("start"),
+                     fmt::format("expected \"down\" or \"up\", got \"{}\"", *v));
+    }
+  }
+  if (const auto* n = r.get("combine")) {
+    if (auto v = as_string(ctx, *n, r.key("combine"))) {
+      if (*v == "all") h.combine = Combine::All;
+      else if (*v == "any") h.combine = Combine::Any;
+      else ctx.error(where(*n), r.key("combine"),
+                     fmt::format("expected \"all\" or \"any\", got \"{}\"", *v));
+    }
+  }
+  r.read("splay", h.splay);
+  // A round must be over before the next one is due, or results pile up.
+  if (h.timeout >= h.interval)
+    ctx.error(timeout_node ? where(*timeout_node) : r.where_table(), r.key("timeout"),
+              fmt::format("timeout ({}) must be shorter than interval ({})",
+                          format_duration(h.timeout), format_duration(h.interval)));
+  if (h.fast_interval > h.interval)
+    ctx.error(r.where_table(), r.key("fast-interval"),
+              fmt::format("fast-interval ({}) must not be longer than interval ({})",
+                          format_duration(h.fast_interval), format_duration(h.interval)));
+  r.finish();
+}
+
+void read_flap(TableReader& r, FlapControl& f) {
+  read_positive(r, "window", f.window);
+  r.read_uint("max-changes", f.max_changes, 0, 1000);
+  read_positive(r, "hold-down", f.hold_down);
+  read_positive(r, "hold-down-max", f.hold_down_max);
+  if (f.hold_down_max < f.hold_down)
+    r.ctx().error(r.where_table(), r.key("hold-down-max"),
+                  fmt::format("hold-down-max ({}) must not be shorter than hold-down ({})",
+                              format_duration(f.hold_down_max), format_duration(f.hold_down)));
+  r.finish();
+}
+
+// Reads an optional sub-table with `fn`; an absent table leaves the defaults.
+template <typename T, typename F>
+void sub_table(TableReader& r, std::string_view k, T& out, F fn) {
+  if (const toml::table* t = r.table(k)) {
+    TableReader sub(r.ctx(), *t, r.key(k));
+    fn(sub, out);
+  }
+}
+
+}  // namespace
+
+void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos) {
+  Context& ctx = r.ctx();
+  pos.table = r.where_table();
+  if (const auto* n = r.get("name", true)) {
+    pos.name = where(*n);
+    if (auto v = as_string(ctx, *n, r.key("name"))) {
+      if (!valid_name(*v))
+        ctx.error(pos.name, r.key("name"), fmt::format("{}, got \"{}\"", kNameRule, *v));
+      s.name = *v;
+    }
+  }
+
+  if (const auto* n = r.get("prefixes", true)) {
+    if (n->is_array() && n->as_array()->empty())
+      ctx.error(where(*n), r.key("prefixes"), "expected at least one prefix");
+    r.for_each("prefixes", [&](const toml::node& e, const std::string& key) {
+      if (auto p = as_parsed<bgp::Prefix>(ctx, e, key, parse_prefix)) {
+        s.prefixes.push_back(*p);
+        pos.prefixes.push_back(where(e));
+      }
+    });
+  }
+
+  sub_table(r, "address", s.address, read_address_binding);
+  sub_table(r, "health", s.health, read_health);
+  sub_table(r, "flap", s.flap, read_flap);
+
+  // [[service.check]]: an array of tables.
+  if (const toml::node* n = r.get("check")) {
+    const toml::array* arr = n->as_array();
+    if (!arr) {
+      ctx.error(where(*n), r.key("check"),
+                "expected [[" + r.key("check") + "]] (an array of tables), got " + type_name(*n));
+    } else {
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        const toml::node& e = (*arr)[i];
+        const std::string key = fmt::format("{}[{}]", r.key("check"), i);
+        const toml::table* t = e.as_table();
+        if (!t) {
+          ctx.error(where(e), key, "expected a table, got " + type_name(e));
+          continue;
+        }
+        TableReader cr(ctx, *t, key);
+        CheckConfig c;
+        if (read_check(cr, c, s)) s.checks.push_back(std::move(c));
+      }
+    }
+  }
+
+  sub_table(r, "policy", s.policy, read_policy);
+  r.finish();
+}
+
+}  // namespace herald::conf::detail

@@ -1,0 +1,171 @@
+// Typed reading of toml++ nodes with error collection (see reader.hpp).
+#include "conf/reader.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <tuple>
+
+namespace herald::conf::detail {
+
+Where where(const toml::source_region& r) { return Where{r.begin.line, r.begin.column}; }
+
+void Context::error(Where at, std::string key, std::string message) {
+  errors_.push_back(Error{file_, at.line, at.column, std::move(key), std::move(message)});
+}
+
+std::vector<Error> Context::take_errors() {
+  std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
+  // One mistake can be found twice (e.g. by two cross-checks); say it once.
+  errors_.erase(std::unique(errors_.begin(), errors_.end()), errors_.end());
+  return std::move(errors_);
+}
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return fmt::format("integer {}", n.as_integer()->get());
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return n.as_boolean()->get() ? "true" : "false";
+    case toml::node_type::table: return "table";
+    case toml::node_type::array: return "array";
+    case toml::node_type::date: return "date";
+    case toml::node_type::time: return "time";
+    case toml::node_type::date_time: return "date-time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+std::optional<std::string> as_string(Context& ctx, const toml::node& n, const std::string& key) {
+  if (const auto* s = n.as_string()) return s->get();
+  ctx.error(where(n), key, "expected a string, got " + type_name(n));
+  return std::nullopt;
+}
+
+std::optional<bool> as_bool(Context& ctx, const toml::node& n, const std::string& key) {
+  if (const auto* b = n.as_boolean()) return b->get();
+  ctx.error(where(n), key, "expected true or false, got " + type_name(n));
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> as_int(Context& ctx, const toml::node& n, const std::string& key,
+                                   std::int64_t min, std::int64_t max) {
+  const auto* i = n.as_integer();
+  if (!i) {
+    ctx.error(where(n), key, fmt::format("expected an integer {}..{}, got {}", min, max,
+                                         type_name(n)));
+    return std::nullopt;
+  }
+  if (i->get() < min || i->get() > max) {
+    ctx.error(where(n), key, fmt::format("expected an integer {}..{}, got {}", min, max, i->get()));
+    return std::nullopt;
+  }
+  return i->get();
+}
+
+std::optional<Duration> as_duration(Context& ctx, const toml::node& n, const std::string& key) {
+  if (!n.is_string()) {
+    // A bare number is ambiguous (seconds? milliseconds?): refuse it and show the syntax.
+    ctx.error(where(n), key,
+              "expected a duration string like \"1s\" or \"250ms\", got " + type_name(n));
+    return std::nullopt;
+  }
+  return as_parsed<Duration>(ctx, n, key, parse_duration);
+}
+
+std::optional<std::uint32_t> as_asn(Context& ctx, const toml::node& n, const std::string& key) {
+  if (const auto* i = n.as_integer()) {
+    auto v = check_asn(i->get());
+    if (!v) {
+      ctx.error(where(n), key, v.error());
+      return std::nullopt;
+    }
+    return *v;
+  }
+  if (n.is_string()) return as_parsed<std::uint32_t>(ctx, n, key, parse_asn);
+  ctx.error(where(n), key,
+            "expected an AS number like 65000 or asdot \"1.10\", got " + type_name(n));
+  return std::nullopt;
+}
+
+std::string TableReader::key(std::string_view k) const {
+  return path_.empty() ? std::string(k) : fmt::format("{}.{}", path_, k);
+}
+
+Where TableReader::where_table() const {
+  Where w = where(table_.source());
+  if (w.line == 0) return Where{1, 1};  // the root table has no header
+  return w;
+}
+
+const toml::node* TableReader::get(std::string_view k, bool required) {
+  known_.emplace(k);
+  const toml::node* n = table_.get(k);
+  if (!n && required) {
+    std::string where_text = path_.empty() ? "the top level" : "[" + path_ + "]";
+    ctx_.error(where_table(), key(k), fmt::format("missing in {}", where_text));
+  }
+  return n;
+}
+
+void TableReader::read(std::string_view k, std::string& out, bool required) {
+  if (const auto* n = get(k, required))
+    if (auto v = as_string(ctx_, *n, key(k))) out = std::move(*v);
+}
+
+void TableReader::read(std::string_view k, bool& out) {
+  if (const auto* n = get(k))
+    if (auto v = as_bool(ctx_, *n, key(k))) out = *v;
+}
+
+void TableReader::read(std::string_view k, Duration& out) {
+  if (const auto* n = get(k))
+    if (auto v = as_duration(ctx_, *n, key(k))) out = *v;
+}
+
+void TableReader::read_uint(std::string_view k, unsigned& out, unsigned min, unsigned max) {
+  if (const auto* n = get(k))
+    if (auto v = as_int(ctx_, *n, key(k), min, max)) out = static_cast<unsigned>(*v);
+}
+
+void TableReader::read_port(std::string_view k, std::uint16_t& out) {
+  if (const auto* n = get(k))
+    if (auto v = as_int(ctx_, *n, key(k), 1, 65535)) out = static_cast<std::uint16_t>(*v);
+}
+
+const toml::table* TableReader::table(std::string_view k) {
+  const toml::node* n = get(k);
+  if (!n) return nullptr;
+  if (const auto* t = n->as_table()) return t;
+  ctx_.error(where(*n), key(k), "expected a table, got " + type_name(*n));
+  return nullptr;
+}
+
+void TableReader::finish() {
+  for (auto&& [k, v] : table_) {
+    std::string_view name = k.str();
+    if (known_.count(name)) continue;
+    // Suggest the closest known key if it is plausibly a typo of this one.
+    std::string best;
+    std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+    for (const auto& candidate : known_) {
+      std::size_t d = edit_distance(name, candidate);
+      if (d < best_distance) {
+        best_distance = d;
+        best = candidate;
+      }
+    }
+    std::string message = "unknown key";
+    if (!best.empty() && best_distance <= std::max<std::size_t>(2, name.size() / 3))
+      message += fmt::format("; did you mean \"{}\"?", best);
+    Where at = where(k.source());
+    if (at.line == 0) at = where(v);
+    ctx_.error(at, key(name), message);
+  }
+}
+
+}  // namespace herald::conf::detail
