@@ -501,6 +501,7 @@ void Fsm::enter_open_confirm(Conn& c, const Open& open, Clock::time_point now,
   n.enhanced_route_refresh = cfg_.route_refresh && open.caps.enhanced_route_refresh;
   n.codec.four_octet_as = open.caps.four_octet_as.has_value();
   n.codec.extended_message = cfg_.extended_message && open.caps.extended_message;
+  n.codec.ibgp = !cfg_.is_ebgp(n.peer_as);
   n.peer_open = open;
   n.local_address = c.local;
   n.remote_address = c.remote;

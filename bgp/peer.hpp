@@ -111,19 +111,22 @@ class Peer {
 
  private:
   struct ConnIo {
-    Framer framer;
+    Framer framer{kMaxMessageSize};  // raised after the OPENs when RFC 8654 was negotiated
   };
   void absorb(FsmActions&& in, Clock::time_point now, Actions& out);
   void send_message(ConnId conn, const Message& m, Actions& out);
-  void send_bytes(ConnId conn, Bytes b, MessageType type, Actions& out);
+  void send_bytes(ConnId conn, Bytes b, MessageType type, Clock::time_point now, Actions& out);
   void handle_update(ConnId conn, const Update& u, ErrorAction action, Clock::time_point now,
                      Actions& out);
-  void handle_route_refresh(ConnId conn, const RouteRefresh& rr, Actions& out);
-  void on_session_up(ConnId conn, Actions& out);
+  void handle_route_refresh(ConnId conn, const RouteRefresh& rr, Clock::time_point now,
+                            Actions& out);
+  void on_session_up(ConnId conn, Clock::time_point now, Actions& out);
   void on_session_down();
-  void sync_routes(ConnId conn, bool full, Actions& out);
+  // Sends the difference between desired_ and the Adj-RIB-Out on the Established `conn`.
+  void sync_routes(ConnId conn, Clock::time_point now, Actions& out);
   PathAttributes wire_attributes(const RouteAttributes& a) const;
   std::optional<IpAddress> next_hop(Family f) const;
+  std::optional<IpAddress> link_local_next_hop() const;
   void log(LogLevel level, std::string text, Actions& out) const;
 
   PeerConfig config_;

@@ -1,0 +1,495 @@
+// Peer engine: bytes in, actions out. The neighbor's messages are produced with the codec and
+// ours are decoded with it, so these tests check what goes on the wire.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "bgp/codec.hpp"
+#include "bgp/peer.hpp"
+#include "session_test_support.hpp"
+
+namespace herald::bgp {
+namespace {
+
+using namespace testing;
+using namespace std::chrono_literals;
+
+const IpAddress kLocal = *IpAddress::parse("192.0.2.1");
+const IpAddress kRemote = *IpAddress::parse("192.0.2.2");
+
+Prefix pfx(const char* s) { return *Prefix::parse(s); }
+
+// Every message in the Send actions for `conn`, in order.
+std::vector<Message> sent_messages(const Actions& actions, ConnId conn,
+                                   CodecOptions opts = CodecOptions{}) {
+  Framer f(kMaxExtendedMessageSize);
+  for (const auto& s : all_of<Send>(actions)) {
+    if (s.conn == conn) f.append(s.bytes);
+  }
+  std::vector<Message> out;
+  for (;;) {
+    auto fr = f.next();
+    if (fr.status == Framer::Status::NeedMore) break;
+    REQUIRE(fr.status == Framer::Status::Message);
+    auto d = decode(fr.type, fr.body, opts);
+    REQUIRE(d.has_value());
+    out.push_back(d->message);
+  }
+  return out;
+}
+
+std::vector<Update> updates(const std::vector<Message>& ms) {
+  std::vector<Update> out;
+  for (const auto& m : ms) {
+    if (const auto* u = std::get_if<Update>(&m)) out.push_back(*u);
+  }
+  return out;
+}
+
+std::vector<Notification> peer_notifications(const Actions& a, ConnId conn) {
+  std::vector<Notification> out;
+  for (const auto& m : sent_messages(a, conn)) {
+    if (const auto* n = std::get_if<Notification>(&m)) out.push_back(*n);
+  }
+  return out;
+}
+
+// The prefixes an UPDATE announces (classic NLRI or MP_REACH).
+std::vector<Prefix> announced(const Update& u) {
+  std::vector<Prefix> out = u.nlri;
+  if (u.attrs.mp_reach) {
+    out.insert(out.end(), u.attrs.mp_reach->nlri.begin(), u.attrs.mp_reach->nlri.end());
+  }
+  return out;
+}
+std::vector<Prefix> withdrawn(const Update& u) {
+  std::vector<Prefix> out = u.withdrawn;
+  if (u.attrs.mp_unreach) {
+    out.insert(out.end(), u.attrs.mp_unreach->withdrawn.begin(),
+               u.attrs.mp_unreach->withdrawn.end());
+  }
+  return out;
+}
+
+Route route(const char* p, RouteAttributes a = {}) { return Route{pfx(p), std::move(a)}; }
+
+PeerConfig peer_config() {
+  auto c = base_config();
+  c.next_hop_v6 = *IpAddress::parse("2001:db8::1");  // the session runs over IPv4
+  return c;
+}
+
+struct Driver {
+  explicit Driver(PeerConfig c = peer_config()) : peer(std::move(c), 11) {}
+  Peer peer;
+  Clock::time_point now = t0();
+  ConnId conn = 0;
+
+  Actions feed(const Message& m) { return feed_bytes(encode(m, CodecOptions{})); }
+  Actions feed_bytes(const Bytes& b) { return peer.on_bytes(conn, b, now); }
+  // Returns the actions of the final KEEPALIVE (SessionUp, initial UPDATEs, End-of-RIB).
+  Actions establish(Open o = peer_open()) {
+    auto a = peer.start(now);
+    conn = first_of<Connect>(a)->conn;
+    peer.on_connected(conn, now, kLocal, kRemote, false);
+    feed(o);
+    auto up = feed(Keepalive{});
+    REQUIRE(peer.state() == State::Established);
+    return up;
+  }
+};
+
+TEST_CASE("peer: handshake sends OPEN then KEEPALIVE and counts messages") {
+  Driver d;
+  auto a = d.peer.start(d.now);
+  d.conn = first_of<Connect>(a)->conn;
+  auto b = d.peer.on_connected(d.conn, d.now, kLocal, kRemote, false);
+  auto ms = sent_messages(b, d.conn);
+  REQUIRE(ms.size() == 1);
+  CHECK(std::get<Open>(ms[0]) == Fsm(d.peer.config(), 1).local_open());
+  auto c = d.feed(peer_open());
+  ms = sent_messages(c, d.conn);
+  REQUIRE(ms.size() == 1);
+  CHECK(std::holds_alternative<Keepalive>(ms[0]));
+  auto e = d.feed(Keepalive{});
+  CHECK(first_of<SessionUp>(e));
+  auto st = d.peer.status(d.now + 5s);
+  CHECK(st.state == State::Established);
+  CHECK(st.uptime == Clock::duration(5s));
+  CHECK(st.hold_time == 90);
+  CHECK(st.keepalive == 30);
+  CHECK(st.peer_as == 65001u);
+  CHECK(st.sent[static_cast<std::size_t>(MessageType::Open)] == 1);
+  CHECK(st.sent[static_cast<std::size_t>(MessageType::Keepalive)] == 1);
+  CHECK(st.received_messages[static_cast<std::size_t>(MessageType::Open)] == 1);
+  CHECK(st.received_messages[static_cast<std::size_t>(MessageType::Keepalive)] == 1);
+  CHECK(st.next_hop_v4 == kLocal);
+  CHECK(st.next_hop_v6 == IpAddress::parse("2001:db8::1"));
+}
+
+TEST_CASE("peer: the stream may arrive one byte at a time") {
+  Driver d;
+  auto a = d.peer.start(d.now);
+  d.conn = first_of<Connect>(a)->conn;
+  d.peer.on_connected(d.conn, d.now, kLocal, kRemote, false);
+  Bytes all = encode(peer_open(), CodecOptions{});
+  const Bytes ka = encode(Keepalive{}, CodecOptions{});
+  all.insert(all.end(), ka.begin(), ka.end());
+  for (auto b : all) d.peer.on_bytes(d.conn, std::span<const std::uint8_t>(&b, 1), d.now);
+  CHECK(d.peer.state() == State::Established);
+}
+
+TEST_CASE("peer: Established sends the desired set, then End-of-RIB per family") {
+  Driver d;
+  RouteAttributes attrs;
+  attrs.med = 10;
+  attrs.communities = {0xFDE80064};  // 65000:100
+  attrs.as_path_prepend = {65000};
+  d.peer.set_routes({route("192.0.2.53/32", attrs), route("198.51.100.0/24", attrs),
+                     route("2001:db8:53::1/128")},
+                    d.now);
+  auto a = d.establish();
+  auto ups = updates(sent_messages(a, d.conn));
+  REQUIRE(ups.size() == 4);
+  // One UPDATE for both IPv4 prefixes (same attributes).
+  CHECK(ups[0].nlri == std::vector<Prefix>{pfx("192.0.2.53/32"), pfx("198.51.100.0/24")});
+  CHECK(ups[0].attrs.next_hop == kLocal);
+  CHECK(ups[0].attrs.origin == Origin::Igp);
+  REQUIRE(ups[0].attrs.as_path);
+  REQUIRE(ups[0].attrs.as_path->size() == 1);
+  // eBGP: the local AS first, then the prepend (RFC 4271 5.1.2).
+  CHECK((*ups[0].attrs.as_path)[0].asns == std::vector<std::uint32_t>{65000, 65000});
+  CHECK(ups[0].attrs.med == 10u);
+  CHECK_FALSE(ups[0].attrs.local_pref);  // never on eBGP
+  CHECK(ups[0].attrs.communities == std::vector<Community>{0xFDE80064});
+  // IPv6 via MP_REACH_NLRI with the configured next hop.
+  REQUIRE(ups[1].attrs.mp_reach);
+  CHECK(ups[1].attrs.mp_reach->family == kIpv6Unicast);
+  CHECK(ups[1].attrs.mp_reach->next_hop == IpAddress::parse("2001:db8::1"));
+  CHECK(ups[1].attrs.mp_reach->nlri == std::vector<Prefix>{pfx("2001:db8:53::1/128")});
+  CHECK(ups[2].end_of_rib() == kIpv4Unicast);
+  CHECK(ups[3].end_of_rib() == kIpv6Unicast);
+  auto st = d.peer.status(d.now);
+  CHECK(st.announced[kIpv4Unicast] == 2);
+  CHECK(st.announced[kIpv6Unicast] == 1);
+}
+
+TEST_CASE("peer: set_routes sends only the changes") {
+  Driver d;
+  d.peer.set_routes({route("192.0.2.53/32"), route("198.51.100.0/24")}, d.now);
+  d.establish();
+
+  SUBCASE("unchanged set sends nothing") {
+    auto a = d.peer.set_routes({route("198.51.100.0/24"), route("192.0.2.53/32")}, d.now);
+    CHECK(all_of<Send>(a).empty());
+  }
+  SUBCASE("added prefix alone is announced") {
+    auto a = d.peer.set_routes(
+        {route("192.0.2.53/32"), route("198.51.100.0/24"), route("203.0.113.0/24")}, d.now);
+    auto ups = updates(sent_messages(a, d.conn));
+    REQUIRE(ups.size() == 1);
+    CHECK(announced(ups[0]) == std::vector<Prefix>{pfx("203.0.113.0/24")});
+    CHECK(withdrawn(ups[0]).empty());
+  }
+  SUBCASE("changed attributes re-announce that prefix only") {
+    RouteAttributes drain;
+    drain.communities = {kGracefulShutdown};
+    auto a = d.peer.set_routes({route("192.0.2.53/32", drain), route("198.51.100.0/24")}, d.now);
+    auto ups = updates(sent_messages(a, d.conn));
+    REQUIRE(ups.size() == 1);
+    CHECK(announced(ups[0]) == std::vector<Prefix>{pfx("192.0.2.53/32")});
+    CHECK(ups[0].attrs.communities == std::vector<Community>{kGracefulShutdown});
+  }
+  SUBCASE("removed prefix is withdrawn") {
+    auto a = d.peer.set_routes({route("198.51.100.0/24")}, d.now);
+    auto ups = updates(sent_messages(a, d.conn));
+    REQUIRE(ups.size() == 1);
+    CHECK(withdrawn(ups[0]) == std::vector<Prefix>{pfx("192.0.2.53/32")});
+    CHECK(announced(ups[0]).empty());
+    CHECK(d.peer.status(d.now).announced[kIpv4Unicast] == 1);
+  }
+  SUBCASE("empty set withdraws everything") {
+    auto a = d.peer.set_routes({}, d.now);
+    auto ups = updates(sent_messages(a, d.conn));
+    REQUIRE(ups.size() == 1);
+    auto w = withdrawn(ups[0]);
+    std::sort(w.begin(), w.end());
+    CHECK(w == std::vector<Prefix>{pfx("192.0.2.53/32"), pfx("198.51.100.0/24")});
+    CHECK(d.peer.status(d.now).announced[kIpv4Unicast] == 0);
+    // And nothing more the second time.
+    CHECK(all_of<Send>(d.peer.set_routes({}, d.now)).empty());
+  }
+}
+
+TEST_CASE("peer: routes set before Established go out when it comes up, not before") {
+  Driver d;
+  auto a = d.peer.start(d.now);
+  d.conn = first_of<Connect>(a)->conn;
+  auto b = d.peer.set_routes({route("192.0.2.53/32")}, d.now);
+  CHECK(all_of<Send>(b).empty());
+}
+
+TEST_CASE("peer: iBGP adds LOCAL_PREF and does not prepend the local AS") {
+  auto cfg = peer_config();
+  cfg.peer_as = 65000;
+  Driver d(cfg);
+  d.peer.set_routes({route("192.0.2.53/32")}, d.now);
+  auto o = peer_open();
+  o.my_as = 65000;
+  o.caps.four_octet_as = 65000;
+  auto up = d.establish(o);
+  CodecOptions ibgp;
+  ibgp.ibgp = true;  // else the decoder discards LOCAL_PREF (RFC 7606 7.5)
+  auto ups = updates(sent_messages(up, d.conn, ibgp));
+  REQUIRE(!ups.empty());
+  CHECK(ups[0].attrs.local_pref == 100u);
+  REQUIRE(ups[0].attrs.as_path);
+  CHECK(ups[0].attrs.as_path->empty());
+}
+
+TEST_CASE("peer: a family without a usable next hop is not announced") {
+  auto cfg = base_config();  // no IPv6 next hop, IPv4 session
+  Driver d(cfg);
+  d.peer.set_routes({route("2001:db8:53::1/128"), route("192.0.2.53/32")}, d.now);
+  auto a = d.establish();
+  auto ups = updates(sent_messages(a, d.conn));
+  REQUIRE(ups.size() == 3);  // IPv4 UPDATE, two End-of-RIB
+  CHECK(announced(ups[0]) == std::vector<Prefix>{pfx("192.0.2.53/32")});
+  bool warned = false;
+  for (const auto& l : all_of<Log>(a)) {
+    warned = warned || l.text.find("not announcing ipv6-unicast") != std::string::npos;
+  }
+  CHECK(warned);
+  CHECK(d.peer.status(d.now).announced[kIpv6Unicast] == 0);
+}
+
+TEST_CASE("peer: only families negotiated by both sides are sent") {
+  Driver d;
+  d.peer.set_routes({route("2001:db8:53::1/128"), route("192.0.2.53/32")}, d.now);
+  auto o = peer_open();
+  o.caps.multiprotocol = {kIpv4Unicast};
+  auto up = d.establish(o);
+  auto ups = updates(sent_messages(up, d.conn));
+  REQUIRE(ups.size() == 2);
+  CHECK(announced(ups[0]) == std::vector<Prefix>{pfx("192.0.2.53/32")});
+  CHECK(ups[1].end_of_rib() == kIpv4Unicast);
+}
+
+TEST_CASE("peer: ROUTE-REFRESH re-sends the Adj-RIB-Out") {
+  SUBCASE("plain RFC 2918") {
+    Driver d;
+    d.peer.set_routes({route("192.0.2.53/32"), route("2001:db8:53::1/128")}, d.now);
+    d.establish();
+    auto a = d.feed(RouteRefresh{kIpv4Unicast, RouteRefreshSubtype::Normal});
+    auto ms = sent_messages(a, d.conn);
+    REQUIRE(ms.size() == 1);
+    CHECK(announced(std::get<Update>(ms[0])) == std::vector<Prefix>{pfx("192.0.2.53/32")});
+  }
+  SUBCASE("enhanced (RFC 7313): wrapped in BoRR / EoRR") {
+    Driver d;
+    d.peer.set_routes({route("192.0.2.53/32")}, d.now);
+    auto o = peer_open();
+    o.caps.enhanced_route_refresh = true;
+    d.establish(o);
+    auto a = d.feed(RouteRefresh{kIpv4Unicast, RouteRefreshSubtype::Normal});
+    auto ms = sent_messages(a, d.conn);
+    REQUIRE(ms.size() == 3);
+    CHECK(std::get<RouteRefresh>(ms[0]) ==
+          RouteRefresh{kIpv4Unicast, RouteRefreshSubtype::BeginOfRibRefresh});
+    CHECK(announced(std::get<Update>(ms[1])) == std::vector<Prefix>{pfx("192.0.2.53/32")});
+    CHECK(std::get<RouteRefresh>(ms[2]) ==
+          RouteRefresh{kIpv4Unicast, RouteRefreshSubtype::EndOfRibRefresh});
+  }
+  SUBCASE("not negotiated: ignored") {
+    Driver d;
+    d.peer.set_routes({route("192.0.2.53/32")}, d.now);
+    auto o = peer_open();
+    o.caps.route_refresh = false;
+    d.establish(o);
+    auto a = d.feed(RouteRefresh{kIpv4Unicast, RouteRefreshSubtype::Normal});
+    CHECK(all_of<Send>(a).empty());
+    CHECK(d.peer.state() == State::Established);
+  }
+}
+
+// An IPv4 UPDATE from the neighbor announcing `nlri` (4-octet AS path 65001).
+Update peer_update(std::vector<Prefix> nlri, std::vector<Prefix> wd = {}) {
+  Update u;
+  u.withdrawn = std::move(wd);
+  if (!nlri.empty()) {
+    u.attrs.origin = Origin::Igp;
+    u.attrs.as_path = AsPath{AsSegment{AsSegmentType::AsSequence, {65001}}};
+    u.attrs.next_hop = kRemote;
+  }
+  u.nlri = std::move(nlri);
+  return u;
+}
+
+TEST_CASE("peer: received prefixes are counted, not double-counted, and withdrawn") {
+  Driver d;
+  d.establish();
+  d.feed(peer_update({pfx("198.51.100.0/24"), pfx("203.0.113.0/24")}));
+  CHECK(d.peer.status(d.now).received[kIpv4Unicast] == 2);
+  d.feed(peer_update({pfx("198.51.100.0/24")}));  // implicit withdraw + re-announce
+  CHECK(d.peer.status(d.now).received[kIpv4Unicast] == 2);
+  d.feed(peer_update({}, {pfx("203.0.113.0/24"), pfx("192.0.2.0/24")}));
+  CHECK(d.peer.status(d.now).received[kIpv4Unicast] == 1);
+  CHECK(d.peer.status(d.now).received_messages[static_cast<std::size_t>(MessageType::Update)] ==
+        3);
+}
+
+TEST_CASE("peer: treat-as-withdraw UPDATE withdraws its prefixes and keeps the session") {
+  Driver d;
+  d.establish();
+  d.feed(peer_update({pfx("198.51.100.0/24"), pfx("203.0.113.0/24")}));
+  const Bytes bad = {
+      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,  // marker
+      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,  // marker
+      0x00, 0x37,                                      // length 55
+      0x02,                                            // type UPDATE
+      0x00, 0x00,                                      // withdrawn routes length 0
+      0x00, 0x14,                                      // path attributes length 20
+      0x40, 0x01, 0x01, 0x05,                          // ORIGIN = 5: undefined (RFC 7606 7.1)
+      0x40, 0x02, 0x06, 0x02, 0x01,                    // AS_PATH, one AS_SEQUENCE of 1
+      0x00, 0x00, 0xFD, 0xE9,                          //   AS 65001
+      0x40, 0x03, 0x04, 0xC0, 0x00, 0x02, 0x02,        // NEXT_HOP 192.0.2.2
+      0x18, 0xC6, 0x33, 0x64,                          // NLRI 198.51.100.0/24
+      0x18, 0xCB, 0x00, 0x71,                          // NLRI 203.0.113.0/24
+      0x18, 0xC0, 0x00, 0x02,                          // NLRI 192.0.2.0/24
+  };
+  auto a = d.feed_bytes(bad);
+  CHECK(d.peer.state() == State::Established);
+  CHECK(all_of<Send>(a).empty());  // no NOTIFICATION
+  CHECK(d.peer.status(d.now).received[kIpv4Unicast] == 0);
+  bool logged = false;
+  for (const auto& l : all_of<Log>(a)) {
+    logged = logged || l.text.find("treat-as-withdraw") != std::string::npos;
+  }
+  CHECK(logged);
+}
+
+TEST_CASE("peer: max-prefix sends Cease 1 with AFI/SAFI and the limit, then backs off") {
+  auto cfg = peer_config();
+  cfg.max_prefix.ipv4 = 2;
+  Driver d(cfg);
+  d.establish();
+  d.feed(peer_update({pfx("198.51.100.0/24"), pfx("203.0.113.0/24")}));
+  CHECK(d.peer.state() == State::Established);  // at the limit is fine
+  auto a = d.feed(peer_update({pfx("192.0.2.0/24")}));
+  auto n = peer_notifications(a, d.conn);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].code == 6);
+  CHECK(n[0].subcode == 1);
+  CHECK(n[0].data == Bytes{0x00, 0x01,               // AFI 1
+                           0x01,                     // SAFI 1
+                           0x00, 0x00, 0x00, 0x02}); // limit 2
+  CHECK(closes(a, d.conn));
+  CHECK(d.peer.state() == State::Idle);
+  CHECK(armed(a, TimerKind::IdleHold));
+  auto st = d.peer.status(d.now);
+  CHECK(st.notifications_sent[{6, 1}] == 1);
+  CHECK(st.last_error.find("maximum prefixes") == 0);
+  CHECK(st.received.empty());  // forgotten with the session
+}
+
+TEST_CASE("peer: total max-prefix counts all families") {
+  auto cfg = peer_config();
+  cfg.max_prefix.total = 1;
+  Driver d(cfg);
+  d.establish();
+  d.feed(peer_update({pfx("198.51.100.0/24")}));
+  Update v6;
+  v6.attrs.origin = Origin::Igp;
+  v6.attrs.as_path = AsPath{AsSegment{AsSegmentType::AsSequence, {65001}}};
+  v6.attrs.mp_reach = MpReach{kIpv6Unicast, *IpAddress::parse("2001:db8::2"), std::nullopt,
+                              {pfx("2001:db8:1::/48")}};
+  auto a = d.feed(v6);
+  auto n = peer_notifications(a, d.conn);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].data == Bytes{0x00, 0x02, 0x01, 0x00, 0x00, 0x00, 0x01});  // AFI 2, SAFI 1, 1
+}
+
+TEST_CASE("peer: a malformed header is answered with the codec's NOTIFICATION") {
+  Driver d;
+  d.establish();
+  Bytes junk = encode(Keepalive{}, CodecOptions{});
+  junk[3] = 0x00;  // marker must be all ones (RFC 4271 6.1)
+  auto a = d.feed_bytes(junk);
+  auto n = peer_notifications(a, d.conn);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].code == 1);
+  CHECK(n[0].subcode == 1);
+  CHECK(first_of<SessionDown>(a));
+  CHECK(d.peer.state() == State::Idle);
+  // Bytes after the close are ignored.
+  CHECK(d.feed(Keepalive{}).empty());
+}
+
+TEST_CASE("peer: stop sends Cease 2 with the RFC 9003 text") {
+  Driver d;
+  d.establish();
+  auto a = d.peer.stop(d.now, "DNS service unhealthy");
+  auto n = peer_notifications(a, d.conn);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].shutdown_communication() == "DNS service unhealthy");
+  CHECK(d.peer.state() == State::Idle);
+  CHECK(d.peer.status(d.now).notifications_sent[{6, 2}] == 1);
+  CHECK(d.peer.adj_rib_out().size(kIpv4Unicast) == 0);
+}
+
+TEST_CASE("peer: a received NOTIFICATION is logged and counted") {
+  Driver d;
+  d.establish();
+  auto a = d.feed(Notification::shutdown("maintenance"));
+  bool logged = false;
+  for (const auto& l : all_of<Log>(a)) {
+    logged = logged || (l.text.find("received NOTIFICATION") == 0 &&
+                        l.text.find("maintenance") != std::string::npos);
+  }
+  CHECK(logged);
+  CHECK(d.peer.status(d.now).notifications_received[{6, 2}] == 1);
+  CHECK(d.peer.state() == State::Idle);
+}
+
+TEST_CASE("peer: the session comes back after IdleHold and re-sends the routes") {
+  Driver d;
+  d.peer.set_routes({route("192.0.2.53/32")}, d.now);
+  d.establish();
+  auto a = d.peer.on_closed(d.conn, d.now, "reset by peer");
+  auto idle = armed(a, TimerKind::IdleHold);
+  REQUIRE(idle);
+  d.now += idle->after;
+  auto b = d.peer.on_timer(idle->timer, d.now);
+  d.conn = first_of<Connect>(b)->conn;
+  d.peer.on_connected(d.conn, d.now, kLocal, kRemote, false);
+  d.feed(peer_open());
+  auto up = d.feed(Keepalive{});
+  auto ups = updates(sent_messages(up, d.conn));
+  REQUIRE(ups.size() == 3);
+  CHECK(announced(ups[0]) == std::vector<Prefix>{pfx("192.0.2.53/32")});
+}
+
+TEST_CASE("peer: large sets are packed into several UPDATEs of at most 4096 octets") {
+  Driver d;
+  std::vector<Route> many;
+  for (int i = 0; i < 2000; ++i) {
+    Prefix p;
+    p.addr = IpAddress::v4(0xC6120000u + static_cast<std::uint32_t>(i) * 4);  // 198.18.0.0/15
+    p.length = 30;
+    many.push_back(Route{p, {}});
+  }
+  d.peer.set_routes(many, d.now);
+  auto a = d.establish();
+  std::size_t total = 0;
+  std::size_t count = 0;
+  for (const auto& s : all_of<Send>(a)) CHECK(s.bytes.size() <= kMaxMessageSize);
+  for (const auto& u : updates(sent_messages(a, d.conn))) {
+    total += announced(u).size();
+    ++count;
+  }
+  CHECK(total == 2000);
+  CHECK(count < 10);  // 2000 x 5 octets fit in 3 UPDATEs, plus 2 End-of-RIB
+}
+
+}  // namespace
+}  // namespace herald::bgp
