@@ -1,0 +1,92 @@
+// The daemon's control socket: a Unix stream socket speaking the JSON-lines control protocol
+// (daemon/control_protocol.hpp), on the daemon's Asio loop.
+//
+// - The socket file is created with a configured mode (default 0660) and, if given, group, so
+//   access is granted by group membership. A socket file left by a dead daemon is removed; one
+//   a live daemon listens on is not (start() fails instead), nor is any non-socket file.
+// - Each connection is read line by line with a bounded line length; the peer's credentials
+//   (SO_PEERCRED: uid, gid, pid) are taken at accept and passed with every command.
+// - Every well-formed request goes to the handler, whose JSON object is the reply. A malformed
+//   request gets {"ok":false,"error":...} without reaching the handler, and the connection stays
+//   usable.
+// - After a successful "events" request the connection also receives every publish()ed line.
+//   A subscriber that does not read is disconnected once its queue passes a bound.
+// All member functions must be called on the io_context's thread; call stop() before the
+// io_context is destroyed (open connections and the server keep each other alive until then).
+#pragma once
+#include <sys/types.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "bgp/expected.hpp"
+#include "daemon/asio.hpp"
+#include "daemon/control_protocol.hpp"
+
+namespace herald::control {
+
+// Who sent a command, as the kernel reports it for the connection (SO_PEERCRED).
+struct Caller {
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  pid_t pid = 0;
+};
+
+// The gid of a group name from the system's group database; the error names the group.
+Expected<gid_t, std::string> lookup_group(std::string_view name);
+
+class Server : public std::enable_shared_from_this<Server> {
+ public:
+  struct Options {
+    std::filesystem::path path{std::string(kDefaultSocketPath)};
+    mode_t mode = 0660;
+    std::optional<gid_t> group;               // chown the socket to this group
+    std::size_t max_line_bytes = kMaxLineBytes;
+    std::size_t max_connections = 64;         // beyond: accepted and closed at once
+    std::size_t max_queued_bytes = 1 << 20;   // per connection, unsent replies and events
+  };
+  // Answers one parsed command. Returns the reply object: control::ok_response(...) or
+  // control::error_response(...). Exceptions become an error reply.
+  using Handler = std::function<nlohmann::json(const Command&, const Caller&)>;
+
+  // Creates the socket file and starts accepting. The error names the path and the failed step,
+  // e.g. "control socket /run/herald/control.sock: another process is listening on it".
+  static Expected<std::shared_ptr<Server>, std::string> start(boost::asio::io_context& io,
+                                                            Options options, Handler handler);
+
+  // Sends `event` as one line to every subscribed connection.
+  void publish(const nlohmann::json& event);
+  std::size_t subscribers() const;
+  std::size_t connections() const { return connections_.size(); }
+
+  // Stops accepting, closes every connection and removes the socket file if it is still ours.
+  void stop();
+
+  // Internal: use start().
+  Server(boost::asio::io_context& io, Options options, Handler handler);
+  ~Server();
+
+ private:
+  class Connection;
+  void accept();
+
+  Options options_;
+  Handler handler_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::steady_timer retry_;
+  // Open connections, owned here until they close (a subscriber may sit idle for hours).
+  std::map<Connection*, std::shared_ptr<Connection>> connections_;
+  dev_t dev_ = 0;  // identity of the socket file we created, so stop() never removes another's
+  ino_t ino_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace herald::control

@@ -1,0 +1,275 @@
+// Control server over a real Unix socket in a temporary directory: the io_context runs in a
+// background thread, the test is a blocking client (control::Client).
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "daemon/control_client.hpp"
+#include "daemon/control_server.hpp"
+#include "temp_dir.hpp"
+
+using namespace herald::control;
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+// A server on its own io thread; the handler records what it was asked and by whom.
+struct Harness {
+  herald::test::TempDir dir;
+  asio::io_context io;
+  std::shared_ptr<Server> server;
+  std::thread thread;
+  std::mutex mutex;
+  std::vector<Command> seen;
+  Caller last_caller;
+
+  explicit Harness(Server::Options opts = {}) {
+    opts.path = dir / "control.sock";
+    auto s = Server::start(io, opts, [this](const Command& c, const Caller& who) -> json {
+      std::lock_guard lock(mutex);
+      seen.push_back(c);
+      last_caller = who;
+      if (auto* d = std::get_if<Drain>(&c); d && d->target.service == "boom") {
+        throw std::runtime_error("controller exploded");
+      }
+      if (auto* d = std::get_if<Drain>(&c); d && d->target.service == "nosuch") {
+        return error_response("drain: unknown service \"nosuch\"");
+      }
+      return ok_response({{"cmd", std::string(command_name(c))}});
+    });
+    REQUIRE(s.has_value());
+    server = s.value();
+    thread = std::thread([this] { io.run(); });
+  }
+  ~Harness() {
+    on_loop([this] { server->stop(); });
+    thread.join();  // returns once the listener and every connection are closed
+  }
+  // Runs `f` on the io thread and waits for it.
+  template <typename F>
+  std::invoke_result_t<F> on_loop(F f) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto fut = task.get_future();
+    asio::post(io, [&task] { task(); });
+    return fut.get();
+  }
+  std::size_t calls() {
+    std::lock_guard lock(mutex);
+    return seen.size();
+  }
+  Client connect() {
+    auto c = Client::connect(dir / "control.sock");
+    REQUIRE(c.has_value());
+    c->set_timeout(std::chrono::seconds(5));
+    return std::move(c.value());
+  }
+};
+
+json reply_of(Client& c) {
+  auto line = c.read_line();
+  REQUIRE(line.has_value());
+  REQUIRE(line->has_value());
+  return json::parse(**line);
+}
+
+}  // namespace
+
+TEST_CASE("a command reaches the handler with the caller's credentials") {
+  Harness h;
+  Client c = h.connect();
+  auto r = c.request(Drain{Target{false, "dns"}, "maint"});
+  REQUIRE(r.has_value());
+  CHECK(*r == json{{"ok", true}, {"cmd", "drain"}});
+  std::lock_guard lock(h.mutex);
+  REQUIRE(h.seen.size() == 1);
+  CHECK(h.seen[0] == Command{Drain{Target{false, "dns"}, "maint"}});
+  CHECK(h.last_caller.uid == ::getuid());
+  CHECK(h.last_caller.gid == ::getgid());
+  CHECK(h.last_caller.pid == ::getpid());
+}
+
+TEST_CASE("malformed requests get an error, skip the handler, and the connection stays usable") {
+  Harness h;
+  Client c = h.connect();
+  REQUIRE(c.send_line(R"({"cmd":"steer","service":"dns","prepend":99})"));
+  CHECK(reply_of(c) == json{{"ok", false}, {"error", "steer: prepend must be an integer 0..16"}});
+  REQUIRE(c.send_line("not json"));
+  CHECK(reply_of(c)["error"].get<std::string>().rfind("request is not valid JSON at byte 2", 0) == 0);
+  CHECK(h.calls() == 0);
+  auto r = c.request(Status{});
+  REQUIRE(r.has_value());
+  CHECK((*r)["ok"] == true);
+  CHECK(h.calls() == 1);
+}
+
+TEST_CASE("handler errors and exceptions become error replies") {
+  Harness h;
+  Client c = h.connect();
+  auto r = c.request(Drain{Target{false, "nosuch"}, ""});
+  REQUIRE(r.has_value());
+  CHECK(*r == json{{"ok", false}, {"error", "drain: unknown service \"nosuch\""}});
+  r = c.request(Drain{Target{false, "boom"}, ""});
+  REQUIRE(r.has_value());
+  CHECK(*r == json{{"ok", false}, {"error", "internal error: controller exploded"}});
+  CHECK(c.request(Status{}).has_value());
+}
+
+TEST_CASE("pipelined requests in one write are answered in order") {
+  Harness h;
+  Client c = h.connect();
+  REQUIRE(c.send_line("{\"cmd\":\"status\"}\n{\"cmd\":\"bogus\"}\r\n{\"cmd\":\"reload\"}"));
+  CHECK(reply_of(c)["cmd"] == "status");
+  CHECK(reply_of(c)["ok"] == false);
+  CHECK(reply_of(c)["cmd"] == "reload");
+}
+
+TEST_CASE("an over-long line is refused without buffering it, then the connection recovers") {
+  Server::Options opts;
+  opts.max_line_bytes = 1024;
+  Harness h(opts);
+  Client c = h.connect();
+  std::string huge(200 * 1024, 'x');  // far beyond the bound, sent without a newline at first
+  REQUIRE(c.send_line(huge + R"({"cmd":"status"})"));
+  CHECK(reply_of(c) == json{{"ok", false}, {"error", "request line longer than 1 KiB"}});
+  auto r = c.request(Status{});
+  REQUIRE(r.has_value());
+  CHECK((*r)["cmd"] == "status");
+  CHECK(h.calls() == 1);
+}
+
+TEST_CASE("events: only subscribed connections receive published lines") {
+  Harness h;
+  Client sub = h.connect();
+  Client other = h.connect();
+  auto r = sub.request(Events{});
+  REQUIRE(r.has_value());
+  CHECK((*r)["ok"] == true);
+  CHECK(other.request(Status{}).has_value());
+  CHECK(h.on_loop([&] { return h.server->subscribers(); }) == 1);
+
+  json ev = {{"event", "service"}, {"service", "dns"}, {"old", "up"}, {"new", "down"}};
+  h.on_loop([&] { h.server->publish(ev); });
+  CHECK(reply_of(sub) == ev);
+  // The subscriber can still send commands; replies and events share one ordered stream.
+  REQUIRE(sub.send_line(R"({"cmd":"status"})"));
+  CHECK(reply_of(sub)["cmd"] == "status");
+  // The other connection got no event: its next line is the reply to its next request.
+  auto r2 = other.request(Reload{});
+  REQUIRE(r2.has_value());
+  CHECK((*r2)["cmd"] == "reload");
+}
+
+TEST_CASE("a subscriber that half-closes keeps receiving events") {
+  Harness h;
+  Client sub = h.connect();
+  REQUIRE(sub.request(Events{}).has_value());
+  // Shut down our sending side, as `heraldctl events < /dev/null` might.
+  sub.close_send();
+  CHECK(h.on_loop([&] { return h.server->subscribers(); }) == 1);
+  h.on_loop([&] { h.server->publish(json{{"event", "x"}}); });
+  CHECK(reply_of(sub) == json{{"event", "x"}});
+}
+
+TEST_CASE("a non-subscriber's EOF closes its connection after the reply") {
+  Harness h;
+  {
+    Client c = h.connect();
+    REQUIRE(c.send_line(R"({"cmd":"status"})"));
+    CHECK(reply_of(c)["ok"] == true);
+  }
+  // The server notices the close; poll the loop a bounded number of times.
+  std::size_t open = 1;
+  for (int i = 0; i < 200 && open != 0; ++i) {
+    open = h.on_loop([&] { return h.server->connections(); });
+    if (open != 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(open == 0);
+}
+
+TEST_CASE("socket file gets the configured mode and group; stop() removes it") {
+  Server::Options opts;
+  opts.mode = 0660;
+  opts.group = 4242;
+  auto h = std::make_unique<Harness>(opts);
+  auto path = h->dir / "control.sock";
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  CHECK((st.st_mode & 07777) == 0660);
+  CHECK(st.st_gid == 4242);
+  h->on_loop([&] { h->server->stop(); });
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("start-up refuses a live socket and non-sockets, but replaces a stale socket") {
+  Harness live;
+  asio::io_context io;
+  auto handler = [](const Command&, const Caller&) { return ok_response(); };
+
+  Server::Options same;
+  same.path = live.dir / "control.sock";
+  auto second = Server::start(io, same, handler);
+  REQUIRE_FALSE(second.has_value());
+  CHECK(second.error() == "control socket " + same.path.string() +
+                              ": another process is listening on it");
+
+  Server::Options file;
+  file.path = live.dir / "plain-file";
+  std::ofstream(file.path) << "keep me";
+  auto third = Server::start(io, file, handler);
+  REQUIRE_FALSE(third.has_value());
+  CHECK(third.error() == "control socket " + file.path.string() +
+                             ": exists and is not a socket; not removing it");
+  CHECK(std::filesystem::exists(file.path));
+
+  // A stale socket: bound, then its owner went away without removing it.
+  Server::Options stale;
+  stale.path = live.dir / "stale.sock";
+  {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strcpy(sa.sun_path, stale.path.c_str());
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    ::close(fd);
+  }
+  REQUIRE(std::filesystem::exists(stale.path));
+  auto fourth = Server::start(io, stale, handler);
+  REQUIRE(fourth.has_value());
+  fourth.value()->stop();
+  CHECK_FALSE(std::filesystem::exists(stale.path));
+
+  Server::Options missing_dir;
+  missing_dir.path = live.dir / "no" / "such" / "dir.sock";
+  auto fifth = Server::start(io, missing_dir, handler);
+  REQUIRE_FALSE(fifth.has_value());
+  CHECK(fifth.error().find(": bind: No such file or directory") != std::string::npos);
+}
+
+TEST_CASE("client connect errors name the socket path") {
+  herald::test::TempDir dir;
+  auto c = Client::connect(dir / "absent.sock");
+  REQUIRE_FALSE(c.has_value());
+  CHECK(c.error() == "cannot connect to " + (dir / "absent.sock").string() +
+                         ": No such file or directory (is herald running?)");
+}
+
+TEST_CASE("group lookup") {
+  auto root = lookup_group("root");
+  REQUIRE(root.has_value());
+  CHECK(*root == 0);
+  auto none = lookup_group("herald-no-such-group");
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error() == "group \"herald-no-such-group\" does not exist");
+}
