@@ -112,10 +112,7 @@ void read_maintenance(TableReader& r, MaintenanceFileCheck& m) {
 bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
   Context& ctx = r.ctx();
   const toml::node* n = r.get("type", true);
-  if (!n) {
-    r.finish();
-    return false;
-  }
+  if (!n) return false;  // without a type, no key can be judged unknown
   auto type = as_string(ctx, *n, r.key("type"));
   if (!type) return false;
   if (*type == "dns") c.type = CheckType::Dns;

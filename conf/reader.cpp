@@ -26,7 +26,11 @@ std::vector<Error> Context::take_errors() {
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "string";
+    case toml::node_type::string: {
+      const std::string& v = n.as_string()->get();
+      if (v.size() > 40) return "a string";
+      return fmt::format("string \"{}\"", v);
+    }
     case toml::node_type::integer: return fmt::format("integer {}", n.as_integer()->get());
     case toml::node_type::floating_point: return "float";
     case toml::node_type::boolean: return n.as_boolean()->get() ? "true" : "false";
@@ -106,8 +110,7 @@ const toml::node* TableReader::get(std::string_view k, bool required) {
   known_.emplace(k);
   const toml::node* n = table_.get(k);
   if (!n && required) {
-    std::string where_text = path_.empty() ? "the top level" : "[" + path_ + "]";
-    ctx_.error(where_table(), key(k), fmt::format("missing in {}", where_text));
+    ctx_.error(where_table(), key(k), "required key missing");
   }
   return n;
 }

@@ -1,0 +1,457 @@
+// load_string / load_file / dump on small inline configs: defaults, every semantic check, the
+// error format, password handling and the session-reset helper.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "conf/load.hpp"
+#include "conf/values.hpp"
+
+using namespace herald;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A valid head: global section and one IPv4 and one IPv6 peer.
+const std::string kBase = R"([global]
+local-as = 65001
+router-id = "192.0.2.10"
+
+[[peer]]
+name = "v4"
+address = "192.0.2.1"
+remote-as = 65000
+
+[[peer]]
+name = "v6"
+address = "2001:db8::1"
+remote-as = 65000
+)";
+
+// All error lines of loading `text` as "t.toml", or "" when it loads.
+std::string errors(const std::string& text) {
+  auto r = conf::load_string(text, "t.toml");
+  if (r) return "";
+  std::string out;
+  for (const auto& e : r.error()) out += e.to_string() + "\n";
+  return out;
+}
+
+conf::Config load_ok(const std::string& text) {
+  auto r = conf::load_string(text, "t.toml");
+  if (!r)
+    for (const auto& e : r.error()) MESSAGE(e.to_string());
+  REQUIRE(r.has_value());
+  return *r;
+}
+
+}  // namespace
+
+TEST_CASE("defaults of a minimal config") {
+  auto c = load_ok(kBase + R"(
+[[service]]
+name = "dns"
+prefixes = ["192.0.2.53", "2001:db8:53::1"]
+[[service.check]]
+type = "dns"
+name = "example.com."
+[[service.check]]
+type = "tcp"
+)");
+  CHECK(c.source == "t.toml");
+  CHECK(c.global.local_as == 65001u);
+  CHECK(c.global.router_id.to_string() == "192.0.2.10");
+  REQUIRE(c.global.listen.size() == 1);
+  CHECK(conf::format_endpoint(c.global.listen[0]) == "[::]:179");
+  CHECK(c.global.control_socket == "/run/herald/control.sock");
+  REQUIRE(c.global.metrics);
+  CHECK(c.global.metrics->port == 9179);
+  CHECK(c.global.log_level == conf::LogLevel::Info);
+  CHECK(c.global.user == "herald");
+  CHECK(c.global.drain_on_shutdown);
+  const conf::PeerConfig& p = c.peers[0];
+  CHECK(p.hold_time == 90s);
+  CHECK(p.keepalive == 30s);
+  CHECK(p.port == 179);
+  CHECK(p.mode == conf::PeerMode::Both);
+  CHECK(p.families == std::vector<bgp::Family>{bgp::kIpv4Unicast});
+  CHECK(c.peers[1].families == std::vector<bgp::Family>{bgp::kIpv6Unicast});
+  CHECK(p.md5_password.empty());
+  const conf::ServiceConfig& s = c.services[0];
+  CHECK(s.address.interface == "lo");
+  CHECK(s.address.bind);
+  CHECK(s.address.keep_on_exit);
+  CHECK(s.health.interval == 1s);
+  CHECK(s.health.timeout == 500ms);
+  CHECK(s.health.rise == 2);
+  CHECK(s.health.fall == 2);
+  CHECK(s.health.start == conf::ServiceState::Down);
+  REQUIRE(s.checks.size() == 2);
+  CHECK(s.checks[0].timeout == 500ms);
+  CHECK(s.checks[0].dns.server.to_string() == "192.0.2.53");  // the first prefix address
+  CHECK(s.checks[0].dns.qtype == 1);
+  CHECK(s.checks[0].dns.rcodes == std::vector<std::uint16_t>{0});
+  CHECK(s.checks[1].tcp.address.to_string() == "192.0.2.53");
+  CHECK(s.checks[1].tcp.port == 53);
+  CHECK(s.policy.up.action == conf::Action::Announce);
+  CHECK(s.policy.down.action == conf::Action::Withdraw);
+  CHECK(s.policy.drained.action == conf::Action::Announce);
+  CHECK(s.policy.drained.communities == std::vector<bgp::Community>{bgp::kGracefulShutdown});
+  CHECK(s.policy.drain_period == std::optional<conf::Duration>(30s));
+}
+
+TEST_CASE("error format and file-level failures") {
+  conf::Error e{"f.toml", 3, 7, "peer[0].port", "expected an integer 1..65535, got 0"};
+  CHECK(e.to_string() == "f.toml:3:7: peer[0].port: expected an integer 1..65535, got 0");
+  CHECK(conf::Error{"f.toml", 0, 0, "", "cannot open"}.to_string() == "f.toml: cannot open");
+  auto r = conf::load_file("/nonexistent/herald.toml");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().at(0).to_string() ==
+        "/nonexistent/herald.toml: cannot open: No such file or directory");
+  CHECK(errors("a = [1,\n") == "t.toml:1:9: Error while parsing array: encountered end-of-file\n");
+  CHECK(errors("") ==
+        "t.toml:1:1: global.local-as: required key missing\n"
+        "t.toml:1:1: global.router-id: router-id missing and not derivable: set it, or give an "
+        "IPv4 peer a local-address\n");
+  // Arbitrary bytes are errors, not crashes.
+  CHECK_FALSE(errors(std::string("\xff\xfe\x00[[", 5)).empty());
+}
+
+TEST_CASE("every error is reported at once, sorted by position") {
+  const std::string text = kBase + R"(
+hold-time = 90
+keepalive = "30s"
+mode = "sometimes"
+[[service]]
+name = "x"
+prefixes = ["192.0.2.1/24"]
+)";
+  CHECK(errors(text) ==
+        "t.toml:15:13: peer[1].hold-time: expected a duration string like \"1s\" or \"250ms\", "
+        "got integer 90\n"
+        "t.toml:17:8: peer[1].mode: expected \"active\", \"passive\" or \"both\", got "
+        "\"sometimes\"\n"
+        "t.toml:20:13: service[0].prefixes[0]: prefix \"192.0.2.1/24\" has host bits set; did "
+        "you mean \"192.0.2.0/24\"?\n");
+}
+
+TEST_CASE("unknown keys: did you mean") {
+  CHECK(errors(kBase + "hold-tme = \"9s\"\nfoo = 1\n") ==
+        "t.toml:14:1: peer[1].hold-tme: unknown key; did you mean \"hold-time\"?\n"
+        "t.toml:15:1: peer[1].foo: unknown key\n");
+  CHECK(errors("[globl]\n" + kBase) ==
+        "t.toml:1:2: globl: unknown key; did you mean \"global\"?\n");
+  CHECK(errors(kBase + "[[service]]\nname = \"s\"\nprefixes = [\"192.0.2.1\"]\n"
+                       "[service.helth]\nrise = 3\n") ==
+        "t.toml:17:10: service[0].helth: unknown key; did you mean \"health\"?\n");
+}
+
+TEST_CASE("router id: given, derived from the first IPv4 local address, or an error") {
+  auto c = load_ok(R"([global]
+local-as = 65001
+[[peer]]
+name = "a"
+address = "2001:db8::1"
+local-address = "2001:db8::2"
+remote-as = 65000
+[[peer]]
+name = "b"
+address = "192.0.2.1"
+local-address = "192.0.2.99"
+remote-as = 65000
+)");
+  CHECK(c.global.router_id.to_string() == "192.0.2.99");
+  CHECK(errors("[global]\nlocal-as = 1\nrouter-id = \"2001:db8::1\"\n") ==
+        "t.toml:3:13: global.router-id: expected a non-zero IPv4 address like \"192.0.2.1\", "
+        "got \"2001:db8::1\"\n");
+  CHECK(errors("[global]\nlocal-as = 1\nrouter-id = \"0.0.0.0\"\n").find("non-zero") !=
+        std::string::npos);
+}
+
+TEST_CASE("hold time and keepalive (RFC 4271 4.2)") {
+  auto peer = [](const std::string& extra) {
+    return "[global]\nlocal-as = 1\nrouter-id = \"192.0.2.1\"\n[[peer]]\nname = \"p\"\n"
+           "address = \"192.0.2.2\"\nremote-as = 2\n" + extra;
+  };
+  auto c = load_ok(peer("hold-time = \"0s\"\n"));
+  CHECK(c.peers[0].hold_time == 0s);
+  CHECK(c.peers[0].keepalive == 0s);
+  c = load_ok(peer("hold-time = \"10s\"\n"));
+  CHECK(c.peers[0].keepalive == 3s);  // a third, whole seconds
+  c = load_ok(peer("hold-time = \"9s\"\nkeepalive = \"1s\"\n"));
+  CHECK(c.peers[0].keepalive == 1s);
+  CHECK(errors(peer("hold-time = \"1s\"\n")) ==
+        "t.toml:8:13: peer[0].hold-time: a hold time of 1s is not allowed: use 0s or at least 3s "
+        "(RFC 4271 4.2)\n");
+  CHECK(errors(peer("hold-time = \"2s\"\n")).find("a hold time of 2s is not allowed") !=
+        std::string::npos);
+  CHECK(errors(peer("hold-time = \"3s500ms\"\n")).find("whole seconds") != std::string::npos);
+  CHECK(errors(peer("hold-time = \"18h13m\"\n")).find("up to 65535s") != std::string::npos);
+  CHECK(errors(peer("hold-time = \"9s\"\nkeepalive = \"9s\"\n")) ==
+        "t.toml:9:13: peer[0].keepalive: expected between 1s and less than hold-time (9s), got "
+        "\"9s\"\n");
+  CHECK(errors(peer("hold-time = \"0s\"\nkeepalive = \"5s\"\n")).find("must be 0s") !=
+        std::string::npos);
+  CHECK(errors(peer("connect-retry = \"500ms\"\n")).find("at least 1s") != std::string::npos);
+}
+
+TEST_CASE("peer values: ASNs, families, next hops, role, addresses") {
+  auto peer = [](const std::string& extra) {
+    return "[global]\nlocal-as = \"1.10\"\nrouter-id = \"192.0.2.1\"\n[[peer]]\nname = \"p\"\n"
+           "address = \"192.0.2.2\"\n" + extra;
+  };
+  auto c = load_ok(peer("remote-as = 4200000000\nrole = \"customer\"\nmax-prefix = 100\n"
+                        "gtsm = true\nport = 1179\nmode = \"passive\"\n"));
+  CHECK(c.global.local_as == 65546u);
+  CHECK(c.peers[0].remote_as == 4200000000u);
+  CHECK(c.peers[0].role == conf::BgpRole::Customer);
+  CHECK(c.peers[0].max_prefix == std::optional<std::uint32_t>(100));
+  CHECK(c.peers[0].gtsm);
+  CHECK(c.peers[0].port == 1179);
+  CHECK(c.peers[0].mode == conf::PeerMode::Passive);
+  c = load_ok(peer("remote-as = 2\nfamilies = [\"ipv6-unicast\", \"ipv4-unicast\", "
+                   "\"ipv4-unicast\"]\nnext-hop-v6 = \"2001:db8::5\"\n"
+                   "next-hop-v6-link-local = \"fe80::5\"\n"));
+  CHECK(c.peers[0].families == std::vector<bgp::Family>{bgp::kIpv4Unicast, bgp::kIpv6Unicast});
+  CHECK(c.peers[0].next_hop_v6->to_string() == "2001:db8::5");
+  CHECK(errors(peer("remote-as = 2\nfamilies = [\"ipv6-unicast\"]\n")) ==
+        "t.toml:8:12: peer[0].families: ipv6-unicast over an IPv4 session needs next-hop-v6\n");
+  CHECK(errors(peer("remote-as = 2\nfamilies = []\n")) ==
+        "t.toml:8:12: peer[0].families: expected at least one address family\n");
+  CHECK(errors(peer("remote-as = 2\nfamilies = [\"l2vpn-evpn\"]\n")) ==
+        "t.toml:8:13: peer[0].families[0]: expected \"ipv4-unicast\" or \"ipv6-unicast\", got "
+        "\"l2vpn-evpn\"\n");
+  CHECK(errors(peer("remote-as = 23456\n")) ==
+        "t.toml:7:13: peer[0].remote-as: AS 23456 is AS_TRANS and cannot be configured "
+        "(RFC 6793)\n");
+  CHECK(errors(peer("remote-as = 2\nlocal-address = \"2001:db8::1\"\n")) ==
+        "t.toml:8:17: peer[0].local-address: expected an IPv4 address like the peer address "
+        "192.0.2.2\n");
+  CHECK(errors(peer("remote-as = 2\nnext-hop-v6-link-local = \"2001:db8::1\"\n"))
+            .find("expected an fe80::/10 address") != std::string::npos);
+  CHECK(errors(peer("remote-as = 2\nrole = \"boss\"\n")).find("(RFC 9234)") != std::string::npos);
+  CHECK(errors(peer("")) == "t.toml:4:1: peer[0].remote-as: required key missing\n");
+}
+
+TEST_CASE("MD5 password: inline or from a file, never printed") {
+  char dir_template[] = "/tmp/herald-conf-test-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  const std::string file = dir + "/bgp.secret";
+  std::ofstream(file) << "s3cret-from-file\n";
+  auto head = [](const std::string& extra) {
+    return "[global]\nlocal-as = 1\nrouter-id = \"192.0.2.1\"\n[[peer]]\nname = \"p\"\n"
+           "address = \"192.0.2.2\"\nremote-as = 2\n" + extra;
+  };
+  auto c = load_ok(head("md5-password = \"inline-secret\"\n"));
+  CHECK(c.peers[0].md5_password == "inline-secret");
+  std::string text = conf::dump(c);
+  CHECK(text.find("inline-secret") == std::string::npos);
+  CHECK(text.find("md5-password = \"<redacted>\"") != std::string::npos);
+
+  c = load_ok(head("md5-password-file = \"" + file + "\"\n"));
+  CHECK(c.peers[0].md5_password == "s3cret-from-file");  // trailing newline dropped
+  CHECK(c.peers[0].md5_password_file == file);
+  text = conf::dump(c);
+  CHECK(text.find("s3cret") == std::string::npos);
+  CHECK(text.find("md5-password-file = \"" + file + "\"") != std::string::npos);
+  auto again = conf::load_string(text, "dump");
+  REQUIRE(again.has_value());
+  CHECK(*again == c);
+
+  // A relative path is taken from the config file's directory.
+  auto rel = conf::load_string(head("md5-password-file = \"bgp.secret\"\n"), dir + "/h.toml");
+  REQUIRE(rel.has_value());
+  CHECK(rel->peers[0].md5_password == "s3cret-from-file");
+
+  CHECK(errors(head("md5-password-file = \"" + dir + "/missing\"\n")) ==
+        "t.toml:8:21: peer[0].md5-password-file: cannot read \"" + dir +
+            "/missing\": No such file or directory\n");
+  CHECK(errors(head("md5-password-file = \"" + dir + "\"\n")) ==
+        "t.toml:8:21: peer[0].md5-password-file: \"" + dir + "\" is not a regular file\n");
+  CHECK(errors(head("md5-password = \"a\"\nmd5-password-file = \"" + file + "\"\n"))
+            .find("not both") != std::string::npos);
+  CHECK(errors(head("md5-password = \"" + std::string(81, 'x') + "\"\n"))
+            .find("expected 1..80 characters") != std::string::npos);
+  std::remove(file.c_str());
+  rmdir(dir.c_str());
+}
+
+TEST_CASE("global values: listen, metrics, logging, paths") {
+  auto g = [](const std::string& extra) {
+    return "[global]\nlocal-as = 1\nrouter-id = \"192.0.2.1\"\n" + extra;
+  };
+  auto c = load_ok(g("listen = false\nmetrics = \"\"\nlog-level = \"debug\"\n"
+                     "log-format = \"json\"\nuser = \"\"\nshutdown-timeout = \"1m\"\n"));
+  CHECK(c.global.listen.empty());
+  CHECK_FALSE(c.global.metrics);
+  CHECK(c.global.log_level == conf::LogLevel::Debug);
+  CHECK(c.global.log_format == conf::LogFormat::Json);
+  CHECK(c.global.user.empty());
+  CHECK(c.global.shutdown_timeout == 60s);
+  c = load_ok(g("listen = [\"192.0.2.1\", \"[2001:db8::1]:1179\"]\nmetrics = false\n"));
+  REQUIRE(c.global.listen.size() == 2);
+  CHECK(conf::format_endpoint(c.global.listen[0]) == "192.0.2.1:179");
+  CHECK(conf::format_endpoint(c.global.listen[1]) == "[2001:db8::1]:1179");
+  CHECK_FALSE(c.global.metrics);
+  CHECK(errors(g("log-level = \"verbose\"\n")).find("\"notice\"") != std::string::npos);
+  CHECK(errors(g("state-dir = \"var/lib\"\n")) ==
+        "t.toml:4:13: global.state-dir: expected an absolute path, got \"var/lib\"\n");
+  CHECK(errors(g("listen = 179\n")).find("or false, got integer 179") != std::string::npos);
+  CHECK(errors(g("listen = false\n[[peer]]\nname = \"p\"\naddress = \"192.0.2.2\"\n"
+                 "remote-as = 2\nmode = \"passive\"\n")) ==
+        "t.toml:9:8: peer[0].mode: a passive peer needs a listener, but global.listen is false\n");
+}
+
+TEST_CASE("services: duplicates, families, health timing, address binding") {
+  const std::string svc = "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n";
+  CHECK(errors(kBase + svc + svc) ==
+        "t.toml:18:8: service[1].name: duplicate service name \"dns\" (also service[0], line 15)\n"
+        "t.toml:19:13: service[1].prefixes[0]: duplicate prefix 192.0.2.53/32 (also in service "
+        "\"dns\", line 16)\n");
+  CHECK(errors("[global]\nlocal-as = 1\nrouter-id = \"192.0.2.1\"\n" + svc) ==
+        "t.toml:6:13: service[0].prefixes[0]: no peer carries ipv4-unicast, so 192.0.2.53/32 "
+        "would never be announced (add the family to a peer's families)\n");
+  CHECK(errors(kBase + "[[service]]\nname = \"dns\"\nprefixes = []\n") ==
+        "t.toml:16:12: service[0].prefixes: expected at least one prefix\n");
+  CHECK(errors(kBase + svc + "[service.health]\ninterval = \"1s\"\ntimeout = \"1s\"\n") ==
+        "t.toml:19:11: service[0].health.timeout: timeout (1s) must be shorter than interval "
+        "(1s)\n");
+  CHECK(errors(kBase + svc + "[service.health]\nrise = 0\n") ==
+        "t.toml:18:8: service[0].health.rise: expected an integer 1..1000, got 0\n");
+  CHECK(errors(kBase + svc + "[service.flap]\nhold-down = \"10m\"\nhold-down-max = \"5m\"\n")
+            .find("must not be shorter than hold-down") != std::string::npos);
+  auto c = load_ok(kBase + svc + "[service.address]\ninterface = \"anycast0\"\ndummy = true\n"
+                                 "label = \"anycast0:dns\"\nkeep-on-exit = false\n");
+  CHECK(c.services[0].address.interface == "anycast0");
+  CHECK(c.services[0].address.dummy);
+  CHECK(c.services[0].address.label == "anycast0:dns");
+  CHECK_FALSE(c.services[0].address.keep_on_exit);
+  CHECK(errors(kBase + svc + "[service.address]\nlabel = \"eth0:x\"\n")
+            .find("expected \"lo\" or \"lo:SOMETHING\"") != std::string::npos);
+  CHECK(errors(kBase + svc + "[service.address]\ninterface = \"a/b\"\n")
+            .find("expected an interface name") != std::string::npos);
+}
+
+TEST_CASE("checks: types, fields, timeouts") {
+  const std::string svc = kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"2001:db8:53::1\"]\n";
+  auto c = load_ok(svc + R"([[service.check]]
+type = "dns"
+server = "2001:db8::53"
+port = 5353
+name = "www.example."
+qtype = "aaaa"
+rd = false
+edns = false
+tcp = true
+rcodes = ["NXDOMAIN", "NOERROR"]
+expect = ["2001:DB8::1"]
+expect-answer = true
+max-rtt = "100ms"
+timeout = "300ms"
+[[service.check]]
+type = "exec"
+command = ["/usr/lib/herald/probe", "--quick"]
+[[service.check]]
+type = "maintenance-file"
+path = "/etc/herald/maintenance"
+)");
+  const auto& d = c.services[0].checks[0];
+  CHECK(d.type == conf::CheckType::Dns);
+  CHECK(d.timeout == 300ms);
+  CHECK(d.dns.server.to_string() == "2001:db8::53");
+  CHECK(d.dns.port == 5353);
+  CHECK(d.dns.qtype == 28);
+  CHECK_FALSE(d.dns.rd);
+  CHECK(d.dns.tcp);
+  CHECK(d.dns.rcodes == std::vector<std::uint16_t>{0, 3});
+  CHECK(d.dns.expect == std::vector<std::string>{"2001:db8::1"});  // normalized
+  CHECK(d.dns.max_rtt == std::optional<conf::Duration>(100ms));
+  CHECK(c.services[0].checks[1].exec.command ==
+        std::vector<std::string>{"/usr/lib/herald/probe", "--quick"});
+  CHECK(c.services[0].checks[2].maintenance_file.path == "/etc/herald/maintenance");
+
+  CHECK(errors(svc + "[[service.check]]\ntype = \"dns\"\nname = \"x.\"\ntimeout = \"1s\"\n") ==
+        "t.toml:20:11: service[0].check[0].timeout: timeout (1s) must be shorter than the "
+        "service interval (1s)\n");
+  CHECK(errors(svc + "[[service.check]]\nname = \"x.\"\n") ==
+        "t.toml:17:1: service[0].check[0].type: required key missing\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"tcp\"\nname = \"x.\"\n") ==
+        "t.toml:19:1: service[0].check[0].name: unknown key\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"exec\"\ncommand = []\n")
+            .find("expected an argv array") != std::string::npos);
+  CHECK(errors(svc + "[[service.check]]\ntype = \"exec\"\ncommand = \"/bin/true\"\n") ==
+        "t.toml:19:11: service[0].check[0].command: expected an array, got string \"/bin/true\"\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"dns\"\nname = \"x.\"\nrcodes = [\"FINE\"]\n")
+            .find("service[0].check[0].rcodes[0]: expected a response code") != std::string::npos);
+  CHECK(errors(svc + "[service.check]\ntype = \"dns\"\n") ==
+        "t.toml:17:1: service[0].check: expected [[service[0].check]] (an array of tables), got "
+        "table\n");
+}
+
+TEST_CASE("policies per state") {
+  const std::string svc = kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n";
+  auto c = load_ok(svc + R"([service.policy.up]
+med = 10
+prepend = 2
+communities = ["65000:100", "no-export", "65000:100"]
+large-communities = ["65000:1:2"]
+[service.policy.down]
+action = "announce"
+prepend = 16
+[service.policy.drained]
+drain-period = false
+)");
+  const auto& p = c.services[0].policy;
+  CHECK(p.up.med == std::optional<std::uint32_t>(10));
+  CHECK(p.up.prepend == 2);
+  CHECK(p.up.communities == std::vector<bgp::Community>{0xFDE80064u, bgp::kNoExport});
+  CHECK(p.up.large_communities == std::vector<bgp::LargeCommunity>{{65000, 1, 2}});
+  CHECK(p.down.action == conf::Action::Announce);
+  CHECK(p.down.prepend == 16);
+  CHECK(p.drained.communities == std::vector<bgp::Community>{bgp::kGracefulShutdown});
+  CHECK_FALSE(p.drain_period);
+
+  c = load_ok(svc + "[service.policy.drained]\naction = \"withdraw\"\n");
+  CHECK(c.services[0].policy.drained.action == conf::Action::Withdraw);
+  CHECK(c.services[0].policy.drained.communities.empty());
+  CHECK_FALSE(c.services[0].policy.drain_period);
+
+  CHECK(errors(svc + "[service.policy.down]\nmed = 5\ncommunities = [\"1:1\"]\n") ==
+        "t.toml:18:7: service[0].policy.down.med: has no effect with action = \"withdraw\"\n"
+        "t.toml:19:15: service[0].policy.down.communities: has no effect with action = "
+        "\"withdraw\"\n");
+  CHECK(errors(svc + "[service.policy.up]\nprepend = 17\n") ==
+        "t.toml:18:11: service[0].policy.up.prepend: expected an integer 0..16, got 17\n");
+  CHECK(errors(svc + "[service.policy.up]\ndrain-period = \"1s\"\n") ==
+        "t.toml:18:1: service[0].policy.up.drain-period: unknown key\n");
+  CHECK(errors(svc + "[service.policy.up]\ncommunities = [\"65536:1\"]\n")
+            .find("service[0].policy.up.communities[0]: expected a community") != std::string::npos);
+}
+
+TEST_CASE("peer_session_params_equal: which changes reset a session") {
+  auto c = load_ok(kBase);
+  conf::PeerConfig a = c.peers[0], b = a;
+  CHECK(conf::peer_session_params_equal(a, b));
+  b.description = "changed";
+  b.max_prefix = 10;
+  b.next_hop_v4 = bgp::IpAddress::parse("192.0.2.77");
+  b.connect_retry = 60s;
+  b.mode = conf::PeerMode::Active;
+  CHECK(conf::peer_session_params_equal(a, b));
+  auto differs = [&](auto mutate) {
+    conf::PeerConfig x = a;
+    mutate(x);
+    return !conf::peer_session_params_equal(a, x);
+  };
+  CHECK(differs([](conf::PeerConfig& x) { x.remote_as = 1; }));
+  CHECK(differs([](conf::PeerConfig& x) { x.hold_time = 30s; }));
+  CHECK(differs([](conf::PeerConfig& x) { x.md5_password = "k"; }));
+  CHECK(differs([](conf::PeerConfig& x) { x.families.push_back(bgp::kIpv6Unicast); }));
+  CHECK(differs([](conf::PeerConfig& x) { x.role = conf::BgpRole::Peer; }));
+  CHECK(differs([](conf::PeerConfig& x) { x.gtsm = true; }));
+  CHECK(differs([](conf::PeerConfig& x) { x.port = 1179; }));
+}
