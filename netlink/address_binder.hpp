@@ -25,8 +25,9 @@ struct ServiceAddresses {
 // When herald puts a vanished service address back.
 enum class ReaddPolicy {
   Never,             // report it and leave it to the operator
-  AfterInterfaceUp,  // when the interface comes back up (the kernel drops IPv6 addresses on
-                     // link down, so without this a down/up of lo loses IPv6 service for good)
+  AfterInterfaceUp,  // every missing one, when the interface comes back up (the kernel drops
+                     // IPv6 addresses on link down, so without this a down/up of lo loses IPv6
+                     // service for good)
   Always,            // also right after another program removed it
 };
 
