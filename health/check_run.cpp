@@ -1,0 +1,43 @@
+#include "health/check_run.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+
+namespace health {
+
+std::shared_ptr<CheckRun> start_check(boost::asio::io_context& io, const CheckSpec& spec,
+                                      Duration timeout, CheckDone done) {
+  struct Visitor {
+    boost::asio::io_context& io;
+    Duration timeout;
+    CheckDone& done;
+    std::shared_ptr<CheckRun> operator()(const DnsCheckSpec& s) const {
+      return start_dns_check(io, s, timeout, std::move(done));
+    }
+    std::shared_ptr<CheckRun> operator()(const TcpCheckSpec& s) const {
+      return start_tcp_check(io, s, timeout, std::move(done));
+    }
+    std::shared_ptr<CheckRun> operator()(const ExecCheckSpec& s) const {
+      return start_exec_check(io, s, s.timeout.value_or(timeout), std::move(done));
+    }
+    std::shared_ptr<CheckRun> operator()(const MaintenanceFileSpec& s) const {
+      return start_maintenance_check(io, s, std::move(done));
+    }
+  };
+  return std::visit(Visitor{io, timeout, done}, spec);
+}
+
+std::string socket_error_reason(const boost::system::error_code& ec) {
+  namespace e = boost::asio::error;
+  if (ec == e::connection_refused) return "connection refused";
+  if (ec == e::network_unreachable) return "network unreachable";
+  if (ec == e::host_unreachable) return "host unreachable";
+  if (ec == e::connection_reset) return "connection reset";
+  if (ec == e::eof) return "connection closed by peer";
+  std::string m = ec.message();
+  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
+  return m;
+}
+
+}  // namespace health

@@ -1,0 +1,41 @@
+// Running one check asynchronously on an Asio io_context. Every check is cut at its timeout and
+// reports exactly once; nothing here blocks the loop or forks except the exec check.
+#pragma once
+#include <functional>
+#include <memory>
+
+#include "health/asio.hpp"
+
+#include "health/check_spec.hpp"
+
+namespace health {
+
+/// Receives the result of one check run, always from the io_context (never from start_check).
+using CheckDone = std::function<void(CheckResult)>;
+
+/// A check in flight. cancel() stops it (closing sockets, killing the exec process group) and
+/// guarantees `done` is not called afterwards; the run still reaps its child in the background.
+class CheckRun {
+ public:
+  virtual ~CheckRun() = default;
+  virtual void cancel() = 0;
+};
+
+/// Starts `spec` now; it fails with "timeout after <timeout>" if it has not finished by then.
+std::shared_ptr<CheckRun> start_check(boost::asio::io_context& io, const CheckSpec& spec,
+                                      Duration timeout, CheckDone done);
+
+// One starter per kind (used by start_check; exposed for the driver and the benchmark).
+std::shared_ptr<CheckRun> start_dns_check(boost::asio::io_context& io, const DnsCheckSpec& spec,
+                                          Duration timeout, CheckDone done);
+std::shared_ptr<CheckRun> start_tcp_check(boost::asio::io_context& io, const TcpCheckSpec& spec,
+                                          Duration timeout, CheckDone done);
+std::shared_ptr<CheckRun> start_exec_check(boost::asio::io_context& io, const ExecCheckSpec& spec,
+                                           Duration timeout, CheckDone done);
+std::shared_ptr<CheckRun> start_maintenance_check(boost::asio::io_context& io,
+                                                  const MaintenanceFileSpec& spec, CheckDone done);
+
+/// The text of a socket error as a reason: "connection refused", "network unreachable", ...
+std::string socket_error_reason(const boost::system::error_code& ec);
+
+}  // namespace health

@@ -1,0 +1,234 @@
+// Exec check: runs a program (no shell) in its own process group; exit status 0 passes.
+// The child's stdout+stderr go to one pipe read by Asio (bounded capture); its exit is seen
+// through a pidfd, then reaped with waitpid(WNOHANG), so the loop never blocks.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "health/check_run.hpp"
+#include "health/format.hpp"
+
+extern char** environ;
+
+namespace health {
+
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::steady_clock;
+
+constexpr std::size_t kCaptureLimit = 4096;  // bytes of output kept for the reason
+constexpr auto kPollPeriod = std::chrono::milliseconds(10);  // only without pidfd support
+
+class ExecRun final : public CheckRun, public std::enable_shared_from_this<ExecRun> {
+ public:
+  ExecRun(asio::io_context& io, ExecCheckSpec spec, Duration timeout, CheckDone done)
+      : io_(io), spec_(std::move(spec)), timeout_(timeout), done_(std::move(done)), out_(io), exit_(io), timer_(io), poll_(io) {}
+
+  ~ExecRun() override {
+    // Last resort at teardown (io_context gone with the run pending): the group was killed,
+    // SIGKILL cannot be ignored, so this wait is short.
+    if (pid_ > 0 && !reaped_) {
+      ::kill(-pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+
+  void start() {
+    start_ = steady_clock::now();
+    if (spec_.argv.empty()) return post_fail("empty command");
+    if (std::string err = spawn(); !err.empty()) return post_fail(err);
+    timer_.expires_after(timeout_);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+      if (!e) self->on_timeout();
+    });
+    read_output();
+    wait_exit();
+  }
+
+  void cancel() override {
+    cancelled_ = true;
+    kill_group();
+    timer_.cancel();
+  }
+
+ private:
+  std::string spawn() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return fmt::format("pipe: {}", std::strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    // The daemon's sockets must not leak into checks (Asio does not open them close-on-exec).
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    // Own process group (so a timeout kills grandchildren too), default signal dispositions
+    // and an empty mask (the daemon may block signals for its signal_set).
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    std::vector<char*> argv;
+    for (auto& a : spec_.argv) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    const int rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    ::close(fds[1]);
+    if (rc != 0) {
+      ::close(fds[0]);
+      return fmt::format("exec {}: {}", spec_.argv[0], std::strerror(rc));
+    }
+    pid_ = pid;
+    out_.assign(fds[0]);
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd >= 0) exit_.assign(pidfd);
+    return {};
+  }
+
+  void post_fail(std::string reason) {
+    asio::post(io_, [self = shared_from_this(), r = std::move(reason)]() mutable {
+      self->report(false, std::move(r));
+    });
+  }
+
+  void read_output() {
+    out_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](const boost::system::error_code& e, std::size_t n) {
+      if (e) return;  // EOF (all writers gone) or closed by us
+      self->keep(n);
+      self->read_output();
+    });
+  }
+
+  void keep(std::size_t n) {
+    const std::size_t room = kCaptureLimit - std::min(kCaptureLimit, captured_.size());
+    captured_.append(chunk_.data(), std::min(n, room));
+    dropped_ += n - std::min(n, room);
+  }
+
+  void wait_exit() {
+    if (exit_.is_open()) {
+      // A pidfd becomes readable when the process exits (pidfd_open(2)).
+      exit_.async_wait(asio::posix::descriptor_base::wait_read, [self = shared_from_this()](const boost::system::error_code& e) {
+        if (!e) self->try_reap();
+      });
+    } else {
+      poll_.expires_after(kPollPeriod);
+      poll_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+        if (!e) self->try_reap();
+      });
+    }
+  }
+
+  void try_reap() {
+    // Peek without reaping: while the exited child is an unreaped zombie its pid, which is also
+    // the group id, cannot be reused, so killing the group below hits only this check's processes.
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0)
+      return wait_exit();  // still running (only possible on the polling path)
+    // Grandchildren left in the group would hold the pipe open: they belong to this check.
+    kill_group();
+    int status = 0;
+    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == 0) return wait_exit();
+    reaped_ = true;
+    drain_pipe();
+    boost::system::error_code ignore;
+    out_.close(ignore);
+    exit_.close(ignore);
+    timer_.cancel();
+    if (cancelled_) return;
+    if (timed_out_) return report(false, "timeout after " + format_duration(timeout_) + ", process group killed");
+    if (r < 0) return report(false, fmt::format("waitpid: {}", std::strerror(errno)));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return report(true, with_output("exit 0"));
+    if (WIFEXITED(status)) return report(false, with_output(fmt::format("exit {}", WEXITSTATUS(status))));
+    if (WIFSIGNALED(status)) return report(false, with_output(fmt::format("killed by signal {}", WTERMSIG(status))));
+    report(false, with_output("ended abnormally"));
+  }
+
+  // Reads what the child wrote just before exiting (the async reader may not have run yet).
+  void drain_pipe() {
+    if (!out_.is_open()) return;
+    boost::system::error_code ec;
+    out_.non_blocking(true, ec);
+    for (int i = 0; i < 64 && !ec; ++i) {  // bounded: at most 64 reads of 4 KiB
+      const std::size_t n = out_.read_some(asio::buffer(chunk_), ec);
+      if (ec || n == 0) break;
+      keep(n);
+    }
+  }
+
+  std::string with_output(std::string head) const {
+    std::string text = captured_;
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (text.empty()) return head;
+    if (dropped_ > 0) text += fmt::format(" [{} more bytes]", dropped_);
+    return head + ": " + text;
+  }
+
+  void on_timeout() {
+    if (reaped_) return;
+    timed_out_ = true;
+    kill_group();  // the pidfd then fires and try_reap() reports the timeout
+  }
+
+  void kill_group() {
+    // The group id is the child's pid (setpgroup 0); never signal after reaping (pid reuse).
+    if (pid_ > 0 && !reaped_) ::kill(-pid_, SIGKILL);
+  }
+
+  void report(bool pass, std::string reason) {
+    if (cancelled_ || reported_) return;
+    reported_ = true;
+    auto done = std::move(done_);
+    done(CheckResult{pass, steady_clock::now() - start_, std::move(reason), false});
+  }
+
+  asio::io_context& io_;
+  ExecCheckSpec spec_;
+  Duration timeout_;
+  CheckDone done_;
+  asio::posix::stream_descriptor out_;
+  asio::posix::stream_descriptor exit_;
+  asio::steady_timer timer_;
+  asio::steady_timer poll_;
+  steady_clock::time_point start_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  bool timed_out_ = false;
+  bool cancelled_ = false;
+  bool reported_ = false;
+  std::array<char, 4096> chunk_{};
+  std::string captured_;
+  std::size_t dropped_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<CheckRun> start_exec_check(asio::io_context& io, const ExecCheckSpec& spec,
+                                           Duration timeout, CheckDone done) {
+  auto run = std::make_shared<ExecRun>(io, spec, timeout, std::move(done));
+  run->start();
+  return run;
+}
+
+}  // namespace health

@@ -1,0 +1,196 @@
+#include "health/monitor.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "health/dns_wire.hpp"
+
+namespace health {
+
+namespace asio = boost::asio;
+
+struct Monitor::Service {
+  Service(asio::io_context& io, ServiceCore c) : core(std::move(c)), timer(io) {}
+  ServiceCore core;
+  asio::steady_timer timer;
+  std::vector<std::shared_ptr<CheckRun>> runs;
+};
+
+namespace {
+
+std::optional<std::string> check_problem(const CheckSpec& c) {
+  boost::system::error_code ec;
+  if (const auto* d = std::get_if<DnsCheckSpec>(&c)) {
+    asio::ip::make_address(d->server, ec);
+    if (ec) return fmt::format("bad DNS server address '{}'", d->server);
+    if (auto p = make_dns_probe(*d, 0); !p) return p.error();
+  } else if (const auto* t = std::get_if<TcpCheckSpec>(&c)) {
+    asio::ip::make_address(t->address, ec);
+    if (ec) return fmt::format("bad TCP check address '{}'", t->address);
+    if (t->port == 0) return std::string("TCP check port 0");
+  } else if (const auto* e = std::get_if<ExecCheckSpec>(&c)) {
+    if (e->argv.empty() || e->argv[0].empty()) return std::string("exec check without a command");
+    if (e->timeout && *e->timeout <= Duration::zero()) return std::string("exec timeout must be positive");
+  } else if (const auto* m = std::get_if<MaintenanceFileSpec>(&c)) {
+    if (m->path.empty()) return std::string("empty maintenance file path");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+herald::Expected<bool, std::string> validate_service(const ServiceSpec& s) {
+  const auto bad = [&](const std::string& what) {
+    return herald::unexpected(fmt::format("service {}: {}", s.name.empty() ? "<unnamed>" : s.name, what));
+  };
+  const auto& p = s.policy;
+  if (s.name.empty()) return bad("empty name");
+  if (s.checks.empty()) return bad("no checks");
+  if (p.rise == 0 || p.fall == 0) return bad("rise and fall must be at least 1");
+  if (p.interval <= Duration::zero() || p.fast_interval <= Duration::zero() || p.timeout <= Duration::zero())
+    return bad("interval, fast interval and timeout must be positive");
+  if (p.flap.enabled && (p.flap.hold <= Duration::zero() || p.flap.max_hold < p.flap.hold ||
+                         p.flap.window <= Duration::zero()))
+    return bad("flap hold must be positive, max hold >= hold, window positive");
+  for (const auto& c : s.checks)
+    if (auto problem = check_problem(c)) return bad(describe(c) + ": " + *problem);
+  return true;
+}
+
+Monitor::Monitor(asio::io_context& io, std::vector<ServiceSpec> services, StatusCallback on_change)
+    : io_(io), on_change_(std::move(on_change)), rng_(std::random_device{}()) {
+  for (auto& spec : services) {
+    if (auto ok = validate_service(spec); !ok) {
+      std::fprintf(stderr, "health: invalid service given to Monitor: %s\n", ok.error().c_str());
+      std::abort();
+    }
+    if (services_.count(spec.name)) {
+      std::fprintf(stderr, "health: duplicate service %s\n", spec.name.c_str());
+      std::abort();
+    }
+    std::string name = spec.name;
+    services_.emplace(std::move(name), make_service(std::move(spec), std::nullopt));
+  }
+}
+
+Monitor::~Monitor() { stop(); }
+
+std::shared_ptr<Monitor::Service> Monitor::make_service(ServiceSpec spec, std::optional<ServiceState> initial) {
+  const auto& p = spec.policy;
+  const Duration span = p.splay == Duration::max() ? p.interval : p.splay;
+  Duration delay{0};
+  if (span > Duration::zero())
+    delay = Duration(std::uniform_int_distribution<Duration::rep>(0, span.count() - 1)(rng_));
+  return std::make_shared<Service>(io_, ServiceCore(std::move(spec), now_instant(), delay, initial));
+}
+
+void Monitor::start() {
+  running_ = true;
+  for (auto& [name, s] : services_) arm(s);
+}
+
+void Monitor::stop() {
+  running_ = false;
+  for (auto& [name, s] : services_) {
+    s->timer.cancel();
+    cancel_checks(*s);
+  }
+}
+
+void Monitor::cancel_checks(Service& s) {
+  for (auto& r : s.runs)
+    if (r) r->cancel();
+  s.runs.clear();
+}
+
+void Monitor::arm(const std::shared_ptr<Service>& s) {
+  if (!running_) return;
+  s->timer.expires_at(s->core.next_wakeup());
+  std::weak_ptr<Service> weak = s;
+  s->timer.async_wait([this, weak](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) tick(self);
+  });
+}
+
+void Monitor::tick(const std::shared_ptr<Service>& s) {
+  if (!running_) return;
+  apply(s, s->core.advance(now_instant()));
+  arm(s);
+}
+
+void Monitor::apply(const std::shared_ptr<Service>& s, CoreActions actions) {
+  if (actions.cancel_round) cancel_checks(*s);
+  for (const auto& change : actions.changes)
+    if (on_change_) on_change_(status_of(*s), change.from);
+  if (actions.start_round) {
+    const auto round = *actions.start_round;
+    const auto& checks = s->core.spec().checks;
+    s->runs.assign(checks.size(), nullptr);
+    std::weak_ptr<Service> weak = s;
+    for (std::size_t i = 0; i < checks.size(); ++i) {
+      s->runs[i] = start_check(io_, checks[i], s->core.check_timeout(i), [this, weak, round, i](CheckResult r) {
+        auto self = weak.lock();
+        if (!self || !running_) return;
+        apply(self, self->core.on_result(round, i, std::move(r), now_instant()));
+        arm(self);  // the round may have ended: the next wakeup moved
+      });
+    }
+  }
+}
+
+ServiceStatus Monitor::status_of(const Service& s) const {
+  ServiceStatus st;
+  st.name = s.core.spec().name;
+  st.state = s.core.state();
+  st.reason = s.core.reason();
+  st.since = s.core.since();
+  st.flap_hold_until = s.core.flap_hold_until();
+  const auto& checks = s.core.spec().checks;
+  for (std::size_t i = 0; i < checks.size(); ++i)
+    st.checks.push_back(CheckStatus{describe(checks[i]), s.core.last_results()[i]});
+  return st;
+}
+
+std::vector<ServiceStatus> Monitor::snapshot() const {
+  std::vector<ServiceStatus> out;
+  for (const auto& [name, s] : services_) out.push_back(status_of(*s));
+  return out;
+}
+
+void Monitor::replace(std::vector<ServiceSpec> services) {
+  std::map<std::string, std::shared_ptr<Service>> next;
+  for (auto& spec : services) {
+    if (auto ok = validate_service(spec); !ok) {
+      std::fprintf(stderr, "health: invalid service given to Monitor: %s\n", ok.error().c_str());
+      std::abort();
+    }
+    auto it = services_.find(spec.name);
+    if (it != services_.end() && it->second->core.spec() == spec) {
+      next.emplace(spec.name, it->second);  // unchanged: keep timer, round and counters
+      services_.erase(it);
+      continue;
+    }
+    std::optional<ServiceState> keep;
+    if (it != services_.end()) {
+      keep = it->second->core.state();
+      it->second->timer.cancel();
+      cancel_checks(*it->second);
+      services_.erase(it);
+    }
+    std::string name = spec.name;
+    auto s = make_service(std::move(spec), keep);
+    if (keep && s->core.state() != *keep && on_change_) on_change_(status_of(*s), *keep);
+    if (running_) arm(s);
+    next.emplace(std::move(name), std::move(s));
+  }
+  for (auto& [name, old] : services_) {  // removed services
+    old->timer.cancel();
+    cancel_checks(*old);
+  }
+  services_ = std::move(next);
+}
+
+}  // namespace health

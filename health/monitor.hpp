@@ -1,0 +1,80 @@
+// The Asio runner of the health checks: one ServiceCore per service, one timer per service,
+// all checks asynchronous on the caller's io_context. It only reports states; it knows nothing
+// about BGP: the daemon turns Up into "announce" and Down/Drained into "withdraw".
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bgp/expected.hpp"
+#include "health/asio.hpp"
+#include "health/check_run.hpp"
+#include "health/check_spec.hpp"
+#include "health/service_core.hpp"
+
+namespace health {
+
+/// The last result of one check of a service.
+struct CheckStatus {
+  std::string check;                ///< describe(spec), e.g. "dns 192.0.2.53:53 www.example. A"
+  std::optional<CheckResult> last;  ///< nullopt until the check completed once
+};
+
+/// Current status of one service.
+struct ServiceStatus {
+  std::string name;
+  ServiceState state = ServiceState::Down;
+  std::string reason;  ///< reason of the last change (or the freshest failure while Down)
+  Instant since;       ///< when `state` was entered
+  std::optional<Instant> flap_hold_until;
+  std::vector<CheckStatus> checks;
+};
+
+/// Called on every state change of a service (and when a flap hold starts or ends), with the new
+/// status and the previous state. Runs on the io_context thread. Not called for start states.
+using StatusCallback = std::function<void(const ServiceStatus& status, ServiceState previous)>;
+
+/// Checks that a service can be run: names, counts, durations, DNS fields, addresses, argv.
+/// Returns the first problem as "service <name>: <problem>".
+herald::Expected<bool, std::string> validate_service(const ServiceSpec& spec);
+
+/// Runs the health checks of a set of services on one io_context.
+class Monitor {
+ public:
+  /// Every spec must pass validate_service() (a broken one aborts: a configuration bug).
+  Monitor(boost::asio::io_context& io, std::vector<ServiceSpec> services, StatusCallback on_change);
+  ~Monitor();
+  Monitor(const Monitor&) = delete;
+  Monitor& operator=(const Monitor&) = delete;
+
+  /// Schedules every service's first round after a random splay within its interval.
+  void start();
+  /// Cancels all timers and running checks; no callback is made afterwards.
+  void stop();
+  /// Status of every service, ordered by name.
+  std::vector<ServiceStatus> snapshot() const;
+  /// Reload: unchanged services keep running untouched; changed ones restart their schedule but
+  /// keep their current state (no spurious withdraw); removed ones stop; new ones start.
+  void replace(std::vector<ServiceSpec> services);
+
+ private:
+  struct Service;
+  std::shared_ptr<Service> make_service(ServiceSpec spec, std::optional<ServiceState> initial);
+  void arm(const std::shared_ptr<Service>& s);
+  void tick(const std::shared_ptr<Service>& s);
+  void apply(const std::shared_ptr<Service>& s, CoreActions actions);
+  void cancel_checks(Service& s);
+  ServiceStatus status_of(const Service& s) const;
+
+  boost::asio::io_context& io_;
+  StatusCallback on_change_;
+  std::map<std::string, std::shared_ptr<Service>> services_;
+  std::mt19937_64 rng_;
+  bool running_ = false;
+};
+
+}  // namespace health
