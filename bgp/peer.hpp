@@ -4,6 +4,8 @@
 // actions in order (connect, send bytes, close, arm/cancel timers, log).
 //
 // Received routes are not stored (herald only announces); only counted, see PeerStatus.
+// Log and StateChange texts do not repeat the peer's name: the transport prefixes it
+// (config().name) when it writes the line.
 #pragma once
 #include <array>
 #include <chrono>
@@ -92,7 +94,9 @@ class Peer {
   Actions on_bytes(ConnId conn, std::span<const std::uint8_t> bytes, Clock::time_point now);
   // The transport saw the connection end (EOF, reset, or after a Close action).
   Actions on_closed(ConnId conn, Clock::time_point now, std::string_view reason);
-  // Some queued bytes of `conn` were written; `drained` when none remain (RFC 9687 send hold).
+  // Some queued bytes of `conn` were written; `drained` when none remain. The transport MUST
+  // call this after every completed write: the RFC 9687 send-hold timer armed with the first
+  // Send closes the session (code 8) when no on_sent(..., true) arrives in time.
   Actions on_sent(ConnId conn, Clock::time_point now, bool drained);
   Actions on_timer(TimerId timer, Clock::time_point now);
 

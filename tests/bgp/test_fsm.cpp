@@ -636,6 +636,89 @@ TEST_CASE("fsm: default send hold is max(8 min, 2 x hold)") {
   CHECK(armed(a, TimerKind::SendHold)->after == std::chrono::minutes(8));
 }
 
+TEST_CASE("fsm: a 4-octet AS neighbor sends AS_TRANS and the capability") {
+  auto cfg = base_config();
+  cfg.peer_as = 4200000001;
+  Driver d(cfg);
+  auto o = peer_open();
+  o.my_as = kAsTrans;
+  o.caps.four_octet_as = 4200000001;
+  d.to_open_confirm(o);
+  REQUIRE(d.fsm.state() == State::OpenConfirm);
+  CHECK(d.fsm.negotiated()->peer_as == 4200000001u);
+  CHECK_FALSE(d.fsm.negotiated()->codec.ibgp);
+}
+
+TEST_CASE("fsm: same AS on both sides negotiates iBGP for the codec") {
+  auto cfg = base_config();
+  cfg.peer_as = 65000;
+  Driver d(cfg);
+  auto o = peer_open();
+  o.my_as = 65000;
+  o.caps.four_octet_as = 65000;
+  d.to_open_confirm(o);
+  CHECK(d.fsm.negotiated()->codec.ibgp);
+}
+
+TEST_CASE("fsm: OpenSent + NOTIFICATION goes Idle") {
+  Driver d;
+  d.to_open_sent();
+  auto a = d.fsm.message(d.conn, Notification::make(ErrorCode::OpenMessageError,
+                                                    OpenSubcode::BadPeerAs), d.now);
+  CHECK(notifications(a).empty());
+  CHECK(closes(a, d.conn));
+  CHECK(d.fsm.state() == State::Idle);
+  CHECK(d.fsm.last_error().find("received NOTIFICATION") == 0);
+}
+
+TEST_CASE("fsm: passive peer restarts into Active after IdleHold") {
+  auto cfg = base_config();
+  cfg.mode = ConnectMode::Passive;
+  Driver d(cfg);
+  d.start();
+  const ConnId in = d.fsm.allocate_conn_id();
+  d.fsm.connected(in, d.now, kLocal, kRemote, true);
+  d.fsm.message(in, peer_open(), d.now);
+  auto a = d.fsm.message(in, Notification::shutdown("x"), d.now);
+  auto idle = armed(a, TimerKind::IdleHold);
+  REQUIRE(idle);
+  auto b = d.fire(*idle);
+  CHECK_FALSE(first_of<Connect>(b));
+  CHECK(d.fsm.state() == State::Active);
+}
+
+TEST_CASE("fsm: a newer inbound connection replaces an older one") {
+  auto cfg = base_config();
+  cfg.mode = ConnectMode::Passive;
+  Driver d(cfg);
+  d.start();
+  const ConnId first = d.fsm.allocate_conn_id();
+  d.fsm.connected(first, d.now, kLocal, kRemote, true);
+  const ConnId second = d.fsm.allocate_conn_id();
+  auto a = d.fsm.connected(second, d.now, kLocal, kRemote, true);
+  CHECK(closes(a, first));
+  CHECK_FALSE(closes(a, second));
+  CHECK(d.fsm.state() == State::OpenSent);
+  // Timers of the closed connection no longer fire.
+  CHECK(d.fsm.timer(TimerId{TimerKind::Hold, first}, d.now + 1h).empty());
+  CHECK(d.fsm.message(first, peer_open(), d.now).empty());
+}
+
+TEST_CASE("fsm: both connections in OpenSent, OPENs arrive one after the other") {
+  Driver d;
+  d.to_open_sent();
+  const ConnId out = d.conn;
+  const ConnId in = d.fsm.allocate_conn_id();
+  d.fsm.connected(in, d.now, kLocal, kRemote, true);
+  CHECK(d.fsm.state() == State::OpenSent);
+  d.fsm.message(out, peer_open(), d.now);  // out: OpenConfirm, in: still OpenSent
+  CHECK(d.fsm.state() == State::OpenConfirm);
+  auto a = d.fsm.message(in, peer_open(), d.now);  // remote id higher: keep inbound
+  CHECK(closes(a, out));
+  d.fsm.message(in, Keepalive{}, d.now);
+  CHECK(d.fsm.established_conn() == in);
+}
+
 TEST_CASE("fsm: backoff helper doubles, caps and resets") {
   Backoff b(100ms, 350ms);
   Rng rng(1);
