@@ -167,6 +167,8 @@ void Connection::start_write() {
       if (self->state_ == State::Closing) return self->finish_close();
       return self->fail(fmt::format("write to {}: {}", self->peer_.to_string(), ec.message()));
     }
+    if (self->state_ == State::Open && self->handlers_.sent) self->handlers_.sent(self->queue_.empty());
+    if (self->state_ == State::Closed) return;  // the handler may have closed or aborted
     self->start_write();
   });
 }

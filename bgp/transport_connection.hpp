@@ -35,6 +35,7 @@ struct ConnectionHandlers {
   std::function<void()> connected;                                // active connect completed
   std::function<void(std::span<const std::uint8_t>)> bytes;       // data read, in order
   std::function<void(const std::string& reason)> closed;          // the connection ended
+  std::function<void(bool drained)> sent;  // a write completed; drained: nothing left queued
 };
 
 // Where and how to connect actively.

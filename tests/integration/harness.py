@@ -78,6 +78,10 @@ class Netns:
         """Starts a process inside this namespace; the lab kills it (by pid) on teardown."""
         return self.lab.popen(self.cmd(*args), log_name, env=env, **kw)
 
+    def popen_lines(self, args: list[str], log_name: str, env: Optional[dict] = None) -> "LineProc":
+        """Starts a line-protocol process (see LineProc) inside this namespace."""
+        return self.lab.popen_lines(self.cmd(*args), log_name, env=env)
+
     def addrs(self) -> list:
         return json.loads(self.run("ip", "-j", "addr", "show").stdout)
 
@@ -122,6 +126,63 @@ class Proc:
         if self.popen.poll() is None:
             os.kill(self.pid, signal.SIGKILL)
             self.popen.wait(timeout=5)
+
+
+class LineProc(Proc):
+    """A process that reads commands on stdin and answers on stdout, one line each; its stderr
+    goes to the log file. Used for driver programs such as herald-speak."""
+
+    def __init__(self, popen: subprocess.Popen, log_path: str, name: str):
+        super().__init__(popen, log_path, name)
+        self._pending = b""
+
+    def send(self, line: str) -> None:
+        """Writes one command line."""
+        assert self.popen.stdin is not None
+        self.popen.stdin.write((line.rstrip("\n") + "\n").encode())
+        self.popen.stdin.flush()
+
+    def read_line(self, timeout: float = 5) -> str:
+        """The next stdout line; raises TimeoutError when none arrives within `timeout` s."""
+        import select
+        assert self.popen.stdout is not None
+        fd = self.popen.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no output line from {self.name} within {timeout}s")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise EOFError(f"{self.name} closed its stdout")
+                self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        return line.decode(errors="replace")
+
+    def request(self, line: str, timeout: float = 5) -> str:
+        """Sends a command and returns the one-line answer."""
+        self.send(line)
+        return self.read_line(timeout)
+
+    def stop(self, timeout: float = 5) -> Optional[int]:
+        for f in (self.popen.stdin, self.popen.stdout):
+            try:
+                if f:
+                    f.close()
+            except OSError:
+                pass
+        return super().stop(timeout)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process in KiB (VmRSS of /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise ValueError(f"no VmRSS for pid {pid}")
 
 
 class Lab:
@@ -211,6 +272,19 @@ class Lab:
                              env=full_env, **kw)
         logf.close()
         proc = Proc(p, log_path, log_name)
+        self.procs.append(proc)
+        return proc
+
+    def popen_lines(self, argv: list[str], log_name: str, env: Optional[dict] = None) -> LineProc:
+        """Like popen, with stdin and stdout as pipes for a line protocol (see LineProc)."""
+        log_path = self.path(f"{log_name}.log")
+        logf = open(log_path, "ab")
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=logf, stdin=subprocess.PIPE, env=full_env)
+        logf.close()
+        proc = LineProc(p, log_path, log_name)
         self.procs.append(proc)
         return proc
 
@@ -322,3 +396,4 @@ class Unbound:
 def require_root() -> None:
     if os.geteuid() != 0:
         raise SystemExit("integration tests need root (network namespaces)")
+

@@ -1,0 +1,422 @@
+#include "bgp/speaker.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace herald::bgp {
+
+namespace asio = boost::asio;
+using transport::Connection;
+using transport::ConnectionHandlers;
+using transport::ConnectParams;
+using transport::Endpoint;
+using transport::Listener;
+using transport::SocketOptions;
+
+struct Speaker::Slot {
+  SpeakerPeerConfig cfg;
+  std::unique_ptr<Peer> engine;  // Peer is not movable (its Fsm refers to its config)
+  std::unordered_map<ConnId, std::shared_ptr<Connection>> conns;
+  std::unordered_map<ConnId, bool> established_tcp;  // conn -> TCP is up (outbound: connect done)
+  struct Timer {
+    std::unique_ptr<asio::steady_timer> timer;
+    std::uint64_t generation = 0;  // a wait whose generation is stale was re-armed or cancelled
+  };
+  std::unordered_map<TimerId, Timer, TimerIdHash> timers;
+  std::size_t closing = 0;  // connections flushing after a Close action
+  bool removing = false;
+  std::string remove_reason;
+
+  SocketOptions socket_options() const {
+    SocketOptions o;
+    o.gtsm = cfg.gtsm;
+    o.md5 = cfg.md5;
+    return o;
+  }
+  std::string_view name() const { return cfg.bgp.name; }
+};
+
+namespace {
+
+const char* level_name(LogLevel l) {
+  switch (l) {
+    case LogLevel::Debug: return "debug";
+    case LogLevel::Info: return "info";
+    case LogLevel::Warning: return "warning";
+    case LogLevel::Error: return "error";
+  }
+  return "?";
+}
+
+Clock::time_point now() { return Clock::now(); }
+
+}  // namespace
+
+void log_to_stderr(LogLevel level, std::string_view peer, std::string_view text) {
+  std::string line = peer.empty() ? fmt::format("{}: {}\n", level_name(level), text)
+                                  : fmt::format("{}: peer {}: {}\n", level_name(level), peer, text);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+Speaker::Speaker(asio::io_context& io, SpeakerSettings settings, std::vector<SpeakerPeerConfig> peers,
+                 SpeakerObserver observer)
+    : io_(io),
+      settings_(std::move(settings)),
+      observer_(std::move(observer)),
+      seed_(settings_.rng_seed ? *settings_.rng_seed : std::random_device{}()),
+      stop_timer_(io) {
+  if (!observer_.log) observer_.log = log_to_stderr;
+  for (auto& p : peers) {
+    if (auto err = add_peer(std::move(p))) {
+      // The configuration loader validates peers; reaching this is a programming error.
+      std::fprintf(stderr, "herald: invalid peer configuration: %s\n", err->c_str());
+      std::abort();
+    }
+  }
+}
+
+Speaker::~Speaker() {
+  for (auto& l : listeners_) l->close();
+  for (auto& s : slots_) {
+    for (auto& [id, c] : s->conns) c->abort();
+    s->timers.clear();  // destroying a steady_timer cancels its wait
+  }
+}
+
+Speaker::SlotPtr Speaker::make_slot(SpeakerPeerConfig cfg) {
+  if (cfg.bgp.local_as == 0) cfg.bgp.local_as = settings_.local_as;
+  if (cfg.bgp.router_id == 0) cfg.bgp.router_id = settings_.router_id;
+  auto slot = std::make_shared<Slot>();
+  slot->cfg = std::move(cfg);
+  // Distinct seeds per neighbor so that their retries do not move in lockstep.
+  slot->engine = std::make_unique<Peer>(slot->cfg.bgp, seed_ + slots_.size() * 0x9E3779B97F4A7C15ull);
+  return slot;
+}
+
+std::optional<std::string> Speaker::add_peer(SpeakerPeerConfig peer) {
+  SpeakerPeerConfig probe = peer;
+  if (probe.bgp.local_as == 0) probe.bgp.local_as = settings_.local_as;
+  if (probe.bgp.router_id == 0) probe.bgp.router_id = settings_.router_id;
+  if (auto err = probe.bgp.check()) return fmt::format("peer {}: {}", peer.bgp.name, *err);
+  if (find(peer.bgp.name)) return fmt::format("peer {}: name already configured", peer.bgp.name);
+  if (auto other = find(peer.bgp.peer_address)) {
+    return fmt::format("peer {}: address {} already used by peer {}", peer.bgp.name,
+                       peer.bgp.peer_address.to_string(), other->name());
+  }
+  if (peer.md5 && peer.md5->size() > 80) return fmt::format("peer {}: MD5 key longer than 80 octets", peer.bgp.name);
+  auto slot = make_slot(std::move(peer));
+  slots_.push_back(slot);
+  if (started_ && !stopping_) {
+    key_listeners(slot->cfg, true);
+    start_slot(slot);
+  }
+  return std::nullopt;
+}
+
+void Speaker::remove_peer(std::string_view name, std::string_view reason) {
+  auto slot = find(name);
+  if (!slot || slot->removing) return;
+  slot->removing = true;
+  log(LogLevel::Info, slot->name(), fmt::format("removing: {}", reason));
+  apply(slot, slot->engine->stop(now(), reason));
+  key_listeners(slot->cfg, false);
+  forget_if_done(slot);
+}
+
+std::optional<std::string> Speaker::update_peer(SpeakerPeerConfig peer) {
+  remove_peer(peer.bgp.name, "configuration changed");
+  // The old slot may still be flushing its Cease; it keeps the name until then, so the new one
+  // is added under a fresh slot that lookups find first (removing slots are skipped).
+  return add_peer(std::move(peer));
+}
+
+Speaker::SlotPtr Speaker::find(std::string_view name) const {
+  for (const auto& s : slots_)
+    if (!s->removing && s->name() == name) return s;
+  return nullptr;
+}
+
+Speaker::SlotPtr Speaker::find(const IpAddress& address) const {
+  for (const auto& s : slots_)
+    if (!s->removing && s->cfg.bgp.peer_address == address) return s;
+  return nullptr;
+}
+
+std::vector<std::string> Speaker::start() {
+  std::vector<std::string> errors;
+  if (started_) return errors;
+  started_ = true;
+  for (const auto& where : settings_.listen) {
+    auto l = Listener::open(
+        io_, where,
+        [this](asio::ip::tcp::socket s, const Endpoint& remote) { on_accept(std::move(s), remote); },
+        settings_.fault);
+    if (!l) {
+      log(LogLevel::Error, "", l.error().what);
+      errors.push_back(l.error().what);
+      continue;
+    }
+    log(LogLevel::Info, "", fmt::format("listening on {}", (*l)->local_endpoint().to_string()));
+    listeners_.push_back(*l);
+  }
+  for (const auto& s : slots_) {
+    for (const auto& l : listeners_) {
+      // GTSM peers check the TTL of our SYN-ACK too (RFC 5082 3).
+      if (s->cfg.gtsm) {
+        if (auto e = l->set_ttl_255()) errors.push_back(e->what);
+      }
+    }
+    key_listeners(s->cfg, true);
+  }
+  for (const auto& l : listeners_) l->start();
+  for (const auto& s : slots_) start_slot(s);
+  return errors;
+}
+
+void Speaker::key_listeners(const SpeakerPeerConfig& peer, bool install) {
+  if (!peer.md5) return;
+  for (const auto& l : listeners_) {
+    const bool v4_listener = !l->v6_socket();
+    const bool dual = l->v6_socket() && l->local_endpoint().address == IpAddress{Afi::Ipv6, {}};
+    if (peer.bgp.peer_address.is_v4() ? !(v4_listener || dual) : v4_listener) continue;
+    if (auto e = l->set_md5(peer.bgp.peer_address, install ? std::string_view(*peer.md5) : std::string_view())) {
+      log(LogLevel::Error, peer.bgp.name, e->what);
+    }
+  }
+}
+
+void Speaker::start_slot(const SlotPtr& slot) {
+  apply(slot, slot->engine->start(now()));
+  if (!routes_.empty()) apply(slot, slot->engine->set_routes(routes_, now()));
+}
+
+void Speaker::stop(std::string reason, std::function<void()> done) {
+  if (stopping_) {
+    if (done) asio::post(io_, std::move(done));
+    return;
+  }
+  stopping_ = true;
+  stop_done_ = std::move(done);
+  for (auto& l : listeners_) l->close();
+  listeners_.clear();
+  log(LogLevel::Info, "", fmt::format("stopping: {}", reason));
+  for (const auto& s : slots_) apply(s, s->engine->stop(now(), reason));
+  stop_timer_.expires_after(settings_.stop_limit);
+  stop_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // completed in time, or the speaker is gone
+    log(LogLevel::Warning, "", "stop: connections still open after the time limit, dropping them");
+    for (auto& s : slots_) {
+      for (auto& [id, c] : s->conns) c->abort();
+      s->conns.clear();
+      s->closing = 0;
+    }
+    check_stopped();
+  });
+  check_stopped();
+}
+
+void Speaker::check_stopped() {
+  if (!stopping_ || !stop_done_) return;
+  for (const auto& s : slots_)
+    if (!s->conns.empty() || s->closing > 0) return;
+  for (const auto& s : slots_) s->timers.clear();
+  stop_timer_.cancel();
+  auto done = std::move(stop_done_);
+  stop_done_ = nullptr;
+  asio::post(io_, std::move(done));
+}
+
+void Speaker::set_routes(std::vector<Route> routes) {
+  routes_ = std::move(routes);
+  if (!started_ || stopping_) return;
+  for (const auto& s : slots_)
+    if (!s->removing) apply(s, s->engine->set_routes(routes_, now()));
+}
+
+std::vector<SpeakerPeerStatus> Speaker::status() const {
+  std::vector<SpeakerPeerStatus> out;
+  const auto t = now();
+  for (const auto& s : slots_) {
+    if (s->removing) continue;
+    SpeakerPeerStatus st;
+    st.bgp = s->engine->status(t);
+    st.md5 = s->cfg.md5.has_value();
+    st.gtsm = s->cfg.gtsm;
+    st.open_connections = s->conns.size();
+    for (const auto& [id, c] : s->conns) st.queued_bytes += c->queued_bytes();
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+std::vector<Endpoint> Speaker::listening() const {
+  std::vector<Endpoint> out;
+  for (const auto& l : listeners_) out.push_back(l->local_endpoint());
+  return out;
+}
+
+void Speaker::log(LogLevel level, std::string_view peer, std::string_view text) const {
+  if (observer_.log) observer_.log(level, peer, text);
+}
+
+// ---- the translation between engine actions and I/O ----
+
+void Speaker::apply(const SlotPtr& slot, Actions actions) {
+  for (auto& action : actions) {
+    std::visit(
+        [&](auto& a) {
+          using A = std::decay_t<decltype(a)>;
+          if constexpr (std::is_same_v<A, Connect>) {
+            do_connect(slot, a);
+          } else if constexpr (std::is_same_v<A, Send>) {
+            auto it = slot->conns.find(a.conn);
+            if (it != slot->conns.end()) it->second->send(std::move(a.bytes));
+          } else if constexpr (std::is_same_v<A, Close>) {
+            do_close(slot, a.conn);
+          } else if constexpr (std::is_same_v<A, ArmTimer>) {
+            arm_timer(slot, a);
+          } else if constexpr (std::is_same_v<A, CancelTimer>) {
+            slot->timers.erase(a.timer);  // destroying the timer cancels its wait
+          } else if constexpr (std::is_same_v<A, StateChange>) {
+            log(LogLevel::Info, slot->name(),
+                fmt::format("state {} -> {}{}{}", to_string(a.from), to_string(a.to), a.reason.empty() ? "" : ": ",
+                            a.reason));
+            if (observer_.state_change) observer_.state_change(slot->name(), a);
+          } else if constexpr (std::is_same_v<A, SessionUp>) {
+            if (observer_.session) observer_.session(slot->name(), true, "");
+          } else if constexpr (std::is_same_v<A, SessionDown>) {
+            if (observer_.session) observer_.session(slot->name(), false, a.reason);
+          } else if constexpr (std::is_same_v<A, Log>) {
+            log(a.level, slot->name(), a.text);
+          }
+        },
+        action);
+  }
+}
+
+ConnectionHandlers Speaker::handlers_for(const SlotPtr& slot, ConnId conn, bool outbound) {
+  std::weak_ptr<Slot> weak = slot;
+  ConnectionHandlers h;
+  if (outbound) {
+    h.connected = [this, weak, conn] {
+      auto s = weak.lock();
+      if (!s) return;
+      auto it = s->conns.find(conn);
+      if (it == s->conns.end()) return;
+      s->established_tcp[conn] = true;
+      const auto local = it->second->local_endpoint();
+      const auto remote = it->second->remote_endpoint();
+      if (!local || !remote) return;
+      log(LogLevel::Debug, s->name(), fmt::format("connected {} -> {}", local->to_string(), remote->to_string()));
+      apply(s, s->engine->on_connected(conn, now(), local->address, remote->address, false));
+    };
+  }
+  h.bytes = [this, weak, conn](std::span<const std::uint8_t> bytes) {
+    if (auto s = weak.lock()) apply(s, s->engine->on_bytes(conn, bytes, now()));
+  };
+  h.sent = [this, weak, conn](bool drained) {
+    if (auto s = weak.lock()) apply(s, s->engine->on_sent(conn, now(), drained));
+  };
+  h.closed = [this, weak, conn](const std::string& reason) {
+    auto s = weak.lock();
+    if (!s) return;
+    if (!s->conns.contains(conn)) {
+      // An accepted socket that failed before the engine heard of it (socket options).
+      log(LogLevel::Warning, s->name(), fmt::format("inbound connection dropped: {}", reason));
+      return;
+    }
+    const bool was_up = s->established_tcp[conn];
+    s->conns.erase(conn);
+    s->established_tcp.erase(conn);
+    if (was_up) {
+      apply(s, s->engine->on_closed(conn, now(), reason));
+    } else {
+      apply(s, s->engine->on_connect_failed(conn, now(), reason));
+    }
+    forget_if_done(s);
+    check_stopped();
+  };
+  return h;
+}
+
+void Speaker::do_connect(const SlotPtr& slot, const Connect& c) {
+  if (stopping_ || slot->removing) return;
+  ConnectParams p{c.remote, c.port, c.local, slot->socket_options()};
+  log(LogLevel::Debug, slot->name(),
+      fmt::format("connecting to {}{}", Endpoint{c.remote, c.port}.to_string(),
+                  c.local ? fmt::format(" from {}", c.local->to_string()) : std::string()));
+  slot->established_tcp[c.conn] = false;
+  slot->conns[c.conn] = Connection::connect(io_, p, handlers_for(slot, c.conn, true), settings_.fault);
+}
+
+void Speaker::do_close(const SlotPtr& slot, ConnId conn) {
+  auto it = slot->conns.find(conn);
+  if (it == slot->conns.end()) return;
+  auto c = std::move(it->second);
+  slot->conns.erase(it);
+  slot->established_tcp.erase(conn);
+  ++slot->closing;
+  std::weak_ptr<Slot> weak = slot;
+  c->close([this, weak, conn] {
+    auto s = weak.lock();
+    if (!s) return;
+    if (s->closing > 0) --s->closing;
+    // The engine hears that its Close is done; it ignores connections it already dropped.
+    apply(s, s->engine->on_closed(conn, now(), "closed locally"));
+    forget_if_done(s);
+    check_stopped();
+  });
+}
+
+void Speaker::arm_timer(const SlotPtr& slot, const ArmTimer& a) {
+  auto& t = slot->timers[a.timer];
+  if (!t.timer) t.timer = std::make_unique<asio::steady_timer>(io_);
+  const std::uint64_t generation = ++t.generation;
+  t.timer->expires_after(a.after);
+  std::weak_ptr<Slot> weak = slot;
+  const TimerId id = a.timer;
+  t.timer->async_wait([this, weak, id, generation](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto s = weak.lock();
+    if (!s) return;
+    auto it = s->timers.find(id);
+    if (it == s->timers.end() || it->second.generation != generation) return;
+    s->timers.erase(it);
+    apply(s, s->engine->on_timer(id, now()));
+  });
+}
+
+void Speaker::on_accept(asio::ip::tcp::socket socket, const Endpoint& remote) {
+  auto slot = find(remote.address);
+  if (!slot || stopping_) {
+    log(LogLevel::Warning, "",
+        fmt::format("refused connection from {}: {}", remote.to_string(),
+                    stopping_ ? "shutting down" : "not a configured peer"));
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  const ConnId conn = slot->engine->allocate_conn_id();
+  auto c = Connection::adopt(std::move(socket), slot->socket_options(), handlers_for(slot, conn, false),
+                             settings_.fault);
+  const auto local = c->local_endpoint();
+  if (!c->is_open() || !local) return;  // adopt failed: its closed handler is posted, nothing else to do
+  slot->conns[conn] = c;
+  slot->established_tcp[conn] = true;
+  log(LogLevel::Debug, slot->name(), fmt::format("accepted {} -> {}", remote.to_string(), local->to_string()));
+  apply(slot, slot->engine->on_connected(conn, now(), local->address, remote.address, true));
+}
+
+void Speaker::forget_if_done(const SlotPtr& slot) {
+  if (!slot->removing || !slot->conns.empty() || slot->closing > 0) return;
+  slot->timers.clear();
+  std::erase(slots_, slot);
+}
+
+}  // namespace herald::bgp

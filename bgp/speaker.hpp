@@ -1,0 +1,141 @@
+// herald's BGP speaker: one session engine (peer.hpp) per configured neighbor, bound to real
+// sockets and timers on an Asio io_context. The engines decide everything (what to send, when
+// to connect, close, or time out); the speaker only carries out their actions and feeds them
+// socket and timer events with steady_clock::now(). Speaker::apply() is the single place where
+// actions become I/O.
+//
+// Single-threaded: every call must come from the io_context's thread (or before it runs).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bgp/adj_rib_out.hpp"
+#include "bgp/peer.hpp"
+#include "bgp/peer_config.hpp"
+#include "bgp/transport_asio.hpp"
+#include "bgp/transport_connection.hpp"
+#include "bgp/transport_endpoint.hpp"
+#include "bgp/transport_listener.hpp"
+#include "bgp/transport_socket_options.hpp"
+
+namespace herald::bgp {
+
+// Settings shared by every session.
+struct SpeakerSettings {
+  std::uint32_t local_as = 0;
+  std::uint32_t router_id = 0;  // host byte order
+  // Passive endpoints (port 179 normally). Empty: no listener, outbound sessions only.
+  std::vector<transport::Endpoint> listen;
+  // stop() completes when every session has sent its Cease and closed, or after this long.
+  std::chrono::milliseconds stop_limit{std::chrono::seconds(3)};
+  // Seeds the engines' jitter; nullopt: from std::random_device.
+  std::optional<std::uint64_t> rng_seed;
+  transport::FaultInjector fault;  // tests only: injected kernel failures
+};
+
+// One neighbor: the engine's configuration plus what only the socket layer knows.
+struct SpeakerPeerConfig {
+  PeerConfig bgp;  // local_as / router_id of 0 are filled from SpeakerSettings
+  std::optional<std::string> md5;  // RFC 2385 key
+  bool gtsm = false;               // RFC 5082, directly connected neighbors (TTL 255)
+};
+
+// Where speaker events go. Every callback is optional; `peer` is the neighbor's name, empty for
+// speaker-wide events (listener, refused connections). One call per event.
+struct SpeakerObserver {
+  std::function<void(LogLevel level, std::string_view peer, std::string_view text)> log;
+  std::function<void(std::string_view peer, const StateChange& change)> state_change;
+  std::function<void(std::string_view peer, bool up, std::string_view reason)> session;
+};
+
+// Writes "peer r1: text" lines to stderr; the default log sink.
+void log_to_stderr(LogLevel level, std::string_view peer, std::string_view text);
+
+// Status of one neighbor: the engine's view plus transport facts.
+struct SpeakerPeerStatus {
+  PeerStatus bgp;
+  bool md5 = false;
+  bool gtsm = false;
+  std::size_t open_connections = 0;
+  std::size_t queued_bytes = 0;  // written by the engine, not yet taken by the kernel
+};
+
+class Speaker {
+ public:
+  // Peers must have distinct names and addresses and pass PeerConfig::check() (after local AS
+  // and router id are filled in); violations abort (the config loader checks them first).
+  Speaker(boost::asio::io_context& io, SpeakerSettings settings, std::vector<SpeakerPeerConfig> peers,
+          SpeakerObserver observer = {});
+  Speaker(const Speaker&) = delete;
+  Speaker& operator=(const Speaker&) = delete;
+  // Drops every connection at once (no Cease): call stop() first for a clean end.
+  ~Speaker();
+
+  // Opens the listeners (with the peers' MD5 keys) and starts every engine. Returns the errors
+  // met (listener bind, MD5 keys); the sessions that can run, run anyway.
+  std::vector<std::string> start();
+  // Sends Cease/Administrative Shutdown with `reason` (RFC 9003) on every session, closes the
+  // listeners, and calls `done` once every connection is closed or stop_limit has passed.
+  // The speaker does nothing afterwards until destroyed.
+  void stop(std::string reason, std::function<void()> done);
+
+  // The complete set of routes every neighbor should hold; each announces the families it
+  // negotiated and sends only the difference from what it announced before. An empty set
+  // withdraws everything.
+  void set_routes(std::vector<Route> routes);
+  const std::vector<Route>& routes() const { return routes_; }
+
+  // Reload support. add_peer starts the neighbor at once when the speaker runs; a name or
+  // address already present is an error value. remove_peer sends Cease with `reason` and forgets
+  // the neighbor once its connections are closed; unknown names are ignored. update_peer is
+  // remove + add (the session restarts).
+  std::optional<std::string> add_peer(SpeakerPeerConfig peer);
+  void remove_peer(std::string_view name, std::string_view reason);
+  std::optional<std::string> update_peer(SpeakerPeerConfig peer);
+
+  std::vector<SpeakerPeerStatus> status() const;
+  // The listeners' bound endpoints (useful with port 0).
+  std::vector<transport::Endpoint> listening() const;
+
+ private:
+  struct Slot;
+  using SlotPtr = std::shared_ptr<Slot>;
+
+  SlotPtr make_slot(SpeakerPeerConfig cfg);
+  void start_slot(const SlotPtr& slot);
+  // The translation of engine actions into I/O: the only place that touches sockets and timers
+  // on an engine's behalf.
+  void apply(const SlotPtr& slot, Actions actions);
+  void do_connect(const SlotPtr& slot, const Connect& c);
+  void do_close(const SlotPtr& slot, ConnId conn);
+  void arm_timer(const SlotPtr& slot, const ArmTimer& a);
+  transport::ConnectionHandlers handlers_for(const SlotPtr& slot, ConnId conn, bool outbound);
+  void on_accept(boost::asio::ip::tcp::socket socket, const transport::Endpoint& remote);
+  void key_listeners(const SpeakerPeerConfig& peer, bool install);
+  void forget_if_done(const SlotPtr& slot);
+  void check_stopped();
+  void log(LogLevel level, std::string_view peer, std::string_view text) const;
+  SlotPtr find(std::string_view name) const;
+  SlotPtr find(const IpAddress& address) const;
+
+  boost::asio::io_context& io_;
+  SpeakerSettings settings_;
+  SpeakerObserver observer_;
+  std::vector<SlotPtr> slots_;
+  std::vector<std::shared_ptr<transport::Listener>> listeners_;
+  std::vector<Route> routes_;
+  std::uint64_t seed_;
+  bool started_ = false;
+  bool stopping_ = false;
+  std::function<void()> stop_done_;
+  boost::asio::steady_timer stop_timer_;
+};
+
+}  // namespace herald::bgp
