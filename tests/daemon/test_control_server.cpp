@@ -16,65 +16,15 @@
 
 #include "daemon/control_client.hpp"
 #include "daemon/control_server.hpp"
+#include "server_harness.hpp"
 #include "temp_dir.hpp"
 
 using namespace herald::control;
 namespace asio = boost::asio;
 using nlohmann::json;
+using herald::test::Harness;
 
 namespace {
-
-// A server on its own io thread; the handler records what it was asked and by whom.
-struct Harness {
-  herald::test::TempDir dir;
-  asio::io_context io;
-  std::shared_ptr<Server> server;
-  std::thread thread;
-  std::mutex mutex;
-  std::vector<Command> seen;
-  Caller last_caller;
-
-  explicit Harness(Server::Options opts = {}) {
-    opts.path = dir / "control.sock";
-    auto s = Server::start(io, opts, [this](const Command& c, const Caller& who) -> json {
-      std::lock_guard lock(mutex);
-      seen.push_back(c);
-      last_caller = who;
-      if (auto* d = std::get_if<Drain>(&c); d && d->target.service == "boom") {
-        throw std::runtime_error("controller exploded");
-      }
-      if (auto* d = std::get_if<Drain>(&c); d && d->target.service == "nosuch") {
-        return error_response("drain: unknown service \"nosuch\"");
-      }
-      return ok_response({{"cmd", std::string(command_name(c))}});
-    });
-    REQUIRE(s.has_value());
-    server = s.value();
-    thread = std::thread([this] { io.run(); });
-  }
-  ~Harness() {
-    on_loop([this] { server->stop(); });
-    thread.join();  // returns once the listener and every connection are closed
-  }
-  // Runs `f` on the io thread and waits for it.
-  template <typename F>
-  std::invoke_result_t<F> on_loop(F f) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto fut = task.get_future();
-    asio::post(io, [&task] { task(); });
-    return fut.get();
-  }
-  std::size_t calls() {
-    std::lock_guard lock(mutex);
-    return seen.size();
-  }
-  Client connect() {
-    auto c = Client::connect(dir / "control.sock");
-    REQUIRE(c.has_value());
-    c->set_timeout(std::chrono::seconds(5));
-    return std::move(c.value());
-  }
-};
 
 json reply_of(Client& c) {
   auto line = c.read_line();

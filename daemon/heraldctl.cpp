@@ -1,0 +1,178 @@
+// heraldctl: the operator's client of herald's control socket.
+//
+//   heraldctl [--socket PATH] status [--json]
+//   heraldctl drain SERVICE | --all [--reason TEXT]
+//   heraldctl undrain SERVICE | --all
+//   heraldctl steer SERVICE --prepend N [--med M] | --med M | --clear
+//   heraldctl reload
+//   heraldctl events [--json]
+//
+// Exit status: 0 success; 1 the daemon refused the command (its error on stderr) or the reply
+// could not be read; 2 the control socket could not be reached; 64 bad command line.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "daemon/control_client.hpp"
+#include "daemon/control_protocol.hpp"
+#include "daemon/status_render.hpp"
+
+namespace {
+
+using herald::control::Client;
+using herald::control::Command;
+using nlohmann::json;
+
+constexpr int kExitRefused = 1;
+constexpr int kExitUnreachable = 2;
+constexpr int kExitUsage = 64;  // EX_USAGE, sysexits(3)
+
+// Connects, or prints why not and returns nullopt.
+std::optional<Client> connect(const std::string& socket, std::chrono::milliseconds timeout) {
+  auto c = Client::connect(socket);
+  if (!c) {
+    std::cerr << "heraldctl: " << c.error() << "\n";
+    return std::nullopt;
+  }
+  c->set_timeout(timeout);
+  return std::move(c.value());
+}
+
+// Prints an {"ok":false} reply's error; returns whether the reply was ok.
+bool report(const json& reply) {
+  if (reply.value("ok", false)) {
+    if (auto w = reply.find("warning"); w != reply.end() && w->is_string()) {
+      std::cerr << "heraldctl: warning: " << w->get<std::string>() << "\n";
+    }
+    return true;
+  }
+  auto e = reply.find("error");
+  std::cerr << "heraldctl: " << (e != reply.end() && e->is_string() ? e->get<std::string>()
+                                                                     : std::string("command failed"))
+            << "\n";
+  return false;
+}
+
+int run_command(const std::string& socket, const Command& cmd, bool json_out) {
+  auto client = connect(socket, std::chrono::seconds(30));
+  if (!client) return kExitUnreachable;
+  auto reply = client->request(cmd);
+  if (!reply) {
+    std::cerr << "heraldctl: " << reply.error() << "\n";
+    return kExitRefused;
+  }
+  if (json_out) std::cout << reply->dump(2) << "\n";
+  if (!report(*reply)) return kExitRefused;
+  if (json_out) return 0;
+  if (std::holds_alternative<herald::control::Status>(cmd)) {
+    std::cout << herald::control::render_status(*reply);
+  } else if (auto m = reply->find("message"); m != reply->end() && m->is_string()) {
+    std::cout << m->get<std::string>() << "\n";
+  } else {
+    std::cout << "ok\n";
+  }
+  return 0;
+}
+
+int run_events(const std::string& socket, bool json_out) {
+  auto client = connect(socket, std::chrono::seconds(30));
+  if (!client) return kExitUnreachable;
+  auto reply = client->request(herald::control::Events{});
+  if (!reply) {
+    std::cerr << "heraldctl: " << reply.error() << "\n";
+    return kExitRefused;
+  }
+  if (!report(*reply)) return kExitRefused;
+  client->set_timeout(std::chrono::milliseconds(0));  // events may be hours apart
+  for (;;) {
+    auto line = client->read_line();
+    if (!line) {
+      std::cerr << "heraldctl: " << line.error() << "\n";
+      return kExitRefused;
+    }
+    if (!line->has_value()) {
+      std::cerr << "heraldctl: herald closed the event stream\n";
+      return 0;
+    }
+    if (json_out) {
+      std::cout << **line << std::endl;
+      continue;
+    }
+    auto ev = json::parse(**line, nullptr, false);
+    std::cout << (ev.is_discarded() ? **line : herald::control::render_event(ev)) << std::endl;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"heraldctl: inspect and steer a running herald daemon"};
+  app.require_subcommand(1);
+  std::string socket(herald::control::kDefaultSocketPath);
+  app.add_option("-s,--socket", socket, "herald's control socket")
+      ->envname("HERALD_CONTROL_SOCKET")
+      ->capture_default_str();
+
+  bool json_out = false;
+  auto* status = app.add_subcommand("status", "show peers, services and checks");
+  status->add_flag("--json", json_out, "print the raw status JSON");
+
+  std::string service;
+  bool all = false;
+  std::string reason;
+  auto* drain = app.add_subcommand("drain", "withdraw a service's prefixes until undrained");
+  auto* drain_svc = drain->add_option("service", service, "service name");
+  auto* drain_all = drain->add_flag("--all", all, "drain every service");
+  drain_svc->excludes(drain_all);
+  drain->add_option("-r,--reason", reason, "why (shown in status and logs)");
+
+  auto* undrain = app.add_subcommand("undrain", "announce a drained service again (if healthy)");
+  auto* undrain_svc = undrain->add_option("service", service, "service name");
+  auto* undrain_all = undrain->add_flag("--all", all, "undrain every service");
+  undrain_svc->excludes(undrain_all);
+
+  std::optional<int> prepend;
+  std::optional<std::uint32_t> med;
+  bool clear = false;
+  auto* steer = app.add_subcommand("steer", "make a service's announcements less preferred");
+  steer->add_option("service", service, "service name")->required();
+  auto* o_prepend = steer->add_option("--prepend", prepend, "extra AS_PATH prepends (0..16)")
+                        ->check(CLI::Range(0, herald::control::kMaxPrepend));
+  auto* o_med = steer->add_option("--med", med, "MULTI_EXIT_DISC to send");
+  auto* o_clear = steer->add_flag("--clear", clear, "remove the override");
+  o_clear->excludes(o_prepend)->excludes(o_med);
+
+  auto* reload = app.add_subcommand("reload", "re-read the configuration file");
+  auto* events = app.add_subcommand("events", "print state changes as they happen");
+  events->add_flag("--json", json_out, "print the raw event JSON lines");
+
+  try {
+    app.parse(argc, argv);
+    if ((*drain || *undrain) && service.empty() && !all) {
+      throw CLI::ValidationError("give a SERVICE or --all");
+    }
+    if (*steer && !clear && !prepend && !med) {
+      throw CLI::ValidationError("give --prepend and/or --med, or --clear");
+    }
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+
+  using namespace herald::control;
+  Target target{all, all ? std::string() : service};
+  if (*status) return run_command(socket, Status{}, json_out);
+  if (*drain) return run_command(socket, Drain{target, reason}, false);
+  if (*undrain) return run_command(socket, Undrain{target}, false);
+  if (*steer) {
+    if (clear) return run_command(socket, SteerClear{service}, false);
+    return run_command(socket, Steer{service, prepend.value_or(0), med}, false);
+  }
+  if (*reload) return run_command(socket, Reload{}, false);
+  if (*events) return run_events(socket, json_out);
+  return kExitUsage;
+}

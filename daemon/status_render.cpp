@@ -1,0 +1,239 @@
+#include "daemon/status_render.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+
+namespace herald::control {
+
+using nlohmann::json;
+
+namespace {
+
+// Cells must stay on one line whatever the daemon sends.
+std::string clean(std::string s) {
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+  }
+  return s;
+}
+
+std::string str(const json& obj, const char* key, std::string fallback = "-") {
+  if (!obj.is_object()) return fallback;
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return fallback;
+  if (it->is_string()) {
+    const auto& s = it->get_ref<const std::string&>();
+    return s.empty() ? fallback : clean(s);
+  }
+  if (it->is_number_unsigned()) return std::to_string(it->get<std::uint64_t>());
+  if (it->is_number_integer()) return std::to_string(it->get<std::int64_t>());
+  if (it->is_number_float()) return fmt::format("{}", it->get<double>());
+  if (it->is_boolean()) return it->get<bool>() ? "yes" : "no";
+  return fallback;
+}
+
+const json& member(const json& obj, const char* key) {
+  static const json null_value;
+  if (!obj.is_object()) return null_value;
+  auto it = obj.find(key);
+  return it == obj.end() ? null_value : *it;
+}
+
+std::size_t display_width(const std::string& s) {
+  // Count UTF-8 lead bytes: close enough for names and addresses (no wide glyphs expected).
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+std::optional<std::time_t> parse_time(const std::string& s) {
+  int y, mo, d, h, mi, sec;
+  char tail = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &tail) < 7) {
+    return std::nullopt;
+  }
+  if (tail != 'Z' && tail != '.') return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return timegm(&tm);
+}
+
+// An age if both timestamps parse, else the raw timestamp (or "-").
+std::string since_cell(const json& obj, const char* key, const std::string& now) {
+  std::string ts = str(obj, key);
+  if (ts == "-") return ts;
+  std::string age = age_between(ts, now);
+  return age.empty() ? ts : age + " ago";
+}
+
+std::string overrides_cell(const json& svc) {
+  std::vector<std::string> parts;
+  const json& drain = member(svc, "drain");
+  if (drain.is_object()) {
+    std::string p = member(drain, "all").is_boolean() && drain["all"].get<bool>() ? "drained (all)"
+                                                                                  : "drained";
+    std::string reason = str(drain, "reason", "");
+    if (!reason.empty()) p += ": " + reason;
+    parts.push_back(p);
+  }
+  const json& steer = member(svc, "steering");
+  if (steer.is_object()) {
+    std::string p = "prepend " + str(steer, "prepend", "0");
+    std::string med = str(steer, "med", "");
+    if (!med.empty()) p += ", med " + med;
+    parts.push_back(p);
+  }
+  if (parts.empty()) return "-";
+  std::string out = parts[0];
+  for (std::size_t i = 1; i < parts.size(); ++i) out += "; " + parts[i];
+  return out;
+}
+
+std::string prefixes_cell(const json& svc) {
+  const json& p = member(svc, "prefixes");
+  if (!p.is_array() || p.empty()) return "-";
+  std::string out;
+  for (const auto& x : p) {
+    if (!x.is_string()) continue;
+    if (!out.empty()) out += ' ';
+    out += clean(x.get<std::string>());
+  }
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace
+
+std::string age_between(const std::string& from, const std::string& to) {
+  auto a = parse_time(from);
+  auto b = parse_time(to);
+  if (!a || !b || *b < *a) return "";
+  long long s = static_cast<long long>(*b - *a);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m {}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h {}m", s / 3600, (s % 3600) / 60);
+  return fmt::format("{}d {}h", s / 86400, (s % 86400) / 3600);
+}
+
+std::string render_table(const std::vector<std::string>& headers,
+                         const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(headers.size());
+  for (std::size_t i = 0; i < headers.size(); ++i) width[i] = display_width(headers[i]);
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) {
+      width[i] = std::max(width[i], display_width(r[i]));
+    }
+  }
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string l;
+    for (std::size_t i = 0; i < headers.size(); ++i) {
+      const std::string& c = i < cells.size() ? cells[i] : std::string("-");
+      l += c;
+      if (i + 1 < headers.size()) l += std::string(width[i] - display_width(c) + 2, ' ');
+    }
+    while (!l.empty() && l.back() == ' ') l.pop_back();
+    out += l + "\n";
+  };
+  line(headers);
+  for (const auto& r : rows) line(r);
+  return out;
+}
+
+std::string render_status(const json& reply) {
+  const json& st = member(reply, "status").is_object() ? member(reply, "status") : reply;
+  std::string now = str(st, "now", "");
+  std::string out = "herald " + str(st, "version", "?") + "  pid " + str(st, "pid");
+  if (member(st, "local_as").is_number()) out += "  AS " + str(st, "local_as");
+  if (member(st, "router_id").is_string()) out += "  router-id " + str(st, "router_id");
+  std::string up = age_between(str(st, "started", ""), now);
+  if (!up.empty()) out += "  up " + up;
+  out += "\n";
+  const json& all = member(st, "drain_all");
+  if (all.is_object()) {
+    out += "ALL SERVICES DRAINED since " + since_cell(all, "since", now);
+    std::string reason = str(all, "reason", "");
+    if (!reason.empty()) out += ": " + reason;
+    out += "\n";
+  }
+
+  out += "\nPEERS\n";
+  const json& peers = member(st, "peers");
+  if (!peers.is_array() || peers.empty()) {
+    out += "(none)\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : peers) {
+      rows.push_back({str(p, "name"), str(p, "address"), str(p, "remote_as"), str(p, "state"),
+                      since_cell(p, "since", now), str(p, "prefixes_sent"),
+                      str(p, "prefixes_received"), str(p, "last_error")});
+    }
+    out += render_table({"NAME", "ADDRESS", "AS", "STATE", "SINCE", "SENT", "RECV", "LAST ERROR"},
+                        rows);
+  }
+
+  out += "\nSERVICES\n";
+  const json& services = member(st, "services");
+  std::vector<std::vector<std::string>> checks;
+  if (!services.is_array() || services.empty()) {
+    out += "(none)\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& s : services) {
+      rows.push_back({str(s, "name"), str(s, "state"), since_cell(s, "since", now),
+                      str(s, "announced"), prefixes_cell(s), overrides_cell(s), str(s, "reason")});
+      const json& cs = member(s, "checks");
+      if (!cs.is_array()) continue;
+      for (const auto& c : cs) {
+        std::string result = member(c, "ok").is_boolean() ? (c["ok"].get<bool>() ? "ok" : "FAIL") : "-";
+        std::string latency = member(c, "latency_ms").is_number()
+                                  ? fmt::format("{:.1f} ms", c["latency_ms"].get<double>())
+                                  : "-";
+        checks.push_back({str(s, "name"), str(c, "name"), str(c, "kind"), result, latency,
+                          since_cell(c, "at", now), str(c, "detail")});
+      }
+    }
+    out += render_table(
+        {"NAME", "STATE", "SINCE", "ANNOUNCED", "PREFIXES", "OVERRIDES", "REASON"}, rows);
+  }
+  if (!checks.empty()) {
+    out += "\nCHECKS\n";
+    out += render_table({"SERVICE", "CHECK", "KIND", "RESULT", "LATENCY", "AT", "DETAIL"}, checks);
+  }
+  return out;
+}
+
+std::string render_event(const json& ev) {
+  if (!ev.is_object()) return clean(ev.dump(-1, ' ', false, json::error_handler_t::replace));
+  std::string out = str(ev, "ts", "-") + " " + str(ev, "event", "event");
+  for (const char* subject : {"peer", "service", "prefix"}) {
+    if (ev.contains(subject)) out += fmt::format(" {}={}", subject, str(ev, subject));
+  }
+  bool has_old = ev.contains("old");
+  bool has_new = ev.contains("new");
+  if (has_old && has_new) {
+    out += " " + str(ev, "old") + " -> " + str(ev, "new");
+  } else if (has_new) {
+    out += " " + str(ev, "new");
+  }
+  for (const auto& [k, v] : ev.items()) {
+    if (k == "ts" || k == "event" || k == "peer" || k == "service" || k == "prefix" ||
+        k == "old" || k == "new") {
+      continue;
+    }
+    std::string val = v.is_string() ? clean(v.get<std::string>())
+                                    : clean(v.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (val.empty() || val.find(' ') != std::string::npos) val = "\"" + val + "\"";
+    out += " " + clean(k) + "=" + val;
+  }
+  return out;
+}
+
+}  // namespace herald::control

@@ -1,0 +1,145 @@
+// heraldctl as the operator runs it: the real binary against a control server in this process,
+// checking the request it sent, its output and its exit status (0 ok, 1 refused, 2 unreachable).
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "server_harness.hpp"
+
+#ifdef HERALDCTL_PATH
+
+using herald::test::Harness;
+using namespace herald::control;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs heraldctl with `args` (already shell-quoted), capturing stdout and stderr.
+Run heraldctl(const herald::test::TempDir& dir, const std::string& args) {
+  std::string err_file = (dir / "stderr").string();
+  std::string cmd = std::string(HERALDCTL_PATH) + " " + args + " 2>" + err_file;
+  Run r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream in(err_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+json sample_status() {
+  return {{"schema", 1},
+          {"version", "0.1.0"},
+          {"pid", 7},
+          {"peers", {{{"name", "r1"}, {"address", "192.0.2.1"}, {"state", "Established"}}}},
+          {"services", json::array()}};
+}
+
+json handler(const Command& c, const Caller&) {
+  if (std::holds_alternative<Status>(c)) return ok_response({{"status", sample_status()}});
+  if (auto* d = std::get_if<Drain>(&c); d && d->target.service == "nosuch") {
+    return error_response("drain: unknown service \"nosuch\"");
+  }
+  if (std::holds_alternative<Undrain>(c)) {
+    return ok_response({{"message", "undrained dns"}, {"warning", "state not saved"}});
+  }
+  return ok_response();
+}
+
+}  // namespace
+
+TEST_CASE("heraldctl status renders the tables; --json prints the reply") {
+  Harness h({}, handler);
+  std::string sock = "--socket " + (h.dir / "control.sock").string();
+  Run r = heraldctl(h.dir, sock + " status");
+  CHECK(r.status == 0);
+  CHECK(r.out.find("herald 0.1.0  pid 7\n") == 0);
+  CHECK(r.out.find("r1    192.0.2.1  -   Established") != std::string::npos);
+  r = heraldctl(h.dir, sock + " status --json");
+  CHECK(r.status == 0);
+  CHECK(json::parse(r.out)["status"] == sample_status());
+}
+
+TEST_CASE("heraldctl sends exactly the command asked for") {
+  Harness h({}, handler);
+  std::string sock = "--socket " + (h.dir / "control.sock").string();
+  CHECK(heraldctl(h.dir, sock + " drain dns --reason 'kernel upgrade'").status == 0);
+  CHECK(heraldctl(h.dir, sock + " drain --all").status == 0);
+  CHECK(heraldctl(h.dir, sock + " steer dns --prepend 3 --med 50").status == 0);
+  CHECK(heraldctl(h.dir, sock + " steer dns --med 7").status == 0);
+  CHECK(heraldctl(h.dir, sock + " steer dns --clear").status == 0);
+  CHECK(heraldctl(h.dir, sock + " reload").status == 0);
+  std::lock_guard lock(h.mutex);
+  REQUIRE(h.seen.size() == 6);
+  CHECK(h.seen[0] == Command{Drain{Target{false, "dns"}, "kernel upgrade"}});
+  CHECK(h.seen[1] == Command{Drain{Target{true, ""}, ""}});
+  CHECK(h.seen[2] == Command{Steer{"dns", 3, 50U}});
+  CHECK(h.seen[3] == Command{Steer{"dns", 0, 7U}});
+  CHECK(h.seen[4] == Command{SteerClear{"dns"}});
+  CHECK(h.seen[5] == Command{Reload{}});
+}
+
+TEST_CASE("heraldctl exit statuses: refused 1, unreachable 2, usage 64; warnings on stderr") {
+  Harness h({}, handler);
+  std::string sock = "--socket " + (h.dir / "control.sock").string();
+  Run r = heraldctl(h.dir, sock + " drain nosuch");
+  CHECK(r.status == 1);
+  CHECK(r.err == "heraldctl: drain: unknown service \"nosuch\"\n");
+  CHECK(r.out.empty());
+
+  r = heraldctl(h.dir, sock + " undrain dns");
+  CHECK(r.status == 0);
+  CHECK(r.out == "undrained dns\n");
+  CHECK(r.err == "heraldctl: warning: state not saved\n");
+
+  std::string missing = (h.dir / "absent.sock").string();
+  r = heraldctl(h.dir, "--socket " + missing + " status");
+  CHECK(r.status == 2);
+  CHECK(r.err == "heraldctl: cannot connect to " + missing +
+                     ": No such file or directory (is herald running?)\n");
+
+  CHECK(heraldctl(h.dir, sock + " steer dns").status == 64);
+  CHECK(heraldctl(h.dir, sock + " steer dns --prepend 17").status == 64);
+  CHECK(heraldctl(h.dir, sock + " drain").status == 64);
+  CHECK(heraldctl(h.dir, sock + " drain dns --all").status == 64);
+  CHECK(h.calls() == 2);  // none of the usage errors reached the daemon
+}
+
+TEST_CASE("heraldctl events prints pushed events until the daemon closes") {
+  Harness h({}, handler);
+  std::string sock = "--socket " + (h.dir / "control.sock").string();
+  // Publish once the subscription exists, then stop the server so heraldctl sees EOF.
+  std::thread pusher([&] {
+    for (int i = 0; i < 500 && h.on_loop([&] { return h.server->subscribers(); }) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    h.on_loop([&] {
+      h.server->publish({{"ts", "t1"}, {"event", "service"}, {"service", "dns"}, {"old", "Up"},
+                         {"new", "Down"}});
+      h.server->stop();
+    });
+  });
+  Run r = heraldctl(h.dir, sock + " events");
+  pusher.join();
+  CHECK(r.status == 0);
+  CHECK(r.out == "t1 service service=dns Up -> Down\n");
+  CHECK(r.err == "heraldctl: herald closed the event stream\n");
+}
+
+#endif  // HERALDCTL_PATH
