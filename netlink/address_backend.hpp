@@ -21,7 +21,7 @@ struct LinkState {
 // One address as the kernel reports it on an interface.
 struct AddressInfo {
   InterfaceAddress address;
-  std::string label;   // IPv4 only (IFA_LABEL); empty for IPv6
+  std::string label;  // IPv4 only (IFA_LABEL); empty for IPv6
   bool host_scope = false;
   bool nodad = false;  // IFA_F_NODAD
 };

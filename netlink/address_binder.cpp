@@ -1,10 +1,9 @@
 #include "netlink/address_binder.hpp"
 
+#include <fmt/format.h>
 #include <net/if.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
 
 namespace herald::netlink {
 
@@ -19,8 +18,8 @@ Error invalid(std::string message) {
 Status validate(const BinderConfig& config) {
   const auto& ifname = config.interface;
   if (ifname.empty() || ifname.size() >= IFNAMSIZ) {
-    return unexpected(invalid(fmt::format("interface name \"{}\" must have 1 to {} characters",
-                                          ifname, IFNAMSIZ - 1)));
+    return unexpected(invalid(
+        fmt::format("interface name \"{}\" must have 1 to {} characters", ifname, IFNAMSIZ - 1)));
   }
   if (!config.label.empty()) {
     // The kernel reports an IPv4 label as an alias of the device ("lo:herald"); a label that
@@ -49,13 +48,20 @@ Status validate(const BinderConfig& config) {
 
 std::string_view to_string(Event::Kind kind) {
   switch (kind) {
-    case Event::Kind::AddressDown: return "address-down";
-    case Event::Kind::AddressUp: return "address-up";
-    case Event::Kind::InterfaceDown: return "interface-down";
-    case Event::Kind::InterfaceUp: return "interface-up";
-    case Event::Kind::ServiceDown: return "service-down";
-    case Event::Kind::ServiceUp: return "service-up";
-    case Event::Kind::ReaddFailed: return "readd-failed";
+    case Event::Kind::AddressDown:
+      return "address-down";
+    case Event::Kind::AddressUp:
+      return "address-up";
+    case Event::Kind::InterfaceDown:
+      return "interface-down";
+    case Event::Kind::InterfaceUp:
+      return "interface-up";
+    case Event::Kind::ServiceDown:
+      return "service-down";
+    case Event::Kind::ServiceUp:
+      return "service-up";
+    case Event::Kind::ReaddFailed:
+      return "readd-failed";
   }
   return "unknown";
 }
@@ -197,8 +203,8 @@ void AddressBinder::update_services(const std::string& reason, std::vector<Event
     bool now = compute_ready(name);
     if (now == ready) continue;
     ready = now;
-    out.push_back(Event{now ? Event::Kind::ServiceUp : Event::Kind::ServiceDown,
-                        config_.interface, std::nullopt, name, fmt::format("service {}: {}", name, reason)});
+    out.push_back(Event{now ? Event::Kind::ServiceUp : Event::Kind::ServiceDown, config_.interface,
+                        std::nullopt, name, fmt::format("service {}: {}", name, reason)});
   }
 }
 
@@ -207,8 +213,8 @@ void AddressBinder::readd_missing(std::vector<Event>& out) {
   for (auto& t : tracked_) {
     if (t.present) continue;
     if (auto r = add_one(t); !r) {
-      out.push_back(Event{Event::Kind::ReaddFailed, config_.interface, t.address, "",
-                          r.error().message});
+      out.push_back(
+          Event{Event::Kind::ReaddFailed, config_.interface, t.address, "", r.error().message});
       continue;
     }
     std::string reason =
@@ -219,23 +225,24 @@ void AddressBinder::readd_missing(std::vector<Event>& out) {
 }
 
 void AddressBinder::on_link_gone(const std::string& reason, std::vector<Event>& out) {
-  bool was_up = link_.up;
   link_exists_ = false;
   link_.up = false;
   for (auto& t : tracked_) {
     if (!t.present) continue;
     t.present = false;
-    std::string why = fmt::format("address {} removed from {}", t.address.to_string(),
-                                  config_.interface);
+    std::string why =
+        fmt::format("address {} removed from {}", t.address.to_string(), config_.interface);
     out.push_back(Event{Event::Kind::AddressDown, config_.interface, t.address, "", why});
   }
-  if (was_up) out.push_back(Event{Event::Kind::InterfaceDown, config_.interface, std::nullopt, "", reason});
+  // Reported even when a "down" came first (the kernel sends one before deleting an up link):
+  // gone is worse than down, and the reason says which it is.
+  out.push_back(Event{Event::Kind::InterfaceDown, config_.interface, std::nullopt, "", reason});
   update_services(reason, out);
   if (config_.readd == ReaddPolicy::Always && config_.create_dummy) {
     // Bring back the interface herald is configured to own, then its addresses.
     if (auto e = ensure_interface(); !e) {
-      out.push_back(Event{Event::Kind::ReaddFailed, config_.interface, std::nullopt, "",
-                          e.error().message});
+      out.push_back(
+          Event{Event::Kind::ReaddFailed, config_.interface, std::nullopt, "", e.error().message});
       return;
     }
     std::string up = fmt::format("interface {} re-created and up", config_.interface);
@@ -290,7 +297,8 @@ void AddressBinder::apply(const KernelChange& c, std::vector<Event>& out) {
       Tracked* t = find(c.address);
       if (!t || !t->present) return;
       t->present = false;
-      std::string reason = fmt::format("address {} removed from {}", t->address.to_string(), ifname);
+      std::string reason =
+          fmt::format("address {} removed from {}", t->address.to_string(), ifname);
       out.push_back(Event{Event::Kind::AddressDown, ifname, t->address, "", reason});
       update_services(reason, out);
       if (config_.readd == ReaddPolicy::Always) readd_missing(out);
@@ -305,7 +313,8 @@ void AddressBinder::resync(std::vector<Event>& out) {
   auto l = backend_.link(config_.interface);
   if (!l) {
     if (link_exists_) {
-      on_link_gone(fmt::format("interface {} is gone ({})", config_.interface, l.error().message), out);
+      on_link_gone(fmt::format("interface {} is gone ({})", config_.interface, l.error().message),
+                   out);
     }
     return;
   }
@@ -320,7 +329,8 @@ void AddressBinder::resync(std::vector<Event>& out) {
       return same_kernel_address(a.address, t.address);
     });
     if (there != t.present) {
-      apply(KernelChange{there ? KernelChange::Kind::AddressAdded : KernelChange::Kind::AddressRemoved,
+      apply(KernelChange{there ? KernelChange::Kind::AddressAdded
+                               : KernelChange::Kind::AddressRemoved,
                          l->index, "", t.address, false},
             out);
     }
@@ -334,7 +344,10 @@ std::vector<Event> AddressBinder::process() {
     if (settle_) break;  // the rest is older than what settle() will read
     apply(c, out);
   }
-  if (batch.lost) settle_ = true;
+  if (batch.lost) {
+    ++overruns_;
+    settle_ = true;
+  }
   settle(out);
   return out;
 }

@@ -70,9 +70,9 @@ struct Event {
     AddressUp,      // it is back (someone added it, or herald re-added it)
     InterfaceDown,  // the interface lost IFF_UP or was deleted
     InterfaceUp,
-    ServiceDown,    // a service lost one of its addresses or its interface; `service` is set
-    ServiceUp,      // all its addresses are present on an up interface again
-    ReaddFailed,    // herald tried to put an address back and the kernel refused; see reason
+    ServiceDown,  // a service lost one of its addresses or its interface; `service` is set
+    ServiceUp,    // all its addresses are present on an up interface again
+    ReaddFailed,  // herald tried to put an address back and the kernel refused; see reason
   };
   Kind kind = Kind::AddressDown;
   std::string interface;
@@ -111,6 +111,8 @@ class AddressBinder {
   std::optional<Origin> origin(const InterfaceAddress& address) const;
   // All of the service's addresses present on an up interface. False for unknown services.
   bool service_ready(std::string_view service) const;
+  // How often the kernel dropped notifications and the state was re-read (worth a metric).
+  std::size_t overruns() const { return overruns_; }
 
  private:
   struct Tracked {
@@ -144,6 +146,7 @@ class AddressBinder {
   // stream must be discarded and the state re-read instead of replayed.
   bool settle_ = false;
   std::map<std::string, bool, std::less<>> service_ready_;
+  std::size_t overruns_ = 0;
 };
 
 }  // namespace herald::netlink

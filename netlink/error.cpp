@@ -1,9 +1,9 @@
 #include "netlink/error.hpp"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace herald::netlink {
 

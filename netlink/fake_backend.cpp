@@ -89,11 +89,10 @@ Status FakeBackend::add(const AddRequest& request) {
       return unexpected(error_from_errno(EEXIST, what, request.interface));
     }
   }
-  l->addresses.push_back({request.address,
-                          request.address.is_v4() ? (request.label.empty() ? request.interface
-                                                                           : request.label)
-                                                  : "",
-                          request.host_scope, !request.address.is_v4() && request.nodad});
+  l->addresses.push_back(
+      {request.address,
+       request.address.is_v4() ? (request.label.empty() ? request.interface : request.label) : "",
+       request.host_scope, !request.address.is_v4() && request.nodad});
   notify({KernelChange::Kind::AddressAdded, l->index, "", request.address, false});
   return ok();
 }
@@ -175,6 +174,9 @@ void FakeBackend::external_delete_link(const std::string& name) {
   Link* l = find(name);
   if (!l) std::abort();  // test bug
   int index = l->index;
+  // Kernel order: an up link is first taken down (RTM_NEWLINK without IFF_UP), then its
+  // addresses go (RTM_DELADDR each), then the link (RTM_DELLINK).
+  set_up_state(name, *l, false);
   std::vector<InterfaceAddress> all;
   for (const auto& a : l->addresses) all.push_back(a.address);
   for (const auto& a : all) external_remove(name, a);

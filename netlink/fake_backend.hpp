@@ -28,9 +28,9 @@ class FakeBackend final : public AddressBackend {
   ChangeBatch drain() override;
 
   // --- Knobs: failures the kernel could return. ---
-  bool deny_mutations = false;   // every mutation fails with EPERM (no CAP_NET_ADMIN)
-  bool dummy_supported = true;   // false: create_dummy fails with EOPNOTSUPP
-  int fail_next_add_errno = 0;   // one-shot errno for the next add()
+  bool deny_mutations = false;  // every mutation fails with EPERM (no CAP_NET_ADMIN)
+  bool dummy_supported = true;  // false: create_dummy fails with EOPNOTSUPP
+  int fail_next_add_errno = 0;  // one-shot errno for the next add()
 
   // --- "Another program" changing the system (queued as notifications). ---
   void external_add_link(const std::string& name, bool up);

@@ -28,7 +28,7 @@ struct InterfaceAddress {
   std::size_t size() const { return is_v4() ? 4 : 16; }
   std::uint8_t max_prefix_len() const { return is_v4() ? 32 : 128; }
   std::string address_string() const;  // "192.0.2.1"
-  std::string to_string() const;        // "192.0.2.1/32", always with the length
+  std::string to_string() const;       // "192.0.2.1/32", always with the length
   auto operator<=>(const InterfaceAddress&) const = default;
 };
 

@@ -1,5 +1,6 @@
 #include "netlink/libnl_backend.hpp"
 
+#include <fmt/format.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <netlink/errno.h>
@@ -15,8 +16,6 @@
 #include <cerrno>
 #include <cstring>
 #include <string_view>
-
-#include <fmt/format.h>
 
 // <net/if.h> and <linux/if.h> clash; the one flag needed from either is this one.
 #ifndef IFF_UP
@@ -48,17 +47,28 @@ using CachePtr = std::unique_ptr<nl_cache, CacheFree>;
 // codes whose meaning herald reports, so messages read like the kernel's.
 int errno_from_nl(int nl_error) {
   switch (nl_error < 0 ? -nl_error : nl_error) {
-    case NLE_PERM: return EPERM;
-    case NLE_NOACCESS: return EACCES;
-    case NLE_NODEV: return ENODEV;
-    case NLE_EXIST: return EEXIST;
-    case NLE_NOADDR: return EADDRNOTAVAIL;
-    case NLE_OPNOTSUPP: return EOPNOTSUPP;
-    case NLE_INVAL: return EINVAL;
-    case NLE_BUSY: return EBUSY;
-    case NLE_RANGE: return ERANGE;
-    case NLE_NOMEM: return ENOBUFS;
-    default: return 0;
+    case NLE_PERM:
+      return EPERM;
+    case NLE_NOACCESS:
+      return EACCES;
+    case NLE_NODEV:
+      return ENODEV;
+    case NLE_EXIST:
+      return EEXIST;
+    case NLE_NOADDR:
+      return EADDRNOTAVAIL;
+    case NLE_OPNOTSUPP:
+      return EOPNOTSUPP;
+    case NLE_INVAL:
+      return EINVAL;
+    case NLE_BUSY:
+      return EBUSY;
+    case NLE_RANGE:
+      return ERANGE;
+    case NLE_NOMEM:
+      return ENOBUFS;
+    default:
+      return 0;
   }
 }
 
@@ -89,8 +99,8 @@ bool from_nl_addr(nl_addr* a, int prefix_len, InterfaceAddress& out) {
 Expected<AddrPtr, Error> make_addr(int index, const InterfaceAddress& address,
                                    const std::string& what, const std::string& interface) {
   AddrPtr a(rtnl_addr_alloc());
-  NlAddrPtr local(nl_addr_build(address.is_v4() ? AF_INET : AF_INET6, address.bytes.data(),
-                                address.size()));
+  NlAddrPtr local(
+      nl_addr_build(address.is_v4() ? AF_INET : AF_INET6, address.bytes.data(), address.size()));
   if (!a || !local) return unexpected(error_from_errno(ENOMEM, what, interface));
   nl_addr_set_prefixlen(local.get(), address.prefix_len);
   rtnl_addr_set_ifindex(a.get(), index);
@@ -128,7 +138,8 @@ Expected<LinkState, Error> LibnlBackend::link(const std::string& name) {
                    (rtnl_link_get_flags(l.get()) & IFF_UP) != 0};
 }
 
-Expected<int, Error> LibnlBackend::index_for(const std::string& interface, const std::string& what) {
+Expected<int, Error> LibnlBackend::index_for(const std::string& interface,
+                                             const std::string& what) {
   auto l = link(interface);
   if (!l) {
     // Re-word the look-up failure as a failure of the operation the caller asked for.
@@ -257,8 +268,8 @@ Status LibnlBackend::watch() {
     watch_.reset();
     return unexpected(nl_error(err, what, ""));
   }
-  if (int err = nl_socket_add_memberships(s, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
-                                          RTNLGRP_IPV6_IFADDR, 0);
+  if (int err =
+          nl_socket_add_memberships(s, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, 0);
       err < 0) {
     watch_.reset();
     return unexpected(nl_error(err, what, ""));
@@ -289,8 +300,8 @@ void LibnlBackend::on_object(nl_object* object, void* self_ptr) {
   if (type == "route/link") {
     auto* l = reinterpret_cast<rtnl_link*>(object);
     KernelChange c;
-    c.kind = msgtype == RTM_DELLINK ? KernelChange::Kind::LinkRemoved
-                                    : KernelChange::Kind::LinkChanged;
+    c.kind =
+        msgtype == RTM_DELLINK ? KernelChange::Kind::LinkRemoved : KernelChange::Kind::LinkChanged;
     c.ifindex = rtnl_link_get_ifindex(l);
     const char* name = rtnl_link_get_name(l);
     c.interface = name ? name : "";

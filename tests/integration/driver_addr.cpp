@@ -10,17 +10,17 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif
-#include <csignal>
-#include <cstdio>
-#include <string>
-#include <vector>
+#include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
 
 #include "netlink/address_binder.hpp"
 #include "netlink/libnl_backend.hpp"
@@ -40,7 +40,8 @@ void say(const std::string& line) {
 void arm(asio::posix::stream_descriptor& sd, AddressBinder& binder) {
   sd.async_wait(asio::posix::stream_descriptor::wait_read, [&sd, &binder](const auto& ec) {
     if (ec) return;  // cancelled on shutdown
-    for (const Event& e : binder.process()) say(fmt::format("event {} {}", to_string(e.kind), e.reason));
+    for (const Event& e : binder.process())
+      say(fmt::format("event {} {}", to_string(e.kind), e.reason));
     arm(sd, binder);
   });
 }

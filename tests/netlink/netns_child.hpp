@@ -4,10 +4,9 @@
 // sends them through a pipe; the parent turns them into doctest failures and messages.
 #pragma once
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace herald::netlink::test {
 

@@ -55,11 +55,11 @@ TEST_CASE("bind adds missing addresses with NODAD, host scope on lo and the labe
   const AddRequest& v4 = fake.add_requests()[0];
   CHECK(v4.address == kV4);
   CHECK(v4.label == "lo:herald");
-  CHECK(v4.host_scope);       // lo: keep the anycast address out of source selection
-  CHECK_FALSE(v4.nodad);      // DAD is IPv6 only
+  CHECK(v4.host_scope);   // lo: keep the anycast address out of source selection
+  CHECK_FALSE(v4.nodad);  // DAD is IPv6 only
   const AddRequest& v6 = fake.add_requests()[1];
   CHECK(v6.address == kV6);
-  CHECK(v6.label.empty());    // the kernel has no IPv6 labels
+  CHECK(v6.label.empty());  // the kernel has no IPv6 labels
   CHECK(v6.nodad);
 }
 
@@ -74,8 +74,8 @@ TEST_CASE("bind adopts addresses that are already there and never removes them")
   CHECK(b.origin(kV6) == Origin::Added);
   CHECK(fake.add_requests().size() == 1);  // only the missing one was asked for
   CHECK(b.release().empty());
-  CHECK(fake.has("lo", kV4));       // adopted: stays
-  CHECK_FALSE(fake.has("lo", kV6)); // added by herald: removed on exit
+  CHECK(fake.has("lo", kV4));        // adopted: stays
+  CHECK_FALSE(fake.has("lo", kV6));  // added by herald: removed on exit
 }
 
 TEST_CASE("an address appearing between list and add (EEXIST) is adopted, not an error") {
@@ -163,7 +163,7 @@ TEST_CASE("a missing interface is named; a dummy is created and brought up when 
     REQUIRE(b.bind());
     CHECK(fake.link("dns0")->up);  // brought up
     CHECK(b.release().empty());
-    CHECK(fake.link("dns0"));      // not ours to delete
+    CHECK(fake.link("dns0"));  // not ours to delete
     CHECK_FALSE(fake.has("dns0", kV4));
   }
   SUBCASE("kernel without dummy driver") {
@@ -203,17 +203,18 @@ TEST_CASE("removal by another program is reported with a reason, and the return 
   CHECK(b.process().empty());  // our own adds echo back: no change of state
 
   fake.external_remove("lo", kV4);
-  CHECK(lines(b.process()) == std::vector<std::string>{
-                                  "address-down: address 192.0.2.1/32 removed from lo",
-                                  "service-down: service dns: address 192.0.2.1/32 removed from lo"});
+  CHECK(
+      lines(b.process()) ==
+      std::vector<std::string>{"address-down: address 192.0.2.1/32 removed from lo",
+                               "service-down: service dns: address 192.0.2.1/32 removed from lo"});
   CHECK_FALSE(b.address_present(kV4));
   CHECK_FALSE(b.service_ready("dns"));
   CHECK_FALSE(fake.has("lo", kV4));  // policy Never: not put back
 
   fake.external_add("lo", kV4);
-  CHECK(lines(b.process()) == std::vector<std::string>{
-                                  "address-up: address 192.0.2.1/32 is back on lo",
-                                  "service-up: service dns: address 192.0.2.1/32 is back on lo"});
+  CHECK(lines(b.process()) ==
+        std::vector<std::string>{"address-up: address 192.0.2.1/32 is back on lo",
+                                 "service-up: service dns: address 192.0.2.1/32 is back on lo"});
   CHECK(b.service_ready("dns"));
   CHECK(b.origin(kV4) == Origin::Added);  // still ours: we added it first
 }
@@ -309,9 +310,10 @@ TEST_CASE("interface down/up: reported, IPv6 flushed by the kernel is restored o
 
   fake.external_set_up("lo", true);
   CHECK(lines(b.process()) ==
-        std::vector<std::string>{"interface-up: interface lo is up",
-                                 "address-up: address 2001:db8:53::1/128 re-added to lo",
-                                 "service-up: service dns: address 2001:db8:53::1/128 re-added to lo"});
+        std::vector<std::string>{
+            "interface-up: interface lo is up",
+            "address-up: address 2001:db8:53::1/128 re-added to lo",
+            "service-up: service dns: address 2001:db8:53::1/128 re-added to lo"});
   CHECK(fake.has("lo", kV6));
   CHECK(b.service_ready("dns"));
 }
@@ -391,8 +393,10 @@ TEST_CASE("after a notification overrun the binder re-reads the kernel state") {
   REQUIRE(b.bind());
   fake.external_remove("lo", kV4);
   fake.overflow();  // the notification for the removal is lost
-  CHECK(lines(b.process()) == std::vector<std::string>{
-                                  "address-down: address 192.0.2.1/32 removed from lo",
-                                  "service-down: service dns: address 192.0.2.1/32 removed from lo"});
+  CHECK(
+      lines(b.process()) ==
+      std::vector<std::string>{"address-down: address 192.0.2.1/32 removed from lo",
+                               "service-down: service dns: address 192.0.2.1/32 removed from lo"});
   CHECK_FALSE(b.address_present(kV4));
+  CHECK(b.overruns() == 1);
 }

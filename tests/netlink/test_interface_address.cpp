@@ -1,10 +1,10 @@
 // InterfaceAddress parsing/printing and the kernel's notion of "the same address".
 #include <doctest/doctest.h>
 
+#include <cerrno>
+
 #include "netlink/error.hpp"
 #include "netlink/interface_address.hpp"
-
-#include <cerrno>
 
 using herald::netlink::InterfaceAddress;
 using herald::netlink::IpFamily;
@@ -37,9 +37,8 @@ TEST_CASE("InterfaceAddress keeps host bits with a shorter length") {
 }
 
 TEST_CASE("InterfaceAddress refuses malformed text") {
-  for (const char* bad : {"", "/32", "192.0.2.1/", "192.0.2.1/33", "2001:db8::1/129",
-                          "192.0.2.256", "192.0.2.1/3x", "192.0.2.1/-1", "lo", "2001:db8:::1",
-                          "192.0.2.1/32/1"}) {
+  for (const char* bad : {"", "/32", "192.0.2.1/", "192.0.2.1/33", "2001:db8::1/129", "192.0.2.256",
+                          "192.0.2.1/3x", "192.0.2.1/-1", "lo", "2001:db8:::1", "192.0.2.1/32/1"}) {
     CAPTURE(bad);
     CHECK_FALSE(InterfaceAddress::parse(bad));
   }
@@ -60,12 +59,14 @@ TEST_CASE("error_from_errno names the capability, the operation and the interfac
   using herald::netlink::ErrorKind;
   auto e = herald::netlink::error_from_errno(EPERM, "adding 192.0.2.1/32 to lo", "lo");
   CHECK(e.kind == ErrorKind::PermissionDenied);
-  CHECK(e.message == "adding 192.0.2.1/32 to lo: Operation not permitted (herald needs CAP_NET_ADMIN)");
+  CHECK(e.message ==
+        "adding 192.0.2.1/32 to lo: Operation not permitted (herald needs CAP_NET_ADMIN)");
   auto n = herald::netlink::error_from_errno(ENODEV, "adding 192.0.2.1/32 to dns0", "dns0");
   CHECK(n.kind == ErrorKind::NoSuchInterface);
   CHECK(n.message == "adding 192.0.2.1/32 to dns0: interface dns0 does not exist");
   CHECK(herald::netlink::error_from_errno(EEXIST, "x", "lo").kind == ErrorKind::AlreadyExists);
-  CHECK(herald::netlink::error_from_errno(EADDRNOTAVAIL, "x", "lo").kind == ErrorKind::AddressNotFound);
+  CHECK(herald::netlink::error_from_errno(EADDRNOTAVAIL, "x", "lo").kind ==
+        ErrorKind::AddressNotFound);
   CHECK(herald::netlink::error_from_errno(EOPNOTSUPP, "x", "lo").kind == ErrorKind::Unsupported);
   CHECK(herald::netlink::error_from_errno(ENOBUFS, "x", "lo").kind == ErrorKind::Kernel);
 }

@@ -2,10 +2,11 @@
 // netns_child.hpp). What herald did is checked twice: through `ip -j` (another program's view)
 // and through libnl. Needs root; skips with a message otherwise.
 #include <doctest/doctest.h>
-
+#include <fmt/format.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,8 +14,6 @@
 #include <chrono>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "netlink/address_binder.hpp"
 #include "netlink/libnl_backend.hpp"
@@ -54,9 +53,9 @@ bool has_event(const std::vector<Event>& events, Event::Kind kind, const std::st
 
 // Waits on the binder's descriptor (as the daemon's loop would) and collects events until
 // `done(events)` or `budget` runs out. Returns when the condition held, or nullopt.
-std::optional<Clock::duration> wait_events(AddressBinder& b, std::vector<Event>& events,
-                                           Clock::duration budget,
-                                           const std::function<bool(const std::vector<Event>&)>& done) {
+std::optional<Clock::duration> wait_events(
+    AddressBinder& b, std::vector<Event>& events, Clock::duration budget,
+    const std::function<bool(const std::vector<Event>&)>& done) {
   const auto start = Clock::now();
   const auto deadline = start + budget;
   while (!done(events)) {
@@ -67,6 +66,15 @@ std::optional<Clock::duration> wait_events(AddressBinder& b, std::vector<Event>&
     for (auto& e : b.process()) events.push_back(std::move(e));
   }
   return Clock::now() - start;
+}
+
+// Waits like wait_events, then records a failure listing what did arrive. (Waiting and
+// describing in one r.check() call would describe before waiting: argument order is unspecified.)
+bool expect_events(Report& r, AddressBinder& b, std::vector<Event>& ev, Clock::duration budget,
+                   const std::function<bool(const std::vector<Event>&)>& done,
+                   const std::string& what) {
+  const bool got = wait_events(b, ev, budget, done).has_value();
+  return r.check(got, what + ": " + describe(ev));
 }
 
 bool ip_has(const std::string& dev, const InterfaceAddress& a) {
@@ -86,9 +94,7 @@ bool libnl_has(AddressBackend& be, const std::string& dev, const InterfaceAddres
   return false;
 }
 
-double ms(Clock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 }  // namespace
 
@@ -207,11 +213,13 @@ TEST_CASE("netns: removal by `ip addr del` is seen within 100 ms and reported") 
 
     ev.clear();
     r.check(sh("ip addr add 192.0.2.1/32 dev lo") == 0, "ip addr add back");
-    r.check(wait_events(b, ev, std::chrono::milliseconds(100), [](const auto& e) {
-              return has_event(e, Event::Kind::ServiceUp,
-                               "service dns: address 192.0.2.1/32 is back on lo");
-            }).has_value(),
-            "return reported: " + describe(ev));
+    expect_events(
+        r, b, ev, std::chrono::milliseconds(100),
+        [](const auto& e) {
+          return has_event(e, Event::Kind::ServiceUp,
+                           "service dns: address 192.0.2.1/32 is back on lo");
+        },
+        "return reported");
   });
 }
 
@@ -226,11 +234,12 @@ TEST_CASE("netns: policy Always puts a removed address back") {
     if (!r.check(b.bind().has_value(), "bind")) return;
     std::vector<Event> ev;
     r.check(sh("ip -6 addr del 2001:db8:53::1/128 dev lo") == 0, "ip addr del v6");
-    r.check(wait_events(b, ev, std::chrono::milliseconds(100), [](const auto& e) {
-              return has_event(e, Event::Kind::AddressUp,
-                               "address 2001:db8:53::1/128 re-added to lo");
-            }).has_value(),
-            "re-add reported: " + describe(ev));
+    expect_events(
+        r, b, ev, std::chrono::milliseconds(100),
+        [](const auto& e) {
+          return has_event(e, Event::Kind::AddressUp, "address 2001:db8:53::1/128 re-added to lo");
+        },
+        "re-add reported");
     auto v6 = ip_addr_entry("lo", "2001:db8:53::1");
     r.check(!v6.is_null() && v6.value("nodad", false), "back, with nodad");
     r.check(b.service_ready("dns"), "service ready again");
@@ -262,12 +271,14 @@ TEST_CASE("netns: interface down/up is seen; IPv6 flushed by the kernel comes ba
 
     ev.clear();
     r.check(sh("ip link set lo up") == 0, "ip link set lo up");
-    r.check(wait_events(b, ev, std::chrono::milliseconds(100), [](const auto& e) {
-              return has_event(e, Event::Kind::InterfaceUp, "interface lo is up") &&
-                     has_event(e, Event::Kind::ServiceUp,
-                               "service dns: address 2001:db8:53::1/128 re-added to lo");
-            }).has_value(),
-            "lo up and IPv6 re-added: " + describe(ev));
+    expect_events(
+        r, b, ev, std::chrono::milliseconds(100),
+        [](const auto& e) {
+          return has_event(e, Event::Kind::InterfaceUp, "interface lo is up") &&
+                 has_event(e, Event::Kind::ServiceUp,
+                           "service dns: address 2001:db8:53::1/128 re-added to lo");
+        },
+        "lo up and IPv6 re-added");
     r.check(ip_has("lo", kV6), "ip shows the IPv6 address again");
     r.check(ip_has("lo", kV4), "IPv4 survived");
   });
@@ -294,9 +305,9 @@ TEST_CASE("netns: dummy interface is created, brought up, and deleted on exit") 
     if (r.check(link.is_array() && link.size() == 1, "ip shows herald0")) {
       auto flags = link[0].value("flags", nlohmann::json::array());
       r.check(std::find(flags.begin(), flags.end(), "UP") != flags.end(), "herald0 is UP");
-      r.check(link[0]["linkinfo"].value("info_kind", "") == "dummy" ||
-                  !link[0].contains("linkinfo"),
-              "herald0 is a dummy");
+      r.check(
+          link[0]["linkinfo"].value("info_kind", "") == "dummy" || !link[0].contains("linkinfo"),
+          "herald0 is a dummy");
     }
     auto v4 = ip_addr_entry("herald0", "192.0.2.1");
     r.check(!v4.is_null() && v4.value("scope", "") == "global" &&
@@ -328,6 +339,19 @@ TEST_CASE("netns: a named existing interface is brought up; a missing one is nam
                                                   : nlohmann::json::array();
     r.check(std::find(flags.begin(), flags.end(), "UP") != flags.end(), "hv0 brought up");
     r.check(ip_has("hv0", kV4), "192.0.2.1 on hv0");
+
+    // Deleting the interface under herald is reported by name (RTM_DELLINK).
+    b.process();
+    std::vector<Event> ev;
+    r.check(be->delete_link("hv0").has_value(), "delete_link hv0");
+    expect_events(
+        r, b, ev, std::chrono::milliseconds(100),
+        [](const auto& e) {
+          return has_event(e, Event::Kind::InterfaceDown, "interface hv0 was deleted");
+        },
+        "deletion reported");
+    r.check(!b.service_ready("dns"), "service down with its interface");
+    r.check(ip_json("link show dev hv0").is_null(), "ip no longer shows hv0");
 
     BinderConfig missing;
     missing.interface = "nosuch0";
@@ -378,5 +402,43 @@ TEST_CASE("netns: without CAP_NET_ADMIN the error names the capability and the a
                 "adding 192.0.2.1/32 to lo: Operation not permitted (herald needs CAP_NET_ADMIN)",
             "message: " + st.error().message);
     r.check(!ip_has("lo", kV4), "nothing was added");
+  });
+}
+
+TEST_CASE("netns: a notification overrun (ENOBUFS) is detected and the state re-read") {
+  run_in_netns([](Report& r) {
+    auto be = open_backend(r);
+    auto other = open_backend(r);  // "another program", on its own socket
+    if (!be || !other) return;
+    BinderConfig cfg;
+    cfg.readd = ReaddPolicy::Never;
+    cfg.services = {{"dns", {kV4}}};
+    AddressBinder b(*be, cfg);
+    if (!r.check(b.bind().has_value(), "bind")) return;
+    b.process();
+    // Shrink the watch socket's buffer (the kernel rounds up to its minimum) and flood it with
+    // address notifications from 198.18.0.0/15 while nobody drains.
+    int tiny = 1;
+    r.check(::setsockopt(b.fd(), SOL_SOCKET, SO_RCVBUFFORCE, &tiny, sizeof tiny) == 0,
+            "SO_RCVBUFFORCE");
+    for (int i = 0; i < 400; ++i) {
+      InterfaceAddress a =
+          *InterfaceAddress::parse(fmt::format("198.18.{}.{}/32", i / 200, i % 200 + 1));
+      AddRequest req;
+      req.interface = "lo";
+      req.address = a;
+      if (!r.check(other->add(req).has_value(), "flood add " + a.to_string())) return;
+    }
+    // The change herald must not miss, queued behind the overrun.
+    r.check(other->remove("lo", kV4).has_value(), "remove 192.0.2.1/32 behind the flood");
+    std::vector<Event> ev;
+    expect_events(
+        r, b, ev, std::chrono::milliseconds(500),
+        [](const auto& e) {
+          return has_event(e, Event::Kind::AddressDown, "address 192.0.2.1/32 removed from lo");
+        },
+        "removal still reported");
+    r.check(b.overruns() >= 1, "the overrun was noticed");
+    r.check(!b.address_present(kV4), "state re-read");
   });
 }

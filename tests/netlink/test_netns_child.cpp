@@ -1,9 +1,6 @@
 // The fork + unshare(CLONE_NEWNET) runner behind the real-kernel tests (netns_child.hpp),
 // and a test of its own reporting.
-#include "netns_child.hpp"
-
 #include <doctest/doctest.h>
-
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,6 +15,7 @@
 #include <sstream>
 
 #include "netlink/libnl_backend.hpp"
+#include "netns_child.hpp"
 
 namespace herald::netlink::test {
 
@@ -47,7 +45,9 @@ nlohmann::json ip_json(const std::string& args) {
   std::string text;
   std::array<char, 4096> buf{};
   while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p.get())) text.append(buf.data(), n);
-  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return nullptr;  // ip printed nothing (e.g. no such device)
+  return j;
 }
 
 nlohmann::json ip_addr_entry(const std::string& dev, const std::string& local) {
