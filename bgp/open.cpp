@@ -211,14 +211,13 @@ void encode_open_body(Writer& w, const Open& open) {
   write_capabilities(cw, open.caps);
 
   std::size_t classic = caps.empty() ? 0 : 2 + caps.size();
-  bool type255 = false;
-  for (const auto& p : open.unknown_params) {
-    classic += 2 + p.value.size();
-    type255 |= p.type == kExtendedParamsMarker;
-  }
-  // RFC 9072: the extended form when asked for, when the classic one cannot carry the
-  // parameters, or when a parameter of type 255 would be mistaken for the extended marker.
-  const bool extended = open.extended_params || classic > 255 || type255;
+  for (const auto& p : open.unknown_params) classic += 2 + p.value.size();
+  // A classic length of 255 followed by a first parameter of type 255 reads as the RFC 9072
+  // marker, so that one layout must use the extended form too.
+  const bool looks_extended = classic == 255 && caps.empty() && !open.unknown_params.empty() &&
+                              open.unknown_params.front().type == kExtendedParamsMarker;
+  // RFC 9072: the extended form when asked for or when the classic one cannot carry it.
+  const bool extended = open.extended_params || classic > 255 || looks_extended;
   if (!extended) {
     const auto at = w.placeholder8();
     if (!caps.empty()) {
