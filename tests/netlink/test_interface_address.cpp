@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "netlink/error.hpp"
+#include "netlink/from_prefix.hpp"
 #include "netlink/interface_address.hpp"
 
 using herald::netlink::InterfaceAddress;
@@ -69,4 +70,19 @@ TEST_CASE("error_from_errno names the capability, the operation and the interfac
         ErrorKind::AddressNotFound);
   CHECK(herald::netlink::error_from_errno(EOPNOTSUPP, "x", "lo").kind == ErrorKind::Unsupported);
   CHECK(herald::netlink::error_from_errno(ENOBUFS, "x", "lo").kind == ErrorKind::Kernel);
+}
+
+TEST_CASE("to_interface_address keeps the bytes and length of a bgp::Prefix") {
+  herald::bgp::Prefix v4;
+  v4.addr.afi = herald::bgp::Afi::Ipv4;
+  v4.addr.bytes = {192, 0, 2, 1};  // 192.0.2.1, rest zero
+  v4.length = 32;
+  CHECK(herald::netlink::to_interface_address(v4) == *InterfaceAddress::parse("192.0.2.1/32"));
+
+  herald::bgp::Prefix v6;
+  v6.addr.afi = herald::bgp::Afi::Ipv6;
+  v6.addr.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0x53, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  v6.length = 128;
+  CHECK(herald::netlink::to_interface_address(v6) ==
+        *InterfaceAddress::parse("2001:db8:53::1/128"));
 }

@@ -81,6 +81,21 @@ bool ip_has(const std::string& dev, const InterfaceAddress& a) {
   return !ip_addr_entry(dev, a.address_string()).is_null();
 }
 
+// `ip -d -j link show dev <dev>`: the link's kind ("dummy", "veth", ...), "" when none/absent.
+std::string link_kind(const std::string& dev) {
+  auto j = ip_json("-d link show dev " + dev);
+  if (!j.is_array() || j.empty() || !j[0].contains("linkinfo")) return "";
+  return j[0]["linkinfo"].value("info_kind", "");
+}
+
+// IFF_UP as `ip -j link` shows it (the "UP" flag).
+bool link_up(const std::string& dev) {
+  auto j = ip_json("link show dev " + dev);
+  if (!j.is_array() || j.empty() || !j[0].contains("flags")) return false;
+  const auto& flags = j[0]["flags"];
+  return std::find(flags.begin(), flags.end(), "UP") != flags.end();
+}
+
 bool libnl_has(AddressBackend& be, const std::string& dev, const InterfaceAddress& a,
                AddressInfo* info = nullptr) {
   auto list = be.addresses(dev);
@@ -301,14 +316,8 @@ TEST_CASE("netns: dummy interface is created, brought up, and deleted on exit") 
       return;
     }
     if (!r.check(st.has_value(), st ? "" : "bind: " + st.error().message)) return;
-    auto link = ip_json("link show dev herald0");
-    if (r.check(link.is_array() && link.size() == 1, "ip shows herald0")) {
-      auto flags = link[0].value("flags", nlohmann::json::array());
-      r.check(std::find(flags.begin(), flags.end(), "UP") != flags.end(), "herald0 is UP");
-      r.check(
-          link[0]["linkinfo"].value("info_kind", "") == "dummy" || !link[0].contains("linkinfo"),
-          "herald0 is a dummy");
-    }
+    r.check(link_kind("herald0") == "dummy", "ip -d shows herald0 as a dummy");
+    r.check(link_up("herald0"), "herald0 is UP");
     auto v4 = ip_addr_entry("herald0", "192.0.2.1");
     r.check(!v4.is_null() && v4.value("scope", "") == "global" &&
                 v4.value("label", "") == "herald0:dns",
@@ -334,10 +343,8 @@ TEST_CASE("netns: a named existing interface is brought up; a missing one is nam
     AddressBinder b(*be, cfg);
     auto st = b.bind();
     if (!r.check(st.has_value(), st ? "" : "bind: " + st.error().message)) return;
-    auto link = ip_json("link show dev hv0");
-    auto flags = link.is_array() && !link.empty() ? link[0].value("flags", nlohmann::json::array())
-                                                  : nlohmann::json::array();
-    r.check(std::find(flags.begin(), flags.end(), "UP") != flags.end(), "hv0 brought up");
+    r.check(link_kind("hv0") == "veth", "ip -d shows hv0 as a veth");
+    r.check(link_up("hv0"), "hv0 brought up");
     r.check(ip_has("hv0", kV4), "192.0.2.1 on hv0");
 
     // Deleting the interface under herald is reported by name (RTM_DELLINK).

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <sstream>
 
@@ -85,7 +86,11 @@ void write_all(int fd, const std::string& text) {
     if (report.check(backend.has_value(), "opening rtnetlink in the namespace")) {
       auto up = (*backend)->set_up("lo");
       if (report.check(up.has_value(), up ? "" : "bringing lo up: " + up.error().message)) {
-        scenario(report);
+        try {
+          scenario(report);
+        } catch (const std::exception& e) {
+          report.check(false, std::string("scenario threw: ") + e.what());
+        }
       }
     }
   }
