@@ -148,7 +148,10 @@ DnsVerdict judge_dns_reply(std::span<const std::uint8_t> reply, const DnsProbe& 
   }
   Pkt pkt(raw);
   if (st != LDNS_STATUS_OK || !pkt) return {K::Ignore, fmt::format("malformed ({})", ldns_get_errorstr_by_id(st))};
-  if (!question_matches(pkt.get(), probe.question)) return {K::Ignore, "wrong question"};
+  // Refusing servers (unbound's access-control "refuse", RFC 1035 4.1.1 leaves it open) often
+  // send an error reply without the question; the random id and port are then all we can match.
+  const bool bare_error = ldns_pkt_qdcount(pkt.get()) == 0 && ldns_pkt_get_rcode(pkt.get()) != LDNS_RCODE_NOERROR;
+  if (!bare_error && !question_matches(pkt.get(), probe.question)) return {K::Ignore, "wrong question"};
   if (truncated) return {K::Truncated, "truncated"};
 
   // RFC 6891 6.1.3: the OPT record extends RCODE by 8 high bits.

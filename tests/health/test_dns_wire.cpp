@@ -176,6 +176,20 @@ TEST_CASE("rcodes outside the accepted set fail with their name") {
   r[kFlags2] = 0x05;  // RCODE REFUSED
   CHECK(health::judge_dns_reply(r, p).reason == "rcode REFUSED");
 
+  // REFUSED without a question section (as unbound's access-control sends it) still counts.
+  const Bytes bare = {
+      0x12, 0x34,  // ID
+      0x84, 0x05,  // QR=1 AA=1 | RCODE REFUSED
+      0x00, 0x00,  // QDCOUNT 0
+      0x00, 0x00,  // ANCOUNT
+      0x00, 0x00,  // NSCOUNT
+      0x00, 0x00,  // ARCOUNT
+  };
+  CHECK(health::judge_dns_reply(bare, p).reason == "rcode REFUSED");
+  Bytes bare_ok = bare;
+  bare_ok[3] = 0x00;  // NOERROR without a question: not an answer to our question
+  CHECK(health::judge_dns_reply(bare_ok, p).reason == "wrong question");
+
   auto s = www_a();
   s.accepted_rcodes = {"NOERROR", "NXDOMAIN"};
   r[kFlags2] = 0x03;  // RCODE NXDOMAIN, now accepted
