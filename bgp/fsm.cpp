@@ -125,12 +125,21 @@ void Fsm::finish(Clock::time_point now, FsmActions& out) {
 }
 
 void Fsm::arm(TimerId t, Clock::duration d, Clock::time_point now, FsmActions& out) {
-  deadlines_[t] = now + d;
+  timers_[t] = Armed{now + d, now + d};
   out.push_back(ArmTimer{t, d});
 }
 
+void Fsm::extend(TimerId t, Clock::duration d, Clock::time_point now, FsmActions& out) {
+  auto it = timers_.find(t);
+  if (it != timers_.end() && it->second.fires <= now + d) {
+    it->second.deadline = now + d;
+    return;
+  }
+  arm(t, d, now, out);
+}
+
 void Fsm::cancel(TimerId t, FsmActions& out) {
-  if (deadlines_.erase(t) != 0) out.push_back(CancelTimer{t});
+  if (timers_.erase(t) != 0) out.push_back(CancelTimer{t});
 }
 
 void Fsm::cancel_conn_timers(ConnId id, FsmActions& out) {
@@ -170,7 +179,7 @@ FsmActions Fsm::sent(ConnId id, Clock::time_point now, bool drained) {
   } else if (c->send_pending) {
     // Progress: RFC 9687 only fires when nothing at all could be written for the whole time.
     const auto d = send_hold_time();
-    if (d.count() > 0) arm(TimerId{TimerKind::SendHold, id}, d, now, out);
+    if (d.count() > 0) extend(TimerId{TimerKind::SendHold, id}, d, now, out);
   }
   return out;
 }
@@ -542,7 +551,9 @@ void Fsm::restart_hold(ConnId id, Clock::time_point now, FsmActions& out) {
     cancel(TimerId{TimerKind::Hold, id}, out);
     return;
   }
-  arm(TimerId{TimerKind::Hold, id}, std::chrono::seconds(negotiated_->hold_time), now, out);
+  // The first arming (OpenConfirm) may shorten the 4-minute OpenSent timer: extend() re-arms
+  // then; later restarts only move the deadline.
+  extend(TimerId{TimerKind::Hold, id}, std::chrono::seconds(negotiated_->hold_time), now, out);
 }
 
 void Fsm::arm_keepalive(ConnId id, Clock::time_point now, FsmActions& out) {
@@ -556,9 +567,15 @@ void Fsm::arm_keepalive(ConnId id, Clock::time_point now, FsmActions& out) {
 
 FsmActions Fsm::timer(TimerId t, Clock::time_point now) {
   FsmActions out;
-  auto it = deadlines_.find(t);
-  if (it == deadlines_.end() || now < it->second) return out;  // cancelled or re-armed
-  deadlines_.erase(it);
+  auto it = timers_.find(t);
+  if (it == timers_.end() || now < it->second.fires) return out;  // cancelled or re-armed
+  if (now < it->second.deadline) {
+    // Extended since it was armed: wait for the rest.
+    it->second.fires = it->second.deadline;
+    out.push_back(ArmTimer{t, it->second.deadline - now});
+    return out;
+  }
+  timers_.erase(it);
 
   switch (t.kind) {
     case TimerKind::ConnectRetry: {

@@ -195,6 +195,9 @@ class Fsm {
             bool to_idle, FsmActions& out);
   void go_idle(Clock::time_point now, bool automatic_restart, FsmActions& out);
   void arm(TimerId t, Clock::duration d, Clock::time_point now, FsmActions& out);
+  // Like arm(), but when the timer runs and would fire no later than now + d, only moves its
+  // deadline.
+  void extend(TimerId t, Clock::duration d, Clock::time_point now, FsmActions& out);
   void cancel(TimerId t, FsmActions& out);
   void cancel_conn_timers(ConnId id, FsmActions& out);
   std::chrono::milliseconds send_hold_time() const;
@@ -207,9 +210,15 @@ class Fsm {
   ConnId next_conn_ = 1;
   bool running_ = false;        // started and not stopped (automatic restart allowed)
   bool idle_ = true;            // Idle: waiting for start or for the IdleHold timer
-  // Deadlines of the armed timers: an expiry before its deadline (a re-armed timer's stale
-  // wake-up) or of a timer not armed is ignored.
-  std::unordered_map<TimerId, Clock::time_point, TimerIdHash> deadlines_;
+  // Armed timers. `fires` is when the transport's timer goes off, `deadline` when the timer
+  // really expires: extend() only moves the deadline (no action per received UPDATE), and an
+  // expiry before the deadline re-arms the transport's timer for the rest. An expiry before
+  // `fires` (a re-armed timer's stale wake-up) or of a timer not armed is ignored.
+  struct Armed {
+    Clock::time_point deadline;
+    Clock::time_point fires;
+  };
+  std::unordered_map<TimerId, Armed, TimerIdHash> timers_;
   std::optional<Negotiated> negotiated_;
   Clock::time_point established_at_{};
   State reported_ = State::Idle;

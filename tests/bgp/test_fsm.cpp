@@ -333,29 +333,47 @@ TEST_CASE("fsm: OpenConfirm + KEEPALIVE is Established") {
   CHECK(sc->from == State::OpenConfirm);
   CHECK(sc->to == State::Established);
   CHECK(d.fsm.established_conn() == d.conn);
-  CHECK(armed(a, TimerKind::Hold)->after == 90s);
+  // The hold timer only moves its deadline: no re-arm action per message.
+  CHECK_FALSE(armed(a, TimerKind::Hold));
   CHECK(d.fsm.since() == d.now);
 }
 
 TEST_CASE("fsm: Established restarts the hold timer on KEEPALIVE, UPDATE and ROUTE-REFRESH") {
   Driver d;
-  d.to_established();
+  auto oc = d.to_open_confirm();
+  auto hold = armed(oc, TimerKind::Hold);
+  REQUIRE(hold);
+  REQUIRE(hold->after == 90s);
+  const auto armed_at = d.now;
+  d.fsm.message(d.conn, Keepalive{}, d.now);
   for (const Message& m : {Message{Keepalive{}}, Message{Update{}},
                            Message{RouteRefresh{kIpv4Unicast, RouteRefreshSubtype::Normal}}}) {
     d.now += 10s;
     auto a = d.fsm.message(d.conn, m, d.now);
-    auto hold = armed(a, TimerKind::Hold);
-    REQUIRE(hold);
-    CHECK(hold->after == 90s);
+    CHECK_FALSE(armed(a, TimerKind::Hold));  // deadline moved inside the engine
     CHECK(d.fsm.state() == State::Established);
   }
+  // The transport's timer goes off at the first deadline: re-armed for the remaining 30 s.
+  d.now = armed_at + 90s;
+  auto a = d.fsm.timer(hold->timer, d.now);
+  CHECK(notifications(a).empty());
+  auto rest = armed(a, TimerKind::Hold);
+  REQUIRE(rest);
+  CHECK(rest->after == 30s);
+  CHECK(d.fsm.state() == State::Established);
+  // Nothing more heard: now it expires.
+  auto b = d.fire(*rest);
+  REQUIRE(notifications(b).size() == 1);
+  CHECK(notifications(b)[0].code == 4);
+  CHECK(d.fsm.state() == State::Idle);
 }
 
 TEST_CASE("fsm: hold timer expiry sends 4/0 and goes Idle with damping") {
   Driver d;
-  auto a = d.to_established();
-  auto hold = armed(a, TimerKind::Hold);
+  auto oc = d.to_open_confirm();
+  auto hold = armed(oc, TimerKind::Hold);
   REQUIRE(hold);
+  d.fsm.message(d.conn, Keepalive{}, d.now);
   // A wake-up before the deadline (a re-armed timer's stale expiry) changes nothing.
   CHECK(d.fsm.timer(hold->timer, d.now + 89s).empty());
   auto b = d.fire(*hold);
@@ -612,16 +630,23 @@ TEST_CASE("fsm: send hold timer closes a session whose neighbor stops reading (R
   // Written out: the timer stops.
   auto b = d.fsm.sent(d.conn, d.now, true);
   CHECK(cancelled(b, TimerKind::SendHold));
-  d.fsm.message(d.conn, peer_open(), d.now);  // sends KEEPALIVE: armed again
+  auto k = d.fsm.message(d.conn, peer_open(), d.now);  // sends KEEPALIVE: armed again
+  auto sh2 = armed(k, TimerKind::SendHold);
+  REQUIRE(sh2);
+  const auto armed_at = d.now;
   d.fsm.message(d.conn, Keepalive{}, d.now);
   FsmActions more;
   d.fsm.note_sending(d.conn, d.now, more);  // nothing new: already pending
   CHECK(more.empty());
-  // Partial progress re-arms; then nothing for 30 s.
+  // Partial progress at +20 s moves the deadline to +50 s.
   d.now += 20s;
-  auto c = d.fsm.sent(d.conn, d.now, false);
+  CHECK(d.fsm.sent(d.conn, d.now, false).empty());
+  d.now = armed_at + 30s;
+  auto c = d.fsm.timer(sh2->timer, d.now);
+  CHECK(notifications(c).empty());
   auto again = armed(c, TimerKind::SendHold);
   REQUIRE(again);
+  CHECK(again->after == 20s);
   auto e = d.fire(*again);
   auto n = notifications(e);
   REQUIRE(n.size() == 1);
