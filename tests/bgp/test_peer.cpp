@@ -469,6 +469,68 @@ TEST_CASE("peer: the session comes back after IdleHold and re-sends the routes")
   CHECK(announced(ups[0]) == std::vector<Prefix>{pfx("192.0.2.53/32")});
 }
 
+TEST_CASE("peer: collision over two connections keeps one and sends routes on it") {
+  Driver d;
+  d.peer.set_routes({route("192.0.2.53/32")}, d.now);
+  auto a = d.peer.start(d.now);
+  const ConnId out = first_of<Connect>(a)->conn;
+  d.peer.on_connected(out, d.now, kLocal, kRemote, false);
+  d.peer.on_bytes(out, encode(peer_open(), CodecOptions{}), d.now);  // out: OpenConfirm
+  const ConnId in = d.peer.allocate_conn_id();
+  auto b = d.peer.on_connected(in, d.now, kLocal, kRemote, true);
+  REQUIRE(sent_messages(b, in).size() == 1);  // our OPEN on the inbound connection
+  // The neighbor (higher id) keeps its own connection: ours gets Cease 7.
+  auto c = d.peer.on_bytes(in, encode(peer_open(), CodecOptions{}), d.now);
+  auto n = peer_notifications(c, out);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].subcode == 7);
+  CHECK(closes(c, out));
+  // Late bytes on the closed connection are ignored.
+  CHECK(d.peer.on_bytes(out, encode(Keepalive{}, CodecOptions{}), d.now).empty());
+  auto e = d.peer.on_bytes(in, encode(Keepalive{}, CodecOptions{}), d.now);
+  CHECK(first_of<SessionUp>(e)->conn == in);
+  auto ups = updates(sent_messages(e, in));
+  REQUIRE(ups.size() == 3);
+  CHECK(announced(ups[0]) == std::vector<Prefix>{pfx("192.0.2.53/32")});
+  CHECK(d.peer.status(d.now).notifications_sent[{6, 7}] == 1);
+}
+
+TEST_CASE("peer: the StateChange to Established comes before SessionUp and the UPDATEs") {
+  Driver d;
+  d.peer.set_routes({route("192.0.2.53/32")}, d.now);
+  auto a = d.establish();
+  std::size_t state_at = 0, up_at = 0, first_send = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::holds_alternative<StateChange>(a[i])) state_at = i + 1;
+    if (std::holds_alternative<SessionUp>(a[i])) up_at = i + 1;
+    if (std::holds_alternative<Send>(a[i]) && first_send == 0) first_send = i + 1;
+  }
+  CHECK(state_at != 0);
+  CHECK(state_at < up_at);
+  CHECK(up_at < first_send);
+}
+
+TEST_CASE("peer: send hold through on_sent") {
+  auto cfg = peer_config();
+  cfg.send_hold = 60s;
+  Driver d(cfg);
+  d.peer.set_routes({route("192.0.2.53/32")}, d.now);
+  auto a = d.establish();
+  // The transport reports everything written: no timer left to fire.
+  auto b = d.peer.on_sent(d.conn, d.now, true);
+  CHECK(cancelled(b, TimerKind::SendHold));
+  // New UPDATEs queue data again and arm it.
+  auto c = d.peer.set_routes({route("198.51.100.0/24")}, d.now);
+  auto t = armed(c, TimerKind::SendHold);
+  REQUIRE(t);
+  d.now += t->after;
+  auto e = d.peer.on_timer(t->timer, d.now);
+  auto n = peer_notifications(e, d.conn);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].code == kSendHoldTimerExpiredCode);
+  CHECK(d.peer.state() == State::Idle);
+}
+
 TEST_CASE("peer: large sets are packed into several UPDATEs of at most 4096 octets") {
   Driver d;
   std::vector<Route> many;
