@@ -1,0 +1,189 @@
+#include "daemon/controller_config.hpp"
+
+#include <fmt/format.h>
+#include <ldns/ldns.h>
+
+#include <cstdlib>
+#include <map>
+
+namespace herald::daemon {
+namespace {
+
+std::uint16_t whole_seconds(conf::Duration d) {
+  return static_cast<std::uint16_t>(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+}
+
+bgp::ConnectMode mode_of(conf::PeerMode m) {
+  switch (m) {
+    case conf::PeerMode::Active: return bgp::ConnectMode::Active;
+    case conf::PeerMode::Passive: return bgp::ConnectMode::Passive;
+    case conf::PeerMode::Both: return bgp::ConnectMode::Both;
+  }
+  std::abort();
+}
+
+bgp::Role role_of(conf::BgpRole r) {
+  switch (r) {
+    case conf::BgpRole::Provider: return bgp::Role::Provider;
+    case conf::BgpRole::RouteServer: return bgp::Role::RouteServer;
+    case conf::BgpRole::RouteServerClient: return bgp::Role::RsClient;
+    case conf::BgpRole::Customer: return bgp::Role::Customer;
+    case conf::BgpRole::Peer: return bgp::Role::Peer;
+  }
+  std::abort();
+}
+
+// ldns knows every registered mnemonic and writes "TYPE65280" for the rest, which it also reads.
+std::string rr_type_name(std::uint16_t t) {
+  char* s = ldns_rr_type2str(static_cast<ldns_rr_type>(t));
+  std::string out = s ? s : fmt::format("TYPE{}", t);
+  std::free(s);
+  return out;
+}
+std::string rr_class_name(std::uint16_t c) {
+  char* s = ldns_rr_class2str(static_cast<ldns_rr_class>(c));
+  std::string out = s ? s : fmt::format("CLASS{}", c);
+  std::free(s);
+  return out;
+}
+std::string rcode_name(std::uint16_t rc) {
+  const ldns_lookup_table* e = ldns_lookup_by_id(ldns_rcodes, rc);
+  return e ? e->name : fmt::format("RCODE{}", rc);
+}
+
+health::CheckSpec check_spec(const conf::CheckConfig& c) {
+  switch (c.type) {
+    case conf::CheckType::Dns: {
+      health::DnsCheckSpec d;
+      d.server = c.dns.server.to_string();
+      d.port = c.dns.port;
+      d.qname = c.dns.name;
+      d.qtype = rr_type_name(c.dns.qtype);
+      d.qclass = rr_class_name(c.dns.qclass);
+      d.recursion_desired = c.dns.rd;
+      if (c.dns.edns) d.edns_udp_size = c.dns.edns_buffer;
+      d.transport = c.dns.tcp ? health::DnsTransport::Tcp : health::DnsTransport::Udp;
+      d.accepted_rcodes.clear();
+      for (auto rc : c.dns.rcodes) d.accepted_rcodes.push_back(rcode_name(rc));
+      // TODO(health): several expected values; the check takes one for now.
+      if (!c.dns.expect.empty()) d.expect_answer = c.dns.expect.front();
+      d.require_answer = c.dns.expect_answer;
+      if (c.dns.max_rtt) d.max_rtt = *c.dns.max_rtt;
+      return d;
+    }
+    case conf::CheckType::Tcp:
+      return health::TcpCheckSpec{c.tcp.address.to_string(), c.tcp.port};
+    case conf::CheckType::Exec:
+      return health::ExecCheckSpec{c.exec.command, health::Duration(c.timeout)};
+    case conf::CheckType::MaintenanceFile:
+      return health::MaintenanceFileSpec{c.maintenance_file.path};
+  }
+  std::abort();
+}
+
+}  // namespace
+
+bgp::SpeakerSettings speaker_settings(const conf::Config& config) {
+  bgp::SpeakerSettings s;
+  s.local_as = config.global.local_as;
+  s.router_id = config.global.router_id.v4_host_order();
+  for (const auto& e : config.global.listen) s.listen.push_back({e.address, e.port});
+  return s;
+}
+
+bgp::SpeakerPeerConfig speaker_peer(const conf::Config& config, const conf::PeerConfig& p) {
+  bgp::SpeakerPeerConfig out;
+  bgp::PeerConfig& b = out.bgp;
+  b.name = p.name;
+  b.description = p.description;
+  b.peer_address = p.address;
+  b.port = p.port;
+  b.peer_as = p.remote_as;
+  b.local_as = config.global.local_as;
+  b.router_id = config.global.router_id.v4_host_order();
+  b.local_address = p.local_address;
+  b.mode = mode_of(p.mode);
+  b.hold_time = whole_seconds(p.hold_time);
+  b.keepalive = whole_seconds(p.keepalive);
+  b.connect_retry = p.connect_retry;
+  b.families = p.families;
+  b.next_hop_v4 = p.next_hop_v4;
+  b.next_hop_v6 = p.next_hop_v6;
+  b.next_hop_v6_link_local = p.next_hop_v6_link_local;
+  b.max_prefix.total = p.max_prefix;
+  if (p.role) b.role = role_of(*p.role);
+  if (!p.md5_password.empty()) out.md5 = p.md5_password;
+  out.gtsm = p.gtsm;
+  return out;
+}
+
+std::vector<bgp::SpeakerPeerConfig> speaker_peers(const conf::Config& config) {
+  std::vector<bgp::SpeakerPeerConfig> out;
+  for (const auto& p : config.peers) out.push_back(speaker_peer(config, p));
+  return out;
+}
+
+health::ServiceSpec health_spec(const conf::ServiceConfig& s) {
+  health::ServiceSpec spec;
+  spec.name = s.name;
+  auto& p = spec.policy;
+  p.interval = s.health.interval;
+  p.fast_interval = s.health.fast_interval;
+  p.timeout = s.health.timeout;
+  p.rise = s.health.rise;
+  p.fall = s.health.fall;
+  p.start_up = s.health.start == conf::ServiceState::Up;
+  p.combine = s.health.combine == conf::Combine::All ? health::Combine::All : health::Combine::Any;
+  p.flap.enabled = s.flap.max_changes > 0;
+  p.flap.max_changes = s.flap.max_changes;
+  p.flap.window = s.flap.window;
+  p.flap.hold = s.flap.hold_down;
+  p.flap.max_hold = s.flap.hold_down_max;
+  p.splay = s.health.splay ? health::Duration::max() : health::Duration::zero();
+  for (const auto& c : s.checks) spec.checks.push_back(check_spec(c));
+  return spec;
+}
+
+std::vector<health::ServiceSpec> health_specs(const conf::Config& config) {
+  std::vector<health::ServiceSpec> out;
+  for (const auto& s : config.services)
+    if (!s.checks.empty()) out.push_back(health_spec(s));
+  return out;
+}
+
+std::vector<BinderGroup> binder_groups(const conf::Config& config) {
+  std::map<std::string, BinderGroup> groups;
+  std::vector<std::string> order;
+  for (const auto& s : config.services) {
+    const auto& a = s.address;
+    if (!a.bind) continue;
+    std::string key = fmt::format("{}{}{}{}{}", a.interface, a.dummy ? " dummy" : "",
+                                  a.label.empty() ? "" : " label=" + a.label,
+                                  a.keep_on_exit ? " keep" : " remove-on-exit",
+                                  a.re_add ? " re-add" : "");
+    auto [it, fresh] = groups.try_emplace(key);
+    if (fresh) {
+      order.push_back(key);
+      it->second.key = key;
+      auto& c = it->second.config;
+      c.interface = a.interface;
+      c.create_dummy = a.dummy;
+      c.label = a.label;
+      c.remove_on_exit = !a.keep_on_exit;
+      c.readd = a.re_add ? netlink::ReaddPolicy::Always : netlink::ReaddPolicy::Never;
+    }
+    netlink::ServiceAddresses sa;
+    sa.service = s.name;
+    for (const auto& p : s.prefixes) {
+      auto ia = netlink::InterfaceAddress::parse(p.to_string());
+      if (!ia) std::abort();  // a valid Prefix is always a valid interface address
+      sa.addresses.push_back(*ia);
+    }
+    it->second.config.services.push_back(std::move(sa));
+  }
+  std::vector<BinderGroup> out;
+  for (const auto& k : order) out.push_back(std::move(groups[k]));
+  return out;
+}
+
+}  // namespace herald::daemon

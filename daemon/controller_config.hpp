@@ -1,0 +1,32 @@
+// Translation of the typed configuration (conf/) into the settings of each component: the BGP
+// speaker, the health monitor and the address binders. Pure functions, no I/O, so that what an
+// operator wrote and what the components run can be compared in tests.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "bgp/speaker.hpp"
+#include "conf/config.hpp"
+#include "health/check_spec.hpp"
+#include "netlink/address_binder.hpp"
+
+namespace herald::daemon {
+
+bgp::SpeakerSettings speaker_settings(const conf::Config& config);
+bgp::SpeakerPeerConfig speaker_peer(const conf::Config& config, const conf::PeerConfig& peer);
+std::vector<bgp::SpeakerPeerConfig> speaker_peers(const conf::Config& config);
+
+// The health spec of a service that has checks. Services without checks are always up and
+// have no spec (the monitor never sees them).
+health::ServiceSpec health_spec(const conf::ServiceConfig& service);
+std::vector<health::ServiceSpec> health_specs(const conf::Config& config);
+
+// Services that bind addresses, grouped by identical binding settings (one binder, and one
+// netlink socket, per group). Each group's key is a readable description for logs.
+struct BinderGroup {
+  std::string key;  // e.g. "lo label=lo:dns keep"
+  netlink::BinderConfig config;
+};
+std::vector<BinderGroup> binder_groups(const conf::Config& config);
+
+}  // namespace herald::daemon

@@ -1,0 +1,118 @@
+// herald: the daemon. Reads /etc/herald/herald.toml (or -c FILE), then announces the configured
+// anycast prefixes to its BGP peers for as long as their services are healthy.
+//
+//   herald [-c FILE]              run
+//   herald --check-config FILE    validate, print every error as FILE:LINE:COL, exit 0/1
+//   herald --dump-config FILE     print the normalized, fully defaulted configuration
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <cstdio>
+#include <fmt/format.h>
+
+#include "conf/load.hpp"
+#include "daemon/controller.hpp"
+#include "daemon/log.hpp"
+
+namespace {
+
+int print_errors(const std::vector<herald::conf::Error>& errors) {
+  for (const auto& e : errors) fmt::print(stderr, "{}\n", e.to_string());
+  fmt::print(stderr, "{} error{} in configuration\n", errors.size(), errors.size() == 1 ? "" : "s");
+  return 1;
+}
+
+herald::log::Level level_of(herald::conf::LogLevel l) {
+  using L = herald::conf::LogLevel;
+  switch (l) {
+    case L::Debug: return herald::log::Level::debug;
+    case L::Info: return herald::log::Level::info;
+    case L::Notice: return herald::log::Level::notice;
+    case L::Warning: return herald::log::Level::warning;
+    case L::Error: return herald::log::Level::error;
+  }
+  return herald::log::Level::info;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"herald: a BGP speaker that announces a DNS service's anycast prefixes while it is healthy"};
+  std::string config_path = herald::conf::kDefaultConfigPath;
+  std::string check_path, dump_path;
+  bool version = false;
+  app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+  app.add_option("--check-config", check_path, "validate FILE and exit (0 valid, 1 invalid)");
+  app.add_option("--dump-config", dump_path, "print FILE's normalized configuration with every default");
+  app.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (version) {
+    fmt::print("herald {}\n", HERALD_VERSION);
+    return 0;
+  }
+  if (!check_path.empty()) {
+    auto r = herald::conf::load_file(check_path);
+    if (!r) return print_errors(r.error());
+    fmt::print("{}: configuration is valid ({} peers, {} services)\n", check_path, r->peers.size(), r->services.size());
+    return 0;
+  }
+  if (!dump_path.empty()) {
+    auto r = herald::conf::load_file(dump_path);
+    if (!r) return print_errors(r.error());
+    fmt::print("{}", herald::conf::dump(*r));
+    return 0;
+  }
+
+  auto loaded = herald::conf::load_file(config_path);
+  if (!loaded) return print_errors(loaded.error());
+  herald::conf::Config config = std::move(loaded.value());
+
+  herald::log::Options lopts;
+  lopts.min_level = level_of(config.global.log_level);
+  lopts.format = config.global.log_format == herald::conf::LogFormat::Json ? herald::log::Format::json
+                                                                            : herald::log::Format::text;
+  lopts.syslog_prefix = herald::log::stderr_is_journal() && lopts.format == herald::log::Format::text;
+  herald::log::Logger logger(lopts);
+
+  std::signal(SIGPIPE, SIG_IGN);  // a vanished control client must not kill the daemon
+  boost::asio::io_context io;
+  herald::daemon::Controller controller(io, config_path, std::move(config), logger);
+  if (!controller.start()) return 1;
+
+  boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  boost::asio::steady_timer deadline(io);
+  std::function<void(const boost::system::error_code&, int)> on_signal;
+  on_signal = [&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      logger.write(herald::log::Level::notice, "reload requested", {{"reason", "SIGHUP"}});
+      (void)controller.reload();
+      signals.async_wait(on_signal);
+      return;
+    }
+    std::string why = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    controller.shutdown(why, [&] {
+      signals.cancel();
+      deadline.cancel();
+      io.stop();
+    });
+    // Bounded exit: whatever hangs, the process ends (shutdown-timeout plus the Cease wait).
+    deadline.expires_after(std::chrono::seconds(60));
+    deadline.async_wait([&](const boost::system::error_code& e) {
+      if (e) return;
+      logger.write(herald::log::Level::error, "shutdown took too long, exiting anyway");
+      io.stop();
+    });
+    signals.async_wait([&](const boost::system::error_code& e, int) {
+      if (e) return;
+      logger.write(herald::log::Level::warning, "second signal, exiting at once");
+      io.stop();
+    });
+  };
+  signals.async_wait(on_signal);
+  io.run();
+  return 0;
+}

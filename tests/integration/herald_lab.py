@@ -1,0 +1,214 @@
+"""A DNS anycast site in namespaces, for end-to-end tests and the demo.
+
+    upstream (router ns)  eth0 203.0.113.1/24, 2001:db8:ffff::1/64   BIRD 2 or FRR 8, AS 65000
+          |  veth
+    node (herald ns)      eth0 203.0.113.2/24, 2001:db8:ffff::2/64   herald, AS 65053
+                          lo   192.0.2.53/32, 2001:db8:53::53/128 (added by herald)
+                          unbound answering www.example. A 192.0.2.80 on those addresses
+
+Everything is created by harness.Lab and removed when the lab closes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from typing import Optional
+
+import harness
+
+ROUTER_V4, NODE_V4 = "203.0.113.1", "203.0.113.2"
+ROUTER_V6, NODE_V6 = "2001:db8:ffff::1", "2001:db8:ffff::2"
+SERVICE_V4, SERVICE_V6 = "192.0.2.53", "2001:db8:53::53"
+PREFIX_V4, PREFIX_V6 = SERVICE_V4 + "/32", SERVICE_V6 + "/128"
+ROUTER_AS, NODE_AS = 65000, 65053
+
+
+def bird_config(extra: str = "") -> str:
+    """BIRD upstream: accepts herald's routes; honours GRACEFUL_SHUTDOWN (RFC 8326) by lowering
+    local preference, as an operator's import filter would (BIRD does not do it by itself)."""
+    return f"""
+router id {ROUTER_V4};
+protocol device {{ scan time 1; }}
+filter from_herald {{
+  if (65535, 0) ~ bgp_community then bgp_local_pref = 0;
+  accept;
+}}
+protocol bgp herald {{
+  local {ROUTER_V4} as {ROUTER_AS};
+  neighbor {NODE_V4} as {NODE_AS};
+  hold time 9; keepalive time 3;
+  connect delay time 1; connect retry time 2; error wait time 1, 2;
+  ipv4 {{ import filter from_herald; export none; }};
+  ipv6 {{ import filter from_herald; export none; }};
+}}
+{extra}
+"""
+
+
+def frr_config() -> str:
+    return f"""
+frr defaults traditional
+router bgp {ROUTER_AS}
+ bgp router-id {ROUTER_V4}
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor {NODE_V4} remote-as {NODE_AS}
+ neighbor {NODE_V4} timers 3 9
+ neighbor {NODE_V4} timers connect 2
+ address-family ipv4 unicast
+  neighbor {NODE_V4} activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor {NODE_V4} activate
+ exit-address-family
+"""
+
+
+def herald_config(lab: harness.Lab, *, interval: str = "100ms", timeout: str = "80ms",
+                  rise: int = 2, fall: int = 2, drain_period: str = "2s",
+                  extra_services: str = "", drain_on_shutdown: bool = False) -> str:
+    return f"""
+[global]
+local-as = {NODE_AS}
+router-id = "{NODE_V4}"
+listen = false
+control-socket = "{lab.path('herald.sock')}"
+metrics = "127.0.0.1:9179"
+state-dir = "{lab.path('state')}"
+user = ""
+drain-on-shutdown = {"true" if drain_on_shutdown else "false"}
+shutdown-timeout = "5s"
+
+[[peer]]
+name = "upstream"
+address = "{ROUTER_V4}"
+remote-as = {ROUTER_AS}
+local-address = "{NODE_V4}"
+hold-time = "9s"
+connect-retry = "1s"
+families = ["ipv4-unicast", "ipv6-unicast"]
+next-hop-v6 = "{NODE_V6}"
+
+[[service]]
+name = "dns"
+prefixes = ["{PREFIX_V4}", "{PREFIX_V6}"]
+
+[service.health]
+interval = "{interval}"
+fast-interval = "{interval}"
+timeout = "{timeout}"
+rise = {rise}
+fall = {fall}
+splay = false
+
+[[service.check]]
+type = "dns"
+name = "www.example."
+qtype = "A"
+expect = ["192.0.2.80"]
+
+[service.policy.drained]
+action = "announce"
+communities = ["graceful-shutdown"]
+drain-period = "{drain_period}"
+{extra_services}
+"""
+
+
+class Site:
+    """The two namespaces, the router, the DNS server and herald."""
+
+    def __init__(self, lab: harness.Lab, router: str = "bird"):
+        self.lab = lab
+        self.up = lab.netns("up")
+        self.node = lab.netns("node")
+        lab.link(self.up, f"{ROUTER_V4}/24", self.node, f"{NODE_V4}/24",
+                 v6=(f"{ROUTER_V6}/64", f"{NODE_V6}/64"))
+        self.router_kind = router
+        self.bird: Optional[harness.Bird] = None
+        self.frr: Optional[harness.Frr] = None
+        if router == "bird":
+            self.bird = lab.bird(self.up, bird_config())
+        else:
+            self.frr = lab.frr(self.up, frr_config())
+        self.dns: Optional[harness.Unbound] = None
+        self.herald: Optional[harness.Proc] = None
+        self.config_path = lab.path("herald.toml")
+
+    # --- DNS server ---
+    def start_dns(self) -> harness.Unbound:
+        # ip-freebind: unbound may start before herald has put the service address on lo.
+        self.dns = self.lab.unbound(self.node, SERVICE_V4, ["www.example. A 192.0.2.80"],
+                                    extra=f"    interface: {SERVICE_V6}@53\n    ip-freebind: yes\n",
+                                    name=f"unbound-{len(self.lab.procs)}")
+        return self.dns
+
+    def stop_dns(self) -> None:
+        if self.dns:
+            self.dns.proc.stop()
+            self.dns = None
+
+    # --- herald ---
+    def write_config(self, text: str) -> None:
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+    def start_herald(self, config: Optional[str] = None) -> harness.Proc:
+        if config is not None:
+            self.write_config(config)
+        self.herald = self.node.popen([harness.binary("herald"), "-c", self.config_path],
+                                      f"herald-{len(self.lab.procs)}")
+        harness.wait_for(lambda: os.path.exists(self.lab.path("herald.sock")) or not self.herald.alive(),
+                         timeout=10, what="herald's control socket")
+        if not self.herald.alive():
+            raise RuntimeError("herald exited at start:\n" + self.herald.log())
+        return self.herald
+
+    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return harness.run([harness.binary("heraldctl"), "--socket", self.lab.path("herald.sock"), *args],
+                           check=check, timeout=10)
+
+    def status(self) -> dict:
+        return json.loads(self.ctl("status", "--json").stdout)
+
+    # --- what the router sees ---
+    def router_routes(self) -> dict:
+        """prefix -> attribute text, from the router's own RIB."""
+        if self.bird:
+            out = {}
+            for table in ("master4", "master6"):
+                text = self.bird.ctl(f"show route table {table} all", check=False).stdout
+                current = None
+                for line in text.splitlines():
+                    m = re.match(r"^(\S+/\d+)\s+", line)
+                    if m:
+                        current = m.group(1)
+                        out[current] = line
+                    elif current:
+                        out[current] += "\n" + line
+            return out
+        out = {}
+        for fam in ("ipv4", "ipv6"):
+            j = self.frr.json(f"show bgp {fam} unicast json")
+            for prefix, paths in j.get("routes", {}).items():
+                out[prefix] = json.dumps(paths)
+        return out
+
+    def has_route(self, prefix: str) -> bool:
+        return prefix in self.router_routes()
+
+    def session_up(self) -> bool:
+        if self.bird:
+            return self.bird.established("herald")
+        return self.frr.neighbor_state(NODE_V4) == "Established"
+
+    def wait_route(self, prefix: str, present: bool, timeout: float, interval: float = 0.02) -> float:
+        """Seconds until `prefix` is (or is no longer) in the router's RIB."""
+        t0 = time.monotonic()
+        harness.wait_for(lambda: self.has_route(prefix) == present, timeout=timeout, interval=interval,
+                         what=f"{prefix} {'in' if present else 'gone from'} the router's RIB")
+        return time.monotonic() - t0
