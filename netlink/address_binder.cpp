@@ -157,11 +157,14 @@ Status AddressBinder::bind() {
   auto existing = backend_.addresses(config_.interface);
   if (!existing) return unexpected(existing.error());
   for (auto& t : tracked_) {
-    bool there = std::any_of(existing->begin(), existing->end(), [&](const AddressInfo& a) {
+    auto it = std::find_if(existing->begin(), existing->end(), [&](const AddressInfo& a) {
       return same_kernel_address(a.address, t.address);
     });
-    if (there) {
-      t.origin = Origin::Adopted;
+    if (it != existing->end()) {
+      // herald's label marks an address an earlier herald added (and kept on exit): it is
+      // still herald's to remove. IPv6 has no labels, so there it is adopted.
+      const bool ours = !config_.label.empty() && t.address.is_v4() && it->label == config_.label;
+      t.origin = ours ? Origin::Added : Origin::Adopted;
       t.present = true;
     } else if (auto r = add_one(t); !r) {
       return r;

@@ -41,6 +41,8 @@ struct BinderConfig {
   bool bring_up = true;
   // IFA_LABEL for IPv4 addresses herald adds, e.g. "lo:herald"; must start with the interface
   // name and fit IFNAMSIZ. The kernel has no IPv6 labels: IPv6 addresses are added without.
+  // At bind(), an existing IPv4 address with this label counts as herald's (Origin::Added by
+  // an earlier run), not as adopted.
   std::string label;
   // Auto: host scope on lo (the anycast address is then never picked as the source address of
   // outgoing traffic), global elsewhere. IPv4 only: the kernel derives IPv6 scope itself.

@@ -78,6 +78,29 @@ TEST_CASE("bind adopts addresses that are already there and never removes them")
   CHECK_FALSE(fake.has("lo", kV6));  // added by herald: removed on exit
 }
 
+TEST_CASE("herald's label marks IPv4 addresses kept by an earlier run as herald's") {
+  FakeBackend fake;
+  auto cfg = dns_config();
+  cfg.label = "lo:herald";
+  {
+    AddressBinder first(fake, cfg);  // default: keep on exit
+    REQUIRE(first.bind());
+    CHECK(first.release().empty());
+  }
+  fake.external_add("lo", kV4b);  // the operator's, label "lo"
+  cfg.remove_on_exit = true;
+  cfg.services[0].addresses.push_back(kV4b);
+  AddressBinder second(fake, cfg);
+  REQUIRE(second.bind());
+  CHECK(second.origin(kV4) == Origin::Added);     // labelled lo:herald: ours
+  CHECK(second.origin(kV6) == Origin::Adopted);   // IPv6 has no label to tell
+  CHECK(second.origin(kV4b) == Origin::Adopted);  // someone else's label
+  CHECK(second.release().empty());
+  CHECK_FALSE(fake.has("lo", kV4));
+  CHECK(fake.has("lo", kV6));
+  CHECK(fake.has("lo", kV4b));
+}
+
 TEST_CASE("an address appearing between list and add (EEXIST) is adopted, not an error") {
   FakeBackend fake;
   fake.fail_next_add_errno = EEXIST;

@@ -189,6 +189,21 @@ TEST_CASE("netns: existing addresses are adopted; on exit only herald's are remo
     r.check(k.release().empty(), "release (keep)");
     r.check(ip_has("lo", kV4b), "kept on exit by default");
 
+    // herald's label marks an address kept by an earlier run as herald's, also in the kernel.
+    BinderConfig labelled;
+    labelled.label = "lo:herald";
+    labelled.services = {{"dns", {kV4net}}};
+    {
+      AddressBinder first(*be, labelled);
+      r.check(first.bind().has_value(), "bind (labelled, keep)");
+    }
+    labelled.remove_on_exit = true;
+    AddressBinder later(*be, labelled);
+    r.check(later.bind().has_value(), "bind (labelled, remove on exit)");
+    r.check(later.origin(kV4net) == Origin::Added, "labelled address recognised as herald's");
+    r.check(later.release().empty(), "release (labelled)");
+    r.check(!ip_has("lo", kV4net), "labelled address removed on exit");
+
     // A second bind of the same configuration is idempotent: all adopted.
     AddressBinder again(*be, keep);
     r.check(again.bind().has_value(), "second bind");
