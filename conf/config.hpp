@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bgp/types.hpp"
@@ -214,6 +215,17 @@ struct Config {
     return global == o.global && peers == o.peers && services == o.services;
   }
 };
+
+// The config-file spelling of each enum value ("info", "both", "rs-client", "maintenance-file",
+// "announce", ...), for logs and status output.
+std::string_view to_string(LogLevel v);
+std::string_view to_string(LogFormat v);
+std::string_view to_string(PeerMode v);
+std::string_view to_string(BgpRole v);
+std::string_view to_string(ServiceState v);
+std::string_view to_string(Combine v);
+std::string_view to_string(CheckType v);
+std::string_view to_string(Action v);
 
 inline constexpr const char* kDefaultConfigPath = "/etc/herald/herald.toml";
 

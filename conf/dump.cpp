@@ -36,44 +36,6 @@ std::string list(const std::vector<T>& items, F fmt_one) {
 const char* b(bool v) { return v ? "true" : "false"; }
 std::string d(Duration v) { return q(format_duration(v)); }
 
-const char* name(LogLevel l) {
-  switch (l) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Notice: return "notice";
-    case LogLevel::Warning: return "warning";
-    case LogLevel::Error: return "error";
-  }
-  return "?";
-}
-const char* name(PeerMode m) {
-  switch (m) {
-    case PeerMode::Active: return "active";
-    case PeerMode::Passive: return "passive";
-    case PeerMode::Both: return "both";
-  }
-  return "?";
-}
-const char* name(BgpRole r) {
-  switch (r) {
-    case BgpRole::Provider: return "provider";
-    case BgpRole::RouteServer: return "rs";
-    case BgpRole::RouteServerClient: return "rs-client";
-    case BgpRole::Customer: return "customer";
-    case BgpRole::Peer: return "peer";
-  }
-  return "?";
-}
-const char* name(CheckType t) {
-  switch (t) {
-    case CheckType::Dns: return "dns";
-    case CheckType::Tcp: return "tcp";
-    case CheckType::Exec: return "exec";
-    case CheckType::MaintenanceFile: return "maintenance-file";
-  }
-  return "?";
-}
-
 void global(std::string& o, const GlobalConfig& g) {
   o += "[global]\n";
   o += fmt::format("local-as = {}\n", g.local_as);
@@ -83,8 +45,8 @@ void global(std::string& o, const GlobalConfig& g) {
   o += fmt::format("control-socket = {}\n", q(g.control_socket));
   o += fmt::format("control-group = {}\n", q(g.control_group));
   o += fmt::format("metrics = {}\n", g.metrics ? q(format_endpoint(*g.metrics)) : "false");
-  o += fmt::format("log-level = {}\n", q(name(g.log_level)));
-  o += fmt::format("log-format = {}\n", q(g.log_format == LogFormat::Json ? "json" : "text"));
+  o += fmt::format("log-level = {}\n", q(to_string(g.log_level)));
+  o += fmt::format("log-format = {}\n", q(to_string(g.log_format)));
   o += fmt::format("state-dir = {}\n", q(g.state_dir));
   o += fmt::format("drain-on-shutdown = {}\n", b(g.drain_on_shutdown));
   o += fmt::format("shutdown-timeout = {}\n", d(g.shutdown_timeout));
@@ -100,7 +62,7 @@ void peer(std::string& o, const PeerConfig& p) {
   o += fmt::format("remote-as = {}\n", p.remote_as);
   if (p.local_address) o += fmt::format("local-address = {}\n", addr(*p.local_address));
   o += fmt::format("port = {}\n", p.port);
-  o += fmt::format("mode = {}\n", q(name(p.mode)));
+  o += fmt::format("mode = {}\n", q(to_string(p.mode)));
   o += fmt::format("hold-time = {}\n", d(p.hold_time));
   o += fmt::format("keepalive = {}\n", d(p.keepalive));
   o += fmt::format("connect-retry = {}\n", d(p.connect_retry));
@@ -115,12 +77,12 @@ void peer(std::string& o, const PeerConfig& p) {
   if (p.next_hop_v6_link_local)
     o += fmt::format("next-hop-v6-link-local = {}\n", addr(*p.next_hop_v6_link_local));
   if (p.max_prefix) o += fmt::format("max-prefix = {}\n", *p.max_prefix);
-  if (p.role) o += fmt::format("role = {}\n", q(name(*p.role)));
+  if (p.role) o += fmt::format("role = {}\n", q(to_string(*p.role)));
 }
 
 void check(std::string& o, const CheckConfig& c) {
   o += "\n[[service.check]]\n";
-  o += fmt::format("type = {}\n", q(name(c.type)));
+  o += fmt::format("type = {}\n", q(to_string(c.type)));
   o += fmt::format("timeout = {}\n", d(c.timeout));
   switch (c.type) {
     case CheckType::Dns: {
@@ -157,7 +119,7 @@ void check(std::string& o, const CheckConfig& c) {
 void state(std::string& o, std::string_view which, const StatePolicy& s,
            const std::optional<Duration>* drain) {
   o += fmt::format("\n[service.policy.{}]\n", which);
-  o += fmt::format("action = {}\n", q(s.action == Action::Announce ? "announce" : "withdraw"));
+  o += fmt::format("action = {}\n", q(to_string(s.action)));
   if (s.action == Action::Withdraw) return;  // nothing else is allowed with withdraw
   if (s.med) o += fmt::format("med = {}\n", *s.med);
   o += fmt::format("prepend = {}\n", s.prepend);
@@ -186,8 +148,8 @@ void service(std::string& o, const ServiceConfig& s) {
   o += fmt::format("timeout = {}\n", d(h.timeout));
   o += fmt::format("rise = {}\n", h.rise);
   o += fmt::format("fall = {}\n", h.fall);
-  o += fmt::format("start = {}\n", q(h.start == ServiceState::Up ? "up" : "down"));
-  o += fmt::format("combine = {}\n", q(h.combine == Combine::Any ? "any" : "all"));
+  o += fmt::format("start = {}\n", q(to_string(h.start)));
+  o += fmt::format("combine = {}\n", q(to_string(h.combine)));
   o += fmt::format("splay = {}\n", b(h.splay));
   const FlapControl& f = s.flap;
   o += "\n[service.flap]\n";

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "conf/sections.hpp"
 
@@ -22,7 +21,16 @@ std::string Error::to_string() const {
   return out;
 }
 
+std::string to_string(const std::vector<Error>& errors) {
+  std::string out;
+  for (const Error& e : errors) out += e.to_string() + "\n";
+  return out;
+}
+
 namespace {
+
+// A config is a few KiB; a limit keeps `--check-config /dev/zero` from eating the memory.
+constexpr std::size_t kMaxFileSize = 1 << 20;
 
 using detail::Context;
 using detail::TableReader;
@@ -116,11 +124,15 @@ LoadResult load_file(const std::string& path) {
     return unexpected(std::vector<Error>{
         Error{path, 0, 0, "", fmt::format("cannot open: {}", std::strerror(err))}});
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
+  std::string text(kMaxFileSize + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad())
     return unexpected(std::vector<Error>{Error{path, 0, 0, "", "read error"}});
-  return load_string(buf.str(), path);
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxFileSize)
+    return unexpected(std::vector<Error>{
+        Error{path, 0, 0, "", "larger than 1 MiB; not a herald configuration"}});
+  return load_string(text, path);
 }
 
 }  // namespace herald::conf

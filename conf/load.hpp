@@ -29,10 +29,14 @@ struct Error {
   bool operator==(const Error&) const = default;
 };
 
+// All errors, one to_string() per line, each ending in a newline (what --check-config prints).
+std::string to_string(const std::vector<Error>& errors);
+
 // Either a fully validated config or every error found (sorted by position, never empty).
 using LoadResult = Expected<Config, std::vector<Error>>;
 
-// Reads and validates `path`. Password files named in the config are read here too.
+// Reads and validates `path` (at most 1 MiB). Password files named in the config are read
+// here too.
 LoadResult load_file(const std::string& path);
 
 // Validates `text`; `name` is used as the file name in errors and in Config::source.

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <initializer_list>
 
 #include "conf/read_service_parts.hpp"
 
@@ -139,6 +140,23 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
         c.timeout = *v;
     }
   }
+  // Keys of the other check types get a precise message instead of "unknown key".
+  struct TypeKeys {
+    CheckType type;
+    std::initializer_list<std::string_view> keys;
+  };
+  static const TypeKeys kKeys[] = {
+      {CheckType::Dns, {"server", "port", "name", "qtype", "qclass", "rd", "edns", "edns-buffer",
+                        "tcp", "rcodes", "expect", "expect-answer", "max-rtt"}},
+      {CheckType::Tcp, {"address", "port"}},
+      {CheckType::Exec, {"command"}},
+      {CheckType::MaintenanceFile, {"path"}},
+  };
+  for (const TypeKeys& tk : kKeys)
+    if (tk.type != c.type)
+      for (std::string_view k : tk.keys)
+        r.hint(k, fmt::format("not a key of {} checks (it belongs to {} checks)",
+                              to_string(c.type), to_string(tk.type)));
   switch (c.type) {
     case CheckType::Dns: read_dns(r, c.dns, s); break;
     case CheckType::Tcp: read_tcp(r, c.tcp, s); break;

@@ -152,6 +152,11 @@ void TableReader::finish() {
   for (auto&& [k, v] : table_) {
     std::string_view name = k.str();
     if (known_.count(name)) continue;
+    if (auto h = hints_.find(name); h != hints_.end()) {
+      Where at = where(k.source());
+      ctx_.error(at.line ? at : where(v), key(name), h->second);
+      continue;
+    }
     // Suggest the closest known key if it is plausibly a typo of this one.
     std::string best;
     std::size_t best_distance = std::numeric_limits<std::size_t>::max();

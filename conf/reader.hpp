@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -83,6 +84,8 @@ class TableReader {
   const toml::node* get(std::string_view k, bool required = false);
   // Registers keys that are valid here but read elsewhere (or deliberately ignored).
   void allow(std::string_view k) { known_.emplace(k); }
+  // If `k` is present but unread, finish() reports `message` instead of "unknown key".
+  void hint(std::string_view k, std::string message) { hints_.emplace(k, std::move(message)); }
 
   // Convenience getters: leave `out` unchanged when the key is absent or wrong.
   void read(std::string_view k, std::string& out, bool required = false);
@@ -115,6 +118,7 @@ class TableReader {
   const toml::table& table_;
   std::string path_;
   std::set<std::string, std::less<>> known_;
+  std::map<std::string, std::string, std::less<>> hints_;
 };
 
 }  // namespace herald::conf::detail

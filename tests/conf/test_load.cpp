@@ -380,7 +380,7 @@ path = "/etc/herald/maintenance"
   CHECK(errors(svc + "[[service.check]]\nname = \"x.\"\n") ==
         "t.toml:17:1: service[0].check[0].type: required key missing\n");
   CHECK(errors(svc + "[[service.check]]\ntype = \"tcp\"\nname = \"x.\"\n") ==
-        "t.toml:19:1: service[0].check[0].name: unknown key\n");
+        "t.toml:19:1: service[0].check[0].name: not a key of tcp checks (it belongs to dns checks)\n");
   CHECK(errors(svc + "[[service.check]]\ntype = \"exec\"\ncommand = []\n")
             .find("expected an argv array") != std::string::npos);
   CHECK(errors(svc + "[[service.check]]\ntype = \"exec\"\ncommand = \"/bin/true\"\n") ==
@@ -454,4 +454,30 @@ TEST_CASE("peer_session_params_equal: which changes reset a session") {
   CHECK(differs([](conf::PeerConfig& x) { x.role = conf::BgpRole::Peer; }));
   CHECK(differs([](conf::PeerConfig& x) { x.gtsm = true; }));
   CHECK(differs([](conf::PeerConfig& x) { x.port = 1179; }));
+}
+
+TEST_CASE("load_file: real files, size limit, error list formatting") {
+  auto r = conf::load_file(HERALD_CONF_SAMPLES "/minimal.toml");
+  REQUIRE(r.has_value());
+  CHECK(r->source == HERALD_CONF_SAMPLES "/minimal.toml");
+  auto big = conf::load_file("/dev/zero");  // endless input is refused, not read forever
+  REQUIRE_FALSE(big);
+  CHECK(conf::to_string(big.error()) ==
+        "/dev/zero: larger than 1 MiB; not a herald configuration\n");
+  auto bad = conf::load_string("[global]\nlocal-as = 0\nrouter-id = \"1.2.3.4\"\nx = 1\n", "b");
+  REQUIRE_FALSE(bad);
+  CHECK(conf::to_string(bad.error()) ==
+        "b:2:12: global.local-as: AS 0 is reserved and cannot be used (RFC 7607)\n"
+        "b:4:1: global.x: unknown key\n");
+}
+
+TEST_CASE("enum spellings match the config words") {
+  CHECK(conf::to_string(conf::LogLevel::Warning) == "warning");
+  CHECK(conf::to_string(conf::PeerMode::Passive) == "passive");
+  CHECK(conf::to_string(conf::BgpRole::RouteServerClient) == "rs-client");
+  CHECK(conf::to_string(conf::CheckType::MaintenanceFile) == "maintenance-file");
+  CHECK(conf::to_string(conf::Action::Withdraw) == "withdraw");
+  CHECK(conf::to_string(conf::Combine::Any) == "any");
+  CHECK(conf::to_string(conf::ServiceState::Up) == "up");
+  CHECK(conf::to_string(conf::LogFormat::Json) == "json");
 }

@@ -1,0 +1,54 @@
+// Config-file spellings of the enums (the same words the loader accepts).
+#include "conf/config.hpp"
+
+namespace herald::conf {
+
+std::string_view to_string(LogLevel v) {
+  switch (v) {
+    case LogLevel::Debug: return "debug";
+    case LogLevel::Info: return "info";
+    case LogLevel::Notice: return "notice";
+    case LogLevel::Warning: return "warning";
+    case LogLevel::Error: return "error";
+  }
+  return "?";
+}
+
+std::string_view to_string(LogFormat v) { return v == LogFormat::Json ? "json" : "text"; }
+
+std::string_view to_string(PeerMode v) {
+  switch (v) {
+    case PeerMode::Active: return "active";
+    case PeerMode::Passive: return "passive";
+    case PeerMode::Both: return "both";
+  }
+  return "?";
+}
+
+std::string_view to_string(BgpRole v) {
+  switch (v) {
+    case BgpRole::Provider: return "provider";
+    case BgpRole::RouteServer: return "rs";
+    case BgpRole::RouteServerClient: return "rs-client";
+    case BgpRole::Customer: return "customer";
+    case BgpRole::Peer: return "peer";
+  }
+  return "?";
+}
+
+std::string_view to_string(ServiceState v) { return v == ServiceState::Up ? "up" : "down"; }
+std::string_view to_string(Combine v) { return v == Combine::Any ? "any" : "all"; }
+
+std::string_view to_string(CheckType v) {
+  switch (v) {
+    case CheckType::Dns: return "dns";
+    case CheckType::Tcp: return "tcp";
+    case CheckType::Exec: return "exec";
+    case CheckType::MaintenanceFile: return "maintenance-file";
+  }
+  return "?";
+}
+
+std::string_view to_string(Action v) { return v == Action::Withdraw ? "withdraw" : "announce"; }
+
+}  // namespace herald::conf
