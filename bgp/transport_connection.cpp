@@ -114,13 +114,22 @@ void Connection::record_endpoints() {
 void Connection::start_read() {
   socket_.async_read_some(
       asio::buffer(read_buf_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
-        if (self->state_ != State::Open) return;  // closing: what the peer says no longer matters
+        if (self->state_ == State::Closing) {
+          // Closing: what the peer says no longer matters, but reading it keeps the kernel from
+          // answering our close() with a reset that could destroy the NOTIFICATION in flight.
+          if (ec) {
+            self->peer_done_ = true;
+            return self->maybe_finish_close();
+          }
+          return self->start_read();
+        }
+        if (self->state_ != State::Open) return;
         int err = ec ? 0 : self->injected("read");
         if (ec == asio::error::eof) return self->fail("connection closed by peer");
         if (ec) return self->fail(fmt::format("read from {}: {}", self->peer_.to_string(), ec.message()));
         if (err != 0) return self->fail(fmt::format("read from {}: {}", self->peer_.to_string(), std::strerror(err)));
         if (self->handlers_.bytes) self->handlers_.bytes(std::span<const std::uint8_t>(self->read_buf_.data(), n));
-        if (self->state_ == State::Open) self->start_read();
+        if (self->state_ == State::Open || self->state_ == State::Closing) self->start_read();
       });
 }
 
@@ -134,7 +143,7 @@ void Connection::send(Bytes bytes) {
 
 void Connection::start_write() {
   if (writing_ || queue_.empty()) {
-    if (!writing_ && queue_.empty() && state_ == State::Closing) finish_close();
+    if (!writing_ && queue_.empty() && state_ == State::Closing) half_close();
     return;
   }
   // Everything queued so far goes out in one gathered write, in order.
@@ -154,7 +163,7 @@ void Connection::start_write() {
       if (self->state_ == State::Open)
         self->fail(fmt::format("write to {}: {}", self->peer_.to_string(), std::strerror(err)));
       else if (self->state_ == State::Closing)
-        self->finish_close();
+        self->finish_close();  // the NOTIFICATION cannot get out: nothing left to wait for
     });
     return;
   }
@@ -222,14 +231,26 @@ void Connection::abort() {
   socket_.close(ignored);
 }
 
+void Connection::half_close() {
+  if (sent_fin_) return;
+  sent_fin_ = true;
+  error_code ignored;
+  // RFC 4271 8.2.2: the NOTIFICATION precedes the close. A FIN after the last byte lets the
+  // peer read it; we then wait (bounded by the flush timer) for the peer to close its side.
+  socket_.shutdown(ip::tcp::socket::shutdown_send, ignored);
+  maybe_finish_close();
+}
+
+void Connection::maybe_finish_close() {
+  if (sent_fin_ && peer_done_) finish_close();
+}
+
 void Connection::finish_close() {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
   flush_timer_.cancel();
   queue_.clear();
   error_code ignored;
-  // A FIN after the last byte, so the peer reads the NOTIFICATION before the end of stream.
-  socket_.shutdown(ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
   if (auto done = std::move(on_done_)) {
     on_done_ = nullptr;

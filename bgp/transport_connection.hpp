@@ -7,8 +7,10 @@
 //   found while connecting is posted, not called back in place).
 // - `closed` is called at most once, when the connection ends by itself (connect failure, EOF,
 //   read or write error); after the owner calls close() or abort() no handler runs again.
-// - close() writes what is queued (e.g. a NOTIFICATION), then shuts the socket down; it never
-//   takes longer than the flush limit given at construction. `done` runs when the socket is closed.
+// - close() writes what is queued (e.g. a NOTIFICATION), sends FIN, and discards what the peer
+//   still sends until it closes too, so the kernel never answers with a reset that would drop
+//   the NOTIFICATION; it never takes longer than the flush limit given at construction. `done`
+//   runs when the socket is closed.
 #pragma once
 
 #include <array>
@@ -89,7 +91,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start_read();
   void start_write();
   void fail(const std::string& reason);  // ends the connection by itself: `closed` handler
-  void finish_close();                   // shuts the socket; runs `done`
+  void half_close();          // all written: send FIN, wait for the peer's
+  void maybe_finish_close();  // both directions done
+  void finish_close();        // closes the socket; runs `done`
   int injected(std::string_view op) const { return fault_ ? fault_(op) : 0; }
 
   asio::io_context& io_;
@@ -106,6 +110,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<Bytes> in_flight_;       // being written by one async_write
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
+  bool sent_fin_ = false;   // closing: our side is shut down after the last byte
+  bool peer_done_ = false;  // closing: the peer closed its side (or the socket failed)
   std::function<void()> on_done_;
   std::array<std::uint8_t, 65536> read_buf_{};
 };
