@@ -58,8 +58,12 @@ struct PeerConfig {
   std::uint16_t port = 179;
   PeerMode mode = PeerMode::Both;
   Duration hold_time = std::chrono::seconds(90);   // whole seconds; 0 or >= 3 s (RFC 4271 4.2)
-  Duration keepalive = std::chrono::seconds(30);   // whole seconds; < hold_time, 0 iff hold 0
-  Duration connect_retry = std::chrono::seconds(10);
+  // Whole seconds, below hold_time. nullopt ("auto"): a third of the *negotiated* hold time
+  // (RFC 4271 10), which may be lower than ours if the peer proposes less.
+  std::optional<Duration> keepalive;
+  // First retry after connect_retry, backing off up to connect_retry_max.
+  Duration connect_retry = std::chrono::seconds(2);
+  Duration connect_retry_max = std::chrono::minutes(2);
   std::string md5_password;                         // RFC 2385 key; "" : no TCP-MD5
   std::optional<std::string> md5_password_file;     // where md5_password was read from
   bool gtsm = false;                                // RFC 5082 TTL security
@@ -72,6 +76,7 @@ struct PeerConfig {
   std::optional<bgp::IpAddress> next_hop_v6_link_local;  // fe80::/10
   std::optional<std::uint32_t> max_prefix;          // received routes; exceeding resets
   std::optional<BgpRole> role;
+  bool strict_role = false;  // RFC 9234 strict mode: the peer must send a role; needs role
   bool carries(bgp::Family f) const;
   bool operator==(const PeerConfig&) const = default;
 };

@@ -64,8 +64,9 @@ void peer(std::string& o, const PeerConfig& p) {
   o += fmt::format("port = {}\n", p.port);
   o += fmt::format("mode = {}\n", q(to_string(p.mode)));
   o += fmt::format("hold-time = {}\n", d(p.hold_time));
-  o += fmt::format("keepalive = {}\n", d(p.keepalive));
+  o += fmt::format("keepalive = {}\n", p.keepalive ? d(*p.keepalive) : q("auto"));
   o += fmt::format("connect-retry = {}\n", d(p.connect_retry));
+  o += fmt::format("connect-retry-max = {}\n", d(p.connect_retry_max));
   // The secret itself never leaves the process.
   if (p.md5_password_file) o += fmt::format("md5-password-file = {}\n", q(*p.md5_password_file));
   else if (!p.md5_password.empty()) o += "md5-password = \"<redacted>\"\n";
@@ -77,7 +78,10 @@ void peer(std::string& o, const PeerConfig& p) {
   if (p.next_hop_v6_link_local)
     o += fmt::format("next-hop-v6-link-local = {}\n", addr(*p.next_hop_v6_link_local));
   if (p.max_prefix) o += fmt::format("max-prefix = {}\n", *p.max_prefix);
-  if (p.role) o += fmt::format("role = {}\n", q(to_string(*p.role)));
+  if (p.role) {
+    o += fmt::format("role = {}\n", q(to_string(*p.role)));
+    o += fmt::format("strict-role = {}\n", b(p.strict_role));
+  }
 }
 
 void check(std::string& o, const CheckConfig& c) {

@@ -129,16 +129,18 @@ void read_peer(TableReader& r, PeerConfig& p, PeerPositions& pos, const std::str
       hold_ok = true;
     }
   }
-  p.keepalive = std::chrono::duration_cast<std::chrono::seconds>(p.hold_time / 3);
   if (const auto* n = r.get("keepalive")) {
-    if (auto v = as_duration(ctx, *n, r.key("keepalive"))) {
+    const auto* text = n->as_string();
+    if (text && text->get() == "auto") {
+      p.keepalive.reset();
+    } else if (auto v = as_duration(ctx, *n, r.key("keepalive"))) {
       if (!whole_seconds(*v))
         ctx.error(where(*n), r.key("keepalive"),
-                  fmt::format("expected whole seconds, got \"{}\"", format_duration(*v)));
-      else if (hold_ok && p.hold_time.count() == 0 && v->count() != 0)
+                  fmt::format("expected whole seconds or \"auto\", got \"{}\"", format_duration(*v)));
+      else if (hold_ok && p.hold_time.count() == 0)
         ctx.error(where(*n), r.key("keepalive"),
-                  "must be 0s when hold-time is 0s (no keepalives, RFC 4271 4.4)");
-      else if (hold_ok && p.hold_time.count() != 0 && (v->count() == 0 || *v >= p.hold_time))
+                  "must be \"auto\" when hold-time is 0s (no keepalives, RFC 4271 4.4)");
+      else if (hold_ok && (v->count() == 0 || *v >= p.hold_time))
         ctx.error(where(*n), r.key("keepalive"),
                   fmt::format("expected between 1s and less than hold-time ({}), got \"{}\"",
                               format_duration(p.hold_time), format_duration(*v)));
@@ -146,14 +148,19 @@ void read_peer(TableReader& r, PeerConfig& p, PeerPositions& pos, const std::str
         p.keepalive = *v;
     }
   }
-  if (const auto* n = r.get("connect-retry")) {
-    if (auto v = as_duration(ctx, *n, r.key("connect-retry"))) {
-      if (*v < 1s)
-        ctx.error(where(*n), r.key("connect-retry"), "expected at least 1s");
-      else
-        p.connect_retry = *v;
+  for (auto [k, out] : {std::pair<std::string_view, Duration*>{"connect-retry", &p.connect_retry},
+                        {"connect-retry-max", &p.connect_retry_max}}) {
+    if (const auto* n = r.get(k)) {
+      if (auto v = as_duration(ctx, *n, r.key(k))) {
+        if (*v < 1s) ctx.error(where(*n), r.key(k), "expected at least 1s");
+        else *out = *v;
+      }
     }
   }
+  if (p.connect_retry_max < p.connect_retry)
+    ctx.error(pos.table, r.key("connect-retry-max"),
+              fmt::format("connect-retry-max ({}) must not be shorter than connect-retry ({})",
+                          format_duration(p.connect_retry_max), format_duration(p.connect_retry)));
 
   const toml::node* inline_pw = r.get("md5-password");
   const toml::node* pw_file = r.get("md5-password-file");
@@ -259,6 +266,13 @@ void read_peer(TableReader& r, PeerConfig& p, PeerPositions& pos, const std::str
                               "\"rs-client\" (RFC 9234), got \"{}\"", *v));
       else
         p.role = it->second;
+    }
+  }
+  if (const auto* n = r.get("strict-role")) {
+    if (auto v = as_bool(ctx, *n, r.key("strict-role"))) {
+      if (*v && !p.role)
+        ctx.error(where(*n), r.key("strict-role"), "needs role (RFC 9234 strict mode)");
+      p.strict_role = *v;
     }
   }
   r.finish();

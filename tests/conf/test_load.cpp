@@ -74,7 +74,9 @@ type = "tcp"
   CHECK(c.global.drain_on_shutdown);
   const conf::PeerConfig& p = c.peers[0];
   CHECK(p.hold_time == 90s);
-  CHECK(p.keepalive == 30s);
+  CHECK_FALSE(p.keepalive);  // auto: a third of the negotiated hold time
+  CHECK(p.connect_retry == 2s);
+  CHECK(p.connect_retry_max == 120s);
   CHECK(p.port == 179);
   CHECK(p.mode == conf::PeerMode::Both);
   CHECK(p.families == std::vector<bgp::Family>{bgp::kIpv4Unicast});
@@ -178,11 +180,11 @@ TEST_CASE("hold time and keepalive (RFC 4271 4.2)") {
   };
   auto c = load_ok(peer("hold-time = \"0s\"\n"));
   CHECK(c.peers[0].hold_time == 0s);
-  CHECK(c.peers[0].keepalive == 0s);
-  c = load_ok(peer("hold-time = \"10s\"\n"));
-  CHECK(c.peers[0].keepalive == 3s);  // a third, whole seconds
+  CHECK_FALSE(c.peers[0].keepalive);
+  c = load_ok(peer("hold-time = \"10s\"\nkeepalive = \"auto\"\n"));
+  CHECK_FALSE(c.peers[0].keepalive);
   c = load_ok(peer("hold-time = \"9s\"\nkeepalive = \"1s\"\n"));
-  CHECK(c.peers[0].keepalive == 1s);
+  CHECK(c.peers[0].keepalive == std::optional<conf::Duration>(1s));
   CHECK(errors(peer("hold-time = \"1s\"\n")) ==
         "t.toml:8:13: peer[0].hold-time: a hold time of 1s is not allowed: use 0s or at least 3s "
         "(RFC 4271 4.2)\n");
@@ -193,9 +195,14 @@ TEST_CASE("hold time and keepalive (RFC 4271 4.2)") {
   CHECK(errors(peer("hold-time = \"9s\"\nkeepalive = \"9s\"\n")) ==
         "t.toml:9:13: peer[0].keepalive: expected between 1s and less than hold-time (9s), got "
         "\"9s\"\n");
-  CHECK(errors(peer("hold-time = \"0s\"\nkeepalive = \"5s\"\n")).find("must be 0s") !=
+  CHECK(errors(peer("hold-time = \"0s\"\nkeepalive = \"5s\"\n")).find("must be \"auto\" when hold-time is 0s") !=
         std::string::npos);
   CHECK(errors(peer("connect-retry = \"500ms\"\n")).find("at least 1s") != std::string::npos);
+  CHECK(errors(peer("connect-retry = \"5m\"\n")) ==
+        "t.toml:4:1: peer[0].connect-retry-max: connect-retry-max (2m) must not be shorter than "
+        "connect-retry (5m)\n");
+  CHECK(errors(peer("keepalive = \"1s500ms\"\n")).find("whole seconds or \"auto\"") !=
+        std::string::npos);
 }
 
 TEST_CASE("peer values: ASNs, families, next hops, role, addresses") {
@@ -233,6 +240,9 @@ TEST_CASE("peer values: ASNs, families, next hops, role, addresses") {
   CHECK(errors(peer("remote-as = 2\nnext-hop-v6-link-local = \"2001:db8::1\"\n"))
             .find("expected an fe80::/10 address") != std::string::npos);
   CHECK(errors(peer("remote-as = 2\nrole = \"boss\"\n")).find("(RFC 9234)") != std::string::npos);
+  CHECK(errors(peer("remote-as = 2\nstrict-role = true\n")) ==
+        "t.toml:8:15: peer[0].strict-role: needs role (RFC 9234 strict mode)\n");
+  CHECK(load_ok(peer("remote-as = 2\nrole = \"peer\"\nstrict-role = true\n")).peers[0].strict_role);
   CHECK(errors(peer("")) == "t.toml:4:1: peer[0].remote-as: required key missing\n");
 }
 
@@ -454,6 +464,8 @@ TEST_CASE("peer_session_params_equal: which changes reset a session") {
   CHECK(differs([](conf::PeerConfig& x) { x.role = conf::BgpRole::Peer; }));
   CHECK(differs([](conf::PeerConfig& x) { x.gtsm = true; }));
   CHECK(differs([](conf::PeerConfig& x) { x.port = 1179; }));
+  CHECK(differs([](conf::PeerConfig& x) { x.keepalive = 10s; }));
+  CHECK(differs([](conf::PeerConfig& x) { x.strict_role = true; }));
 }
 
 TEST_CASE("load_file: real files, size limit, error list formatting") {
