@@ -123,8 +123,16 @@ void Monitor::tick(const std::shared_ptr<Service>& s) {
 
 void Monitor::apply(const std::shared_ptr<Service>& s, CoreActions actions) {
   if (actions.cancel_round) cancel_checks(*s);
-  for (const auto& change : actions.changes)
-    if (on_change_) on_change_(status_of(*s), change.from);
+  for (const auto& change : actions.changes) {
+    if (!on_change_) continue;
+    // Report each change as it happened (a batch can hold two: a round and the end of a hold).
+    ServiceStatus st = status_of(*s);
+    st.state = change.to;
+    st.reason = change.reason;
+    st.flap_hold_until = change.flap_hold_until;
+    if (change.to != change.from) st.since = change.at;
+    on_change_(st, change.from);
+  }
   if (actions.start_round) {
     const auto round = *actions.start_round;
     const auto& checks = s->core.spec().checks;

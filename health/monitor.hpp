@@ -42,7 +42,8 @@ using StatusCallback = std::function<void(const ServiceStatus& status, ServiceSt
 /// Returns the first problem as "service <name>: <problem>".
 herald::Expected<bool, std::string> validate_service(const ServiceSpec& spec);
 
-/// Runs the health checks of a set of services on one io_context.
+/// Runs the health checks of a set of services on one io_context. Not thread-safe: construct,
+/// call and destroy it on the thread that runs the io_context.
 class Monitor {
  public:
   /// Every spec must pass validate_service() (a broken one aborts: a configuration bug).
