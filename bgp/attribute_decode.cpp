@@ -86,6 +86,18 @@ ErrorAction malformed_action(AttrType t) {
   }
 }
 
+bool has_duplicates(const std::vector<LargeCommunity>& v) {
+  if (v.size() <= 16) {  // the usual case: a quadratic scan beats allocating
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (std::find(v.begin() + static_cast<std::ptrdiff_t>(i) + 1, v.end(), v[i]) != v.end()) return true;
+    }
+    return false;
+  }
+  auto sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  return std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+}
+
 class AttributeDecoder {
  public:
   AttributeDecoder(AttrDecodeState& st, std::uint8_t flags, std::uint8_t type, Cursor value,
@@ -229,9 +241,7 @@ class AttributeDecoder {
       out.push_back(c);
     }
     // RFC 8092 5: redundant large communities are removed silently (first one kept).
-    auto sorted = out;
-    std::sort(sorted.begin(), sorted.end());
-    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    if (has_duplicates(out)) {
       std::set<LargeCommunity> seen;
       std::erase_if(out, [&](const LargeCommunity& c) { return !seen.insert(c).second; });
     }

@@ -107,7 +107,9 @@ void write_prefixes(Writer& w, const std::vector<Prefix>& ps, Afi afi) {
 
 // Every attribute except MP_REACH / MP_UNREACH, in ascending type order; unknown attributes
 // merge into that order (and pass on with the Partial bit if optional transitive, RFC 4271 5).
-void write_other_attributes(Writer& w, const PathAttributes& a, const CodecOptions& opts) {
+// NEXT_HOP is `next_hop` (nullptr: none), so packers need not copy the attributes to set it.
+void write_other_attributes(Writer& w, const PathAttributes& a, const IpAddress* next_hop,
+                            const CodecOptions& opts) {
   std::vector<const RawAttribute*> raw;
   raw.reserve(a.unknown.size());
   for (const auto& r : a.unknown) raw.push_back(&r);
@@ -134,9 +136,9 @@ void write_other_attributes(Writer& w, const PathAttributes& a, const CodecOptio
     write_attr(w, kTrans, type(AttrType::AsPath), [&](Writer& v) { write_as_path(v, *a.as_path, four, false); });
   }
   raw_below(type(AttrType::NextHop));
-  if (a.next_hop) {
-    require(a.next_hop->is_v4());
-    write_attr(w, kTrans, type(AttrType::NextHop), [&](Writer& v) { v.u32(a.next_hop->v4_host_order()); });
+  if (next_hop) {
+    require(next_hop->is_v4());
+    write_attr(w, kTrans, type(AttrType::NextHop), [&](Writer& v) { v.u32(next_hop->v4_host_order()); });
   }
   raw_below(type(AttrType::MultiExitDisc));
   if (a.med) write_attr(w, kOpt, type(AttrType::MultiExitDisc), [&](Writer& v) { v.u32(*a.med); });
@@ -222,7 +224,7 @@ void encode_update_body(Writer& w, const Update& u, const CodecOptions& opts) {
   w.patch16(wl);
   const auto al = w.placeholder16();
   write_mp_attributes(w, u.attrs);
-  write_other_attributes(w, u.attrs, opts);
+  write_other_attributes(w, u.attrs, u.attrs.next_hop ? &*u.attrs.next_hop : nullptr, opts);
   w.patch16(al);
   write_prefixes(w, u.nlri, Afi::Ipv4);
 }
@@ -265,12 +267,11 @@ std::vector<Bytes> encode_announcements(Family family, const PathAttributes& att
   const std::size_t max = opts.max_message_size();
 
   // The attributes other than the NLRI carrier are the same in every UPDATE: encode them once.
-  PathAttributes common = attrs;
   Bytes block;
+  block.reserve(256);
   Writer bw(block);
   if (family.afi == Afi::Ipv4) {
-    common.next_hop = next_hop;
-    detail::write_other_attributes(bw, common, opts);
+    detail::write_other_attributes(bw, attrs, &next_hop, opts);
     const std::size_t budget = max - kUpdateFixed - block.size();
     if (block.size() + kUpdateFixed + 5 > max) std::abort();
     for (std::size_t i = 0; i < prefixes.size();) {
@@ -289,17 +290,16 @@ std::vector<Bytes> encode_announcements(Family family, const PathAttributes& att
     return out;
   }
 
-  common.next_hop.reset();  // RFC 4760 3: MP_REACH_NLRI carries the next hop
-  detail::write_other_attributes(bw, common, opts);
+  // RFC 4760 3: MP_REACH_NLRI carries the next hop; no NEXT_HOP attribute.
+  detail::write_other_attributes(bw, attrs, nullptr, opts);
   MpReach head;
   head.family = family;
   head.next_hop = next_hop;
   head.link_local_next_hop = link_local;
-  Bytes mp_head;
-  Writer hw(mp_head);
-  detail::write_mp_reach_head(hw, head);
+  // AFI, SAFI, next hop length, next hop(s), reserved octet.
+  const std::size_t mp_head = 5 + (link_local ? 32 : next_hop.size());
   // Budget assuming the 4-octet MP_REACH header; a smaller value shrinks it by one octet.
-  const std::size_t fixed = kUpdateFixed + 4 + mp_head.size() + block.size();
+  const std::size_t fixed = kUpdateFixed + 4 + mp_head + block.size();
   if (fixed + kMaxPrefixBytes > max) std::abort();
   const std::size_t budget = max - fixed;
   for (std::size_t i = 0; i < prefixes.size();) {
@@ -313,7 +313,7 @@ std::vector<Bytes> encode_announcements(Family family, const PathAttributes& att
     const auto al = w.placeholder16();
     detail::write_attr(w, attr_flags::kOptional, static_cast<std::uint8_t>(AttrType::MpReachNlri),
                        [&](Writer& v) {
-                         v.bytes(mp_head);
+                         detail::write_mp_reach_head(v, head);
                          for (; i < end; ++i) detail::write_prefix(v, prefixes[i]);
                        });
     w.bytes(block);

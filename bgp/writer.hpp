@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <span>
 
 #include "bgp/types.hpp"
@@ -16,14 +17,15 @@ class Writer {
   std::size_t size() const { return out_.size(); }
   void u8(std::uint8_t v) { out_.push_back(v); }
   void u16(std::uint16_t v) {
-    out_.push_back(static_cast<std::uint8_t>(v >> 8));
-    out_.push_back(static_cast<std::uint8_t>(v));
+    const std::uint8_t b[2] = {static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+    append(b, 2);
   }
   void u32(std::uint32_t v) {
-    u16(static_cast<std::uint16_t>(v >> 16));
-    u16(static_cast<std::uint16_t>(v));
+    const std::uint8_t b[4] = {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+                               static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+    append(b, 4);
   }
-  void bytes(std::span<const std::uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  void bytes(std::span<const std::uint8_t> b) { append(b.data(), b.size()); }
 
   // Reserves a 1- or 2-octet length field; returns its offset for patch8/patch16.
   std::size_t placeholder8() { u8(0); return out_.size() - 1; }
@@ -44,6 +46,13 @@ class Writer {
   Bytes& buffer() { return out_; }
 
  private:
+  // One resize and one copy per field: cheaper than growing octet by octet.
+  void append(const std::uint8_t* p, std::size_t n) {
+    if (n == 0) return;
+    const std::size_t at = out_.size();
+    out_.resize(at + n);
+    std::memcpy(out_.data() + at, p, n);
+  }
   Bytes& out_;
 };
 
