@@ -102,10 +102,14 @@ Actions Peer::start(Clock::time_point now) {
   return out;
 }
 
-Actions Peer::stop(Clock::time_point now, std::string_view reason) {
+Actions Peer::stop(Clock::time_point now, std::string_view reason, CeaseSubcode subcode) {
   Actions out;
-  // RFC 9003: Cease / Administrative Shutdown carrying the operator's text.
-  absorb(fsm_.stop(now, Notification::shutdown(reason)), now, out);
+  // RFC 9003 defines the text for 6/2 and 6/4; other subcodes carry no data.
+  Notification n = (subcode == CeaseSubcode::AdministrativeShutdown ||
+                    subcode == CeaseSubcode::AdministrativeReset)
+                       ? Notification::shutdown(reason, subcode)
+                       : Notification::make(ErrorCode::Cease, subcode);
+  absorb(fsm_.stop(now, std::move(n)), now, out);
   return out;
 }
 

@@ -80,9 +80,12 @@ class Peer {
   // ---- Events ----
   // ManualStart: leave Idle, connect and/or wait for the neighbor per config.mode.
   Actions start(Clock::time_point now);
-  // ManualStop: NOTIFICATION Cease/Administrative Shutdown carrying `reason` (RFC 9003), close,
-  // stay Idle until start().
-  Actions stop(Clock::time_point now, std::string_view reason);
+  // ManualStop: NOTIFICATION Cease carrying `reason` (RFC 9003 shutdown communication), close,
+  // stay Idle until start(). `subcode`: AdministrativeShutdown (6/2) for an operator or a failed
+  // health check, PeerDeconfigured (6/3) when the neighbor is removed from the configuration,
+  // AdministrativeReset (6/4) before a restart with a changed configuration (RFC 4486).
+  Actions stop(Clock::time_point now, std::string_view reason,
+               CeaseSubcode subcode = CeaseSubcode::AdministrativeShutdown);
   // An id for an accepted inbound socket, to pass to on_connected(..., inbound = true).
   ConnId allocate_conn_id();
   // TCP is up (outbound: the conn of a Connect action; inbound: from allocate_conn_id()).

@@ -1,6 +1,7 @@
 // The set of prefixes a neighbor currently announces, kept only to count them (status and
-// max-prefix, RFC 4486) at about 16 bytes per prefix: each prefix becomes a 64-bit fingerprint
-// in an open-addressing table (linear probing, load <= 1/2, backward-shift deletion).
+// max-prefix, RFC 4486) at 16 to 32 bytes per prefix (a 1M-prefix IPv4 table: 16-32 MB, no
+// per-prefix allocation): each prefix becomes a 64-bit fingerprint in an open-addressing table
+// (linear probing, load <= 1/2, power-of-two size, backward-shift deletion).
 // IPv4 fingerprints are exact; IPv6 ones are a 64-bit hash, so two distinct IPv6 prefixes may
 // (with probability ~n^2 / 2^65) count as one. Re-announcing a prefix (an implicit withdraw,
 // RFC 4271 3.1) does not count twice, which a plain announce-minus-withdraw counter would.

@@ -437,6 +437,15 @@ TEST_CASE("peer: stop sends Cease 2 with the RFC 9003 text") {
   CHECK(d.peer.adj_rib_out().size(kIpv4Unicast) == 0);
 }
 
+TEST_CASE("peer: stop with PeerDeconfigured sends 6/3 without data") {
+  Driver d;
+  d.establish();
+  auto a = d.peer.stop(d.now, "removed", CeaseSubcode::PeerDeconfigured);
+  auto n = peer_notifications(a, d.conn);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0] == Notification::make(ErrorCode::Cease, CeaseSubcode::PeerDeconfigured));
+}
+
 TEST_CASE("peer: a received NOTIFICATION is logged and counted") {
   Driver d;
   d.establish();
