@@ -105,6 +105,12 @@ Controller::~Controller() = default;
 // ---------------------------------------------------------------- start
 
 bool Controller::start() {
+  // systemd's StateDirectory= creates it for the unit; by hand, herald does.
+  std::error_code dir_ec;
+  std::filesystem::create_directories(config_.global.state_dir, dir_ec);
+  if (dir_ec)
+    log_.write(log::Level::error, "cannot create state directory",
+               {{"path", config_.global.state_dir}, {"reason", dir_ec.message()}});
   auto loaded = state_file_.load();
   state_ = loaded.state;
   if (loaded.problem) log_.write(log::Level::warning, "state file ignored", {{"reason", *loaded.problem}});
@@ -501,11 +507,8 @@ bgp::SpeakerObserver Controller::speaker_observer() {
       log_.write_limited(level_of(level), text, {{"peer", peer}});
     }
   };
+  // The speaker logs each state change itself (one place); here it becomes an event.
   o.state_change = [this](std::string_view peer, const bgp::StateChange& c) {
-    auto lvl = c.to == bgp::State::Established || c.from == bgp::State::Established ? log::Level::notice
-                                                                                     : log::Level::info;
-    log_.write(lvl, "peer state change",
-               {{"peer", peer}, {"old", bgp::to_string(c.from)}, {"new", bgp::to_string(c.to)}, {"reason", c.reason}});
     publish_event({{"event", "peer"}, {"peer", std::string(peer)}, {"old", bgp::to_string(c.from)},
                    {"new", bgp::to_string(c.to)}, {"reason", c.reason}});
     update_notify_status();

@@ -104,7 +104,7 @@ bgp::SpeakerPeerConfig speaker_peer(const conf::Config& config, const conf::Peer
   b.local_address = p.local_address;
   b.mode = mode_of(p.mode);
   b.hold_time = whole_seconds(p.hold_time);
-  b.keepalive = whole_seconds(p.keepalive);
+  if (p.keepalive) b.keepalive = whole_seconds(*p.keepalive);
   b.connect_retry = p.connect_retry;
   b.families = p.families;
   b.next_hop_v4 = p.next_hop_v4;
