@@ -540,6 +540,72 @@ TEST_CASE("peer: send hold through on_sent") {
   CHECK(d.peer.state() == State::Idle);
 }
 
+TEST_CASE("peer: config check refuses hold 1 or 2 and other impossible settings") {
+  auto c = base_config();
+  CHECK_FALSE(c.check());
+  c.hold_time = 0;  // allowed: no keepalives
+  CHECK_FALSE(c.check());
+  for (std::uint16_t h : {1, 2}) {
+    c.hold_time = h;
+    CHECK(c.check());
+  }
+  c = base_config();
+  c.keepalive = 31;  // more than 90 / 3
+  CHECK(c.check());
+  c = base_config();
+  c.router_id = 0;
+  CHECK(c.check());
+  c = base_config();
+  c.require_families = {kIpv6Unicast};
+  c.families = {kIpv4Unicast};
+  CHECK(c.check());
+  c = base_config();
+  c.next_hop_v6_link_local = IpAddress::parse("2001:db8::1");  // not fe80::/10
+  CHECK(c.check());
+}
+
+// An UPDATE larger than 4096 octets: 1100 /32s in one message.
+Bytes big_update() {
+  std::vector<Prefix> ps;
+  for (std::uint32_t i = 0; i < 1100; ++i) {
+    Prefix p;
+    p.addr = IpAddress::v4(0xC6120000u + i);  // 198.18.0.0/15
+    p.length = 32;
+    ps.push_back(p);
+  }
+  PathAttributes a;
+  a.origin = Origin::Igp;
+  a.as_path = AsPath{AsSegment{AsSegmentType::AsSequence, {65001}}};
+  CodecOptions ext;
+  ext.extended_message = true;
+  auto msgs = encode_announcements(kIpv4Unicast, a, kRemote, std::nullopt, ps, ext);
+  REQUIRE(msgs.size() == 1);
+  REQUIRE(msgs[0].size() > kMaxMessageSize);
+  return msgs[0];
+}
+
+TEST_CASE("peer: messages above 4096 octets only after RFC 8654 negotiation") {
+  SUBCASE("negotiated") {
+    Driver d;
+    auto o = peer_open();
+    o.caps.extended_message = true;
+    d.establish(o);
+    d.feed_bytes(big_update());
+    CHECK(d.peer.state() == State::Established);
+    CHECK(d.peer.status(d.now).received[kIpv4Unicast] == 1100);
+  }
+  SUBCASE("not negotiated: 1/2 Bad Message Length") {
+    Driver d;
+    d.establish();
+    auto a = d.feed_bytes(big_update());
+    auto n = peer_notifications(a, d.conn);
+    REQUIRE(n.size() == 1);
+    CHECK(n[0].code == 1);
+    CHECK(n[0].subcode == 2);
+    CHECK(d.peer.state() == State::Idle);
+  }
+}
+
 TEST_CASE("peer: large sets are packed into several UPDATEs of at most 4096 octets") {
   Driver d;
   std::vector<Route> many;
