@@ -1,6 +1,8 @@
 // RFC 4271 section 8 transitions of the session FSM, driven with a hand-advanced clock.
 #include <doctest/doctest.h>
 
+#include <functional>
+
 #include "bgp/fsm.hpp"
 #include "session_test_support.hpp"
 
@@ -742,6 +744,74 @@ TEST_CASE("fsm: both connections in OpenSent, OPENs arrive one after the other")
   CHECK(closes(a, out));
   d.fsm.message(in, Keepalive{}, d.now);
   CHECK(d.fsm.established_conn() == in);
+}
+
+TEST_CASE("fsm: ManualStop from every state ends in Idle without automatic restart") {
+  struct Case {
+    const char* state;
+    std::function<void(Driver&)> reach;
+    bool notifies;
+  };
+  const std::vector<Case> cases{
+      {"Idle", [](Driver&) {}, false},
+      {"Connect", [](Driver& d) { d.start(); }, false},
+      {"Active",
+       [](Driver& d) {
+         d.start();
+         d.fsm.connect_failed(d.conn, d.now, "refused");
+       },
+       false},
+      {"OpenSent", [](Driver& d) { d.to_open_sent(); }, true},
+      {"OpenConfirm", [](Driver& d) { d.to_open_confirm(); }, true},
+      {"Established", [](Driver& d) { d.to_established(); }, true},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.state);
+    Driver d;
+    c.reach(d);
+    CHECK(to_string(d.fsm.state()) == c.state);
+    auto a = d.fsm.stop(d.now, Notification::shutdown("bye"));
+    CHECK(notifications(a).size() == (c.notifies ? 1u : 0u));
+    CHECK(d.fsm.state() == State::Idle);
+    CHECK_FALSE(armed(a, TimerKind::IdleHold));
+    CHECK_FALSE(armed(a, TimerKind::ConnectRetry));
+    CHECK(first_of<SessionDown>(a).has_value() == (std::string(c.state) == "Established"));
+  }
+}
+
+TEST_CASE("fsm: OpenConfirm hold expiry and NOTIFICATION go Idle") {
+  SUBCASE("hold timer") {
+    Driver d;
+    auto a = d.to_open_confirm(peer_open(9));
+    auto b = d.fire(*armed(a, TimerKind::Hold));
+    REQUIRE(notifications(b).size() == 1);
+    CHECK(notifications(b)[0].code == 4);
+    CHECK(d.fsm.state() == State::Idle);
+  }
+  SUBCASE("NOTIFICATION") {
+    Driver d;
+    d.to_open_confirm();
+    auto a = d.fsm.message(d.conn, Notification::make(ErrorCode::Cease,
+                                                      CeaseSubcode::OutOfResources), d.now);
+    CHECK(notifications(a).empty());
+    CHECK(d.fsm.state() == State::Idle);
+    CHECK(armed(a, TimerKind::IdleHold));
+  }
+}
+
+TEST_CASE("fsm: an error reported by the caller sends it and goes Idle") {
+  Driver d;
+  d.to_established();
+  auto a = d.fsm.error(d.conn, d.now,
+                       Notification::make(ErrorCode::UpdateMessageError,
+                                          UpdateSubcode::MalformedAttributeList),
+                       "malformed message");
+  auto n = notifications(a);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].code == 3);
+  CHECK(n[0].subcode == 1);
+  CHECK(first_of<SessionDown>(a)->reason == "malformed message");
+  CHECK(d.fsm.state() == State::Idle);
 }
 
 TEST_CASE("fsm: backoff helper doubles, caps and resets") {

@@ -368,6 +368,26 @@ TEST_CASE("peer: treat-as-withdraw UPDATE withdraws its prefixes and keeps the s
   CHECK(logged);
 }
 
+TEST_CASE("peer: an UPDATE error that needs a session reset sends code 3 and goes Idle") {
+  Driver d;
+  d.establish();
+  const Bytes bad = {
+      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,  // marker
+      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,  // marker
+      0x00, 0x1B,                                      // length 27
+      0x02,                                            // type UPDATE
+      0x00, 0x00,                                      // withdrawn routes length 0
+      0x00, 0x0A,                                      // path attributes length 10: too long
+      0x40, 0x01, 0x01, 0x00,                          // ORIGIN IGP (only 4 octets follow)
+  };
+  auto a = d.feed_bytes(bad);
+  auto n = peer_notifications(a, d.conn);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].code == 3);  // UPDATE Message Error (RFC 4271 6.3, RFC 7606 4)
+  CHECK(first_of<SessionDown>(a));
+  CHECK(d.peer.state() == State::Idle);
+}
+
 TEST_CASE("peer: max-prefix sends Cease 1 with AFI/SAFI and the limit, then backs off") {
   auto cfg = peer_config();
   cfg.max_prefix.ipv4 = 2;
