@@ -51,8 +51,10 @@ std::optional<bgp::IpAddress> read_address(TableReader& r, std::string_view k, b
                                            Where* at = nullptr) {
   const toml::node* n = r.get(k, required);
   if (!n) return std::nullopt;
-  if (at) *at = where(*n);
-  return as_parsed<bgp::IpAddress>(r.ctx(), *n, r.key(k), parse_address);
+  auto a = as_parsed<bgp::IpAddress>(r.ctx(), *n, r.key(k), parse_address);
+  // Only a valid address gets a position, so later checks (duplicates) skip invalid ones.
+  if (a && at) *at = where(*n);
+  return a;
 }
 
 }  // namespace

@@ -140,6 +140,14 @@ prefixes = ["192.0.2.1/24"]
         "you mean \"192.0.2.0/24\"?\n");
 }
 
+TEST_CASE("an invalid value is reported once, not again by the cross-checks") {
+  CHECK(errors("[global]\nlocal-as = 1\nrouter-id = \"192.0.2.1\"\n"
+               "[[peer]]\nname = \"a\"\naddress = \"x\"\nremote-as = 2\n"
+               "[[peer]]\nname = \"b\"\naddress = \"y\"\nremote-as = 2\n") ==
+        "t.toml:6:11: peer[0].address: expected an IPv4 or IPv6 address, got \"x\"\n"
+        "t.toml:10:11: peer[1].address: expected an IPv4 or IPv6 address, got \"y\"\n");
+}
+
 TEST_CASE("unknown keys: did you mean") {
   CHECK(errors(kBase + "hold-tme = \"9s\"\nfoo = 1\n") ==
         "t.toml:14:1: peer[1].hold-tme: unknown key; did you mean \"hold-time\"?\n"
