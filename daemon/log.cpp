@@ -246,6 +246,12 @@ std::string rate_key(Level level, std::string_view msg, Fields fields) {
 
 }  // namespace
 
+std::string format_timestamp(std::chrono::system_clock::time_point tp) {
+  Buffer b;
+  append_timestamp(b, tp);
+  return fmt::to_string(b);
+}
+
 Environment default_environment() {
   return Environment{write_stderr, [] { return std::chrono::system_clock::now(); },
                      [] { return std::chrono::steady_clock::now(); }};

@@ -81,6 +81,9 @@ struct Options {
   std::size_t max_rate_keys = 1024;
 };
 
+// RFC 3339 UTC with milliseconds, as in log lines and the status JSON: "2026-11-29T10:00:00.123Z".
+std::string format_timestamp(std::chrono::system_clock::time_point tp);
+
 // True when systemd connected our stderr to the journal (JOURNAL_STREAM names stderr's inode).
 bool stderr_is_journal() noexcept;
 
@@ -138,6 +141,16 @@ inline void warning(std::string_view msg, Fields f = {}) {
 }
 inline void error(std::string_view msg, Fields f = {}) {
   if (global().enabled(Level::error)) global().write(Level::error, msg, f);
+}
+// The one shape of every state-change line (notice level), so they all read and grep alike:
+//   ... notice state change peer=upstream1 old=Active new=Established reason="OPEN accepted"
+// `kind` is the subject's field name ("peer", "service", "prefix"), `name` the subject.
+inline void state_change(std::string_view kind, std::string_view name, std::string_view old_state,
+                         std::string_view new_state, std::string_view reason) {
+  if (global().enabled(Level::notice)) {
+    global().write(Level::notice, "state change",
+                   {{kind, name}, {"old", old_state}, {"new", new_state}, {"reason", reason}});
+  }
 }
 // Rate-limited variant of the functions above (see Logger::write_limited).
 inline void limited(Level level, std::string_view msg, Fields f = {}) {

@@ -179,3 +179,26 @@ TEST_CASE("level and format names parse as written in the config") {
   CHECK_FALSE(parse_format("xml").has_value());
   CHECK(syslog_priority(Level::error) == 3);
 }
+
+TEST_CASE("state_change writes the one state-change shape through the global logger") {
+  Capture cap;
+  configure({.min_level = Level::info}, cap.env());
+  state_change("peer", "upstream1", "Active", "Established", "OPEN accepted");
+  state_change("service", "dns", "Up", "Down", "");
+  configure({}, default_environment());  // later tests log to stderr again
+  REQUIRE(cap.lines.size() == 2);
+  CHECK(cap.lines[0] ==
+        "2026-11-29T10:00:00.123Z notice state change peer=upstream1 old=Active new=Established "
+        "reason=\"OPEN accepted\"\n");
+  CHECK(cap.lines[1] ==
+        "2026-11-29T10:00:00.123Z notice state change service=dns old=Up new=Down reason=\"\"\n");
+}
+
+TEST_CASE("format_timestamp is RFC 3339 UTC with milliseconds, also before the epoch") {
+  using std::chrono::milliseconds;
+  using std::chrono::system_clock;
+  CHECK(format_timestamp(system_clock::time_point(milliseconds(1795946400123LL))) ==
+        "2026-11-29T10:00:00.123Z");
+  CHECK(format_timestamp(system_clock::time_point(milliseconds(-1))) ==
+        "1969-12-31T23:59:59.999Z");
+}

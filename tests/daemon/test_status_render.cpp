@@ -1,6 +1,7 @@
 // heraldctl's rendering of the status and event JSON documented in daemon/status_schema.md.
 #include <doctest/doctest.h>
 
+#include "daemon/events.hpp"
 #include "daemon/status_render.hpp"
 
 using namespace herald::control;
@@ -120,4 +121,12 @@ TEST_CASE("ages and tables") {
   CHECK(age_between("yesterday", "2026-11-29T10:00:00Z").empty());
   CHECK(render_table({"A", "LONG"}, {{"xxx", "y"}, {"\xc3\xa9", ""}}) ==
         "A    LONG\nxxx  y\n\xc3\xa9\n");
+}
+
+TEST_CASE("make_event stamps time and kind, and renders as one line") {
+  auto ev = make_event(std::chrono::system_clock::time_point(std::chrono::milliseconds(1795946400123LL)),
+                       "peer", {{"peer", "r1"}, {"old", "Active"}, {"new", "Established"}, {"ts", "x"}});
+  CHECK(ev == json{{"ts", "2026-11-29T10:00:00.123Z"}, {"event", "peer"}, {"peer", "r1"},
+                   {"old", "Active"}, {"new", "Established"}});
+  CHECK(render_event(ev) == "2026-11-29T10:00:00.123Z peer peer=r1 Active -> Established");
 }
