@@ -113,7 +113,7 @@ std::optional<std::string> Speaker::add_peer(SpeakerPeerConfig peer) {
   auto slot = make_slot(std::move(peer));
   slots_.push_back(slot);
   if (started_ && !stopping_) {
-    key_listeners(slot->cfg, true);
+    prepare_listeners(slot->cfg);
     start_slot(slot);
   }
   return std::nullopt;
@@ -166,29 +166,41 @@ std::vector<std::string> Speaker::start() {
     listeners_.push_back(*l);
   }
   for (const auto& s : slots_) {
-    for (const auto& l : listeners_) {
-      // GTSM peers check the TTL of our SYN-ACK too (RFC 5082 3).
-      if (s->cfg.gtsm) {
-        if (auto e = l->set_ttl_255()) errors.push_back(e->what);
-      }
-    }
-    key_listeners(s->cfg, true);
+    for (auto& e : prepare_listeners(s->cfg)) errors.push_back(std::move(e));
   }
   for (const auto& l : listeners_) l->start();
   for (const auto& s : slots_) start_slot(s);
   return errors;
 }
 
-void Speaker::key_listeners(const SpeakerPeerConfig& peer, bool install) {
-  if (!peer.md5) return;
+std::vector<std::string> Speaker::prepare_listeners(const SpeakerPeerConfig& peer) {
+  std::vector<std::string> errors;
+  if (peer.gtsm) {
+    // A GTSM peer checks the TTL of our SYN-ACK too (RFC 5082 3), which the listener sends.
+    for (const auto& l : listeners_) {
+      if (auto e = l->set_ttl_255()) {
+        log(LogLevel::Error, peer.bgp.name, e->what);
+        errors.push_back(e->what);
+      }
+    }
+  }
+  for (auto& e : key_listeners(peer, true)) errors.push_back(std::move(e));
+  return errors;
+}
+
+std::vector<std::string> Speaker::key_listeners(const SpeakerPeerConfig& peer, bool install) {
+  std::vector<std::string> errors;
+  if (!peer.md5) return errors;
   for (const auto& l : listeners_) {
     const bool v4_listener = !l->v6_socket();
     const bool dual = l->v6_socket() && l->local_endpoint().address == IpAddress{Afi::Ipv6, {}};
     if (peer.bgp.peer_address.is_v4() ? !(v4_listener || dual) : v4_listener) continue;
     if (auto e = l->set_md5(peer.bgp.peer_address, install ? std::string_view(*peer.md5) : std::string_view())) {
       log(LogLevel::Error, peer.bgp.name, e->what);
+      errors.push_back(e->what);
     }
   }
+  return errors;
 }
 
 void Speaker::start_slot(const SlotPtr& slot) {

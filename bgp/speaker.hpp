@@ -118,7 +118,9 @@ class Speaker {
   void arm_timer(const SlotPtr& slot, const ArmTimer& a);
   transport::ConnectionHandlers handlers_for(const SlotPtr& slot, ConnId conn, bool outbound);
   void on_accept(boost::asio::ip::tcp::socket socket, const transport::Endpoint& remote);
-  void key_listeners(const SpeakerPeerConfig& peer, bool install);
+  // GTSM TTL and MD5 key of one peer on every listener; returns the errors (also logged).
+  std::vector<std::string> prepare_listeners(const SpeakerPeerConfig& peer);
+  std::vector<std::string> key_listeners(const SpeakerPeerConfig& peer, bool install);
   void forget_if_done(const SlotPtr& slot);
   void check_stopped();
   void log(LogLevel level, std::string_view peer, std::string_view text) const;
