@@ -238,6 +238,9 @@ Expected<Command, std::string> parse_request(std::string_view line) {
   } catch (const json::parse_error& e) {
     return unexpected(
         fmt::format("request is not valid JSON at byte {}: {}", e.byte, json_error_detail(e)));
+  } catch (const json::exception&) {
+    // The parser reports numbers beyond double's range (1e999) as out_of_range, not parse_error.
+    return unexpected(std::string("request is not valid JSON: a number is out of range"));
   }
   if (!req.is_object()) {
     return unexpected(fmt::format("request must be a JSON object, not {}", req.type_name()));

@@ -93,6 +93,8 @@ Expected<PersistentState, std::string> decode_state(std::string_view text) {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
     return unexpected(fmt::format("not valid JSON at byte {}", e.byte));
+  } catch (const json::exception&) {
+    return unexpected(std::string("not valid JSON: a number is out of range"));  // e.g. 1e999
   }
   if (!j.is_object()) return unexpected(std::string("top level is not an object"));
   auto v = j.find("version");

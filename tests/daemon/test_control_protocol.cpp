@@ -56,6 +56,10 @@ TEST_CASE("framing and JSON errors") {
   CHECK(err(R"({"command":"status"})") ==
         "request has no \"cmd\" field (status, drain, undrain, steer, reload, events)");
   CHECK(err(R"({"cmd":7})") == "\"cmd\" must be a string");
+  // Found by fuzz_control: an out-of-range number is a JSON error value, not an exception.
+  CHECK(err(R"({"cmd":1e999})") == "request is not valid JSON: a number is out of range");
+  CHECK(err(R"({"cmd":"steer","service":"dns","med":-1e400})") ==
+        "request is not valid JSON: a number is out of range");
 }
 
 TEST_CASE("unknown commands name the closest known one") {

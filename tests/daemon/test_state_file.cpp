@@ -65,6 +65,7 @@ TEST_CASE("decode errors name the problem") {
   using herald::daemon::decode_state;
   CHECK(decode_state("{").error() == "not valid JSON at byte 2");
   CHECK(decode_state("[]").error() == "top level is not an object");
+  CHECK(decode_state(R"({"version":1e999})").error() == "not valid JSON: a number is out of range");
   CHECK(decode_state(R"({"version":2})").error() == "\"version\" is not 1");
   CHECK(decode_state(R"({"version":1,"drained":{"dns":{"since":"x"}}})").error() ==
         "drained.dns.since must be an integer");
