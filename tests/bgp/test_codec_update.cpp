@@ -396,3 +396,32 @@ TEST_CASE("UPDATE errors that reset the session") {
     CHECK(reset(body({}, cat({kMandatory, unknown}), kNlri)) == Notification{3, 2, unknown});
   }
 }
+
+TEST_CASE("confederation segments and 2-octet AS_PATH encoding") {
+  const Bytes attrs = {
+      0x40, 0x01, 0x01, 0x00,        // ORIGIN IGP
+      0x40, 0x02, 0x0C,              // AS_PATH, length 12 (2-octet ASes)
+      0x03, 0x01, 0xFD, 0xF3,        //   AS_CONFED_SEQUENCE [65011]
+      0x04, 0x01, 0xFD, 0xF4,        //   AS_CONFED_SET {65012}
+      0x02, 0x01, 0x5B, 0xA0,        //   AS_SEQUENCE [AS_TRANS]
+      0x40, 0x03, 0x04, 0xC0, 0x00, 0x02, 0x01,  // NEXT_HOP
+  };
+  CodecOptions old;
+  old.four_octet_as = false;
+  auto d = decoded(body({}, attrs, kNlri), old);
+  CHECK(d.action == ErrorAction::None);
+  CHECK(*upd(d).attrs.as_path == AsPath{{AsSegmentType::ConfedSequence, {65011}},
+                                         {AsSegmentType::ConfedSet, {65012}},
+                                         {AsSegmentType::AsSequence, {kAsTrans}}});
+  // Re-encoding for the same 2-octet peer gives the same octets back.
+  CHECK(encode(upd(d), old) == with_header(MessageType::Update, body({}, attrs, kNlri)));
+}
+
+TEST_CASE("unknown attributes come back in type order") {
+  const Bytes attrs = {0xC0, 0x63, 0x01, 0x01,   // optional transitive type 99
+                       0x80, 0x09, 0x04, 1, 2, 3, 4};  // ORIGINATOR_ID (unknown to herald)
+  auto u = upd(decoded(body({}, attrs, {})));
+  REQUIRE(u.attrs.unknown.size() == 2);
+  CHECK(u.attrs.unknown[0].type == 9);
+  CHECK(u.attrs.unknown[1].type == 99);
+}
