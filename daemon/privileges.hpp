@@ -1,0 +1,28 @@
+// Dropping root when herald is started by hand (outside systemd, whose unit starts it as the
+// unprivileged user with the two capabilities already granted).
+#pragma once
+#include <string>
+
+#include "bgp/expected.hpp"
+
+namespace herald::daemon {
+
+// When the process runs as root (effective uid 0) and `user` is not empty: switches every uid
+// and gid to `user`'s (supplementary groups from the group database), keeping only
+// CAP_NET_ADMIN (netlink address changes) and CAP_NET_BIND_SERVICE (port 179; the pair the
+// systemd unit grants, so herald behaves the same both ways) as permitted, effective,
+// inheritable and ambient capabilities, and shrinking the bounding set to the same two, so no
+// exec'd program can regain more.
+//
+// Returns a sentence for the log saying what was done (or that nothing needed doing: not root,
+// or `user` empty, or `user` is uid 0). Returns an error sentence when `user` does not exist
+// (checked before anything changes, so the caller may still decide to continue as root), when
+// more than one thread runs (capabilities are per thread; call it before starting any), or
+// when a system call fails midway, in which case the process is in a half-dropped state and
+// must exit.
+//
+// Call it once, after every privileged set-up that needs more than these two capabilities
+// (listeners bound, control socket and state directory created, netlink opened).
+Expected<std::string, std::string> drop_privileges(const std::string& user);
+
+}  // namespace herald::daemon
