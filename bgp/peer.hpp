@@ -101,6 +101,8 @@ class Peer {
   // call this after every completed write: the RFC 9687 send-hold timer armed with the first
   // Send closes the session (code 8) when no on_sent(..., true) arrives in time.
   Actions on_sent(ConnId conn, Clock::time_point now, bool drained);
+  // A timer set by ArmTimer went off. Early or cancelled expiries are ignored (or re-armed for
+  // the rest of an extended deadline), so races between cancel and expiry are harmless.
   Actions on_timer(TimerId timer, Clock::time_point now);
 
   // The complete set of routes this neighbor should hold. The engine diffs it against the
