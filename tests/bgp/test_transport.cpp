@@ -268,3 +268,80 @@ TEST_CASE("transport: MD5 keys must match for the handshake to complete") {
   CHECK(server.listener->set_md5(loopback4(), std::string(81, 'k'))->what ==
         "TCP_MD5SIG on 127.0.0.1: key longer than 80 octets");
 }
+
+TEST_CASE("transport: close() sends FIN at once, then waits for the peer's, bounded by the flush limit") {
+  asio::io_context io;
+  // The server never closes its side: the client must give up after its flush limit.
+  std::shared_ptr<Connection> accepted;
+  bool server_saw_eof = false;
+  auto l = Listener::open(io, Endpoint{loopback4(), 0}, [&](asio::ip::tcp::socket s, const Endpoint&) {
+    ConnectionHandlers h;
+    h.closed = [&](const std::string&) { server_saw_eof = true; };
+    // Keep the socket open without reacting: adopt, but never close from this side.
+    accepted = Connection::adopt(std::move(s), SocketOptions{}, std::move(h));
+  });
+  REQUIRE(l.has_value());
+  (*l)->start();
+  bool connected = false;
+  int sent_events = 0;
+  bool drained = false;
+  ConnectionHandlers h;
+  h.connected = [&] { connected = true; };
+  h.sent = [&](bool d) {
+    ++sent_events;
+    drained = d;
+  };
+  auto c = Connection::connect(io, ConnectParams{loopback4(), (*l)->local_endpoint().port, std::nullopt, {}}, h, {},
+                               300ms);
+  REQUIRE(run_until(io, [&] { return connected; }));
+  c->send(Bytes{1, 2});
+  REQUIRE(run_until(io, [&] { return sent_events > 0 && drained; }));
+
+  // The server's Connection reports EOF and closes its socket, so the client finishes early...
+  bool done = false;
+  auto t0 = std::chrono::steady_clock::now();
+  c->close([&] { done = true; });
+  REQUIRE(run_until(io, [&] { return done; }));
+  CHECK(server_saw_eof);
+  CHECK(std::chrono::steady_clock::now() - t0 < 250ms);
+
+  // ...but a peer that keeps its side open (a raw socket nobody reads) costs the flush limit.
+  asio::ip::tcp::acceptor raw(io, asio::ip::tcp::endpoint(transport::to_asio(loopback4()), 0));
+  asio::ip::tcp::socket raw_peer(io);
+  bool accepted_raw = false;
+  raw.async_accept(raw_peer, [&](const boost::system::error_code& ec) { accepted_raw = !ec; });
+  connected = false;
+  auto c2 = Connection::connect(io, ConnectParams{loopback4(), raw.local_endpoint().port(), std::nullopt, {}}, h, {},
+                                300ms);
+  REQUIRE(run_until(io, [&] { return connected && accepted_raw; }));
+  done = false;
+  t0 = std::chrono::steady_clock::now();
+  c2->close([&] { done = true; });
+  REQUIRE(run_until(io, [&] { return done; }));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took >= 290ms);
+  CHECK(took < 1000ms);
+}
+
+TEST_CASE("transport: a failed accept does not stop the listener") {
+  asio::io_context io;
+  FailCount fc{"accept", 1, EMFILE};
+  int adopted = 0;
+  std::vector<std::shared_ptr<Connection>> keep;
+  auto l = Listener::open(io, Endpoint{loopback4(), 0}, [&](asio::ip::tcp::socket s, const Endpoint&) {
+    ++adopted;
+    keep.push_back(Connection::adopt(std::move(s), SocketOptions{}, {}));
+  }, fc.hook());
+  REQUIRE(l.has_value());
+  (*l)->start();
+  std::optional<std::string> first_closed;
+  ConnectionHandlers h1;
+  h1.closed = [&](const std::string& r) { first_closed = r; };
+  auto c1 = Connection::connect(io, ConnectParams{loopback4(), (*l)->local_endpoint().port, std::nullopt, {}}, h1);
+  // The first accepted socket is dropped (as if out of descriptors): its client sees the end.
+  REQUIRE(run_until(io, [&] { return first_closed.has_value(); }));
+  CHECK(adopted == 0);
+  auto c2 = Connection::connect(io, ConnectParams{loopback4(), (*l)->local_endpoint().port, std::nullopt, {}}, {});
+  REQUIRE(run_until(io, [&] { return adopted == 1; }));
+  CHECK(fc.calls["accept"] == 2);
+}
