@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   auto loaded = herald::conf::load_file(config_path);
   if (!loaded) return print_errors(loaded.error());
   herald::conf::Config config = std::move(loaded.value());
+  // Drain wait + Cease flush are bounded by shutdown-timeout; allow 10 s more for the rest.
+  const auto exit_deadline = config.global.shutdown_timeout + std::chrono::seconds(10);
 
   herald::log::Options lopts;
   lopts.min_level = level_of(config.global.log_level);
@@ -99,8 +101,8 @@ int main(int argc, char** argv) {
       deadline.cancel();
       io.stop();
     });
-    // Bounded exit: whatever hangs, the process ends (shutdown-timeout plus the Cease wait).
-    deadline.expires_after(std::chrono::seconds(60));
+    // Bounded exit: whatever hangs, the process ends.
+    deadline.expires_after(exit_deadline);
     deadline.async_wait([&](const boost::system::error_code& e) {
       if (e) return;
       logger.write(herald::log::Level::error, "shutdown took too long, exiting anyway");
