@@ -170,4 +170,17 @@ Expected<std::string, std::string> drop_privileges(const std::string& user) {
   return fmt::format("dropped privileges to user {} (uid {}), keeping {}", acct.name, acct.uid, kKeepNames);
 }
 
+Expected<std::string, std::string> hand_over_directory(const std::filesystem::path& dir, const std::string& user) {
+  if (::geteuid() != 0) return fmt::format("not started as root: {} left as it is", dir.string());
+  if (user.empty()) return fmt::format("no user configured: {} left as it is", dir.string());
+  auto account = lookup(user);
+  if (!account) return unexpected(account.error());
+  if (!account->has_value()) return unexpected(fmt::format("user {} does not exist", user));
+  const Account acct = **account;
+  if (::chown(dir.c_str(), acct.uid, acct.gid) != 0) {
+    return unexpected(fmt::format("cannot give {} to user {}: {}", dir.string(), acct.name, errno_text(errno)));
+  }
+  return fmt::format("{} now belongs to user {} (uid {})", dir.string(), acct.name, acct.uid);
+}
+
 }  // namespace herald::daemon

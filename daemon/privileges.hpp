@@ -1,6 +1,7 @@
 // Dropping root when herald is started by hand (outside systemd, whose unit starts it as the
 // unprivileged user with the two capabilities already granted).
 #pragma once
+#include <filesystem>
 #include <string>
 
 #include "bgp/expected.hpp"
@@ -24,5 +25,12 @@ namespace herald::daemon {
 // Call it once, after every privileged set-up that needs more than these two capabilities
 // (listeners bound, control socket and state directory created, netlink opened).
 Expected<std::string, std::string> drop_privileges(const std::string& user);
+
+// When running as root and `user` is not empty: makes directory `dir` owned by `user` and its
+// primary group, so that after drop_privileges herald can still replace files in it (the state
+// file is written to a temporary file and renamed, which needs only the directory). Not
+// recursive. Returns a sentence for the log, or an error sentence (missing user, chown failed).
+// Does nothing (and says so) when not root or `user` is empty.
+Expected<std::string, std::string> hand_over_directory(const std::filesystem::path& dir, const std::string& user);
 
 }  // namespace herald::daemon

@@ -7,11 +7,14 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
+#include <exception>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -19,6 +22,7 @@
 #include <thread>
 
 #include "daemon/privileges.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -33,7 +37,11 @@ Report in_child(const std::function<Report()>& body) {
   if (pid == 0) {
     ::close(fds[0]);
     std::string out;
-    for (const auto& [k, v] : body()) out += k + "=" + v + "\n";
+    try {
+      for (const auto& [k, v] : body()) out += k + "=" + v + "\n";
+    } catch (const std::exception& e) {
+      out = std::string("exception=") + e.what() + "\n";
+    }
     const char* p = out.data();
     std::size_t left = out.size();
     while (left > 0) {
@@ -202,4 +210,36 @@ TEST_CASE("drop_privileges does nothing when not started as root") {
   });
   CHECK(r["result"] == "ok: not started as root (uid " + r["uid"] + "): no privileges to drop");
   CHECK(r["Uid"].rfind(r["uid"] + " ", 0) == 0);
+}
+
+TEST_CASE("hand_over_directory lets the dropped user write into a root-created directory") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  herald::test::TempDir tmp;
+  const std::filesystem::path dir = tmp / "state";
+  // The temporary directory is root's 0700: let nobody through, but not write.
+  std::filesystem::permissions(tmp.path(), std::filesystem::perms::owner_all | std::filesystem::perms::group_exec |
+                                               std::filesystem::perms::others_exec);
+  REQUIRE(std::filesystem::create_directory(dir));  // root's, mode 0755: nobody cannot write
+  const std::filesystem::path file = dir / "herald.state";
+  Report r = in_child([&] {
+    Report out;
+    out["missing"] = outcome(herald::daemon::hand_over_directory(dir, "herald-test-no-such-user"));
+    out["result"] = outcome(herald::daemon::hand_over_directory(dir, "nobody"));
+    struct stat st{};
+    out["owner"] = ::stat(dir.c_str(), &st) == 0 ? std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid) : "?";
+    out["drop"] = outcome(herald::daemon::drop_privileges("nobody"));
+    std::ofstream(file) << "{}";
+    std::error_code ec;
+    out["written"] = std::filesystem::exists(file, ec) ? "yes" : "no";
+    return out;
+  });
+  CHECK(r["exception"] == "");
+  CHECK(r["missing"] == "error: user herald-test-no-such-user does not exist");
+  CHECK(r["result"] == "ok: " + dir.string() + " now belongs to user nobody (uid 65534)");
+  CHECK(r["owner"] == "65534:65534");
+  CHECK(r["drop"].rfind("ok: dropped privileges to user nobody", 0) == 0);
+  CHECK(r["written"] == "yes");
 }
