@@ -65,8 +65,7 @@ health::CheckSpec check_spec(const conf::CheckConfig& c) {
       d.transport = c.dns.tcp ? health::DnsTransport::Tcp : health::DnsTransport::Udp;
       d.accepted_rcodes.clear();
       for (auto rc : c.dns.rcodes) d.accepted_rcodes.push_back(rcode_name(rc));
-      // TODO(health): several expected values; the check takes one for now.
-      if (!c.dns.expect.empty()) d.expect_answer = c.dns.expect.front();
+      d.expect_answers = c.dns.expect;
       d.require_answer = c.dns.expect_answer;
       if (c.dns.max_rtt) d.max_rtt = *c.dns.max_rtt;
       return d;

@@ -26,7 +26,7 @@ struct DnsCheckSpec {
   std::optional<std::uint16_t> edns_udp_size;  ///< EDNS0 OPT with this buffer size (RFC 6891 6.2.3)
   DnsTransport transport = DnsTransport::Udp;
   std::vector<std::string> accepted_rcodes = {"NOERROR"};  ///< mnemonics, e.g. NOERROR, NXDOMAIN
-  std::optional<std::string> expect_answer;  ///< an RDATA of type qtype that must be in the answer
+  std::vector<std::string> expect_answers;  ///< RDATA values of type qtype that must all be in the answer
   bool require_answer = false;               ///< at least one answer RR of type qtype
   std::optional<Duration> max_rtt;           ///< fail when the reply took longer
   bool operator==(const DnsCheckSpec&) const = default;

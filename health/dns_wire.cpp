@@ -69,12 +69,11 @@ bool question_matches(const ldns_pkt* pkt, const DnsQuestion& q) {
          ldns_dname_compare(ldns_rr_owner(rr), want.get()) == 0;
 }
 
-Rr expected_rr(const DnsProbe& probe) {
+Rr expected_rr(const DnsProbe& probe, const std::string& value) {
   const char* type = ldns_rr_descript(probe.question.qtype) ? ldns_rr_descript(probe.question.qtype)->_name : nullptr;
   std::unique_ptr<char, MallocFree> cls(ldns_rr_class2str(static_cast<ldns_rr_class>(probe.question.qclass)));
-  if (!type || !cls || !probe.expect_answer) return nullptr;
-  const std::string text =
-      fmt::format("{} 0 {} {} {}", probe.question.qname, cls.get(), type, *probe.expect_answer);
+  if (!type || !cls) return nullptr;
+  const std::string text = fmt::format("{} 0 {} {} {}", probe.question.qname, cls.get(), type, value);
   ldns_rr* rr = nullptr;
   if (ldns_rr_new_frm_str(&rr, text.c_str(), 0, nullptr, nullptr) != LDNS_STATUS_OK) return nullptr;
   return Rr(rr);
@@ -103,10 +102,11 @@ herald::Expected<DnsProbe, std::string> make_dns_probe(const DnsCheckSpec& spec,
     p.accepted_rcodes.push_back(static_cast<std::uint16_t>(t->id));
   }
   if (p.accepted_rcodes.empty()) return herald::unexpected(std::string("no accepted rcode"));
-  p.expect_answer = spec.expect_answer;
+  p.expect_answers = spec.expect_answers;
   p.require_answer = spec.require_answer;
-  if (p.expect_answer && !expected_rr(p))
-    return herald::unexpected(fmt::format("bad expected answer '{}' for type {}", *p.expect_answer, spec.qtype));
+  for (const auto& value : p.expect_answers)
+    if (!expected_rr(p, value))
+      return herald::unexpected(fmt::format("bad expected answer '{}' for type {}", value, spec.qtype));
 
   ldns_rdf* name = ldns_dname_new_frm_str(p.question.qname.c_str());
   if (!name) return herald::unexpected(fmt::format("bad name {}", spec.qname));
@@ -169,18 +169,24 @@ DnsVerdict judge_dns_reply(std::span<const std::uint8_t> reply, const DnsProbe& 
     if (ldns_rr_get_type(rr) == probe.question.qtype && ldns_rr_get_class(rr) == probe.question.qclass)
       answers.push_back(rr);
   }
-  if (probe.expect_answer) {
-    Rr want = expected_rr(probe);
-    if (!want) return {K::Fail, "bad expected answer"};  // validated in make_dns_probe
+  if (!probe.expect_answers.empty()) {
+    // Every expected value must be among the answers (a site may serve several addresses).
     std::string seen;
     for (const ldns_rr* rr : answers) {
-      if (same_rdata(rr, want.get())) return {K::Pass, "rcode " + rcode_name(rcode) + ", answer " + rdata_text(rr)};
       if (!seen.empty()) seen += ',';
       seen += rdata_text(rr);
     }
-    const std::string wanted = rdata_text(want.get());
-    if (answers.empty()) return {K::Fail, fmt::format("no answer (expected {})", wanted)};
-    return {K::Fail, fmt::format("answer {} != expected {}", seen, wanted)};
+    for (const auto& value : probe.expect_answers) {
+      Rr want = expected_rr(probe, value);
+      if (!want) return {K::Fail, "bad expected answer"};  // validated in make_dns_probe
+      const bool found = std::any_of(answers.begin(), answers.end(),
+                                     [&](const ldns_rr* rr) { return same_rdata(rr, want.get()); });
+      if (found) continue;
+      const std::string wanted = rdata_text(want.get());
+      if (answers.empty()) return {K::Fail, fmt::format("no answer (expected {})", wanted)};
+      return {K::Fail, fmt::format("answer {} != expected {}", seen, wanted)};
+    }
+    return {K::Pass, "rcode " + rcode_name(rcode) + ", answer " + seen};
   }
   if (probe.require_answer && answers.empty()) return {K::Fail, "no answer"};
   return {K::Pass, fmt::format("rcode {}, {} answer(s)", rcode_name(rcode), answers.size())};

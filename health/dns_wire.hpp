@@ -26,7 +26,7 @@ struct DnsProbe {
   DnsQuestion question;
   std::vector<std::uint8_t> wire;          ///< the query message (UDP payload; TCP adds a length)
   std::vector<std::uint16_t> accepted_rcodes;
-  std::optional<std::string> expect_answer;  ///< RDATA in presentation form, checked type-aware
+  std::vector<std::string> expect_answers;  ///< RDATA in presentation form, checked type-aware
   bool require_answer = false;
 };
 

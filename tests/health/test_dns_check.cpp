@@ -92,7 +92,7 @@ health::CheckResult run(std::uint16_t port, std::optional<health::Duration> max_
   spec.port = port;
   spec.qname = "www.example.";
   spec.qtype = "A";
-  spec.expect_answer = "192.0.2.53";
+  spec.expect_answers = {"192.0.2.53"};
   spec.max_rtt = max_rtt;
   health::CheckResult out;
   bool got = false;

@@ -106,7 +106,7 @@ TEST_CASE("invalid check specs are refused with the field named") {
   s.accepted_rcodes = {"NOERROR", "BOGUS"};
   CHECK(health::make_dns_probe(s, 1).error() == "unknown rcode BOGUS");
   s = www_a();
-  s.expect_answer = "not-an-address";
+  s.expect_answers = {"not-an-address"};
   CHECK(health::make_dns_probe(s, 1).error().rfind("bad expected answer", 0) == 0);
 }
 
@@ -115,7 +115,7 @@ TEST_CASE("good answer passes, also with the expected value") {
   auto v = health::judge_dns_reply(good_reply(), probe(s));
   CHECK(v.kind == DnsVerdictKind::Pass);
   CHECK(v.reason == "rcode NOERROR, 1 answer(s)");
-  s.expect_answer = "192.0.2.53";
+  s.expect_answers = {"192.0.2.53"};
   v = health::judge_dns_reply(good_reply(), probe(s));
   CHECK(v.kind == DnsVerdictKind::Pass);
   CHECK(v.reason == "rcode NOERROR, answer 192.0.2.53");
@@ -123,7 +123,7 @@ TEST_CASE("good answer passes, also with the expected value") {
 
 TEST_CASE("wrong answer fails with both values") {
   auto s = www_a();
-  s.expect_answer = "192.0.2.53";
+  s.expect_answers = {"192.0.2.53"};
   auto r = good_reply();
   r[kAnswerRdata + 0] = 198;  // RDATA 198.51.100.7
   r[kAnswerRdata + 1] = 51;
@@ -132,6 +132,16 @@ TEST_CASE("wrong answer fails with both values") {
   auto v = health::judge_dns_reply(r, probe(s));
   CHECK(v.kind == DnsVerdictKind::Fail);
   CHECK(v.reason == "answer 198.51.100.7 != expected 192.0.2.53");
+}
+
+TEST_CASE("every expected value must be in the answer") {
+  auto s = www_a();
+  s.expect_answers = {"192.0.2.53", "192.0.2.54"};  // the reply holds only 192.0.2.53
+  auto v = health::judge_dns_reply(good_reply(), probe(s));
+  CHECK(v.kind == DnsVerdictKind::Fail);
+  CHECK(v.reason == "answer 192.0.2.53 != expected 192.0.2.54");
+  s.expect_answers = {"192.0.2.53", "192.0.2.53"};
+  CHECK(health::judge_dns_reply(good_reply(), probe(s)).kind == DnsVerdictKind::Pass);
 }
 
 TEST_CASE("wrong id, wrong question, queries and garbage are ignored") {
@@ -219,7 +229,7 @@ TEST_CASE("required answer and type-aware AAAA comparison") {
 
   s = www_a();
   s.qtype = "AAAA";
-  s.expect_answer = "2001:0db8:0::53";  // same address as 2001:db8::53, written differently
+  s.expect_answers = {"2001:0db8:0::53"};  // same address as 2001:db8::53, written differently
   auto p = probe(s);
   Bytes a = {
       0x12, 0x34, 0x84, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,  // header as above

@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
     if (edns) dns.edns_udp_size = edns;
     if (use_tcp) dns.transport = health::DnsTransport::Tcp;
     if (!rcodes.empty()) dns.accepted_rcodes = rcodes;
-    if (!expect.empty()) dns.expect_answer = expect;
+    if (!expect.empty()) dns.expect_answers = {expect};
     if (max_rtt_ms) dns.max_rtt = std::chrono::milliseconds(max_rtt_ms);
     spec = dns;
   } else if (t->parsed()) {
