@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/deps.sh >/dev/null
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DHERALD_WERROR=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C build herald heraldctl >/dev/null
 exec /usr/bin/python3 tests/demo/demo.py

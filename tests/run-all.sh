@@ -25,7 +25,7 @@ step "install dependencies"
 bash .ci/deps.sh
 
 step "build (g++, -Werror)"
-cmake -S . -B build -G Ninja -DHERALD_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DHERALD_WERROR=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C build -j"$JOBS"
 
 step "unit and integration tests (ctest)"
@@ -40,8 +40,9 @@ if [ -x packaging/checks.sh ]; then
 fi
 
 step "build (clang++, ASan + UBSan + libFuzzer)"
+# -O1 with line tables: readable sanitizer reports, fuzzers fast enough, a quicker build.
 CXX=clang++-14 cmake -S . -B build-san -G Ninja -DHERALD_WERROR=ON -DHERALD_FUZZ=ON \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" >/dev/null
 # Only what runs here: unit-test binaries and fuzz targets (not the daemon or drivers).
 san_targets=$(ninja -C build-san -t targets all | grep -oE '^(test|fuzz)_[a-z0-9_]+:' | tr -d ':' | sort -u)
 ninja -C build-san -j"$JOBS" $san_targets
