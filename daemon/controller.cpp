@@ -9,7 +9,7 @@
 #include "conf/load.hpp"
 #include "daemon/controller_config.hpp"
 #include "daemon/notify.hpp"
-#include "daemon/time_format.hpp"
+
 
 namespace herald::daemon {
 
@@ -555,7 +555,7 @@ void Controller::start_watchdog() {
 
 void Controller::publish_event(nlohmann::json event) {
   if (!control_) return;
-  event["ts"] = format_timestamp(SystemClock::now());
+  event["ts"] = log::format_timestamp(SystemClock::now());
   control_->publish(event);
 }
 
@@ -816,12 +816,12 @@ nlohmann::json Controller::status_json() const {
   st["schema"] = 1;
   st["version"] = HERALD_VERSION;
   st["pid"] = ::getpid();
-  st["started"] = format_timestamp(started_);
-  st["now"] = format_timestamp(SystemClock::now());
+  st["started"] = log::format_timestamp(started_);
+  st["now"] = log::format_timestamp(SystemClock::now());
   st["local_as"] = config_.global.local_as;
   st["router_id"] = config_.global.router_id.to_string();
   st["drain_all"] = state_.drain_all ? json{{"reason", state_.drain_all->reason},
-                                            {"since", format_timestamp(SystemClock::from_time_t(state_.drain_all->since))}}
+                                            {"since", log::format_timestamp(SystemClock::from_time_t(state_.drain_all->since))}}
                                      : json(nullptr);
   json peers = json::array();
   if (speaker_) {
@@ -835,7 +835,7 @@ nlohmann::json Controller::status_json() const {
         p["remote_as"] = cfg->remote_as;
       }
       p["state"] = bgp::to_string(b.state);
-      p["since"] = format_timestamp(wall_of(b.since));
+      p["since"] = log::format_timestamp(wall_of(b.since));
       p["last_error"] = b.last_error.empty() ? json(nullptr) : json(b.last_error);
       std::size_t sent = 0, received = 0;
       for (const auto& [f, n] : b.announced) sent += n;
@@ -858,7 +858,7 @@ nlohmann::json Controller::status_json() const {
     json j;
     j["name"] = s->cfg.name;
     j["state"] = to_string(s->state);
-    j["since"] = format_timestamp(s->since);
+    j["since"] = log::format_timestamp(s->since);
     j["reason"] = s->reason;
     json prefixes = json::array();
     for (const auto& p : s->cfg.prefixes) prefixes.push_back(p.to_string());
@@ -880,15 +880,15 @@ nlohmann::json Controller::status_json() const {
         }
         checks.push_back(cj);
       }
-      if (it->second.flap_hold_until) j["flap_hold_until"] = format_timestamp(it->second.flap_hold_until->wall);
+      if (it->second.flap_hold_until) j["flap_hold_until"] = log::format_timestamp(it->second.flap_hold_until->wall);
     }
     j["checks"] = checks;
     if (auto it = state_.drained.find(s->cfg.name); it != state_.drained.end()) {
-      j["drain"] = {{"reason", it->second.reason}, {"since", format_timestamp(SystemClock::from_time_t(it->second.since))},
+      j["drain"] = {{"reason", it->second.reason}, {"since", log::format_timestamp(SystemClock::from_time_t(it->second.since))},
                     {"all", false}};
     } else if (state_.drain_all) {
       j["drain"] = {{"reason", state_.drain_all->reason},
-                    {"since", format_timestamp(SystemClock::from_time_t(state_.drain_all->since))}, {"all", true}};
+                    {"since", log::format_timestamp(SystemClock::from_time_t(state_.drain_all->since))}, {"all", true}};
     } else {
       j["drain"] = nullptr;
     }
