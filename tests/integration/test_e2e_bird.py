@@ -6,6 +6,7 @@ GRACEFUL_SHUTDOWN then withdrawal; undrain; reload adding a service -> announced
 reset; reload of a broken file -> refused, nothing changes; SIGTERM -> Cease with the shutdown
 text, route gone; restart with a persisted drain -> stays drained.
 """
+import json
 import os
 import re
 import sys
@@ -42,7 +43,11 @@ def main() -> int:
         assert "BGP.next_hop: 2001:db8:ffff::2" in routes[hl.PREFIX_V6], routes
         print("ok: both prefixes announced with AS path 65053 and the right next hops")
 
-        # DNS down -> withdrawn (fall 2 at 100 ms), DNS back -> announced (rise 2).
+        # DNS down -> withdrawn (fall 2 at 100 ms), DNS back -> announced (rise 2); the operator's
+        # event stream reports both.
+        events = lab.popen([harness.binary("heraldctl"), "--socket", lab.path("herald.sock"), "events", "--json"],
+                           "events")
+        time.sleep(0.3)
         t0 = time.monotonic()
         site.stop_dns()
         site.wait_route(hl.PREFIX_V4, False, timeout=10, interval=0.01)
@@ -54,6 +59,13 @@ def main() -> int:
         site.wait_route(hl.PREFIX_V4, True, timeout=15)
         site.wait_route(hl.PREFIX_V6, True, timeout=5)
         print("ok: DNS back -> re-announced")
+        def seen_events() -> bool:
+            lines = [json.loads(l) for l in events.log().splitlines() if l.startswith("{")]
+            kinds = {(e.get("event"), e.get("new")) for e in lines}
+            return {("service", "Down"), ("announce", "withdrawn"), ("service", "Up"), ("announce", "announced")} <= kinds
+        harness.wait_for(seen_events, timeout=5, what="service and announce events on heraldctl events")
+        events.stop()
+        print("ok: heraldctl events streamed the service and announce changes")
 
         # Steering: prepends and MED reach the router; clear restores.
         site.ctl("steer", "dns", "--prepend", "2", "--med", "50")
