@@ -15,6 +15,7 @@
 #include "conf/load.hpp"
 #include "daemon/controller.hpp"
 #include "daemon/log.hpp"
+#include "daemon/privileges.hpp"
 
 namespace {
 
@@ -71,6 +72,8 @@ int main(int argc, char** argv) {
   herald::conf::Config config = std::move(loaded.value());
   // Drain wait + Cease flush are bounded by shutdown-timeout; allow 10 s more for the rest.
   const auto exit_deadline = config.global.shutdown_timeout + std::chrono::seconds(10);
+  const std::string run_as = config.global.user;
+  const std::string state_dir = config.global.state_dir;
 
   herald::log::Options lopts;
   lopts.min_level = level_of(config.global.log_level);
@@ -83,6 +86,18 @@ int main(int argc, char** argv) {
   boost::asio::io_context io;
   herald::daemon::Controller controller(io, config_path, std::move(config), logger);
   if (!controller.start()) return 1;
+  // Everything that needs root is open now (port 179, control socket, netlink): keep only
+  // CAP_NET_ADMIN and CAP_NET_BIND_SERVICE from here on.
+  if (auto handed = herald::daemon::hand_over_directory(state_dir, run_as); !handed) {
+    logger.write(herald::log::Level::error, "cannot drop privileges", {{"reason", handed.error()}});
+    return 1;
+  }
+  if (auto dropped = herald::daemon::drop_privileges(run_as); !dropped) {
+    logger.write(herald::log::Level::error, "cannot drop privileges", {{"reason", dropped.error()}});
+    return 1;
+  } else {
+    logger.write(herald::log::Level::notice, "privileges", {{"reason", *dropped}});
+  }
 
   boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
   boost::asio::steady_timer deadline(io);

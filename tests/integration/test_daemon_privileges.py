@@ -1,0 +1,55 @@
+"""herald started as root with `user = "nobody"`: after set-up it runs as nobody with exactly
+CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, and still does its job: announces to BIRD, re-adds a
+service address removed by another program (netlink needs CAP_NET_ADMIN), saves a drain."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import herald_lab as hl  # noqa: E402
+
+CAP_NET_BIND_SERVICE, CAP_NET_ADMIN = 10, 12
+
+
+def proc_status(pid: int) -> dict:
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def main() -> int:
+    harness.require_root()
+    with harness.Lab("privs") as lab:
+        site = hl.Site(lab, "bird")
+        os.chmod(lab.dir, 0o755)  # nobody must reach its state directory inside the lab
+        cfg = hl.herald_config(lab).replace('user = ""', 'user = "nobody"')
+        site.start_herald(cfg)
+        site.start_dns().wait_ready()
+        site.wait_route(hl.PREFIX_V4, True, timeout=20)
+        st = proc_status(site.herald.pid)
+        uid = int(st["Uid"].split()[0])
+        eff = int(st["CapEff"], 16)
+        assert uid == 65534, st["Uid"]
+        assert eff == (1 << CAP_NET_ADMIN) | (1 << CAP_NET_BIND_SERVICE), hex(eff)
+        assert "dropped privileges to user nobody" in site.herald.log(), site.herald.log()
+        print(f"ok: herald runs as uid {uid} with CapEff {eff:#x} (CAP_NET_ADMIN, CAP_NET_BIND_SERVICE)")
+
+        site.node.run("ip", "addr", "del", hl.PREFIX_V4, "dev", "lo")
+        harness.wait_for(lambda: hl.SERVICE_V4 in site.node.run("ip", "-br", "addr", "show", "dev", "lo").stdout,
+                         timeout=5, what="herald to re-add the removed address")
+        site.wait_route(hl.PREFIX_V4, True, timeout=10)
+        print("ok: after the drop herald re-added a removed service address through netlink")
+
+        r = site.ctl("drain", "dns", check=False)
+        assert r.returncode == 0 and "warning" not in (r.stdout + r.stderr).lower(), (r.stdout, r.stderr)
+        assert os.path.exists(lab.path("state/herald.state"))
+        print("ok: a drain is saved to the state directory by the unprivileged daemon")
+    print("privileges: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
