@@ -78,6 +78,9 @@ SystemClock::time_point wall_of(SteadyClock::time_point t) {
   return SystemClock::now() - std::chrono::duration_cast<SystemClock::duration>(age);
 }
 
+// Seconds; a native DNS check on the same host takes well under a millisecond.
+const std::vector<double> kCheckLatencyBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
 std::string family_label(bgp::Family f) { return bgp::to_string(f); }
 
 const char* message_type_label(std::size_t i) {
@@ -165,6 +168,13 @@ bool Controller::start() {
   monitor_ = std::make_unique<health::Monitor>(
       io_, health_specs(config_),
       [this](const health::ServiceStatus& st, health::ServiceState prev) { on_health(st, prev); });
+  monitor_->on_result([this](const std::string& service, const std::string& check, const health::CheckResult& r) {
+    registry_.histogram("herald_check_latency_seconds", "", {"service"}, kCheckLatencyBuckets).with({service})
+        .observe(std::chrono::duration<double>(r.latency).count());
+    registry_.counter("herald_check_results_total", "", {"service", "check", "result"})
+        .with({service, check, r.pass ? "pass" : "fail"})
+        .inc();
+  });
   monitor_->start();
 
   for (auto& s : services_) evaluate(*s, "start");
@@ -921,7 +931,9 @@ void Controller::register_metrics() {
   registry_.gauge("herald_service_last_change_timestamp_seconds", "Time of the last service state change.", {"service"});
   registry_.counter("herald_service_state_changes_total", "Service state changes.", {"service"});
   registry_.gauge("herald_check_up", "Last result of each health check (1 pass, 0 fail).", {"service", "check"});
-  registry_.gauge("herald_check_latency_seconds", "Latency of the last run of each health check.", {"service", "check"});
+  registry_.gauge("herald_check_last_latency_seconds", "Latency of the last run of each health check.", {"service", "check"});
+  registry_.histogram("herald_check_latency_seconds", "Health check latency.", {"service"}, kCheckLatencyBuckets);
+  registry_.counter("herald_check_results_total", "Health check results, by outcome.", {"service", "check", "result"});
 }
 
 std::string Controller::render_metrics() {
@@ -973,7 +985,7 @@ std::string Controller::render_metrics() {
   }
   if (monitor_) {
     auto& up = registry_.gauge("herald_check_up", "", {"service", "check"});
-    auto& lat = registry_.gauge("herald_check_latency_seconds", "", {"service", "check"});
+    auto& lat = registry_.gauge("herald_check_last_latency_seconds", "", {"service", "check"});
     for (const auto& h : monitor_->snapshot())
       for (const auto& c : h.checks)
         if (c.last) {

@@ -142,6 +142,7 @@ void Monitor::apply(const std::shared_ptr<Service>& s, CoreActions actions) {
       s->runs[i] = start_check(io_, checks[i], s->core.check_timeout(i), [this, weak, round, i](CheckResult r) {
         auto self = weak.lock();
         if (!self || !running_) return;
+        if (on_result_) on_result_(self->core.spec().name, describe(self->core.spec().checks[i]), r);
         apply(self, self->core.on_result(round, i, std::move(r), now_instant()));
         arm(self);  // the round may have ended: the next wakeup moved
       });

@@ -38,6 +38,11 @@ struct ServiceStatus {
 /// status and the previous state. Runs on the io_context thread. Not called for start states.
 using StatusCallback = std::function<void(const ServiceStatus& status, ServiceState previous)>;
 
+/// Called with every completed check result (for metrics: latency histograms, pass/fail counts),
+/// with the service name and describe() of the check. Runs on the io_context thread.
+using ResultCallback =
+    std::function<void(const std::string& service, const std::string& check, const CheckResult& result)>;
+
 /// Checks that a service can be run: names, counts, durations, DNS fields, addresses, argv.
 /// Returns the first problem as "service <name>: <problem>".
 herald::Expected<bool, std::string> validate_service(const ServiceSpec& spec);
@@ -56,6 +61,8 @@ class Monitor {
   void start();
   /// Cancels all timers and running checks; no callback is made afterwards.
   void stop();
+  /// Observe every check result (optional; set before start()).
+  void on_result(ResultCallback cb) { on_result_ = std::move(cb); }
   /// Status of every service, ordered by name.
   std::vector<ServiceStatus> snapshot() const;
   /// Reload: unchanged services keep running untouched; changed ones restart their schedule but
@@ -73,6 +80,7 @@ class Monitor {
 
   boost::asio::io_context& io_;
   StatusCallback on_change_;
+  ResultCallback on_result_;
   std::map<std::string, std::shared_ptr<Service>> services_;
   std::mt19937_64 rng_;
   bool running_ = false;

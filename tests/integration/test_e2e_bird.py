@@ -43,6 +43,16 @@ def main() -> int:
         assert "BGP.next_hop: 2001:db8:ffff::2" in routes[hl.PREFIX_V6], routes
         print("ok: both prefixes announced with AS path 65053 and the right next hops")
 
+        # Metrics: scraped with a real HTTP client, validated by promtool.
+        text = site.node.run("curl", "-sf", "http://127.0.0.1:9179/metrics").stdout
+        lint = harness.run(["promtool", "check", "metrics"], check=False, input=text)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+        for want in ('herald_peer_state{peer="upstream"} 5', 'herald_service_state{service="dns"} 1',
+                     'herald_bgp_prefixes_announced{peer="upstream"} 2', 'herald_check_latency_seconds_count{service="dns"}',
+                     'herald_build_info{version='):
+            assert want in text, (want, text[:3000])
+        print("ok: /metrics scraped with curl passes promtool check metrics and shows peer, service and checks")
+
         # DNS down -> withdrawn (fall 2 at 100 ms), DNS back -> announced (rise 2); the operator's
         # event stream reports both.
         events = lab.popen([harness.binary("heraldctl"), "--socket", lab.path("herald.sock"), "events", "--json"],
