@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
   spec.port = ntohs(addr.sin_port);
   spec.qname = "www.example.";
   spec.qtype = "A";
-  spec.expect_answer = "192.0.2.53";
+  spec.expect_answers = {"192.0.2.53"};
 
   int done = 0, passed = 0;
   std::function<void()> next = [&] {

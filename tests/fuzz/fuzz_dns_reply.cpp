@@ -18,7 +18,7 @@ const health::DnsProbe& probe(bool expect_value) {
     s.qname = "www.example.";
     s.qtype = "A";
     s.accepted_rcodes = {"NOERROR", "NXDOMAIN"};
-    s.expect_answer = "192.0.2.53";
+    s.expect_answers = {"192.0.2.53"};
     auto p = health::make_dns_probe(s, 0x1234);
     if (!p) std::abort();
     return *p;
