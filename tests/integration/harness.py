@@ -185,10 +185,17 @@ def rss_kib(pid: int) -> int:
     raise ValueError(f"no VmRSS for pid {pid}")
 
 
+def _exit_on_signal(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 class Lab:
     """A set of namespaces, links and processes owned by one test; removed on exit."""
 
     def __init__(self, tag: str):
+        # SIGTERM (e.g. from a runner's timeout) unwinds like an exception, so __exit__ cleans up.
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_signal)
         # Namespace names: herald-<tag>-<name>; tag should be unique per test.
         self.tag = f"{tag}-{os.getpid() % 100000}"
         self.dir = tempfile.mkdtemp(prefix=f"herald-{tag}-")
@@ -201,9 +208,14 @@ class Lab:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.dump_logs()
-        self.close()
+        # close() must run whatever happens here (a closed stdout makes printing raise).
+        try:
+            if exc_type is not None:
+                self.dump_logs()
+        except Exception:  # noqa: BLE001
+            pass
+        finally:
+            self.close()
 
     def close(self) -> None:
         for p in reversed(self.procs):
