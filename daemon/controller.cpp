@@ -545,20 +545,18 @@ void Controller::update_notify_status() {
 void Controller::start_watchdog() {
   auto interval = notify::watchdog_interval();
   if (!interval || !*interval) return;
-  auto half = std::chrono::duration_cast<SteadyClock::duration>(**interval) / 2;
-  // Fed from the event loop itself: a stuck loop stops the keep-alives and systemd restarts us.
-  std::function<void()> tick;
-  tick = [this, half, tick_ptr = std::make_shared<std::function<void()>>()]() mutable {
-    (void)notify::watchdog();
-    watchdog_.expires_after(half);
-    watchdog_.async_wait([this, half](const boost::system::error_code& ec) {
-      if (!ec) {
-        (void)notify::watchdog();
-        start_watchdog();
-      }
-    });
-  };
-  tick();
+  // systemd asks for keep-alives within WatchdogSec; sending at half of it leaves slack.
+  watchdog_period_ = std::chrono::duration_cast<SteadyClock::duration>(**interval) / 2;
+  feed_watchdog();
+}
+
+// Fed from the event loop itself: a stuck loop stops the keep-alives and systemd restarts us.
+void Controller::feed_watchdog() {
+  (void)notify::watchdog();
+  watchdog_.expires_after(watchdog_period_);
+  watchdog_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) feed_watchdog();
+  });
 }
 
 // ---------------------------------------------------------------- control

@@ -83,6 +83,7 @@ class Controller {
   void release_addresses();
   bgp::SpeakerObserver speaker_observer();
   void start_watchdog();
+  void feed_watchdog();
   void update_notify_status();
 
   // --- control ---
@@ -116,6 +117,7 @@ class Controller {
   std::map<bgp::Prefix, std::string> announced_;  // prefix -> service, for announce/withdraw events
   bool shutting_down_ = false;
   boost::asio::steady_timer watchdog_;
+  std::chrono::steady_clock::duration watchdog_period_{};
   boost::asio::steady_timer shutdown_timer_;
   std::map<std::pair<std::string, std::string>, double> counter_seen_;  // for counter deltas
 };

@@ -157,11 +157,11 @@ class Site:
         with open(self.config_path, "w") as f:
             f.write(text)
 
-    def start_herald(self, config: Optional[str] = None) -> harness.Proc:
+    def start_herald(self, config: Optional[str] = None, env: Optional[dict] = None) -> harness.Proc:
         if config is not None:
             self.write_config(config)
         self.herald = self.node.popen([harness.binary("herald"), "-c", self.config_path],
-                                      f"herald-{len(self.lab.procs)}")
+                                      f"herald-{len(self.lab.procs)}", env=env)
         harness.wait_for(lambda: os.path.exists(self.lab.path("herald.sock")) or not self.herald.alive(),
                          timeout=10, what="herald's control socket")
         if not self.herald.alive():
