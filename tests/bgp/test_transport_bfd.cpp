@@ -1,0 +1,201 @@
+// The BFD runtime on loopback: two runtimes bring a session Up and see AdminDown; a scripted
+// neighbor (a plain UDP socket) checks detection time on the real clock, the TTL 255 rule of
+// RFC 5881 5 and the drop counters. Every wait is bounded.
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bgp/transport_bfd.hpp"
+
+namespace herald::bgp::bfd {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+IpAddress lo(std::uint32_t last) { return IpAddress::v4(0x7f000000 | last); }
+
+template <typename Pred>
+bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds limit = 3000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.run_for(5ms);
+  }
+  return done();
+}
+
+// Records the state changes a runtime reports on the main loop.
+struct Changes {
+  std::vector<std::pair<StateChange, std::chrono::steady_clock::time_point>> seen;
+  RuntimeObserver observer() {
+    RuntimeObserver o;
+    o.state_change = [this](std::string_view, const StateChange& c, const SessionStatus&) {
+      seen.emplace_back(c, std::chrono::steady_clock::now());
+    };
+    o.log = [](LogLevel, std::string_view, std::string_view) {};
+    return o;
+  }
+  std::optional<State> last() const {
+    if (seen.empty()) return std::nullopt;
+    return seen.back().first.to;
+  }
+};
+
+RuntimeSettings listen_on(IpAddress a) {
+  RuntimeSettings s;
+  s.listen = {transport::Endpoint{a, 0}};
+  s.rng_seed = 1;
+  return s;
+}
+
+SessionSpec spec(std::string name, IpAddress local, IpAddress remote, std::uint16_t port, Micros interval) {
+  return SessionSpec{std::move(name), remote, local, SessionConfig{interval, interval, 3}, port};
+}
+
+// A UDP socket on 127.0.0.2 playing the neighbor by hand.
+struct Scripted {
+  int fd = -1;
+  std::uint16_t port = 0;
+  Scripted() {
+    fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000002);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port = ntohs(a.sin_port);
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~Scripted() { ::close(fd); }
+  void ttl(int t) { REQUIRE(::setsockopt(fd, IPPROTO_IP, IP_TTL, &t, sizeof t) == 0); }
+  std::optional<ControlPacket> receive() {
+    std::uint8_t buf[64];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    auto p = decode(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)));
+    if (!p) return std::nullopt;
+    return *p;
+  }
+  void send(const Bytes& b, std::uint16_t to_port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    a.sin_port = htons(to_port);
+    REQUIRE(::sendto(fd, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) ==
+            static_cast<ssize_t>(b.size()));
+  }
+};
+
+TEST_CASE("bfd runtime: two runtimes on loopback come Up, negotiate 50 ms, and see AdminDown") {
+  asio::io_context main;
+  Changes ca, cb;
+  Runtime a(main, listen_on(lo(1)), ca.observer());
+  Runtime b(main, listen_on(lo(2)), cb.observer());
+  REQUIRE(a.start().empty());
+  REQUIRE(b.start().empty());
+  const auto pa = a.listening().at(0).port;
+  const auto pb = b.listening().at(0).port;
+  a.add(spec("b", lo(1), lo(2), pb, 50ms));
+  b.add(spec("a", lo(2), lo(1), pa, 50ms));
+  REQUIRE(run_until(main, [&] { return ca.last() == State::Up && cb.last() == State::Up; }));
+  // The poll started on Up ends with the neighbor's Final: both send every 50 ms (before jitter).
+  REQUIRE(run_until(main, [&] {
+    auto s = a.session("b");
+    return s && !s->status.poll_active && s->status.tx_interval == 50ms && s->status.detect_time == 150ms;
+  }));
+  auto s = a.session("b");
+  REQUIRE(s);
+  CHECK(s->source_port >= kSourcePortMin);
+  CHECK(s->status.remote_discriminator == b.session("a")->status.local_discriminator);
+  CHECK(s->send_errors == 0);
+
+  b.remove("a");  // AdminDown: the neighbor goes Down with diag 3 at once, not after detection
+  REQUIRE(run_until(main, [&] { return ca.last() == State::Down; }, 1000ms));
+  CHECK(ca.seen.back().first.diag == Diag::NeighborSignaledSessionDown);
+  CHECK(a.session("b")->status.flaps == 1);
+  a.stop();
+  b.stop();
+  CHECK(a.dropped()[static_cast<std::size_t>(PacketError::BadTtl)] == 0);
+}
+
+TEST_CASE("bfd runtime: a silent neighbor is detected after 3 x 50 ms on the real clock") {
+  asio::io_context main;
+  Changes ca;
+  Runtime a(main, listen_on(lo(1)), ca.observer());
+  REQUIRE(a.start().empty());
+  const auto pa = a.listening().at(0).port;
+  Scripted n;
+  n.ttl(255);
+  a.add(spec("n", lo(1), lo(2), n.port, 50ms));
+  auto first = n.receive();  // the Down packet sent at start
+  REQUIRE(first);
+  CHECK(first->state == State::Down);
+  CHECK(first->desired_min_tx_us == 1'000'000);  // slow rate until Up (RFC 5880 6.8.3)
+  ControlPacket init;
+  init.state = State::Init;
+  init.my_discriminator = 0x77;
+  init.your_discriminator = first->my_discriminator;
+  init.desired_min_tx_us = 50'000;
+  init.required_min_rx_us = 50'000;
+  n.send(encode(init), pa);
+  const auto sent_at = std::chrono::steady_clock::now();
+  REQUIRE(run_until(main, [&] { return ca.last() == State::Up; }, 1000ms));
+  REQUIRE(run_until(main, [&] { return ca.last() == State::Down; }, 1000ms));
+  const auto took = ca.seen.back().second - sent_at;
+  CHECK(ca.seen.back().first.diag == Diag::ControlDetectionTimeExpired);
+  CHECK(took >= 150ms);
+  CHECK(took < 300ms);  // detection time plus scheduling slack
+  MESSAGE("detection after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  a.stop();
+}
+
+TEST_CASE("bfd runtime: packets with TTL below 255, the A bit or garbage are dropped and counted") {
+  asio::io_context main;
+  Changes ca;
+  Runtime a(main, listen_on(lo(1)), ca.observer());
+  REQUIRE(a.start().empty());
+  const auto pa = a.listening().at(0).port;
+  Scripted n;
+  a.add(spec("n", lo(1), lo(2), n.port, 50ms));
+  auto first = n.receive();
+  REQUIRE(first);
+  ControlPacket up;
+  up.state = State::Init;
+  up.my_discriminator = 0x77;
+  up.your_discriminator = first->my_discriminator;
+  n.ttl(254);  // one router hop away: not single hop
+  n.send(encode(up), pa);
+  n.ttl(255);
+  Bytes auth = encode(up);
+  auth[1] |= 0x04;  // A bit
+  auth[3] = 26;
+  auth.insert(auth.end(), {0x01, 0x02});
+  n.send(auth, pa);
+  n.send(Bytes{0x00, 0x01}, pa);  // version 0
+  ControlPacket stranger = up;
+  stranger.your_discriminator = first->my_discriminator + 1;
+  n.send(encode(stranger), pa);
+  auto count = [&](PacketError e) { return a.dropped()[static_cast<std::size_t>(e)]; };
+  REQUIRE(run_until(main, [&] {
+    return count(PacketError::BadTtl) == 1 && count(PacketError::AuthUnsupported) == 1 &&
+           count(PacketError::BadVersion) == 1 && count(PacketError::UnknownYourDiscriminator) == 1;
+  }, 1000ms));
+  CHECK(a.session("n")->status.state == State::Down);
+  CHECK(ca.seen.empty());
+  a.stop();
+}
+
+}  // namespace
+}  // namespace herald::bgp::bfd
