@@ -1,5 +1,7 @@
 #include "daemon/control_protocol.hpp"
 
+#include "conf/values.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,22 +19,6 @@ namespace {
 constexpr std::size_t kMaxServiceBytes = 255;
 constexpr std::size_t kMaxReasonBytes = 1024;
 
-// Levenshtein distance, for "did you mean" hints on mistyped words (both are short).
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // " (did you mean \"x\"?)" when a candidate starts with `word` or is within a small edit
 // distance of it, else "".
 template <typename Range>
@@ -46,7 +32,7 @@ std::string suggestion(std::string_view word, const Range& candidates) {
   std::string_view best;
   std::size_t best_d = std::numeric_limits<std::size_t>::max();
   for (std::string_view c : candidates) {
-    std::size_t d = edit_distance(word, c);
+    std::size_t d = conf::edit_distance(word, c);
     if (d < best_d) {
       best_d = d;
       best = c;
