@@ -70,7 +70,8 @@ router bgp {ROUTER_AS}
 
 def herald_config(lab: harness.Lab, *, interval: str = "100ms", timeout: str = "80ms",
                   rise: int = 2, fall: int = 2, drain_period: str = "2s",
-                  extra_services: str = "", drain_on_shutdown: bool = False) -> str:
+                  extra_services: str = "", drain_on_shutdown: bool = False,
+                  hold_time: str = "9s", connect_retry_max: str = "2m", flap_max_changes: int = 6) -> str:
     return f"""
 [global]
 local-as = {NODE_AS}
@@ -88,8 +89,9 @@ name = "upstream"
 address = "{ROUTER_V4}"
 remote-as = {ROUTER_AS}
 local-address = "{NODE_V4}"
-hold-time = "9s"
+hold-time = "{hold_time}"
 connect-retry = "1s"
+connect-retry-max = "{connect_retry_max}"
 families = ["ipv4-unicast", "ipv6-unicast"]
 next-hop-v6 = "{NODE_V6}"
 
@@ -104,6 +106,9 @@ timeout = "{timeout}"
 rise = {rise}
 fall = {fall}
 splay = false
+
+[service.flap]
+max-changes = {flap_max_changes}
 
 [[service.check]]
 type = "dns"
@@ -122,12 +127,19 @@ drain-period = "{drain_period}"
 class Site:
     """The two namespaces, the router, the DNS server and herald."""
 
-    def __init__(self, lab: harness.Lab, router: str = "bird"):
+    def __init__(self, lab: harness.Lab, router: str = "bird", wan: bool = False):
+        """wan=True puts a namespace "wan" between router and node whose two interfaces are joined
+        only by fault_relay.py (self.relay), so a test can make the link lose and delay frames."""
         self.lab = lab
         self.up = lab.netns("up")
         self.node = lab.netns("node")
-        lab.link(self.up, f"{ROUTER_V4}/24", self.node, f"{NODE_V4}/24",
-                 v6=(f"{ROUTER_V6}/64", f"{NODE_V6}/64"))
+        self.relay: Optional[harness.Proc] = None
+        self.relay_params = lab.path("relay.json")
+        if wan:
+            self._wan_link()
+        else:
+            lab.link(self.up, f"{ROUTER_V4}/24", self.node, f"{NODE_V4}/24",
+                     v6=(f"{ROUTER_V6}/64", f"{NODE_V6}/64"))
         self.router_kind = router
         self.bird: Optional[harness.Bird] = None
         self.frr: Optional[harness.Frr] = None
@@ -138,6 +150,25 @@ class Site:
         self.dns: Optional[harness.Unbound] = None
         self.herald: Optional[harness.Proc] = None
         self.config_path = lab.path("herald.toml")
+
+    def _wan_link(self) -> None:
+        wan = self.lab.netns("wan")
+        relay = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fault_relay.py")
+        tag = os.getpid() % 10000
+        for ns, end, mid, addrs in ((self.up, f"w{tag}u", "ru", (f"{ROUTER_V4}/24", f"{ROUTER_V6}/64")),
+                                    (self.node, f"w{tag}n", "nd", (f"{NODE_V4}/24", f"{NODE_V6}/64"))):
+            harness.run(["ip", "link", "add", end, "netns", ns.name, "type", "veth", "peer", "name", mid,
+                         "netns", wan.name])
+            ns.run("ip", "link", "set", end, "name", "eth0")
+            ns.run("ip", "addr", "add", addrs[0], "dev", "eth0")
+            ns.run("ip", "-6", "addr", "add", addrs[1], "dev", "eth0", "nodad")
+            ns.run("ip", "link", "set", "eth0", "up")
+            ns.run("/usr/bin/python3", relay, "--tx-csum-off", "eth0")
+            # No addresses and no IPv6 on the relay's ports: only the relay handles their frames.
+            wan.run("sysctl", "-q", "-w", f"net.ipv6.conf.{mid}.disable_ipv6=1", check=False)
+            wan.run("ip", "link", "set", mid, "promisc", "on", "up")
+        self.relay = wan.popen(["/usr/bin/python3", relay, "--a", "nd", "--b", "ru", "--params", self.relay_params,
+                                "--seed", os.environ.get("HERALD_FAULT_SEED", "1")], "relay")
 
     # --- DNS server ---
     def start_dns(self) -> harness.Unbound:
