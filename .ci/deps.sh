@@ -12,6 +12,8 @@ PKGS=(
   libldns-dev nlohmann-json3-dev libsystemd-dev libcli11-dev
   # real peers and services for integration tests and the demo
   bird2 frr unbound iproute2 procps psmisc python3 curl dnsutils
+  # a throw-away VM for the dummy-interface test when the host kernel lacks the dummy driver
+  qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio
   # side-by-side benchmarks (the speakers operators use today) and packet captures
   exabgp gobgpd tcpdump
   # operations checks
