@@ -14,6 +14,7 @@ injects it or by the matching "restore" function, and every wait is bounded.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import random
@@ -44,6 +45,14 @@ def herald_view(site: hl.Site) -> dict:
             for p in s["prefixes"]:
                 want[p] = s["state"]
     return {"pid": st["pid"], "peer": peer, "services": services, "want": want}
+
+
+def session_age(site: hl.Site) -> tuple[str, float]:
+    """herald's session: (the time it last changed state, seconds since then), by herald's clock."""
+    st = site.status()["status"]
+    since = st["peers"][0]["since"]
+    parse = lambda t: datetime.datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
+    return since, (parse(st["now"]) - parse(since)).total_seconds()
 
 
 def check_once(site: hl.Site, expect_state: Optional[dict] = None) -> tuple[bool, str]:
@@ -309,6 +318,14 @@ class Faults:
         harness.wait_for(lambda: herald_view(self.site)["peer"]["state"] != "Established", timeout=self.HOLD + 1.5,
                          what="herald to report its session down")
 
+    # Faults that end the BGP session. herald damps reconnection after each session failure (RFC
+    # 4271 8.1.1 DampPeerOscillations: IdleHold 1 s doubling up to 300 s, forgotten after a session
+    # that lasted 60 s), so the soak allows at most MAX_DROPS of them until the session has been up
+    # for 60 s again; the bound after one of them includes the longest IdleHold that allows (8 s).
+    SESSION = ("router_kill", "link_flap", "lossy_link")
+    MAX_DROPS = 4
+    SESSION_BOUND = 20 + 8
+
     def router_kill(self) -> float:
         """Router SIGKILL: herald's status must show the session down before the restart."""
         n = len(self.site.lab.procs)
@@ -322,7 +339,7 @@ class Faults:
             self.site.bird = self.site.lab.bird(self.site.up, conf, name=f"bird-{n}")
         else:
             self.site.frr = self.site.lab.frr(self.site.up, conf, name=f"frr-{n}")
-        return 20
+        return self.SESSION_BOUND
 
     def link_flap(self) -> float:
         """Cable pulled for 0.5..5 s; when longer than the hold time, both ends must have dropped
@@ -337,7 +354,7 @@ class Faults:
             time.sleep(max(0.0, t0 + down - time.monotonic()))
         finally:
             link(self.site, True)
-        return 20
+        return self.SESSION_BOUND
 
     def lossy_link(self) -> float:
         """20% loss and 200 ms delay towards the router for 2..6 s."""
@@ -346,7 +363,7 @@ class Faults:
             time.sleep(self.rng.uniform(2.0, 6.0))
         finally:
             impair(self.site)
-        return 20
+        return self.SESSION_BOUND
 
     def dns_freeze(self) -> float:
         """unbound SIGSTOPped for 0.1..3 s; from 1 s on it must be withdrawn while frozen."""
