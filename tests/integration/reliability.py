@@ -136,9 +136,11 @@ def is_sanitized(binary: str) -> bool:
         return b"__asan_init" in f.read()
 
 
-def rss_bound_kib() -> int:
-    """Allowed RSS growth of a long-running herald: 4 MiB, or 64 MiB with ASan's quarantine."""
-    return 65536 if is_sanitized(harness.binary("herald")) else 4096
+def rss_bound_kib() -> Optional[int]:
+    """Allowed RSS growth of a long-running herald: 4 MiB. None under ASan, whose quarantine keeps
+    up to 256 MiB of freed memory resident by design; leaks are then LeakSanitizer's job, when
+    herald exits (see stop_herald)."""
+    return None if is_sanitized(harness.binary("herald")) else 4096
 
 
 FD_BOUND = 4  # a DNS check or control connection may be open at the moment of sampling
@@ -147,10 +149,19 @@ FD_BOUND = 4  # a DNS check or control connection may be open at the moment of s
 def assert_no_growth(before: dict, after: dict, what: str) -> None:
     assert before["pid"] == after["pid"], (before, after)
     dfd, drss = after["fds"] - before["fds"], after["rss_kib"] - before["rss_kib"]
+    bound = rss_bound_kib()
     print(f"  {what}: fds {before['fds']} -> {after['fds']} ({dfd:+d}, bound +{FD_BOUND}), "
-          f"RSS {before['rss_kib']} -> {after['rss_kib']} KiB ({drss:+d}, bound +{rss_bound_kib()})", flush=True)
+          f"RSS {before['rss_kib']} -> {after['rss_kib']} KiB ({drss:+d}, "
+          f"{'bound +' + str(bound) if bound is not None else 'not bounded under ASan'})", flush=True)
     assert dfd <= FD_BOUND, f"{what}: fd growth {dfd}"
-    assert drss <= rss_bound_kib(), f"{what}: RSS growth {drss} KiB"
+    assert bound is None or drss <= bound, f"{what}: RSS growth {drss} KiB"
+
+
+def stop_herald(site: hl.Site) -> None:
+    """SIGTERM; herald must exit 0 within its shutdown bound. Under ASan this is when
+    LeakSanitizer runs: a leak makes the exit status non-zero and leaves a report in the log."""
+    rc = site.herald.stop(timeout=15)
+    assert rc == 0, f"herald exited with status {rc}:\n" + site.herald.log()[-4000:]
 
 
 def sanitizer_reports(lab: harness.Lab) -> list[str]:

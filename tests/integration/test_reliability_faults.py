@@ -157,9 +157,11 @@ def bird_only_faults(lab: harness.Lab, site: hl.Site) -> None:
     print(f"  100 reloads took {time.monotonic() - t0:.1f}s")
     rel.converged(site, 5, UP, "100 reloads")
     after = rel.resources(site)
-    assert site.status()["status"]["peers"][0]["since"] == since_herald, "herald's session was reset"
+    peer_after = site.status()["status"]["peers"][0]
+    bird_after = site.bird.ctl("show protocols all herald").stdout
+    assert peer_after["since"] == since_herald, ("herald's session was reset", since_herald, peer_after, bird_after)
     assert site.bird.protocol_state("herald").split()[4] == since_bird, (
-        "BIRD's session was reset", since_bird, site.bird.ctl("show protocols all herald").stdout)
+        "BIRD's session was reset", since_bird, since_herald, peer_after, bird_after)
     print("  no session reset (herald's and BIRD's 'since' unchanged)")
     rel.assert_no_growth(before, after, "100 reloads")
 
@@ -201,6 +203,7 @@ def main() -> int:
         lossy_link(site)
         bird_only_faults(lab, site)
         assert site.herald.alive()
+        rel.stop_herald(site)
         reports = rel.sanitizer_reports(lab)
         assert not reports, reports
     print(f"BIRD part done at {time.monotonic() - t_start:.0f}s", flush=True)
@@ -209,6 +212,7 @@ def main() -> int:
         router_kill(site)
         lossy_link(site)
         assert site.herald.alive()
+        rel.stop_herald(site)
         reports = rel.sanitizer_reports(lab)
         assert not reports, reports
     print(f"reliability faults: all passed in {time.monotonic() - t_start:.0f}s")
