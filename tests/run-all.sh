@@ -54,6 +54,26 @@ set +e
 record sanitized-unit-tests $?
 set -e
 
+step "end-to-end test (BIRD) against the ASan + UBSan daemon"
+# The daemon and heraldctl from the sanitizer tree (only their own sources are left to compile);
+# each sanitizer report goes to a file in $san_logs and any such file fails the step. herald exits
+# through SIGTERM at the end of the test, so LeakSanitizer also runs.
+set +e
+san_logs=$(mktemp -d)
+ninja -C build-san -j"$JOBS" herald heraldctl >/dev/null
+rc=$?
+if [ $rc -eq 0 ]; then
+  HERALD_BUILD="$ROOT/build-san" \
+  ASAN_OPTIONS="detect_leaks=1:log_path=$san_logs/asan" \
+  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$san_logs/ubsan" \
+    timeout --kill-after=15 300 /usr/bin/python3 tests/integration/test_e2e_bird.py
+  rc=$?
+  if compgen -G "$san_logs/*" >/dev/null; then cat "$san_logs"/*; rc=1; fi
+fi
+record e2e-bird-sanitized $rc
+rm -rf "$san_logs"
+set -e
+
 step "fuzzing (bounded)"
 for fz in build-san/tests/fuzz/fuzz_*; do
   [ -x "$fz" ] || continue
