@@ -138,7 +138,20 @@ void Connection::send(Bytes bytes) {
   if (bytes.empty()) return;
   queued_bytes_ += bytes.size();
   queue_.push_back(std::move(bytes));
-  if (state_ == State::Open) start_write();
+  if (state_ == State::Open) post_write();
+}
+
+void Connection::post_write() {
+  // The write starts from the event loop, not from inside send(): every message the caller
+  // queues in the same handler (an IPv4 and an IPv6 withdrawal from one set_routes, say) then
+  // leaves in one gathered write, usually one TCP segment, instead of the first alone and the
+  // rest one loop turn later.
+  if (writing_ || write_posted_) return;
+  write_posted_ = true;
+  asio::post(io_, [self = shared_from_this()] {
+    self->write_posted_ = false;
+    if (self->state_ == State::Open) self->start_write();
+  });
 }
 
 void Connection::start_write() {

@@ -90,6 +90,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void record_endpoints();
   void start_read();
   void start_write();
+  void post_write();  // start_write() from the event loop, once, so one handler's sends coalesce
   void fail(const std::string& reason);  // ends the connection by itself: `closed` handler
   void half_close();          // all written: send FIN, wait for the peer's
   void maybe_finish_close();  // both directions done
@@ -110,6 +111,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<Bytes> in_flight_;       // being written by one async_write
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
+  bool write_posted_ = false;  // a start_write() is posted and has not run yet
   bool sent_fin_ = false;   // closing: our side is shut down after the last byte
   bool peer_done_ = false;  // closing: the peer closed its side (or the socket failed)
   std::function<void()> on_done_;

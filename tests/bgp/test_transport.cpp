@@ -193,6 +193,31 @@ TEST_CASE("transport: bind and connect failures become reasons") {
   CHECK(*reason == "bind 127.0.0.1 for 2001:db8::1: address family differs from the peer's");
 }
 
+TEST_CASE("transport: messages sent from one handler leave in one gathered write") {
+  // An IPv4 and an IPv6 withdrawal produced by one set_routes() must not be split into a write
+  // for the first and another one loop turn later: they should reach the wire together.
+  asio::io_context io;
+  Server server(io);
+  server.start();
+  FailCount fc{"none", 0, 0};  // fails nothing; counts the writes
+  bool connected = false;
+  ConnectionHandlers h;
+  h.connected = [&] { connected = true; };
+  auto c = Connection::connect(io, ConnectParams{loopback4(), server.port(), std::nullopt, {}}, h, fc.hook());
+  REQUIRE(run_until(io, [&] { return connected && server.conn != nullptr; }));
+  const int before = fc.calls["write"];
+  c->send(Bytes{1, 2});
+  c->send(Bytes{3});
+  c->send(Bytes{4, 5, 6});
+  REQUIRE(run_until(io, [&] { return server.received.size() == 6; }));
+  CHECK(server.received == Bytes{1, 2, 3, 4, 5, 6});
+  CHECK(fc.calls["write"] - before == 1);
+  // A send from a later handler is a write of its own.
+  c->send(Bytes{7});
+  REQUIRE(run_until(io, [&] { return server.received.size() == 7; }));
+  CHECK(fc.calls["write"] - before == 2);
+}
+
 TEST_CASE("transport: a failed write ends the connection with a reason") {
   asio::io_context io;
   Server server(io);
