@@ -34,6 +34,14 @@ set +e
 record ctest $?
 set -e
 
+step "benchmarks, quick mode (tests/bench/run.sh --quick; budget 3 minutes)"
+# Proves that every side-by-side benchmark still runs end to end; the figures of a quick run are
+# not the ones to quote (docs/benchmarks.md has the full run).
+set +e
+timeout --kill-after=15 180 bash tests/bench/run.sh --quick --build build --out build/benchmarks-quick.md
+record benchmarks-quick $?
+set -e
+
 if [ -x packaging/checks.sh ]; then
   step "packaging checks"
   set +e; bash packaging/checks.sh build; record packaging $?; set -e

@@ -11,8 +11,10 @@
 // N more times), communities="A:B A:B", large="A:B:C A:B:C".
 //
 // Commands on stdin, one per line: "announce <spec>" (adds or replaces that prefix),
-// "withdraw <prefix>", "status" (one JSON line on stdout), "stop <text>" (Cease with the text,
-// then exit 0). Log lines go to stderr, one event per line, naming the peer.
+// "withdraw <prefix>", "announce-block <first prefix> <count>" (count consecutive IPv4 prefixes
+// of that length, added at once), "withdraw-all", "status" (one JSON line on stdout), "stop
+// <text>" (Cease with the text, then exit 0). Log lines go to stderr, one event per line,
+// naming the peer.
 // GCC 12 reports -Wnull-dereference false positives inside libstdc++ strings as inlined into
 // CLI11 and Asio at -O2; this test driver turns the warning off for the whole file.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -320,6 +322,38 @@ class Console {
         return;
       }
       std::erase_if(routes_, [&](const Route& x) { return x.prefix == *p; });
+      speaker_.set_routes(routes_);
+    } else if (cmd == "announce-block") {
+      // "announce-block 198.18.0.0/32 100000": that many consecutive IPv4 prefixes of that
+      // length, given to the speaker in one set_routes call (benchmarks of bulk announcements;
+      // one "announce" per prefix would recompute the Adj-RIB-Out difference per line).
+      auto sp2 = arg.find(' ');
+      Route first = parse_route(arg.substr(0, sp2), local_as_);
+      auto count = number<std::uint32_t>(sp2 == std::string::npos ? "" : std::string_view(arg).substr(sp2 + 1));
+      if (!first.prefix.addr.is_v4() || !count) {
+        std::fprintf(stderr, "herald-speak: announce-block: expected an IPv4 prefix and a count: '%s'\n",
+                     arg.c_str());
+        return;
+      }
+      const std::uint64_t step = std::uint64_t{1} << (32 - first.prefix.length);
+      const std::uint64_t base = first.prefix.addr.v4_host_order();
+      if (base + step * *count > (std::uint64_t{1} << 32)) {
+        std::fprintf(stderr, "herald-speak: announce-block: the block runs past 255.255.255.255\n");
+        return;
+      }
+      std::vector<Route> block(*count, first);
+      for (std::uint32_t i = 0; i < *count; ++i)
+        block[i].prefix.addr = IpAddress::v4(static_cast<std::uint32_t>(base + step * i));
+      // A prefix already announced is replaced, as "announce" does.
+      std::erase_if(routes_, [&](const Route& x) {
+        if (!x.prefix.addr.is_v4() || x.prefix.length != first.prefix.length) return false;
+        const std::uint64_t a = x.prefix.addr.v4_host_order();
+        return a >= base && a < base + step * *count;
+      });
+      routes_.insert(routes_.end(), block.begin(), block.end());
+      speaker_.set_routes(routes_);
+    } else if (cmd == "withdraw-all") {
+      routes_.clear();
       speaker_.set_routes(routes_);
     } else if (cmd == "status") {
       std::string out = status_json(speaker_).dump() + "\n";
