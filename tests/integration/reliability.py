@@ -383,7 +383,7 @@ class Faults:
         freeze_dns(self.site)
         try:
             if frozen >= 1.0:
-                converged(self.site, 1.0, self.DOWN, "DNS frozen (during)")
+                converged(self.site, 2.0, self.DOWN, "DNS frozen (during)")
             time.sleep(max(0.0, t0 + frozen - time.monotonic()))
         finally:
             thaw_dns(self.site)
