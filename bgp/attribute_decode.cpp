@@ -9,6 +9,9 @@
 namespace herald::bgp::detail {
 
 std::string attr_name(std::uint8_t type) {
+  // RFC 4456 route-reflection attributes: herald never reflects, so they have no AttrType.
+  if (type == kOriginatorId) return "ORIGINATOR_ID";
+  if (type == kClusterList) return "CLUSTER_LIST";
   switch (static_cast<AttrType>(type)) {
     case AttrType::Origin: return "ORIGIN";
     case AttrType::AsPath: return "AS_PATH";
@@ -66,6 +69,25 @@ constexpr std::uint8_t kWellKnown = attr_flags::kTransitive;
 constexpr std::uint8_t kOptTransitive = attr_flags::kOptional | attr_flags::kTransitive;
 constexpr std::uint8_t kOptNonTransitive = attr_flags::kOptional;
 
+// RFC 4271 6.3: a NEXT_HOP must be a valid IP host address. These never are: "this network"
+// 0/8, multicast 224/4, and 240/4 (reserved, with the limited broadcast). Loopback addresses
+// are allowed: a session with a router on the same host runs over them.
+std::optional<std::string> unusable_v4_next_hop(const IpAddress& a) {
+  const std::uint8_t first = a.bytes[0];
+  if (first == 0) return "0.0.0.0/8 is not a host address";
+  if (first >= 224 && first < 240) return "multicast address";
+  if (first >= 240) return "reserved or broadcast address";
+  return std::nullopt;
+}
+// The IPv6 counterparts for MP_REACH_NLRI: the unspecified address ::, multicast ff00::/8.
+std::optional<std::string> unusable_v6_next_hop(const IpAddress& a) {
+  if (a.bytes[0] == 0xFF) return "multicast address";
+  if (std::all_of(a.bytes.begin(), a.bytes.end(), [](std::uint8_t b) { return b == 0; })) {
+    return "unspecified address";
+  }
+  return std::nullopt;
+}
+
 bool has_as0(const AsPath& p) {
   return std::any_of(p.begin(), p.end(), [](const AsSegment& s) {
     return std::find(s.asns.begin(), s.asns.end(), 0u) != s.asns.end();
@@ -105,6 +127,8 @@ class AttributeDecoder {
       : st_(st), flags_(flags), type_(type), v_(value), raw_(value.rest()), whole_(whole) {}
 
   void run() {
+    if (type_ == kOriginatorId) return originator_id();
+    if (type_ == kClusterList) return cluster_list();
     switch (static_cast<AttrType>(type_)) {
       case AttrType::Origin: return origin();
       case AttrType::AsPath: return as_path();
@@ -170,7 +194,11 @@ class AttributeDecoder {
 
   void next_hop() {
     if (!flags_ok(kWellKnown) || !length_is(4)) return;
-    st_.attrs.next_hop = IpAddress::v4(v_.u32());
+    const IpAddress nh = IpAddress::v4(v_.u32());
+    // RFC 4271 6.3: a semantically incorrect NEXT_HOP is logged and the route ignored, with no
+    // NOTIFICATION; RFC 7606 7.3 makes NEXT_HOP errors treat-as-withdraw, which is that.
+    if (auto why = unusable_v4_next_hop(nh)) return malformed(fmt::format("{}: {}", nh.to_string(), *why));
+    st_.attrs.next_hop = nh;
   }
 
   void med() {
@@ -186,6 +214,24 @@ class AttributeDecoder {
     }
     if (!flags_ok(kWellKnown) || !length_is(4)) return;
     st_.attrs.local_pref = v_.u32();
+  }
+
+  // RFC 7606 7.9 / 7.10 (RFC 4456 route reflection): from an external peer these are
+  // discarded whatever they hold; from an internal one a bad length is treat-as-withdraw.
+  // Valid ones are kept as raw bytes: herald reflects nothing, so nothing reads them.
+  void originator_id() { reflection_attribute(len() == 4, "length {}, expected 4"); }
+  void cluster_list() {
+    reflection_attribute(len() != 0 && len() % 4 == 0, "length {} is not a non-zero multiple of 4");
+  }
+  void reflection_attribute(bool length_ok, fmt::format_string<std::size_t> length_error) {
+    if (!st_.opts.ibgp) {
+      st_.note(ErrorAction::AttributeDiscard,
+               fmt::format("{}: received from an external peer (attribute discarded)", attr_name(type_)));
+      return;
+    }
+    if (!flags_ok(kOptNonTransitive)) return;
+    if (!length_ok) return malformed(fmt::format(length_error, len()));
+    keep_raw();
   }
 
   void atomic_aggregate() {
@@ -323,6 +369,13 @@ class AttributeDecoder {
     auto nlri = decode_prefixes(v_, r.family.afi);
     if (!nlri) return nlri_reset();
     r.nlri = std::move(*nlri);
+    // RFC 4271 6.3 by analogy (RFC 4760 defines no semantic check): a next hop that is not a
+    // host address makes the routes unusable; they stay in r.nlri so the caller withdraws them.
+    const auto unusable = v6 ? unusable_v6_next_hop(r.next_hop) : unusable_v4_next_hop(r.next_hop);
+    if (unusable && !r.nlri.empty()) {
+      st_.note(ErrorAction::TreatAsWithdraw, fmt::format("MP_REACH_NLRI: next hop {}: {} (treat-as-withdraw)",
+                                                         r.next_hop.to_string(), *unusable));
+    }
     st_.attrs.mp_reach = std::move(r);
   }
 

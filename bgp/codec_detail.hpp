@@ -47,6 +47,10 @@ std::string hex(ByteSpan b);
 
 namespace herald::bgp::detail {
 
+// RFC 4456 route-reflection attribute types (no AttrType: herald never reflects routes).
+inline constexpr std::uint8_t kOriginatorId = 9;
+inline constexpr std::uint8_t kClusterList = 10;
+
 // What decoding the path attributes of one UPDATE has found so far (RFC 7606 outcomes).
 struct AttrDecodeState {
   const CodecOptions& opts;

@@ -185,10 +185,16 @@ Actions Peer::on_bytes(ConnId conn, std::span<const std::uint8_t> bytes, Clock::
     }
     if (fsm_.established_conn() != conn) continue;
     if (const auto* u = std::get_if<Update>(&msg)) {
-      for (const auto& p : decoded->problems) {
+      ErrorAction action = decoded->action;
+      auto problems = std::move(decoded->problems);
+      for (auto& p : session_checks(*u, session_facts())) {
+        action = std::max(action, ErrorAction::TreatAsWithdraw);
+        problems.push_back(std::move(p));
+      }
+      for (const auto& p : problems) {
         log(LogLevel::Warning, "UPDATE error handled per RFC 7606: " + p, out);
       }
-      handle_update(conn, *u, decoded->action, now, out);
+      handle_update(conn, *u, action, now, out);
     } else if (const auto* rr = std::get_if<RouteRefresh>(&msg)) {
       handle_route_refresh(conn, *rr, now, out);
     }
@@ -197,6 +203,21 @@ Actions Peer::on_bytes(ConnId conn, std::span<const std::uint8_t> bytes, Clock::
 }
 
 // ---- Received routes: counted, not stored ----
+
+SessionFacts Peer::session_facts() const {
+  const auto& n = *fsm_.negotiated();
+  SessionFacts f;
+  f.ebgp = config_.is_ebgp(n.peer_as);
+  f.peer_as = n.peer_as;
+  f.four_octet_as = n.codec.four_octet_as;
+  f.own_addresses.push_back(n.local_address);
+  for (const auto& a : {next_hop(kIpv4Unicast), next_hop(kIpv6Unicast), link_local_next_hop()}) {
+    if (a && *a != n.local_address) f.own_addresses.push_back(*a);
+  }
+  // herald as a route server's client (RFC 9234 role rs-client) skips the first-AS check.
+  f.check_first_as = config_.role != Role::RsClient;
+  return f;
+}
 
 void Peer::handle_update(ConnId conn, const Update& u, ErrorAction action, Clock::time_point now,
                          Actions& out) {

@@ -26,6 +26,7 @@
 #include "bgp/fsm.hpp"
 #include "bgp/peer_config.hpp"
 #include "bgp/prefix_fingerprints.hpp"
+#include "bgp/route_checks.hpp"
 #include "bgp/types.hpp"
 
 namespace herald::bgp {
@@ -127,6 +128,8 @@ class Peer {
   void send_bytes(ConnId conn, Bytes b, MessageType type, Clock::time_point now, Actions& out);
   void handle_update(ConnId conn, const Update& u, ErrorAction action, Clock::time_point now,
                      Actions& out);
+  // The session as route_checks.hpp sees it (Established only).
+  SessionFacts session_facts() const;
   void handle_route_refresh(ConnId conn, const RouteRefresh& rr, Clock::time_point now,
                             Actions& out);
   void on_session_up(ConnId conn, Clock::time_point now, Actions& out);

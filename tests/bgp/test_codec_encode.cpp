@@ -101,7 +101,7 @@ TEST_CASE("encode -> decode round trips") {
   u.attrs.extended_communities = {{0, 2, 0xFD, 0xE9, 0, 0, 0, 1}};
   u.attrs.mp_reach = MpReach{kIpv6Unicast, ip("2001:db8::1"), ip("fe80::1"), {pfx("2001:db8:53::1/128")}};
   u.attrs.mp_unreach = MpUnreach{kIpv6Unicast, {pfx("2001:db8:54::/64")}};
-  u.attrs.unknown = {RawAttribute{0x80, 9, {4, 5, 6, 7}}, RawAttribute{0xE0, 99, {1, 2, 3}}};
+  u.attrs.unknown = {RawAttribute{0x80, 41, {4, 5, 6, 7}}, RawAttribute{0xE0, 99, {1, 2, 3}}};
   u.nlri = {pfx("192.0.2.0/24"), pfx("0.0.0.0/0")};
 
   SUBCASE("4-octet session") {

@@ -419,9 +419,9 @@ TEST_CASE("confederation segments and 2-octet AS_PATH encoding") {
 
 TEST_CASE("unknown attributes come back in type order") {
   const Bytes attrs = {0xC0, 0x63, 0x01, 0x01,   // optional transitive type 99
-                       0x80, 0x09, 0x04, 1, 2, 3, 4};  // ORIGINATOR_ID (unknown to herald)
+                       0x80, 0x29, 0x04, 1, 2, 3, 4};  // optional type 41 (unknown to herald)
   auto u = upd(decoded(body({}, attrs, {})));
   REQUIRE(u.attrs.unknown.size() == 2);
-  CHECK(u.attrs.unknown[0].type == 9);
+  CHECK(u.attrs.unknown[0].type == 41);
   CHECK(u.attrs.unknown[1].type == 99);
 }
