@@ -82,6 +82,13 @@ changelog_version=$(sed -n '1s/^herald (\([^)]*\)).*/\1/p' packaging/deb/changel
 ok "version $version matches packaging/deb/changelog"
 for field in Depends Maintainer Section; do printf '     %s: %s\n' "$field" "$(dpkg-deb -f "$deb" "$field")"; done
 
+step "hardening of the programs (Debian's hardening build flags)"
+for prog in daemon/herald daemon/heraldctl; do
+  check "$prog: full RELRO (BIND_NOW)" bash -c "readelf -d '$BUILD/$prog' | grep -qE 'BIND_NOW|FLAGS_1.*NOW'"
+  check "$prog: stack protector" bash -c "readelf --dyn-syms -W '$BUILD/$prog' | grep -q __stack_chk_fail"
+  check "$prog: fortified libc calls" bash -c "readelf --dyn-syms -W '$BUILD/$prog' | grep -qE '__[a-z]+_chk@'"
+done
+
 step "lintian (errors fail; warnings are listed)"
 set +e
 lint=$(timeout 300 lintian --fail-on error --display-level '>=warning' --tag-display-limit 0 "$deb" 2>&1)
