@@ -30,6 +30,8 @@ struct Speaker::Slot {
   };
   std::unordered_map<TimerId, Timer, TimerIdHash> timers;
   std::size_t closing = 0;  // connections flushing after a Close action
+  bfd::State bfd_state = bfd::State::Down;  // as last reported by the BFD runtime
+  bool bfd_gated = false;  // engine held stopped until BFD is Up (wait_for_up)
   bool removing = false;
   std::string remove_reason;
 
@@ -82,6 +84,7 @@ Speaker::Speaker(asio::io_context& io, SpeakerSettings settings, std::vector<Spe
 }
 
 Speaker::~Speaker() {
+  bfd_.reset();  // joins the BFD thread; its posted callbacks are dropped
   for (auto& l : listeners_) l->close();
   for (auto& s : slots_) {
     for (auto& [id, c] : s->conns) c->abort();
@@ -124,6 +127,7 @@ void Speaker::remove_peer(std::string_view name, std::string_view reason) {
   if (!slot || slot->removing) return;
   slot->removing = true;
   log(LogLevel::Info, slot->name(), fmt::format("removing: {}", reason));
+  if (bfd_ && slot->cfg.bfd) bfd_->remove(slot->cfg.bgp.name);
   apply(slot, slot->engine->stop(now(), reason));
   key_listeners(slot->cfg, false);
   forget_if_done(slot);
@@ -204,6 +208,14 @@ std::vector<std::string> Speaker::key_listeners(const SpeakerPeerConfig& peer, b
 }
 
 void Speaker::start_slot(const SlotPtr& slot) {
+  if (slot->cfg.bfd) {
+    add_bfd_session(slot);
+    if (slot->cfg.bfd->wait_for_up && slot->bfd_state != bfd::State::Up) {
+      slot->bfd_gated = true;
+      log(LogLevel::Info, slot->name(), "BGP waits for BFD Up before starting");
+      return;
+    }
+  }
   apply(slot, slot->engine->start(now()));
   if (!routes_.empty()) apply(slot, slot->engine->set_routes(routes_, now()));
 }
@@ -239,6 +251,8 @@ void Speaker::check_stopped() {
     if (!s->conns.empty() || s->closing > 0) return;
   for (const auto& s : slots_) s->timers.clear();
   stop_timer_.cancel();
+  // After the Ceases: BFD AdminDown tells the neighbors this was no path failure (RFC 5882 3.2).
+  if (bfd_) bfd_->stop();
   auto done = std::move(stop_done_);
   stop_done_ = nullptr;
   asio::post(io_, std::move(done));
@@ -261,10 +275,71 @@ std::vector<SpeakerPeerStatus> Speaker::status() const {
     st.md5 = s->cfg.md5.has_value();
     st.gtsm = s->cfg.gtsm;
     st.open_connections = s->conns.size();
+    if (bfd_ && s->cfg.bfd) st.bfd = bfd_->session(s->name());
+    st.bfd_waiting = s->bfd_gated;
     for (const auto& [id, c] : s->conns) st.queued_bytes += c->queued_bytes();
     out.push_back(std::move(st));
   }
   return out;
+}
+
+bfd::DropCounters Speaker::bfd_dropped() const { return bfd_ ? bfd_->dropped() : bfd::DropCounters{}; }
+
+void Speaker::ensure_bfd() {
+  if (bfd_) return;
+  bfd::RuntimeObserver o;
+  o.log = [this](LogLevel level, std::string_view peer, std::string_view text) { log(level, peer, text); };
+  o.state_change = [this](std::string_view name, const bfd::StateChange& c, const bfd::SessionStatus& st) {
+    on_bfd_change(name, c, st);
+  };
+  bfd::RuntimeSettings rs = settings_.bfd;
+  if (!rs.rng_seed) rs.rng_seed = seed_ ^ 0xBFDBFDBFDull;
+  bfd_ = std::make_unique<bfd::Runtime>(io_, std::move(rs), std::move(o));
+  for (const auto& e : bfd_->start()) log(LogLevel::Error, "", e);
+}
+
+void Speaker::add_bfd_session(const SlotPtr& slot) {
+  ensure_bfd();
+  const auto& b = *slot->cfg.bfd;
+  slot->bfd_state = bfd::State::Down;
+  bfd_->add(bfd::SessionSpec{slot->cfg.bgp.name, slot->cfg.bgp.peer_address, slot->cfg.bgp.local_address, b.session,
+                             b.port});
+}
+
+// RFC 5882 4.3 / RFC 9384: what a BFD state change means for the BGP session.
+void Speaker::on_bfd_change(std::string_view name, const bfd::StateChange& change, const bfd::SessionStatus& status) {
+  auto slot = find(name);
+  if (!slot || !slot->cfg.bfd || stopping_) return;
+  // AdminDown is only ever our own doing (remove, stop); the BGP side handles those itself.
+  if (change.to == bfd::State::AdminDown) return;
+  const bool was_up = slot->bfd_state == bfd::State::Up;
+  slot->bfd_state = change.to;
+  if (observer_.bfd_state_change) observer_.bfd_state_change(name, change);
+  if (change.to == bfd::State::Up) {
+    if (slot->bfd_gated) {
+      slot->bfd_gated = false;
+      log(LogLevel::Info, slot->name(), "BFD is Up: starting BGP");
+      apply(slot, slot->engine->start(now()));
+      if (!routes_.empty()) apply(slot, slot->engine->set_routes(routes_, now()));
+    }
+    return;
+  }
+  if (!was_up) return;
+  // RFC 5882 3.2: a neighbor that took BFD down administratively reports no path failure.
+  if (status.remote_state == bfd::State::AdminDown) {
+    log(LogLevel::Info, slot->name(), "BFD neighbor is AdminDown: the BGP session is left alone");
+    return;
+  }
+  const std::string why = fmt::format("BFD down ({})", bfd::to_string(change.diag));
+  if (slot->cfg.bfd->wait_for_up) {
+    log(LogLevel::Warning, slot->name(), fmt::format("{}: stopping BGP until BFD is Up again", why));
+    slot->bfd_gated = true;
+    apply(slot, slot->engine->stop(now(), why, CeaseSubcode::BfdDown));
+  } else if (slot->engine->state() == State::Established) {
+    log(LogLevel::Warning, slot->name(), fmt::format("{}: resetting the BGP session", why));
+    apply(slot, slot->engine->stop(now(), why, CeaseSubcode::BfdDown));
+    apply(slot, slot->engine->start(now()));
+  }
 }
 
 std::vector<Endpoint> Speaker::listening() const {

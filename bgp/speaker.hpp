@@ -20,6 +20,7 @@
 #include "bgp/peer.hpp"
 #include "bgp/peer_config.hpp"
 #include "bgp/transport_asio.hpp"
+#include "bgp/transport_bfd.hpp"
 #include "bgp/transport_connection.hpp"
 #include "bgp/transport_endpoint.hpp"
 #include "bgp/transport_listener.hpp"
@@ -38,6 +39,19 @@ struct SpeakerSettings {
   // Seeds the engines' jitter; nullopt: from std::random_device.
   std::optional<std::uint64_t> rng_seed;
   transport::FaultInjector fault;  // tests only: injected kernel failures
+  // The BFD runtime, started only when some neighbor has BFD.
+  bfd::RuntimeSettings bfd;
+};
+
+// Single-hop BFD (RFC 5880, RFC 5881) guarding one BGP session, as RFC 5882 4.3 and RFC 9384
+// describe: BFD leaving Up resets the session with Cease/BFD Down (6/10).
+struct SpeakerBfdConfig {
+  bfd::SessionConfig session;
+  // true: BGP runs only while BFD is Up (not started before it is, stopped when it goes Down);
+  // false: BFD Down resets an Established session, which reconnects at once.
+  bool wait_for_up = false;
+  std::uint16_t port = bfd::kControlPort;  // the neighbor's; tests only
+  bool operator==(const SpeakerBfdConfig&) const = default;
 };
 
 // One neighbor: the engine's configuration plus what only the socket layer knows.
@@ -45,6 +59,7 @@ struct SpeakerPeerConfig {
   PeerConfig bgp;  // local_as / router_id of 0 are filled from SpeakerSettings
   std::optional<std::string> md5;  // RFC 2385 key
   bool gtsm = false;               // RFC 5082, directly connected neighbors (TTL 255)
+  std::optional<SpeakerBfdConfig> bfd;
 };
 
 // Where speaker events go. Every callback is optional; `peer` is the neighbor's name, empty for
@@ -53,6 +68,8 @@ struct SpeakerObserver {
   std::function<void(LogLevel level, std::string_view peer, std::string_view text)> log;
   std::function<void(std::string_view peer, const StateChange& change)> state_change;
   std::function<void(std::string_view peer, bool up, std::string_view reason)> session;
+  // The neighbor's BFD session changed state (the BFD runtime logs it itself).
+  std::function<void(std::string_view peer, const bfd::StateChange& change)> bfd_state_change;
 };
 
 // Writes "peer r1: text" lines to stderr; the default log sink.
@@ -65,6 +82,8 @@ struct SpeakerPeerStatus {
   bool gtsm = false;
   std::size_t open_connections = 0;
   std::size_t queued_bytes = 0;  // written by the engine, not yet taken by the kernel
+  std::optional<bfd::SessionSnapshot> bfd;  // configured with BFD and the session exists
+  bool bfd_waiting = false;  // BGP held back until BFD is Up (wait_for_up)
 };
 
 class Speaker {
@@ -101,6 +120,8 @@ class Speaker {
   std::optional<std::string> update_peer(SpeakerPeerConfig peer);
 
   std::vector<SpeakerPeerStatus> status() const;
+  // Received BFD packets dropped, by reason (all zero without BFD).
+  bfd::DropCounters bfd_dropped() const;
   // The listeners' bound endpoints (useful with port 0).
   std::vector<transport::Endpoint> listening() const;
 
@@ -122,6 +143,10 @@ class Speaker {
   std::vector<std::string> prepare_listeners(const SpeakerPeerConfig& peer);
   std::vector<std::string> key_listeners(const SpeakerPeerConfig& peer, bool install);
   void forget_if_done(const SlotPtr& slot);
+  // BFD: starts the runtime on first use; adds a neighbor's session.
+  void ensure_bfd();
+  void add_bfd_session(const SlotPtr& slot);
+  void on_bfd_change(std::string_view name, const bfd::StateChange& change, const bfd::SessionStatus& status);
   void check_stopped();
   void log(LogLevel level, std::string_view peer, std::string_view text) const;
   SlotPtr find(std::string_view name) const;
@@ -138,6 +163,7 @@ class Speaker {
   bool stopping_ = false;
   std::function<void()> stop_done_;
   boost::asio::steady_timer stop_timer_;
+  std::unique_ptr<bfd::Runtime> bfd_;  // declared last: stopped and destroyed first
 };
 
 }  // namespace herald::bgp

@@ -48,6 +48,17 @@ enum class PeerMode { Active, Passive, Both };
 // RFC 9234 BGP Role, as the local speaker's role towards this peer.
 enum class BgpRole { Provider, RouteServer, RouteServerClient, Customer, Peer };
 
+// Single-hop BFD (RFC 5880, RFC 5881) next to one BGP session: keys bfd-* of [[peer]].
+struct BfdConfig {
+  Duration min_tx = std::chrono::milliseconds(300);  // desired min TX interval, 10 ms .. 60 s
+  Duration min_rx = std::chrono::milliseconds(300);  // required min RX interval, 10 ms .. 60 s
+  unsigned multiplier = 3;                           // detect multiplier, 1 .. 255
+  // true: the BGP session is started only while BFD is Up (and stopped when it goes Down);
+  // false: BFD Down only resets an established session.
+  bool wait_for_up = false;
+  bool operator==(const BfdConfig&) const = default;
+};
+
 // [[peer]]
 struct PeerConfig {
   std::string name;
@@ -77,6 +88,7 @@ struct PeerConfig {
   std::optional<std::uint32_t> max_prefix;          // received routes; exceeding resets
   std::optional<BgpRole> role;
   bool strict_role = false;  // RFC 9234 strict mode: the peer must send a role; needs role
+  std::optional<BfdConfig> bfd;  // nullopt: no BFD for this neighbor
   bool carries(bgp::Family f) const;
   bool operator==(const PeerConfig&) const = default;
 };

@@ -82,6 +82,13 @@ void peer(std::string& o, const PeerConfig& p) {
     o += fmt::format("role = {}\n", q(to_string(*p.role)));
     o += fmt::format("strict-role = {}\n", b(p.strict_role));
   }
+  if (p.bfd) {
+    o += "bfd = true\n";
+    o += fmt::format("bfd-min-tx = {}\n", d(p.bfd->min_tx));
+    o += fmt::format("bfd-min-rx = {}\n", d(p.bfd->min_rx));
+    o += fmt::format("bfd-multiplier = {}\n", p.bfd->multiplier);
+    o += fmt::format("bfd-wait-for-up = {}\n", b(p.bfd->wait_for_up));
+  }
 }
 
 void check(std::string& o, const CheckConfig& c) {

@@ -22,6 +22,34 @@ constexpr std::size_t kMaxMd5Key = 80;
 
 bool whole_seconds(Duration d) { return d.count() % 1000 == 0; }
 
+// bfd = true turns BFD on; the bfd-* keys tune it and are refused without it, so a typo in
+// "bfd" cannot leave a tuned session silently without BFD.
+void read_bfd(Context& ctx, TableReader& r, const Where& table, PeerConfig& p) {
+  bool on = false;
+  r.read("bfd", on);
+  BfdConfig b;
+  bool tuned = false;
+  for (auto [k, out] : {std::pair<std::string_view, Duration*>{"bfd-min-tx", &b.min_tx}, {"bfd-min-rx", &b.min_rx}}) {
+    if (const auto* n = r.get(k)) {
+      tuned = true;
+      if (auto v = as_duration(ctx, *n, r.key(k))) {
+        if (*v < 10ms || *v > 60s) ctx.error(where(*n), r.key(k), "expected 10ms .. 60s");
+        else *out = *v;
+      }
+    }
+  }
+  if (const auto* n = r.get("bfd-multiplier")) {
+    tuned = true;
+    if (auto v = as_int(ctx, *n, r.key("bfd-multiplier"), 1, 255)) b.multiplier = static_cast<unsigned>(*v);
+  }
+  if (const auto* n = r.get("bfd-wait-for-up")) {
+    tuned = true;
+    if (auto v = as_bool(ctx, *n, r.key("bfd-wait-for-up"))) b.wait_for_up = *v;
+  }
+  if (tuned && !on) ctx.error(table, r.key("bfd"), "bfd-* settings need bfd = true");
+  if (on) p.bfd = b;
+}
+
 // Reads a password file: a regular file whose content (without trailing newlines) is the key.
 // Never blocks on FIFOs or devices and never reads more than a few hundred bytes.
 ValueResult<std::string> read_password_file(const std::string& path) {
@@ -277,6 +305,7 @@ void read_peer(TableReader& r, PeerConfig& p, PeerPositions& pos, const std::str
       p.strict_role = *v;
     }
   }
+  read_bfd(ctx, r, pos.table, p);
   r.finish();
 }
 

@@ -53,6 +53,25 @@ struct Controller::Binder {
 
 namespace {
 
+// The "bfd" member of a peer in the status reply (null without BFD).
+nlohmann::json bfd_status(const bgp::SpeakerPeerStatus& ps) {
+  if (!ps.bfd) return ps.bfd_waiting ? nlohmann::json{{"state", "Down"}, {"waiting", true}} : nlohmann::json(nullptr);
+  const auto& st = ps.bfd->status;
+  auto ms = [](bgp::bfd::Micros m) { return static_cast<double>(m.count()) / 1000.0; };
+  return nlohmann::json{{"state", bgp::bfd::to_string(st.state)},
+                        {"remote_state", bgp::bfd::to_string(st.remote_state)},
+                        {"local_diag", bgp::bfd::to_string(st.local_diag)},
+                        {"remote_diag", bgp::bfd::to_string(st.remote_diag)},
+                        {"tx_interval_ms", ms(st.tx_interval)},
+                        {"detect_time_ms", ms(st.detect_time)},
+                        {"remote_detect_mult", st.remote_detect_mult},
+                        {"flaps", st.flaps},
+                        {"local_discriminator", st.local_discriminator},
+                        {"remote_discriminator", st.remote_discriminator},
+                        {"source_port", ps.bfd->source_port},
+                        {"waiting", ps.bfd_waiting}};
+}
+
 std::string signature_of(const BinderGroup& g) {
   std::string sig = g.key;
   for (const auto& s : g.config.services) {
@@ -523,6 +542,10 @@ bgp::SpeakerObserver Controller::speaker_observer() {
                    {"new", bgp::to_string(c.to)}, {"reason", c.reason}});
     update_notify_status();
   };
+  o.bfd_state_change = [this](std::string_view peer, const bgp::bfd::StateChange& c) {
+    publish_event({{"event", "bfd"}, {"peer", std::string(peer)}, {"old", bgp::bfd::to_string(c.from)},
+                   {"new", bgp::bfd::to_string(c.to)}, {"diag", bgp::bfd::to_string(c.diag)}, {"reason", c.reason}});
+  };
   return o;
 }
 
@@ -854,6 +877,7 @@ nlohmann::json Controller::status_json() const {
       json fams = json::array();
       for (auto f : b.families) fams.push_back(bgp::to_string(f));
       p["families"] = fams;
+      p["bfd"] = bfd_status(ps);
       peers.push_back(p);
     }
   }
@@ -924,6 +948,11 @@ void Controller::register_metrics() {
   registry_.counter("herald_bgp_notifications_received_total", "NOTIFICATIONs received, by code and subcode.", {"peer", "code", "subcode"});
   registry_.gauge("herald_bgp_prefixes_announced", "Prefixes in the peer's Adj-RIB-Out.", {"peer"});
   registry_.gauge("herald_bgp_prefixes_received", "Prefixes the peer announces to herald.", {"peer", "family"});
+  registry_.gauge("herald_bfd_session_state", "BFD session state (0 AdminDown, 1 Down, 2 Init, 3 Up; RFC 5880).", {"peer"});
+  registry_.counter("herald_bfd_session_flaps_total", "BFD sessions leaving Up.", {"peer"});
+  registry_.gauge("herald_bfd_tx_interval_seconds", "Negotiated BFD transmit interval (before jitter).", {"peer"});
+  registry_.gauge("herald_bfd_detect_time_seconds", "Negotiated BFD detection time (0 before the first packet).", {"peer"});
+  registry_.counter("herald_bfd_packets_dropped_total", "Received BFD packets dropped, by reason.", {"reason"});
   registry_.gauge("herald_service_state", "Service state (0 Down, 1 Up, 2 Drained).", {"service"});
   registry_.gauge("herald_service_announced", "1 when the service's prefixes are announced.", {"service"});
   registry_.gauge("herald_service_last_change_timestamp_seconds", "Time of the last service state change.", {"service"});
@@ -972,6 +1001,26 @@ std::string Controller::render_metrics() {
         rcv.with({b.name, family_label(f)}).set(it == b.received.end() ? 0.0 : static_cast<double>(it->second));
       }
     }
+    // BFD (RFC 5880): state as the RFC's numbers (0 AdminDown, 1 Down, 2 Init, 3 Up).
+    auto& bstate = registry_.gauge("herald_bfd_session_state", "", {"peer"});
+    auto& bflaps = registry_.counter("herald_bfd_session_flaps_total", "", {"peer"});
+    auto& btx = registry_.gauge("herald_bfd_tx_interval_seconds", "", {"peer"});
+    auto& bdetect = registry_.gauge("herald_bfd_detect_time_seconds", "", {"peer"});
+    for (const auto& ps : speaker_->status()) {
+      if (!ps.bfd) continue;
+      const auto& st = ps.bfd->status;
+      bstate.with({ps.bgp.name}).set(static_cast<double>(st.state));
+      bflaps.with({ps.bgp.name});  // exported from 0 on, not only after the first flap
+      counter_set(bflaps, {ps.bgp.name}, static_cast<double>(st.flaps));
+      btx.with({ps.bgp.name}).set(std::chrono::duration<double>(st.tx_interval).count());
+      bdetect.with({ps.bgp.name}).set(std::chrono::duration<double>(st.detect_time).count());
+    }
+    const auto dropped = speaker_->bfd_dropped();
+    auto& bdrop = registry_.counter("herald_bfd_packets_dropped_total", "", {"reason"});
+    for (std::size_t i = 0; i < dropped.size(); ++i)
+      if (dropped[i] > 0)
+        counter_set(bdrop, {std::string(bgp::bfd::to_string(static_cast<bgp::bfd::PacketError>(i)))},
+                    static_cast<double>(dropped[i]));
   }
   auto& sstate = registry_.gauge("herald_service_state", "", {"service"});
   auto& sann = registry_.gauge("herald_service_announced", "", {"service"});

@@ -113,6 +113,14 @@ bgp::SpeakerPeerConfig speaker_peer(const conf::Config& config, const conf::Peer
   if (p.role) b.role = role_of(*p.role);
   if (!p.md5_password.empty()) out.md5 = p.md5_password;
   out.gtsm = p.gtsm;
+  if (p.bfd) {
+    bgp::SpeakerBfdConfig bfd;
+    bfd.session.desired_min_tx = p.bfd->min_tx;
+    bfd.session.required_min_rx = p.bfd->min_rx;
+    bfd.session.detect_mult = static_cast<std::uint8_t>(p.bfd->multiplier);
+    bfd.wait_for_up = p.bfd->wait_for_up;
+    out.bfd = bfd;
+  }
   return out;
 }
 

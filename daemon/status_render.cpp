@@ -170,13 +170,28 @@ std::string render_status(const json& reply) {
     out += "(none)\n";
   } else {
     std::vector<std::vector<std::string>> rows;
+    std::vector<std::vector<std::string>> bfd_rows;
     for (const auto& p : peers) {
       rows.push_back({str(p, "name"), str(p, "address"), str(p, "remote_as"), str(p, "state"),
                       since_cell(p, "since", now), str(p, "prefixes_sent"),
                       str(p, "prefixes_received"), str(p, "last_error")});
+      const json& b = member(p, "bfd");
+      if (b.is_object()) {
+        auto ms = [&](const char* k) {
+          return member(b, k).is_number() ? fmt::format("{:g} ms", b[k].get<double>()) : std::string("-");
+        };
+        std::string state = str(b, "state");
+        if (member(b, "waiting").is_boolean() && b["waiting"].get<bool>()) state += " (BGP waits)";
+        bfd_rows.push_back({str(p, "name"), state, str(b, "remote_state"), ms("tx_interval_ms"), ms("detect_time_ms"),
+                            str(b, "flaps"), str(b, "local_diag")});
+      }
     }
     out += render_table({"NAME", "ADDRESS", "AS", "STATE", "SINCE", "SENT", "RECV", "LAST ERROR"},
                         rows);
+    if (!bfd_rows.empty()) {
+      out += "\nBFD\n";
+      out += render_table({"PEER", "STATE", "REMOTE", "TX", "DETECT", "FLAPS", "DIAG"}, bfd_rows);
+    }
   }
 
   out += "\nSERVICES\n";

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bgp/transport_bfd.hpp"
@@ -120,6 +121,19 @@ TEST_CASE("bfd runtime: two runtimes on loopback come Up, negotiate 50 ms, and s
   CHECK(s->source_port >= kSourcePortMin);
   CHECK(s->status.remote_discriminator == b.session("a")->status.local_discriminator);
   CHECK(s->send_errors == 0);
+
+  // A main loop stuck for 4 detection times (a burst of UPDATEs, a slow check) does not delay
+  // BFD: it runs on its own thread.
+  bool slept = false;
+  asio::post(main, [&] {
+    std::this_thread::sleep_for(600ms);
+    slept = true;
+  });
+  main.restart();
+  while (!slept) main.run_one();
+  CHECK(a.session("b")->status.state == State::Up);
+  CHECK(a.session("b")->status.flaps == 0);
+  CHECK(b.session("a")->status.flaps == 0);
 
   b.remove("a");  // AdminDown: the neighbor goes Down with diag 3 at once, not after detection
   REQUIRE(run_until(main, [&] { return ca.last() == State::Down; }, 1000ms));
