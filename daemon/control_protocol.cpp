@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace herald::control {
@@ -219,8 +222,23 @@ Expected<Command, std::string> parse_request(std::string_view line) {
     return unexpected(std::string("empty request: send a JSON object such as {\"cmd\":\"status\"}"));
   }
   json req;
+  // A key given twice is ambiguous (RFC 8259 4 leaves it to the receiver; the parser would keep
+  // the last one, so {"cmd":"status","cmd":"reload"} reloaded): refuse instead of guessing.
+  std::vector<std::set<std::string>> keys;  // one set per object being parsed
+  std::optional<std::string> duplicate;
+  const json::parser_callback_t note_keys = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) {
+      keys.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      if (!keys.empty()) keys.pop_back();
+    } else if (event == json::parse_event_t::key && !keys.empty() && !duplicate) {
+      const auto& k = parsed.get_ref<const std::string&>();
+      if (!keys.back().insert(k).second) duplicate = k;
+    }
+    return true;
+  };
   try {
-    req = json::parse(line);
+    req = json::parse(line, note_keys);
   } catch (const json::parse_error& e) {
     return unexpected(
         fmt::format("request is not valid JSON at byte {}: {}", e.byte, json_error_detail(e)));
@@ -228,6 +246,7 @@ Expected<Command, std::string> parse_request(std::string_view line) {
     // The parser reports numbers beyond double's range (1e999) as out_of_range, not parse_error.
     return unexpected(std::string("request is not valid JSON: a number is out of range"));
   }
+  if (duplicate) return unexpected(fmt::format("request has the key \"{}\" more than once", *duplicate));
   if (!req.is_object()) {
     return unexpected(fmt::format("request must be a JSON object, not {}", req.type_name()));
   }
