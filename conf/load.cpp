@@ -4,9 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "conf/sections.hpp"
 
@@ -118,20 +121,36 @@ LoadResult load_string(std::string_view text, std::string_view name) {
 }
 
 LoadResult load_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    return unexpected(std::vector<Error>{
-        Error{path, 0, 0, "", fmt::format("cannot open: {}", std::strerror(err))}});
+  auto fail = [&](std::string message) {
+    return unexpected(std::vector<Error>{Error{path, 0, 0, "", std::move(message)}});
+  };
+  // O_NONBLOCK and the file-type check: a FIFO at the config path must be refused at once, not
+  // block the daemon's event loop, BGP keepalives included, in open() or read() during a
+  // reload. Regular files ignore O_NONBLOCK; a device that has nothing to read fails the read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return fail(fmt::format("cannot open: {}", std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+    const bool dir = S_ISDIR(st.st_mode);
+    ::close(fd);
+    return fail(dir ? "is a directory, not a configuration file" : "not a regular file");
   }
   std::string text(kMaxFileSize + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad())
-    return unexpected(std::vector<Error>{Error{path, 0, 0, "", "read error"}});
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxFileSize)
-    return unexpected(std::vector<Error>{
-        Error{path, 0, 0, "", "larger than 1 MiB; not a herald configuration"}});
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return fail(fmt::format("read error: {}", std::strerror(err)));
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  text.resize(got);
+  if (text.size() > kMaxFileSize) return fail("larger than 1 MiB; not a herald configuration");
   return load_string(text, path);
 }
 
