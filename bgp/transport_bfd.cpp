@@ -295,8 +295,10 @@ struct Runtime::Impl {
     });
   }
 
-  // The translation of engine actions into I/O on the BFD thread.
+  // The translation of engine actions into I/O on the BFD thread. State changes are posted to
+  // the main loop after the snapshot is updated, so a callback never sees an older status().
   void apply(Entry& e, Actions actions) {
+    std::vector<StateChange> changes;
     for (auto& a : actions) {
       if (auto* s = std::get_if<SendPacket>(&a)) {
         send(e, s->packet);
@@ -306,14 +308,17 @@ struct Runtime::Impl {
         ++(c->timer == Timer::Transmit ? e.tx_generation : e.detect_generation);
         (c->timer == Timer::Transmit ? e.tx_timer : e.detect_timer).cancel();
       } else if (auto* ch = std::get_if<StateChange>(&a)) {
-        log(ch->to == State::Up || ch->from != State::Up ? LogLevel::Info : LogLevel::Warning, e.spec.name, describe(*ch));
-        std::weak_ptr<RuntimeObserver> w = observer;
-        asio::post(main, [w, name = e.spec.name, change = *ch, status = e.engine->status()] {
-          if (auto o = w.lock(); o && o->state_change) o->state_change(name, change, status);
-        });
+        changes.push_back(std::move(*ch));
       }
     }
     publish(e);
+    for (auto& ch : changes) {
+      log(ch.to == State::Up || ch.from != State::Up ? LogLevel::Info : LogLevel::Warning, e.spec.name, describe(ch));
+      std::weak_ptr<RuntimeObserver> w = observer;
+      asio::post(main, [w, name = e.spec.name, change = std::move(ch), status = e.engine->status()] {
+        if (auto o = w.lock(); o && o->state_change) o->state_change(name, change, status);
+      });
+    }
   }
 
   void publish(const Entry& e) {

@@ -1,0 +1,206 @@
+// The speaker with BFD on loopback: speaker A guards its session to speaker B with BFD whose
+// neighbor is a scripted UDP socket, so the test decides when BFD is Up and when it goes
+// silent. Checks RFC 5882 / RFC 9384 behaviour: with wait-for-up BGP starts only once BFD is
+// Up; BFD Down closes the session with Cease/BFD Down (6/10); without wait-for-up the session
+// is reset and comes back at once. Every wait is bounded.
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bgp/speaker.hpp"
+
+namespace herald::bgp {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+using SteadyClock = std::chrono::steady_clock;
+
+IpAddress lo(std::uint32_t last) { return IpAddress::v4(0x7f000000 | last); }
+
+// A UDP socket on 127.0.0.2 that plays the BFD neighbor by hand.
+struct ScriptedBfd {
+  int fd = -1;
+  std::uint16_t port = 0;
+  std::uint32_t peer_disc = 0;  // herald's discriminator, from its first packet
+  ScriptedBfd() {
+    fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000002);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port = ntohs(a.sin_port);
+    const int ttl = 255;  // RFC 5881 5: herald drops anything else
+    REQUIRE(::setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) == 0);
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~ScriptedBfd() { ::close(fd); }
+  void read_first() {
+    std::uint8_t buf[64];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    REQUIRE(n > 0);
+    auto p = bfd::decode(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)));
+    REQUIRE(p);
+    peer_disc = p->my_discriminator;
+  }
+  void send(bfd::State s, std::uint16_t to_port) {
+    bfd::ControlPacket p;
+    p.state = s;
+    p.my_discriminator = 0x77;
+    p.your_discriminator = peer_disc;
+    p.desired_min_tx_us = 50'000;
+    p.required_min_rx_us = 50'000;
+    const Bytes b = bfd::encode(p);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    a.sin_port = htons(to_port);
+    REQUIRE(::sendto(fd, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) ==
+            static_cast<ssize_t>(b.size()));
+  }
+};
+
+// A UDP port on 127.0.0.1 that is free right now (for A's BFD listener).
+std::uint16_t free_udp_port() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(0x7f000001);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Runs `io` until `done()` or `limit`; every 30 ms calls `tick()` (the scripted neighbor's
+// periodic packet).
+template <typename Pred, typename Tick>
+bool run_until(asio::io_context& io, Pred done, Tick tick, std::chrono::milliseconds limit = 5000ms) {
+  const auto deadline = SteadyClock::now() + limit;
+  auto next = SteadyClock::now();
+  while (!done() && SteadyClock::now() < deadline) {
+    if (SteadyClock::now() >= next) {
+      tick();
+      next = SteadyClock::now() + 30ms;
+    }
+    io.restart();
+    io.run_for(5ms);
+  }
+  return done();
+}
+
+SpeakerPeerConfig peer(const char* name, IpAddress address, std::uint32_t as) {
+  SpeakerPeerConfig p;
+  p.bgp.name = name;
+  p.bgp.peer_address = address;
+  p.bgp.peer_as = as;
+  p.bgp.hold_time = 9;
+  p.bgp.families = {kIpv4Unicast};
+  p.bgp.connect_retry = 200ms;
+  p.bgp.idle_hold = 200ms;
+  return p;
+}
+
+std::uint64_t bfd_down_received(const Speaker& s) {
+  const auto n = s.status().at(0).bgp.notifications_received;
+  auto it = n.find({6, 10});
+  return it == n.end() ? 0 : it->second;
+}
+
+void run_case(bool wait_for_up) {
+  asio::io_context io;
+  // B: plain BGP, passive on 127.0.0.2.
+  SpeakerSettings sb;
+  sb.local_as = 65002;
+  sb.router_id = 0x7f000002;
+  sb.listen = {transport::Endpoint{lo(2), 0}};
+  sb.rng_seed = 2;
+  auto pa = peer("a", lo(1), 65001);
+  pa.bgp.mode = ConnectMode::Passive;
+  SpeakerObserver quiet;
+  quiet.log = [](LogLevel, std::string_view, std::string_view) {};
+  Speaker b(io, sb, {pa}, quiet);
+  REQUIRE(b.start().empty());
+
+  // A: BGP to B, BFD to the scripted neighbor.
+  ScriptedBfd n;
+  const std::uint16_t a_bfd_port = free_udp_port();
+  SpeakerSettings sa;
+  sa.local_as = 65001;
+  sa.router_id = 0x7f000001;
+  sa.rng_seed = 1;
+  sa.bfd.listen = {transport::Endpoint{lo(1), a_bfd_port}};
+  auto pb = peer("b", lo(2), 65002);
+  pb.bgp.mode = ConnectMode::Active;
+  pb.bgp.port = b.listening().at(0).port;
+  pb.bgp.local_address = lo(1);
+  pb.bfd = SpeakerBfdConfig{bfd::SessionConfig{50ms, 50ms, 3}, wait_for_up, n.port};
+  std::vector<std::string> bfd_changes;
+  SpeakerObserver oa = quiet;
+  oa.bfd_state_change = [&](std::string_view, const bfd::StateChange& c) {
+    bfd_changes.push_back(std::string(bfd::to_string(c.to)));
+  };
+  Speaker a(io, sa, {pb}, oa);
+  REQUIRE(a.start().empty());
+  n.read_first();
+  auto established = [&] { return a.status().at(0).bgp.state == State::Established; };
+  auto nothing = [] {};
+
+  if (wait_for_up) {
+    // BFD is not Up: BGP does not even connect.
+    CHECK_FALSE(run_until(io, established, nothing, 300ms));
+    CHECK(a.status().at(0).bfd_waiting);
+    CHECK(b.status().at(0).bgp.received_messages[static_cast<std::size_t>(MessageType::Open)] == 0);
+  }
+  // The neighbor answers: Init, then Up every 30 ms.
+  bfd::State next = bfd::State::Init;
+  auto keep_up = [&] {
+    n.send(next, a_bfd_port);
+    next = bfd::State::Up;
+  };
+  REQUIRE(run_until(io, established, keep_up));
+  CHECK(a.status().at(0).bfd->status.state == bfd::State::Up);
+  CHECK_FALSE(a.status().at(0).bfd_waiting);
+
+  // The neighbor goes silent: A's BFD detects it, and B hears Cease/BFD Down (6/10).
+  const auto silent_at = SteadyClock::now();
+  REQUIRE(run_until(io, [&] { return bfd_down_received(b) == 1; }, nothing, 2000ms));
+  CHECK(SteadyClock::now() - silent_at < 400ms);
+  CHECK(bfd_changes == std::vector<std::string>{"Up", "Down"});
+  CHECK(a.status().at(0).bgp.notifications_sent.at({6, 10}) == 1);
+  if (wait_for_up) {
+    // BGP stays down while BFD is.
+    CHECK_FALSE(run_until(io, established, nothing, 500ms));
+    CHECK(a.status().at(0).bfd_waiting);
+  } else {
+    // The session is reset and comes straight back.
+    REQUIRE(run_until(io, established, nothing, 3000ms));
+  }
+  bool stopped = false;
+  a.stop("test over", [&] { stopped = true; });
+  REQUIRE(run_until(io, [&] { return stopped; }, nothing, 3000ms));
+}
+
+TEST_CASE("speaker bfd: with wait-for-up, BGP starts on BFD Up and stops with Cease 6/10 on BFD Down") {
+  run_case(true);
+}
+
+TEST_CASE("speaker bfd: without wait-for-up, BFD Down resets the session with Cease 6/10 and it reconnects") {
+  run_case(false);
+}
+
+}  // namespace
+}  // namespace herald::bgp
