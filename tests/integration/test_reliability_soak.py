@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""Soak: random faults against herald with a real BIRD 2 and a real unbound, for a bounded time.
+"""Soak: random faults against herald with a real BIRD 2 (or FRR 8) and a real unbound, for a
+bounded time.
 
 Env: HERALD_SOAK_SECONDS (default 90), HERALD_SOAK_SEED (default: from the clock; printed, so a
 failing run can be replayed with the same sequence of faults), HERALD_SOAK_FAULTS (comma-separated
 subset of the fault names; e.g. everything but herald_kill keeps one herald process for the whole
-run, so that its descriptors and memory are watched over all of it).
+run, so that its descriptors and memory are watched over all of it), HERALD_SOAK_ROUTER (bird, the
+default, or frr).
 
 One fault at a time, drawn from reliability.Faults (router SIGKILL + restart, link down/up, 20%
 loss + 200 ms delay, DNS frozen, DNS slow, herald SIGKILL + restart, a burst of reloads, a
@@ -47,7 +49,9 @@ def main() -> int:
     with harness.Lab("relsoak") as lab:
         configs = [hl.herald_config(lab, hold_time="3s", connect_retry_max="4s", flap_max_changes=0),
                    hl.herald_config(lab, hold_time="3s", connect_retry_max="4s", flap_max_changes=0, extra_services=NTP)]
-        site = hl.Site(lab, "bird", wan=True)
+        router = os.environ.get("HERALD_SOAK_ROUTER", "bird")
+        assert router in ("bird", "frr"), f"HERALD_SOAK_ROUTER must be bird or frr, not {router}"
+        site = hl.Site(lab, router, wan=True)
         site.start_herald(configs[0])
         rel.start_dns(site).wait_ready()
         rel.converged(site, 20, UP, "start")
