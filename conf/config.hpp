@@ -113,7 +113,7 @@ enum class Combine { All, Any };
 struct HealthTiming {
   Duration interval = std::chrono::seconds(1);
   Duration fast_interval = std::chrono::milliseconds(200);
-  Duration timeout = std::chrono::milliseconds(500);  // default per check; < interval
+  Duration timeout = std::chrono::milliseconds(500);  // default per check; may exceed interval
   unsigned rise = 2;     // consecutive good rounds to go up
   unsigned fall = 2;     // consecutive bad rounds to go down
   ServiceState start = ServiceState::Down;

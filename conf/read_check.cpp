@@ -132,11 +132,7 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
     if (auto v = as_duration(ctx, *t, r.key("timeout"))) {
       if (v->count() == 0)
         ctx.error(where(*t), r.key("timeout"), "expected a duration above 0s");
-      else if (*v >= s.health.interval)
-        ctx.error(where(*t), r.key("timeout"),
-                  fmt::format("timeout ({}) must be shorter than the service interval ({})",
-                              format_duration(*v), format_duration(s.health.interval)));
-      else
+      else  // may exceed the interval: the next round waits for this one (read_health)
         c.timeout = *v;
     }
   }

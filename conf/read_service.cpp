@@ -68,7 +68,9 @@ void read_health(TableReader& r, HealthTiming& h) {
   Context& ctx = r.ctx();
   read_positive(r, "interval", h.interval);
   read_positive(r, "fast-interval", h.fast_interval);
-  const toml::node* timeout_node = r.get("timeout");
+  // A timeout at or above the interval is allowed: rounds of one service never overlap, so the
+  // next round starts at the later of (previous start + interval) and the previous round's end
+  // (health/service_core.cpp). A fast check interval with a tolerant timeout needs this.
   read_positive(r, "timeout", h.timeout);
   r.read_uint("rise", h.rise, 1, 1000);
   r.read_uint("fall", h.fall, 1, 1000);
@@ -89,11 +91,6 @@ void read_health(TableReader& r, HealthTiming& h) {
     }
   }
   r.read("splay", h.splay);
-  // A round must be over before the next one is due, or results pile up.
-  if (h.timeout >= h.interval)
-    ctx.error(timeout_node ? where(*timeout_node) : r.where_table(), r.key("timeout"),
-              fmt::format("timeout ({}) must be shorter than interval ({})",
-                          format_duration(h.timeout), format_duration(h.interval)));
   if (h.fast_interval > h.interval)
     ctx.error(r.where_table(), r.key("fast-interval"),
               fmt::format("fast-interval ({}) must not be longer than interval ({})",

@@ -335,9 +335,11 @@ TEST_CASE("services: duplicates, families, health timing, address binding") {
         "would never be announced (add the family to a peer's families)\n");
   CHECK(errors(kBase + "[[service]]\nname = \"dns\"\nprefixes = []\n") ==
         "t.toml:16:12: service[0].prefixes: expected at least one prefix\n");
-  CHECK(errors(kBase + svc + "[service.health]\ninterval = \"1s\"\ntimeout = \"1s\"\n") ==
-        "t.toml:19:11: service[0].health.timeout: timeout (1s) must be shorter than interval "
-        "(1s)\n");
+  // A timeout above the interval is accepted: the next round waits for the previous one.
+  auto slow = load_ok(kBase + svc + "[service.health]\ninterval = \"10ms\"\nfast-interval = "
+                                    "\"10ms\"\ntimeout = \"20ms\"\n");
+  CHECK(slow.services[0].health.interval == 10ms);
+  CHECK(slow.services[0].health.timeout == 20ms);
   CHECK(errors(kBase + svc + "[service.health]\nrise = 0\n") ==
         "t.toml:18:8: service[0].health.rise: expected an integer 1..1000, got 0\n");
   CHECK(errors(kBase + svc + "[service.flap]\nhold-down = \"10m\"\nhold-down-max = \"5m\"\n")
@@ -392,9 +394,11 @@ path = "/etc/herald/maintenance"
         std::vector<std::string>{"/usr/lib/herald/probe", "--quick"});
   CHECK(c.services[0].checks[2].maintenance_file.path == "/etc/herald/maintenance");
 
-  CHECK(errors(svc + "[[service.check]]\ntype = \"dns\"\nname = \"x.\"\ntimeout = \"1s\"\n") ==
-        "t.toml:20:11: service[0].check[0].timeout: timeout (1s) must be shorter than the "
-        "service interval (1s)\n");
+  // A check's own timeout may also exceed the interval (1s by default).
+  CHECK(load_ok(svc + "[[service.check]]\ntype = \"dns\"\nname = \"x.\"\ntimeout = \"3s\"\n")
+            .services[0].checks[0].timeout == 3s);
+  CHECK(errors(svc + "[[service.check]]\ntype = \"dns\"\nname = \"x.\"\ntimeout = \"0s\"\n") ==
+        "t.toml:20:11: service[0].check[0].timeout: expected a duration above 0s\n");
   CHECK(errors(svc + "[[service.check]]\nname = \"x.\"\n") ==
         "t.toml:17:1: service[0].check[0].type: required key missing\n");
   CHECK(errors(svc + "[[service.check]]\ntype = \"tcp\"\nname = \"x.\"\n") ==

@@ -292,3 +292,76 @@ TEST_CASE("duplicate and out-of-range round reports are ignored") {
   REQUIRE(r.changes.size() == 1);
   CHECK(r.changes[0].to == ServiceState::Up);
 }
+
+// Issue #9's fast setting: 10 ms interval, fall 2, 20 ms timeout. A timeout above the interval
+// is allowed; the rule is that rounds never overlap: the next starts at the later of (previous
+// start + interval) and the end of the previous round.
+namespace {
+health::ServiceSpec fast_tolerant() {
+  auto s = service(2, 2, true);
+  s.policy.interval = 10ms;
+  s.policy.fast_interval = 10ms;
+  s.policy.timeout = 20ms;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("timeout above the interval: a quick answer keeps the start-to-start interval") {
+  FakeClock clock;
+  ServiceCore core(fast_tolerant(), clock.now, 0s);
+  const auto start = clock.now.steady;
+  auto a = core.advance(clock.now);
+  REQUIRE(a.start_round);
+  CHECK(core.next_wakeup() == start + 20ms);  // while running: only the deadline matters
+  clock.advance(3ms);
+  core.on_result(*a.start_round, 0, ok(), clock.now);
+  CHECK(core.next_wakeup() == start + 10ms);  // previous start + interval is the later one
+  CHECK_FALSE(core.advance(clock.now + 6ms).start_round);
+  CHECK(core.advance(health::Instant{start + 10ms, clock.now.wall}).start_round);
+}
+
+TEST_CASE("timeout above the interval: a slow answer delays the next probe to its completion") {
+  FakeClock clock;
+  ServiceCore core(fast_tolerant(), clock.now, 0s);
+  auto a = core.advance(clock.now);
+  REQUIRE(a.start_round);
+  // The interval passes while the probe is outstanding: no second probe of the same check.
+  clock.advance(10ms);
+  auto due = core.advance(clock.now);
+  CHECK_FALSE(due.start_round);
+  CHECK_FALSE(due.cancel_round);
+  clock.advance(5ms);  // answered after 15 ms: within the 20 ms timeout, a pass
+  auto done = core.on_result(*a.start_round, 0, ok(), clock.now);
+  CHECK(done.changes.empty());
+  CHECK(core.last_results()[0]->pass);
+  CHECK(core.next_wakeup() == clock.now.steady);  // completion is the later one: start at once
+  auto next = core.advance(clock.now);
+  REQUIRE(next.start_round);
+  CHECK(*next.start_round == *a.start_round + 1);
+}
+
+TEST_CASE("timeout above the interval: probes that never answer fail every timeout") {
+  FakeClock clock;
+  ServiceCore core(fast_tolerant(), clock.now, 0s);
+  const auto start = clock.now.steady;
+  auto a = core.advance(clock.now);
+  REQUIRE(a.start_round);
+  // At the 20 ms deadline the round is cut and the next one starts in the same step.
+  clock.advance(20ms);
+  auto cut = core.advance(clock.now);
+  CHECK(cut.cancel_round);
+  CHECK(cut.changes.empty());  // fall 2: one failing round is not enough
+  REQUIRE(cut.start_round);
+  CHECK(*cut.start_round == *a.start_round + 1);
+  CHECK(core.next_wakeup() == start + 40ms);
+  // The first round's answer arriving now belongs to a finished round: ignored.
+  CHECK(core.on_result(*a.start_round, 0, ok(), clock.now).changes.empty());
+  clock.advance(20ms);
+  auto second = core.advance(clock.now);
+  CHECK(second.cancel_round);
+  REQUIRE(second.changes.size() == 1);
+  CHECK(second.changes[0].to == ServiceState::Down);
+  CHECK(second.changes[0].at.steady == start + 40ms);
+  CHECK(second.changes[0].reason.find("timeout after 20ms (2 failing round(s))") != std::string::npos);
+  CHECK(second.start_round);  // checking goes on at the same pace
+}
