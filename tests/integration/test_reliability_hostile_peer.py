@@ -31,7 +31,7 @@ from bgp_evil_peer import (  # noqa: E402
     COMMUNITIES, EXT_COMMUNITIES, EXTENDED, KEEPALIVE, LARGE_COMMUNITIES, LOCAL_PREF, MED,
     MP_REACH, MP_UNREACH, NEXT_HOP, NOTIFICATION, OPEN, OPT_NONTRANS, OPT_TRANS, OPTIONAL,
     ORIGIN, ORIGINATOR_ID, PARTIAL, ROUTE_REFRESH, UPDATE, WELL_KNOWN, EvilPeer, as_path,
-    as_path_value, attr, cap_four_octet, cap_mp, cap_route_refresh, in_netns, keepalive,
+    as_path_value, attr, cap_four_octet, cap_mp, cap_route_refresh, default_caps, in_netns, keepalive,
     message, mp_reach_v6, next_hop, notification, open_body, origin, prefix, update)
 
 EVIL_AS = 65099
@@ -308,9 +308,7 @@ next-hop-v6 = "{HERALD_EVIL_V6}"
             if stage == OPEN_STAGE:
                 peer.send(payload)
             elif stage == CONFIRM_STAGE:
-                peer.send(message(OPEN, open_body(EVIL_AS, 9, self.address(i), caps)) if caps else
-                          message(OPEN, open_body(EVIL_AS, 9, self.address(i),
-                                                  [cap_mp(1), cap_mp(2), cap_route_refresh(), cap_four_octet(EVIL_AS)])))
+                peer.send(message(OPEN, open_body(EVIL_AS, 9, self.address(i), caps or default_caps(EVIL_AS))))
                 t, _ = peer.read()
                 assert t == OPEN, t
                 peer.send(payload)
