@@ -365,6 +365,10 @@ class Faults:
             time.sleep(max(0.0, t0 + down - time.monotonic()))
         finally:
             link(self.site, True)
+        # A session that outlived a short outage can still end now: the lost KEEPALIVEs come back
+        # only with TCP's backed-off retransmission, possibly after the hold time. Wait that out,
+        # so the drop belongs to this fault and not to the check of the next one.
+        time.sleep(self.HOLD)
         return self.SESSION_BOUND
 
     def lossy_link(self) -> float:
@@ -374,6 +378,7 @@ class Faults:
             time.sleep(self.rng.uniform(2.0, 6.0))
         finally:
             impair(self.site)
+        time.sleep(self.HOLD)  # as after link_flap: a late hold-timer expiry belongs to this fault
         return self.SESSION_BOUND
 
     def dns_freeze(self) -> float:

@@ -78,6 +78,9 @@ def lossy_link(site: hl.Site) -> None:
     finally:
         rel.thaw_dns(site)
         rel.impair(site)
+    # Lost KEEPALIVEs may still be in TCP's backed-off retransmission: let a late hold-timer expiry
+    # happen here rather than during the next fault.
+    time.sleep(HOLD)
     rel.converged(site, 12, UP, "loss and delay switched off")
 
 
