@@ -144,6 +144,22 @@ TEST_CASE("bfd runtime: two runtimes on loopback come Up, negotiate 50 ms, and s
   CHECK(a.dropped()[static_cast<std::size_t>(PacketError::BadTtl)] == 0);
 }
 
+TEST_CASE("bfd runtime: IPv6 sessions come Up (Hop Limit 255 sent and checked)") {
+  asio::io_context main;
+  Changes ca, cb;
+  const IpAddress v6lo = *IpAddress::parse("::1");
+  Runtime a(main, listen_on(v6lo), ca.observer());
+  Runtime b(main, listen_on(v6lo), cb.observer());
+  REQUIRE(a.start().empty());
+  REQUIRE(b.start().empty());
+  a.add(spec("b", v6lo, v6lo, b.listening().at(0).port, 50ms));
+  b.add(spec("a", v6lo, v6lo, a.listening().at(0).port, 50ms));
+  REQUIRE(run_until(main, [&] { return ca.last() == State::Up && cb.last() == State::Up; }));
+  CHECK(a.dropped()[static_cast<std::size_t>(PacketError::BadTtl)] == 0);
+  a.stop();
+  b.stop();
+}
+
 TEST_CASE("bfd runtime: a silent neighbor is detected after 3 x 50 ms on the real clock") {
   asio::io_context main;
   Changes ca;
