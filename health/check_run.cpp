@@ -3,8 +3,32 @@
 #include <algorithm>
 #include <cctype>
 
+#include "health/dns_check.hpp"
 
 namespace health {
+
+namespace {
+
+// TCP, exec and maintenance checks keep nothing between runs: a fresh connection, process or
+// stat() each time is what they test.
+class FreshChecker final : public Checker {
+ public:
+  FreshChecker(boost::asio::io_context& io, CheckSpec spec) : io_(io), spec_(std::move(spec)) {}
+  std::shared_ptr<CheckRun> start(Duration timeout, CheckDone done) override {
+    return start_check(io_, spec_, timeout, std::move(done));
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  CheckSpec spec_;
+};
+
+}  // namespace
+
+std::unique_ptr<Checker> make_checker(boost::asio::io_context& io, const CheckSpec& spec) {
+  if (const auto* d = std::get_if<DnsCheckSpec>(&spec)) return std::make_unique<DnsChecker>(io, *d);
+  return std::make_unique<FreshChecker>(io, spec);
+}
 
 std::shared_ptr<CheckRun> start_check(boost::asio::io_context& io, const CheckSpec& spec,
                                       Duration timeout, CheckDone done) {

@@ -25,6 +25,21 @@ class CheckRun {
 std::shared_ptr<CheckRun> start_check(boost::asio::io_context& io, const CheckSpec& spec,
                                       Duration timeout, CheckDone done);
 
+/// Runs one configured check again and again, keeping what its runs can share (the DNS check's
+/// connected UDP socket and its query). One run at a time: start the next run only after the
+/// previous one reported or was cancelled (the scheduler never overlaps rounds); starting one
+/// while another is in flight is a bug and aborts. Runs in flight outlive their checker safely.
+class Checker {
+ public:
+  virtual ~Checker() = default;
+  /// Starts one run now, like start_check: cut at `timeout`, reports once from the io_context.
+  virtual std::shared_ptr<CheckRun> start(Duration timeout, CheckDone done) = 0;
+};
+
+/// The checker of `spec`: a DnsChecker (dns_check.hpp) for DNS checks; the other kinds start
+/// every run afresh (start_check).
+std::unique_ptr<Checker> make_checker(boost::asio::io_context& io, const CheckSpec& spec);
+
 // One starter per kind (used by start_check; exposed for the driver and the benchmark).
 std::shared_ptr<CheckRun> start_dns_check(boost::asio::io_context& io, const DnsCheckSpec& spec,
                                           Duration timeout, CheckDone done);

@@ -12,9 +12,13 @@ namespace health {
 namespace asio = boost::asio;
 
 struct Monitor::Service {
-  Service(asio::io_context& io, ServiceCore c) : core(std::move(c)), timer(io) {}
+  Service(asio::io_context& io, ServiceCore c) : core(std::move(c)), timer(io) {
+    for (const auto& check : core.spec().checks) checkers.push_back(make_checker(io, check));
+  }
   ServiceCore core;
   asio::steady_timer timer;
+  // One per check, kept for the service's life (a DNS check keeps its UDP socket between rounds).
+  std::vector<std::unique_ptr<Checker>> checkers;
   std::vector<std::shared_ptr<CheckRun>> runs;
 };
 
@@ -139,7 +143,7 @@ void Monitor::apply(const std::shared_ptr<Service>& s, CoreActions actions) {
     s->runs.assign(checks.size(), nullptr);
     std::weak_ptr<Service> weak = s;
     for (std::size_t i = 0; i < checks.size(); ++i) {
-      s->runs[i] = start_check(io_, checks[i], s->core.check_timeout(i), [this, weak, round, i](CheckResult r) {
+      s->runs[i] = s->checkers[i]->start(s->core.check_timeout(i), [this, weak, round, i](CheckResult r) {
         auto self = weak.lock();
         if (!self || !running_) return;
         if (on_result_) on_result_(self->core.spec().name, describe(self->core.spec().checks[i]), r);

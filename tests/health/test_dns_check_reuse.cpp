@@ -1,0 +1,208 @@
+// DnsChecker against a scripted UDP responder on 127.0.0.1: one connected socket serves every
+// probe, each probe carries its own id, a late reply to an earlier probe is dropped and counted,
+// and a socket error makes the next probe open a new socket.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "health/dns_check.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// What the responder does with the n-th query it receives.
+struct Step {
+  std::chrono::milliseconds delay{0};  ///< wait this long before answering
+};
+
+// One query as the responder saw it.
+struct Seen {
+  std::uint16_t source_port = 0;
+  std::uint16_t id = 0;
+};
+
+// Answers one query per step, in order, then exits; every wait is bounded (SO_RCVTIMEO 2 s).
+class ScriptedResponder {
+ public:
+  explicit ScriptedResponder(std::vector<Step> steps, std::uint16_t port = 0)
+      : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
+    const int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    timeval tv{2, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    thread_ = std::thread([this, s = std::move(steps)] { serve(s); });
+  }
+  ~ScriptedResponder() {
+    thread_.join();
+    close(fd_);
+  }
+  std::uint16_t port() const { return port_; }
+  std::vector<Seen> seen() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_;
+  }
+
+ private:
+  void serve(const std::vector<Step>& steps) {
+    for (const Step& step : steps) {
+      std::vector<unsigned char> q(512);
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      const ssize_t n = recvfrom(fd_, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 12) return;
+      q.resize(static_cast<std::size_t>(n));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        seen_.push_back({ntohs(from.sin_port), static_cast<std::uint16_t>(q[0] << 8 | q[1])});
+      }
+      // The reply: the query with QR/AA set and one answer A 192.0.2.53 (a pointer to the name).
+      q[2] = 0x84;
+      q[3] = 0x00;
+      q[7] = 1;
+      const unsigned char answer[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 53};
+      q.insert(q.end(), std::begin(answer), std::end(answer));
+      std::this_thread::sleep_for(step.delay);  // the responder is slow, not the test
+      sendto(fd_, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+
+  int fd_;
+  std::uint16_t port_ = 0;
+  std::mutex mu_;
+  std::vector<Seen> seen_;
+  std::thread thread_;
+};
+
+health::DnsCheckSpec spec_for(std::uint16_t port) {
+  health::DnsCheckSpec spec;
+  spec.server = "127.0.0.1";
+  spec.port = port;
+  spec.qname = "www.example.";
+  spec.qtype = "A";
+  spec.expect_answers = {"192.0.2.53"};
+  return spec;
+}
+
+// Runs one probe of `checker` to its end (bounded by its timeout plus a margin).
+health::CheckResult probe(boost::asio::io_context& io, health::DnsChecker& checker, health::Duration timeout) {
+  health::CheckResult out;
+  bool got = false;
+  auto run = checker.start(timeout, [&](health::CheckResult r) {
+    out = std::move(r);
+    got = true;
+  });
+  io.restart();
+  io.run_for(timeout + 1s);  // returns once the run reported and released everything it waited on
+  REQUIRE(got);
+  return out;
+}
+
+// A port on 127.0.0.1 with nobody listening (bound, read, closed): queries to it are refused.
+std::uint16_t closed_port() {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+}  // namespace
+
+TEST_CASE("one socket for every probe, a new id per probe") {
+  ScriptedResponder resp({{}, {}, {}});
+  boost::asio::io_context io;
+  std::uint16_t next = 0x1111;
+  health::DnsChecker checker(io, spec_for(resp.port()), [&] {
+    const auto id = next;
+    next = static_cast<std::uint16_t>(next + 0x1111);
+    return id;
+  });
+  for (int i = 0; i < 3; ++i) {
+    auto r = probe(io, checker, 1s);
+    CHECK_MESSAGE(r.pass, r.reason);
+  }
+  const auto seen = resp.seen();
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0].id == 0x1111);
+  CHECK(seen[1].id == 0x2222);
+  CHECK(seen[2].id == 0x3333);
+  CHECK(seen[1].source_port == seen[0].source_port);
+  CHECK(seen[2].source_port == seen[0].source_port);
+  CHECK(checker.sockets_opened() == 1);
+  CHECK(checker.stale_replies() == 0);
+}
+
+TEST_CASE("the late reply to a timed-out probe is dropped and counted by the next one") {
+  // Probe 1 is answered after 150 ms, past its 50 ms timeout; probe 2 is answered at once.
+  ScriptedResponder resp({{150ms}, {}});
+  boost::asio::io_context io;
+  health::DnsChecker checker(io, spec_for(resp.port()));
+  auto first = probe(io, checker, 50ms);
+  CHECK_FALSE(first.pass);
+  CHECK(first.reason == "timeout after 50ms");
+  // Let the late reply reach the kept socket's queue before the next probe is sent.
+  std::this_thread::sleep_for(300ms);
+  auto second = probe(io, checker, 1s);
+  CHECK_MESSAGE(second.pass, second.reason);
+  CHECK(checker.stale_replies() == 1);
+  CHECK(checker.sockets_opened() == 1);
+  const auto seen = resp.seen();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1].source_port == seen[0].source_port);
+}
+
+TEST_CASE("a refused probe closes the socket; the next probe opens a new one") {
+  const std::uint16_t port = closed_port();
+  boost::asio::io_context io;
+  health::DnsChecker checker(io, spec_for(port));
+  auto refused = probe(io, checker, 1s);
+  CHECK_FALSE(refused.pass);
+  CHECK(refused.reason == "connection refused");
+  CHECK(checker.sockets_opened() == 1);
+  ScriptedResponder resp({{}}, port);  // the server is back on the same port
+  auto back = probe(io, checker, 1s);
+  CHECK_MESSAGE(back.pass, back.reason);
+  CHECK(checker.sockets_opened() == 2);
+}
+
+TEST_CASE("a configuration error is reported by every run, from the io_context") {
+  boost::asio::io_context io;
+  auto spec = spec_for(53);
+  spec.server = "not-an-address";
+  health::DnsChecker checker(io, spec);
+  for (int i = 0; i < 2; ++i) {
+    bool got = false;
+    health::CheckResult out;
+    auto run = checker.start(1s, [&](health::CheckResult r) {
+      out = std::move(r);
+      got = true;
+    });
+    CHECK_FALSE(got);  // never from start()
+    io.restart();
+    io.run_for(100ms);
+    REQUIRE(got);
+    CHECK(out.reason == "bad server address 'not-an-address'");
+  }
+  CHECK(checker.sockets_opened() == 0);
+}
