@@ -1,42 +1,28 @@
 // What herald wants a neighbor to hold (Route) and what it has told that neighbor (AdjRibOut,
 // RFC 4271 3.2). The difference between the two is the next set of UPDATEs.
 #pragma once
-#include <compare>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <vector>
 
 #include "bgp/message.hpp"
+#include "bgp/route_attributes.hpp"
 #include "bgp/types.hpp"
 
 namespace herald::bgp {
 
-// The attributes herald sets on an announcement. No NEXT_HOP: the session fills it in (its
-// local address or the configured override). The session prepends the local AS on eBGP
-// sessions (RFC 4271 5.1.2) and adds LOCAL_PREF on iBGP ones (5.1.5).
-struct RouteAttributes {
-  Origin origin = Origin::Igp;
-  std::vector<std::uint32_t> as_path_prepend;  // extra ASNs after the local AS, in order
-  std::optional<std::uint32_t> med;
-  std::optional<std::uint32_t> local_pref;  // iBGP only; default 100 there
-  std::vector<Community> communities;
-  std::vector<LargeCommunity> large_communities;
-  auto operator<=>(const RouteAttributes&) const = default;
-  bool operator==(const RouteAttributes&) const = default;
-};
-
-// One desired announcement.
+// One desired announcement. Its attributes are interned (route_attributes.hpp): a copy of a
+// Route costs its prefix and a reference count.
 struct Route {
   Prefix prefix;
-  RouteAttributes attrs;
+  SharedAttributes attrs;
   bool operator==(const Route&) const = default;
 };
 
 // The changes that turn an Adj-RIB-Out into a desired set, for one family.
 struct RibDiff {
   std::vector<Prefix> withdrawn;                               // sorted
-  std::map<RouteAttributes, std::vector<Prefix>> announced;    // added or changed, grouped
+  std::map<RouteAttributes, std::vector<Prefix>> announced;    // added or changed, grouped, sorted
   bool empty() const { return withdrawn.empty() && announced.empty(); }
 };
 
@@ -54,7 +40,9 @@ class AdjRibOut {
   void clear() { routes_.clear(); }
 
  private:
-  std::map<Family, std::map<Prefix, RouteAttributes>> routes_;
+  // Per family, sorted by prefix, one entry per prefix. A flat vector of (prefix, shared
+  // attributes) costs 40 bytes a route where a map node with its own attribute copy cost ~150.
+  std::map<Family, std::vector<Route>> routes_;
 };
 
 }  // namespace herald::bgp

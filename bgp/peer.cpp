@@ -3,6 +3,7 @@
 #include "bgp/peer.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 namespace herald::bgp {
@@ -320,6 +321,14 @@ void Peer::on_session_down() {
 }
 
 Actions Peer::set_routes(std::vector<Route> desired, Clock::time_point now) {
+  return set_routes_shared(std::make_shared<const std::vector<Route>>(std::move(desired)), now);
+}
+
+Actions Peer::set_routes_shared(std::shared_ptr<const std::vector<Route>> desired, Clock::time_point now) {
+  if (!desired) {
+    std::fprintf(stderr, "bgp: broken invariant: peer %s given a null route set\n", config_.name.c_str());
+    std::abort();
+  }
   Actions out;
   desired_ = std::move(desired);
   const ConnId conn = fsm_.established_conn();
@@ -332,7 +341,7 @@ void Peer::sync_routes(ConnId conn, Clock::time_point now, Actions& out) {
   for (const auto& f : n.families) {
     const auto nh = next_hop(f);
     if (!nh) {
-      bool wanted = std::any_of(desired_.begin(), desired_.end(),
+      bool wanted = std::any_of(desired_->begin(), desired_->end(),
                                 [&](const Route& r) { return r.prefix.family() == f; });
       if (wanted) {
         log(LogLevel::Warning,
@@ -341,7 +350,7 @@ void Peer::sync_routes(ConnId conn, Clock::time_point now, Actions& out) {
       }
       continue;
     }
-    const RibDiff d = rib_out_.diff(f, desired_);
+    const RibDiff d = rib_out_.diff(f, *desired_);
     if (d.empty()) continue;
     for (auto& b : encode_withdrawals(f, d.withdrawn, n.codec)) {
       send_bytes(conn, std::move(b), MessageType::Update, now, out);

@@ -111,12 +111,15 @@ class Peer {
   // the session comes up). An EMPTY set means "announce nothing": everything announced so far
   // is withdrawn. Routes of families not negotiated with the neighbor are kept but not sent.
   Actions set_routes(std::vector<Route> desired, Clock::time_point now);
+  // The same with a set shared with other neighbors (the speaker gives every engine one copy).
+  // Never null.
+  Actions set_routes_shared(std::shared_ptr<const std::vector<Route>> desired, Clock::time_point now);
 
   // ---- Queries ----
   PeerStatus status(Clock::time_point now) const;
   State state() const { return fsm_.state(); }
   const PeerConfig& config() const { return config_; }
-  const std::vector<Route>& desired() const { return desired_; }
+  const std::vector<Route>& desired() const { return *desired_; }
   const AdjRibOut& adj_rib_out() const { return rib_out_; }
 
  private:
@@ -144,7 +147,7 @@ class Peer {
   PeerConfig config_;
   Fsm fsm_;
   std::unordered_map<ConnId, ConnIo> io_;
-  std::vector<Route> desired_;
+  std::shared_ptr<const std::vector<Route>> desired_ = std::make_shared<const std::vector<Route>>();
   AdjRibOut rib_out_;
   std::map<Family, PrefixFingerprints> received_;
   MessageCounters sent_{};

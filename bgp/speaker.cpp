@@ -217,7 +217,7 @@ void Speaker::start_slot(const SlotPtr& slot) {
     }
   }
   apply(slot, slot->engine->start(now()));
-  if (!routes_.empty()) apply(slot, slot->engine->set_routes(routes_, now()));
+  if (!routes_->empty()) apply(slot, slot->engine->set_routes_shared(routes_, now()));
 }
 
 void Speaker::stop(std::string reason, std::function<void()> done) {
@@ -259,10 +259,10 @@ void Speaker::check_stopped() {
 }
 
 void Speaker::set_routes(std::vector<Route> routes) {
-  routes_ = std::move(routes);
+  routes_ = std::make_shared<const std::vector<Route>>(std::move(routes));
   if (!started_ || stopping_) return;
   for (const auto& s : slots_)
-    if (!s->removing) apply(s, s->engine->set_routes(routes_, now()));
+    if (!s->removing) apply(s, s->engine->set_routes_shared(routes_, now()));
 }
 
 std::vector<SpeakerPeerStatus> Speaker::status() const {
@@ -320,7 +320,7 @@ void Speaker::on_bfd_change(std::string_view name, const bfd::StateChange& chang
       slot->bfd_gated = false;
       log(LogLevel::Info, slot->name(), "BFD is Up: starting BGP");
       apply(slot, slot->engine->start(now()));
-      if (!routes_.empty()) apply(slot, slot->engine->set_routes(routes_, now()));
+      if (!routes_->empty()) apply(slot, slot->engine->set_routes_shared(routes_, now()));
     }
     return;
   }

@@ -109,7 +109,7 @@ class Speaker {
   // negotiated and sends only the difference from what it announced before. An empty set
   // withdraws everything.
   void set_routes(std::vector<Route> routes);
-  const std::vector<Route>& routes() const { return routes_; }
+  const std::vector<Route>& routes() const { return *routes_; }
 
   // Reload support. add_peer starts the neighbor at once when the speaker runs; a name or
   // address already present is an error value. remove_peer sends Cease with `reason` and forgets
@@ -157,7 +157,8 @@ class Speaker {
   SpeakerObserver observer_;
   std::vector<SlotPtr> slots_;
   std::vector<std::shared_ptr<transport::Listener>> listeners_;
-  std::vector<Route> routes_;
+  // One copy shared by every engine (a neighbor keeps it to announce it again after a reset).
+  std::shared_ptr<const std::vector<Route>> routes_ = std::make_shared<const std::vector<Route>>();
   std::uint64_t seed_;
   bool started_ = false;
   bool stopping_ = false;

@@ -103,8 +103,9 @@ TEST_CASE("speaker: two speakers over loopback with MD5 exchange routes, refuse 
   pb.md5 = "k3y";
   Speaker a(io, sa, {pb}, ea.observer());
   Route r1{*Prefix::parse("192.0.2.1/32"), {}};
-  Route r2{*Prefix::parse("198.51.100.0/24"), {}};
-  r2.attrs.med = 7;
+  RouteAttributes med7;
+  med7.med = 7;
+  Route r2{*Prefix::parse("198.51.100.0/24"), med7};
   a.set_routes({r1, r2});
   REQUIRE(a.start().empty());
 

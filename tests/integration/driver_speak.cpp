@@ -201,27 +201,29 @@ Route parse_route(std::string_view spec, std::uint32_t local_as) {
   auto prefix = Prefix::parse(kvs.front().first);
   if (!prefix) die(fmt::format("--announce: not a prefix: '{}'", kvs.front().first));
   r.prefix = *prefix;
+  RouteAttributes attrs;
   for (std::size_t i = 1; i < kvs.size(); ++i) {
     const auto& [k, v] = kvs[i];
     if (k == "med") {
-      r.attrs.med = need_number<std::uint32_t>(k, v);
+      attrs.med = need_number<std::uint32_t>(k, v);
     } else if (k == "localpref") {
-      r.attrs.local_pref = need_number<std::uint32_t>(k, v);
+      attrs.local_pref = need_number<std::uint32_t>(k, v);
     } else if (k == "origin") {
-      if (v == "igp") r.attrs.origin = Origin::Igp;
-      else if (v == "egp") r.attrs.origin = Origin::Egp;
-      else if (v == "incomplete") r.attrs.origin = Origin::Incomplete;
+      if (v == "igp") attrs.origin = Origin::Igp;
+      else if (v == "egp") attrs.origin = Origin::Egp;
+      else if (v == "incomplete") attrs.origin = Origin::Incomplete;
       else die(fmt::format("origin: expected igp|egp|incomplete, got '{}'", v));
     } else if (k == "prepend") {
-      r.attrs.as_path_prepend.assign(need_number<unsigned>(k, v), local_as);
+      attrs.as_path_prepend.assign(need_number<unsigned>(k, v), local_as);
     } else if (k == "communities") {
-      for (auto c : split(v, ' ')) r.attrs.communities.push_back(parse_community(c));
+      for (auto c : split(v, ' ')) attrs.communities.push_back(parse_community(c));
     } else if (k == "large") {
-      for (auto c : split(v, ' ')) r.attrs.large_communities.push_back(parse_large(c));
+      for (auto c : split(v, ' ')) attrs.large_communities.push_back(parse_large(c));
     } else {
       die(fmt::format("--announce: unknown key '{}'", k));
     }
   }
+  r.attrs = attrs;  // interned: routes with equal attributes share one copy
   return r;
 }
 
@@ -290,9 +292,10 @@ const char* level_name(LogLevel l) {
 // Reads stdin line by line and runs the commands.
 class Console {
  public:
-  Console(asio::io_context& io, Speaker& speaker, std::vector<Route>& routes, std::uint32_t local_as,
-          std::function<void(std::string)> stop)
-      : in_(io, ::dup(STDIN_FILENO)), speaker_(speaker), routes_(routes), local_as_(local_as), stop_(std::move(stop)) {}
+  // Commands edit a copy of the speaker's route set and hand it back: the speaker holds the only
+  // lasting copy, as in the daemon (a second one here would double the bulk benchmark's RSS).
+  Console(asio::io_context& io, Speaker& speaker, std::uint32_t local_as, std::function<void(std::string)> stop)
+      : in_(io, ::dup(STDIN_FILENO)), speaker_(speaker), local_as_(local_as), stop_(std::move(stop)) {}
   void start() { read(); }
 
  private:
@@ -312,17 +315,19 @@ class Console {
     std::string arg = sp == std::string::npos ? "" : line.substr(sp + 1);
     if (cmd == "announce") {
       Route r = parse_route(arg, local_as_);
-      std::erase_if(routes_, [&](const Route& x) { return x.prefix == r.prefix; });
-      routes_.push_back(r);
-      speaker_.set_routes(routes_);
+      auto routes = speaker_.routes();
+      std::erase_if(routes, [&](const Route& x) { return x.prefix == r.prefix; });
+      routes.push_back(r);
+      speaker_.set_routes(std::move(routes));
     } else if (cmd == "withdraw") {
       auto p = Prefix::parse(arg);
       if (!p) {
         std::fprintf(stderr, "herald-speak: withdraw: not a prefix: '%s'\n", arg.c_str());
         return;
       }
-      std::erase_if(routes_, [&](const Route& x) { return x.prefix == *p; });
-      speaker_.set_routes(routes_);
+      auto routes = speaker_.routes();
+      std::erase_if(routes, [&](const Route& x) { return x.prefix == *p; });
+      speaker_.set_routes(std::move(routes));
     } else if (cmd == "announce-block") {
       // "announce-block 198.18.0.0/32 100000": that many consecutive IPv4 prefixes of that
       // length, given to the speaker in one set_routes call (benchmarks of bulk announcements;
@@ -341,20 +346,21 @@ class Console {
         std::fprintf(stderr, "herald-speak: announce-block: the block runs past 255.255.255.255\n");
         return;
       }
-      std::vector<Route> block(*count, first);
-      for (std::uint32_t i = 0; i < *count; ++i)
-        block[i].prefix.addr = IpAddress::v4(static_cast<std::uint32_t>(base + step * i));
+      auto routes = speaker_.routes();
       // A prefix already announced is replaced, as "announce" does.
-      std::erase_if(routes_, [&](const Route& x) {
+      std::erase_if(routes, [&](const Route& x) {
         if (!x.prefix.addr.is_v4() || x.prefix.length != first.prefix.length) return false;
         const std::uint64_t a = x.prefix.addr.v4_host_order();
         return a >= base && a < base + step * *count;
       });
-      routes_.insert(routes_.end(), block.begin(), block.end());
-      speaker_.set_routes(routes_);
+      routes.reserve(routes.size() + *count);
+      for (std::uint32_t i = 0; i < *count; ++i) {
+        first.prefix.addr = IpAddress::v4(static_cast<std::uint32_t>(base + step * i));
+        routes.push_back(first);
+      }
+      speaker_.set_routes(std::move(routes));
     } else if (cmd == "withdraw-all") {
-      routes_.clear();
-      speaker_.set_routes(routes_);
+      speaker_.set_routes({});
     } else if (cmd == "status") {
       std::string out = status_json(speaker_).dump() + "\n";
       std::fwrite(out.data(), 1, out.size(), stdout);
@@ -369,7 +375,6 @@ class Console {
   asio::posix::stream_descriptor in_;
   asio::streambuf buf_;
   Speaker& speaker_;
-  std::vector<Route>& routes_;
   std::uint32_t local_as_;
   std::function<void(std::string)> stop_;
 };
@@ -428,7 +433,7 @@ int main(int argc, char** argv) {
     std::fwrite(line.data(), 1, line.size(), stderr);
   };
   Speaker speaker(io, settings, std::move(peer_cfgs), obs);
-  speaker.set_routes(routes);
+  speaker.set_routes(std::move(routes));
   for (const auto& e : speaker.start()) std::fprintf(stderr, "herald-speak: start: %s\n", e.c_str());
 
   bool stopping = false;
@@ -441,7 +446,7 @@ int main(int argc, char** argv) {
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (!ec) stop(sig == SIGTERM ? "terminated" : "interrupted");
   });
-  Console console(io, speaker, routes, local_as, stop);
+  Console console(io, speaker, local_as, stop);
   console.start();
   io.run();
   std::fprintf(stderr, "herald-speak: stopped\n");
