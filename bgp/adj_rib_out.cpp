@@ -76,6 +76,21 @@ void AdjRibOut::apply(Family family, const RibDiff& d) {
   if (!std::is_sorted(gone.begin(), gone.end())) std::sort(gone.begin(), gone.end());
 
   auto& have = routes_[family];
+  // The two bulk cases need no second vector (100,000 routes are 4 MB each): a first table is
+  // the announcements themselves, and withdrawals alone filter in place.
+  const bool unique = std::adjacent_find(upd.begin(), upd.end(), [](const Route& a, const Route& b) {
+                        return a.prefix == b.prefix;
+                      }) == upd.end();
+  if (have.empty() && unique) {
+    have = std::move(upd);
+    if (have.empty()) routes_.erase(family);
+    return;
+  }
+  if (upd.empty()) {
+    std::erase_if(have, [&](const Route& r) { return std::binary_search(gone.begin(), gone.end(), r.prefix); });
+    if (have.empty()) routes_.erase(family);
+    return;
+  }
   std::vector<Route> next;
   next.reserve(have.size() + upd.size() - std::min(have.size() + upd.size(), gone.size()));
   // Merge: an announcement replaces the entry of its prefix; a withdrawal drops it.
