@@ -182,10 +182,11 @@ TEST_CASE("drop_privileges refuses while a second thread runs") {
     if (::pipe(gate) != 0) ::_exit(4);
     std::thread waiter([&] {
       char c;
-      (void)::read(gate[0], &c, 1);
+      // Any outcome (a byte or EOF) releases the thread; glibc's fortified read() must be used.
+      [[maybe_unused]] ssize_t n = ::read(gate[0], &c, 1);
     });
     out["result"] = outcome(herald::daemon::drop_privileges("nobody"));
-    (void)::write(gate[1], "x", 1);
+    [[maybe_unused]] ssize_t w = ::write(gate[1], "x", 1);
     waiter.join();
     add_status(out);
     return out;
