@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -82,8 +83,13 @@ Rr expected_rr(const DnsProbe& probe, const std::string& value) {
 }  // namespace
 
 std::uint16_t random_dns_id() {
-  std::uint16_t id = 0;
-  if (getrandom(&id, sizeof id, 0) == static_cast<ssize_t>(sizeof id)) return id;
+  // Drawn from the kernel CSPRNG 64 at a time: one system call per 64 probes instead of one per
+  // probe (200 checks every 250 ms). Every id is used once and none is derived from another.
+  static thread_local std::array<std::uint16_t, 64> pool;
+  static thread_local std::size_t left = 0;
+  if (left == 0 && getrandom(pool.data(), sizeof pool, 0) == static_cast<ssize_t>(sizeof pool))
+    left = pool.size();
+  if (left > 0) return pool[--left];
   static thread_local std::mt19937 fallback{std::random_device{}()};
   return static_cast<std::uint16_t>(fallback());
 }

@@ -13,12 +13,16 @@ namespace asio = boost::asio;
 
 struct Monitor::Service {
   Service(asio::io_context& io, ServiceCore c) : core(std::move(c)), timer(io) {
-    for (const auto& check : core.spec().checks) checkers.push_back(make_checker(io, check));
+    for (const auto& check : core.spec().checks) {
+      checkers.push_back(make_checker(io, check));
+      labels.push_back(describe(check));
+    }
   }
   ServiceCore core;
   asio::steady_timer timer;
   // One per check, kept for the service's life (a DNS check keeps its UDP socket between rounds).
   std::vector<std::unique_ptr<Checker>> checkers;
+  std::vector<std::string> labels;  // describe() of each check, for every result reported
   std::vector<std::shared_ptr<CheckRun>> runs;
 };
 
@@ -146,7 +150,7 @@ void Monitor::apply(const std::shared_ptr<Service>& s, CoreActions actions) {
       s->runs[i] = s->checkers[i]->start(s->core.check_timeout(i), [this, weak, round, i](CheckResult r) {
         auto self = weak.lock();
         if (!self || !running_) return;
-        if (on_result_) on_result_(self->core.spec().name, describe(self->core.spec().checks[i]), r);
+        if (on_result_) on_result_(self->core.spec().name, self->labels[i], r);
         apply(self, self->core.on_result(round, i, std::move(r), now_instant()));
         arm(self);  // the round may have ended: the next wakeup moved
       });
