@@ -391,7 +391,15 @@ std::vector<std::string> Runtime::start() {
   auto errors = impl_->open_listeners();
   for (auto& l : impl_->listeners) impl_->wait_read(l.get());
   impl_->guard.emplace(impl_->io.get_executor());
-  impl_->thread = std::thread([impl = impl_.get()] { impl->io.run(); });
+  // The thread itself starts from the main loop's first turn, not here: a daemon started as
+  // root drops its privileges between set-up and running the loop, and capabilities are per
+  // thread, so until then the process must stay single-threaded. Sessions added meanwhile wait
+  // in the BFD io_context's queue.
+  asio::post(impl_->main, [weak = std::weak_ptr<Impl>(impl_)] {
+    auto impl = weak.lock();
+    if (!impl || !impl->running || impl->thread.joinable()) return;
+    impl->thread = std::thread([raw = impl.get()] { raw->io.run(); });
+  });
   return errors;
 }
 
@@ -413,6 +421,11 @@ void Runtime::stop(std::chrono::milliseconds limit) {
     done->set_value();
   });
   impl_->guard.reset();
+  if (!impl_->thread.joinable()) {
+    // The main loop never ran, so the thread never started: shut down on this thread.
+    impl_->io.run_for(limit);
+    return;
+  }
   // A BFD thread that does not finish in time is stopped hard: its sessions just go quiet.
   if (finished.wait_for(limit) != std::future_status::ready) impl_->io.stop();
   if (impl_->thread.joinable()) impl_->thread.join();

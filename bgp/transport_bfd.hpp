@@ -73,8 +73,9 @@ class Runtime {
   // stop()s if still running.
   ~Runtime();
 
-  // Opens the listeners and starts the BFD thread. Returns the errors met (e.g. a listener
-  // that could not bind); sessions still run and can send.
+  // Opens the listeners now and starts the BFD thread on the main loop's next turn (so a
+  // daemon can drop privileges while it is still single-threaded). Returns the errors met
+  // (e.g. a listener that could not bind); sessions still run and can send.
   std::vector<std::string> start();
   // Starts a session (Down, slow rate). A name already present is replaced.
   void add(SessionSpec spec);

@@ -155,6 +155,7 @@ void run_case(bool wait_for_up) {
   };
   Speaker a(io, sa, {pb}, oa);
   REQUIRE(a.start().empty());
+  io.poll();  // the BFD thread starts on the main loop's first turn
   n.read_first();
   auto established = [&] { return a.status().at(0).bgp.state == State::Established; };
   auto nothing = [] {};
@@ -171,8 +172,12 @@ void run_case(bool wait_for_up) {
     n.send(next, a_bfd_port);
     next = bfd::State::Up;
   };
-  REQUIRE(run_until(io, established, keep_up));
-  CHECK(a.status().at(0).bfd->status.state == bfd::State::Up);
+  // Without wait-for-up BGP may get there first: wait for both.
+  auto bfd_up = [&] {
+    auto st = a.status().at(0).bfd;
+    return st && st->status.state == bfd::State::Up;
+  };
+  REQUIRE(run_until(io, [&] { return established() && bfd_up(); }, keep_up));
   CHECK_FALSE(a.status().at(0).bfd_waiting);
 
   // The neighbor goes silent: A's BFD detects it, and B hears Cease/BFD Down (6/10).

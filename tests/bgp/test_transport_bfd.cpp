@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
@@ -106,6 +107,7 @@ TEST_CASE("bfd runtime: two runtimes on loopback come Up, negotiate 50 ms, and s
   Runtime b(main, listen_on(lo(2)), cb.observer());
   REQUIRE(a.start().empty());
   REQUIRE(b.start().empty());
+  main.poll();  // the BFD threads start on the main loop's first turn
   const auto pa = a.listening().at(0).port;
   const auto pb = b.listening().at(0).port;
   a.add(spec("b", lo(1), lo(2), pb, 50ms));
@@ -152,6 +154,7 @@ TEST_CASE("bfd runtime: IPv6 sessions come Up (Hop Limit 255 sent and checked)")
   Runtime b(main, listen_on(v6lo), cb.observer());
   REQUIRE(a.start().empty());
   REQUIRE(b.start().empty());
+  main.poll();  // the BFD threads start on the main loop's first turn
   a.add(spec("b", v6lo, v6lo, b.listening().at(0).port, 50ms));
   b.add(spec("a", v6lo, v6lo, a.listening().at(0).port, 50ms));
   REQUIRE(run_until(main, [&] { return ca.last() == State::Up && cb.last() == State::Up; }));
@@ -165,6 +168,7 @@ TEST_CASE("bfd runtime: a silent neighbor is detected after 3 x 50 ms on the rea
   Changes ca;
   Runtime a(main, listen_on(lo(1)), ca.observer());
   REQUIRE(a.start().empty());
+  main.poll();  // the BFD thread starts on the main loop's first turn
   const auto pa = a.listening().at(0).port;
   Scripted n;
   n.ttl(255);
@@ -196,6 +200,7 @@ TEST_CASE("bfd runtime: packets with TTL below 255, the A bit or garbage are dro
   Changes ca;
   Runtime a(main, listen_on(lo(1)), ca.observer());
   REQUIRE(a.start().empty());
+  main.poll();  // the BFD thread starts on the main loop's first turn
   const auto pa = a.listening().at(0).port;
   Scripted n;
   a.add(spec("n", lo(1), lo(2), n.port, 50ms));
@@ -225,6 +230,27 @@ TEST_CASE("bfd runtime: packets with TTL below 255, the A bit or garbage are dro
   CHECK(a.session("n")->status.state == State::Down);
   CHECK(ca.seen.empty());
   a.stop();
+}
+
+std::size_t threads_of_this_process() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+TEST_CASE("bfd runtime: no thread before the main loop runs, so a daemon can drop privileges first") {
+  // Capabilities are per thread: herald drops root between start() and running its loop and
+  // refuses to while a second thread exists.
+  asio::io_context main;
+  Changes ca;
+  const auto before = threads_of_this_process();
+  Runtime a(main, listen_on(lo(1)), ca.observer());
+  REQUIRE(a.start().empty());
+  CHECK(threads_of_this_process() == before);
+  main.poll();
+  CHECK(threads_of_this_process() == before + 1);
+  a.stop();
+  CHECK(threads_of_this_process() == before);
 }
 
 }  // namespace

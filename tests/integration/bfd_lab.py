@@ -27,7 +27,9 @@ DETECT_S = BFD_MS * BFD_MULT / 1000.0
 
 def herald_config(lab: harness.Lab, bfd: bool = True, hold_time: str = "3s") -> str:
     """herald_lab's configuration with BFD on the upstream peer (and BGP waiting for it)."""
-    text = hl.herald_config(lab, hold_time=hold_time)
+    # As a packaged daemon runs: started as root, then down to an unprivileged user while BFD
+    # (its own thread) is configured; the privilege drop must happen before that thread starts.
+    text = hl.herald_config(lab, hold_time=hold_time).replace('user = ""', 'user = "nobody"')
     if bfd:
         marker = f'next-hop-v6 = "{hl.NODE_V6}"\n'
         assert marker in text
@@ -275,6 +277,7 @@ def run_scenario(lab: harness.Lab, make_router) -> None:
     node_ns = lab.netns("node")
     lab.link(up, f"{hl.ROUTER_V4}/24", node_ns, f"{hl.NODE_V4}/24", v6=(f"{hl.ROUTER_V6}/64", f"{hl.NODE_V6}/64"))
     router = make_router(lab, up)
+    os.chmod(lab.dir, 0o755)  # herald runs as nobody and must reach its state directory
     node = Node(lab, node_ns)
     prefix = hl.PREFIX_V4
 
@@ -293,6 +296,9 @@ def run_scenario(lab: harness.Lab, make_router) -> None:
                      what="herald's poll sequence to 50 ms")
     b = node.peer_bfd()
     assert b["state"] == "Up" and b["detect_time_ms"] == BFD_MS * BFD_MULT, b
+    with open(f"/proc/{node.herald.pid}/status") as f:
+        uid_line = next(line for line in f if line.startswith("Uid:"))
+    assert uid_line.split()[1:] == ["65534"] * 4, f"herald did not drop to nobody: {uid_line}"
     assert "BGP waits for BFD Up before starting" in node.herald.log(), node.herald.log()[-2000:]
     text = harness.run([harness.binary("heraldctl"), "--socket", lab.path("herald.sock"), "status"]).stdout
     assert "\nBFD\n" in text and "50 ms" in text, text
