@@ -75,6 +75,10 @@ struct PeerConfig {
   // First retry after connect_retry, backing off up to connect_retry_max.
   Duration connect_retry = std::chrono::seconds(2);
   Duration connect_retry_max = std::chrono::minutes(2);
+  // After a session error the peer stays Idle idle_hold, doubling per consecutive failure up to
+  // idle_hold_max (RFC 4271 8.1.1 DampPeerOscillations); 60 s Established resets it.
+  Duration idle_hold = std::chrono::seconds(1);
+  Duration idle_hold_max = std::chrono::minutes(5);
   std::string md5_password;                         // RFC 2385 key; "" : no TCP-MD5
   std::optional<std::string> md5_password_file;     // where md5_password was read from
   bool gtsm = false;                                // RFC 5082 TTL security

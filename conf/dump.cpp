@@ -67,6 +67,8 @@ void peer(std::string& o, const PeerConfig& p) {
   o += fmt::format("keepalive = {}\n", p.keepalive ? d(*p.keepalive) : q("auto"));
   o += fmt::format("connect-retry = {}\n", d(p.connect_retry));
   o += fmt::format("connect-retry-max = {}\n", d(p.connect_retry_max));
+  o += fmt::format("idle-hold = {}\n", d(p.idle_hold));
+  o += fmt::format("idle-hold-max = {}\n", d(p.idle_hold_max));
   // The secret itself never leaves the process.
   if (p.md5_password_file) o += fmt::format("md5-password-file = {}\n", q(*p.md5_password_file));
   else if (!p.md5_password.empty()) o += "md5-password = \"<redacted>\"\n";

@@ -179,7 +179,9 @@ void read_peer(TableReader& r, PeerConfig& p, PeerPositions& pos, const std::str
     }
   }
   for (auto [k, out] : {std::pair<std::string_view, Duration*>{"connect-retry", &p.connect_retry},
-                        {"connect-retry-max", &p.connect_retry_max}}) {
+                        {"connect-retry-max", &p.connect_retry_max},
+                        {"idle-hold", &p.idle_hold},
+                        {"idle-hold-max", &p.idle_hold_max}}) {
     if (const auto* n = r.get(k)) {
       if (auto v = as_duration(ctx, *n, r.key(k))) {
         if (*v < 1s) ctx.error(where(*n), r.key(k), "expected at least 1s");
@@ -191,6 +193,10 @@ void read_peer(TableReader& r, PeerConfig& p, PeerPositions& pos, const std::str
     ctx.error(pos.table, r.key("connect-retry-max"),
               fmt::format("connect-retry-max ({}) must not be shorter than connect-retry ({})",
                           format_duration(p.connect_retry_max), format_duration(p.connect_retry)));
+  if (p.idle_hold_max < p.idle_hold)
+    ctx.error(pos.table, r.key("idle-hold-max"),
+              fmt::format("idle-hold-max ({}) must not be shorter than idle-hold ({})",
+                          format_duration(p.idle_hold_max), format_duration(p.idle_hold)));
 
   const toml::node* inline_pw = r.get("md5-password");
   const toml::node* pw_file = r.get("md5-password-file");

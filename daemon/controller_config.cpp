@@ -105,6 +105,9 @@ bgp::SpeakerPeerConfig speaker_peer(const conf::Config& config, const conf::Peer
   b.hold_time = whole_seconds(p.hold_time);
   if (p.keepalive) b.keepalive = whole_seconds(*p.keepalive);
   b.connect_retry = p.connect_retry;
+  b.connect_retry_max = p.connect_retry_max;
+  b.idle_hold = p.idle_hold;
+  b.idle_hold_max = p.idle_hold_max;
   b.families = p.families;
   b.next_hop_v4 = p.next_hop_v4;
   b.next_hop_v6 = p.next_hop_v6;

@@ -77,6 +77,8 @@ type = "tcp"
   CHECK_FALSE(p.keepalive);  // auto: a third of the negotiated hold time
   CHECK(p.connect_retry == 2s);
   CHECK(p.connect_retry_max == 120s);
+  CHECK(p.idle_hold == 1s);
+  CHECK(p.idle_hold_max == 300s);
   CHECK(p.port == 179);
   CHECK(p.mode == conf::PeerMode::Both);
   CHECK(p.families == std::vector<bgp::Family>{bgp::kIpv4Unicast});
@@ -209,6 +211,11 @@ TEST_CASE("hold time and keepalive (RFC 4271 4.2)") {
   CHECK(errors(peer("connect-retry = \"5m\"\n")) ==
         "t.toml:4:1: peer[0].connect-retry-max: connect-retry-max (2m) must not be shorter than "
         "connect-retry (5m)\n");
+  CHECK(errors(peer("idle-hold = \"0s\"\n")).find("peer[0].idle-hold: expected at least 1s") !=
+        std::string::npos);
+  CHECK(errors(peer("idle-hold = \"10m\"\n")) ==
+        "t.toml:4:1: peer[0].idle-hold-max: idle-hold-max (5m) must not be shorter than "
+        "idle-hold (10m)\n");
   CHECK(errors(peer("keepalive = \"1s500ms\"\n")).find("whole seconds or \"auto\"") !=
         std::string::npos);
 }
