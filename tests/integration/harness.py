@@ -218,6 +218,18 @@ class Lab:
             self.close()
 
     def close(self) -> None:
+        # A second SIGTERM (a runner's timeout forwarding one to the whole process group) must
+        # not cut the clean-up short: it is ignored until the lab is gone.
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous is _exit_on_signal:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self._close()
+        finally:
+            if previous is _exit_on_signal:
+                signal.signal(signal.SIGTERM, previous)
+
+    def _close(self) -> None:
         for p in reversed(self.procs):
             try:
                 p.stop(timeout=3)
