@@ -152,6 +152,9 @@ def bird_only_faults(lab: harness.Lab, site: hl.Site) -> None:
     # --- 100 reloads in a row ---
     print("fault: 100 reloads in a row (adding and removing a service each time)", flush=True)
     rel.converged(site, 5, UP, "before the reloads")
+    # The previous fault (herald frozen past the hold time) ends with both sides reconnecting;
+    # let any late connection-collision or retry settle before taking the sessions' "since".
+    rel.stays_converged(site, 3, UP, "settling before the reloads")
     since_herald = site.status()["status"]["peers"][0]["since"]
     since_bird = site.bird.protocol_state("herald").split()[4]
     before = rel.resources(site)
