@@ -14,17 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "bgp/transport_asio.hpp"
 #include "bgp/transport_socket_options.hpp"
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#endif
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/ip/udp.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 namespace herald::bgp::bfd {
 
