@@ -25,7 +25,7 @@
 #include "bgp/codec.hpp"
 #include "bgp/fsm.hpp"
 #include "bgp/peer_config.hpp"
-#include "bgp/prefix_fingerprints.hpp"
+#include "bgp/prefix_set.hpp"
 #include "bgp/route_checks.hpp"
 #include "bgp/types.hpp"
 
@@ -58,8 +58,8 @@ struct PeerStatus {
   std::optional<std::uint32_t> peer_bgp_id;
   std::vector<Family> families;             // negotiated
   std::map<Family, std::size_t> announced;  // prefixes in the Adj-RIB-Out
-  // Distinct prefixes the neighbor currently announces (see PrefixFingerprints for the
-  // approximation: 64-bit fingerprints, exact for IPv4).
+  // Distinct prefixes the neighbor currently announces (ReceivedPrefixes: exact for IPv4; IPv6
+  // prefixes are 64-bit fingerprints, so two of them may, very rarely, count as one).
   std::map<Family, std::size_t> received;
   MessageCounters sent{};
   MessageCounters received_messages{};
@@ -149,7 +149,7 @@ class Peer {
   std::unordered_map<ConnId, ConnIo> io_;
   std::shared_ptr<const std::vector<Route>> desired_ = std::make_shared<const std::vector<Route>>();
   AdjRibOut rib_out_;
-  std::map<Family, PrefixFingerprints> received_;
+  std::map<Family, ReceivedPrefixes> received_;  // only to count them
   MessageCounters sent_{};
   MessageCounters received_messages_{};
   std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint64_t> notif_sent_;

@@ -33,10 +33,10 @@ std::size_t PrefixFingerprints::slot_of(std::uint64_t fp) const {
   return static_cast<std::size_t>(mix(fp)) & (slots_.size() - 1);
 }
 
-void PrefixFingerprints::grow() {
+void PrefixFingerprints::rehash(std::size_t slots) {
   std::vector<std::uint64_t> old;
   old.swap(slots_);
-  slots_.assign(old.empty() ? 16 : old.size() * 2, 0);
+  slots_.assign(slots, 0);
   size_ = 0;
   for (auto fp : old) {
     if (fp == 0) continue;
@@ -48,7 +48,7 @@ void PrefixFingerprints::grow() {
 }
 
 bool PrefixFingerprints::insert(const Prefix& p) {
-  if ((size_ + 1) * 2 > slots_.size()) grow();
+  if ((size_ + 1) * 2 > slots_.size()) rehash(slots_.empty() ? 16 : slots_.size() * 2);
   const auto fp = fingerprint(p);
   std::size_t i = slot_of(fp);
   while (slots_[i] != 0) {
@@ -91,11 +91,14 @@ bool PrefixFingerprints::erase(const Prefix& p) {
   }
   slots_[hole] = 0;
   --size_;
+  // Give memory back as a table is withdrawn: below 1/8 load, a quarter of the slots still keeps
+  // the load under 1/2. The gap between 1/8 and 1/2 keeps it from flapping.
+  if (slots_.size() > 16 && size_ * 8 < slots_.size()) rehash(slots_.size() / 4);
   return true;
 }
 
 void PrefixFingerprints::clear() {
-  slots_.clear();
+  std::vector<std::uint64_t>().swap(slots_);
   size_ = 0;
 }
 

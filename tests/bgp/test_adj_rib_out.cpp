@@ -92,6 +92,23 @@ TEST_CASE("adj_rib_out: prefix fingerprints behave like a set") {
   int missing = 0;
   for (const auto& p : ref) missing += !big.contains(p);
   CHECK(missing == 0);
+
+  // Withdrawing all but a few shrinks the table (rehashing the survivors); clear() frees it.
+  const std::size_t peak = big.memory_bytes();
+  std::size_t left = ref.size();
+  for (const auto& p : ref) {
+    if (left <= 5) break;
+    CHECK(big.erase(p));
+    --left;
+  }
+  CHECK(big.size() == 5);
+  CHECK(big.memory_bytes() < peak / 16);
+  int kept = 0;
+  for (const auto& p : ref) kept += big.contains(p);
+  CHECK(kept == 5);
+  big.clear();
+  CHECK(big.size() == 0);
+  CHECK(big.memory_bytes() == sizeof(PrefixFingerprints));
 }
 
 }  // namespace
