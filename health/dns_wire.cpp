@@ -53,10 +53,14 @@ std::string rdata_text(const ldns_rr* rr) {
   return out;
 }
 
-bool same_rdata(const ldns_rr* a, const ldns_rr* b) {
-  if (ldns_rr_rd_count(a) != ldns_rr_rd_count(b)) return false;
-  for (std::size_t i = 0; i < ldns_rr_rd_count(a); ++i)
-    if (ldns_rdf_compare(ldns_rr_rdf(a, i), ldns_rr_rdf(b, i)) != 0) return false;
+// Equal RDATA: the same fields with the same wire bytes (what ldns_rdf_compare calls equal).
+bool same_rdata(const ldns_rr* a, const DnsProbe::ExpectedRdata& want) {
+  if (ldns_rr_rd_count(a) != want.fields.size()) return false;
+  for (std::size_t i = 0; i < want.fields.size(); ++i) {
+    const ldns_rdf* f = ldns_rr_rdf(a, i);
+    const auto& w = want.fields[i];
+    if (!f || ldns_rdf_size(f) != w.size() || !std::equal(w.begin(), w.end(), ldns_rdf_data(f))) return false;
+  }
   return true;
 }
 
@@ -110,9 +114,16 @@ herald::Expected<DnsProbe, std::string> make_dns_probe(const DnsCheckSpec& spec,
   if (p.accepted_rcodes.empty()) return herald::unexpected(std::string("no accepted rcode"));
   p.expect_answers = spec.expect_answers;
   p.require_answer = spec.require_answer;
-  for (const auto& value : p.expect_answers)
-    if (!expected_rr(p, value))
-      return herald::unexpected(fmt::format("bad expected answer '{}' for type {}", value, spec.qtype));
+  for (const auto& value : p.expect_answers) {
+    const Rr want = expected_rr(p, value);
+    if (!want) return herald::unexpected(fmt::format("bad expected answer '{}' for type {}", value, spec.qtype));
+    DnsProbe::ExpectedRdata e{rdata_text(want.get()), {}};
+    for (std::size_t i = 0; i < ldns_rr_rd_count(want.get()); ++i) {
+      const ldns_rdf* f = ldns_rr_rdf(want.get(), i);
+      e.fields.emplace_back(ldns_rdf_data(f), ldns_rdf_data(f) + ldns_rdf_size(f));
+    }
+    p.expected.push_back(std::move(e));
+  }
 
   ldns_rdf* name = ldns_dname_new_frm_str(p.question.qname.c_str());
   if (!name) return herald::unexpected(fmt::format("bad name {}", spec.qname));
@@ -175,24 +186,31 @@ DnsVerdict judge_dns_reply(std::span<const std::uint8_t> reply, const DnsProbe& 
     if (ldns_rr_get_type(rr) == probe.question.qtype && ldns_rr_get_class(rr) == probe.question.qclass)
       answers.push_back(rr);
   }
-  if (!probe.expect_answers.empty()) {
+  if (probe.expected.size() != probe.expect_answers.size()) return {K::Fail, "bad expected answer"};  // not built by make_dns_probe
+  if (!probe.expected.empty()) {
     // Every expected value must be among the answers (a site may serve several addresses).
-    std::string seen;
-    for (const ldns_rr* rr : answers) {
-      if (!seen.empty()) seen += ',';
-      seen += rdata_text(rr);
-    }
-    for (const auto& value : probe.expect_answers) {
-      Rr want = expected_rr(probe, value);
-      if (!want) return {K::Fail, "bad expected answer"};  // validated in make_dns_probe
+    for (const auto& want : probe.expected) {
       const bool found = std::any_of(answers.begin(), answers.end(),
-                                     [&](const ldns_rr* rr) { return same_rdata(rr, want.get()); });
+                                     [&](const ldns_rr* rr) { return same_rdata(rr, want); });
       if (found) continue;
-      const std::string wanted = rdata_text(want.get());
-      if (answers.empty()) return {K::Fail, fmt::format("no answer (expected {})", wanted)};
-      return {K::Fail, fmt::format("answer {} != expected {}", seen, wanted)};
+      if (answers.empty()) return {K::Fail, fmt::format("no answer (expected {})", want.text)};
+      std::string seen;
+      for (const ldns_rr* rr : answers) {
+        if (!seen.empty()) seen += ',';
+        seen += rdata_text(rr);
+      }
+      return {K::Fail, fmt::format("answer {} != expected {}", seen, want.text)};
     }
-    return {K::Pass, "rcode " + rcode_name(rcode) + ", answer " + seen};
+    // The reason names the expected values (printed once in make_dns_probe): printing every
+    // answer again on each pass cost more than the rest of the judgement.
+    std::string found;
+    for (const auto& want : probe.expected) {
+      if (!found.empty()) found += ',';
+      found += want.text;
+    }
+    if (answers.size() > probe.expected.size())
+      found += fmt::format(" (+{} more)", answers.size() - probe.expected.size());
+    return {K::Pass, "rcode " + rcode_name(rcode) + ", answer " + found};
   }
   if (probe.require_answer && answers.empty()) return {K::Fail, "no answer"};
   return {K::Pass, fmt::format("rcode {}, {} answer(s)", rcode_name(rcode), answers.size())};

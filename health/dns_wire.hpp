@@ -27,6 +27,13 @@ struct DnsProbe {
   std::vector<std::uint8_t> wire;          ///< the query message (UDP payload; TCP adds a length)
   std::vector<std::uint16_t> accepted_rcodes;
   std::vector<std::string> expect_answers;  ///< RDATA in presentation form, checked type-aware
+  /// expect_answers parsed once (a reply is judged many times a second): the presentation text
+  /// ldns prints for it, and the wire form of each of its RDATA fields.
+  struct ExpectedRdata {
+    std::string text;
+    std::vector<std::vector<std::uint8_t>> fields;
+  };
+  std::vector<ExpectedRdata> expected;
   bool require_answer = false;
 };
 

@@ -144,6 +144,29 @@ TEST_CASE("every expected value must be in the answer") {
   CHECK(health::judge_dns_reply(good_reply(), probe(s)).kind == DnsVerdictKind::Pass);
 }
 
+TEST_CASE("a pass names the expected values and counts the other answers") {
+  auto s = www_a();
+  s.expect_answers = {"192.0.2.53"};
+  Bytes r = good_reply();
+  r[7] = 2;  // ANCOUNT 2
+  const Bytes second = {
+      0xc0, 0x0c,              // NAME: pointer to the question name
+      0x00, 0x01,              // TYPE A
+      0x00, 0x01,              // CLASS IN
+      0x00, 0x00, 0x00, 0x3c,  // TTL 60
+      0x00, 0x04,              // RDLENGTH
+      198, 51, 100, 7,         // RDATA 198.51.100.7
+  };
+  r.insert(r.end(), second.begin(), second.end());
+  auto v = health::judge_dns_reply(r, probe(s));
+  CHECK(v.kind == DnsVerdictKind::Pass);
+  CHECK(v.reason == "rcode NOERROR, answer 192.0.2.53 (+1 more)");
+  s.expect_answers = {"198.51.100.7"};  // the second answer matches as well as the first
+  v = health::judge_dns_reply(r, probe(s));
+  CHECK(v.kind == DnsVerdictKind::Pass);
+  CHECK(v.reason == "rcode NOERROR, answer 198.51.100.7 (+1 more)");
+}
+
 TEST_CASE("wrong id, wrong question, queries and garbage are ignored") {
   const auto p = probe(www_a());
   auto r = good_reply();
