@@ -188,11 +188,7 @@ bool Controller::start() {
       io_, health_specs(config_),
       [this](const health::ServiceStatus& st, health::ServiceState prev) { on_health(st, prev); });
   monitor_->on_result([this](const std::string& service, const std::string& check, const health::CheckResult& r) {
-    registry_.histogram("herald_check_latency_seconds", "", {"service"}, kCheckLatencyBuckets).with({service})
-        .observe(std::chrono::duration<double>(r.latency).count());
-    registry_.counter("herald_check_results_total", "", {"service", "check", "result"})
-        .with({service, check, r.pass ? "pass" : "fail"})
-        .inc();
+    record_check_result(service, check, r);
   });
   monitor_->start();
 
@@ -208,6 +204,22 @@ bool Controller::start() {
   update_notify_status();
   start_watchdog();
   return true;
+}
+
+void Controller::record_check_result(const std::string& service, const std::string& check,
+                                     const health::CheckResult& r) {
+  auto key = std::pair<std::string, std::string>(service, check);
+  auto it = check_series_.find(key);
+  if (it == check_series_.end()) {
+    auto& results = registry_.counter("herald_check_results_total", "", {"service", "check", "result"});
+    CheckSeries s;
+    s.latency = &registry_.histogram("herald_check_latency_seconds", "", {"service"}, kCheckLatencyBuckets).with({service});
+    s.pass = &results.with({service, check, "pass"});
+    s.fail = &results.with({service, check, "fail"});
+    it = check_series_.emplace(std::move(key), s).first;
+  }
+  it->second.latency->observe(std::chrono::duration<double>(r.latency).count());
+  (r.pass ? it->second.pass : it->second.fail)->inc();
 }
 
 void Controller::build_services() {

@@ -120,6 +120,16 @@ class Controller {
   std::chrono::steady_clock::duration watchdog_period_{};
   boost::asio::steady_timer shutdown_timer_;
   std::map<std::pair<std::string, std::string>, double> counter_seen_;  // for counter deltas
+  // The series every check result updates, found once per (service, check) instead of by name
+  // and labels on each result (200 checks every 250 ms). Series are never removed, so the
+  // pointers stay valid for the registry's lifetime.
+  struct CheckSeries {
+    metrics::Histogram* latency = nullptr;
+    metrics::Counter* pass = nullptr;
+    metrics::Counter* fail = nullptr;
+  };
+  std::map<std::pair<std::string, std::string>, CheckSeries> check_series_;
+  void record_check_result(const std::string& service, const std::string& check, const health::CheckResult& r);
 };
 
 }  // namespace herald::daemon
