@@ -113,28 +113,31 @@ bool Ipv4PrefixSet::container_contains(const Container& c, std::uint16_t low) {
   return std::binary_search(c.data.begin(), c.data.end(), low);
 }
 
-namespace {
-
-template <class Containers>
-auto find_high(Containers& cs, std::uint16_t high) {
-  return std::lower_bound(cs.begin(), cs.end(), high,
-                          [](const auto& c, std::uint16_t h) { return c.high < h; });
+std::vector<std::uint32_t>::const_iterator Ipv4PrefixSet::locate(const Length& l, std::uint16_t high) {
+  auto it = std::lower_bound(l.index.begin(), l.index.end(), high,
+                             [](std::uint32_t entry, std::uint16_t h) { return (entry >> 16) < h; });
+  return it != l.index.end() && (*it >> 16) == high ? it : l.index.end();
 }
-
-}  // namespace
 
 bool Ipv4PrefixSet::insert(std::uint32_t address, std::uint8_t length) {
   const auto key = key_of(address, length);
   const auto high = static_cast<std::uint16_t>(key >> 16);
-  auto& cs = by_length_[length];
-  auto it = find_high(cs, high);
-  if (it == cs.end() || it->high != high) {
-    const auto pos = it - cs.begin();
-    make_room(cs, std::size_t{65536});
-    it = cs.insert(cs.begin() + pos, Container{high, false, 0, {}});
+  auto& l = by_length_[length];
+  Container* c = nullptr;
+  if (auto it = locate(l, high); it != l.index.end()) {
+    c = &l.containers[*it & 0xFFFFu];
+  } else {
+    // At most 65536 distinct highs, so a container's position always fits the low 16 bits.
+    const auto pos = std::upper_bound(l.index.begin(), l.index.end(), std::uint32_t{high} << 16) - l.index.begin();
+    const auto at = static_cast<std::uint32_t>(l.containers.size());
+    make_room(l.containers, std::size_t{65536});
+    l.containers.push_back(Container{high, false, 0, {}});
+    make_room(l.index, std::size_t{65536});
+    l.index.insert(l.index.begin() + pos, (std::uint32_t{high} << 16) | at);
+    c = &l.containers.back();
   }
   // A container created here is never left empty: a new value always goes in.
-  if (!container_insert(*it, static_cast<std::uint16_t>(key))) return false;
+  if (!container_insert(*c, static_cast<std::uint16_t>(key))) return false;
   ++size_;
   return true;
 }
@@ -142,36 +145,49 @@ bool Ipv4PrefixSet::insert(std::uint32_t address, std::uint8_t length) {
 bool Ipv4PrefixSet::erase(std::uint32_t address, std::uint8_t length) {
   const auto key = key_of(address, length);
   const auto high = static_cast<std::uint16_t>(key >> 16);
-  auto& cs = by_length_[length];
-  auto it = find_high(cs, high);
-  if (it == cs.end() || it->high != high) return false;
-  if (!container_erase(*it, static_cast<std::uint16_t>(key))) return false;
+  auto& l = by_length_[length];
+  const auto it = locate(l, high);
+  if (it == l.index.end()) return false;
+  const std::uint32_t at = *it & 0xFFFFu;
+  if (!container_erase(l.containers[at], static_cast<std::uint16_t>(key))) return false;
   --size_;
-  if (it->count == 0) {
-    cs.erase(it);
-    shrink_if_sparse(cs);
+  if (l.containers[at].count == 0) {
+    // Remove the empty container: the last one takes its place, and its index entry follows.
+    l.index.erase(it);
+    if (at + 1 != l.containers.size()) {
+      l.containers[at] = std::move(l.containers.back());
+      const auto moved = locate(l, l.containers[at].high);
+      if (moved == l.index.end()) {
+        std::fprintf(stderr, "bgp: broken invariant: prefix set container %u not indexed\n",
+                     unsigned{l.containers[at].high});
+        std::abort();
+      }
+      l.index[static_cast<std::size_t>(moved - l.index.cbegin())] = (std::uint32_t{l.containers[at].high} << 16) | at;
+    }
+    l.containers.pop_back();
+    shrink_if_sparse(l.containers);
+    shrink_if_sparse(l.index);
   }
   return true;
 }
 
 bool Ipv4PrefixSet::contains(std::uint32_t address, std::uint8_t length) const {
   const auto key = key_of(address, length);
-  const auto high = static_cast<std::uint16_t>(key >> 16);
-  const auto& cs = by_length_[length];
-  auto it = find_high(cs, high);
-  return it != cs.end() && it->high == high && container_contains(*it, static_cast<std::uint16_t>(key));
+  const auto& l = by_length_[length];
+  const auto it = locate(l, static_cast<std::uint16_t>(key >> 16));
+  return it != l.index.end() && container_contains(l.containers[*it & 0xFFFFu], static_cast<std::uint16_t>(key));
 }
 
 void Ipv4PrefixSet::clear() {
-  for (auto& cs : by_length_) Containers().swap(cs);
+  for (auto& l : by_length_) l = Length{};
   size_ = 0;
 }
 
 std::size_t Ipv4PrefixSet::memory_bytes() const {
   std::size_t n = sizeof(*this);
-  for (const auto& cs : by_length_) {
-    n += cs.capacity() * sizeof(Container);
-    for (const auto& c : cs) n += c.data.capacity() * sizeof(std::uint16_t);
+  for (const auto& l : by_length_) {
+    n += l.index.capacity() * sizeof(std::uint32_t) + l.containers.capacity() * sizeof(Container);
+    for (const auto& c : l.containers) n += c.data.capacity() * sizeof(std::uint16_t);
   }
   return n;
 }

@@ -18,13 +18,15 @@ namespace herald::bgp {
 // The high 16 bits of the key pick a container, the low 16 bits are stored inside it: a sorted
 // array of 16-bit values while it holds at most 4096 of them (2 bytes per prefix), a 65,536-bit
 // bitmap (8 KiB) above that, back to an array below 2048 so that a count wandering around the
-// threshold does not convert on every update. Containers of one length sit in a flat vector
-// sorted by their high 16 bits; empty containers are removed, and vectors much larger than their
-// contents are shrunk, so a withdrawn table gives its memory back.
+// threshold does not convert on every update. The containers of one length are found through a
+// flat index sorted by their high 16 bits (binary search); the index holds 4-byte entries
+// pointing into an unordered vector of containers, so creating a container moves 4 bytes per
+// container of that length, not a whole container record. Empty containers are removed, and
+// vectors much larger than their contents are shrunk, so a withdrawn table gives its memory back.
 // Cost: a sparse table (a real Internet table: mostly /24s spread over the space) takes about
 // 2 bytes per prefix; a dense one (every /32 of a /16) 1 bit per prefix.
 // Lookups are O(log containers + log 4096); inserting or erasing in an array container moves up
-// to 8 KiB, and creating a container moves the container vector of that length (32 bytes each).
+// to 8 KiB.
 class Ipv4PrefixSet {
  public:
   // `address` in host byte order. Bits past `length` are ignored (a Prefix has them zero).
@@ -50,14 +52,19 @@ class Ipv4PrefixSet {
     std::uint32_t count = 0;   // values held, 1..65536 (0 only while being removed)
     std::vector<std::uint16_t> data;
   };
-  using Containers = std::vector<Container>;
+  // The containers of one prefix length.
+  struct Length {
+    std::vector<std::uint32_t> index;  // high << 16 | position in `containers`, sorted by high
+    std::vector<Container> containers;  // in no particular order
+  };
 
   static std::uint32_t key_of(std::uint32_t address, std::uint8_t length);
+  static std::vector<std::uint32_t>::const_iterator locate(const Length& l, std::uint16_t high);
   static bool container_insert(Container& c, std::uint16_t low);
   static bool container_erase(Container& c, std::uint16_t low);
   static bool container_contains(const Container& c, std::uint16_t low);
 
-  std::array<Containers, 33> by_length_;  // index: prefix length
+  std::array<Length, 33> by_length_;  // subscript: prefix length
   std::size_t size_ = 0;
 };
 
