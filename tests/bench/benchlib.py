@@ -188,6 +188,26 @@ def anon_kib(pid: int) -> int:
     return 0
 
 
+def rss_by_mapping(pid: int) -> list[tuple[str, int]]:
+    """Resident KiB per mapped object of one process (binary, each shared library, heap,
+    anonymous), largest first, from /proc/PID/smaps: where an RSS figure comes from."""
+    sizes: dict[str, int] = {}
+    name = "[anon]"
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                head = line.split()
+                if not head:
+                    continue
+                if "-" in head[0] and not head[0].endswith(":"):
+                    name = os.path.basename(head[5]) if len(head) > 5 else "[anon]"
+                elif head[0] == "Rss:":
+                    sizes[name] = sizes.get(name, 0) + int(head[1])
+    except OSError:
+        return []
+    return sorted(sizes.items(), key=lambda kv: -kv[1])
+
+
 def tree_memory_kib(roots: Iterable[int]) -> tuple[int, int]:
     rss = pss = 0
     for p in tree(roots):

@@ -59,10 +59,12 @@ def main() -> int:
             rss, pss = bl.tree_memory_kib(c.roots())
             srss, spss = bl.memory_kib(c.speaker_pid())
             sanon = bl.anon_kib(c.speaker_pid())
+            by_mapping = bl.rss_by_mapping(c.speaker_pid())
             still_up = all_up()
             ok = ok and c.alive() and still_up
             measured[k] = {"cpu": w.cpu, "share": w.share, "rss": rss, "pss": pss, "srss": srss, "spss": spss, "sanon": sanon,
-                           "ok": c.alive() and still_up, "n": len(bl.tree(c.roots()))}
+                           "ok": c.alive() and still_up, "n": len(bl.tree(c.roots())),
+                           "maps": by_mapping}
     ref = measured.get("herald")
     for k, m in measured.items():
         rows.append([k, f"{m['share'] * 100:.3f}%", f"{m['cpu']:.3f}",
@@ -74,6 +76,17 @@ def main() -> int:
             f"they fork; memory in MiB at the end of the window.\n\n"
             + bl.table(["speaker", "CPU (share of a core)", "CPU s", "CPU ratio", "daemon RSS", "daemon PSS", "daemon RssAnon",
                         "all RSS", "all PSS", "RSS ratio", "stayed up"], rows))
+    # Where each daemon's RSS comes from: most of it is pages of its binary and shared libraries
+    # (shared with other processes, hence the lower Pss), not memory it allocated.
+    top = 10
+    for k, m in measured.items():
+        maps = m["maps"]
+        rest = sum(v for _, v in maps[top:])
+        rows_map = [[name, f"{v / 1024:.2f}"] for name, v in maps[:top]]
+        if rest:
+            rows_map.append([f"{len(maps) - top} others", f"{rest / 1024:.2f}"])
+        text += (f"\n\n{k} daemon RSS by mapping (MiB, {len(maps)} objects):\n\n"
+                 + bl.table(["mapping", "RSS"], rows_map, "lr"))
     print(bl.section("Footprint: idle with checks every second", text), flush=True)
     return 0 if ok else 1
 
