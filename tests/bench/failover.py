@@ -71,8 +71,9 @@ def run_contender(kind: str, mode: str, rounds: int, cpu_window: float) -> dict:
             result["cpu_share"] = w.stop().share
         cap = bl.Capture(lab, topo.up, "eth0", "tcp port 179", f"fo-{kind}")
         # The node's lo carries the checks: with the server stopped, each failing query gets an
-        # ICMP port unreachable, the last evidence a speaker gets before it withdraws.
-        lo = bl.Capture(lab, topo.node, "lo", "icmp", f"fo-{kind}-lo", snaplen=96) if mode != "frozen" else None
+        # ICMP port unreachable, the last evidence a speaker gets before it withdraws; once the
+        # server is back, its first answer is the first evidence for the way back.
+        lo = bl.Capture(lab, topo.node, "lo", "icmp or (udp and src port 53)", f"fo-{kind}-lo", snaplen=96)
         rs: list[Round] = []
         for _ in range(rounds):
             r = Round()
@@ -97,7 +98,13 @@ def run_contender(kind: str, mode: str, rounds: int, cpu_window: float) -> dict:
                 break
         time.sleep(0.3)
         msgs = [m for m in bl.bgp_messages(cap.stop()) if m.type == 2 and m.src == hl.NODE_V4]
-        icmp = [ts for ts, _ in bl.read_pcap(lo.stop())] if lo else []
+        icmp, answers = [], []
+        for ts, frame in bl.read_pcap(lo.stop()):
+            ip = bl.ip_payload(frame)
+            if ip and ip[0] in (1, 58):
+                icmp.append(ts)
+            elif ip and ip[0] == 17:
+                answers.append(ts)
         decisions = c.decisions()
         alive = c.alive()
         for r in rs:
@@ -110,6 +117,7 @@ def run_contender(kind: str, mode: str, rounds: int, cpu_window: float) -> dict:
             a4 = first(r.t_start, "+" + V4)
             d_down = decided(r.t_stop, "down")
             evidence = [t for t in icmp if w4 is not None and r.t_stop <= t <= w4]
+            alive_again = [t for t in answers if a4 is not None and r.t_start <= t <= a4]
             result["rounds"].append({
                 "wire_withdraw": None if w4 is None else w4 - r.t_stop,
                 "rib_gone": None if r.rib_gone is None else r.rib_gone - r.t_stop,
@@ -118,6 +126,7 @@ def run_contender(kind: str, mode: str, rounds: int, cpu_window: float) -> dict:
                 "evidence_to_wire": w4 - evidence[-1] if evidence else None,
                 "first_failure_to_wire": w4 - evidence[0] if evidence else None,
                 "wire_announce": None if a4 is None else a4 - r.t_start,
+                "first_answer_to_wire": a4 - alive_again[0] if alive_again else None,
                 "rib_back": None if r.rib_back is None else r.rib_back - r.t_start,
             })
         if not alive:
@@ -151,8 +160,10 @@ def render(mode: str, results: list[dict], settings_text: str) -> str:
                        f"{bl.fmt_ms(v6['median'], 2)} / {bl.fmt_ms(v6['worst'], 2)}"])
         a = bl.summary(column(res, "wire_announce"))
         b = bl.summary(column(res, "rib_back"))
+        fa = bl.summary(column(res, "first_answer_to_wire"))
         rows_a.append([res["kind"], a["n"], bl.fmt_ms(a["median"]), bl.fmt_ms(a["p90"]), bl.fmt_ms(a["worst"]),
-                       bl.ratio(a["median"], ref_a), bl.fmt_ms(b["median"]), bl.fmt_ms(b["worst"])])
+                       bl.ratio(a["median"], ref_a), bl.fmt_ms(b["median"]), bl.fmt_ms(b["worst"]),
+                       bl.fmt_ms(fa["median"]), bl.fmt_ms(fa["worst"])])
     cpu = [f"{r['kind']} {r['cpu_share'] * 100:.2f}% of a core" for r in results if r["cpu_share"] is not None]
     errors = [f"{r['kind']}: {r['error']}" for r in results if r["error"]]
     what = {"same": "DNS server stopped (SIGTERM)", "fast": "DNS server stopped (SIGTERM), herald fast setting",
@@ -168,9 +179,11 @@ def render(mode: str, results: list[dict], settings_text: str) -> str:
                         "decision->wire median", "last failed probe->wire median",
                         "v6 after v4 median / worst"],
                        rows_w)
-            + "\n\nDNS back: the first UPDATE announcing the prefix again, and the router's RIB.\n\n"
+            + "\n\nDNS back: the first UPDATE announcing the prefix again, and the router's RIB; first "
+            "answer->wire: from the server's first answer on lo after the restart (to whichever query) "
+            "to that UPDATE.\n\n"
             + bl.table(["speaker", "rounds", "announce on wire median", "p90", "worst", "ratio",
-                        "RIB back median", "RIB back worst"], rows_a))
+                        "RIB back median", "RIB back worst", "first answer->wire median", "worst"], rows_a))
     if cpu:
         text += "\n\nCPU while checking (DNS up, before the rounds): " + "; ".join(cpu) + "."
     if errors:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every side-by-side benchmark of herald against ExaBGP, GoBGP and BIRD (see
 # docs/benchmarks.md) and writes their markdown tables to stdout and, with --out, to a file.
-# Needs root (network namespaces), a built tree (herald, heraldctl, bench_codec) and the Debian
-# packages of .ci/deps.sh (bird2, unbound, exabgp, gobgpd, tcpdump, dnsutils).
+# Needs root (network namespaces), a built tree (herald, heraldctl, bench_codec,
+# bench_prefix_set) and the Debian packages of .ci/deps.sh (bird2, unbound, exabgp, gobgpd,
+# tcpdump, dnsutils).
 #
 #   bash tests/bench/run.sh [--quick] [--out FILE] [--build DIR]
 #
@@ -66,6 +67,19 @@ if [ -x "$build/tests/bench/bench_codec" ]; then
   emit '```'
 else
   emit "bench_codec is not built in $build"; failed+=(codec)
+fi
+
+echo "== prefix set" >&2
+count=1000000; [ "$mode" = quick ] && count=100000
+emit ""
+emit "### Received-prefix set (bench_prefix_set $count)"
+emit ""
+if [ -x "$build/tests/bench/bench_prefix_set" ]; then
+  emit '```'
+  if ! "$build/tests/bench/bench_prefix_set" "$count" | tee -a "$tmp"; then failed+=(prefix_set); fi
+  emit '```'
+else
+  emit "bench_prefix_set is not built in $build"; failed+=(prefix_set)
 fi
 
 if [ -n "$out" ]; then cp "$tmp" "$out"; fi
