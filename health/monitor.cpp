@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "health/dns_check.hpp"
 #include "health/dns_wire.hpp"
 
 namespace health {
@@ -16,6 +17,7 @@ struct Monitor::Service {
     for (const auto& check : core.spec().checks) {
       checkers.push_back(make_checker(io, check));
       labels.push_back(describe(check));
+      dns.push_back(dynamic_cast<const DnsChecker*>(checkers.back().get()));
     }
   }
   ServiceCore core;
@@ -23,6 +25,7 @@ struct Monitor::Service {
   // One per check, kept for the service's life (a DNS check keeps its UDP socket between rounds).
   std::vector<std::unique_ptr<Checker>> checkers;
   std::vector<std::string> labels;  // describe() of each check, for every result reported
+  std::vector<const DnsChecker*> dns;  // per check: its checker if a DNS one (for stale_replies)
   std::vector<std::shared_ptr<CheckRun>> runs;
 };
 
@@ -166,8 +169,10 @@ ServiceStatus Monitor::status_of(const Service& s) const {
   st.since = s.core.since();
   st.flap_hold_until = s.core.flap_hold_until();
   const auto& checks = s.core.spec().checks;
-  for (std::size_t i = 0; i < checks.size(); ++i)
-    st.checks.push_back(CheckStatus{describe(checks[i]), s.core.last_results()[i]});
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    st.checks.push_back(CheckStatus{s.labels[i], s.core.last_results()[i], std::nullopt});
+    if (s.dns[i]) st.checks.back().stale_replies = s.dns[i]->stale_replies();
+  }
   return st;
 }
 

@@ -2,6 +2,7 @@
 // all checks asynchronous on the caller's io_context. It only reports states; it knows nothing
 // about BGP: the daemon turns Up into "announce" and Down/Drained into "withdraw".
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +23,10 @@ namespace health {
 struct CheckStatus {
   std::string check;                ///< describe(spec), e.g. "dns 192.0.2.53:53 www.example. A"
   std::optional<CheckResult> last;  ///< nullopt until the check completed once
+  /// DNS checks: UDP replies dropped because their id was not the probe's (DnsChecker::
+  /// stale_replies()), counted since the check was created (start, or a reload that changed its
+  /// service). nullopt for the other kinds, which have no such count.
+  std::optional<std::uint64_t> stale_replies;
 };
 
 /// Current status of one service.

@@ -1,0 +1,136 @@
+// Monitor::snapshot() reports each DNS check's stale-reply count (what the daemon exports as
+// herald_check_stale_replies_total): a UDP reply whose id is not the probe's is dropped by the
+// checker (RFC 5452 9.1) and counted, and the count reaches the monitor's status. Checks of other
+// kinds report no count at all. A scripted responder on 127.0.0.1, every wait bounded.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "health/monitor.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Answers one query per entry of `stale_first`, in order, then exits (SO_RCVTIMEO 2 s bounds
+// each wait). When the entry is true, a copy of the reply with the id's bits inverted (the id of
+// no probe in flight) goes out just before the real one.
+class StaleResponder {
+ public:
+  explicit StaleResponder(std::vector<bool> stale_first) : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    timeval tv{2, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    thread_ = std::thread([this, s = std::move(stale_first)] { serve(s); });
+  }
+  ~StaleResponder() {
+    thread_.join();
+    close(fd_);
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  void serve(const std::vector<bool>& stale_first) {
+    for (const bool stale : stale_first) {
+      std::vector<unsigned char> m(512);
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      const ssize_t n = recvfrom(fd_, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 12) return;
+      m.resize(static_cast<std::size_t>(n));
+      // The reply: the query (id, question) with QR and AA set (flags 0x8400), ANCOUNT 1, and one
+      // answer: name = pointer to offset 12, TYPE A, CLASS IN, TTL 60, RDLENGTH 4, 192.0.2.53.
+      m[2] = 0x84;
+      m[3] = 0x00;
+      m[7] = 1;
+      const unsigned char answer[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 53};
+      m.insert(m.end(), std::begin(answer), std::end(answer));
+      if (stale) {
+        auto other = m;
+        other[0] = static_cast<unsigned char>(~other[0]);  // id: every bit inverted
+        other[1] = static_cast<unsigned char>(~other[1]);
+        sendto(fd_, other.data(), other.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+      }
+      sendto(fd_, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+
+  int fd_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+// One service with a DNS check on the responder and an exec check; rise/fall 1, no splay, so the
+// first round starts at once and the next one `interval` later.
+health::ServiceSpec service(std::uint16_t port, health::Duration interval) {
+  health::ServiceSpec s;
+  s.name = "dns";
+  s.policy.interval = interval;
+  s.policy.fast_interval = interval;
+  s.policy.timeout = 1s;
+  s.policy.rise = 1;
+  s.policy.fall = 1;
+  s.policy.splay = 0ms;
+  s.policy.flap.enabled = false;
+  health::DnsCheckSpec d;
+  d.server = "127.0.0.1";
+  d.port = port;
+  d.qname = "www.example.";
+  d.qtype = "A";
+  d.expect_answers = {"192.0.2.53"};
+  s.checks.push_back(d);
+  s.checks.push_back(health::ExecCheckSpec{{"/bin/true"}, std::nullopt});
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a stale DNS reply bumps the count the monitor reports; other checks have none") {
+  // Probe 1 gets only its own reply; probe 2 gets a reply with another id first.
+  StaleResponder resp({false, true});
+  boost::asio::io_context io;
+  health::Monitor mon(io, {service(resp.port(), 150ms)}, [](const health::ServiceStatus&, health::ServiceState) {});
+  // The count as snapshot() shows it right after each DNS result (same thread, before the next
+  // probe can start), and the exec check's count at the same moments.
+  std::vector<std::optional<std::uint64_t>> dns_counts;
+  std::vector<std::optional<std::uint64_t>> exec_counts;
+  std::vector<bool> dns_passed;
+  mon.on_result([&](const std::string& service, const std::string& check, const health::CheckResult& r) {
+    if (service != "dns" || check.rfind("dns ", 0) != 0) return;
+    const auto snap = mon.snapshot();
+    REQUIRE(snap.size() == 1);
+    REQUIRE(snap[0].checks.size() == 2);
+    CHECK(snap[0].checks[0].check == check);
+    dns_counts.push_back(snap[0].checks[0].stale_replies);
+    exec_counts.push_back(snap[0].checks[1].stale_replies);
+    dns_passed.push_back(r.pass);
+  });
+  mon.start();
+  for (int i = 0; i < 100 && dns_counts.size() < 2; ++i) io.run_for(20ms);
+  mon.stop();
+  io.restart();
+  io.run_for(100ms);  // the exec checks' children are reaped
+
+  REQUIRE(dns_counts.size() == 2);
+  CHECK(dns_passed[0]);
+  CHECK(dns_passed[1]);  // the stale reply was dropped, the probe's own answer judged
+  CHECK(dns_counts[0] == std::optional<std::uint64_t>(0));
+  CHECK(dns_counts[1] == std::optional<std::uint64_t>(1));
+  CHECK_FALSE(exec_counts[0].has_value());
+  CHECK_FALSE(exec_counts[1].has_value());
+}
