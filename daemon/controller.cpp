@@ -973,6 +973,7 @@ void Controller::register_metrics() {
   registry_.gauge("herald_check_last_latency_seconds", "Latency of the last run of each health check.", {"service", "check"});
   registry_.histogram("herald_check_latency_seconds", "Health check latency.", {"service"}, kCheckLatencyBuckets);
   registry_.counter("herald_check_results_total", "Health check results, by outcome.", {"service", "check", "result"});
+  registry_.counter("herald_check_stale_replies_total", "DNS check UDP replies dropped because their id was not the probe's.", {"service", "check"});
 }
 
 std::string Controller::render_metrics() {
@@ -1045,12 +1046,21 @@ std::string Controller::render_metrics() {
   if (monitor_) {
     auto& up = registry_.gauge("herald_check_up", "", {"service", "check"});
     auto& lat = registry_.gauge("herald_check_last_latency_seconds", "", {"service", "check"});
+    auto& stale = registry_.counter("herald_check_stale_replies_total", "", {"service", "check"});
     for (const auto& h : monitor_->snapshot())
-      for (const auto& c : h.checks)
+      for (const auto& c : h.checks) {
         if (c.last) {
           up.with({h.name, c.check}).set(c.last->pass ? 1 : 0);
           lat.with({h.name, c.check}).set(std::chrono::duration<double>(c.last->latency).count());
         }
+        if (c.stale_replies) {
+          // Late answers to timed-out probes (or forged ones, RFC 5452 9.1), exported from 0 on
+          // for every DNS check. A reload that re-creates the check restarts the checker's count;
+          // counter_set adds it on, so the exported counter never goes down.
+          stale.with({h.name, c.check});
+          counter_set(stale, {h.name, c.check}, static_cast<double>(*c.stale_replies));
+        }
+      }
   }
   return registry_.render();
 }
