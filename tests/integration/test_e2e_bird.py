@@ -1,10 +1,11 @@
 """End to end with a real BIRD 2 upstream and a real unbound: herald started from its config file.
 
 Asserts on BIRD's own RIB and protocol state (birdc), never on herald's view alone:
-DNS stop -> withdrawn; DNS back -> re-announced after rise; steer -> prepends and MED; drain ->
-GRACEFUL_SHUTDOWN then withdrawal; undrain; reload adding a service -> announced without a session
-reset; reload of a broken file -> refused, nothing changes; SIGTERM -> Cease with the shutdown
-text, route gone; restart with a persisted drain -> stays drained.
+/metrics passes promtool and every family it shows is in docs/metrics.md; DNS stop -> withdrawn;
+DNS back -> re-announced after rise; steer -> prepends and MED; drain -> GRACEFUL_SHUTDOWN then
+withdrawal; undrain; reload adding a service -> announced without a session reset; reload of a
+broken file -> refused, nothing changes; SIGTERM -> Cease with the shutdown text, route gone;
+restart with a persisted drain -> stays drained.
 """
 import json
 import os
@@ -21,6 +22,12 @@ EXTRA_SERVICE = """
 name = "ntp"
 prefixes = ["198.51.100.123/32"]
 """
+
+
+def read_metrics_doc() -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "docs", "metrics.md"), encoding="utf-8") as f:
+        return f.read()
 
 
 def session_since(site: hl.Site) -> str:
@@ -52,6 +59,14 @@ def main() -> int:
                      'herald_build_info{version='):
             assert want in text, (want, text[:3000])
         print("ok: /metrics scraped with curl passes promtool check metrics and shows peer, service and checks")
+        # Every family the live daemon exports is in docs/metrics.md, with the same type.
+        documented = dict(re.findall(r"^\| `(herald_\w+)` \| (\w+) \|", read_metrics_doc(), re.M))
+        scraped = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+        wrong = {n: (t, documented.get(n)) for n, t in scraped.items() if documented.get(n) != t}
+        assert not wrong, f"scraped families missing from docs/metrics.md or with another type: {wrong}"
+        assert re.search(r'^herald_check_stale_replies_total\{service="dns",check="dns [^"]*"\} \d+$', text, re.M), \
+            text[:3000]
+        print(f"ok: all {len(scraped)} scraped families are in docs/metrics.md, the DNS check's stale replies too")
 
         # DNS down -> withdrawn (fall 2 at 100 ms), DNS back -> announced (rise 2); the operator's
         # event stream reports both.
