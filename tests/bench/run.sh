@@ -75,9 +75,7 @@ emit ""
 emit "### Received-prefix set (bench_prefix_set $count)"
 emit ""
 if [ -x "$build/tests/bench/bench_prefix_set" ]; then
-  emit '```'
   if ! "$build/tests/bench/bench_prefix_set" "$count" | tee -a "$tmp"; then failed+=(prefix_set); fi
-  emit '```'
 else
   emit "bench_prefix_set is not built in $build"; failed+=(prefix_set)
 fi
