@@ -370,6 +370,13 @@ remote-control:
         return u
 
 
+def same_since(a: float, b: float, tolerance: float = 0.02) -> bool:
+    """Two Bird.protocol_since() readings of one unchanged session (within `tolerance` seconds;
+    a session reset moves it by at least the time since the first reading)."""
+    d = abs(a - b) % 86400
+    return min(d, 86400 - d) <= tolerance
+
+
 class Bird:
     def __init__(self, lab: Lab, ns: Netns, proc: Proc, sock: str, conf: str):
         self.lab, self.ns, self.proc, self.sock, self.conf = lab, ns, proc, sock, conf
@@ -386,6 +393,17 @@ class Bird:
             if line.startswith(proto):
                 return line
         return ""
+
+    def protocol_since(self, proto: str) -> float:
+        """When `proto` last changed state, as BIRD shows it ("10:00:01.123"), in seconds of the
+        day. BIRD keeps that time on its monotonic clock and converts it to wall-clock time for
+        each `show protocols`, so the text can move by a millisecond when the system clock is
+        slewed: compare two readings with same_since(), not as strings."""
+        fields = self.protocol_state(proto).split()
+        if len(fields) < 5 or fields[4].count(":") != 2:
+            raise AssertionError(f"no 'since' for {proto}: {fields}")
+        h, m, sec = fields[4].split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
 
     def established(self, proto: str) -> bool:
         return "Established" in self.protocol_state(proto)

@@ -72,20 +72,21 @@ def fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def check_unchanged(site: hl.Site, since: str, what: str) -> None:
+def check_unchanged(site: hl.Site, since: float, what: str) -> None:
     """herald alive, BIRD's session not reset and both routes there, herald's status agreeing."""
     assert site.herald.alive(), f"herald died after {what}:\n" + site.herald.log()[-3000:]
     routes = site.router_routes()
     assert hl.PREFIX_V4 in routes and hl.PREFIX_V6 in routes, (what, routes)
     state = site.bird.protocol_state("herald")
-    assert state.split()[4] == since and "Established" in state, (what, state, since)
+    assert harness.same_since(site.bird.protocol_since("herald"), since) and "Established" in state, (
+        what, state, since)
     st = site.status()["status"]
     assert st["peers"][0]["state"] == "Established" and st["peers"][0]["prefixes_sent"] == 2, (what, st["peers"])
     svc = st["services"][0]
     assert svc["state"] == "Up" and svc["announced"], (what, svc)
 
 
-def control_garbage(site: hl.Site, ctl: Control, since: str) -> None:
+def control_garbage(site: hl.Site, ctl: Control, since: float) -> None:
     pid = site.herald.pid
     fds_before = fd_count(pid)
 
@@ -236,7 +237,7 @@ def first_error(stderr: str, cfg: str) -> str:
     return lines[0].replace(os.path.dirname(cfg) + "/", "")[:140]
 
 
-def reload_garbage(site: hl.Site, since: str, good: str) -> None:
+def reload_garbage(site: hl.Site, since: float, good: str) -> None:
     cfg = site.config_path
     name = re.escape(os.path.basename(cfg))
     place = name + r":\d+:\d+"
@@ -318,7 +319,7 @@ def main() -> int:
         harness.wait_for(site.session_up, timeout=20, what="BGP session with BIRD")
         site.wait_route(hl.PREFIX_V4, True, timeout=15)
         site.wait_route(hl.PREFIX_V6, True, timeout=5)
-        since = site.bird.protocol_state("herald").split()[4]
+        since = site.bird.protocol_since("herald")
         ctl = Control(site)
         control_garbage(site, ctl, since)
         reload_garbage(site, since, good)

@@ -156,7 +156,7 @@ def bird_only_faults(lab: harness.Lab, site: hl.Site) -> None:
     # let any late connection-collision or retry settle before taking the sessions' "since".
     rel.stays_converged(site, 3, UP, "settling before the reloads")
     since_herald = site.status()["status"]["peers"][0]["since"]
-    since_bird = site.bird.protocol_state("herald").split()[4]
+    since_bird = site.bird.protocol_since("herald")
     before = rel.resources(site)
     t0 = time.monotonic()
     rel.reload_many(site, [config(lab), config(lab, NTP)], 100)
@@ -166,7 +166,7 @@ def bird_only_faults(lab: harness.Lab, site: hl.Site) -> None:
     peer_after = site.status()["status"]["peers"][0]
     bird_after = site.bird.ctl("show protocols all herald").stdout
     assert peer_after["since"] == since_herald, ("herald's session was reset", since_herald, peer_after, bird_after)
-    assert site.bird.protocol_state("herald").split()[4] == since_bird, (
+    assert harness.same_since(site.bird.protocol_since("herald"), since_bird), (
         "BIRD's session was reset", since_bird, since_herald, peer_after, bird_after)
     print("  no session reset (herald's and BIRD's 'since' unchanged)")
     rel.assert_no_growth(before, after, "100 reloads")

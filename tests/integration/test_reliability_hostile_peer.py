@@ -270,9 +270,8 @@ next-hop-v6 = "{HERALD_EVIL_V6}"
     def address(i: int) -> str:
         return f"198.51.100.{10 + i}"
 
-    def bird_session_since(self) -> str:
-        # "herald     BGP        ---        up     10:00:01.123  Established"
-        return self.site.bird.protocol_state("herald").split()[4]
+    def bird_session_since(self) -> float:
+        return self.site.bird.protocol_since("herald")
 
     def peer_status(self, status: dict, name: str) -> dict:
         return next(p for p in status["status"]["peers"] if p["name"] == name)
@@ -293,7 +292,8 @@ next-hop-v6 = "{HERALD_EVIL_V6}"
         assert self.site.herald.alive(), f"herald died after {what}:\n" + self.site.herald.log()[-3000:]
         routes = self.site.router_routes()
         assert hl.PREFIX_V4 in routes and hl.PREFIX_V6 in routes, (what, routes)
-        assert self.bird_session_since() == self.bird_since, (what, self.site.bird.protocol_state("herald"))
+        assert harness.same_since(self.bird_session_since(), self.bird_since), (
+            what, self.bird_since, self.site.bird.protocol_state("herald"))
         st = self.site.status()
         assert st["status"]["pid"] == self.pid, (what, st["status"]["pid"])
         up = self.peer_status(st, "upstream")
