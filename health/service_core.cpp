@@ -92,6 +92,13 @@ CoreActions ServiceCore::advance(Instant now) {
     running_ = true;
     ++round_;
     round_start_ = now;
+    // Rounds follow a grid: the next is due one interval after this one was due, not after it
+    // actually started, so the wake-up latency of each round does not add up (services with the
+    // same interval and no splay stay in step and share wake-ups). A round more than an interval
+    // late (the process was stopped, the machine suspended) starts a new grid here instead of
+    // catching up with back-to-back rounds.
+    const Duration shortest = std::min(spec_.policy.interval, spec_.policy.fast_interval);
+    round_due_ = now.steady - next_round_ > shortest ? now.steady : next_round_;
     Duration longest{0};
     for (std::size_t i = 0; i < spec_.checks.size(); ++i) longest = std::max(longest, check_timeout(i));
     round_deadline_ = now.steady + longest;
@@ -197,7 +204,7 @@ void ServiceCore::finish_round(Instant now, CoreActions& out) {
   drain_reason_ = drain_why;
 
   const auto base = pending_change() ? p.fast_interval : p.interval;
-  next_round_ = std::max(round_start_.steady + base, now.steady);
+  next_round_ = std::max(round_due_ + base, now.steady);
   publish(now, "", out, hold_started);
 }
 

@@ -88,6 +88,7 @@ class ServiceCore {
   std::uint64_t round_ = 0;
   bool running_ = false;
   Instant round_start_{};
+  std::chrono::steady_clock::time_point round_due_{};  // when the running round was due
   std::chrono::steady_clock::time_point round_deadline_{};
   std::vector<std::optional<CheckResult>> current_;
   std::chrono::steady_clock::time_point next_round_{};

@@ -112,6 +112,35 @@ TEST_CASE("fast interval while a change is pending, normal interval otherwise") 
   CHECK(core.next_wakeup() == start + 2s);  // streak broken: back to normal
 }
 
+TEST_CASE("rounds follow a grid: a round started late does not move the next one") {
+  FakeClock clock;
+  ServiceCore core(service(2, 3, true), clock.now, 0s);
+  const auto grid = clock.now.steady;
+  for (int i = 1; i <= 5; ++i) {
+    // Each round starts 7 ms after it was due (a busy loop); it is still due on the grid.
+    clock.now.steady = core.next_wakeup() + 7ms;
+    auto a = core.advance(clock.now);
+    REQUIRE(a.start_round);
+    clock.advance(3ms);
+    core.on_result(*a.start_round, 0, ok(), clock.now);
+    CHECK(core.next_wakeup() == grid + i * 2s);
+  }
+}
+
+TEST_CASE("rounds follow a grid: a round more than an interval late starts a new one") {
+  FakeClock clock;
+  ServiceCore core(service(2, 3, true), clock.now, 0s);
+  round(core, clock, {ok()});
+  // The process was stopped for 10 s: one round now, then every 2 s from it, no catching up.
+  clock.now.steady = core.next_wakeup() + 10s;
+  const auto restart = clock.now.steady;
+  auto a = core.advance(clock.now);
+  REQUIRE(a.start_round);
+  clock.advance(3ms);
+  core.on_result(*a.start_round, 0, ok(), clock.now);
+  CHECK(core.next_wakeup() == restart + 2s);
+}
+
 TEST_CASE("splay delays the first round only") {
   FakeClock clock;
   ServiceCore core(service(1, 1), clock.now, 700ms);
