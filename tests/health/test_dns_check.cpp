@@ -2,17 +2,13 @@
 // replies (wrong id, wrong question) are ignored while waiting, the RTT bound is enforced.
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
 
 #include "health/check_run.hpp"
+#include "tests/health/loopback_dns.hpp"
 
 using namespace std::chrono_literals;
 
@@ -23,65 +19,40 @@ enum class Script { WrongThenRight, OnlyWrong, Slow };
 // Answers the first query it gets according to `script`, then exits (bounded by a 2 s timeout).
 class Responder {
  public:
-  explicit Responder(Script script) : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    timeval tv{2, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  explicit Responder(Script script) : udp_(2) {
     thread_ = std::thread([this, script] { serve(script); });
   }
-  ~Responder() {
-    thread_.join();
-    close(fd_);
-  }
-  std::uint16_t port() const { return port_; }
+  ~Responder() { thread_.join(); }
+  std::uint16_t port() const { return udp_.port(); }
 
  private:
   void serve(Script script) {
-    std::vector<unsigned char> q(512);
     sockaddr_in from{};
-    socklen_t len = sizeof from;
-    const ssize_t n = recvfrom(fd_, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
-    if (n < 12) return;
-    q.resize(static_cast<std::size_t>(n));
-    // A reply: the query with QR/AA set, one answer A 192.0.2.53 (pointer to the question name).
-    std::vector<unsigned char> good = q;
-    good[2] = 0x84;
-    good[3] = 0x00;
-    good[7] = 1;
-    const unsigned char answer[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 53};
-    good.insert(good.end(), std::begin(answer), std::end(answer));
+    const auto q = udp_.receive(from);
+    if (q.size() < 12) return;
+    const auto good = health_test::good_reply(q);
     auto wrong_id = good;
     wrong_id[1] ^= 0xff;
     auto wrong_q = good;
     wrong_q[13] = 'x';    // a different name: not ours
-    const auto send = [&](const std::vector<unsigned char>& m) {
-      sendto(fd_, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
-    };
     switch (script) {
       case Script::WrongThenRight:
-        send(wrong_id);
-        send(wrong_q);
-        send(good);
+        udp_.send_to(wrong_id, from);
+        udp_.send_to(wrong_q, from);
+        udp_.send_to(good, from);
         break;
       case Script::OnlyWrong:
-        send(wrong_id);
-        send(wrong_q);
+        udp_.send_to(wrong_id, from);
+        udp_.send_to(wrong_q, from);
         break;
       case Script::Slow:
         std::this_thread::sleep_for(60ms);  // the responder is slow, not the test
-        send(good);
+        udp_.send_to(good, from);
         break;
     }
   }
 
-  int fd_;
-  std::uint16_t port_ = 0;
+  health_test::LoopbackUdp udp_;
   std::thread thread_;
 };
 

@@ -3,17 +3,13 @@
 // and a socket error makes the next probe open a new socket.
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "health/dns_check.hpp"
+#include "tests/health/loopback_dns.hpp"
 
 using namespace std::chrono_literals;
 
@@ -30,30 +26,14 @@ struct Seen {
   std::uint16_t id = 0;
 };
 
-// Answers one query per step, in order, then exits; every wait is bounded (SO_RCVTIMEO 2 s).
+// Answers one query per step, in order, then exits; every wait is bounded (2 s).
 class ScriptedResponder {
  public:
-  explicit ScriptedResponder(std::vector<Step> steps, std::uint16_t port = 0)
-      : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
-    const int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    timeval tv{2, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  explicit ScriptedResponder(std::vector<Step> steps, std::uint16_t port = 0) : udp_(2, port) {
     thread_ = std::thread([this, s = std::move(steps)] { serve(s); });
   }
-  ~ScriptedResponder() {
-    thread_.join();
-    close(fd_);
-  }
-  std::uint16_t port() const { return port_; }
+  ~ScriptedResponder() { thread_.join(); }
+  std::uint16_t port() const { return udp_.port(); }
   std::vector<Seen> seen() {
     std::lock_guard<std::mutex> lock(mu_);
     return seen_;
@@ -62,29 +42,19 @@ class ScriptedResponder {
  private:
   void serve(const std::vector<Step>& steps) {
     for (const Step& step : steps) {
-      std::vector<unsigned char> q(512);
       sockaddr_in from{};
-      socklen_t len = sizeof from;
-      const ssize_t n = recvfrom(fd_, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
-      if (n < 12) return;
-      q.resize(static_cast<std::size_t>(n));
+      const auto q = udp_.receive(from);
+      if (q.size() < 12) return;
       {
         std::lock_guard<std::mutex> lock(mu_);
         seen_.push_back({ntohs(from.sin_port), static_cast<std::uint16_t>(q[0] << 8 | q[1])});
       }
-      // The reply: the query with QR/AA set and one answer A 192.0.2.53 (a pointer to the name).
-      q[2] = 0x84;
-      q[3] = 0x00;
-      q[7] = 1;
-      const unsigned char answer[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 53};
-      q.insert(q.end(), std::begin(answer), std::end(answer));
       std::this_thread::sleep_for(step.delay);  // the responder is slow, not the test
-      sendto(fd_, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+      udp_.send_to(health_test::good_reply(q), from);
     }
   }
 
-  int fd_;
-  std::uint16_t port_ = 0;
+  health_test::LoopbackUdp udp_;
   std::mutex mu_;
   std::vector<Seen> seen_;
   std::thread thread_;

@@ -4,12 +4,6 @@
 // kinds report no count at all. A scripted responder on 127.0.0.1, every wait bounded.
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -17,69 +11,41 @@
 #include <vector>
 
 #include "health/monitor.hpp"
+#include "tests/health/loopback_dns.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-// Answers one query per entry of `stale_first`, in order, then exits (SO_RCVTIMEO 10 s bounds
-// each wait). When the entry is true, a copy of the reply with the id's bits inverted (the id of
-// no probe in flight) goes out just before the real one.
+// Answers one query per entry of `stale_first`, in order, then exits (each wait bounded by
+// 10 s). When the entry is true, a copy of the reply with the id's bits inverted (the id of no
+// probe in flight) goes out just before the real one.
 class StaleResponder {
  public:
-  explicit StaleResponder(std::vector<bool> stale_first) : fd_(socket(AF_INET, SOCK_DGRAM, 0)) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  explicit StaleResponder(std::vector<bool> stale_first) : udp_(10) {
     thread_ = std::thread([this, s = std::move(stale_first)] { serve(s); });
   }
-  ~StaleResponder() {
-    thread_.join();
-    close(fd_);
-  }
-  std::uint16_t port() const { return port_; }
+  ~StaleResponder() { thread_.join(); }
+  std::uint16_t port() const { return udp_.port(); }
 
  private:
   void serve(const std::vector<bool>& stale_first) {
     for (const bool stale : stale_first) {
-      std::vector<unsigned char> m(512);
       sockaddr_in from{};
-      socklen_t len = sizeof from;
-      // The wait can end with EINTR (seen when the whole test binary runs: doctest installs its
-      // signal handlers without SA_RESTART); retry it rather than stop answering.
-      ssize_t n = -1;
-      for (int tries = 0; tries < 100; ++tries) {
-        len = sizeof from;
-        n = recvfrom(fd_, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
-        if (n >= 0 || errno != EINTR) break;
-      }
-      if (n < 12) return;
-      m.resize(static_cast<std::size_t>(n));
-      // The reply: the query (id, question) with QR and AA set (flags 0x8400), ANCOUNT 1, and one
-      // answer: name = pointer to offset 12, TYPE A, CLASS IN, TTL 60, RDLENGTH 4, 192.0.2.53.
-      m[2] = 0x84;
-      m[3] = 0x00;
-      m[7] = 1;
-      const unsigned char answer[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 53};
-      m.insert(m.end(), std::begin(answer), std::end(answer));
+      const auto q = udp_.receive(from);
+      if (q.size() < 12) return;
+      const auto reply = health_test::good_reply(q);
       if (stale) {
-        auto other = m;
+        auto other = reply;
         other[0] = static_cast<unsigned char>(~other[0]);  // id: every bit inverted
         other[1] = static_cast<unsigned char>(~other[1]);
-        sendto(fd_, other.data(), other.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+        udp_.send_to(other, from);
       }
-      sendto(fd_, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+      udp_.send_to(reply, from);
     }
   }
 
-  int fd_;
-  std::uint16_t port_ = 0;
+  health_test::LoopbackUdp udp_;
   std::thread thread_;
 };
 
