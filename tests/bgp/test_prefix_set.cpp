@@ -48,8 +48,8 @@ TEST_CASE("prefix_set: lengths 0 and 32, same address at other lengths, absent e
   CHECK(s.contains(0xFFFFFFFFu, 32));
   CHECK_FALSE(s.contains(0xFFFFFFFEu, 32));
   CHECK_FALSE(s.contains(0xC0000200u, 26));
-  CHECK_FALSE(s.erase(0xC0000300u, 24));  // 192.0.3.0/24: absent, in an existing container
-  CHECK_FALSE(s.erase(0x0A000000u, 8));   // 10.0.0.0/8: no container of that length
+  CHECK_FALSE(s.erase(0xC0000280u, 25));  // 192.0.2.128/25: absent, in an existing container
+  CHECK_FALSE(s.erase(0xC6120000u, 15));  // 198.18.0.0/15: no container of that length
   CHECK(s.size() == 5);
   CHECK(s.erase(0xC0000200u, 24));
   CHECK_FALSE(s.erase(0xC0000200u, 24));
