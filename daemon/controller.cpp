@@ -960,6 +960,7 @@ void Controller::register_metrics() {
   registry_.counter("herald_bgp_notifications_received_total", "NOTIFICATIONs received, by code and subcode.", {"peer", "code", "subcode"});
   registry_.gauge("herald_bgp_prefixes_announced", "Prefixes in the peer's Adj-RIB-Out.", {"peer"});
   registry_.gauge("herald_bgp_prefixes_received", "Prefixes the peer announces to herald.", {"peer", "family"});
+  registry_.gauge("herald_bgp_max_prefix", "The peer's configured max-prefix (only peers that have one).", {"peer"});
   registry_.gauge("herald_bfd_session_state", "BFD session state (0 AdminDown, 1 Down, 2 Init, 3 Up; RFC 5880).", {"peer"});
   registry_.counter("herald_bfd_session_flaps_total", "BFD sessions leaving Up.", {"peer"});
   registry_.gauge("herald_bfd_tx_interval_seconds", "Negotiated BFD transmit interval (before jitter).", {"peer"});
@@ -994,6 +995,12 @@ std::string Controller::render_metrics() {
     auto& nrecv = registry_.counter("herald_bgp_notifications_received_total", "", {"peer", "code", "subcode"});
     auto& ann = registry_.gauge("herald_bgp_prefixes_announced", "", {"peer"});
     auto& rcv = registry_.gauge("herald_bgp_prefixes_received", "", {"peer", "family"});
+    // The limit next to the count, so an alert can fire before the session is closed.
+    auto& limit = registry_.gauge("herald_bgp_max_prefix", "", {"peer"});
+    for (const auto& p : config_.peers) {
+      if (p.max_prefix) limit.with({p.name}).set(static_cast<double>(*p.max_prefix));
+      else limit.remove({p.name});  // a reload took the limit away
+    }
     for (const auto& ps : speaker_->status()) {
       const auto& b = ps.bgp;
       state.with({b.name}).set(static_cast<double>(b.state));

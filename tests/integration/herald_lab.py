@@ -71,7 +71,9 @@ router bgp {ROUTER_AS}
 def herald_config(lab: harness.Lab, *, interval: str = "100ms", timeout: str = "80ms",
                   rise: int = 2, fall: int = 2, drain_period: str = "2s",
                   extra_services: str = "", drain_on_shutdown: bool = False,
-                  hold_time: str = "9s", connect_retry_max: str = "2m", flap_max_changes: int = 6) -> str:
+                  hold_time: str = "9s", connect_retry_max: str = "2m", flap_max_changes: int = 6,
+                  max_prefix: int = 0) -> str:
+    limit = f"max-prefix = {max_prefix}\n" if max_prefix else ""
     return f"""
 [global]
 local-as = {NODE_AS}
@@ -94,7 +96,7 @@ connect-retry = "1s"
 connect-retry-max = "{connect_retry_max}"
 families = ["ipv4-unicast", "ipv6-unicast"]
 next-hop-v6 = "{NODE_V6}"
-
+{limit}
 [[service]]
 name = "dns"
 prefixes = ["{PREFIX_V4}", "{PREFIX_V6}"]

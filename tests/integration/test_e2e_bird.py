@@ -38,7 +38,7 @@ def main() -> int:
     harness.require_root()
     with harness.Lab("e2ebird") as lab:
         site = hl.Site(lab, "bird")
-        site.start_herald(hl.herald_config(lab, drain_period="2s"))
+        site.start_herald(hl.herald_config(lab, drain_period="2s", max_prefix=1000))
         site.start_dns().wait_ready()
         harness.wait_for(site.session_up, timeout=20, what="BGP session with BIRD")
         site.wait_route(hl.PREFIX_V4, True, timeout=15)
@@ -55,7 +55,7 @@ def main() -> int:
         assert lint.returncode == 0, lint.stdout + lint.stderr
         for want in ('herald_peer_state{peer="upstream"} 5', 'herald_service_state{service="dns"} 1',
                      'herald_bgp_prefixes_announced{peer="upstream"} 2', 'herald_check_latency_seconds_count{service="dns"}',
-                     'herald_build_info{version='):
+                     'herald_build_info{version=', 'herald_bgp_max_prefix{peer="upstream"} 1000'):
             assert want in text, (want, text[:3000])
         print("ok: /metrics scraped with curl passes promtool check metrics and shows peer, service and checks")
         # Every family the live daemon exports is in docs/metrics.md, with the same type.
@@ -120,7 +120,7 @@ def main() -> int:
 
         # Reload adding a service: announced, session not reset.
         since = session_since(site)
-        site.write_config(hl.herald_config(lab, drain_period="2s", extra_services=EXTRA_SERVICE))
+        site.write_config(hl.herald_config(lab, drain_period="2s", extra_services=EXTRA_SERVICE, max_prefix=1000))
         r = site.ctl("reload", check=False)
         assert r.returncode == 0, (r.stdout, r.stderr)
         site.wait_route("198.51.100.123/32", True, timeout=10)
@@ -144,7 +144,7 @@ def main() -> int:
         print("ok: SIGHUP with a broken file keeps the running config")
 
         # Persisted drain survives a restart.
-        site.write_config(hl.herald_config(lab, drain_period="30s"))
+        site.write_config(hl.herald_config(lab, drain_period="30s", max_prefix=1000))
         site.ctl("drain", "dns", "--reason", "persist me")
         site.herald.stop(timeout=10)
         harness.wait_for(lambda: "Administrative shutdown" in site.bird.ctl("show protocols all herald").stdout,
