@@ -71,7 +71,7 @@ herald::Expected<bool, std::string> validate_service(const ServiceSpec& s) {
 }
 
 Monitor::Monitor(asio::io_context& io, std::vector<ServiceSpec> services, StatusCallback on_change)
-    : io_(io), on_change_(std::move(on_change)), rng_(std::random_device{}()) {
+    : io_(io), on_change_(std::move(on_change)), rng_(std::random_device{}()), settle_(io) {
   for (auto& spec : services) {
     if (auto ok = validate_service(spec); !ok) {
       std::fprintf(stderr, "health: invalid service given to Monitor: %s\n", ok.error().c_str());
@@ -104,6 +104,7 @@ void Monitor::start() {
 
 void Monitor::stop() {
   running_ = false;
+  settle_.cancel();
   for (auto& [name, s] : services_) {
     s->timer.cancel();
     cancel_checks(*s);
@@ -150,15 +151,36 @@ void Monitor::apply(const std::shared_ptr<Service>& s, CoreActions actions) {
     s->runs.assign(checks.size(), nullptr);
     std::weak_ptr<Service> weak = s;
     for (std::size_t i = 0; i < checks.size(); ++i) {
-      s->runs[i] = s->checkers[i]->start(s->core.check_timeout(i), [this, weak, round, i](CheckResult r) {
+      const auto timeout = s->core.check_timeout(i);
+      const auto deadline = std::chrono::steady_clock::now() + timeout;
+      s->runs[i] = s->checkers[i]->start(timeout, [this, weak, round, i, deadline](CheckResult r) {
         auto self = weak.lock();
         if (!self || !running_) return;
         if (on_result_) on_result_(self->core.spec().name, self->labels[i], r);
-        apply(self, self->core.on_result(round, i, std::move(r), now_instant()));
+        const auto now = now_instant();
+        apply(self, self->core.on_result(round, i, std::move(r), now));
         arm(self);  // the round may have ended: the next wakeup moved
+        if (now.steady < deadline) settle_kernel_timer(deadline);
       });
     }
   }
+}
+
+// Asio's reactor keeps one kernel timer (a timerfd) armed for the earliest deadline it was told
+// about, and cancelling a wait does not re-arm it. A check answered in time cancels its timeout
+// and the service timer's round deadline, so without this the process would wake up once more
+// per round, at that deadline, to find nothing to do (a third of an idle daemon's wake-ups).
+// The reactor re-arms its timer for the earliest live deadline when a wait becomes the first of
+// its timer queue; settle_ has a queue of its own, so a wait on it always does that, and is
+// cancelled at once. Only done when nothing else of ours would wake the process before the
+// cancelled deadline anyway (no round in flight, next round later): then a spurious wake-up is
+// certain; otherwise it costs a system call for nothing (many services checked often).
+void Monitor::settle_kernel_timer(std::chrono::steady_clock::time_point cancelled_deadline) {
+  for (const auto& [name, s] : services_)
+    if (s->core.round_running() || s->core.next_wakeup() <= cancelled_deadline) return;
+  settle_.expires_after(std::chrono::hours(24));
+  settle_.async_wait([](const boost::system::error_code&) {});
+  settle_.cancel();
 }
 
 ServiceStatus Monitor::status_of(const Service& s) const {

@@ -67,6 +67,8 @@ class ServiceCore {
 
   /// When advance() must be called next (round due, round deadline or end of a flap hold).
   std::chrono::steady_clock::time_point next_wakeup() const;
+  /// A round was started and has not ended yet (some check has neither reported nor timed out).
+  bool round_running() const { return running_; }
 
   const ServiceSpec& spec() const { return spec_; }
   ServiceState state() const { return state_; }
