@@ -133,6 +133,13 @@ void Fsm::extend(TimerId t, Clock::duration d, Clock::time_point now, FsmActions
   auto it = timers_.find(t);
   if (it != timers_.end() && it->second.fires <= now + d) {
     it->second.deadline = now + d;
+    // Once it would go off within half of d, push the transport's timer out as well: a hold
+    // timer whose peer sends a keepalive every third of it then never wakes the process (an
+    // idle daemon's wake-ups are its CPU), and a busy session still re-arms at most every d/2.
+    if (it->second.fires - now < d / 2) {
+      it->second.fires = now + d;
+      out.push_back(ArmTimer{t, d});
+    }
     return;
   }
   arm(t, d, now, out);

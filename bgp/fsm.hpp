@@ -196,7 +196,7 @@ class Fsm {
   void go_idle(Clock::time_point now, bool automatic_restart, FsmActions& out);
   void arm(TimerId t, Clock::duration d, Clock::time_point now, FsmActions& out);
   // Like arm(), but when the timer runs and would fire no later than now + d, only moves its
-  // deadline.
+  // deadline, unless it would fire within d/2 (then the transport's timer moves too).
   void extend(TimerId t, Clock::duration d, Clock::time_point now, FsmActions& out);
   void cancel(TimerId t, FsmActions& out);
   void cancel_conn_timers(ConnId id, FsmActions& out);
@@ -211,8 +211,9 @@ class Fsm {
   bool running_ = false;        // started and not stopped (automatic restart allowed)
   bool idle_ = true;            // Idle: waiting for start or for the IdleHold timer
   // Armed timers. `fires` is when the transport's timer goes off, `deadline` when the timer
-  // really expires: extend() only moves the deadline (no action per received UPDATE), and an
-  // expiry before the deadline re-arms the transport's timer for the rest. An expiry before
+  // really expires: extend() only moves the deadline (no action per received UPDATE) until the
+  // timer would fire within half its duration, and an expiry before the deadline re-arms the
+  // transport's timer for the rest. An expiry before
   // `fires` (a re-armed timer's stale wake-up) or of a timer not armed is ignored.
   struct Armed {
     Clock::time_point deadline;

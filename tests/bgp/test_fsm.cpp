@@ -370,6 +370,36 @@ TEST_CASE("fsm: Established restarts the hold timer on KEEPALIVE, UPDATE and ROU
   CHECK(d.fsm.state() == State::Idle);
 }
 
+TEST_CASE("fsm: a peer keeping alive every third of the hold time never lets the hold timer go off") {
+  // The transport's timer is pushed out once it would go off within half the hold time, so an
+  // idle session does not wake the process for its hold timer, and re-arms stay rare.
+  Driver d;
+  auto oc = d.to_open_confirm();
+  auto hold = armed(oc, TimerKind::Hold);
+  REQUIRE(hold);
+  auto fires_at = d.now + hold->after;  // when the transport's timer would go off
+  auto timer = hold->timer;
+  d.fsm.message(d.conn, Keepalive{}, d.now);
+  int rearms = 0;
+  for (int i = 0; i < 12; ++i) {
+    d.now += 30s;
+    REQUIRE(d.now < fires_at);  // the transport's timer has not gone off
+    auto a = d.fsm.message(d.conn, Keepalive{}, d.now);
+    if (auto h = armed(a, TimerKind::Hold)) {
+      CHECK(h->after == 90s);
+      fires_at = d.now + h->after;
+      timer = h->timer;
+      ++rearms;
+    }
+  }
+  CHECK(rearms == 6);  // every other keepalive: each time the timer was 30 s from going off
+  // Silence: it expires 90 s after the last keepalive.
+  d.now = fires_at;
+  auto b = d.fsm.timer(timer, d.now);
+  REQUIRE(notifications(b).size() == 1);
+  CHECK(notifications(b)[0].code == 4);
+}
+
 TEST_CASE("fsm: hold timer expiry sends 4/0 and goes Idle with damping") {
   Driver d;
   auto oc = d.to_open_confirm();
@@ -640,16 +670,27 @@ TEST_CASE("fsm: send hold timer closes a session whose neighbor stops reading (R
   FsmActions more;
   d.fsm.note_sending(d.conn, d.now, more);  // nothing new: already pending
   CHECK(more.empty());
-  // Partial progress at +20 s moves the deadline to +50 s.
-  d.now += 20s;
+  // Partial progress at +10 s moves the deadline to +40 s; the transport's timer, due in 20 s
+  // (more than half of 30 s), is left alone.
+  d.now += 10s;
   CHECK(d.fsm.sent(d.conn, d.now, false).empty());
   d.now = armed_at + 30s;
   auto c = d.fsm.timer(sh2->timer, d.now);
   CHECK(notifications(c).empty());
   auto again = armed(c, TimerKind::SendHold);
   REQUIRE(again);
-  CHECK(again->after == 20s);
-  auto e = d.fire(*again);
+  CHECK(again->after == 10s);
+  // Progress at +35 s, the timer due in 5 s (within half of 30 s): it is pushed out to +65 s
+  // at once, so the transport does not wake up at +40 s for nothing.
+  d.now = armed_at + 35s;
+  auto p = d.fsm.sent(d.conn, d.now, false);
+  auto pushed = armed(p, TimerKind::SendHold);
+  REQUIRE(pushed);
+  CHECK(pushed->after == 30s);
+  d.now = armed_at + 40s;
+  CHECK(d.fsm.timer(again->timer, d.now).empty());  // the old expiry is stale: ignored
+  d.now = armed_at + 35s;
+  auto e = d.fire(*pushed);
   auto n = notifications(e);
   REQUIRE(n.size() == 1);
   CHECK(n[0].code == kSendHoldTimerExpiredCode);
