@@ -125,7 +125,7 @@ void Fsm::finish(Clock::time_point now, FsmActions& out) {
 }
 
 void Fsm::arm(TimerId t, Clock::duration d, Clock::time_point now, FsmActions& out) {
-  timers_[t] = Armed{now + d, now + d};
+  timers_[t] = Armed{now + d, now + d, now};
   out.push_back(ArmTimer{t, d});
 }
 
@@ -571,6 +571,21 @@ void Fsm::arm_keepalive(ConnId id, Clock::time_point now, FsmActions& out) {
 }
 
 // ---- Timers ----
+
+FsmActions Fsm::keepalive_early(Clock::time_point now) {
+  FsmActions out;
+  if (!negotiated_ || negotiated_->keepalive == 0) return out;
+  const Clock::duration interval = std::chrono::seconds(negotiated_->keepalive);
+  for (const auto& c : conns_) {
+    if (c.state != ConnState::Established) continue;
+    const auto it = timers_.find(TimerId{TimerKind::Keepalive, c.id});
+    if (it == timers_.end() || it->second.fires - now > interval / 2) continue;
+    if (now - it->second.since < std::chrono::seconds(1)) continue;  // RFC 4271 4.4
+    send(c.id, Keepalive{}, now, out);
+    arm_keepalive(c.id, now, out);
+  }
+  return out;
+}
 
 FsmActions Fsm::timer(TimerId t, Clock::time_point now) {
   FsmActions out;

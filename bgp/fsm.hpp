@@ -145,6 +145,11 @@ class Fsm {
   // An error found by the caller (framing, decoding, max-prefix): send `n`, close, go Idle.
   FsmActions error(ConnId conn, Clock::time_point now, Notification n, std::string_view reason);
   FsmActions timer(TimerId id, Clock::time_point now);
+  // Another session's keepalive just went off: when this session's own is due within half its
+  // interval (and the last one left at least a second ago, RFC 4271 4.4), send it now and
+  // restart the interval, so a speaker's sessions share one wake-up instead of each having its
+  // own. Nothing otherwise.
+  FsmActions keepalive_early(Clock::time_point now);
   // The caller emitted bytes on `conn` (starts the RFC 9687 send-hold timer if it is idle).
   void note_sending(ConnId conn, Clock::time_point now, FsmActions& out);
   // The transport wrote some queued bytes; `drained` when nothing is left queued.
@@ -218,6 +223,7 @@ class Fsm {
   struct Armed {
     Clock::time_point deadline;
     Clock::time_point fires;
+    Clock::time_point since;  // when arm() last started it
   };
   std::unordered_map<TimerId, Armed, TimerIdHash> timers_;
   std::optional<Negotiated> negotiated_;

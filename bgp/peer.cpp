@@ -148,6 +148,12 @@ Actions Peer::on_timer(TimerId timer, Clock::time_point now) {
   return out;
 }
 
+Actions Peer::keepalive_early(Clock::time_point now) {
+  Actions out;
+  absorb(fsm_.keepalive_early(now), now, out);
+  return out;
+}
+
 Actions Peer::on_bytes(ConnId conn, std::span<const std::uint8_t> bytes, Clock::time_point now) {
   Actions out;
   auto io = io_.find(conn);

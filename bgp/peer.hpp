@@ -105,6 +105,9 @@ class Peer {
   // A timer set by ArmTimer went off. Early or cancelled expiries are ignored (or re-armed for
   // the rest of an extended deadline), so races between cancel and expiry are harmless.
   Actions on_timer(TimerId timer, Clock::time_point now);
+  // Another neighbor's keepalive timer went off: send this one's keepalive along when it is due
+  // soon (Fsm::keepalive_early), so the speaker wakes once for all of them.
+  Actions keepalive_early(Clock::time_point now);
 
   // The complete set of routes this neighbor should hold. The engine diffs it against the
   // Adj-RIB-Out and sends only the changes (when Established; otherwise it is sent in full when

@@ -72,7 +72,8 @@ Speaker::Speaker(asio::io_context& io, SpeakerSettings settings, std::vector<Spe
       settings_(std::move(settings)),
       observer_(std::move(observer)),
       seed_(settings_.rng_seed ? *settings_.rng_seed : std::random_device{}()),
-      stop_timer_(io) {
+      stop_timer_(io),
+      settle_(io) {
   if (!observer_.log) observer_.log = log_to_stderr;
   for (auto& p : peers) {
     if (auto err = add_peer(std::move(p))) {
@@ -355,6 +356,7 @@ void Speaker::log(LogLevel level, std::string_view peer, std::string_view text) 
 // ---- the translation between engine actions and I/O ----
 
 void Speaker::apply(const SlotPtr& slot, Actions actions) {
+  bool postponed = false;  // a pending wait was cancelled or moved: the kernel timer may be stale
   for (auto& action : actions) {
     std::visit(
         [&](auto& a) {
@@ -367,9 +369,9 @@ void Speaker::apply(const SlotPtr& slot, Actions actions) {
           } else if constexpr (std::is_same_v<A, Close>) {
             do_close(slot, a.conn);
           } else if constexpr (std::is_same_v<A, ArmTimer>) {
-            arm_timer(slot, a);
+            postponed = arm_timer(slot, a) || postponed;
           } else if constexpr (std::is_same_v<A, CancelTimer>) {
-            slot->timers.erase(a.timer);  // destroying the timer cancels its wait
+            postponed = slot->timers.erase(a.timer) != 0 || postponed;  // destroying it cancels its wait
           } else if constexpr (std::is_same_v<A, StateChange>) {
             log(LogLevel::Info, slot->name(),
                 fmt::format("state {} -> {}{}{}", to_string(a.from), to_string(a.to), a.reason.empty() ? "" : ": ",
@@ -385,6 +387,7 @@ void Speaker::apply(const SlotPtr& slot, Actions actions) {
         },
         action);
   }
+  if (postponed) settle_.settle();
 }
 
 ConnectionHandlers Speaker::handlers_for(const SlotPtr& slot, ConnId conn, bool outbound) {
@@ -461,11 +464,11 @@ void Speaker::do_close(const SlotPtr& slot, ConnId conn) {
   });
 }
 
-void Speaker::arm_timer(const SlotPtr& slot, const ArmTimer& a) {
+bool Speaker::arm_timer(const SlotPtr& slot, const ArmTimer& a) {
   auto& t = slot->timers[a.timer];
   if (!t.timer) t.timer = std::make_unique<asio::steady_timer>(io_);
   const std::uint64_t generation = ++t.generation;
-  t.timer->expires_after(a.after);
+  const bool replaced = t.timer->expires_after(a.after) != 0;
   std::weak_ptr<Slot> weak = slot;
   const TimerId id = a.timer;
   t.timer->async_wait([this, weak, id, generation](const boost::system::error_code& ec) {
@@ -475,8 +478,16 @@ void Speaker::arm_timer(const SlotPtr& slot, const ArmTimer& a) {
     auto it = s->timers.find(id);
     if (it == s->timers.end() || it->second.generation != generation) return;
     s->timers.erase(it);
-    apply(s, s->engine->on_timer(id, now()));
+    const auto at = now();
+    apply(s, s->engine->on_timer(id, at));
+    // Keepalives due soon on the other sessions leave with this one: one wake-up for all.
+    if (id.kind == TimerKind::Keepalive) {
+      const auto others = slots_;  // apply() may change the list
+      for (const auto& other : others)
+        if (other != s && other->engine) apply(other, other->engine->keepalive_early(at));
+    }
   });
+  return replaced;
 }
 
 void Speaker::on_accept(asio::ip::tcp::socket socket, const Endpoint& remote) {

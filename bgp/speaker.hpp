@@ -24,6 +24,7 @@
 #include "bgp/transport_connection.hpp"
 #include "bgp/transport_endpoint.hpp"
 #include "bgp/transport_listener.hpp"
+#include "bgp/transport_settle.hpp"
 #include "bgp/transport_socket_options.hpp"
 
 namespace herald::bgp {
@@ -136,7 +137,8 @@ class Speaker {
   void apply(const SlotPtr& slot, Actions actions);
   void do_connect(const SlotPtr& slot, const Connect& c);
   void do_close(const SlotPtr& slot, ConnId conn);
-  void arm_timer(const SlotPtr& slot, const ArmTimer& a);
+  // Returns true when a pending wait of that timer was replaced.
+  bool arm_timer(const SlotPtr& slot, const ArmTimer& a);
   transport::ConnectionHandlers handlers_for(const SlotPtr& slot, ConnId conn, bool outbound);
   void on_accept(boost::asio::ip::tcp::socket socket, const transport::Endpoint& remote);
   // GTSM TTL and MD5 key of one peer on every listener; returns the errors (also logged).
@@ -164,6 +166,7 @@ class Speaker {
   bool stopping_ = false;
   std::function<void()> stop_done_;
   boost::asio::steady_timer stop_timer_;
+  ReactorSettle settle_;  // re-arms the kernel timer after waits were cancelled or postponed
   std::unique_ptr<bfd::Runtime> bfd_;  // declared last: stopped and destroyed first
 };
 

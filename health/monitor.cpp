@@ -104,7 +104,6 @@ void Monitor::start() {
 
 void Monitor::stop() {
   running_ = false;
-  settle_.cancel();
   for (auto& [name, s] : services_) {
     s->timer.cancel();
     cancel_checks(*s);
@@ -166,21 +165,15 @@ void Monitor::apply(const std::shared_ptr<Service>& s, CoreActions actions) {
   }
 }
 
-// Asio's reactor keeps one kernel timer (a timerfd) armed for the earliest deadline it was told
-// about, and cancelling a wait does not re-arm it. A check answered in time cancels its timeout
-// and the service timer's round deadline, so without this the process would wake up once more
-// per round, at that deadline, to find nothing to do (a third of an idle daemon's wake-ups).
-// The reactor re-arms its timer for the earliest live deadline when a wait becomes the first of
-// its timer queue; settle_ has a queue of its own, so a wait on it always does that, and is
-// cancelled at once. Only done when nothing else of ours would wake the process before the
-// cancelled deadline anyway (no round in flight, next round later): then a spurious wake-up is
-// certain; otherwise it costs a system call for nothing (many services checked often).
+// A check answered in time cancels its timeout and the service timer's round deadline; without
+// this the process would wake up once more per round, at that deadline, to find nothing to do
+// (bgp/transport_settle.hpp). Only done when nothing else of ours would wake the process before
+// the cancelled deadline anyway (no round in flight, next round later): otherwise it would cost
+// a system call per result for nothing (many services checked often).
 void Monitor::settle_kernel_timer(std::chrono::steady_clock::time_point cancelled_deadline) {
   for (const auto& [name, s] : services_)
     if (s->core.round_running() || s->core.next_wakeup() <= cancelled_deadline) return;
-  settle_.expires_after(std::chrono::hours(24));
-  settle_.async_wait([](const boost::system::error_code&) {});
-  settle_.cancel();
+  settle_.settle();
 }
 
 ServiceStatus Monitor::status_of(const Service& s) const {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bgp/expected.hpp"
+#include "bgp/transport_settle.hpp"
 #include "health/asio.hpp"
 #include "health/check_run.hpp"
 #include "health/check_spec.hpp"
@@ -84,16 +85,12 @@ class Monitor {
   ServiceStatus status_of(const Service& s) const;
   void settle_kernel_timer(std::chrono::steady_clock::time_point cancelled_deadline);
 
-  // A clock of its own gives settle_ a timer queue of its own in Asio's reactor (see
-  // settle_kernel_timer()); it is steady_clock in every other respect.
-  struct SettleClock : std::chrono::steady_clock {};
-
   boost::asio::io_context& io_;
   StatusCallback on_change_;
   ResultCallback on_result_;
   std::map<std::string, std::shared_ptr<Service>> services_;
   std::mt19937_64 rng_;
-  boost::asio::basic_waitable_timer<SettleClock> settle_;
+  herald::ReactorSettle settle_;
   bool running_ = false;
 };
 

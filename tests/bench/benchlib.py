@@ -158,6 +158,21 @@ class CpuWindow:
         return self.cpu / self.seconds if self.seconds else 0.0
 
 
+def sleeps(pid: int) -> int:
+    """Voluntary context switches of every thread of one process so far: each is the process
+    going to sleep, so their count over a window is its wake-ups (0 when it is gone)."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+    except OSError:
+        pass
+    return total
+
+
 def memory_kib(pid: int) -> tuple[int, int]:
     """(VmRSS, Pss) of one process in KiB; (0, 0) when it is gone."""
     rss = pss = 0

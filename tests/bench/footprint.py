@@ -4,7 +4,8 @@ every second (rise 2, fall 2), all four running at the same time in their own la
 over one window (60 s, 10 s with --quick) once every session is up and every prefix announced.
 
 CPU is everything the speaker runs: the daemon and its check scripts with every `dig` they fork
-(thread run time from schedstat plus reaped children). Memory is VmRSS and Pss (smaps_rollup)
+(thread run time from schedstat plus reaped children). The daemon's wake-ups per second are its
+threads' voluntary context switches over the window (each one is a sleep). Memory is VmRSS and Pss (smaps_rollup)
 of the daemon alone and of the daemon plus its scripts, sampled at the end of the window, and
 the daemon's RssAnon (private heap and stacks: what it allocates, without library pages).
 
@@ -53,28 +54,30 @@ def main() -> int:
         bl.wait_until(all_up, 60, "every speaker's sessions and prefixes at its upstream", 0.2)
         time.sleep(3)
         windows = {k: bl.CpuWindow(c.roots()).start() for k, (_, c) in running.items()}
+        sleeps0 = {k: bl.sleeps(c.speaker_pid()) for k, (_, c) in running.items()}
         time.sleep(seconds)
         for k, (topo, c) in running.items():
             w = windows[k].stop()
+            wakeups = (bl.sleeps(c.speaker_pid()) - sleeps0[k]) / w.seconds
             rss, pss = bl.tree_memory_kib(c.roots())
             srss, spss = bl.memory_kib(c.speaker_pid())
             sanon = bl.anon_kib(c.speaker_pid())
             by_mapping = bl.rss_by_mapping(c.speaker_pid())
             still_up = all_up()
             ok = ok and c.alive() and still_up
-            measured[k] = {"cpu": w.cpu, "share": w.share, "rss": rss, "pss": pss, "srss": srss, "spss": spss, "sanon": sanon,
+            measured[k] = {"cpu": w.cpu, "share": w.share, "wakeups": wakeups, "rss": rss, "pss": pss, "srss": srss, "spss": spss, "sanon": sanon,
                            "ok": c.alive() and still_up, "n": len(bl.tree(c.roots())),
                            "maps": by_mapping}
     ref = measured.get("herald")
     for k, m in measured.items():
         rows.append([k, f"{m['share'] * 100:.3f}%", f"{m['cpu']:.3f}",
-                     bl.ratio(m["share"], ref["share"]) if ref else "-",
+                     bl.ratio(m["share"], ref["share"]) if ref else "-", f"{m['wakeups']:.1f}",
                      bl.mib(m["srss"]), bl.mib(m["spss"]), bl.mib(m["sanon"]), bl.mib(m["rss"]), bl.mib(m["pss"]),
                      bl.ratio(m["rss"], ref["rss"]) if ref else "-", "yes" if m["ok"] else "NO"])
     text = (f"{seconds:.0f} s window, all four running at once; 2 sessions and 2 services (4 prefixes) each, "
             f"checks every 1 s, rise 2, fall 2 (scripts: dig +time=1). CPU = daemon + scripts + every process "
             f"they fork; memory in MiB at the end of the window.\n\n"
-            + bl.table(["speaker", "CPU (share of a core)", "CPU s", "CPU ratio", "daemon RSS", "daemon PSS", "daemon RssAnon",
+            + bl.table(["speaker", "CPU (share of a core)", "CPU s", "CPU ratio", "daemon wake-ups/s", "daemon RSS", "daemon PSS", "daemon RssAnon",
                         "all RSS", "all PSS", "RSS ratio", "stayed up"], rows))
     # Where each daemon's RSS comes from: most of it is pages of its binary and shared libraries
     # (shared with other processes, hence the lower Pss), not memory it allocated.

@@ -400,6 +400,39 @@ TEST_CASE("fsm: a peer keeping alive every third of the hold time never lets the
   CHECK(notifications(b)[0].code == 4);
 }
 
+TEST_CASE("fsm: a keepalive due within half its interval leaves early with another session's") {
+  Driver d;  // hold 90 s: keepalive every 30 s, jittered to 22.5-30 s
+  auto oc = d.to_open_confirm();  // sends our KEEPALIVE and starts the interval
+  auto ka = armed(oc, TimerKind::Keepalive);
+  REQUIRE(ka);
+  const auto armed_at = d.now;
+  d.fsm.message(d.conn, Keepalive{}, d.now);
+  REQUIRE(d.fsm.state() == State::Established);
+  // Right after arming (within RFC 4271's one second): never.
+  d.now += 500ms;
+  CHECK(d.fsm.keepalive_early(d.now).empty());
+  // Due in more than half the interval (15 s): not yet.
+  d.now = armed_at + ka->after - 16s;
+  CHECK(d.fsm.keepalive_early(d.now).empty());
+  // Due within 15 s: a KEEPALIVE now, and the interval starts again from here.
+  d.now = armed_at + ka->after - 14s;
+  auto a = d.fsm.keepalive_early(d.now);
+  REQUIRE(a.size() >= 2);
+  const auto* m = std::get_if<SendMessage>(&a[0]);
+  REQUIRE(m);
+  CHECK(std::holds_alternative<Keepalive>(m->message));
+  auto again = armed(a, TimerKind::Keepalive);
+  REQUIRE(again);
+  CHECK(in_range(again->after, 22500ms, 30s));
+  // The old expiry is stale now: ignored, no second KEEPALIVE.
+  CHECK(d.fsm.timer(ka->timer, armed_at + ka->after).empty());
+  // Not Established: nothing.
+  Driver o;
+  o.to_open_confirm();
+  o.now += 29s;
+  CHECK(o.fsm.keepalive_early(o.now).empty());
+}
+
 TEST_CASE("fsm: hold timer expiry sends 4/0 and goes Idle with damping") {
   Driver d;
   auto oc = d.to_open_confirm();
