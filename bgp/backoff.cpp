@@ -16,6 +16,12 @@ Backoff::Backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap)
   if (base_.count() <= 0 || cap_ < base_) std::abort();
 }
 
+void Backoff::retune(std::chrono::milliseconds base, std::chrono::milliseconds cap) {
+  if (base.count() <= 0 || cap < base) std::abort();
+  base_ = base;
+  cap_ = cap;
+}
+
 std::chrono::milliseconds Backoff::peek() const {
   auto v = base_;
   for (unsigned i = 0; i < step_ && v < cap_; ++i) v *= 2;

@@ -22,6 +22,8 @@ class Backoff {
   // The un-jittered value the next call of next() will use.
   std::chrono::milliseconds peek() const;
   void reset() { step_ = 0; }
+  // New bounds (a reload); the number of steps taken so far is kept. Same contract as above.
+  void retune(std::chrono::milliseconds base, std::chrono::milliseconds cap);
   unsigned step() const { return step_; }
 
  private:

@@ -58,6 +58,12 @@ Fsm::Fsm(const PeerConfig& config, std::uint64_t rng_seed)
   if (cfg_.check()) std::abort();  // contract: a checked configuration
 }
 
+void Fsm::reconfigured() {
+  if (cfg_.check()) std::abort();  // contract: a checked configuration
+  connect_backoff_.retune(cfg_.connect_retry, cfg_.connect_retry_max);
+  idle_backoff_.retune(cfg_.idle_hold, cfg_.idle_hold_max);
+}
+
 Fsm::Conn* Fsm::find(ConnId id) {
   for (auto& c : conns_) {
     if (c.id == id) return &c;

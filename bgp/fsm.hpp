@@ -150,6 +150,9 @@ class Fsm {
   // restart the interval, so a speaker's sessions share one wake-up instead of each having its
   // own. Nothing otherwise.
   FsmActions keepalive_early(Clock::time_point now);
+  // The configuration this engine reads changed in place (Peer::reconfigure) in fields that do
+  // not need a new session: takes the new connect-retry and idle-hold bounds.
+  void reconfigured();
   // The caller emitted bytes on `conn` (starts the RFC 9687 send-hold timer if it is idle).
   void note_sending(ConnId conn, Clock::time_point now, FsmActions& out);
   // The transport wrote some queued bytes; `drained` when nothing is left queued.

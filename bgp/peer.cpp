@@ -257,6 +257,13 @@ void Peer::handle_update(ConnId conn, const Update& u, ErrorAction action, Clock
     auto& set = received_[f];
     for (const auto& p : *ps) set.insert(p);
   }
+  for (const auto& [f, ps] : announced) {
+    if (!ps->empty() && max_prefix_passed(conn, f, now, out)) return;
+  }
+}
+
+bool Peer::max_prefix_passed(ConnId conn, std::optional<Family> announced, Clock::time_point now,
+                             Actions& out) {
   // RFC 4486 Cease 1 when a configured limit is passed.
   std::size_t total = 0;
   for (const auto& [f, set] : received_) total += set.size();
@@ -271,11 +278,14 @@ void Peer::handle_update(ConnId conn, const Update& u, ErrorAction action, Clock
     auto it = received_.find(f);
     return it == received_.end() ? std::size_t{0} : it->second.size();
   };
-  if (over(kIpv4Unicast, config_.max_prefix.ipv4, count(kIpv4Unicast))) return;
-  if (over(kIpv6Unicast, config_.max_prefix.ipv6, count(kIpv6Unicast))) return;
-  for (const auto& [f, ps] : announced) {
-    if (!ps->empty() && over(f, config_.max_prefix.total, total)) return;
-  }
+  if (over(kIpv4Unicast, config_.max_prefix.ipv4, count(kIpv4Unicast))) return true;
+  if (over(kIpv6Unicast, config_.max_prefix.ipv6, count(kIpv6Unicast))) return true;
+  // The total is reported against the family that passed it, or (a lowered limit) the
+  // family with the most prefixes.
+  Family f = kIpv4Unicast;
+  if (announced) f = *announced;
+  else if (count(kIpv6Unicast) > count(kIpv4Unicast)) f = kIpv6Unicast;
+  return over(f, config_.max_prefix.total, total);
 }
 
 // ---- Sent routes ----
@@ -295,14 +305,7 @@ void Peer::handle_route_refresh(ConnId conn, const RouteRefresh& rr, Clock::time
   if (n.enhanced_route_refresh) {
     send_message(conn, RouteRefresh{rr.family, RouteRefreshSubtype::BeginOfRibRefresh}, out);
   }
-  for (const auto& [attrs, prefixes] : rib_out_.grouped(rr.family)) {
-    for (auto& b : encode_announcements(rr.family, wire_attributes(attrs), *nh,
-                                        rr.family == kIpv6Unicast ? link_local_next_hop()
-                                                                  : std::nullopt,
-                                        prefixes, n.codec)) {
-      send_bytes(conn, std::move(b), MessageType::Update, now, out);
-    }
-  }
+  resend_family(conn, rr.family, now, out);
   if (n.enhanced_route_refresh) {
     // RFC 7313 4: the neighbor drops what it did not hear again between BoRR and EoRR.
     send_message(conn, RouteRefresh{rr.family, RouteRefreshSubtype::EndOfRibRefresh}, out);
@@ -339,6 +342,60 @@ Actions Peer::set_routes_shared(std::shared_ptr<const std::vector<Route>> desire
   desired_ = std::move(desired);
   const ConnId conn = fsm_.established_conn();
   if (conn != 0) sync_routes(conn, now, out);
+  return out;
+}
+
+void Peer::resend_family(ConnId conn, Family f, Clock::time_point now, Actions& out) {
+  const auto nh = next_hop(f);
+  if (!nh) return;
+  const auto& n = *fsm_.negotiated();
+  for (const auto& [attrs, prefixes] : rib_out_.grouped(f)) {
+    for (auto& b : encode_announcements(f, wire_attributes(attrs), *nh,
+                                        f == kIpv6Unicast ? link_local_next_hop() : std::nullopt,
+                                        prefixes, n.codec)) {
+      send_bytes(conn, std::move(b), MessageType::Update, now, out);
+    }
+  }
+}
+
+Actions Peer::reconfigure(PeerConfig config, Clock::time_point now) {
+  if (config.check() || !same_session(config_, config)) {
+    std::fprintf(stderr, "bgp: broken invariant: peer %s reconfigured with session changes\n",
+                 config_.name.c_str());
+    std::abort();
+  }
+  Actions out;
+  const ConnId conn = fsm_.established_conn();
+  // The next hops in use before the change, per negotiated family.
+  std::vector<std::pair<Family, std::pair<std::optional<IpAddress>, std::optional<IpAddress>>>> before;
+  if (conn != 0) {
+    for (const auto& f : fsm_.negotiated()->families)
+      before.push_back({f, {next_hop(f), f == kIpv6Unicast ? link_local_next_hop() : std::nullopt}});
+  }
+  config_ = std::move(config);  // the Fsm reads it through its reference
+  fsm_.reconfigured();
+  if (conn == 0) return out;
+  if (max_prefix_passed(conn, std::nullopt, now, out)) return out;
+  const auto& n = *fsm_.negotiated();
+  for (const auto& [f, old] : before) {
+    const auto nh = next_hop(f);
+    const auto ll = f == kIpv6Unicast ? link_local_next_hop() : std::nullopt;
+    if (nh == old.first && ll == old.second) continue;
+    if (nh) {
+      // Announcing a prefix again replaces its path (RFC 4271 3.1): no withdrawal first.
+      log(LogLevel::Info, "next hop for " + to_string(f) + " now " + nh->to_string() +
+                              ": announcing its routes again", out);
+      resend_family(conn, f, now, out);
+      continue;
+    }
+    log(LogLevel::Warning,
+        "no next hop for " + to_string(f) + " any more: withdrawing its routes (configure one)", out);
+    const RibDiff d = rib_out_.diff(f, {});
+    for (auto& b : encode_withdrawals(f, d.withdrawn, n.codec)) {
+      send_bytes(conn, std::move(b), MessageType::Update, now, out);
+    }
+    rib_out_.apply(f, d);
+  }
   return out;
 }
 

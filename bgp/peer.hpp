@@ -118,6 +118,14 @@ class Peer {
   // Never null.
   Actions set_routes_shared(std::shared_ptr<const std::vector<Route>> desired, Clock::time_point now);
 
+  // A reload changed this neighbor's configuration only in fields that need no new session
+  // (same_session() is true): description, mode, connect-retry and idle-hold bounds, max-prefix,
+  // next hops. Takes them now, without a reset: routes of a family whose next hop changed are
+  // announced again with the new one; a limit now below what the neighbor sends ends the
+  // session as a limit passed by an UPDATE would (RFC 4486 Cease 1). `config` must pass
+  // check() and satisfy same_session() with the current one (aborts otherwise).
+  Actions reconfigure(PeerConfig config, Clock::time_point now);
+
   // ---- Queries ----
   PeerStatus status(Clock::time_point now) const;
   State state() const { return fsm_.state(); }
@@ -142,6 +150,11 @@ class Peer {
   void on_session_down();
   // Sends the difference between desired_ and the Adj-RIB-Out on the Established `conn`.
   void sync_routes(ConnId conn, Clock::time_point now, Actions& out);
+  // Every route of family `f` in the Adj-RIB-Out, encoded and sent again (ROUTE-REFRESH, a
+  // changed next hop).
+  void resend_family(ConnId conn, Family f, Clock::time_point now, Actions& out);
+  // RFC 4486: true (and the session ended with Cease 1) when a configured limit is passed.
+  bool max_prefix_passed(ConnId conn, std::optional<Family> announced, Clock::time_point now, Actions& out);
   PathAttributes wire_attributes(const RouteAttributes& a) const;
   std::optional<IpAddress> next_hop(Family f) const;
   std::optional<IpAddress> link_local_next_hop() const;

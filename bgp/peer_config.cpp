@@ -39,4 +39,22 @@ std::optional<std::string> PeerConfig::check() const {
   return std::nullopt;
 }
 
+bool same_session(const PeerConfig& a, const PeerConfig& b) {
+  // Everything but the fields that need no new session; a field added later counts as a
+  // session field until it is listed here.
+  PeerConfig soft = b;
+  soft.description = a.description;
+  soft.mode = a.mode;
+  soft.connect_retry = a.connect_retry;
+  soft.connect_retry_max = a.connect_retry_max;
+  soft.idle_hold = a.idle_hold;
+  soft.idle_hold_max = a.idle_hold_max;
+  soft.stable_time = a.stable_time;
+  soft.max_prefix = a.max_prefix;
+  soft.next_hop_v4 = a.next_hop_v4;
+  soft.next_hop_v6 = a.next_hop_v6;
+  soft.next_hop_v6_link_local = a.next_hop_v6_link_local;
+  return soft == a;
+}
+
 }  // namespace herald::bgp

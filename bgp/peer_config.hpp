@@ -24,6 +24,7 @@ struct MaxPrefix {
   std::optional<std::uint32_t> ipv4;
   std::optional<std::uint32_t> ipv6;
   std::optional<std::uint32_t> total;
+  bool operator==(const MaxPrefix&) const = default;
 };
 
 struct PeerConfig {
@@ -77,6 +78,13 @@ struct PeerConfig {
   // router id 0, no families, ...); nullopt when it is acceptable.
   std::optional<std::string> check() const;
   bool is_ebgp(std::uint32_t remote_as) const { return remote_as != local_as; }
+  bool operator==(const PeerConfig&) const = default;
 };
+
+// True when `b` can replace `a` on a running session: they differ at most in what herald logs
+// (description), does on the next connection (mode, connect-retry and idle-hold bounds, stable
+// time), checks on received routes (max-prefix) or puts into its next UPDATEs (next hops).
+// Everything negotiated in OPEN or fixed for the session needs a new one.
+bool same_session(const PeerConfig& a, const PeerConfig& b);
 
 }  // namespace herald::bgp

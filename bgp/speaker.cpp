@@ -141,6 +141,21 @@ std::optional<std::string> Speaker::update_peer(SpeakerPeerConfig peer) {
   return add_peer(std::move(peer));
 }
 
+std::optional<std::string> Speaker::retune_peer(SpeakerPeerConfig peer) {
+  auto slot = find(peer.bgp.name);
+  if (!slot) return fmt::format("peer {}: not configured", peer.bgp.name);
+  if (peer.bgp.local_as == 0) peer.bgp.local_as = settings_.local_as;
+  if (peer.bgp.router_id == 0) peer.bgp.router_id = settings_.router_id;
+  if (auto err = peer.bgp.check()) return fmt::format("peer {}: {}", peer.bgp.name, *err);
+  if (peer.md5 != slot->cfg.md5 || peer.gtsm != slot->cfg.gtsm || peer.bfd != slot->cfg.bfd ||
+      !same_session(slot->cfg.bgp, peer.bgp)) {
+    return fmt::format("peer {}: the change needs a new session", peer.bgp.name);
+  }
+  slot->cfg = peer;
+  apply(slot, slot->engine->reconfigure(std::move(peer.bgp), now()));
+  return std::nullopt;
+}
+
 Speaker::SlotPtr Speaker::find(std::string_view name) const {
   for (const auto& s : slots_)
     if (!s->removing && s->name() == name) return s;

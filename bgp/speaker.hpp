@@ -119,6 +119,11 @@ class Speaker {
   std::optional<std::string> add_peer(SpeakerPeerConfig peer);
   void remove_peer(std::string_view name, std::string_view reason);
   std::optional<std::string> update_peer(SpeakerPeerConfig peer);
+  // Reload of a neighbor whose session can stay: same MD5 key, GTSM and BFD settings, and
+  // same_session() on the BGP side (only description, mode, retry bounds, max-prefix or next
+  // hops differ). Applied in place by Peer::reconfigure, without a reset. An error value (and
+  // nothing changed) when the neighbor is unknown or the change needs a new session.
+  std::optional<std::string> retune_peer(SpeakerPeerConfig peer);
 
   std::vector<SpeakerPeerStatus> status() const;
   // Received BFD packets dropped, by reason (all zero without BFD).

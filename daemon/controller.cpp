@@ -767,6 +767,12 @@ std::optional<std::string> Controller::reload() {
       log_.write(log::Level::notice, "peer removed", {{"peer", p.name}, {"reason", "reload"}});
       speaker_->remove_peer(p.name, "peer removed from herald's configuration");
     } else if (!(*it == p)) {
+      // Description, mode, retry bounds, max-prefix and next hops apply to the running session;
+      // anything negotiated or fixed for the session needs a new one.
+      if (conf::peer_session_params_equal(p, *it) && !speaker_->retune_peer(speaker_peer(config_, *it))) {
+        log_.write(log::Level::notice, "peer changed, session kept", {{"peer", p.name}, {"reason", "reload"}});
+        continue;
+      }
       log_.write(log::Level::notice, "peer changed, session restarts", {{"peer", p.name}, {"reason", "reload"}});
       if (auto err = speaker_->update_peer(speaker_peer(config_, *it)))
         log_.write(log::Level::error, "peer update failed", {{"peer", p.name}, {"reason", *err}});
@@ -876,6 +882,7 @@ nlohmann::json Controller::status_json() const {
       if (cfg != config_.peers.end()) {
         p["address"] = cfg->address.to_string();
         p["remote_as"] = cfg->remote_as;
+        if (!cfg->description.empty()) p["description"] = cfg->description;
       }
       p["state"] = bgp::to_string(b.state);
       p["since"] = log::format_timestamp(wall_of(b.since));

@@ -114,6 +114,7 @@ bgp::SpeakerPeerConfig speaker_peer(const conf::Config& config, const conf::Peer
   b.next_hop_v6_link_local = p.next_hop_v6_link_local;
   b.max_prefix.total = p.max_prefix;
   if (p.role) b.role = role_of(*p.role);
+  b.strict_role = p.strict_role;
   if (!p.md5_password.empty()) out.md5 = p.md5_password;
   out.gtsm = p.gtsm;
   if (p.bfd) {

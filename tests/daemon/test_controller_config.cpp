@@ -43,3 +43,56 @@ remote-as = 65000
   CHECK(d.idle_hold == 1s);
   CHECK(d.idle_hold_max == 300s);
 }
+
+TEST_CASE("controller_config: the RFC 9234 role and strict mode reach the speaker") {
+  auto loaded = conf::load_string(R"([global]
+local-as = 65001
+router-id = "192.0.2.10"
+
+[[peer]]
+name = "up"
+address = "192.0.2.1"
+remote-as = 65000
+role = "customer"
+strict-role = true
+)",
+                                  "t.toml");
+  REQUIRE(loaded);
+  const auto peers = daemon::speaker_peers(*loaded);
+  REQUIRE(peers.size() == 1);
+  CHECK(peers[0].bgp.role == bgp::Role::Customer);
+  CHECK(peers[0].bgp.strict_role);  // was dropped on the way before: strict mode did nothing
+}
+
+TEST_CASE("controller_config: what conf lets a reload keep, the speaker can keep") {
+  // The controller asks conf::peer_session_params_equal whether a changed peer keeps its session
+  // and then hands the speaker the new peer, which checks bgp::same_session: both must agree.
+  const char* base = R"([global]
+local-as = 65001
+router-id = "192.0.2.10"
+
+[[peer]]
+name = "up"
+address = "192.0.2.1"
+remote-as = 65000
+)";
+  auto a = conf::load_string(base, "a.toml");
+  auto b = conf::load_string(std::string(base) + R"(description = "transit A"
+mode = "passive"
+connect-retry = "5s"
+connect-retry-max = "1m"
+idle-hold = "3s"
+idle-hold-max = "1m"
+max-prefix = 100
+next-hop-v4 = "192.0.2.9"
+)",
+                             "b.toml");
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(conf::peer_session_params_equal(a->peers[0], b->peers[0]));
+  CHECK(bgp::same_session(daemon::speaker_peer(*a, a->peers[0]).bgp, daemon::speaker_peer(*b, b->peers[0]).bgp));
+  auto c = conf::load_string(std::string(base) + "hold-time = \"30s\"\n", "c.toml");
+  REQUIRE(c);
+  CHECK_FALSE(conf::peer_session_params_equal(a->peers[0], c->peers[0]));
+  CHECK_FALSE(bgp::same_session(daemon::speaker_peer(*a, a->peers[0]).bgp, daemon::speaker_peer(*c, c->peers[0]).bgp));
+}

@@ -72,8 +72,9 @@ def herald_config(lab: harness.Lab, *, interval: str = "100ms", timeout: str = "
                   rise: int = 2, fall: int = 2, drain_period: str = "2s",
                   extra_services: str = "", drain_on_shutdown: bool = False,
                   hold_time: str = "9s", connect_retry_max: str = "2m", flap_max_changes: int = 6,
-                  max_prefix: int = 0) -> str:
+                  max_prefix: int = 0, peer_extra: str = "") -> str:
     limit = f"max-prefix = {max_prefix}\n" if max_prefix else ""
+    limit += peer_extra
     return f"""
 [global]
 local-as = {NODE_AS}

@@ -128,6 +128,23 @@ def main() -> int:
         assert site.has_route(hl.PREFIX_V4)
         print("ok: reload added service ntp, announced without resetting the session")
 
+        # Reload changing only what a running session can take (description, max-prefix, the
+        # IPv4 next hop): applied in place. BIRD sees the route again with the new next hop, the
+        # session stays, the metric shows the new limit.
+        site.write_config(hl.herald_config(lab, drain_period="2s", extra_services=EXTRA_SERVICE, max_prefix=500,
+                                           peer_extra='description = "transit A"\nnext-hop-v4 = "203.0.113.3"\n'))
+        r = site.ctl("reload", check=False)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        harness.wait_for(lambda: "BGP.next_hop: 203.0.113.3" in site.router_routes().get(hl.PREFIX_V4, ""),
+                         timeout=5, what="new next hop at BIRD")
+        assert "BGP.next_hop: 203.0.113.3" in site.router_routes().get("198.51.100.123/32", "")
+        assert harness.same_since(session_since(site), since), (since, site.bird.protocol_state("herald"))
+        text = site.node.run("curl", "-sf", "http://127.0.0.1:9179/metrics").stdout
+        assert 'herald_bgp_max_prefix{peer="upstream"} 500' in text, [l for l in text.splitlines() if "max_prefix" in l]
+        peers = site.status()["status"]["peers"]
+        assert peers[0].get("description") == "transit A", peers[0]
+        print("ok: reload of description, max-prefix and next hop applied without resetting the session")
+
         # Reload of a broken file: refused with file:line:col, nothing changes.
         site.write_config("[global]\nlocal-as = 65053\nbogus-key = 1\n[[peer]\n")
         r = site.ctl("reload", check=False)
