@@ -5,6 +5,7 @@
 // (tests/bench/checks.py).
 #include "health/dns_check.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -51,6 +52,21 @@ struct DnsChannel {
   std::weak_ptr<DnsRun> current;
   std::uint64_t stale = 0;
   std::uint64_t opened = 0;
+  // Between runs after a timeout: ids of the last probes that timed out (oldest first), the
+  // callback for a late passing answer to one of them, and the generation of the wait on the
+  // socket (bumped to disown a wait that was cancelled).
+  std::vector<std::uint16_t> timed_out;
+  std::function<void()> on_late_answer;
+  std::uint64_t watch_generation = 0;
+  bool watching = false;
+
+  void stop_watching() {
+    if (!watching) return;
+    watching = false;
+    ++watch_generation;
+    boost::system::error_code ignore;
+    sock.cancel(ignore);
+  }
 };
 
 namespace {
@@ -71,6 +87,49 @@ std::span<std::uint8_t> udp_receive_buffer() {
 // datagrams in one wake-up the run waits for the next readiness.
 constexpr int kMaxDatagramsPerWakeup = 64;
 
+// How many timed-out probes a late answer may belong to.
+constexpr std::size_t kTimedOutIdsKept = 8;
+
+// Between runs after a timeout: reads what arrives on the socket. Everything read counts as
+// stale (no probe is in flight); a reply to a probe that timed out which would have passed is
+// reported once. A socket error closes the socket, as in a run: the next run opens a new one.
+void watch_late_answers(const std::shared_ptr<DnsChannel>& ch) {
+  if (ch->watching || !ch->sock.is_open() || !ch->on_late_answer || ch->timed_out.empty()) return;
+  ch->watching = true;
+  const std::uint64_t generation = ++ch->watch_generation;
+  ch->sock.async_wait(udp::socket::wait_read, [ch, generation](const boost::system::error_code& e) {
+    if (generation != ch->watch_generation) return;  // cancelled: a run took the socket over
+    ch->watching = false;
+    if (e) return;
+    const auto buf = udp_receive_buffer();
+    for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
+      boost::system::error_code ec;
+      const std::size_t n = ch->sock.receive(asio::buffer(buf.data(), buf.size()), 0, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec) {
+        ch->sock.close(ec);
+        return;
+      }
+      ++ch->stale;
+      if (n < 2) continue;
+      const std::uint16_t id = static_cast<std::uint16_t>(buf[0] << 8 | buf[1]);
+      const auto it = std::find(ch->timed_out.begin(), ch->timed_out.end(), id);
+      if (it == ch->timed_out.end()) continue;
+      // Judged as its own probe would have been: only the id differs between probes.
+      const std::uint16_t current = ch->probe.id;
+      ch->probe.id = id;
+      const bool pass = judge_dns_reply(buf.first(n), ch->probe).kind == DnsVerdictKind::Pass;
+      ch->probe.id = current;
+      if (!pass) continue;
+      ch->timed_out.clear();  // the rest of the burst says nothing new
+      const auto cb = ch->on_late_answer;  // may start a run at once
+      cb();
+      return;
+    }
+    watch_late_answers(ch);
+  });
+}
+
 }  // namespace
 
 class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun> {
@@ -88,6 +147,7 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
     ch_->probe.wire.at(0) = static_cast<std::uint8_t>(id >> 8);
     ch_->probe.wire.at(1) = static_cast<std::uint8_t>(id & 0xff);
 
+    ch_->stop_watching();  // this run reads the socket now (late replies count as stale)
     timer_.expires_after(timeout_);
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
       if (!e) self->on_timeout();
@@ -239,6 +299,12 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
 
   void on_timeout() {
     if (finished_) return;
+    if (ch_->spec.transport != DnsTransport::Tcp && !retried_tcp_) {
+      auto& ids = ch_->timed_out;
+      if (ids.size() == kTimedOutIdsKept) ids.erase(ids.begin());
+      ids.push_back(ch_->probe.id);
+      timed_out_ = true;
+    }
     std::string r = "timeout after " + format_duration(timeout_);
     if (ignored_ > 0) r += fmt::format(" (ignored {} reply(s), last: {})", ignored_, last_ignored_);
     finish(false, tcp_prefix() + r);
@@ -259,6 +325,8 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
     if (finished_) return;
     finished_ = true;
     release();
+    if (timed_out_ && ch_->keep_open) watch_late_answers(ch_);
+    else if (pass) ch_->timed_out.clear();  // answered in time: older probes are history
     auto done = std::move(done_);
     done(CheckResult{pass, steady_clock::now() - start_, std::move(reason), false});
   }
@@ -274,6 +342,7 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
   std::vector<std::uint8_t> tcp_in_;
   bool finished_ = false;
   bool retried_tcp_ = false;
+  bool timed_out_ = false;
   unsigned ignored_ = 0;
   std::string last_ignored_;
 };
@@ -294,7 +363,15 @@ std::shared_ptr<CheckRun> start_run(const std::shared_ptr<DnsChannel>& ch, Durat
 DnsChecker::DnsChecker(asio::io_context& io, DnsCheckSpec spec, std::function<std::uint16_t()> next_id)
     : ch_(std::make_shared<DnsChannel>(io, std::move(spec), std::move(next_id), true)) {}
 
+void DnsChecker::on_late_answer(std::function<void()> cb) { ch_->on_late_answer = std::move(cb); }
+
+void DnsChecker::stop_watching() {
+  ch_->stop_watching();
+  ch_->on_late_answer = nullptr;
+}
+
 DnsChecker::~DnsChecker() {
+  stop_watching();
   // A run still in flight keeps the channel alive and closes nothing; the socket goes with it.
   if (auto run = ch_->current.lock(); !run || run->finished()) {
     boost::system::error_code ignore;

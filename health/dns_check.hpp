@@ -22,6 +22,11 @@ struct DnsChannel;
 /// carries a new random id (RFC 5452 9.1: id, question and source must all match); a reply with
 /// another id is dropped and counted (stale_replies), and the run keeps waiting for its own.
 /// TCP (configured, or after a truncated UDP reply, RFC 7766 5) uses a new connection per run.
+///
+/// After a UDP run timed out, and until the next run starts, the checker keeps reading its
+/// socket: a late reply to one of the last probes that timed out, that would have passed, is the
+/// first sign that a frozen server is back, and is reported through on_late_answer() (once per
+/// burst; the reply itself still counts as stale and not as a pass).
 class DnsChecker final : public Checker {
  public:
   /// Message ids come from `next_id` (tests pass a known sequence); by default random_dns_id().
@@ -32,6 +37,11 @@ class DnsChecker final : public Checker {
   DnsChecker& operator=(const DnsChecker&) = delete;
 
   std::shared_ptr<CheckRun> start(Duration timeout, CheckDone done) override;
+
+  /// Called (from the io_context, between runs) when a late passing answer arrives; see above.
+  void on_late_answer(std::function<void()> cb);
+  /// Stops reading the socket between runs (before the checker is left alone for good).
+  void stop_watching();
 
   /// UDP replies dropped because their id was not the probe's own (late answers to earlier
   /// probes, or forged ones), over the checker's life.

@@ -71,7 +71,8 @@ herald::Expected<bool, std::string> validate_service(const ServiceSpec& s) {
 }
 
 Monitor::Monitor(asio::io_context& io, std::vector<ServiceSpec> services, StatusCallback on_change)
-    : io_(io), on_change_(std::move(on_change)), rng_(std::random_device{}()), settle_(io) {
+    : io_(io), on_change_(std::move(on_change)), rng_(std::random_device{}()),
+      epoch_(std::chrono::steady_clock::now()), settle_(io) {
   for (auto& spec : services) {
     if (auto ok = validate_service(spec); !ok) {
       std::fprintf(stderr, "health: invalid service given to Monitor: %s\n", ok.error().c_str());
@@ -91,10 +92,24 @@ Monitor::~Monitor() { stop(); }
 std::shared_ptr<Monitor::Service> Monitor::make_service(ServiceSpec spec, std::optional<ServiceState> initial) {
   const auto& p = spec.policy;
   const Duration span = p.splay == Duration::max() ? p.interval : p.splay;
-  Duration delay{0};
-  if (span > Duration::zero())
-    delay = Duration(std::uniform_int_distribution<Duration::rep>(0, span.count() - 1)(rng_));
-  return std::make_shared<Service>(io_, ServiceCore(std::move(spec), now_instant(), delay, initial));
+  const Instant now = now_instant();
+  const Duration delay = first_delay(span, epoch_, now.steady, rng_());
+  auto s = std::make_shared<Service>(io_, ServiceCore(std::move(spec), now, delay, initial));
+  // A late passing DNS answer after a timeout: the server may be back, check again now.
+  std::weak_ptr<Service> weak = s;
+  for (auto& c : s->checkers) {
+    if (auto* d = dynamic_cast<DnsChecker*>(c.get())) {
+      d->on_late_answer([this, weak] {
+        auto self = weak.lock();
+        if (!self || !running_) return;
+        const auto at = now_instant();
+        self->core.expedite(at);
+        apply(self, self->core.advance(at));
+        arm(self);
+      });
+    }
+  }
+  return s;
 }
 
 void Monitor::start() {
@@ -104,10 +119,7 @@ void Monitor::start() {
 
 void Monitor::stop() {
   running_ = false;
-  for (auto& [name, s] : services_) {
-    s->timer.cancel();
-    cancel_checks(*s);
-  }
+  for (auto& [name, s] : services_) retire(*s);
 }
 
 void Monitor::cancel_checks(Service& s) {
@@ -116,9 +128,21 @@ void Monitor::cancel_checks(Service& s) {
   s.runs.clear();
 }
 
+void Monitor::retire(Service& s) {
+  s.timer.cancel();
+  cancel_checks(s);
+  for (auto& c : s.checkers)
+    if (auto* d = dynamic_cast<DnsChecker*>(c.get())) d->stop_watching();
+}
+
 void Monitor::arm(const std::shared_ptr<Service>& s) {
   if (!running_) return;
-  s->timer.expires_at(s->core.next_wakeup());
+  // While a round runs, its deadline is the latest check timeout. Each check's own timer goes
+  // off at its timeout and reports it as the check's result (seen by on_result, and by a DNS
+  // check that then watches for a late answer); the service's timer trails 1 ms behind, only
+  // to cut a check that failed to report at all.
+  const auto grace = s->core.round_running() ? std::chrono::milliseconds(1) : std::chrono::milliseconds(0);
+  s->timer.expires_at(s->core.next_wakeup() + grace);
   std::weak_ptr<Service> weak = s;
   s->timer.async_wait([this, weak](const boost::system::error_code& ec) {
     if (ec) return;
@@ -213,8 +237,7 @@ void Monitor::replace(std::vector<ServiceSpec> services) {
     std::optional<ServiceState> keep;
     if (it != services_.end()) {
       keep = it->second->core.state();
-      it->second->timer.cancel();
-      cancel_checks(*it->second);
+      retire(*it->second);
       services_.erase(it);
     }
     std::string name = spec.name;
@@ -223,10 +246,7 @@ void Monitor::replace(std::vector<ServiceSpec> services) {
     if (running_) arm(s);
     next.emplace(std::move(name), std::move(s));
   }
-  for (auto& [name, old] : services_) {  // removed services
-    old->timer.cancel();
-    cancel_checks(*old);
-  }
+  for (auto& [name, old] : services_) retire(*old);  // removed services
   services_ = std::move(next);
 }
 

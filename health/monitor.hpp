@@ -82,6 +82,8 @@ class Monitor {
   void tick(const std::shared_ptr<Service>& s);
   void apply(const std::shared_ptr<Service>& s, CoreActions actions);
   void cancel_checks(Service& s);
+  // Stops everything of a service for good: timer, checks, DNS sockets read between runs.
+  void retire(Service& s);
   ServiceStatus status_of(const Service& s) const;
   void settle_kernel_timer(std::chrono::steady_clock::time_point cancelled_deadline);
 
@@ -90,6 +92,7 @@ class Monitor {
   ResultCallback on_result_;
   std::map<std::string, std::shared_ptr<Service>> services_;
   std::mt19937_64 rng_;
+  std::chrono::steady_clock::time_point epoch_;  // what splay offsets count from
   herald::ReactorSettle settle_;
   bool running_ = false;
 };

@@ -61,10 +61,31 @@ Duration ServiceCore::check_timeout(std::size_t i) const {
   return spec_.policy.timeout;
 }
 
+Duration splay_offset(Duration span, std::uint64_t draw) {
+  if (span <= Duration::zero()) return Duration::zero();
+  const auto slots = std::min<std::uint64_t>(kSplaySlots, static_cast<std::uint64_t>(span.count()));
+  const Duration slot = span / static_cast<Duration::rep>(slots);
+  return slot * static_cast<Duration::rep>(draw % slots);
+}
+
+Duration first_delay(Duration span, steady_clock::time_point epoch, steady_clock::time_point now,
+                     std::uint64_t draw) {
+  if (span <= Duration::zero()) return Duration::zero();
+  const Duration since = now - epoch;
+  return ((splay_offset(span, draw) - since) % span + span) % span;
+}
+
 steady_clock::time_point ServiceCore::next_wakeup() const {
   auto t = running_ ? round_deadline_ : next_round_;
   if (hold_until_) t = std::min(t, hold_until_->steady);
   return t;
+}
+
+void ServiceCore::expedite(Instant now) {
+  if (running_ || expedited_ || (healthy_ && fail_streak_ == 0) || now.steady >= next_round_) return;
+  expedited_ = true;
+  resume_grid_ = next_round_;
+  next_round_ = now.steady;
 }
 
 bool ServiceCore::pending_change() const {
@@ -91,6 +112,7 @@ CoreActions ServiceCore::advance(Instant now) {
   if (!running_ && now.steady >= next_round_) {
     running_ = true;
     ++round_;
+    if (!resume_grid_) expedited_ = false;  // a regular round: an early one may come again
     round_start_ = now;
     // Rounds follow a grid: the next is due one interval after this one was due, not after it
     // actually started, so the wake-up latency of each round does not add up (services with the
@@ -204,7 +226,8 @@ void ServiceCore::finish_round(Instant now, CoreActions& out) {
   drain_reason_ = drain_why;
 
   const auto base = pending_change() ? p.fast_interval : p.interval;
-  next_round_ = std::max(round_due_ + base, now.steady);
+  next_round_ = std::max(resume_grid_ ? *resume_grid_ : round_due_ + base, now.steady);
+  resume_grid_.reset();
   publish(now, "", out, hold_started);
 }
 

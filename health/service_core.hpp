@@ -33,6 +33,23 @@ struct Instant {
 /// Current time on both real clocks (used by the Asio runner only).
 Instant now_instant();
 
+/// Number of distinct first-round offsets a splay spreads services over.
+inline constexpr std::uint64_t kSplaySlots = 32;
+
+/// The first-round offset within `span` for a uniformly random `draw`: one of kSplaySlots
+/// evenly spaced offsets (0, span/32, 2*span/32, ...), not any point of the span. Services with
+/// the same interval whose offsets fall in one slot then run their rounds at the same instants
+/// and share the process's wake-ups (200 services every 250 ms: 32 wake-ups a round, not 200),
+/// while the load on the checked servers stays spread over the interval.
+Duration splay_offset(Duration span, std::uint64_t draw);
+
+/// The first-round delay of a service made at `now` whose splay drew `draw`: the time until the
+/// next instant that is splay_offset(span, draw) after `epoch` plus a whole number of spans.
+/// Counting from a shared epoch rather than from `now` puts services made microseconds apart
+/// (or on a later reload) on the very same instants when they draw the same slot.
+Duration first_delay(Duration span, std::chrono::steady_clock::time_point epoch,
+                     std::chrono::steady_clock::time_point now, std::uint64_t draw);
+
 /// A status update of a service: its state changed, or a flap hold started or ended.
 struct StateChange {
   ServiceState from;
@@ -65,6 +82,13 @@ class ServiceCore {
   /// One check of round `round` finished. Results of other rounds (late ones) are ignored.
   CoreActions on_result(std::uint64_t round, std::size_t check, CheckResult result, Instant now);
 
+  /// A sign that a failing service answers again (a DNS check's late reply, to a probe that
+  /// timed out, that would have passed): unless the service is healthy with no failure pending,
+  /// or a round runs, the next round is due now instead of at its grid time, so a server back
+  /// from a freeze is believed one interval sooner; the round after it keeps to the grid. At
+  /// most one such round between two regular ones. Call advance() next (next_wakeup() is now).
+  void expedite(Instant now);
+
   /// When advance() must be called next (round due, round deadline or end of a flap hold).
   std::chrono::steady_clock::time_point next_wakeup() const;
   /// A round was started and has not ended yet (some check has neither reported nor timed out).
@@ -94,6 +118,10 @@ class ServiceCore {
   std::chrono::steady_clock::time_point round_deadline_{};
   std::vector<std::optional<CheckResult>> current_;
   std::chrono::steady_clock::time_point next_round_{};
+  // expedite(): the grid time the round after the early one returns to, and whether an early
+  // round was granted since the last regular one.
+  std::optional<std::chrono::steady_clock::time_point> resume_grid_;
+  bool expedited_ = false;
   // Hysteresis.
   bool healthy_ = false;
   unsigned pass_streak_ = 0;

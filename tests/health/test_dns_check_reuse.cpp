@@ -18,6 +18,7 @@ namespace {
 // What the responder does with the n-th query it receives.
 struct Step {
   std::chrono::milliseconds delay{0};  ///< wait this long before answering
+  bool servfail = false;               ///< answer with RCODE SERVFAIL instead
 };
 
 // One query as the responder saw it.
@@ -50,7 +51,9 @@ class ScriptedResponder {
         seen_.push_back({ntohs(from.sin_port), static_cast<std::uint16_t>(q[0] << 8 | q[1])});
       }
       std::this_thread::sleep_for(step.delay);  // the responder is slow, not the test
-      udp_.send_to(health_test::good_reply(q), from);
+      auto reply = health_test::good_reply(q);
+      if (step.servfail) reply[3] = 0x02;  // RCODE 2
+      udp_.send_to(reply, from);
     }
   }
 
@@ -175,4 +178,46 @@ TEST_CASE("a configuration error is reported by every run, from the io_context")
     CHECK(out.reason == "bad server address 'not-an-address'");
   }
   CHECK(checker.sockets_opened() == 0);
+}
+
+TEST_CASE("a late passing answer to a timed-out probe is reported once, between runs") {
+  // Probe 1 is answered after 300 ms (it timed out at 100 ms), probe 2 at once.
+  ScriptedResponder resp({{300ms}, {}});
+  boost::asio::io_context io;
+  health::DnsChecker checker(io, spec_for(resp.port()));
+  int late = 0;
+  checker.on_late_answer([&] { ++late; });
+  auto r1 = probe(io, checker, 100ms);  // runs on until the late answer was read (no work left)
+  CHECK_FALSE(r1.pass);
+  CHECK(late == 1);
+  CHECK(checker.stale_replies() == 1);  // read between runs: dropped, not a pass
+  auto r2 = probe(io, checker, 1s);     // the same socket serves the next probe
+  CHECK_MESSAGE(r2.pass, r2.reason);
+  CHECK(late == 1);
+  CHECK(checker.sockets_opened() == 1);
+}
+
+TEST_CASE("a late failing answer is no sign of recovery") {
+  ScriptedResponder resp({{300ms, true}});
+  boost::asio::io_context io;
+  health::DnsChecker checker(io, spec_for(resp.port()));
+  int late = 0;
+  checker.on_late_answer([&] { ++late; });
+  auto r = probe(io, checker, 100ms);  // io runs 1.1 s: the SERVFAIL arrives meanwhile
+  CHECK_FALSE(r.pass);
+  CHECK(checker.stale_replies() == 1);
+  CHECK(late == 0);
+}
+
+TEST_CASE("without a late-answer callback nothing reads the socket between runs") {
+  ScriptedResponder resp({{300ms}, {}});
+  boost::asio::io_context io;
+  health::DnsChecker checker(io, spec_for(resp.port()));
+  auto r1 = probe(io, checker, 100ms);
+  CHECK_FALSE(r1.pass);
+  CHECK(checker.stale_replies() == 0);  // the late answer waits in the queue
+  std::this_thread::sleep_for(300ms);
+  auto r2 = probe(io, checker, 1s);  // drains it as stale, then gets its own
+  CHECK_MESSAGE(r2.pass, r2.reason);
+  CHECK(checker.stale_replies() == 1);
 }

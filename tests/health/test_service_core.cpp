@@ -1,6 +1,8 @@
 // The pure scheduler/hysteresis core, driven with a fake clock: no sleeps, no sockets.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "health/service_core.hpp"
 
 using namespace std::chrono_literals;
@@ -393,4 +395,88 @@ TEST_CASE("timeout above the interval: probes that never answer fail every timeo
   CHECK(second.changes[0].at.steady == start + 40ms);
   CHECK(second.changes[0].reason.find("timeout after 20ms (2 failing round(s))") != std::string::npos);
   CHECK(second.start_round);  // checking goes on at the same pace
+}
+
+TEST_CASE("expedite: a failing service gets one early round, then the grid goes on") {
+  FakeClock clock;
+  auto spec = service(2, 1);
+  spec.policy.fast_interval = 2s;  // one interval for every round: the grid is every 2 s
+  ServiceCore core(spec, clock.now, 0s);
+  const auto t0 = clock.now.steady;
+  round(core, clock, {ok()});
+  round(core, clock, {ok()});
+  REQUIRE(core.state() == ServiceState::Up);
+  // Healthy with nothing pending: a late answer changes nothing.
+  clock.advance(500ms);
+  core.expedite(clock.now);
+  CHECK(core.next_wakeup() == t0 + 4s);
+  // It fails (fall 1) in the round at t0 + 4 s.
+  round(core, clock, {servfail()});
+  REQUIRE(core.state() == ServiceState::Down);
+  CHECK(core.next_wakeup() == t0 + 6s);
+  // A late answer at t0 + 4.5 s: the next round is due now.
+  clock.now.steady = t0 + 4500ms;
+  core.expedite(clock.now);
+  CHECK(core.next_wakeup() == t0 + 4500ms);
+  // A second one before the early round ran: nothing more.
+  core.expedite(clock.now);
+  CHECK(core.next_wakeup() == t0 + 4500ms);
+  auto a = core.advance(clock.now);
+  REQUIRE(a.start_round);
+  core.expedite(clock.now);  // while it runs: nothing
+  clock.advance(3ms);
+  core.on_result(*a.start_round, 0, ok(), clock.now);
+  // The round after it keeps to the grid.
+  CHECK(core.next_wakeup() == t0 + 6s);
+  // At most one early round between two regular ones.
+  clock.now.steady = t0 + 5s;
+  core.expedite(clock.now);
+  CHECK(core.next_wakeup() == t0 + 6s);
+  // The regular round at t0 + 6 s is the second pass: Up.
+  auto ch = round(core, clock, {ok()});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].to == ServiceState::Up);
+  // After a regular round, an early one may come again (the service fails again first).
+  round(core, clock, {servfail()});
+  REQUIRE(core.state() == ServiceState::Down);
+  clock.now.steady = t0 + 8500ms;
+  core.expedite(clock.now);
+  CHECK(core.next_wakeup() == t0 + 8500ms);
+}
+
+TEST_CASE("splay_offset: 32 evenly spaced offsets within the span, so services can share wake-ups") {
+  using health::splay_offset;
+  CHECK(splay_offset(0ms, 12345) == 0ms);
+  CHECK(splay_offset(-5ms, 7) == 0ms);
+  const health::Duration span = 256ms;
+  std::set<health::Duration::rep> seen;
+  for (std::uint64_t draw = 0; draw < 1000; ++draw) {
+    const auto d = splay_offset(span, draw * 0x9E3779B97F4A7C15ull);
+    CHECK(d >= 0ms);
+    CHECK(d < span);
+    CHECK(d % 8ms == 0ms);  // a multiple of span / 32
+    seen.insert(d.count());
+  }
+  CHECK(seen.size() == 32);  // every slot used, no other offset
+  // A span shorter than 32 ns has one slot per nanosecond.
+  CHECK(splay_offset(health::Duration(5), 7) == health::Duration(2));
+}
+
+TEST_CASE("first_delay: services made at different moments that draw the same slot share instants") {
+  using health::first_delay;
+  const auto epoch = std::chrono::steady_clock::time_point{} + 1000s;
+  const health::Duration span = 320ms;  // slots of 10 ms
+  const std::uint64_t draw = 7;         // slot 7: 70 ms after the epoch, modulo 320 ms
+  const auto a = epoch + 3us;
+  const auto b = epoch + 51us;
+  const auto c = epoch + 5s + 400ms;  // a reload much later
+  CHECK(a + first_delay(span, epoch, a, draw) == epoch + 70ms);
+  CHECK(b + first_delay(span, epoch, b, draw) == epoch + 70ms);
+  CHECK(c + first_delay(span, epoch, c, draw) == epoch + 5s + 510ms);  // 17 spans + 70 ms
+  for (const auto now : {a, b, c, epoch + 70ms, epoch + 71ms}) {
+    const auto d = first_delay(span, epoch, now, draw);
+    CHECK(d >= 0ms);
+    CHECK(d < span);
+  }
+  CHECK(first_delay(0ms, epoch, a, draw) == 0ms);  // no splay: at once
 }
