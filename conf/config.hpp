@@ -251,9 +251,15 @@ std::string_view to_string(Action v);
 inline constexpr const char* kDefaultConfigPath = "/etc/herald/herald.toml";
 
 // True when a and b differ only in fields that can change on a live session (description,
-// max-prefix, next-hop overrides, mode, connect-retry): a reload then keeps the session. Any
-// other difference (address, AS numbers, timers, password, families, role, ...) needs a
-// session reset. A change of global.local_as or global.router_id resets every session.
+// max-prefix, next-hop overrides, mode, connect-retry and idle-hold bounds): a reload then
+// keeps the session. Any other difference (address, AS numbers, timers, password, families,
+// role, ...) needs a session reset. A change of global.local_as or global.router_id resets
+// every session.
 bool peer_session_params_equal(const PeerConfig& a, const PeerConfig& b);
+
+// The configuration keys of a [[peer]] whose values differ between a and b, in the order of
+// docs/configuration.md ("description", "hold-time", "bfd-min-tx", ...), for the reload's log
+// line. Key names only: a changed MD5 password shows as "md5-password", never its value.
+std::vector<std::string> peer_changed_keys(const PeerConfig& a, const PeerConfig& b);
 
 }  // namespace herald::conf

@@ -769,11 +769,15 @@ std::optional<std::string> Controller::reload() {
     } else if (!(*it == p)) {
       // Description, mode, retry bounds, max-prefix and next hops apply to the running session;
       // anything negotiated or fixed for the session needs a new one.
+      std::string changed;
+      for (const auto& key : conf::peer_changed_keys(p, *it)) changed += (changed.empty() ? "" : ",") + key;
       if (conf::peer_session_params_equal(p, *it) && !speaker_->retune_peer(speaker_peer(config_, *it))) {
-        log_.write(log::Level::notice, "peer changed, session kept", {{"peer", p.name}, {"reason", "reload"}});
+        log_.write(log::Level::notice, "peer changed, session kept",
+                   {{"peer", p.name}, {"changed", changed}, {"reason", "reload"}});
         continue;
       }
-      log_.write(log::Level::notice, "peer changed, session restarts", {{"peer", p.name}, {"reason", "reload"}});
+      log_.write(log::Level::notice, "peer changed, session restarts",
+                 {{"peer", p.name}, {"changed", changed}, {"reason", "reload"}});
       if (auto err = speaker_->update_peer(speaker_peer(config_, *it)))
         log_.write(log::Level::error, "peer update failed", {{"peer", p.name}, {"reason", *err}});
     }

@@ -487,6 +487,51 @@ TEST_CASE("peer_session_params_equal: which changes reset a session") {
   CHECK(differs([](conf::PeerConfig& x) { x.strict_role = true; }));
 }
 
+TEST_CASE("peer_changed_keys: the keys a reload changed, by their configuration names") {
+  auto c = load_ok(kBase);
+  const conf::PeerConfig a = c.peers[0];
+  CHECK(conf::peer_changed_keys(a, a).empty());
+  conf::PeerConfig b = a;
+  b.description = "changed";
+  b.hold_time = 30s;
+  b.md5_password = "secret";
+  CHECK(conf::peer_changed_keys(a, b) == std::vector<std::string>{"description", "hold-time", "md5-password"});
+  auto one = [&](auto mutate) {
+    conf::PeerConfig x = a;
+    mutate(x);
+    const auto keys = conf::peer_changed_keys(a, x);
+    return keys.size() == 1 ? keys[0] : std::string("<") + std::to_string(keys.size()) + " keys>";
+  };
+  CHECK(one([](conf::PeerConfig& x) { x.name = "other"; }) == "name");
+  CHECK(one([](conf::PeerConfig& x) { x.address = *bgp::IpAddress::parse("192.0.2.99"); }) == "address");
+  CHECK(one([](conf::PeerConfig& x) { x.remote_as = 1; }) == "remote-as");
+  CHECK(one([](conf::PeerConfig& x) { x.local_address = bgp::IpAddress::parse("192.0.2.98"); }) == "local-address");
+  CHECK(one([](conf::PeerConfig& x) { x.port = 1179; }) == "port");
+  CHECK(one([](conf::PeerConfig& x) { x.mode = conf::PeerMode::Passive; }) == "mode");
+  CHECK(one([](conf::PeerConfig& x) { x.keepalive = 10s; }) == "keepalive");
+  CHECK(one([](conf::PeerConfig& x) { x.connect_retry = 9s; }) == "connect-retry");
+  CHECK(one([](conf::PeerConfig& x) { x.connect_retry_max = 9min; }) == "connect-retry-max");
+  CHECK(one([](conf::PeerConfig& x) { x.idle_hold = 9s; }) == "idle-hold");
+  CHECK(one([](conf::PeerConfig& x) { x.idle_hold_max = 9min; }) == "idle-hold-max");
+  CHECK(one([](conf::PeerConfig& x) { x.md5_password_file = "/etc/herald/k"; }) == "md5-password-file");
+  CHECK(one([](conf::PeerConfig& x) { x.gtsm = true; }) == "gtsm");
+  CHECK(one([](conf::PeerConfig& x) { x.families.push_back(bgp::kIpv6Unicast); }) == "families");
+  CHECK(one([](conf::PeerConfig& x) { x.next_hop_v4 = bgp::IpAddress::parse("192.0.2.77"); }) == "next-hop-v4");
+  CHECK(one([](conf::PeerConfig& x) { x.next_hop_v6 = bgp::IpAddress::parse("2001:db8::77"); }) == "next-hop-v6");
+  CHECK(one([](conf::PeerConfig& x) { x.next_hop_v6_link_local = bgp::IpAddress::parse("fe80::77"); }) ==
+        "next-hop-v6-link-local");
+  CHECK(one([](conf::PeerConfig& x) { x.max_prefix = 10; }) == "max-prefix");
+  CHECK(one([](conf::PeerConfig& x) { x.role = conf::BgpRole::Peer; }) == "role");
+  CHECK(one([](conf::PeerConfig& x) { x.strict_role = true; }) == "strict-role");
+  CHECK(one([](conf::PeerConfig& x) { x.bfd = conf::BfdConfig{}; }) == "bfd");
+  conf::PeerConfig with_bfd = a;
+  with_bfd.bfd = conf::BfdConfig{};
+  conf::PeerConfig faster = with_bfd;
+  faster.bfd->min_tx = 50ms;
+  faster.bfd->multiplier = 5;
+  CHECK(conf::peer_changed_keys(with_bfd, faster) == std::vector<std::string>{"bfd-min-tx", "bfd-multiplier"});
+}
+
 TEST_CASE("load_file: real files, size limit, error list formatting") {
   auto r = conf::load_file(HERALD_CONF_SAMPLES "/minimal.toml");
   REQUIRE(r.has_value());

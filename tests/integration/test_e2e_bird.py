@@ -143,6 +143,8 @@ def main() -> int:
         assert 'herald_bgp_max_prefix{peer="upstream"} 500' in text, [l for l in text.splitlines() if "max_prefix" in l]
         peers = site.status()["status"]["peers"]
         assert peers[0].get("description") == "transit A", peers[0]
+        kept = [l for l in site.herald.log().splitlines() if "peer changed, session kept" in l]
+        assert kept and "description,next-hop-v4,max-prefix" in kept[-1], kept
         print("ok: reload of description, max-prefix and next hop applied without resetting the session")
 
         # Reload of a broken file: refused with file:line:col, nothing changes.
