@@ -6,6 +6,9 @@
 #include <variant>
 #include <vector>
 
+#include <doctest/doctest.h>
+
+#include "bgp/codec.hpp"
 #include "bgp/fsm.hpp"
 #include "bgp/peer.hpp"
 
@@ -87,6 +90,26 @@ bool closes(const std::vector<V>& actions, ConnId id) {
     if (c.conn == id) return true;
   }
   return false;
+}
+
+// Every message in a Peer's Send actions for `conn`, in order, decoded with the codec (what went
+// on the wire).
+inline std::vector<Message> sent_messages(const Actions& actions, ConnId conn,
+                                          CodecOptions opts = CodecOptions{}) {
+  Framer f(kMaxExtendedMessageSize);
+  for (const auto& s : all_of<Send>(actions)) {
+    if (s.conn == conn) f.append(s.bytes);
+  }
+  std::vector<Message> out;
+  for (;;) {
+    auto fr = f.next();
+    if (fr.status == Framer::Status::NeedMore) break;
+    REQUIRE(fr.status == Framer::Status::Message);
+    auto d = decode(fr.type, fr.body, opts);
+    REQUIRE(d.has_value());
+    out.push_back(d->message);
+  }
+  return out;
 }
 
 }  // namespace herald::bgp::testing

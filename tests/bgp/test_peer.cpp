@@ -19,25 +19,6 @@ const IpAddress kRemote = *IpAddress::parse("192.0.2.2");
 
 Prefix pfx(const char* s) { return *Prefix::parse(s); }
 
-// Every message in the Send actions for `conn`, in order.
-std::vector<Message> sent_messages(const Actions& actions, ConnId conn,
-                                   CodecOptions opts = CodecOptions{}) {
-  Framer f(kMaxExtendedMessageSize);
-  for (const auto& s : all_of<Send>(actions)) {
-    if (s.conn == conn) f.append(s.bytes);
-  }
-  std::vector<Message> out;
-  for (;;) {
-    auto fr = f.next();
-    if (fr.status == Framer::Status::NeedMore) break;
-    REQUIRE(fr.status == Framer::Status::Message);
-    auto d = decode(fr.type, fr.body, opts);
-    REQUIRE(d.has_value());
-    out.push_back(d->message);
-  }
-  return out;
-}
-
 std::vector<Update> updates(const std::vector<Message>& ms) {
   std::vector<Update> out;
   for (const auto& m : ms) {

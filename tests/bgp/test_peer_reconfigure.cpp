@@ -17,22 +17,6 @@ const IpAddress kRemote = *IpAddress::parse("192.0.2.2");
 
 Prefix pfx(const char* s) { return *Prefix::parse(s); }
 
-std::vector<Message> sent(const Actions& actions, ConnId conn) {
-  Framer f(kMaxExtendedMessageSize);
-  for (const auto& s : all_of<Send>(actions))
-    if (s.conn == conn) f.append(s.bytes);
-  std::vector<Message> out;
-  for (;;) {
-    auto fr = f.next();
-    if (fr.status == Framer::Status::NeedMore) break;
-    REQUIRE(fr.status == Framer::Status::Message);
-    auto d = decode(fr.type, fr.body, CodecOptions{});
-    REQUIRE(d.has_value());
-    out.push_back(d->message);
-  }
-  return out;
-}
-
 PeerConfig config() {
   auto c = base_config();
   c.next_hop_v6 = *IpAddress::parse("2001:db8::1");  // the session runs over IPv4
@@ -103,7 +87,7 @@ TEST_CASE("peer reconfigure: a new IPv4 next hop re-announces the IPv4 routes on
   c.description = "transit A";
   auto a = s.peer.reconfigure(c, s.now);
   CHECK(s.peer.state() == State::Established);
-  const auto ms = sent(a, s.conn);
+  const auto ms = sent_messages(a, s.conn);
   REQUIRE(ms.size() == 1);
   const auto& u = std::get<Update>(ms[0]);
   CHECK(u.nlri == std::vector<Prefix>{pfx("192.0.2.53/32")});
@@ -124,7 +108,7 @@ TEST_CASE("peer reconfigure: an IPv6 family left without a next hop is withdrawn
   c.next_hop_v6.reset();  // an IPv4 session has no IPv6 address of its own to fall back on
   auto a = s.peer.reconfigure(c, s.now);
   CHECK(s.peer.state() == State::Established);
-  const auto ms = sent(a, s.conn);
+  const auto ms = sent_messages(a, s.conn);
   REQUIRE(ms.size() == 1);
   const auto& u = std::get<Update>(ms[0]);
   REQUIRE(u.attrs.mp_unreach);
@@ -147,7 +131,7 @@ TEST_CASE("peer reconfigure: a max-prefix below what the neighbor sends ends the
   CHECK(s.peer.state() == State::Established);
   c.max_prefix.total = 1;
   auto a = s.peer.reconfigure(c, s.now);
-  const auto ms = sent(a, s.conn);
+  const auto ms = sent_messages(a, s.conn);
   REQUIRE(ms.size() == 1);
   const auto& n = std::get<Notification>(ms[0]);
   CHECK(n.code == 6);

@@ -2,11 +2,34 @@
 // parsed but never handed on does nothing for the operator, so each timer is followed through.
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "conf/load.hpp"
 #include "daemon/controller_config.hpp"
 
 using namespace herald;
 using namespace std::chrono_literals;
+
+namespace {
+
+// A configuration of one [[peer]] "up" (192.0.2.1, AS 65000) with `keys` added to it, under a
+// global section of AS 65001.
+conf::Config load_peer(const std::string& keys) {
+  auto loaded = conf::load_string(R"([global]
+local-as = 65001
+router-id = "192.0.2.10"
+
+[[peer]]
+name = "up"
+address = "192.0.2.1"
+remote-as = 65000
+)" + keys,
+                                  "t.toml");
+  REQUIRE(loaded);
+  return std::move(*loaded);
+}
+
+}  // namespace
 
 TEST_CASE("controller_config: a peer's backoff and damping timers reach the speaker") {
   auto loaded = conf::load_string(R"([global]
@@ -45,20 +68,7 @@ remote-as = 65000
 }
 
 TEST_CASE("controller_config: the RFC 9234 role and strict mode reach the speaker") {
-  auto loaded = conf::load_string(R"([global]
-local-as = 65001
-router-id = "192.0.2.10"
-
-[[peer]]
-name = "up"
-address = "192.0.2.1"
-remote-as = 65000
-role = "customer"
-strict-role = true
-)",
-                                  "t.toml");
-  REQUIRE(loaded);
-  const auto peers = daemon::speaker_peers(*loaded);
+  const auto peers = daemon::speaker_peers(load_peer("role = \"customer\"\nstrict-role = true\n"));
   REQUIRE(peers.size() == 1);
   CHECK(peers[0].bgp.role == bgp::Role::Customer);
   CHECK(peers[0].bgp.strict_role);  // was dropped on the way before: strict mode did nothing
@@ -67,17 +77,8 @@ strict-role = true
 TEST_CASE("controller_config: what conf lets a reload keep, the speaker can keep") {
   // The controller asks conf::peer_session_params_equal whether a changed peer keeps its session
   // and then hands the speaker the new peer, which checks bgp::same_session: both must agree.
-  const char* base = R"([global]
-local-as = 65001
-router-id = "192.0.2.10"
-
-[[peer]]
-name = "up"
-address = "192.0.2.1"
-remote-as = 65000
-)";
-  auto a = conf::load_string(base, "a.toml");
-  auto b = conf::load_string(std::string(base) + R"(description = "transit A"
+  const auto a = load_peer("");
+  const auto b = load_peer(R"(description = "transit A"
 mode = "passive"
 connect-retry = "5s"
 connect-retry-max = "1m"
@@ -85,14 +86,10 @@ idle-hold = "3s"
 idle-hold-max = "1m"
 max-prefix = 100
 next-hop-v4 = "192.0.2.9"
-)",
-                             "b.toml");
-  REQUIRE(a);
-  REQUIRE(b);
-  CHECK(conf::peer_session_params_equal(a->peers[0], b->peers[0]));
-  CHECK(bgp::same_session(daemon::speaker_peer(*a, a->peers[0]).bgp, daemon::speaker_peer(*b, b->peers[0]).bgp));
-  auto c = conf::load_string(std::string(base) + "hold-time = \"30s\"\n", "c.toml");
-  REQUIRE(c);
-  CHECK_FALSE(conf::peer_session_params_equal(a->peers[0], c->peers[0]));
-  CHECK_FALSE(bgp::same_session(daemon::speaker_peer(*a, a->peers[0]).bgp, daemon::speaker_peer(*c, c->peers[0]).bgp));
+)");
+  CHECK(conf::peer_session_params_equal(a.peers[0], b.peers[0]));
+  CHECK(bgp::same_session(daemon::speaker_peer(a, a.peers[0]).bgp, daemon::speaker_peer(b, b.peers[0]).bgp));
+  const auto c = load_peer("hold-time = \"30s\"\n");
+  CHECK_FALSE(conf::peer_session_params_equal(a.peers[0], c.peers[0]));
+  CHECK_FALSE(bgp::same_session(daemon::speaker_peer(a, a.peers[0]).bgp, daemon::speaker_peer(c, c.peers[0]).bgp));
 }

@@ -1,5 +1,6 @@
 // What the scripted DNS responders of the health tests share: a UDP socket on 127.0.0.1 whose
-// every wait is bounded, and the reply a healthy server gives to "www.example. IN A".
+// every wait is bounded, the reply a healthy server gives to "www.example. IN A", and a service
+// that checks such a responder.
 #pragma once
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+
+#include "health/check_spec.hpp"
 
 namespace health_test {
 
@@ -74,6 +77,30 @@ inline std::vector<unsigned char> good_reply(std::vector<unsigned char> q) {
   const unsigned char answer[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 53};
   q.insert(q.end(), std::begin(answer), std::end(answer));
   return q;
+}
+
+/// Service "dns" with one DNS check of "www.example. A" (expecting 192.0.2.53) on
+/// 127.0.0.1:`port`; rise and fall 1, no splay (the first round starts at once), no flap
+/// damping, `interval` for every round.
+inline health::ServiceSpec loopback_dns_service(std::uint16_t port, health::Duration interval,
+                                                health::Duration timeout) {
+  health::ServiceSpec s;
+  s.name = "dns";
+  s.policy.interval = interval;
+  s.policy.fast_interval = interval;
+  s.policy.timeout = timeout;
+  s.policy.rise = 1;
+  s.policy.fall = 1;
+  s.policy.splay = health::Duration::zero();
+  s.policy.flap.enabled = false;
+  health::DnsCheckSpec d;
+  d.server = "127.0.0.1";
+  d.port = port;
+  d.qname = "www.example.";
+  d.qtype = "A";
+  d.expect_answers = {"192.0.2.53"};
+  s.checks.push_back(d);
+  return s;
 }
 
 }  // namespace health_test

@@ -43,22 +43,7 @@ class SlowThenFast {
 
 TEST_CASE("a late passing answer brings the next round forward; the grid stays") {
   SlowThenFast resp(2);
-  health::ServiceSpec s;
-  s.name = "dns";
-  s.policy.interval = 1s;
-  s.policy.fast_interval = 1s;
-  s.policy.timeout = 50ms;
-  s.policy.rise = 1;
-  s.policy.fall = 1;
-  s.policy.splay = 0ms;
-  s.policy.flap.enabled = false;
-  health::DnsCheckSpec d;
-  d.server = "127.0.0.1";
-  d.port = resp.port();
-  d.qname = "www.example.";
-  d.qtype = "A";
-  d.expect_answers = {"192.0.2.53"};
-  s.checks.push_back(d);
+  const auto s = health_test::loopback_dns_service(resp.port(), 1s, 50ms);
 
   boost::asio::io_context io;
   std::vector<health::ServiceState> states;

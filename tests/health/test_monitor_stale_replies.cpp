@@ -52,22 +52,7 @@ class StaleResponder {
 // One service with a DNS check on the responder and an exec check; rise/fall 1, no splay, so the
 // first round starts at once and the next one `interval` later.
 health::ServiceSpec service(std::uint16_t port, health::Duration interval) {
-  health::ServiceSpec s;
-  s.name = "dns";
-  s.policy.interval = interval;
-  s.policy.fast_interval = interval;
-  s.policy.timeout = 1s;
-  s.policy.rise = 1;
-  s.policy.fall = 1;
-  s.policy.splay = 0ms;
-  s.policy.flap.enabled = false;
-  health::DnsCheckSpec d;
-  d.server = "127.0.0.1";
-  d.port = port;
-  d.qname = "www.example.";
-  d.qtype = "A";
-  d.expect_answers = {"192.0.2.53"};
-  s.checks.push_back(d);
+  auto s = health_test::loopback_dns_service(port, interval, 1s);
   s.checks.push_back(health::ExecCheckSpec{{"/bin/true"}, std::nullopt});
   return s;
 }

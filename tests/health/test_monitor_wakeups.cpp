@@ -65,22 +65,7 @@ std::vector<std::chrono::nanoseconds> armed_timerfds() {
 
 TEST_CASE("after a round answered in time, the kernel timer waits for the next live deadline, not the cancelled timeout") {
   OneAnswer resp;
-  health::ServiceSpec s;
-  s.name = "dns";
-  s.policy.interval = 1s;
-  s.policy.fast_interval = 1s;
-  s.policy.timeout = 500ms;
-  s.policy.rise = 1;
-  s.policy.fall = 1;
-  s.policy.splay = 0ms;
-  s.policy.flap.enabled = false;
-  health::DnsCheckSpec d;
-  d.server = "127.0.0.1";
-  d.port = resp.port();
-  d.qname = "www.example.";
-  d.qtype = "A";
-  d.expect_answers = {"192.0.2.53"};
-  s.checks.push_back(d);
+  const auto s = health_test::loopback_dns_service(resp.port(), 1s, 500ms);
 
   boost::asio::io_context io;
   boost::asio::steady_timer keepalive(io, 900ms);
