@@ -32,15 +32,7 @@ remote-as = 65000
 }  // namespace
 
 TEST_CASE("controller_config: a peer's backoff and damping timers reach the speaker") {
-  auto loaded = conf::load_string(R"([global]
-local-as = 65001
-router-id = "192.0.2.10"
-
-[[peer]]
-name = "up"
-address = "192.0.2.1"
-remote-as = 65000
-connect-retry = "3s"
+  const auto loaded = load_peer(R"(connect-retry = "3s"
 connect-retry-max = "30s"
 idle-hold = "2s"
 idle-hold-max = "20s"
@@ -49,10 +41,8 @@ idle-hold-max = "20s"
 name = "defaults"
 address = "192.0.2.2"
 remote-as = 65000
-)",
-                                  "t.toml");
-  REQUIRE(loaded);
-  const auto peers = daemon::speaker_peers(*loaded);
+)");
+  const auto peers = daemon::speaker_peers(loaded);
   REQUIRE(peers.size() == 2);
   const auto& b = peers[0].bgp;
   CHECK(b.connect_retry == 3s);
