@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# Installs every Debian package herald needs to build, test, fuzz, package and run its demo.
-# Runs as root on Debian 12. Package services (frr, unbound, bird) must not start on install:
+# Installs the Debian packages herald needs, as root on Debian 12:
+#   bash .ci/deps.sh          everything to build, test, fuzz, benchmark and package herald
+#   bash .ci/deps.sh --demo   only what tests/demo.sh uses: the toolchain, the libraries, BIRD,
+#                             unbound, iproute2 and dig (a fresh machine installs it in a few minutes
+#                             rather than pulling qemu, a kernel image, prometheus and lintian)
+# Package services (frr, unbound, bird) must not start on install:
 # tests and the demo start their own instances inside network namespaces.
 set -euo pipefail
 
-PKGS=(
+DEMO_PKGS=(
   # toolchain
-  build-essential cmake ninja-build pkg-config g++ clang-14 libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config g++
   # libraries
   libboost-dev libfmt-dev libtomlplusplus-dev libnl-3-dev libnl-route-3-dev doctest-dev
   libldns-dev nlohmann-json3-dev libsystemd-dev libcli11-dev
-  # real peers and services for integration tests and the demo
-  bird2 frr unbound iproute2 procps psmisc python3 curl dnsutils
+  # the demo's upstream router and DNS server, and what its harness runs
+  bird2 unbound iproute2 procps python3 dnsutils
+)
+PKGS=(
+  "${DEMO_PKGS[@]}"
+  # sanitizer and fuzzing toolchain
+  clang-14 libclang-rt-14-dev
+  # more real peers and tools for integration tests
+  frr psmisc curl
   # a throw-away VM for the dummy-interface test when the host kernel lacks the dummy driver
   qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio
   # side-by-side benchmarks (the speakers operators use today) and packet captures
@@ -19,6 +30,12 @@ PKGS=(
   # operations checks
   prometheus systemd dpkg-dev lintian fakeroot
 )
+
+case "${1:-}" in
+  --demo) PKGS=("${DEMO_PKGS[@]}") ;;
+  "") ;;
+  *) echo "usage: deps.sh [--demo]" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
   echo "deps.sh: must run as root (apt-get install)" >&2
