@@ -72,8 +72,16 @@ std::optional<std::int64_t> as_int(Context& ctx, const toml::node& n, const std:
 }
 
 std::optional<Duration> as_duration(Context& ctx, const toml::node& n, const std::string& key) {
+  if (const auto* i = n.as_integer()) {
+    // A bare number is ambiguous (BIRD and FRR read seconds, herald's check settings are often
+    // milliseconds): refuse it, and say exactly what to write for either reading.
+    ctx.error(where(n), key,
+              fmt::format("expected a duration with a unit: write \"{0}s\" for {0} seconds or \"{0}ms\" "
+                          "for {0} milliseconds, got integer {0}",
+                          i->get()));
+    return std::nullopt;
+  }
   if (!n.is_string()) {
-    // A bare number is ambiguous (seconds? milliseconds?): refuse it and show the syntax.
     ctx.error(where(n), key,
               "expected a duration string like \"1s\" or \"250ms\", got " + type_name(n));
     return std::nullopt;

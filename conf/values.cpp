@@ -109,6 +109,11 @@ ValueResult<Duration> parse_duration(std::string_view text) {
         "expected a duration string like \"1s\", \"250ms\" or \"1m30s\", got {}", quoted(text)));
   };
   if (text.empty()) return bad();
+  if (std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+      text.size() <= 12)
+    return unexpected(fmt::format("duration {0} has no unit: write \"{1}s\" for {1} seconds or \"{1}ms\" "
+                                  "for {1} milliseconds",
+                                  quoted(text), text));
   // Units from largest to smallest; each component must use a smaller unit than the last.
   struct Unit {
     std::string_view suffix;

@@ -134,8 +134,8 @@ name = "x"
 prefixes = ["192.0.2.1/24"]
 )";
   CHECK(errors(text) ==
-        "t.toml:15:13: peer[1].hold-time: expected a duration string like \"1s\" or \"250ms\", "
-        "got integer 90\n"
+        "t.toml:15:13: peer[1].hold-time: expected a duration with a unit: write \"90s\" for 90 "
+        "seconds or \"90ms\" for 90 milliseconds, got integer 90\n"
         "t.toml:17:8: peer[1].mode: expected \"active\", \"passive\" or \"both\", got "
         "\"sometimes\"\n"
         "t.toml:20:13: service[0].prefixes[0]: prefix \"192.0.2.1/24\" has host bits set; did "

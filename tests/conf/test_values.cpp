@@ -25,12 +25,16 @@ TEST_CASE("durations: accepted forms and normalization") {
 }
 
 TEST_CASE("durations: refused forms") {
-  for (auto text : {"", "1", "s", "1x", "1.5s", "-1s", "1s1m", "1s1s", "1 s", "1ms1s", "ms"}) {
+  for (auto text : {"", "s", "1x", "1.5s", "-1s", "1s1m", "1s1s", "1 s", "1ms1s", "ms"}) {
     CAPTURE(text);
     auto r = parse_duration(text);
     REQUIRE_FALSE(r);
     CHECK(r.error().find("expected a duration string like \"1s\"") == 0);
   }
+  // A number without a unit gets both readings spelled out (BIRD and FRR users type seconds).
+  auto bare = parse_duration("90");
+  REQUIRE_FALSE(bare);
+  CHECK(bare.error() == "duration \"90\" has no unit: write \"90s\" for 90 seconds or \"90ms\" for 90 milliseconds");
   auto big = parse_duration("721h");
   REQUIRE_FALSE(big);
   CHECK(big.error() == "duration \"721h\" is longer than 30 days");
