@@ -33,9 +33,7 @@ def wait_line(proc, line, timeout):
 
 
 def main() -> int:
-    if os.geteuid() != 0:
-        print("SKIP: needs root")
-        return 0
+    harness.require_root()
     exe = harness.binary("herald-addr")
     with harness.Lab("nladdr") as lab:
         ns = lab.netns("h")
