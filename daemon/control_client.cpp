@@ -11,7 +11,7 @@
 
 namespace herald::control {
 
-Expected<Client, std::string> Client::connect(const std::filesystem::path& path) {
+Expected<Client, std::string> Client::connect(const std::filesystem::path& path, std::chrono::milliseconds timeout) {
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
   const std::string& p = path.native();
@@ -23,21 +23,48 @@ Expected<Client, std::string> Client::connect(const std::filesystem::path& path)
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return unexpected(fmt::format("cannot connect to {}: socket: {}", p, std::strerror(errno)));
   Client c(fd);
+  // A Unix socket's connect() waits for room in the listener's backlog for SO_SNDTIMEO.
+  c.set_timeout(timeout);
   int r;
   do {
     r = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   } while (r != 0 && errno == EINTR);
   if (r != 0) {
     int err = errno;
-    std::string_view hint = err == ENOENT || err == ECONNREFUSED ? " (is herald running?)"
-                            : err == EACCES ? " (are you in the socket's group, or root?)"
-                                            : "";
-    return unexpected(fmt::format("cannot connect to {}: {}{}", p, std::strerror(err), hint));
+    switch (err) {
+      case ENOENT:
+        return unexpected(fmt::format(
+            "cannot connect to {}: no such socket: herald is not running, or it uses another "
+            "control-socket (see --socket)",
+            p));
+      case ECONNREFUSED:
+        return unexpected(fmt::format(
+            "cannot connect to {}: the socket exists but nothing listens: herald is not running "
+            "(the socket was left by a herald that ended)",
+            p));
+      case EACCES:
+      case EPERM:
+        return unexpected(fmt::format(
+            "cannot connect to {}: permission denied: run heraldctl as root or as a member of the "
+            "socket's group (global.control-group)",
+            p));
+      case EAGAIN:
+      case ETIMEDOUT:
+        return unexpected(fmt::format(
+            "cannot connect to {}: herald is running but did not accept the connection within {} ms "
+            "(see its log; --timeout sets the limit)",
+            p, timeout.count()));
+      default:
+        return unexpected(fmt::format("cannot connect to {}: {}", p, std::strerror(err)));
+    }
   }
+  c.path_ = p;
+  c.timeout_ = timeout;
   return c;
 }
 
-Client::Client(Client&& other) noexcept : fd_(other.fd_), buf_(std::move(other.buf_)) {
+Client::Client(Client&& other) noexcept
+    : fd_(other.fd_), buf_(std::move(other.buf_)), path_(std::move(other.path_)), timeout_(other.timeout_) {
   other.fd_ = -1;
 }
 
@@ -46,6 +73,8 @@ Client& Client::operator=(Client&& other) noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = other.fd_;
     buf_ = std::move(other.buf_);
+    path_ = std::move(other.path_);
+    timeout_ = other.timeout_;
     other.fd_ = -1;
   }
   return *this;
@@ -56,6 +85,7 @@ Client::~Client() {
 }
 
 void Client::set_timeout(std::chrono::milliseconds timeout) {
+  timeout_ = timeout;
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
@@ -95,7 +125,10 @@ Expected<std::optional<std::string>, std::string> Client::read_line() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        return unexpected(std::string("reading from herald: no reply (timed out)"));
+        return unexpected(fmt::format(
+            "herald at {} did not reply within {} ms: it is running but busy or stuck (see its log; "
+            "--timeout sets the limit)",
+            path_, timeout_.count()));
       }
       return unexpected(fmt::format("reading from herald: {}", std::strerror(errno)));
     }

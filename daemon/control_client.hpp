@@ -16,9 +16,12 @@ namespace herald::control {
 
 class Client {
  public:
-  // Connects to the socket at `path`. The error names the path and says what to check, e.g.
-  // "cannot connect to /run/herald/control.sock: No such file or directory (is herald running?)".
-  static Expected<Client, std::string> connect(const std::filesystem::path& path);
+  // Connects to the socket at `path`, giving up after `timeout` (zero: no limit) when herald's
+  // backlog is full. The error names the path and says whether herald is running, e.g.
+  // "cannot connect to /run/herald/control.sock: no such socket: herald is not running, or it
+  // uses another control-socket (see --socket)".
+  static Expected<Client, std::string> connect(const std::filesystem::path& path,
+                                               std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
   Client(Client&& other) noexcept;
   Client& operator=(Client&& other) noexcept;
@@ -42,6 +45,8 @@ class Client {
   explicit Client(int fd) : fd_(fd) {}
   int fd_ = -1;
   std::string buf_;
+  std::string path_;                      // for error messages
+  std::chrono::milliseconds timeout_{0};  // for error messages
 };
 
 }  // namespace herald::control

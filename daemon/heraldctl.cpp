@@ -1,17 +1,23 @@
 // heraldctl: the operator's client of herald's control socket.
 //
-//   heraldctl [--socket PATH] status [--json]
+//   heraldctl [--socket PATH] [--timeout SECONDS] [--json] COMMAND
+//   heraldctl status
 //   heraldctl drain SERVICE | --all [--reason TEXT]
 //   heraldctl undrain SERVICE | --all
 //   heraldctl steer SERVICE --prepend N [--med M] | --med M | --clear
 //   heraldctl reload
-//   heraldctl events [--json]
+//   heraldctl events
+//
+// --json prints the daemon's reply object (events: one JSON object per line) for every command;
+// it is also accepted after the command name. --timeout bounds the connection and the reply
+// (events: only the subscription).
 //
 // Exit status: 0 success; 1 the daemon refused the command (its error on stderr) or the reply
-// could not be read; 2 the control socket could not be reached; 64 bad command line.
+// could not be read in time; 2 the control socket could not be reached; 64 bad command line.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -33,12 +39,11 @@ constexpr int kExitUsage = 64;  // EX_USAGE, sysexits(3)
 
 // Connects, or prints why not and returns nullopt.
 std::optional<Client> connect(const std::string& socket, std::chrono::milliseconds timeout) {
-  auto c = Client::connect(socket);
+  auto c = Client::connect(socket, timeout);
   if (!c) {
     std::cerr << "heraldctl: " << c.error() << "\n";
     return std::nullopt;
   }
-  c->set_timeout(timeout);
   return std::move(c.value());
 }
 
@@ -57,8 +62,9 @@ bool report(const json& reply) {
   return false;
 }
 
-int run_command(const std::string& socket, const Command& cmd, bool json_out) {
-  auto client = connect(socket, std::chrono::seconds(30));
+int run_command(const std::string& socket, std::chrono::milliseconds timeout, const Command& cmd,
+                bool json_out) {
+  auto client = connect(socket, timeout);
   if (!client) return kExitUnreachable;
   auto reply = client->request(cmd);
   if (!reply) {
@@ -78,8 +84,8 @@ int run_command(const std::string& socket, const Command& cmd, bool json_out) {
   return 0;
 }
 
-int run_events(const std::string& socket, bool json_out) {
-  auto client = connect(socket, std::chrono::seconds(30));
+int run_events(const std::string& socket, std::chrono::milliseconds timeout, bool json_out) {
+  auto client = connect(socket, timeout);
   if (!client) return kExitUnreachable;
   auto reply = client->request(herald::control::Events{});
   if (!reply) {
@@ -116,10 +122,14 @@ int main(int argc, char** argv) {
   app.add_option("-s,--socket", socket, "herald's control socket")
       ->envname("HERALD_CONTROL_SOCKET")
       ->capture_default_str();
-
+  double timeout_s = 10;
+  app.add_option("-t,--timeout", timeout_s, "seconds to wait for herald to accept and to reply")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
   bool json_out = false;
+  app.add_flag("--json", json_out, "print herald's reply as JSON (events: one object per line)");
+
   auto* status = app.add_subcommand("status", "show peers, services and checks");
-  status->add_flag("--json", json_out, "print the raw status JSON");
 
   std::string service;
   bool all = false;
@@ -148,7 +158,9 @@ int main(int argc, char** argv) {
 
   auto* reload = app.add_subcommand("reload", "re-read the configuration file");
   auto* events = app.add_subcommand("events", "print state changes as they happen");
-  events->add_flag("--json", json_out, "print the raw event JSON lines");
+  // --json after the command name too (heraldctl status --json), as operators type it.
+  for (auto* sub : {status, drain, undrain, steer, reload, events})
+    sub->add_flag("--json", json_out, "print herald's reply as JSON");
 
   try {
     app.parse(argc, argv);
@@ -164,15 +176,17 @@ int main(int argc, char** argv) {
   }
 
   using namespace herald::control;
+  auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+  auto run = [&](const Command& cmd) { return run_command(socket, timeout, cmd, json_out); };
   Target target{all, all ? std::string() : service};
-  if (*status) return run_command(socket, Status{}, json_out);
-  if (*drain) return run_command(socket, Drain{target, reason}, false);
-  if (*undrain) return run_command(socket, Undrain{target}, false);
+  if (*status) return run(Status{});
+  if (*drain) return run(Drain{target, reason});
+  if (*undrain) return run(Undrain{target});
   if (*steer) {
-    if (clear) return run_command(socket, SteerClear{service}, false);
-    return run_command(socket, Steer{service, prepend.value_or(0), med}, false);
+    if (clear) return run(SteerClear{service});
+    return run(Steer{service, prepend.value_or(0), med});
   }
-  if (*reload) return run_command(socket, Reload{}, false);
-  if (*events) return run_events(socket, json_out);
+  if (*reload) return run(Reload{});
+  if (*events) return run_events(socket, timeout, json_out);
   return kExitUsage;
 }

@@ -212,7 +212,8 @@ TEST_CASE("client connect errors name the socket path") {
   auto c = Client::connect(dir / "absent.sock");
   REQUIRE_FALSE(c.has_value());
   CHECK(c.error() == "cannot connect to " + (dir / "absent.sock").string() +
-                         ": No such file or directory (is herald running?)");
+                         ": no such socket: herald is not running, or it uses another control-socket "
+                         "(see --socket)");
 }
 
 TEST_CASE("group lookup") {

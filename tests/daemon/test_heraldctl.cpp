@@ -1,10 +1,14 @@
 // heraldctl as the operator runs it: the real binary against a control server in this process,
 // checking the request it sent, its output and its exit status (0 ok, 1 refused, 2 unreachable).
 #include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <string>
 
@@ -112,13 +116,65 @@ TEST_CASE("heraldctl exit statuses: refused 1, unreachable 2, usage 64; warnings
   r = heraldctl(h.dir, "--socket " + missing + " status");
   CHECK(r.status == 2);
   CHECK(r.err == "heraldctl: cannot connect to " + missing +
-                     ": No such file or directory (is herald running?)\n");
+                     ": no such socket: herald is not running, or it uses another control-socket "
+                     "(see --socket)\n");
 
   CHECK(heraldctl(h.dir, sock + " steer dns").status == 64);
   CHECK(heraldctl(h.dir, sock + " steer dns --prepend 17").status == 64);
   CHECK(heraldctl(h.dir, sock + " drain").status == 64);
   CHECK(heraldctl(h.dir, sock + " drain dns --all").status == 64);
   CHECK(h.calls() == 2);  // none of the usage errors reached the daemon
+}
+
+TEST_CASE("heraldctl: a socket nobody listens on is named, and said to be left by a herald that ended") {
+  herald::test::TempDir dir;
+  std::string stale = (dir / "stale.sock").string();
+  {
+    // Bound but never listening: what a herald killed before it could remove its socket leaves.
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", stale.c_str());
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    ::close(fd);
+  }
+  Run r = heraldctl(dir, "--socket " + stale + " drain dns");
+  CHECK(r.status == 2);
+  CHECK(r.err == "heraldctl: cannot connect to " + stale +
+                     ": the socket exists but nothing listens: herald is not running (the socket was "
+                     "left by a herald that ended)\n");
+}
+
+TEST_CASE("heraldctl --timeout: a herald that never replies is reported as running but not answering") {
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  Harness h({}, [released](const Command&, const Caller&) {
+    released.wait();  // holds the server's only thread: no reply until the test lets go
+    return ok_response();
+  });
+  std::string sock = (h.dir / "control.sock").string();
+  Run r = heraldctl(h.dir, "--timeout 0.3 --socket " + sock + " status");
+  release.set_value();
+  CHECK(r.status == 1);
+  CHECK(r.err == "heraldctl: herald at " + sock +
+                     " did not reply within 300 ms: it is running but busy or stuck (see its log; "
+                     "--timeout sets the limit)\n");
+  CHECK(heraldctl(h.dir, "--timeout 0 --socket " + sock + " status").status == 64);
+}
+
+TEST_CASE("heraldctl --json prints the reply of every command, before or after the command name") {
+  Harness h({}, handler);
+  std::string sock = "--socket " + (h.dir / "control.sock").string();
+  Run r = heraldctl(h.dir, sock + " --json undrain dns");
+  CHECK(r.status == 0);
+  CHECK(json::parse(r.out) == json{{"ok", true}, {"message", "undrained dns"}, {"warning", "state not saved"}});
+  r = heraldctl(h.dir, sock + " drain nosuch --json");
+  CHECK(r.status == 1);
+  CHECK(json::parse(r.out) == json{{"ok", false}, {"error", "drain: unknown service \"nosuch\""}});
+  r = heraldctl(h.dir, sock + " --json reload");
+  CHECK(r.status == 0);
+  CHECK(json::parse(r.out)["ok"] == true);
 }
 
 TEST_CASE("heraldctl events prints pushed events until the daemon closes") {
