@@ -24,7 +24,8 @@ struct Endpoint {
 };
 
 enum class LogLevel { Debug, Info, Notice, Warning, Error };
-enum class LogFormat { Text, Json };
+// auto: native journal entries when systemd connected stderr to the journal, text otherwise.
+enum class LogFormat { Auto, Text, Json, Journal };
 
 // [global]
 struct GlobalConfig {
@@ -35,7 +36,7 @@ struct GlobalConfig {
   std::string control_group;             // "" : the group of the daemon process
   std::optional<Endpoint> metrics;       // nullopt: no metrics listener
   LogLevel log_level = LogLevel::Info;
-  LogFormat log_format = LogFormat::Text;
+  LogFormat log_format = LogFormat::Auto;
   std::string state_dir = "/var/lib/herald";
   bool drain_on_shutdown = true;         // announce the "drained" policy before withdrawing
   Duration shutdown_timeout = std::chrono::seconds(30);  // upper bound for drain + withdraw

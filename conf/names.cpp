@@ -14,7 +14,15 @@ std::string_view to_string(LogLevel v) {
   return "?";
 }
 
-std::string_view to_string(LogFormat v) { return v == LogFormat::Json ? "json" : "text"; }
+std::string_view to_string(LogFormat v) {
+  switch (v) {
+    case LogFormat::Auto: return "auto";
+    case LogFormat::Text: return "text";
+    case LogFormat::Json: return "json";
+    case LogFormat::Journal: return "journal";
+  }
+  return "?";
+}
 
 std::string_view to_string(PeerMode v) {
   switch (v) {

@@ -115,10 +115,12 @@ void read_global(TableReader& r, GlobalConfig& g, GlobalPositions& pos) {
   }
   if (const auto* n = r.get("log-format")) {
     if (auto v = as_string(ctx, *n, r.key("log-format"))) {
-      if (*v == "text") g.log_format = LogFormat::Text;
+      if (*v == "auto") g.log_format = LogFormat::Auto;
+      else if (*v == "text") g.log_format = LogFormat::Text;
       else if (*v == "json") g.log_format = LogFormat::Json;
+      else if (*v == "journal") g.log_format = LogFormat::Journal;
       else ctx.error(where(*n), r.key("log-format"),
-                     fmt::format("expected \"text\" or \"json\", got \"{}\"", *v));
+                     fmt::format("expected \"auto\", \"text\", \"json\" or \"journal\", got \"{}\"", *v));
     }
   }
 

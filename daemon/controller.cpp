@@ -757,8 +757,7 @@ std::optional<std::string> Controller::reload() {
   conf::Config next = std::move(loaded.value());
   conf::Config old = std::move(config_);
   config_ = std::move(next);
-  log_.set_level(static_cast<log::Level>(config_.global.log_level));
-  log_.set_format(config_.global.log_format == conf::LogFormat::Json ? log::Format::json : log::Format::text);
+  log_.reconfigure(log_options(config_.global, log::stderr_is_journal()));
 
   // Peers: untouched ones keep their sessions.
   for (const auto& p : old.peers) {

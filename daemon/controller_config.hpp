@@ -7,6 +7,7 @@
 
 #include "bgp/speaker.hpp"
 #include "conf/config.hpp"
+#include "daemon/log.hpp"
 #include "health/check_spec.hpp"
 #include "netlink/address_binder.hpp"
 
@@ -28,5 +29,10 @@ struct BinderGroup {
   netlink::BinderConfig config;
 };
 std::vector<BinderGroup> binder_groups(const conf::Config& config);
+
+// The logger's options for global.log-level and global.log-format. `stderr_is_journal` is
+// log::stderr_is_journal() (systemd connected stderr to the journal): "auto" then sends native
+// journal entries with fields, and "text" prefixes each line with its syslog priority.
+log::Options log_options(const conf::GlobalConfig& global, bool stderr_is_journal);
 
 }  // namespace herald::daemon

@@ -2,12 +2,15 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <algorithm>
 #include <memory>
 
 namespace herald::log {
@@ -33,7 +36,21 @@ std::optional<Level> parse_level(std::string_view name) noexcept {
 std::optional<Format> parse_format(std::string_view name) noexcept {
   if (name == "text") return Format::text;
   if (name == "json") return Format::json;
+  if (name == "journal") return Format::journal;
   return std::nullopt;
+}
+
+std::string journal_field_name(std::string_view key) {
+  std::string out;
+  out.reserve(key.size() + 2);
+  for (char ch : key) {
+    if (ch >= 'a' && ch <= 'z') out.push_back(static_cast<char>(ch - 'a' + 'A'));
+    else if ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) out.push_back(ch);
+    else out.push_back('_');
+  }
+  if (out.empty() || out[0] == '_' || (out[0] >= '0' && out[0] <= '9')) out.insert(0, "F_");
+  if (out.size() > 64) out.resize(64);  // journald's limit on field names
+  return out;
 }
 
 int syslog_priority(Level level) noexcept {
@@ -203,6 +220,42 @@ void format_text(Buffer& out, Level level, std::string_view msg, Fields fields,
   }
 }
 
+// One journal entry: MESSAGE is the text line without timestamp and level (journald keeps
+// both), then PRIORITY, the identifier, the bare message and one field per log field.
+JournalEntry format_journal(Level level, std::string_view msg, Fields fields, std::uint64_t suppressed) {
+  JournalEntry e;
+  e.reserve(fields.size() + 5);
+  Buffer text;
+  format_text(text, level, msg, fields, suppressed);
+  // format_text writes " LEVEL msg ...": drop the level, journald has it as PRIORITY.
+  std::string_view line(text.data(), text.size());
+  line.remove_prefix(std::min(line.size(), 2 + to_string(level).size()));
+  e.push_back(fmt::format("MESSAGE={}", line));
+  e.push_back(fmt::format("PRIORITY={}", syslog_priority(level)));
+  e.emplace_back("SYSLOG_IDENTIFIER=herald");
+  e.push_back(fmt::format("HERALD_MSG={}", msg));
+  for (const Field& f : fields) {
+    std::string value;
+    if (auto* s = std::get_if<std::string_view>(&f.value)) {
+      value.assign(*s);
+    } else {
+      Buffer b;
+      append_number(b, f.value);
+      value = fmt::to_string(b);
+    }
+    e.push_back(journal_field_name(f.key) + "=" + value);
+  }
+  if (suppressed > 0) e.push_back(fmt::format("SUPPRESSED={}", suppressed));
+  return e;
+}
+
+bool send_journal(const JournalEntry& entry) {
+  std::vector<iovec> iov;
+  iov.reserve(entry.size());
+  for (const auto& f : entry) iov.push_back(iovec{const_cast<char*>(f.data()), f.size()});
+  return sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0;
+}
+
 void format_json(Buffer& out, std::string_view ts, Level level, std::string_view msg,
                  Fields fields, std::uint64_t suppressed) {
   append(out, "{\"ts\":\"");
@@ -254,7 +307,7 @@ std::string format_timestamp(std::chrono::system_clock::time_point tp) {
 
 Environment default_environment() {
   return Environment{write_stderr, [] { return std::chrono::system_clock::now(); },
-                     [] { return std::chrono::steady_clock::now(); }};
+                     [] { return std::chrono::steady_clock::now(); }, send_journal};
 }
 
 bool stderr_is_journal() noexcept {
@@ -276,6 +329,7 @@ Logger::Logger(Options options, Environment env)
       env_(std::move(env)) {
   Environment def = default_environment();
   if (!env_.sink) env_.sink = def.sink;
+  if (!env_.journal) env_.journal = def.journal;
   if (!env_.wall) env_.wall = def.wall;
   if (!env_.mono) env_.mono = def.mono;
 }
@@ -287,6 +341,13 @@ void Logger::set_level(Level level) noexcept {
 void Logger::set_format(Format format) {
   std::lock_guard lock(mutex_);
   options_.format = format;
+}
+
+void Logger::reconfigure(const Options& options) {
+  set_level(options.min_level);
+  std::lock_guard lock(mutex_);
+  options_.format = options.format;
+  options_.syslog_prefix = options.syslog_prefix;
 }
 
 void Logger::write(Level level, std::string_view msg, Fields fields) {
@@ -327,6 +388,7 @@ void Logger::write_limited(Level level, std::string_view msg, Fields fields) {
 }
 
 void Logger::emit(Level level, std::string_view msg, Fields fields, std::uint64_t suppressed) {
+  if (options_.format == Format::journal && env_.journal(format_journal(level, msg, fields, suppressed))) return;
   Buffer ts;
   append_timestamp(ts, env_.wall());
   Buffer out;

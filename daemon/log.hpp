@@ -1,9 +1,12 @@
-// The daemon's log: one event per line on stderr (journald collects it), in text or JSON form,
-// with structured fields (peer, service, prefix, old, new, reason, ...) and rate limiting of
-// repeated messages.
+// The daemon's log: one event per line on stderr in text or JSON form, or one journal entry
+// per event sent natively to journald, with structured fields (peer, service, prefix, old, new,
+// reason, ...) and rate limiting of repeated messages.
 //
-// Text:  2026-11-29T10:00:00.123Z info state change peer=upstream1 old=Active new=Established
-// JSON:  {"ts":"2026-11-29T10:00:00.123Z","level":"info","msg":"state change","peer":"upstream1",...}
+// Text:    2026-11-29T10:00:00.123Z info state change peer=upstream1 old=Active new=Established
+// JSON:    {"ts":"2026-11-29T10:00:00.123Z","level":"info","msg":"state change","peer":"upstream1",...}
+// Journal: MESSAGE=state change peer=upstream1 old=Active new=Established  PRIORITY=6
+//          SYSLOG_IDENTIFIER=herald  HERALD_MSG=state change  PEER=upstream1  OLD=Active  NEW=...
+//          (journald adds the timestamp; `journalctl PEER=upstream1` selects one peer's events)
 //
 // Only daemon/ code logs through the global logger; the pure libraries return values and events
 // instead. A filtered-out call costs one atomic load: fields are views, nothing is formatted.
@@ -20,12 +23,13 @@
 #include <type_traits>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 namespace herald::log {
 
 // syslog-like severities; the numeric syslog priority is in syslog_priority().
 enum class Level : std::uint8_t { debug, info, notice, warning, error };
-enum class Format : std::uint8_t { text, json };
+enum class Format : std::uint8_t { text, json, journal };
 
 // "debug", "info", "notice", "warning", "error".
 std::string_view to_string(Level level) noexcept;
@@ -60,11 +64,22 @@ struct Field {
 };
 using Fields = std::initializer_list<Field>;
 
-// Where finished lines go (each ends in '\n') and where time comes from; tests inject both.
+// The fields of one journal entry, each "NAME=value" (journald's native protocol).
+using JournalEntry = std::vector<std::string>;
+
+// The journal field name of a log field: upper case, characters other than A-Z, 0-9 and '_'
+// become '_', and a name that would start with '_' or a digit (reserved for journald's trusted
+// fields) gets "F_" in front; at most 64 characters. "peer" -> "PEER", "bfd-state" -> "BFD_STATE".
+std::string journal_field_name(std::string_view key);
+
+// Where finished lines go (each ends in '\n') and where time comes from; tests inject them.
 struct Environment {
   std::function<void(std::string_view line)> sink;                // default: write(2) to stderr
   std::function<std::chrono::system_clock::time_point()> wall;    // timestamps in lines
   std::function<std::chrono::steady_clock::time_point()> mono;    // rate-limit windows
+  // Journal format: sends one entry; false when journald cannot be reached (the event is then
+  // written to `sink` as a text line, so nothing is lost). Default: sd_journal_sendv(3).
+  std::function<bool(const JournalEntry& entry)> journal;
 };
 // The real environment: stderr, system_clock, steady_clock.
 Environment default_environment();
@@ -99,6 +114,8 @@ class Logger {
   }
   void set_level(Level level) noexcept;
   void set_format(Format format);
+  // Takes the level, format and syslog prefix of `options` (a reload); rate-limit state stays.
+  void reconfigure(const Options& options);
 
   // Writes one line if `level` passes the filter.
   void write(Level level, std::string_view msg, Fields fields = {});

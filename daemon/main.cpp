@@ -14,6 +14,7 @@
 
 #include "conf/load.hpp"
 #include "daemon/controller.hpp"
+#include "daemon/controller_config.hpp"
 #include "daemon/log.hpp"
 #include "daemon/privileges.hpp"
 
@@ -23,18 +24,6 @@ int print_errors(const std::vector<herald::conf::Error>& errors) {
   for (const auto& e : errors) fmt::print(stderr, "{}\n", e.to_string());
   fmt::print(stderr, "{} error{} in configuration\n", errors.size(), errors.size() == 1 ? "" : "s");
   return 1;
-}
-
-herald::log::Level level_of(herald::conf::LogLevel l) {
-  using L = herald::conf::LogLevel;
-  switch (l) {
-    case L::Debug: return herald::log::Level::debug;
-    case L::Info: return herald::log::Level::info;
-    case L::Notice: return herald::log::Level::notice;
-    case L::Warning: return herald::log::Level::warning;
-    case L::Error: return herald::log::Level::error;
-  }
-  return herald::log::Level::info;
 }
 
 }  // namespace
@@ -75,12 +64,7 @@ int main(int argc, char** argv) {
   const std::string run_as = config.global.user;
   const std::string state_dir = config.global.state_dir;
 
-  herald::log::Options lopts;
-  lopts.min_level = level_of(config.global.log_level);
-  lopts.format = config.global.log_format == herald::conf::LogFormat::Json ? herald::log::Format::json
-                                                                            : herald::log::Format::text;
-  lopts.syslog_prefix = herald::log::stderr_is_journal() && lopts.format == herald::log::Format::text;
-  herald::log::Logger logger(lopts);
+  herald::log::Logger logger(herald::daemon::log_options(config.global, herald::log::stderr_is_journal()));
 
   std::signal(SIGPIPE, SIG_IGN);  // a vanished control client must not kill the daemon
   boost::asio::io_context io;

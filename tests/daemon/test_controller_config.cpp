@@ -83,3 +83,24 @@ next-hop-v4 = "192.0.2.9"
   CHECK_FALSE(conf::peer_session_params_equal(a.peers[0], c.peers[0]));
   CHECK_FALSE(bgp::same_session(daemon::speaker_peer(a, a.peers[0]).bgp, daemon::speaker_peer(c, c.peers[0]).bgp));
 }
+
+TEST_CASE("controller_config: log-format auto is native journal under systemd, text elsewhere") {
+  conf::GlobalConfig g;
+  g.log_level = conf::LogLevel::Warning;
+  CHECK(g.log_format == conf::LogFormat::Auto);  // the default
+  auto under_systemd = daemon::log_options(g, /*stderr_is_journal=*/true);
+  CHECK(under_systemd.format == log::Format::journal);
+  CHECK(under_systemd.min_level == log::Level::warning);
+  CHECK_FALSE(under_systemd.syslog_prefix);
+  auto elsewhere = daemon::log_options(g, /*stderr_is_journal=*/false);
+  CHECK(elsewhere.format == log::Format::text);
+  CHECK_FALSE(elsewhere.syslog_prefix);
+  // Text asked for explicitly under systemd: lines carry their priority for journald.
+  g.log_format = conf::LogFormat::Text;
+  CHECK(daemon::log_options(g, true).syslog_prefix);
+  g.log_format = conf::LogFormat::Json;
+  CHECK(daemon::log_options(g, true).format == log::Format::json);
+  CHECK_FALSE(daemon::log_options(g, true).syslog_prefix);
+  g.log_format = conf::LogFormat::Journal;
+  CHECK(daemon::log_options(g, false).format == log::Format::journal);
+}

@@ -20,10 +20,16 @@ struct Capture {
   std::chrono::system_clock::time_point wall =
       std::chrono::system_clock::time_point(std::chrono::milliseconds(1795946400123LL));
   std::chrono::steady_clock::time_point mono{};
+  std::vector<JournalEntry> entries;
+  bool journal_up = true;  // false: journald unreachable, entries are refused
 
   Environment env() {
     return Environment{[this](std::string_view l) { lines.emplace_back(l); },
-                       [this] { return wall; }, [this] { return mono; }};
+                       [this] { return wall; }, [this] { return mono; },
+                       [this](const JournalEntry& e) {
+                         if (journal_up) entries.push_back(e);
+                         return journal_up;
+                       }};
   }
   void advance(std::chrono::milliseconds d) {
     wall += d;
@@ -201,4 +207,62 @@ TEST_CASE("format_timestamp is RFC 3339 UTC with milliseconds, also before the e
         "2026-11-29T10:00:00.123Z");
   CHECK(format_timestamp(system_clock::time_point(milliseconds(-1))) ==
         "1969-12-31T23:59:59.999Z");
+}
+
+TEST_CASE("journal format: one native entry per event, every field its own journal field") {
+  Capture cap;
+  Logger logger({.format = Format::journal}, cap.env());
+  logger.write(Level::notice, "prefix withdrawn",
+               {{"service", "dns"}, {"prefix", "192.0.2.53/32"}, {"peers", 2}, {"reason", "checks failing"}});
+  CHECK(cap.lines.empty());  // nothing on stderr: journald timestamps and keeps the entry
+  REQUIRE(cap.entries.size() == 1);
+  CHECK(cap.entries[0] == JournalEntry{"MESSAGE=prefix withdrawn service=dns prefix=192.0.2.53/32 peers=2 "
+                                       "reason=\"checks failing\"",
+                                       "PRIORITY=5", "SYSLOG_IDENTIFIER=herald", "HERALD_MSG=prefix withdrawn",
+                                       "SERVICE=dns", "PREFIX=192.0.2.53/32", "PEERS=2",
+                                       "REASON=checks failing"});
+}
+
+TEST_CASE("journal format: suppressed repeats are counted in SUPPRESSED") {
+  Capture cap;
+  Logger logger({.format = Format::journal}, cap.env());
+  for (int i = 0; i < 3; ++i) logger.write_limited(Level::warning, "connect failed", {{"peer", "r1"}});
+  cap.advance(std::chrono::seconds(11));
+  logger.write_limited(Level::warning, "connect failed", {{"peer", "r1"}});
+  REQUIRE(cap.entries.size() == 2);
+  CHECK(cap.entries[1].back() == "SUPPRESSED=2");
+  CHECK(cap.entries[1][1] == "PRIORITY=4");
+}
+
+TEST_CASE("journal format: when journald cannot be reached the event is written as a text line") {
+  Capture cap;
+  cap.journal_up = false;
+  Logger logger({.format = Format::journal}, cap.env());
+  logger.write(Level::error, "state not saved", {{"reason", "disk full"}});
+  CHECK(cap.entries.empty());
+  REQUIRE(cap.lines.size() == 1);
+  CHECK(cap.lines[0] == "2026-11-29T10:00:00.123Z error state not saved reason=\"disk full\"\n");
+}
+
+TEST_CASE("journal field names: upper case, [A-Z0-9_] only, never a trusted or numeric start") {
+  CHECK(journal_field_name("peer") == "PEER");
+  CHECK(journal_field_name("bfd-state") == "BFD_STATE");
+  CHECK(journal_field_name("_pid") == "F__PID");
+  CHECK(journal_field_name("4byte") == "F_4BYTE");
+  CHECK(journal_field_name("") == "F_");
+  CHECK(journal_field_name(std::string(100, 'a')).size() == 64);
+}
+
+TEST_CASE("reconfigure switches format and syslog prefix, as a reload does") {
+  Capture cap;
+  Logger logger({}, cap.env());
+  logger.reconfigure({.min_level = Level::warning, .format = Format::text, .syslog_prefix = true});
+  logger.write(Level::info, "hidden");
+  logger.write(Level::warning, "shown");
+  REQUIRE(cap.lines.size() == 1);
+  CHECK(cap.lines[0] == "<4>2026-11-29T10:00:00.123Z warning shown\n");
+  logger.reconfigure({.min_level = Level::info, .format = Format::journal});
+  logger.write(Level::info, "native");
+  CHECK(cap.lines.size() == 1);
+  CHECK(cap.entries.size() == 1);
 }
