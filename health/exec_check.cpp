@@ -1,11 +1,11 @@
-// Exec check: runs a program (no shell) in its own process group; exit status 0 passes.
+// Exec check: runs a program (no shell) in its own process group and without capabilities
+// (spawn_unprivileged); exit status 0 passes.
 // The child's stdout+stderr go to one pipe read by Asio (bounded capture); its exit is seen
 // through a pidfd, then reaped with waitpid(WNOHANG), so the loop never blocks. The result is
 // reported once both the exit status and the end of the output are in (or at the deadline), so
 // the captured text and the count of dropped bytes never depend on which came first.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,9 +19,8 @@
 #include <fmt/format.h>
 
 #include "health/check_run.hpp"
+#include "health/exec_spawn.hpp"
 #include "health/format.hpp"
-
-extern char** environ;
 
 namespace health {
 
@@ -71,37 +70,13 @@ class ExecRun final : public CheckRun, public std::enable_shared_from_this<ExecR
   std::string spawn() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return fmt::format("pipe: {}", std::strerror(errno));
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    // The daemon's sockets must not leak into checks (Asio does not open them close-on-exec).
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    // Own process group (so a timeout kills grandchildren too), default signal dispositions
-    // and an empty mask (the daemon may block signals for its signal_set).
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    std::vector<char*> argv;
-    for (auto& a : spec_.argv) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    auto pid = spawn_unprivileged(spec_.argv, fds[1]);
     ::close(fds[1]);
-    if (rc != 0) {
+    if (!pid) {
       ::close(fds[0]);
-      return fmt::format("exec {}: {}", spec_.argv[0], std::strerror(rc));
+      return pid.error();
     }
-    pid_ = pid;
+    pid_ = *pid;
     out_.assign(fds[0]);
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
     if (pidfd >= 0) exit_.assign(pidfd);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <optional>
@@ -73,4 +74,31 @@ TEST_CASE("a process that left the group and holds the output open delays the re
   ::kill(pid, SIGKILL);  // ours: started by this test's command, named by its own output
   CHECK(took >= 300ms);
   CHECK(took < 5s);
+}
+
+TEST_CASE("an exec check runs without capabilities and cannot regain any") {
+  // The kernel's own view of the command's process (proc_pid_status(5)), through grep so that
+  // it is the exec'd program's status, not the shell's before a later exec.
+  const auto r = run_exec({"grep", "-E", "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):", "/proc/self/status"}, 10s);
+  REQUIRE(r.has_value());
+  REQUIRE(r->pass);
+  const std::string& s = r->reason;
+  CAPTURE(s);
+  CHECK(s.find("CapInh:\t0000000000000000") != std::string::npos);
+  CHECK(s.find("CapPrm:\t0000000000000000") != std::string::npos);
+  CHECK(s.find("CapEff:\t0000000000000000") != std::string::npos);
+  CHECK(s.find("CapAmb:\t0000000000000000") != std::string::npos);
+  CHECK(s.find("NoNewPrivs:\t1") != std::string::npos);
+  // Emptying the bounding set needs CAP_SETPCAP, which this test has when run as root.
+  if (::geteuid() == 0) CHECK(s.find("CapBnd:\t0000000000000000") != std::string::npos);
+}
+
+TEST_CASE("a command that cannot be executed is a failure naming it") {
+  const auto r = run_exec({"/nonexistent/check"}, 10s);
+  REQUIRE(r.has_value());
+  CHECK_FALSE(r->pass);
+  CHECK(r->reason == "exec /nonexistent/check: No such file or directory");
+  const auto p = run_exec({"no-such-check-command-in-path"}, 10s);
+  REQUIRE(p.has_value());
+  CHECK(p->reason == "exec no-such-check-command-in-path: No such file or directory");
 }
