@@ -1,7 +1,8 @@
 """herald started as root with `user = "nobody"`: after set-up it runs as nobody with exactly
 CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, and still does its job: announces to BIRD, re-adds a
 service address removed by another program (netlink needs CAP_NET_ADMIN), saves a drain.
-Its exec checks get none of its capabilities: a check reports its own /proc/self/status."""
+Its exec checks get none of its capabilities: a check reports its own /proc/self/status.
+Started as root with `user = ""` it keeps root, and warns naming the capabilities it keeps."""
 import os
 import sys
 
@@ -78,6 +79,18 @@ def main() -> int:
         assert r.returncode == 0 and "warning" not in (r.stdout + r.stderr).lower(), (r.stdout, r.stderr)
         assert os.path.exists(lab.path("state/herald.state"))
         print("ok: a drain is saved to the state directory by the unprivileged daemon")
+
+        # Root with no user: herald keeps root's capabilities; the log says so as a warning.
+        site.herald.stop()
+        root_herald = site.start_herald(hl.herald_config(lab))
+        line = harness.wait_for(lambda: next((l for l in root_herald.log().splitlines() if "privileges" in l), None),
+                                timeout=10, what="herald's privileges log line")
+        held = int(proc_status(root_herald.pid)["CapPrm"], 16)
+        assert "warning" in line.lower() and "herald keeps uid 0" in line, line
+        assert f"{bin(held).count('1')} capabilities: CAP_CHOWN, " in line, (hex(held), line)
+        for name in ("CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_SETUID"):
+            assert name in line, (name, line)
+        print(f"ok: as root with no user herald warns: {line[:160]}...")
     print("privileges: all passed")
     return 0
 
