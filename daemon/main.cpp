@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
     logger.write(herald::log::Level::error, "cannot drop privileges", {{"reason", dropped.error()}});
     return 1;
   } else {
-    logger.write(herald::log::Level::notice, "privileges", {{"reason", *dropped}});
+    logger.write(dropped->warning ? herald::log::Level::warning : herald::log::Level::notice, "privileges",
+                 {{"reason", dropped->message}});
   }
 
   boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -26,6 +27,21 @@ constexpr std::array<unsigned, 2> kKeep = {CAP_NET_ADMIN, CAP_NET_BIND_SERVICE};
 constexpr const char* kKeepNames = "CAP_NET_ADMIN, CAP_NET_BIND_SERVICE";
 
 std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+// capabilities(7), by number (linux/capability.h up to CAP_CHECKPOINT_RESTORE, Linux 5.9).
+constexpr std::array<const char*, 41> kCapabilityNames = {
+    "CAP_CHOWN",          "CAP_DAC_OVERRIDE",  "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+    "CAP_FSETID",         "CAP_KILL",          "CAP_SETGID",          "CAP_SETUID",
+    "CAP_SETPCAP",        "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",      "CAP_NET_RAW",       "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",     "CAP_SYS_RAWIO",     "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",      "CAP_SYS_ADMIN",     "CAP_SYS_BOOT",        "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",   "CAP_SYS_TIME",      "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
+    "CAP_LEASE",          "CAP_AUDIT_WRITE",   "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",   "CAP_MAC_ADMIN",     "CAP_SYSLOG",          "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",  "CAP_AUDIT_READ",    "CAP_PERFMON",         "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+};
 
 bool kept(unsigned cap) {
   for (unsigned k : kKeep) {
@@ -83,7 +99,8 @@ bool set_capabilities(std::uint64_t mask) {
   return ::syscall(SYS_capset, &header, data.data()) == 0;
 }
 
-Expected<std::uint64_t, std::string> effective_capabilities() {
+// The effective (or, with `permitted`, the permitted) set of this thread, through capget(2).
+Expected<std::uint64_t, std::string> current_capabilities(bool permitted = false) {
   __user_cap_header_struct header{};
   header.version = _LINUX_CAPABILITY_VERSION_3;
   std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> data{};
@@ -92,25 +109,48 @@ Expected<std::uint64_t, std::string> effective_capabilities() {
   }
   std::uint64_t mask = 0;
   for (std::size_t i = 0; i < data.size(); ++i) {
-    mask |= static_cast<std::uint64_t>(data[i].effective) << (32 * i);
+    mask |= static_cast<std::uint64_t>(permitted ? data[i].permitted : data[i].effective) << (32 * i);
   }
   return mask;
 }
 
+// The warning for going on as root: which capabilities stay (the permitted set: what herald,
+// or anything exploiting it, can use) and how to give them up.
+PrivilegeReport keeping_root(const std::string& why) {
+  auto held = current_capabilities(true);
+  const std::string kept = held ? fmt::format("{} capabilities: {}", std::popcount(*held), capability_names(*held))
+                                : "capabilities unknown (" + held.error() + ")";
+  return {fmt::format("{}: herald keeps uid 0 and {}; set global.user to an unprivileged user to "
+                      "keep only {} (exec checks run without capabilities either way)",
+                      why, kept, kKeepNames),
+          true};
+}
+
 }  // namespace
 
-Expected<std::string, std::string> drop_privileges(const std::string& user) {
+std::string capability_names(std::uint64_t mask) {
+  if (mask == 0) return "none";
+  std::string out;
+  for (unsigned cap = 0; cap < 64; ++cap) {
+    if ((mask & (std::uint64_t{1} << cap)) == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += cap < kCapabilityNames.size() ? std::string(kCapabilityNames[cap]) : fmt::format("capability {}", cap);
+  }
+  return out;
+}
+
+Expected<PrivilegeReport, std::string> drop_privileges(const std::string& user) {
   const uid_t euid = ::geteuid();
   if (euid != 0) {
-    return fmt::format("not started as root (uid {}): no privileges to drop", euid);
+    return PrivilegeReport{fmt::format("not started as root (uid {}): no privileges to drop", euid)};
   }
-  if (user.empty()) return std::string("running as root: no user configured to switch to");
+  if (user.empty()) return keeping_root("running as root with no user configured (global.user is empty)");
 
   auto account = lookup(user);
   if (!account) return unexpected(account.error());
   if (!account->has_value()) return unexpected(fmt::format("user {} does not exist", user));
   const Account acct = **account;
-  if (acct.uid == 0) return fmt::format("user {} is uid 0: keeping root privileges", acct.name);
+  if (acct.uid == 0) return keeping_root(fmt::format("running as root: user {} is uid 0", acct.name));
 
   if (std::size_t n = thread_count(); n != 1) {
     return unexpected(fmt::format(
@@ -147,8 +187,8 @@ Expected<std::string, std::string> drop_privileges(const std::string& user) {
   if (!set_capabilities(keep_mask)) {
     return unexpected(fmt::format("capset({}) failed: {}", kKeepNames, errno_text(errno)));
   }
-  // Ambient: kept across execve of programs without file capabilities, and by re-exec of
-  // herald itself.
+  // Ambient: kept across an execve of herald itself (as the systemd unit's
+  // AmbientCapabilities= does); exec health checks clear it (health/exec_spawn.hpp).
   for (unsigned cap : kKeep) {
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
       return unexpected(fmt::format("cannot raise capability {} as ambient: {}", cap, errno_text(errno)));
@@ -162,12 +202,12 @@ Expected<std::string, std::string> drop_privileges(const std::string& user) {
   if (::setresuid(0, 0, 0) == 0 || ::getuid() != acct.uid || ::geteuid() != acct.uid) {
     return unexpected(std::string("privileges were not dropped: uid 0 is still reachable"));
   }
-  auto eff = effective_capabilities();
+  auto eff = current_capabilities();
   if (!eff) return unexpected(eff.error());
   if (*eff != keep_mask) {
     return unexpected(fmt::format("effective capabilities are {:#x} after dropping, expected {:#x}", *eff, keep_mask));
   }
-  return fmt::format("dropped privileges to user {} (uid {}), keeping {}", acct.name, acct.uid, kKeepNames);
+  return PrivilegeReport{fmt::format("dropped privileges to user {} (uid {}), keeping {}", acct.name, acct.uid, kKeepNames)};
 }
 
 Expected<std::string, std::string> hand_over_directory(const std::filesystem::path& dir, const std::string& user) {

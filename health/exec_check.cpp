@@ -1,9 +1,11 @@
-// Exec check: runs a program (no shell) in its own process group; exit status 0 passes.
+// Exec check: runs a program (no shell) in its own process group and without capabilities
+// (spawn_unprivileged); exit status 0 passes.
 // The child's stdout+stderr go to one pipe read by Asio (bounded capture); its exit is seen
-// through a pidfd, then reaped with waitpid(WNOHANG), so the loop never blocks.
+// through a pidfd, then reaped with waitpid(WNOHANG), so the loop never blocks. The result is
+// reported once both the exit status and the end of the output are in (or at the deadline), so
+// the captured text and the count of dropped bytes never depend on which came first.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,9 +19,8 @@
 #include <fmt/format.h>
 
 #include "health/check_run.hpp"
+#include "health/exec_spawn.hpp"
 #include "health/format.hpp"
-
-extern char** environ;
 
 namespace health {
 
@@ -62,43 +63,20 @@ class ExecRun final : public CheckRun, public std::enable_shared_from_this<ExecR
     cancelled_ = true;
     kill_group();
     timer_.cancel();
+    if (reaped_) finish();  // still waiting for end of output: nobody wants it now
   }
 
  private:
   std::string spawn() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return fmt::format("pipe: {}", std::strerror(errno));
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    // The daemon's sockets must not leak into checks (Asio does not open them close-on-exec).
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    // Own process group (so a timeout kills grandchildren too), default signal dispositions
-    // and an empty mask (the daemon may block signals for its signal_set).
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    std::vector<char*> argv;
-    for (auto& a : spec_.argv) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    auto pid = spawn_unprivileged(spec_.argv, fds[1]);
     ::close(fds[1]);
-    if (rc != 0) {
+    if (!pid) {
       ::close(fds[0]);
-      return fmt::format("exec {}: {}", spec_.argv[0], std::strerror(rc));
+      return pid.error();
     }
-    pid_ = pid;
+    pid_ = *pid;
     out_.assign(fds[0]);
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
     if (pidfd >= 0) exit_.assign(pidfd);
@@ -113,17 +91,23 @@ class ExecRun final : public CheckRun, public std::enable_shared_from_this<ExecR
 
   void read_output() {
     out_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](const boost::system::error_code& e, std::size_t n) {
-      if (e) return;  // EOF (all writers gone) or closed by us
+      if (self->finished_) return;  // reported (or cancelled) and closed: a late chunk is dropped
+      if (e) {
+        if (e == asio::error::operation_aborted) return;
+        self->eof_ = true;  // end of file: every writer is gone
+        return self->try_finish();
+      }
       self->keep(n);
       self->read_output();
     });
   }
 
-  void keep(std::size_t n) {
+  void keep(const char* data, std::size_t n) {
     const std::size_t room = kCaptureLimit - std::min(kCaptureLimit, captured_.size());
-    captured_.append(chunk_.data(), std::min(n, room));
+    captured_.append(data, std::min(n, room));
     dropped_ += n - std::min(n, room);
   }
+  void keep(std::size_t n) { keep(chunk_.data(), n); }
 
   void wait_exit() {
     if (exit_.is_open()) {
@@ -147,46 +131,75 @@ class ExecRun final : public CheckRun, public std::enable_shared_from_this<ExecR
       return wait_exit();  // still running (only possible on the polling path)
     // Grandchildren left in the group would hold the pipe open: they belong to this check.
     kill_group();
-    int status = 0;
-    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    const pid_t r = ::waitpid(pid_, &status_, WNOHANG);
     if (r == 0) return wait_exit();
     reaped_ = true;
-    drain_pipe();
+    if (r < 0) wait_error_ = errno;
+    boost::system::error_code ignore;
+    exit_.close(ignore);
+    // A cancelled or timed-out run does not need the rest of the output.
+    if (cancelled_ || timed_out_) return finish();
+    // The exit was seen, but the pipe may still hold what the child wrote last (and the async
+    // reader may hold a chunk not yet handed over): the result waits for end of file, which
+    // comes as soon as the killed group is gone, or for the check's deadline (on_timeout).
+    try_finish();
+  }
+
+  // Reports once both the exit status and the end of the output are in.
+  void try_finish() {
+    if (reaped_ && eof_) finish();
+  }
+
+  // Reads what is already in the pipe without waiting (used only when the deadline passes after
+  // the exit: some process outside the group still holds the pipe open). Its own buffer: the
+  // async reader may have a completed read pending in chunk_. Bounded: 64 reads of 4 KiB.
+  bool drain_ready_output() {
+    boost::system::error_code ec;
+    out_.non_blocking(true, ec);
+    std::array<char, 4096> buf{};
+    for (int i = 0; i < 64 && !ec; ++i) {
+      const std::size_t n = out_.read_some(asio::buffer(buf), ec);
+      if (ec) return ec == asio::error::eof;
+      keep(buf.data(), n);
+    }
+    return false;
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
     boost::system::error_code ignore;
     out_.close(ignore);
     exit_.close(ignore);
     timer_.cancel();
+    poll_.cancel();
     if (cancelled_) return;
     if (timed_out_) return report(false, "timeout after " + format_duration(timeout_) + ", process group killed");
-    if (r < 0) return report(false, fmt::format("waitpid: {}", std::strerror(errno)));
+    if (wait_error_ != 0) return report(false, fmt::format("waitpid: {}", std::strerror(wait_error_)));
+    const int status = status_;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return report(true, with_output("exit 0"));
     if (WIFEXITED(status)) return report(false, with_output(fmt::format("exit {}", WEXITSTATUS(status))));
     if (WIFSIGNALED(status)) return report(false, with_output(fmt::format("killed by signal {}", WTERMSIG(status))));
     report(false, with_output("ended abnormally"));
   }
 
-  // Reads what the child wrote just before exiting (the async reader may not have run yet).
-  void drain_pipe() {
-    if (!out_.is_open()) return;
-    boost::system::error_code ec;
-    out_.non_blocking(true, ec);
-    for (int i = 0; i < 64 && !ec; ++i) {  // bounded: at most 64 reads of 4 KiB
-      const std::size_t n = out_.read_some(asio::buffer(chunk_), ec);
-      if (ec || n == 0) break;
-      keep(n);
-    }
-  }
-
   std::string with_output(std::string head) const {
     std::string text = captured_;
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    if (text.empty()) return head;
+    if (text.empty()) return output_cut_ ? head + " [output still open at the deadline]" : head;
     if (dropped_ > 0) text += fmt::format(" [{} more bytes]", dropped_);
+    if (output_cut_) text += " [output still open at the deadline]";
     return head + ": " + text;
   }
 
   void on_timeout() {
-    if (reaped_) return;
+    if (finished_) return;
+    if (reaped_) {
+      // The check ended in time but its output is still open at the deadline: a process that
+      // left the group holds the pipe. Keep what is there and report the exit status.
+      if (!drain_ready_output()) output_cut_ = true;
+      return finish();
+    }
     timed_out_ = true;
     kill_group();  // the pidfd then fires and try_reap() reports the timeout
   }
@@ -217,6 +230,11 @@ class ExecRun final : public CheckRun, public std::enable_shared_from_this<ExecR
   bool timed_out_ = false;
   bool cancelled_ = false;
   bool reported_ = false;
+  bool eof_ = false;          // the pipe reached end of file
+  bool finished_ = false;     // pipe and pidfd closed, result reported (unless cancelled)
+  bool output_cut_ = false;   // the deadline came before end of file
+  int status_ = 0;            // from waitpid, once reaped_
+  int wait_error_ = 0;        // errno of a failed waitpid
   std::array<char, 4096> chunk_{};
   std::string captured_;
   std::size_t dropped_ = 0;

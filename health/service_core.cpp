@@ -76,16 +76,18 @@ Duration first_delay(Duration span, steady_clock::time_point epoch, steady_clock
 }
 
 steady_clock::time_point ServiceCore::next_wakeup() const {
-  auto t = running_ ? round_deadline_ : next_round_;
+  auto t = running_ ? round_deadline_ : std::max(next_round_, rise_gap_until_);
   if (hold_until_) t = std::min(t, hold_until_->steady);
   return t;
 }
 
 void ServiceCore::expedite(Instant now) {
-  if (running_ || expedited_ || (healthy_ && fail_streak_ == 0) || now.steady >= next_round_) return;
+  // Never earlier than the rise spacing: an early round must not bunch passing rounds either.
+  const auto at = std::max(now.steady, rise_gap_until_);
+  if (running_ || expedited_ || (healthy_ && fail_streak_ == 0) || at >= next_round_) return;
   expedited_ = true;
   resume_grid_ = next_round_;
-  next_round_ = now.steady;
+  next_round_ = at;
 }
 
 bool ServiceCore::pending_change() const {
@@ -109,7 +111,7 @@ CoreActions ServiceCore::advance(Instant now) {
     last_hold_end_ = now.steady;
     publish(now, "flap hold ended", out, true);
   }
-  if (!running_ && now.steady >= next_round_) {
+  if (!running_ && now.steady >= next_round_ && now.steady >= rise_gap_until_) {
     running_ = true;
     ++round_;
     if (!resume_grid_) expedited_ = false;  // a regular round: an early one may come again
@@ -226,8 +228,20 @@ void ServiceCore::finish_round(Instant now, CoreActions& out) {
   drain_reason_ = drain_why;
 
   const auto base = pending_change() ? p.fast_interval : p.interval;
-  next_round_ = std::max(resume_grid_ ? *resume_grid_ : round_due_ + base, now.steady);
+  const auto grid = resume_grid_ ? *resume_grid_ : round_due_ + base;
+  next_round_ = std::max(grid, now.steady);
   resume_grid_.reset();
+  // Rise counts passing rounds over time, not answers: the round after one that passed towards
+  // a pending rise starts at least fast-interval after this result. Without it a round that ran
+  // long (a timeout above the interval, a server answering after a freeze) makes its overdue
+  // successor start, and pass, a moment later: "rise 2" would be two answers 1 ms apart. On the
+  // grid the wait only shifts the start by this round's latency (round_due_ stays on the grid);
+  // after an overdue round the grid starts anew at the end of the wait.
+  rise_gap_until_ = {};
+  if (pass && !healthy_) {
+    rise_gap_until_ = now.steady + p.fast_interval;
+    if (grid <= now.steady) next_round_ = rise_gap_until_;
+  }
   publish(now, "", out, hold_started);
 }
 

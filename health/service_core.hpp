@@ -68,7 +68,9 @@ struct CoreActions {
 
 /// Hysteresis and scheduling of one service. Rounds run all checks at once; a round ends when every
 /// check reported or when its deadline passed (missing checks count as timeouts). Consecutive round
-/// verdicts move the health state (rise/fall); the maintenance file overrides it with Drained;
+/// verdicts move the health state (rise/fall); the rounds a rise counts end at least fast-interval
+/// apart (a round waits that long after a passing one while the rise is pending, even when it is
+/// overdue or brought forward by expedite); the maintenance file overrides it with Drained;
 /// too many health changes in a window hold the service Down for a growing period.
 class ServiceCore {
  public:
@@ -86,7 +88,8 @@ class ServiceCore {
   /// timed out, that would have passed): unless the service is healthy with no failure pending,
   /// or a round runs, the next round is due now instead of at its grid time, so a server back
   /// from a freeze is believed one interval sooner; the round after it keeps to the grid. At
-  /// most one such round between two regular ones. Call advance() next (next_wakeup() is now).
+  /// most one such round between two regular ones, and never sooner than fast-interval after a
+  /// round that passed towards a pending rise. Call advance() next (next_wakeup() is due).
   void expedite(Instant now);
 
   /// When advance() must be called next (round due, round deadline or end of a flap hold).
@@ -118,6 +121,9 @@ class ServiceCore {
   std::chrono::steady_clock::time_point round_deadline_{};
   std::vector<std::optional<CheckResult>> current_;
   std::chrono::steady_clock::time_point next_round_{};
+  // No round starts before this (epoch: no bound): one fast interval after a round that passed
+  // towards a pending rise, so the rounds a rise counts are spread over time (finish_round).
+  std::chrono::steady_clock::time_point rise_gap_until_{};
   // expedite(): the grid time the round after the early one returns to, and whether an early
   // round was granted since the last regular one.
   std::optional<std::chrono::steady_clock::time_point> resume_grid_;

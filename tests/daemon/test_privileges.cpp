@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <exception>
@@ -70,9 +72,14 @@ Report in_child(const std::function<Report()>& body) {
   return r;
 }
 
-// The call's outcome as "ok: ..." or "error: ...".
+// The call's outcome as "ok: ...", "warning: ..." (drop_privileges' report asks for a
+// warning) or "error: ...".
 std::string outcome(const herald::Expected<std::string, std::string>& r) {
   return r ? "ok: " + r.value() : "error: " + r.error();
+}
+std::string outcome(const herald::Expected<herald::daemon::PrivilegeReport, std::string>& r) {
+  if (!r) return "error: " + r.error();
+  return (r->warning ? "warning: " : "ok: ") + r->message;
 }
 
 // Uid, Gid and the five capability sets of this process, as /proc/self/status shows them
@@ -134,7 +141,7 @@ TEST_CASE("drop_privileges as root switches to nobody keeping only the two netwo
   CHECK(r["CapEff"] == kTwoCaps);
   CHECK(r["CapPrm"] == kTwoCaps);
   CHECK(r["CapInh"] == kTwoCaps);
-  CHECK(r["CapAmb"] == kTwoCaps);  // survive execve of the health-check programs
+  CHECK(r["CapAmb"] == kTwoCaps);  // like the systemd unit's AmbientCapabilities= (checks clear it)
   CHECK(r["CapBnd"] == kTwoCaps);  // nothing else can come back through a setuid binary
   CHECK(r["bind"] == "ok");        // CAP_NET_BIND_SERVICE works as nobody
   CHECK(r["setuid0"] == "refused");
@@ -156,7 +163,17 @@ TEST_CASE("drop_privileges as root reports a missing user and changes nothing") 
   CHECK(r["CapEff"] != kTwoCaps);  // still root's full set
 }
 
-TEST_CASE("drop_privileges as root with an empty user keeps root") {
+TEST_CASE("capability_names names each capability of a mask in number order") {
+  using herald::daemon::capability_names;
+  CHECK(capability_names(0) == "none");
+  CHECK(capability_names(0x1400) == "CAP_NET_BIND_SERVICE, CAP_NET_ADMIN");
+  CHECK(capability_names(1) == "CAP_CHOWN");
+  CHECK(capability_names(std::uint64_t{1} << 21) == "CAP_SYS_ADMIN");
+  CHECK(capability_names(std::uint64_t{1} << 40) == "CAP_CHECKPOINT_RESTORE");
+  CHECK(capability_names((std::uint64_t{1} << 41) | (std::uint64_t{1} << 63)) == "capability 41, capability 63");
+}
+
+TEST_CASE("drop_privileges as root with an empty user keeps root, warning with the capabilities kept") {
   if (::geteuid() != 0) {
     MESSAGE("skipped: needs root");
     return;
@@ -167,7 +184,32 @@ TEST_CASE("drop_privileges as root with an empty user keeps root") {
     add_status(out);
     return out;
   });
-  CHECK(r["result"] == "ok: running as root: no user configured to switch to");
+  const std::uint64_t held = std::stoull(r["CapPrm"], nullptr, 16);
+  CAPTURE(r["result"]);
+  CHECK(r["result"] == "warning: running as root with no user configured (global.user is empty): herald keeps uid 0 and " +
+                           std::to_string(std::popcount(held)) + " capabilities: " +
+                           herald::daemon::capability_names(held) +
+                           "; set global.user to an unprivileged user to keep only CAP_NET_ADMIN, "
+                           "CAP_NET_BIND_SERVICE (exec checks run without capabilities either way)");
+  // Root as the test runs it holds at least these, and the warning names them.
+  CHECK(r["result"].find("CAP_SYS_ADMIN, ") != std::string::npos);
+  CHECK(r["result"].find("CAP_NET_ADMIN, ") != std::string::npos);
+  CHECK(r["Uid"] == "0 0 0 0");
+}
+
+TEST_CASE("drop_privileges as root with a uid-0 user keeps root, with a warning") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  Report r = in_child([] {
+    Report out;
+    out["result"] = outcome(herald::daemon::drop_privileges("root"));
+    add_status(out);
+    return out;
+  });
+  CHECK(r["result"].rfind("warning: running as root: user root is uid 0: herald keeps uid 0 and ", 0) == 0);
+  CHECK(r["result"].find("CAP_SYS_ADMIN") != std::string::npos);
   CHECK(r["Uid"] == "0 0 0 0");
 }
 

@@ -426,16 +426,18 @@ TEST_CASE("expedite: a failing service gets one early round, then the grid goes 
   core.expedite(clock.now);  // while it runs: nothing
   clock.advance(3ms);
   core.on_result(*a.start_round, 0, ok(), clock.now);
-  // The round after it keeps to the grid.
-  CHECK(core.next_wakeup() == t0 + 6s);
+  // The round after it is due on the grid (t0 + 6 s) but waits one fast interval after the early
+  // round's pass (t0 + 4.503 s): both count towards the rise.
+  CHECK(core.next_wakeup() == t0 + 4503ms + 2s);
   // At most one early round between two regular ones.
   clock.now.steady = t0 + 5s;
   core.expedite(clock.now);
-  CHECK(core.next_wakeup() == t0 + 6s);
-  // The regular round at t0 + 6 s is the second pass: Up.
+  CHECK(core.next_wakeup() == t0 + 4503ms + 2s);
+  // The regular round is the second pass: Up; it was due at t0 + 6 s, so the grid goes on.
   auto ch = round(core, clock, {ok()});
   REQUIRE(ch.size() == 1);
   CHECK(ch[0].to == ServiceState::Up);
+  CHECK(core.next_wakeup() == t0 + 8s);
   // After a regular round, an early one may come again (the service fails again first).
   round(core, clock, {servfail()});
   REQUIRE(core.state() == ServiceState::Down);
@@ -479,4 +481,89 @@ TEST_CASE("first_delay: services made at different moments that draw the same sl
     CHECK(d < span);
   }
   CHECK(first_delay(0ms, epoch, a, draw) == 0ms);  // no splay: at once
+}
+
+// Issue #16 item 14: a DNS server frozen (SIGSTOP) with a timeout (1 s) above the interval
+// (200 ms). When it resumes it answers the probe of the round in flight; that round passes and
+// its successor, overdue since the round ran past the grid, must not start and pass a moment
+// later: with rise 2 that would be two answers 1.4 ms apart.
+TEST_CASE("rise after a freeze: the overdue round after a late pass waits one fast interval") {
+  FakeClock clock;
+  auto s = service(2, 2, true);
+  s.policy.interval = 200ms;
+  s.policy.fast_interval = 200ms;
+  s.policy.timeout = 1s;
+  ServiceCore core(s, clock.now, 0s);
+  const auto t0 = clock.now.steady;
+  auto a = core.advance(clock.now);
+  REQUIRE(a.start_round);
+  // Frozen: two rounds are cut at their 1 s deadline; fall 2 takes the service down.
+  for (int i = 1; i <= 2; ++i) {
+    clock.now.steady = core.next_wakeup();
+    auto cut = core.advance(clock.now);
+    CHECK(cut.cancel_round);
+    REQUIRE(cut.start_round);  // overdue: the next round starts in the same step
+    a = cut;
+  }
+  REQUIRE(core.state() == ServiceState::Down);
+  CHECK(clock.now.steady == t0 + 2s);
+  // Resumed at t0 + 2.7 s: the probe sent at t0 + 2 s is answered, the round passes (rise 1).
+  clock.now.steady = t0 + 2700ms;
+  CHECK(core.on_result(*a.start_round, 0, ok(), clock.now).changes.empty());
+  const auto first_pass = clock.now.steady;
+  // The next round was due at t0 + 2.2 s; it waits until one fast interval after that pass.
+  CHECK(core.next_wakeup() == first_pass + 200ms);
+  CHECK_FALSE(core.advance(health::Instant{first_pass + 1400us, clock.now.wall}).start_round);
+  // It passes too (rise 2): Up, 203 ms after the first pass, not 1.4 ms.
+  auto ch = round(core, clock, {ok()});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].to == ServiceState::Up);
+  CHECK(ch[0].at.steady - first_pass >= 200ms);
+  CHECK(ch[0].reason.find("(2 passing round(s))") != std::string::npos);
+  // That round started a new grid: the one after it is an interval later.
+  CHECK(core.next_wakeup() == first_pass + 400ms);
+}
+
+TEST_CASE("rise 3 with slow and quick answers: every pass counted is a fast interval after the last") {
+  FakeClock clock;
+  auto s = service(3, 1);
+  s.policy.interval = 200ms;
+  s.policy.fast_interval = 100ms;
+  s.policy.timeout = 1s;
+  ServiceCore core(s, clock.now, 0s);
+  // Answers after 150 ms (slower than the fast interval: the next round is overdue), then after
+  // 1 ms, then 150 ms again.
+  const std::vector<health::Duration> latency = {150ms, 1ms, 150ms};
+  std::vector<std::chrono::steady_clock::time_point> passes;
+  for (auto rtt : latency) {
+    clock.now.steady = core.next_wakeup();
+    auto a = core.advance(clock.now);
+    REQUIRE(a.start_round);
+    clock.advance(rtt);
+    core.on_result(*a.start_round, 0, ok(), clock.now);
+    passes.push_back(clock.now.steady);
+  }
+  CHECK(core.state() == ServiceState::Up);
+  CHECK(passes[1] - passes[0] >= 100ms);
+  CHECK(passes[2] - passes[1] >= 100ms);
+}
+
+TEST_CASE("rise on a quiet grid: the wait for the rise spacing does not move the grid") {
+  FakeClock clock;
+  auto s = service(3, 1);  // interval 2 s, fast interval 500 ms, rise 3
+  ServiceCore core(s, clock.now, 0s);
+  const auto t0 = clock.now.steady;
+  // round() answers 3 ms after each start: each rising round starts 3 ms after its grid time
+  // (one fast interval after the previous pass), and is still counted as due on the grid.
+  round(core, clock, {ok()});
+  CHECK(core.next_wakeup() == t0 + 503ms);
+  // A late answer (expedite) cannot bring a counted round closer to the previous pass.
+  core.expedite(health::Instant{t0 + 100ms, clock.now.wall});
+  CHECK(core.next_wakeup() == t0 + 503ms);
+  round(core, clock, {ok()});
+  CHECK(core.next_wakeup() == t0 + 1006ms);
+  auto ch = round(core, clock, {ok()});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].to == ServiceState::Up);
+  CHECK(core.next_wakeup() == t0 + 1s + 2s);  // healthy: back on the grid (due t0 + 1 s)
 }

@@ -1,6 +1,8 @@
 """herald started as root with `user = "nobody"`: after set-up it runs as nobody with exactly
 CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, and still does its job: announces to BIRD, re-adds a
-service address removed by another program (netlink needs CAP_NET_ADMIN), saves a drain."""
+service address removed by another program (netlink needs CAP_NET_ADMIN), saves a drain.
+Its exec checks get none of its capabilities: a check reports its own /proc/self/status.
+Started as root with `user = ""` it keeps root, and warns naming the capabilities it keeps."""
 import os
 import sys
 
@@ -9,6 +11,19 @@ import harness  # noqa: E402
 import herald_lab as hl  # noqa: E402
 
 CAP_NET_BIND_SERVICE, CAP_NET_ADMIN = 10, 12
+
+# A second service whose only check prints the capability lines of its own process (grep reads
+# /proc/self/status as itself); the output is the check's detail in `heraldctl status`.
+CAPS_SERVICE = """
+[[service]]
+name = "caps"
+prefixes = ["198.51.100.77/32"]
+
+[[service.check]]
+type = "exec"
+command = ["grep", "-E", "^(Uid|CapInh|CapPrm|CapEff|CapAmb|NoNewPrivs):", "/proc/self/status"]
+timeout = "5s"
+"""
 
 
 def proc_status(pid: int) -> dict:
@@ -25,7 +40,7 @@ def main() -> int:
     with harness.Lab("privs") as lab:
         site = hl.Site(lab, "bird")
         os.chmod(lab.dir, 0o755)  # nobody must reach its state directory inside the lab
-        cfg = hl.herald_config(lab).replace('user = ""', 'user = "nobody"')
+        cfg = hl.herald_config(lab, extra_services=CAPS_SERVICE).replace('user = ""', 'user = "nobody"')
         site.start_herald(cfg)
         site.start_dns().wait_ready()
         site.wait_route(hl.PREFIX_V4, True, timeout=20)
@@ -37,6 +52,23 @@ def main() -> int:
         assert "dropped privileges to user nobody" in site.herald.log(), site.herald.log()
         print(f"ok: herald runs as uid {uid} with CapEff {eff:#x} (CAP_NET_ADMIN, CAP_NET_BIND_SERVICE)")
 
+        def caps_detail():
+            for svc in site.status()["status"]["services"]:
+                if svc["name"] == "caps":
+                    for c in svc.get("checks") or []:
+                        if c.get("detail") and "NoNewPrivs" in c["detail"]:
+                            return c["detail"]
+            return None
+        detail = harness.wait_for(caps_detail, timeout=20, what="the exec check's result")
+        assert detail.startswith("exit 0: "), detail
+        seen = dict(l.split(":", 1) for l in detail[len("exit 0: "):].splitlines())
+        seen = {k.strip(): v.split()[0] for k, v in seen.items()}
+        assert seen["Uid"] == "65534", detail
+        for k in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+            assert int(seen[k], 16) == 0, (k, detail)
+        assert seen["NoNewPrivs"] == "1", detail
+        print(f"ok: an exec check run by herald as nobody has no capabilities and no_new_privs: {seen}")
+
         site.node.run("ip", "addr", "del", hl.PREFIX_V4, "dev", "lo")
         harness.wait_for(lambda: hl.SERVICE_V4 in site.node.run("ip", "-br", "addr", "show", "dev", "lo").stdout,
                          timeout=5, what="herald to re-add the removed address")
@@ -47,6 +79,18 @@ def main() -> int:
         assert r.returncode == 0 and "warning" not in (r.stdout + r.stderr).lower(), (r.stdout, r.stderr)
         assert os.path.exists(lab.path("state/herald.state"))
         print("ok: a drain is saved to the state directory by the unprivileged daemon")
+
+        # Root with no user: herald keeps root's capabilities; the log says so as a warning.
+        site.herald.stop()
+        root_herald = site.start_herald(hl.herald_config(lab))
+        line = harness.wait_for(lambda: next((l for l in root_herald.log().splitlines() if "privileges" in l), None),
+                                timeout=10, what="herald's privileges log line")
+        held = int(proc_status(root_herald.pid)["CapPrm"], 16)
+        assert "warning" in line.lower() and "herald keeps uid 0" in line, line
+        assert f"{bin(held).count('1')} capabilities: CAP_CHOWN, " in line, (hex(held), line)
+        for name in ("CAP_NET_ADMIN", "CAP_SYS_ADMIN", "CAP_SETUID"):
+            assert name in line, (name, line)
+        print(f"ok: as root with no user herald warns: {line[:160]}...")
     print("privileges: all passed")
     return 0
 
