@@ -153,6 +153,7 @@ bool Controller::start() {
     auto gid = control::lookup_group(config_.global.control_group);
     if (!gid) {
       log_.write(log::Level::error, "cannot start", {{"reason", gid.error()}});
+      abandon_start();
       return false;
     }
     copts.group = *gid;
@@ -163,6 +164,7 @@ bool Controller::start() {
       io_, copts, [this](const control::Command& c, const control::Caller& who) { return handle(c, who); });
   if (!server) {
     log_.write(log::Level::error, "cannot start", {{"reason", server.error()}});
+    abandon_start();
     return false;
   }
   control_ = *server;
@@ -174,6 +176,7 @@ bool Controller::start() {
     auto http = metrics::HttpServer::start(io_, mopts, [this] { return render_metrics(); });
     if (!http) {
       log_.write(log::Level::error, "cannot start", {{"reason", http.error()}});
+      abandon_start();
       return false;
     }
     metrics_http_ = *http;
@@ -204,6 +207,21 @@ bool Controller::start() {
   update_notify_status();
   start_watchdog();
   return true;
+}
+
+void Controller::abandon_start() {
+  for (auto& b : binders_) {
+    if (!b->binder) continue;
+    if (b->watch) b->watch->cancel();
+    for (const auto& e : b->binder->undo())
+      log_.write(log::Level::warning, "address release failed", {{"reason", e.message}});
+  }
+  if (control_) control_->stop();
+  control_.reset();
+  if (metrics_http_) metrics_http_->stop();
+  metrics_http_.reset();
+  log_.write(log::Level::notice, "start-up undone",
+             {{"reason", "herald cannot run: the addresses it added are removed, its control socket closed"}});
 }
 
 void Controller::record_check_result(const std::string& service, const std::string& check,
@@ -722,7 +740,7 @@ nlohmann::json Controller::do_steer(const std::string& service, std::optional<Pe
 std::optional<std::string> Controller::reload() {
   if (shutting_down_) return std::string("reload refused: herald is shutting down");
   (void)notify::reloading();
-  auto loaded = conf::load_file(config_path_);
+  auto loaded = conf::load_file(config_path_, &conf::system_host());
   std::optional<std::string> problem;
   if (!loaded) {
     std::string all;

@@ -52,8 +52,14 @@ class Controller {
   Controller& operator=(const Controller&) = delete;
 
   // Binds addresses, opens the control socket, metrics and BGP listeners, starts sessions and
-  // checks. Returns false (after logging why) when the daemon cannot run at all.
+  // checks. Returns false (after logging why) when the daemon cannot run at all, having undone
+  // what it did (abandon_start()).
   bool start();
+  // Undoes a start-up that cannot go on (start() failed, or privileges could not be dropped
+  // after it): removes the addresses this process added, whatever keep-on-exit says (nothing
+  // was ever announced for them), and closes the control socket (removing its file) and the
+  // metrics listener. The caller exits next.
+  void abandon_start();
   // SIGHUP / heraldctl reload: validate the file first; a bad one changes nothing. Returns the
   // error text (all errors, one per line) or nullopt on success.
   std::optional<std::string> reload();

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!check_path.empty()) {
-    auto r = herald::conf::load_file(check_path);
+    auto r = herald::conf::load_file(check_path, &herald::conf::system_host());
     if (!r) return print_errors(r.error());
     fmt::print("{}: configuration is valid ({} peers, {} services)\n", check_path, r->peers.size(), r->services.size());
     return 0;
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto loaded = herald::conf::load_file(config_path);
+  auto loaded = herald::conf::load_file(config_path, &herald::conf::system_host());
   if (!loaded) return print_errors(loaded.error());
   herald::conf::Config config = std::move(loaded.value());
   // Drain wait + Cease flush are bounded by shutdown-timeout; allow 10 s more for the rest.
@@ -90,10 +90,12 @@ int main(int argc, char** argv) {
   // CAP_NET_ADMIN and CAP_NET_BIND_SERVICE from here on.
   if (auto handed = herald::daemon::hand_over_directory(state_dir, run_as); !handed) {
     logger.write(herald::log::Level::error, "cannot drop privileges", {{"reason", handed.error()}});
+    controller.abandon_start();
     return 1;
   }
   if (auto dropped = herald::daemon::drop_privileges(run_as); !dropped) {
     logger.write(herald::log::Level::error, "cannot drop privileges", {{"reason", dropped.error()}});
+    controller.abandon_start();
     return 1;
   } else {
     logger.write(herald::log::Level::notice, "privileges", {{"reason", *dropped}});
