@@ -30,6 +30,7 @@
 #include "conf/config.hpp"
 #include "daemon/control_protocol.hpp"
 #include "daemon/control_server.hpp"
+#include "daemon/controller_prefix_log.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_http.hpp"
@@ -120,7 +121,9 @@ class Controller {
   metrics::Registry registry_;
   StateFile state_file_;
   PersistentState state_;
-  std::map<bgp::Prefix, std::string> announced_;  // prefix -> service, for announce/withdraw events
+  // What the last publish_routes() announced, for its log lines and events: the services' lists
+  // in config_ (reload() publishes before the previous config goes).
+  AnnouncedSet announced_;
   bool shutting_down_ = false;
   boost::asio::steady_timer watchdog_;
   std::chrono::steady_clock::duration watchdog_period_{};
