@@ -1,0 +1,83 @@
+"""A service whose prefixes come from a prefixes-file, against the live daemon and BIRD:
+1,000 /32s from the file all reach the upstream with one summary log line (not 1,000 lines);
+a reload re-reads the file (a shorter file withdraws the rest, again in one line); a file with
+a bad line is refused with FILE:LINE:COL and the running set stays announced."""
+import ipaddress
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import herald_lab as hl  # noqa: E402
+
+BASE = int(ipaddress.IPv4Address("198.18.0.0"))
+
+
+def prefixes(n: int) -> list[str]:
+    return [f"{ipaddress.IPv4Address(BASE + i)}/32" for i in range(n)]
+
+
+def route_count(site: hl.Site) -> int:
+    out = site.bird.ctl("show route count table master4 protocol herald", check=False).stdout
+    m = re.search(r"(\d+) of \d+ routes", out)
+    return int(m.group(1)) if m else 0
+
+
+def lines(log: str, msg: str, service: str) -> list[str]:
+    return [l for l in log.splitlines() if f" {msg} " in l and f"service={service}" in l]
+
+
+def main() -> int:
+    harness.require_root()
+    with harness.Lab("pfxfile") as lab:
+        site = hl.Site(lab, "bird")
+        bulk = lab.write("bulk.txt", "# bulk anycast /32s\n" + "\n".join(prefixes(1000)) + "\n")
+        extra = f"""
+[[service]]
+name = "bulk"
+prefixes-file = "{bulk}"
+
+[service.address]
+bind = false
+"""
+        # The dns service stays down (no DNS server here): only the file's prefixes are announced.
+        site.start_herald(hl.herald_config(lab, extra_services=extra))
+        harness.wait_for(lambda: route_count(site) == 1000, timeout=30, what="1000 prefixes at BIRD")
+        log = site.herald.log()
+        assert not lines(log, "prefix announced", "bulk"), "one line per prefix"
+        summary = lines(log, "prefixes announced", "bulk")
+        assert len(summary) == 1 and "count=1000" in summary[0] and "ipv4=1000" in summary[0], summary
+        assert "198.18.0.0/32, 198.18.0.1/32, 198.18.0.2/32, ..." in summary[0], summary
+        print(f"ok: 1000 prefixes from the file at the upstream, one log line: {summary[0]}")
+
+        dump = harness.run([harness.binary("herald"), "--dump-config", site.config_path]).stdout
+        assert f'prefixes-file = "{bulk}"  # 1000 prefixes: 1000 IPv4, 0 IPv6' in dump, dump
+        assert "198.18.0.5/32" not in dump
+        print("ok: --dump-config names the file and its count, not its lines")
+
+        # A bad line: the reload is refused, naming the file and line; nothing changes.
+        with open(bulk, "a") as f:
+            f.write("198.18.100.1/24\n")
+        r = site.ctl("reload", check=False)
+        assert r.returncode != 0, (r.stdout, r.stderr)
+        assert f"{bulk}:1002:1: service[1].prefixes-file: prefix \"198.18.100.1/24\" has host bits set" in \
+            (r.stdout + r.stderr), (r.stdout, r.stderr)
+        assert route_count(site) == 1000 and site.herald.alive()
+        print("ok: a bad line in the file refuses the reload with FILE:LINE:COL; the running set stays")
+
+        # A shorter file: the reload withdraws the rest, in one line.
+        with open(bulk, "w") as f:
+            f.write("\n".join(prefixes(400)) + "\n")
+        site.ctl("reload")
+        harness.wait_for(lambda: route_count(site) == 400, timeout=30, what="400 prefixes left at BIRD")
+        withdrawn = lines(site.herald.log(), "prefixes withdrawn", "bulk")
+        assert len(withdrawn) == 1 and "count=600" in withdrawn[0], withdrawn
+        assert not lines(site.herald.log(), "prefix withdrawn", "bulk")
+        print(f"ok: reload re-read the file: 600 withdrawn, one log line: {withdrawn[0]}")
+    print("prefixes-file: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
