@@ -107,6 +107,9 @@ const std::vector<double> kCheckLatencyBuckets{0.0005, 0.001, 0.0025, 0.005, 0.0
 
 std::string family_label(bgp::Family f) { return bgp::to_string(f); }
 
+// How many of a service's prefixes `status` lists (prefix_count has them all).
+constexpr std::size_t kStatusPrefixes = 16;
+
 const char* message_type_label(std::size_t i) {
   static const char* names[] = {"", "open", "update", "notification", "keepalive", "route_refresh"};
   return i < 6 ? names[i] : "";
@@ -963,9 +966,13 @@ nlohmann::json Controller::status_json() const {
     j["state"] = to_string(s->state);
     j["since"] = log::format_timestamp(s->since);
     j["reason"] = s->reason;
+    // The first few only: a prefixes-file of 100,000 lines would make a reply of megabytes,
+    // more than the control socket queues for one client.
     json prefixes = json::array();
-    for (const auto& p : s->cfg->prefixes) prefixes.push_back(p.to_string());
+    for (std::size_t i = 0; i < s->cfg->prefixes.size() && i < kStatusPrefixes; ++i)
+      prefixes.push_back(s->cfg->prefixes[i].to_string());
     j["prefixes"] = prefixes;
+    j["prefix_count"] = s->cfg->prefixes.size();
     j["announced"] = policy_for(*s)->action == conf::Action::Announce;
     json checks = json::array();
     if (auto it = health_now.find(s->cfg->name); it != health_now.end()) {

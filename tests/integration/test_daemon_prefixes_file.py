@@ -1,5 +1,6 @@
 """A service whose prefixes come from a prefixes-file, against the live daemon and BIRD:
-1,000 /32s from the file all reach the upstream with one summary log line (not 1,000 lines);
+60,000 /32s from the file all reach the upstream with one summary log line (not 60,000 lines);
+`heraldctl status` still answers (listing a few of them, and the count);
 a reload re-reads the file (a shorter file withdraws the rest, again in one line); a file with
 a bad line is refused with FILE:LINE:COL and the running set stays announced."""
 import ipaddress
@@ -12,6 +13,9 @@ import harness  # noqa: E402
 import herald_lab as hl  # noqa: E402
 
 BASE = int(ipaddress.IPv4Address("198.18.0.0"))
+# Enough that listing them all in a status reply (~1.3 MB) passes the control socket's 1 MiB
+# per-client queue, which used to cut `heraldctl status` off.
+N = 60_000
 
 
 def prefixes(n: int) -> list[str]:
@@ -32,7 +36,7 @@ def main() -> int:
     harness.require_root()
     with harness.Lab("pfxfile") as lab:
         site = hl.Site(lab, "bird")
-        bulk = lab.write("bulk.txt", "# bulk anycast /32s\n" + "\n".join(prefixes(1000)) + "\n")
+        bulk = lab.write("bulk.txt", "# bulk anycast /32s\n" + "\n".join(prefixes(N)) + "\n")
         extra = f"""
 [[service]]
 name = "bulk"
@@ -43,16 +47,23 @@ bind = false
 """
         # The dns service stays down (no DNS server here): only the file's prefixes are announced.
         site.start_herald(hl.herald_config(lab, extra_services=extra))
-        harness.wait_for(lambda: route_count(site) == 1000, timeout=30, what="1000 prefixes at BIRD")
+        harness.wait_for(lambda: route_count(site) == N, timeout=30, what=f"{N} prefixes at BIRD")
         log = site.herald.log()
         assert not lines(log, "prefix announced", "bulk"), "one line per prefix"
         summary = lines(log, "prefixes announced", "bulk")
-        assert len(summary) == 1 and "count=1000" in summary[0] and "ipv4=1000" in summary[0], summary
+        assert len(summary) == 1 and f"count={N}" in summary[0] and f"ipv4={N}" in summary[0], summary
         assert "198.18.0.0/32, 198.18.0.1/32, 198.18.0.2/32, ..." in summary[0], summary
-        print(f"ok: 1000 prefixes from the file at the upstream, one log line: {summary[0]}")
+        print(f"ok: {N} prefixes from the file at the upstream, one log line: {summary[0]}")
+
+        st = site.status()
+        bulk_st = [s for s in st["status"]["services"] if s["name"] == "bulk"][0]
+        assert bulk_st["prefix_count"] == N and len(bulk_st["prefixes"]) == 16, bulk_st
+        text = site.ctl("status").stdout
+        assert f"({N} in all)" in text, text
+        print("ok: heraldctl status answers, listing 16 of the prefixes and the count")
 
         dump = harness.run([harness.binary("herald"), "--dump-config", site.config_path]).stdout
-        assert f'prefixes-file = "{bulk}"  # 1000 prefixes: 1000 IPv4, 0 IPv6' in dump, dump
+        assert f'prefixes-file = "{bulk}"  # {N} prefixes: {N} IPv4, 0 IPv6' in dump, dump
         assert "198.18.0.5/32" not in dump
         print("ok: --dump-config names the file and its count, not its lines")
 
@@ -61,9 +72,9 @@ bind = false
             f.write("198.18.100.1/24\n")
         r = site.ctl("reload", check=False)
         assert r.returncode != 0, (r.stdout, r.stderr)
-        assert f"{bulk}:1002:1: service[1].prefixes-file: prefix \"198.18.100.1/24\" has host bits set" in \
+        assert f"{bulk}:{N + 2}:1: service[1].prefixes-file: prefix \"198.18.100.1/24\" has host bits set" in \
             (r.stdout + r.stderr), (r.stdout, r.stderr)
-        assert route_count(site) == 1000 and site.herald.alive()
+        assert route_count(site) == N and site.herald.alive()
         print("ok: a bad line in the file refuses the reload with FILE:LINE:COL; the running set stays")
 
         # A shorter file: the reload withdraws the rest, in one line.
@@ -72,9 +83,9 @@ bind = false
         site.ctl("reload")
         harness.wait_for(lambda: route_count(site) == 400, timeout=30, what="400 prefixes left at BIRD")
         withdrawn = lines(site.herald.log(), "prefixes withdrawn", "bulk")
-        assert len(withdrawn) == 1 and "count=600" in withdrawn[0], withdrawn
+        assert len(withdrawn) == 1 and f"count={N - 400}" in withdrawn[0], withdrawn
         assert not lines(site.herald.log(), "prefix withdrawn", "bulk")
-        print(f"ok: reload re-read the file: 600 withdrawn, one log line: {withdrawn[0]}")
+        print(f"ok: reload re-read the file: {N - 400} withdrawn, one log line: {withdrawn[0]}")
     print("prefixes-file: all passed")
     return 0
 
