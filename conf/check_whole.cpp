@@ -82,7 +82,30 @@ void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
 
   // Services: unique names; every prefix in one service only and carried by some peer.
   std::map<std::string, std::size_t> service_names;
-  std::map<bgp::Prefix, std::pair<std::size_t, std::size_t>> owners;  // -> (service, index)
+  auto place = [&](std::size_t svc, std::size_t j) {
+    const ServiceConfig& o = cfg.services[svc];
+    const unsigned line = services[svc].prefixes[j].line;
+    if (j < o.prefixes.size() - o.file_prefixes) return fmt::format("line {}", line);
+    return fmt::format("{} line {}", *o.prefixes_file, line);
+  };
+  // (prefix, service, index) of every prefix, sorted later to find duplicates: a flat vector,
+  // as a map of 100,000 nodes would cost several MiB of small allocations for a moment.
+  struct Owner {
+    bgp::Prefix prefix;
+    std::uint32_t service;
+    std::uint32_t index;
+  };
+  std::vector<Owner> owners;
+  // Up to 100,000s of prefixes with a prefixes-file: the key text is made only for errors.
+  auto report = [&](std::size_t i, std::size_t j, std::string message) {
+    const ServiceConfig& s = cfg.services[i];
+    const Where at = services[i].prefixes[j];
+    if (j < s.prefixes.size() - s.file_prefixes)
+      ctx.error(at, fmt::format("service[{}].prefixes[{}]", i, j), std::move(message));
+    else
+      ctx.error_in(*s.prefixes_file, at, fmt::format("service[{}].prefixes-file", i),
+                   std::move(message));
+  };
   for (std::size_t i = 0; i < cfg.services.size(); ++i) {
     const ServiceConfig& s = cfg.services[i];
     if (!s.name.empty()) {
@@ -92,22 +115,6 @@ void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
                   fmt::format("duplicate service name \"{}\" (also service[{}], line {})", s.name,
                               it->second, services[it->second].name.line));
     }
-    // Up to 100,000s of prefixes with a prefixes-file: the key text is made only for errors.
-    const std::size_t from_file = s.prefixes.size() - s.file_prefixes;
-    auto report = [&](std::size_t j, std::string message) {
-      const Where at = services[i].prefixes[j];
-      if (j < from_file)
-        ctx.error(at, fmt::format("service[{}].prefixes[{}]", i, j), std::move(message));
-      else
-        ctx.error_in(*s.prefixes_file, at, fmt::format("service[{}].prefixes-file", i),
-                     std::move(message));
-    };
-    auto place = [&](std::size_t svc, std::size_t j) {
-      const ServiceConfig& o = cfg.services[svc];
-      const unsigned line = services[svc].prefixes[j].line;
-      if (j < o.prefixes.size() - o.file_prefixes) return fmt::format("line {}", line);
-      return fmt::format("{} line {}", *o.prefixes_file, line);
-    };
     bool carried[2] = {false, false};
     for (const PeerConfig& p : cfg.peers) {
       carried[0] = carried[0] || p.carries(bgp::kIpv4Unicast);
@@ -115,16 +122,24 @@ void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
     }
     for (std::size_t j = 0; j < s.prefixes.size(); ++j) {
       const bgp::Prefix& pfx = s.prefixes[j];
-      auto [it, fresh] = owners.emplace(pfx, std::pair{i, j});
-      if (!fresh)
-        report(j, fmt::format("duplicate prefix {} (also in service \"{}\", {})", pfx.to_string(),
-                              cfg.services[it->second.first].name,
-                              place(it->second.first, it->second.second)));
+      owners.push_back({pfx, static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(j)});
       if (!carried[pfx.addr.is_v4() ? 0 : 1])
-        report(j, fmt::format("no peer carries {}, so {} would never be announced (add the "
-                              "family to a peer's families)",
-                              bgp::to_string(pfx.family()), pfx.to_string()));
+        report(i, j, fmt::format("no peer carries {}, so {} would never be announced (add the "
+                                 "family to a peer's families)",
+                                 bgp::to_string(pfx.family()), pfx.to_string()));
     }
+  }
+  // Every prefix in one service only; the first place it is written owns it.
+  std::stable_sort(owners.begin(), owners.end(),
+                   [](const Owner& a, const Owner& b) { return a.prefix < b.prefix; });
+  for (std::size_t k = 1; k < owners.size(); ++k) {
+    if (!(owners[k].prefix == owners[k - 1].prefix)) continue;
+    std::size_t first = k - 1;
+    while (first > 0 && owners[first - 1].prefix == owners[k].prefix) --first;
+    const Owner& o = owners[first];
+    report(owners[k].service, owners[k].index,
+           fmt::format("duplicate prefix {} (also in service \"{}\", {})", owners[k].prefix.to_string(),
+                       cfg.services[o.service].name, place(o.service, o.index)));
   }
 
   // RFC 6286: the BGP Identifier must be set; take it from the first IPv4 local address
