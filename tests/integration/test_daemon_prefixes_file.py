@@ -37,6 +37,8 @@ def main() -> int:
     with harness.Lab("pfxfile") as lab:
         site = hl.Site(lab, "bird")
         bulk = lab.write("bulk.txt", "# bulk anycast /32s\n" + "\n".join(prefixes(N)) + "\n")
+        # A second, bound service: its 10 addresses go on lo with one "addresses bound" line.
+        bound = lab.write("bound.txt", "\n".join(f"198.19.200.{i}/32" for i in range(10)) + "\n")
         extra = f"""
 [[service]]
 name = "bulk"
@@ -44,16 +46,26 @@ prefixes-file = "{bulk}"
 
 [service.address]
 bind = false
+
+[[service]]
+name = "bound"
+prefixes-file = "{bound}"
 """
         # The dns service stays down (no DNS server here): only the file's prefixes are announced.
         site.start_herald(hl.herald_config(lab, extra_services=extra))
-        harness.wait_for(lambda: route_count(site) == N, timeout=30, what=f"{N} prefixes at BIRD")
+        harness.wait_for(lambda: route_count(site) == N + 10, timeout=30, what=f"{N} + 10 prefixes at BIRD")
         log = site.herald.log()
         assert not lines(log, "prefix announced", "bulk"), "one line per prefix"
         summary = lines(log, "prefixes announced", "bulk")
         assert len(summary) == 1 and f"count={N}" in summary[0] and f"ipv4={N}" in summary[0], summary
         assert "198.18.0.0/32, 198.18.0.1/32, 198.18.0.2/32, ..." in summary[0], summary
         print(f"ok: {N} prefixes from the file at the upstream, one log line: {summary[0]}")
+        on_lo = site.node.run("ip", "-br", "addr", "show", "dev", "lo").stdout
+        assert all(f"198.19.200.{i}/32" in on_lo for i in range(10)), on_lo
+        bound_lines = lines(log, "addresses bound", "bound")
+        assert len(bound_lines) == 1 and "count=10" in bound_lines[0] and "added=10" in bound_lines[0], bound_lines
+        assert not lines(log, "address bound", "bound")
+        print(f"ok: 10 addresses bound on lo, one log line: {bound_lines[0]}")
 
         st = site.status()
         bulk_st = [s for s in st["status"]["services"] if s["name"] == "bulk"][0]
@@ -74,14 +86,14 @@ bind = false
         assert r.returncode != 0, (r.stdout, r.stderr)
         assert f"{bulk}:{N + 2}:1: service[1].prefixes-file: prefix \"198.18.100.1/24\" has host bits set" in \
             (r.stdout + r.stderr), (r.stdout, r.stderr)
-        assert route_count(site) == N and site.herald.alive()
+        assert route_count(site) == N + 10 and site.herald.alive()
         print("ok: a bad line in the file refuses the reload with FILE:LINE:COL; the running set stays")
 
         # A shorter file: the reload withdraws the rest, in one line.
         with open(bulk, "w") as f:
             f.write("\n".join(prefixes(400)) + "\n")
         site.ctl("reload")
-        harness.wait_for(lambda: route_count(site) == 400, timeout=30, what="400 prefixes left at BIRD")
+        harness.wait_for(lambda: route_count(site) == 410, timeout=30, what="400 + 10 prefixes left at BIRD")
         withdrawn = lines(site.herald.log(), "prefixes withdrawn", "bulk")
         assert len(withdrawn) == 1 and f"count={N - 400}" in withdrawn[0], withdrawn
         assert not lines(site.herald.log(), "prefix withdrawn", "bulk")
