@@ -3,8 +3,9 @@ the control socket and the metrics listener are opened; when a later step fails,
 remove the addresses it added (keep-on-exit is for a daemon that ran, not one that never did)
 and its control socket file, then exit non-zero.
 
-Two failures after the addresses are on lo: the metrics port taken by another process (after the
-control socket exists), and a control socket whose directory cannot be created."""
+Three failures after the addresses are on lo: the metrics port taken by another process (after
+the control socket exists), a control socket whose directory cannot be created, and a state
+directory that cannot be handed to the configured user (privileges are dropped last)."""
 import os
 import sys
 
@@ -63,6 +64,15 @@ def main() -> int:
         proc = run_failing(site, cfg)
         check_undone(site, proc, "control socket")
         print("ok: control socket cannot be created: addresses removed, exit 1")
+
+        # Started as root with user = "nobody", the state directory cannot be given to nobody: the
+        # privilege drop fails after everything else is open.
+        cfg = hl.herald_config(lab).replace('user = ""', 'user = "nobody"').replace(
+            f'state-dir = "{lab.path("state")}"', f'state-dir = "{blocker}/state"')
+        assert f'state-dir = "{blocker}/state"' in cfg and 'user = "nobody"' in cfg
+        proc = run_failing(site, cfg)
+        check_undone(site, proc, "cannot drop privileges")
+        print("ok: privileges cannot be dropped: addresses removed, control socket file removed, exit 1")
 
         # And the same config with the port free starts and keeps its addresses (keep-on-exit).
         site.start_herald(hl.herald_config(lab))
