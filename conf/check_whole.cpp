@@ -158,7 +158,9 @@ void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
   }
 }
 
-void check_host(Context& ctx, const GlobalConfig& g, const GlobalPositions& pos, const HostLookup& host) {
+void check_host(Context& ctx, const Config& cfg, const GlobalPositions& pos,
+                const std::vector<PeerPositions>& peers, const HostLookup& host) {
+  const GlobalConfig& g = cfg.global;
   // The default user is checked too: started as root, herald switches to it after start-up,
   // and a missing account would stop it there, with addresses bound and sessions opening.
   if (!g.user.empty() && host.user_exists) {
@@ -181,6 +183,22 @@ void check_host(Context& ctx, const GlobalConfig& g, const GlobalPositions& pos,
     else if (!*found)
       ctx.error(pos.control_group, "global.control-group",
                 fmt::format("no group \"{}\" on this host", g.control_group));
+  }
+  // A peer at one of this host's own addresses: the session would connect to herald itself.
+  if (host.local_addresses && !cfg.peers.empty()) {
+    auto local = host.local_addresses();
+    if (!local) {
+      ctx.error(pos.table, "global", local.error());
+    } else {
+      for (std::size_t i = 0; i < cfg.peers.size(); ++i) {
+        const bgp::IpAddress& a = cfg.peers[i].address;
+        if (peers[i].address.line != 0 && std::find(local->begin(), local->end(), a) != local->end())
+          ctx.error(peers[i].address, fmt::format("peer[{}].address", i),
+                    fmt::format("{} is an address of this host: a session to it would reach this "
+                                "host itself",
+                                a.to_string()));
+      }
+    }
   }
 }
 

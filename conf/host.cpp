@@ -1,10 +1,14 @@
 // system_host(): account lookups against the running system (passwd and group databases).
 #include <grp.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <pwd.h>
+#include <sys/socket.h>
 
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstring>
 #include <system_error>
 #include <vector>
 
@@ -33,12 +37,39 @@ Expected<bool, std::string> exists(const std::string& name, const char* what, Fn
   }
 }
 
+Expected<std::vector<bgp::IpAddress>, std::string> interface_addresses() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0)
+    return unexpected(fmt::format("cannot list this host's addresses: {}",
+                                  std::error_code(errno, std::generic_category()).message()));
+  std::vector<bgp::IpAddress> out;
+  for (const ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    bgp::IpAddress a;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      a.afi = bgp::Afi::Ipv4;
+      std::memcpy(a.bytes.data(), &sin->sin_addr, 4);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      a.afi = bgp::Afi::Ipv6;
+      std::memcpy(a.bytes.data(), &sin6->sin6_addr, 16);
+    } else {
+      continue;
+    }
+    out.push_back(a);
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
 }  // namespace
 
 const HostLookup& system_host() {
   static const HostLookup host{
       [](const std::string& name) { return exists<struct passwd>(name, "user", ::getpwnam_r); },
       [](const std::string& name) { return exists<struct group>(name, "group", ::getgrnam_r); },
+      interface_addresses,
   };
   return host;
 }

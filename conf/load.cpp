@@ -96,7 +96,7 @@ LoadResult build(const toml::table& root_table, Context& ctx, std::string_view n
   });
   root.finish();
   detail::check_whole(ctx, cfg, gpos, ppos, spos);
-  if (host) detail::check_host(ctx, cfg.global, gpos, *host);
+  if (host) detail::check_host(ctx, cfg, gpos, ppos, *host);
   if (!ctx.ok()) return unexpected(ctx.take_errors());
   return cfg;
 }

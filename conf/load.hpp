@@ -38,11 +38,14 @@ using LoadResult = Expected<Config, std::vector<Error>>;
 
 // What a configuration needs from the host it runs on, asked only when a HostLookup is given:
 // the accounts it names exist (global.user, including the default "herald", and
-// global.control-group). Each lookup returns true (exists), false (no such account), or the
-// reason the lookup itself failed (an unreachable NSS source must not read as "missing").
+// global.control-group), and no peer address is one of the host's own. Each account lookup
+// returns true (exists), false (no such account), or the reason the lookup itself failed (an
+// unreachable NSS source must not read as "missing"). A null function skips its check.
 struct HostLookup {
   std::function<Expected<bool, std::string>(const std::string&)> user_exists;
   std::function<Expected<bool, std::string>(const std::string&)> group_exists;
+  // The addresses on the host's interfaces (in the network namespace of the caller).
+  std::function<Expected<std::vector<bgp::IpAddress>, std::string>()> local_addresses;
 };
 
 // The running system's account databases (getpwnam_r / getgrnam_r).

@@ -63,8 +63,10 @@ ValueResult<bgp::Prefix> parse_service_prefix(std::string_view text);
 // `path` made absolute against `dir` (the config file's directory) when relative, normalized.
 std::string absolute_from(const std::string& dir, const std::string& path);
 
-// Checks the accounts [global] names (user, control-group) against the host.
-void check_host(Context& ctx, const GlobalConfig& g, const GlobalPositions& pos, const HostLookup& host);
+// Checks the config against the host: the accounts [global] names (user, control-group), and
+// peer addresses that are the host's own.
+void check_host(Context& ctx, const Config& cfg, const GlobalPositions& pos,
+                const std::vector<PeerPositions>& peers, const HostLookup& host);
 
 // Names of peers and services: 1..64 of [A-Za-z0-9._-], so they are safe in log lines,
 // metric labels and control commands.

@@ -4,6 +4,7 @@
 // its place in the file.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -22,6 +23,7 @@ conf::HostLookup fake_host(std::set<std::string> users, std::set<std::string> gr
   return conf::HostLookup{
       [users](const std::string& u) -> Expected<bool, std::string> { return users.count(u) > 0; },
       [groups](const std::string& g) -> Expected<bool, std::string> { return groups.count(g) > 0; },
+      nullptr,
   };
 }
 
@@ -52,11 +54,26 @@ TEST_CASE("global.user and control-group must exist on the host") {
   // A lookup that fails (NSS unreachable) is an error too, with its reason.
   const conf::HostLookup broken{
       [](const std::string&) -> Expected<bool, std::string> { return unexpected(std::string("ldap down")); },
-      nullptr};
+      nullptr, nullptr};
   CHECK(errors(kGlobal + kPeer, &broken) == "t.toml:1:1: global.user: ldap down\n");
 
   // Without a HostLookup (golden tests, dumps) accounts are not looked up.
   CHECK(errors(kGlobal + "user = \"ghost\"\n" + kPeer) == "");
+}
+
+TEST_CASE("a peer address that is one of the host's own is refused") {
+  conf::HostLookup host;
+  host.local_addresses = []() -> Expected<std::vector<bgp::IpAddress>, std::string> {
+    return std::vector<bgp::IpAddress>{*bgp::IpAddress::parse("127.0.0.1"), *bgp::IpAddress::parse("203.0.113.2")};
+  };
+  CHECK(errors(kGlobal + kPeer, &host) == "");
+  CHECK(errors(kGlobal + "\n[[peer]]\nname = \"me\"\naddress = \"203.0.113.2\"\nremote-as = 65000\n", &host) ==
+        "t.toml:7:11: peer[0].address: 203.0.113.2 is an address of this host: a session to it would "
+        "reach this host itself\n");
+  host.local_addresses = []() -> Expected<std::vector<bgp::IpAddress>, std::string> {
+    return unexpected(std::string("cannot list this host's addresses: boom"));
+  };
+  CHECK(errors(kGlobal + kPeer, &host) == "t.toml:1:1: global: cannot list this host's addresses: boom\n");
 }
 
 TEST_CASE("system_host answers for accounts every Linux host has") {
@@ -70,6 +87,9 @@ TEST_CASE("system_host answers for accounts every Linux host has") {
   auto g = host.group_exists("root");
   REQUIRE(g.has_value());
   CHECK(*g);
+  auto local = host.local_addresses();  // lo is up in every namespace the tests run in
+  REQUIRE(local.has_value());
+  CHECK(std::find(local->begin(), local->end(), *bgp::IpAddress::parse("127.0.0.1")) != local->end());
 }
 
 TEST_CASE("control-socket must fit a Unix socket address (107 bytes)") {
