@@ -45,7 +45,11 @@ void read_prefixes_file(Context& ctx, const std::string& path, const std::string
     ctx.error(key_at, key, fmt::format("\"{}\": {}", path, why));
     return;
   }
-  const std::string_view all = *text;
+  parse_prefixes_text(ctx, path, *text, key, key_at, s, pos);
+}
+
+void parse_prefixes_text(Context& ctx, const std::string& path, std::string_view all,
+                         const std::string& key, Where key_at, ServiceConfig& s, ServicePositions& pos) {
   const std::size_t before = s.prefixes.size();
   const auto lines = static_cast<std::size_t>(std::count(all.begin(), all.end(), '\n')) + 1;
   s.prefixes.reserve(before + lines);

@@ -50,6 +50,9 @@ void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos,
 // for problems with the file as a whole.
 void read_prefixes_file(Context& ctx, const std::string& path, const std::string& key, Where key_at,
                         ServiceConfig& s, ServicePositions& pos);
+// The parsing half of read_prefixes_file: `text` is the file's content, `path` its name.
+void parse_prefixes_text(Context& ctx, const std::string& path, std::string_view text,
+                         const std::string& key, Where key_at, ServiceConfig& s, ServicePositions& pos);
 
 // Checks that need the whole file; fills the derived router id.
 void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
