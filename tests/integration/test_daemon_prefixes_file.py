@@ -1,9 +1,11 @@
 """A service whose prefixes come from a prefixes-file, against the live daemon and BIRD:
 60,000 /32s from the file all reach the upstream with one summary log line (not 60,000 lines);
 `heraldctl status` still answers (listing a few of them, and the count);
-a reload re-reads the file (a shorter file withdraws the rest, again in one line); a file with
+a reload re-reads the file (a shorter file withdraws the rest, again in one line and one
+control event, which a `heraldctl events` subscriber receives whole); a file with
 a bad line is refused with FILE:LINE:COL and the running set stays announced."""
 import ipaddress
+import json
 import os
 import re
 import sys
@@ -89,7 +91,20 @@ prefixes-file = "{bound}"
         assert route_count(site) == N + 10 and site.herald.alive()
         print("ok: a bad line in the file refuses the reload with FILE:LINE:COL; the running set stays")
 
-        # A shorter file: the reload withdraws the rest, in one line.
+        # A shorter file: the reload withdraws the rest, in one line and one event.
+        events = lab.popen_lines([harness.binary("heraldctl"), "--socket", lab.path("herald.sock"),
+                                  "events", "--json"], "events")
+        # Subscribed once an event of ours arrives: drain the (down) dns service until one does.
+        for attempt in range(50):
+            site.ctl("drain", "dns", check=False)
+            try:
+                events.read_line(timeout=0.2)
+                break
+            except TimeoutError:
+                continue
+        else:
+            raise AssertionError("heraldctl events never received the drain event")
+        site.ctl("undrain", "dns")
         with open(bulk, "w") as f:
             f.write("\n".join(prefixes(400)) + "\n")
         site.ctl("reload")
@@ -98,6 +113,18 @@ prefixes-file = "{bound}"
         assert len(withdrawn) == 1 and f"count={N - 400}" in withdrawn[0], withdrawn
         assert not lines(site.herald.log(), "prefix withdrawn", "bulk")
         print(f"ok: reload re-read the file: {N - 400} withdrawn, one log line: {withdrawn[0]}")
+        seen = []
+        for _ in range(50):  # bounded: a reload event, then the announce event
+            ev = json.loads(events.read_line(timeout=10))
+            seen.append(ev)
+            if ev.get("event") == "announce" and ev.get("service") == "bulk":
+                break
+        ev = seen[-1]
+        assert ev.get("event") == "announce" and ev.get("new") == "withdrawn", seen
+        assert ev.get("prefixes") == N - 400 and "prefix" not in ev, ev
+        assert events.alive(), "the subscriber was cut off"
+        events.stop()
+        print(f"ok: one control event for the withdrawal: {ev}")
     print("prefixes-file: all passed")
     return 0
 
