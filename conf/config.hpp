@@ -218,7 +218,13 @@ struct ServicePolicy {
 // [[service]]
 struct ServiceConfig {
   std::string name;
-  std::vector<bgp::Prefix> prefixes;  // as written (order kept), never empty
+  // The inline `prefixes` as written (order kept), then those of prefixes_file in file order;
+  // never empty.
+  std::vector<bgp::Prefix> prefixes;
+  // prefixes-file: absolute path of a file with one prefix per line, re-read on every load
+  // (reload included). nullopt: prefixes are all inline.
+  std::optional<std::string> prefixes_file;
+  std::size_t file_prefixes = 0;  // how many of `prefixes` (the last ones) came from the file
   AddressBinding address;
   HealthTiming health;
   FlapControl flap;

@@ -144,8 +144,19 @@ void state(std::string& o, std::string_view which, const StatePolicy& s,
 void service(std::string& o, const ServiceConfig& s) {
   o += "\n[[service]]\n";
   o += fmt::format("name = {}\n", q(s.name));
-  o += fmt::format("prefixes = {}\n",
-                   list(s.prefixes, [](const bgp::Prefix& p) { return p.to_string(); }));
+  // The file's prefixes stay in the file: a dump of a 100,000-line list would bury the rest.
+  const std::vector<bgp::Prefix> inline_prefixes(
+      s.prefixes.begin(), s.prefixes.end() - static_cast<std::ptrdiff_t>(s.file_prefixes));
+  if (!inline_prefixes.empty() || !s.prefixes_file)
+    o += fmt::format("prefixes = {}\n",
+                     list(inline_prefixes, [](const bgp::Prefix& p) { return p.to_string(); }));
+  if (s.prefixes_file) {
+    std::size_t v4 = 0;
+    for (auto it = s.prefixes.end() - static_cast<std::ptrdiff_t>(s.file_prefixes); it != s.prefixes.end(); ++it)
+      v4 += it->addr.is_v4() ? 1 : 0;
+    o += fmt::format("prefixes-file = {}  # {} prefixes: {} IPv4, {} IPv6\n", q(*s.prefixes_file),
+                     s.file_prefixes, v4, s.file_prefixes - v4);
+  }
   const AddressBinding& a = s.address;
   o += "\n[service.address]\n";
   o += fmt::format("bind = {}\n", b(a.bind));

@@ -4,13 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "conf/sections.hpp"
 
 namespace herald::conf {
@@ -33,6 +26,7 @@ std::string to_string(const std::vector<Error>& errors) {
 namespace {
 
 // A config is a few KiB; a limit keeps `--check-config /dev/zero` from eating the memory.
+// Long prefix lists go in a service's prefixes-file, which has its own, larger limit.
 constexpr std::size_t kMaxFileSize = 1 << 20;
 
 using detail::Context;
@@ -70,7 +64,8 @@ void each_table(TableReader& root, std::string_view k, F fn) {
   }
 }
 
-LoadResult build(const toml::table& root_table, Context& ctx, std::string_view name) {
+LoadResult build(const toml::table& root_table, Context& ctx, std::string_view name,
+                 const HostLookup* host) {
   Config cfg;
   cfg.source = std::string(name);
   TableReader root(ctx, root_table, "");
@@ -95,23 +90,24 @@ LoadResult build(const toml::table& root_table, Context& ctx, std::string_view n
   each_table(root, "service", [&](TableReader& r) {
     ServiceConfig s;
     detail::ServicePositions pos;
-    detail::read_service(r, s, pos);
+    detail::read_service(r, s, pos, dir);
     cfg.services.push_back(std::move(s));
     spos.push_back(std::move(pos));
   });
   root.finish();
   detail::check_whole(ctx, cfg, gpos, ppos, spos);
+  if (host) detail::check_host(ctx, cfg, gpos, ppos, *host);
   if (!ctx.ok()) return unexpected(ctx.take_errors());
   return cfg;
 }
 
 }  // namespace
 
-LoadResult load_string(std::string_view text, std::string_view name) {
+LoadResult load_string(std::string_view text, std::string_view name, const HostLookup* host) {
   Context ctx{std::string(name)};
   try {
     toml::table root = toml::parse(text, name);
-    return build(root, ctx, name);
+    return build(root, ctx, name, host);
   } catch (const toml::parse_error& e) {
     ctx.error(where(e.source()), "", std::string(e.description()));
   } catch (const std::bad_alloc&) {
@@ -120,38 +116,21 @@ LoadResult load_string(std::string_view text, std::string_view name) {
   return unexpected(ctx.take_errors());
 }
 
-LoadResult load_file(const std::string& path) {
-  auto fail = [&](std::string message) {
-    return unexpected(std::vector<Error>{Error{path, 0, 0, "", std::move(message)}});
-  };
-  // O_NONBLOCK and the file-type check: a FIFO at the config path must be refused at once, not
-  // block the daemon's event loop, BGP keepalives included, in open() or read() during a
-  // reload. Regular files ignore O_NONBLOCK; a device that has nothing to read fails the read.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return fail(fmt::format("cannot open: {}", std::strerror(errno)));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
-    const bool dir = S_ISDIR(st.st_mode);
-    ::close(fd);
-    return fail(dir ? "is a directory, not a configuration file" : "not a regular file");
-  }
-  std::string text(kMaxFileSize + 1, '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return fail(fmt::format("read error: {}", std::strerror(err)));
+LoadResult load_file(const std::string& path, const HostLookup* host) {
+  auto text = detail::read_file_bounded(path, kMaxFileSize);
+  if (!text) {
+    using K = detail::FileProblem::Kind;
+    std::string message = text.error().text;
+    switch (text.error().kind) {
+      case K::Directory: message = "is a directory, not a configuration file"; break;
+      case K::NotRegular: message = "not a regular file"; break;
+      case K::TooLarge: message = "larger than 1 MiB; not a herald configuration"; break;
+      case K::Open:
+      case K::Read: break;
     }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
+    return unexpected(std::vector<Error>{Error{path, 0, 0, "", std::move(message)}});
   }
-  ::close(fd);
-  text.resize(got);
-  if (text.size() > kMaxFileSize) return fail("larger than 1 MiB; not a herald configuration");
-  return load_string(text, path);
+  return load_string(*text, path, host);
 }
 
 }  // namespace herald::conf

@@ -1,4 +1,6 @@
 // [global]: identity of the speaker, listeners, control socket, logging, shutdown.
+#include <sys/un.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -77,6 +79,14 @@ void read_global(TableReader& r, GlobalConfig& g, GlobalPositions& pos) {
   }
 
   read_absolute_path(r, "control-socket", g.control_socket);
+  // bind(2) of a Unix socket takes the path in sockaddr_un::sun_path, NUL included: a longer
+  // path cannot be bound at all (the kernel would refuse it, or a library truncate it).
+  if (const auto* n = r.get("control-socket");
+      n && g.control_socket.size() >= sizeof(sockaddr_un::sun_path))
+    ctx.error(where(*n), r.key("control-socket"),
+              fmt::format("a Unix socket path is at most {} bytes, this one has {}",
+                          sizeof(sockaddr_un::sun_path) - 1, g.control_socket.size()));
+  if (const auto* n = r.get("control-group")) pos.control_group = where(*n);
   r.read("control-group", g.control_group);
 
   g.metrics = Endpoint{*bgp::IpAddress::parse("127.0.0.1"), kMetricsPort};
@@ -90,6 +100,11 @@ void read_global(TableReader& r, GlobalConfig& g, GlobalPositions& pos) {
       g.metrics = as_parsed<Endpoint>(ctx, *n, key, [](std::string_view text) {
         return parse_endpoint(text, kMetricsPort);
       });
+      // Port 0 would listen on a random port no scraper can be told about.
+      if (g.metrics && g.metrics->port == 0) {
+        ctx.error(where(*n), key, "expected a port between 1 and 65535, got 0");
+        g.metrics.reset();
+      }
     } else {
       ctx.error(where(*n), key, "expected \"ADDRESS:PORT\" or false, got " + type_name(*n));
     }
@@ -134,6 +149,7 @@ void read_global(TableReader& r, GlobalConfig& g, GlobalPositions& pos) {
         g.shutdown_timeout = *v;
     }
   }
+  if (const auto* n = r.get("user")) pos.user = where(*n);
   r.read("user", g.user);
   r.finish();
 }

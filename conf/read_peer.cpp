@@ -85,7 +85,30 @@ std::optional<bgp::IpAddress> read_address(TableReader& r, std::string_view k, b
   return a;
 }
 
+// Why `a` can never be a BGP neighbor (a TCP endpoint of one other host), or nullptr.
+const char* not_a_neighbor(const bgp::IpAddress& a) {
+  const bool zero = std::all_of(a.bytes.begin(), a.bytes.begin() + static_cast<long>(a.size()),
+                                [](std::uint8_t b) { return b == 0; });
+  if (zero) return "is the unspecified address";
+  if (a.is_v4()) {
+    if ((a.bytes[0] & 0xF0) == 0xE0) return "is a multicast address (224.0.0.0/4)";
+    if (a.v4_host_order() == 0xFFFFFFFF) return "is the broadcast address";
+  } else if (a.bytes[0] == 0xFF) {
+    return "is a multicast address (ff00::/8)";
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+std::string absolute_from(const std::string& dir, const std::string& path) {
+  std::string out = path;
+  if (!out.empty() && out.front() != '/') out = dir + "/" + out;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(out, ec);
+  if (!ec) out = abs.lexically_normal().string();
+  return out;
+}
 
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -113,17 +136,24 @@ void read_peer(TableReader& r, PeerConfig& p, PeerPositions& pos, const std::str
       ctx.error(pos.address, r.key("address"),
                 "link-local peer addresses need an interface scope, which herald does not "
                 "support yet; use a global address");
+    else if (const char* why = not_a_neighbor(*a))
+      ctx.error(pos.address, r.key("address"),
+                fmt::format("{} {}: a BGP neighbor needs the unicast address of one host",
+                            a->to_string(), why));
     p.address = *a;
   }
   if (const auto* n = r.get("remote-as", true))
     if (auto v = as_asn(ctx, *n, r.key("remote-as"))) p.remote_as = *v;
 
-  Where local_at;
-  if (auto a = read_address(r, "local-address", false, &local_at)) {
+  if (auto a = read_address(r, "local-address", false, &pos.local_address)) {
     if (a->afi != p.address.afi)
-      ctx.error(local_at, r.key("local-address"),
+      ctx.error(pos.local_address, r.key("local-address"),
                 fmt::format("expected an {} address like the peer address {}",
                             p.address.is_v4() ? "IPv4" : "IPv6", p.address.to_string()));
+    else if (const char* why = not_a_neighbor(*a))
+      ctx.error(pos.local_address, r.key("local-address"),
+                fmt::format("{} {}: the session's source must be a unicast address of this host",
+                            a->to_string(), why));
     else
       p.local_address = *a;
   }
@@ -213,12 +243,8 @@ void read_peer(TableReader& r, PeerConfig& p, PeerPositions& pos, const std::str
     }
   } else if (pw_file) {
     if (auto v = as_string(ctx, *pw_file, r.key("md5-password-file"))) {
-      std::string path = *v;
       // Relative to the config file; stored absolute so a dump loads from anywhere.
-      if (!path.empty() && path.front() != '/') path = config_dir + "/" + path;
-      std::error_code ec;
-      auto abs = std::filesystem::absolute(path, ec);
-      if (!ec) path = abs.lexically_normal().string();
+      const std::string path = absolute_from(config_dir, *v);
       auto secret = read_password_file(path);
       if (!secret)
         ctx.error(where(*pw_file), r.key("md5-password-file"), secret.error());

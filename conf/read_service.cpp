@@ -121,7 +121,8 @@ void sub_table(TableReader& r, std::string_view k, T& out, F fn) {
 
 }  // namespace
 
-void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos) {
+void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos,
+                  const std::string& config_dir) {
   Context& ctx = r.ctx();
   pos.table = r.where_table();
   if (const auto* n = r.get("name", true)) {
@@ -133,15 +134,30 @@ void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos) {
     }
   }
 
-  if (const auto* n = r.get("prefixes", true)) {
-    if (n->is_array() && n->as_array()->empty())
-      ctx.error(where(*n), r.key("prefixes"), "expected at least one prefix");
+  // prefixes (inline), prefixes-file (one per line, for long lists), or both; at least one.
+  const toml::node* file_node = r.get("prefixes-file");
+  const toml::node* list_node = r.get("prefixes");
+  if (!list_node && !file_node)
+    ctx.error(pos.table, r.key("prefixes"), "required key missing (give prefixes, prefixes-file or both)");
+  if (list_node) {
+    if (list_node->is_array() && list_node->as_array()->empty() && !file_node)
+      ctx.error(where(*list_node), r.key("prefixes"), "expected at least one prefix");
     r.for_each("prefixes", [&](const toml::node& e, const std::string& key) {
-      if (auto p = as_parsed<bgp::Prefix>(ctx, e, key, parse_prefix)) {
+      if (auto p = as_parsed<bgp::Prefix>(ctx, e, key, parse_service_prefix)) {
         s.prefixes.push_back(*p);
         pos.prefixes.push_back(where(e));
       }
     });
+  }
+  if (file_node) {
+    if (auto v = as_string(ctx, *file_node, r.key("prefixes-file"))) {
+      if (v->empty()) {
+        ctx.error(where(*file_node), r.key("prefixes-file"), "expected a file name, got \"\"");
+      } else {
+        read_prefixes_file(ctx, absolute_from(config_dir, *v), r.key("prefixes-file"),
+                           where(*file_node), s, pos);
+      }
+    }
   }
 
   sub_table(r, "address", s.address, read_address_binding);

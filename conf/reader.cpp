@@ -1,9 +1,15 @@
 // Typed reading of toml++ nodes with error collection (see reader.hpp).
 #include "conf/reader.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #include <tuple>
 
@@ -15,13 +21,52 @@ void Context::error(Where at, std::string key, std::string message) {
   errors_.push_back(Error{file_, at.line, at.column, std::move(key), std::move(message)});
 }
 
+void Context::error_in(std::string file, Where at, std::string key, std::string message) {
+  errors_.push_back(Error{std::move(file), at.line, at.column, std::move(key), std::move(message)});
+}
+
 std::vector<Error> Context::take_errors() {
-  std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
-    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  std::stable_sort(errors_.begin(), errors_.end(), [this](const Error& a, const Error& b) {
+    const bool a_other = a.file != file_, b_other = b.file != file_;
+    return std::tie(a_other, a.file, a.line, a.column) < std::tie(b_other, b.file, b.line, b.column);
   });
   // One mistake can be found twice (e.g. by two cross-checks); say it once.
   errors_.erase(std::unique(errors_.begin(), errors_.end()), errors_.end());
   return std::move(errors_);
+}
+
+Expected<std::string, FileProblem> read_file_bounded(const std::string& path, std::size_t max_bytes) {
+  using K = FileProblem::Kind;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return unexpected(FileProblem{K::Open, fmt::format("cannot open: {}", std::strerror(errno))});
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+    const bool dir = S_ISDIR(st.st_mode);
+    ::close(fd);
+    return unexpected(FileProblem{dir ? K::Directory : K::NotRegular, ""});
+  }
+  // One byte more than allowed tells "exactly at the limit" from "over it".
+  std::string text(std::min<std::size_t>(max_bytes, static_cast<std::size_t>(st.st_size)) + 1, '\0');
+  std::size_t got = 0;
+  for (;;) {
+    if (got == text.size()) {
+      if (text.size() > max_bytes) break;
+      text.resize(std::min(max_bytes + 1, text.size() * 2));  // the file grew since fstat
+    }
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return unexpected(FileProblem{K::Read, fmt::format("read error: {}", std::strerror(err))});
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (got > max_bytes) return unexpected(FileProblem{K::TooLarge, ""});
+  text.resize(got);
+  return text;
 }
 
 std::string type_name(const toml::node& n) {

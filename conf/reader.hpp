@@ -30,15 +30,29 @@ class Context {
  public:
   explicit Context(std::string file) : file_(std::move(file)) {}
   void error(Where at, std::string key, std::string message);
+  // An error in another file the config names (a prefixes-file): `at` is a place in `file`.
+  void error_in(std::string file, Where at, std::string key, std::string message);
   const std::string& file() const { return file_; }
   bool ok() const { return errors_.empty(); }
-  // The errors sorted by position (stable: same position keeps discovery order).
+  // The errors sorted by position, the config file's first, then those of each other file
+  // (stable: same position keeps discovery order).
   std::vector<Error> take_errors();
 
  private:
   std::string file_;
   std::vector<Error> errors_;
 };
+
+// Why read_file_bounded failed; `text` is "cannot open: No such file or directory",
+// "read error: ..." or empty for the kinds that say it all.
+struct FileProblem {
+  enum class Kind { Open, Directory, NotRegular, TooLarge, Read } kind = Kind::Open;
+  std::string text;
+};
+// The whole content of a file of at most `max_bytes`. Opened with O_NONBLOCK; directories,
+// FIFOs and sockets are refused (NotRegular), so nothing at the path can block the daemon's loop
+// during a reload; a device that has nothing to read fails the read.
+Expected<std::string, FileProblem> read_file_bounded(const std::string& path, std::size_t max_bytes);
 
 // "string", "integer", "table", ... for messages.
 std::string type_name(const toml::node& n);

@@ -1,5 +1,7 @@
 #include "daemon/controller.hpp"
 
+#include <malloc.h>
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 
 #include "conf/load.hpp"
 #include "daemon/controller_config.hpp"
+#include "daemon/controller_prefix_log.hpp"
 #include "daemon/notify.hpp"
 
 
@@ -27,7 +30,9 @@ std::string_view to_string(ServiceState s) {
 }
 
 struct Controller::Service {
-  conf::ServiceConfig cfg;
+  // Into config_.services, not a copy (a service may list 100,000 prefixes). build_services()
+  // re-points it after every reload, while the previous config is still alive.
+  const conf::ServiceConfig* cfg = nullptr;
   bool has_checks = false;
   health::ServiceState health = health::ServiceState::Down;
   std::string health_reason;
@@ -102,6 +107,9 @@ const std::vector<double> kCheckLatencyBuckets{0.0005, 0.001, 0.0025, 0.005, 0.0
 
 std::string family_label(bgp::Family f) { return bgp::to_string(f); }
 
+// How many of a service's prefixes `status` lists (prefix_count has them all).
+constexpr std::size_t kStatusPrefixes = 16;
+
 const char* message_type_label(std::size_t i) {
   static const char* names[] = {"", "open", "update", "notification", "keepalive", "route_refresh"};
   return i < 6 ? names[i] : "";
@@ -153,6 +161,7 @@ bool Controller::start() {
     auto gid = control::lookup_group(config_.global.control_group);
     if (!gid) {
       log_.write(log::Level::error, "cannot start", {{"reason", gid.error()}});
+      abandon_start();
       return false;
     }
     copts.group = *gid;
@@ -163,6 +172,7 @@ bool Controller::start() {
       io_, copts, [this](const control::Command& c, const control::Caller& who) { return handle(c, who); });
   if (!server) {
     log_.write(log::Level::error, "cannot start", {{"reason", server.error()}});
+    abandon_start();
     return false;
   }
   control_ = *server;
@@ -174,6 +184,7 @@ bool Controller::start() {
     auto http = metrics::HttpServer::start(io_, mopts, [this] { return render_metrics(); });
     if (!http) {
       log_.write(log::Level::error, "cannot start", {{"reason", http.error()}});
+      abandon_start();
       return false;
     }
     metrics_http_ = *http;
@@ -206,6 +217,21 @@ bool Controller::start() {
   return true;
 }
 
+void Controller::abandon_start() {
+  for (auto& b : binders_) {
+    if (!b->binder) continue;
+    if (b->watch) b->watch->cancel();
+    for (const auto& e : b->binder->undo())
+      log_.write(log::Level::warning, "address release failed", {{"reason", e.message}});
+  }
+  if (control_) control_->stop();
+  control_.reset();
+  if (metrics_http_) metrics_http_->stop();
+  metrics_http_.reset();
+  log_.write(log::Level::notice, "start-up undone",
+             {{"reason", "herald cannot run: the addresses it added are removed, its control socket closed"}});
+}
+
 void Controller::record_check_result(const std::string& service, const std::string& check,
                                      const health::CheckResult& r) {
   auto key = std::pair<std::string, std::string>(service, check);
@@ -224,14 +250,14 @@ void Controller::record_check_result(const std::string& service, const std::stri
 
 void Controller::build_services() {
   std::map<std::string, std::unique_ptr<Service>> old;
-  for (auto& s : services_) old[s->cfg.name] = std::move(s);
+  for (auto& s : services_) old[s->cfg->name] = std::move(s);
   services_.clear();
   for (const auto& sc : config_.services) {
     std::unique_ptr<Service> s;
     if (auto it = old.find(sc.name); it != old.end()) {
       s = std::move(it->second);
       bool had_checks = s->has_checks;
-      s->cfg = sc;
+      s->cfg = &sc;
       s->has_checks = !sc.checks.empty();
       if (!s->has_checks) {
         s->health = health::ServiceState::Up;
@@ -243,7 +269,7 @@ void Controller::build_services() {
       }
     } else {
       s = std::make_unique<Service>();
-      s->cfg = sc;
+      s->cfg = &sc;
       s->has_checks = !sc.checks.empty();
       s->since = SystemClock::now();
       s->drain_timer = std::make_unique<asio::steady_timer>(io_);
@@ -294,11 +320,21 @@ void Controller::bind_addresses() {
       log_.write(log::Level::error, "address binding failed",
                  {{"interface", g.config.interface}, {"reason", b->error}});
     } else {
-      for (const auto& sa : g.config.services)
-        for (const auto& a : sa.addresses)
-          log_.write(log::Level::info, "address bound",
-                     {{"service", sa.service}, {"address", a.to_string()}, {"interface", g.config.interface},
-                      {"origin", b->binder->origin(a) == netlink::Origin::Adopted ? "adopted" : "added"}});
+      for (const auto& sa : g.config.services) {
+        if (sa.addresses.size() <= kPrefixLinesPerService) {
+          for (const auto& a : sa.addresses)
+            log_.write(log::Level::info, "address bound",
+                       {{"service", sa.service}, {"address", a.to_string()}, {"interface", g.config.interface},
+                        {"origin", b->binder->origin(a) == netlink::Origin::Adopted ? "adopted" : "added"}});
+          continue;
+        }
+        std::uint64_t adopted = 0;
+        for (const auto& a : sa.addresses) adopted += b->binder->origin(a) == netlink::Origin::Adopted ? 1 : 0;
+        log_.write(log::Level::info, "addresses bound",
+                   {{"service", sa.service}, {"count", static_cast<std::uint64_t>(sa.addresses.size())},
+                    {"added", sa.addresses.size() - adopted}, {"adopted", adopted},
+                    {"first", sa.addresses.front().to_string()}, {"interface", g.config.interface}});
+      }
       arm_netlink(*b);
     }
     next.push_back(std::move(b));
@@ -314,19 +350,19 @@ void Controller::bind_addresses() {
 
   // Service readiness from the binders that hold them.
   for (auto& s : services_) {
-    if (!s->cfg.address.bind) {
+    if (!s->cfg->address.bind) {
       s->addr_ready = true;
       s->addr_reason.clear();
       continue;
     }
     for (auto& b : binders_) {
-      if (std::find(b->services.begin(), b->services.end(), s->cfg.name) == b->services.end()) continue;
+      if (std::find(b->services.begin(), b->services.end(), s->cfg->name) == b->services.end()) continue;
       if (!b->error.empty()) {
         s->addr_ready = false;
         s->addr_reason = b->error;
       } else {
-        s->addr_ready = b->binder->service_ready(s->cfg.name);
-        s->addr_reason = s->addr_ready ? "" : fmt::format("addresses of {} not present on {}", s->cfg.name,
+        s->addr_ready = b->binder->service_ready(s->cfg->name);
+        s->addr_reason = s->addr_ready ? "" : fmt::format("addresses of {} not present on {}", s->cfg->name,
                                                           b->binder->interface());
       }
     }
@@ -389,7 +425,7 @@ void Controller::release_addresses() {
 
 Controller::Service* Controller::find_service(std::string_view name) {
   for (auto& s : services_)
-    if (s->cfg.name == name) return s.get();
+    if (s->cfg->name == name) return s.get();
   return nullptr;
 }
 
@@ -408,7 +444,7 @@ void Controller::on_health(const health::ServiceStatus& st, health::ServiceState
 void Controller::evaluate(Service& s, std::string_view cause) {
   ServiceState next = ServiceState::Up;
   std::string why;
-  const auto& name = s.cfg.name;
+  const auto& name = s.cfg->name;
   if (!s.addr_ready) {
     next = ServiceState::Down;
     why = s.addr_reason;
@@ -457,9 +493,9 @@ void Controller::evaluate(Service& s, std::string_view cause) {
 }
 
 void Controller::arm_drain_timer(Service& s) {
-  if (!s.cfg.policy.drain_period) return;  // stays announced while drained
-  s.drain_timer->expires_after(*s.cfg.policy.drain_period);
-  s.drain_timer->async_wait([this, name = s.cfg.name](const boost::system::error_code& ec) {
+  if (!s.cfg->policy.drain_period) return;  // stays announced while drained
+  s.drain_timer->expires_after(*s.cfg->policy.drain_period);
+  s.drain_timer->async_wait([this, name = s.cfg->name](const boost::system::error_code& ec) {
     if (ec) return;
     Service* sp = find_service(name);
     if (!sp || sp->state != ServiceState::Drained) return;
@@ -476,15 +512,18 @@ const conf::StatePolicy* Controller::policy_for(const Service& s) const {
     return p;
   }();
   switch (s.state) {
-    case ServiceState::Up: return &s.cfg.policy.up;
-    case ServiceState::Down: return &s.cfg.policy.down;
-    case ServiceState::Drained: return s.drain_expired ? &kWithdraw : &s.cfg.policy.drained;
+    case ServiceState::Up: return &s.cfg->policy.up;
+    case ServiceState::Down: return &s.cfg->policy.down;
+    case ServiceState::Drained: return s.drain_expired ? &kWithdraw : &s.cfg->policy.drained;
   }
   return &kWithdraw;
 }
 
 std::vector<bgp::Route> Controller::desired_routes() const {
   std::vector<bgp::Route> routes;
+  std::size_t total = 0;
+  for (const auto& s : services_) total += s->cfg->prefixes.size();
+  routes.reserve(total);
   for (const auto& s : services_) {
     const conf::StatePolicy* p = policy_for(*s);
     if (p->action != conf::Action::Announce) continue;
@@ -492,14 +531,15 @@ std::vector<bgp::Route> Controller::desired_routes() const {
     a.origin = bgp::Origin::Igp;
     unsigned prepend = p->prepend;
     a.med = p->med;
-    if (auto it = state_.steering.find(s->cfg.name); it != state_.steering.end()) {
+    if (auto it = state_.steering.find(s->cfg->name); it != state_.steering.end()) {
       prepend = static_cast<unsigned>(it->second.prepend);
       if (it->second.med) a.med = it->second.med;
     }
     a.as_path_prepend.assign(prepend, config_.global.local_as);
     a.communities = p->communities;
     a.large_communities = p->large_communities;
-    for (const auto& prefix : s->cfg.prefixes) routes.push_back({prefix, a});
+    const bgp::SharedAttributes shared(a);  // interned once per service, not once per prefix
+    for (const auto& prefix : s->cfg->prefixes) routes.push_back({prefix, shared});
   }
   return routes;
 }
@@ -507,34 +547,45 @@ std::vector<bgp::Route> Controller::desired_routes() const {
 void Controller::publish_routes(std::string_view cause) {
   if (!speaker_) return;
   auto routes = desired_routes();
-  std::map<bgp::Prefix, std::string> now;
+  AnnouncedSet now;
   for (const auto& s : services_) {
     const conf::StatePolicy* p = policy_for(*s);
-    if (p->action == conf::Action::Announce)
-      for (const auto& prefix : s->cfg.prefixes) now[prefix] = s->cfg.name;
+    if (p->action == conf::Action::Announce) now.add(s->cfg->name, s->cfg->prefixes);
   }
-  speaker_->set_routes(routes);
+  speaker_->set_routes(std::move(routes));
   std::size_t peers_up = 0;
   for (const auto& ps : speaker_->status())
     if (ps.bgp.state == bgp::State::Established) ++peers_up;
-  for (const auto& [prefix, service] : now)
-    if (!announced_.count(prefix)) {
-      std::string pfx = prefix.to_string();
-      log_.write(log::Level::notice, "prefix announced",
-                 {{"service", service}, {"prefix", pfx}, {"peers", peers_up}, {"reason", cause}});
-      publish_event({{"event", "announce"}, {"service", service}, {"prefix", pfx}, {"new", "announced"},
-                     {"peers", peers_up}, {"reason", cause}});
+  // One line (and event) per prefix while a service's change is small; one per service when
+  // it is large (controller_prefix_log.hpp).
+  for (const auto& change : diff_announced(announced_, now)) {
+    for (auto [list, word] : {std::pair{&change.announced, "announced"}, std::pair{&change.withdrawn, "withdrawn"}}) {
+      if (list->empty()) continue;
+      if (list->size() <= kPrefixLinesPerService) {
+        for (const auto& prefix : *list) {
+          std::string pfx = prefix.to_string();
+          log_.write(log::Level::notice, fmt::format("prefix {}", word),
+                     {{"service", change.service}, {"prefix", pfx}, {"peers", peers_up}, {"reason", cause}});
+          publish_event({{"event", "announce"}, {"service", change.service}, {"prefix", pfx}, {"new", word},
+                         {"peers", peers_up}, {"reason", cause}});
+        }
+        continue;
+      }
+      const PrefixSummary sum = summarise(*list);
+      log_.write(log::Level::notice, fmt::format("prefixes {}", word),
+                 {{"service", change.service}, {"count", static_cast<std::uint64_t>(sum.count)},
+                  {"ipv4", static_cast<std::uint64_t>(sum.ipv4)}, {"ipv6", static_cast<std::uint64_t>(sum.ipv6)},
+                  {"first", sum.first}, {"peers", peers_up}, {"reason", cause}});
+      publish_event({{"event", "announce"}, {"service", change.service}, {"prefixes", sum.count},
+                     {"first", sum.first}, {"new", word}, {"peers", peers_up}, {"reason", cause}});
     }
-  for (const auto& [prefix, service] : announced_)
-    if (!now.count(prefix)) {
-      std::string pfx = prefix.to_string();
-      log_.write(log::Level::notice, "prefix withdrawn",
-                 {{"service", service}, {"prefix", pfx}, {"peers", peers_up}, {"reason", cause}});
-      publish_event({{"event", "announce"}, {"service", service}, {"prefix", pfx}, {"new", "withdrawn"},
-                     {"peers", peers_up}, {"reason", cause}});
-    }
+  }
+  const bool large = announced_.size() + now.size() > 64 * kPrefixLinesPerService;
   announced_ = std::move(now);
   update_notify_status();
+  // A large change leaves megabytes of freed route and diff buffers in the heap; give them back
+  // so a bulk service's RSS is what it holds, not what it once built.
+  if (large) ::malloc_trim(0);
 }
 
 // ---------------------------------------------------------------- BGP observer
@@ -644,7 +695,7 @@ std::string unknown_service_error(std::string_view verb, std::string_view name,
 
 nlohmann::json Controller::do_drain(const control::Drain& d, const control::Caller& caller) {
   std::vector<std::string> known;
-  for (const auto& s : services_) known.push_back(s->cfg.name);
+  for (const auto& s : services_) known.push_back(s->cfg->name);
   PersistentState::DrainRecord rec{d.reason, std::chrono::duration_cast<std::chrono::seconds>(
                                                  SystemClock::now().time_since_epoch())
                                                  .count()};
@@ -670,7 +721,7 @@ nlohmann::json Controller::do_drain(const control::Drain& d, const control::Call
 
 nlohmann::json Controller::do_undrain(const control::Undrain& d, const control::Caller& caller) {
   std::vector<std::string> known;
-  for (const auto& s : services_) known.push_back(s->cfg.name);
+  for (const auto& s : services_) known.push_back(s->cfg->name);
   std::string subject;
   if (d.target.all) {
     state_.drain_all.reset();
@@ -697,7 +748,7 @@ nlohmann::json Controller::do_steer(const std::string& service, std::optional<Pe
                                     const control::Caller& caller) {
   if (!find_service(service)) {
     std::vector<std::string> known;
-    for (const auto& s : services_) known.push_back(s->cfg.name);
+    for (const auto& s : services_) known.push_back(s->cfg->name);
     return control::error_response(unknown_service_error("steer", service, known));
   }
   std::string what;
@@ -722,7 +773,7 @@ nlohmann::json Controller::do_steer(const std::string& service, std::optional<Pe
 std::optional<std::string> Controller::reload() {
   if (shutting_down_) return std::string("reload refused: herald is shutting down");
   (void)notify::reloading();
-  auto loaded = conf::load_file(config_path_);
+  auto loaded = conf::load_file(config_path_, &conf::system_host());
   std::optional<std::string> problem;
   if (!loaded) {
     std::string all;
@@ -821,7 +872,7 @@ void Controller::shutdown(std::string reason, std::function<void()> done) {
     // Withdraw first, then close the sessions, then give the addresses back: the route must
     // never point at an address that is gone.
     if (speaker_) speaker_->set_routes({});
-    announced_.clear();
+    announced_ = {};
     if (monitor_) monitor_->stop();
     auto after_bgp = [this, done = std::move(done)]() {
       release_addresses();
@@ -845,8 +896,8 @@ void Controller::shutdown(std::string reason, std::function<void()> done) {
     for (auto& s : services_) {
       bool was_up = s->state == ServiceState::Up;
       evaluate(*s, "shutdown");
-      if (was_up && s->state == ServiceState::Drained && s->cfg.policy.drain_period)
-        wait = std::max(wait, *s->cfg.policy.drain_period);
+      if (was_up && s->state == ServiceState::Drained && s->cfg->policy.drain_period)
+        wait = std::max(wait, *s->cfg->policy.drain_period);
     }
     publish_routes("shutdown drain");
   }
@@ -910,16 +961,20 @@ nlohmann::json Controller::status_json() const {
   json services = json::array();
   for (const auto& s : services_) {
     json j;
-    j["name"] = s->cfg.name;
+    j["name"] = s->cfg->name;
     j["state"] = to_string(s->state);
     j["since"] = log::format_timestamp(s->since);
     j["reason"] = s->reason;
+    // The first few only: a prefixes-file of 100,000 lines would make a reply of megabytes,
+    // more than the control socket queues for one client.
     json prefixes = json::array();
-    for (const auto& p : s->cfg.prefixes) prefixes.push_back(p.to_string());
+    for (std::size_t i = 0; i < s->cfg->prefixes.size() && i < kStatusPrefixes; ++i)
+      prefixes.push_back(s->cfg->prefixes[i].to_string());
     j["prefixes"] = prefixes;
+    j["prefix_count"] = s->cfg->prefixes.size();
     j["announced"] = policy_for(*s)->action == conf::Action::Announce;
     json checks = json::array();
-    if (auto it = health_now.find(s->cfg.name); it != health_now.end()) {
+    if (auto it = health_now.find(s->cfg->name); it != health_now.end()) {
       for (const auto& c : it->second.checks) {
         json cj;
         cj["name"] = c.check;
@@ -937,7 +992,7 @@ nlohmann::json Controller::status_json() const {
       if (it->second.flap_hold_until) j["flap_hold_until"] = log::format_timestamp(it->second.flap_hold_until->wall);
     }
     j["checks"] = checks;
-    if (auto it = state_.drained.find(s->cfg.name); it != state_.drained.end()) {
+    if (auto it = state_.drained.find(s->cfg->name); it != state_.drained.end()) {
       j["drain"] = {{"reason", it->second.reason}, {"since", log::format_timestamp(SystemClock::from_time_t(it->second.since))},
                     {"all", false}};
     } else if (state_.drain_all) {
@@ -946,7 +1001,7 @@ nlohmann::json Controller::status_json() const {
     } else {
       j["drain"] = nullptr;
     }
-    if (auto it = state_.steering.find(s->cfg.name); it != state_.steering.end()) {
+    if (auto it = state_.steering.find(s->cfg->name); it != state_.steering.end()) {
       j["steering"] = {{"prepend", it->second.prepend}};
       if (it->second.med) j["steering"]["med"] = *it->second.med;
     } else {
@@ -1056,9 +1111,9 @@ std::string Controller::render_metrics() {
   auto& sann = registry_.gauge("herald_service_announced", "", {"service"});
   auto& schange = registry_.gauge("herald_service_last_change_timestamp_seconds", "", {"service"});
   for (const auto& s : services_) {
-    sstate.with({s->cfg.name}).set(s->state == ServiceState::Down ? 0 : s->state == ServiceState::Up ? 1 : 2);
-    sann.with({s->cfg.name}).set(policy_for(*s)->action == conf::Action::Announce ? 1 : 0);
-    schange.with({s->cfg.name}).set(std::chrono::duration<double>(s->since.time_since_epoch()).count());
+    sstate.with({s->cfg->name}).set(s->state == ServiceState::Down ? 0 : s->state == ServiceState::Up ? 1 : 2);
+    sann.with({s->cfg->name}).set(policy_for(*s)->action == conf::Action::Announce ? 1 : 0);
+    schange.with({s->cfg->name}).set(std::chrono::duration<double>(s->since.time_since_epoch()).count());
   }
   if (monitor_) {
     auto& up = registry_.gauge("herald_check_up", "", {"service", "check"});

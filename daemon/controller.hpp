@@ -30,6 +30,7 @@
 #include "conf/config.hpp"
 #include "daemon/control_protocol.hpp"
 #include "daemon/control_server.hpp"
+#include "daemon/controller_prefix_log.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_http.hpp"
@@ -52,8 +53,14 @@ class Controller {
   Controller& operator=(const Controller&) = delete;
 
   // Binds addresses, opens the control socket, metrics and BGP listeners, starts sessions and
-  // checks. Returns false (after logging why) when the daemon cannot run at all.
+  // checks. Returns false (after logging why) when the daemon cannot run at all, having undone
+  // what it did (abandon_start()).
   bool start();
+  // Undoes a start-up that cannot go on (start() failed, or privileges could not be dropped
+  // after it): removes the addresses this process added, whatever keep-on-exit says (nothing
+  // was ever announced for them), and closes the control socket (removing its file) and the
+  // metrics listener. The caller exits next.
+  void abandon_start();
   // SIGHUP / heraldctl reload: validate the file first; a bad one changes nothing. Returns the
   // error text (all errors, one per line) or nullopt on success.
   std::optional<std::string> reload();
@@ -114,7 +121,9 @@ class Controller {
   metrics::Registry registry_;
   StateFile state_file_;
   PersistentState state_;
-  std::map<bgp::Prefix, std::string> announced_;  // prefix -> service, for announce/withdraw events
+  // What the last publish_routes() announced, for its log lines and events: the services' lists
+  // in config_ (reload() publishes before the previous config goes).
+  AnnouncedSet announced_;
   bool shutting_down_ = false;
   boost::asio::steady_timer watchdog_;
   std::chrono::steady_clock::duration watchdog_period_{};

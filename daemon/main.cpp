@@ -8,6 +8,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fmt/format.h>
@@ -44,7 +46,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!check_path.empty()) {
-    auto r = herald::conf::load_file(check_path);
+    auto r = herald::conf::load_file(check_path, &herald::conf::system_host());
     if (!r) return print_errors(r.error());
     fmt::print("{}: configuration is valid ({} peers, {} services)\n", check_path, r->peers.size(), r->services.size());
     return 0;
@@ -56,7 +58,12 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto loaded = herald::conf::load_file(config_path);
+  // Large buffers (a 100,000-prefix list, its routes, a bulk UPDATE burst) get their own
+  // mappings, returned to the system when freed. glibc's default raises this threshold after
+  // the first such free, after which they come from the heap and stay in RSS for good.
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+
+  auto loaded = herald::conf::load_file(config_path, &herald::conf::system_host());
   if (!loaded) return print_errors(loaded.error());
   herald::conf::Config config = std::move(loaded.value());
   // Drain wait + Cease flush are bounded by shutdown-timeout; allow 10 s more for the rest.
@@ -74,10 +81,12 @@ int main(int argc, char** argv) {
   // CAP_NET_ADMIN and CAP_NET_BIND_SERVICE from here on.
   if (auto handed = herald::daemon::hand_over_directory(state_dir, run_as); !handed) {
     logger.write(herald::log::Level::error, "cannot drop privileges", {{"reason", handed.error()}});
+    controller.abandon_start();
     return 1;
   }
   if (auto dropped = herald::daemon::drop_privileges(run_as); !dropped) {
     logger.write(herald::log::Level::error, "cannot drop privileges", {{"reason", dropped.error()}});
+    controller.abandon_start();
     return 1;
   } else {
     logger.write(dropped->warning ? herald::log::Level::warning : herald::log::Level::notice, "privileges",

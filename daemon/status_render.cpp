@@ -106,7 +106,12 @@ std::string prefixes_cell(const json& svc) {
     if (!out.empty()) out += ' ';
     out += clean(x.get<std::string>());
   }
-  return out.empty() ? "-" : out;
+  if (out.empty()) return "-";
+  // Long lists (a prefixes-file) are listed in part; say how many there are in all.
+  if (const json& n = member(svc, "prefix_count");
+      n.is_number_integer() && n.get<long long>() > static_cast<long long>(p.size()))
+    out += fmt::format(" ... ({} in all)", n.get<long long>());
+  return out;
 }
 
 }  // namespace

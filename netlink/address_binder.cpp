@@ -356,8 +356,14 @@ std::vector<Event> AddressBinder::process() {
 }
 
 std::vector<Error> AddressBinder::release() {
+  if (!config_.remove_on_exit) return {};
+  return remove_added();
+}
+
+std::vector<Error> AddressBinder::undo() { return remove_added(); }
+
+std::vector<Error> AddressBinder::remove_added() {
   std::vector<Error> errors;
-  if (!config_.remove_on_exit) return errors;
   for (auto& t : tracked_) {
     if (t.origin != Origin::Added) continue;
     if (t.present && link_exists_) {

@@ -106,6 +106,10 @@ class AddressBinder {
   // deletes the dummy interface if herald created it. Otherwise does nothing. Returns what
   // could not be undone (an address already gone is not an error).
   std::vector<Error> release();
+  // After a failed start-up: removes what herald added (addresses, a created dummy) whatever
+  // remove_on_exit says, since a daemon that never ran has no traffic to keep flowing.
+  // Adopted addresses stay. Returns what could not be undone.
+  std::vector<Error> undo();
 
   const std::string& interface() const { return config_.interface; }
   bool interface_up() const { return link_exists_ && link_.up; }
@@ -124,6 +128,7 @@ class AddressBinder {
     bool present = false;
   };
 
+  std::vector<Error> remove_added();
   Status ensure_interface();
   Status add_one(Tracked& t);
   AddRequest request_for(const InterfaceAddress& address) const;

@@ -156,7 +156,7 @@ TEST_CASE("unknown keys: did you mean") {
         "t.toml:15:1: peer[1].foo: unknown key\n");
   CHECK(errors("[globl]\n" + kBase) ==
         "t.toml:1:2: globl: unknown key; did you mean \"global\"?\n");
-  CHECK(errors(kBase + "[[service]]\nname = \"s\"\nprefixes = [\"192.0.2.1\"]\n"
+  CHECK(errors(kBase + "[[service]]\nname = \"s\"\nprefixes = [\"192.0.2.53\"]\n"
                        "[service.helth]\nrise = 3\n") ==
         "t.toml:17:10: service[0].helth: unknown key; did you mean \"health\"?\n");
 }

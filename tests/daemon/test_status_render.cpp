@@ -88,6 +88,16 @@ TEST_CASE("status report: drain --all banner, no peers, inner object accepted") 
         "SERVICES\n(none)\n");
 }
 
+TEST_CASE("status report: a long prefix list is shown in part, with its full count") {
+  json svc = {{"name", "bulk"}, {"state", "Up"}, {"prefixes", json::array({"198.18.0.0/32", "198.18.0.1/32"})},
+              {"prefix_count", 100000}};
+  json st = {{"version", "0.1.0"}, {"pid", 1}, {"services", json::array({svc})}};
+  CHECK(render_status(st).find("198.18.0.0/32 198.18.0.1/32 ... (100000 in all)") != std::string::npos);
+  svc["prefix_count"] = 2;  // all listed: no count
+  st["services"] = json::array({svc});
+  CHECK(render_status(st).find("198.18.0.1/32 ...") == std::string::npos);
+}
+
 TEST_CASE("status report tolerates garbage: every odd field becomes '-'") {
   json st = {{"status",
               {{"peers", {{{"name", 5}, {"state", json::array()}}, "not an object"}},

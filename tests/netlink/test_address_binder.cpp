@@ -121,6 +121,29 @@ TEST_CASE("default is to keep addresses on exit") {
   CHECK(fake.mutation_count() == before);
 }
 
+TEST_CASE("undo after a failed start removes what herald added, whatever keep-on-exit says") {
+  FakeBackend fake;
+  fake.external_add("lo", kV4);  // the operator's (or a kept one): adopted, never removed
+  AddressBinder b(fake, dns_config());  // default: keep on exit
+  REQUIRE(b.bind());
+  CHECK(b.origin(kV6) == Origin::Added);
+  CHECK(b.undo().empty());
+  CHECK(fake.has("lo", kV4));
+  CHECK_FALSE(fake.has("lo", kV6));
+}
+
+TEST_CASE("undo deletes a dummy interface herald created") {
+  FakeBackend fake;
+  auto cfg = dns_config();
+  cfg.interface = "anycast0";
+  cfg.create_dummy = true;
+  AddressBinder b(fake, cfg);
+  REQUIRE(b.bind());
+  CHECK(fake.link("anycast0").has_value());  // created as a dummy
+  CHECK(b.undo().empty());
+  CHECK_FALSE(fake.link("anycast0").has_value());
+}
+
 TEST_CASE("release tolerates an added address that is already gone") {
   FakeBackend fake;
   auto cfg = dns_config();
