@@ -972,6 +972,7 @@ void Controller::register_metrics() {
   registry_.gauge("herald_bgp_prefixes_announced", "Prefixes in the peer's Adj-RIB-Out.", {"peer"});
   registry_.gauge("herald_bgp_prefixes_received", "Prefixes the peer announces to herald.", {"peer", "family"});
   registry_.gauge("herald_bgp_max_prefix", "The peer's configured max-prefix (only peers that have one).", {"peer"});
+  registry_.counter("herald_bgp_connections_refused_total", "Inbound BGP connections refused, by reason.", {"reason"});
   registry_.gauge("herald_bfd_session_state", "BFD session state (0 AdminDown, 1 Down, 2 Init, 3 Up; RFC 5880).", {"peer"});
   registry_.counter("herald_bfd_session_flaps_total", "BFD sessions leaving Up.", {"peer"});
   registry_.gauge("herald_bfd_tx_interval_seconds", "Negotiated BFD transmit interval (before jitter).", {"peer"});
@@ -1032,6 +1033,13 @@ std::string Controller::render_metrics() {
         rcv.with({b.name, family_label(f)}).set(it == b.received.end() ? 0.0 : static_cast<double>(it->second));
       }
     }
+    // Anyone who reaches the BGP port can connect: the log aggregates, this counts each one.
+    auto& refused = registry_.counter("herald_bgp_connections_refused_total", "", {"reason"});
+    counter_set(refused, {"not_configured"},
+                static_cast<double>(speaker_->refused_connections(bgp::RefusalReason::NotConfigured)));
+    counter_set(refused, {"shutting_down"},
+                static_cast<double>(speaker_->refused_connections(bgp::RefusalReason::ShuttingDown)));
+    refused.with({"not_configured"});  // exported from 0 on
     // BFD (RFC 5880): state as the RFC's numbers (0 AdminDown, 1 Down, 2 Init, 3 Up).
     auto& bstate = registry_.gauge("herald_bfd_session_state", "", {"peer"});
     auto& bflaps = registry_.counter("herald_bfd_session_flaps_total", "", {"peer"});
