@@ -66,6 +66,13 @@ void log_to_stderr(LogLevel level, std::string_view peer, std::string_view text)
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+std::size_t sessions_carrying(const std::vector<SpeakerPeerStatus>& peers, Family family) {
+  return static_cast<std::size_t>(std::count_if(peers.begin(), peers.end(), [&](const SpeakerPeerStatus& p) {
+    return p.bgp.state == State::Established &&
+           std::find(p.bgp.families.begin(), p.bgp.families.end(), family) != p.bgp.families.end();
+  }));
+}
+
 Speaker::Speaker(asio::io_context& io, SpeakerSettings settings, std::vector<SpeakerPeerConfig> peers,
                  SpeakerObserver observer)
     : io_(io),

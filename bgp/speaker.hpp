@@ -90,6 +90,10 @@ struct SpeakerPeerStatus {
   bool bfd_waiting = false;  // BGP held back until BFD is Up (wait_for_up)
 };
 
+// Established sessions that negotiated `family` (RFC 4760): the neighbors a route of that
+// family is sent to. A session without the family does not carry its routes.
+std::size_t sessions_carrying(const std::vector<SpeakerPeerStatus>& peers, Family family);
+
 class Speaker {
  public:
   // Peers must have distinct names and addresses and pass PeerConfig::check() (after local AS

@@ -514,11 +514,12 @@ void Controller::publish_routes(std::string_view cause) {
       for (const auto& prefix : s->cfg.prefixes) now[prefix] = s->cfg.name;
   }
   speaker_->set_routes(routes);
-  std::size_t peers_up = 0;
-  for (const auto& ps : speaker_->status())
-    if (ps.bgp.state == bgp::State::Established) ++peers_up;
+  // "peers": the sessions that carry the prefix's family, not every Established one.
+  const auto peer_status = speaker_->status();
+  auto peers_for = [&](const bgp::Prefix& p) { return bgp::sessions_carrying(peer_status, p.family()); };
   for (const auto& [prefix, service] : now)
     if (!announced_.count(prefix)) {
+      const std::size_t peers_up = peers_for(prefix);
       std::string pfx = prefix.to_string();
       log_.write(log::Level::notice, "prefix announced",
                  {{"service", service}, {"prefix", pfx}, {"peers", peers_up}, {"reason", cause}});
@@ -527,6 +528,7 @@ void Controller::publish_routes(std::string_view cause) {
     }
   for (const auto& [prefix, service] : announced_)
     if (!now.count(prefix)) {
+      const std::size_t peers_up = peers_for(prefix);
       std::string pfx = prefix.to_string();
       log_.write(log::Level::notice, "prefix withdrawn",
                  {{"service", service}, {"prefix", pfx}, {"peers", peers_up}, {"reason", cause}});

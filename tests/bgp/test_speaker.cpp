@@ -226,3 +226,20 @@ TEST_CASE("speaker: a flood of refused connections is logged once per source and
   sp.stop("done", [&] { stopped = true; });
   REQUIRE(run_until(io, [&] { return stopped; }));
 }
+
+TEST_CASE("speaker: sessions_carrying counts the Established sessions that negotiated the family") {
+  auto status = [](State state, std::vector<Family> families) {
+    SpeakerPeerStatus p;
+    p.bgp.state = state;
+    p.bgp.families = std::move(families);
+    return p;
+  };
+  const std::vector<SpeakerPeerStatus> peers{status(State::Established, {kIpv4Unicast, kIpv6Unicast}),
+                                             status(State::Established, {kIpv4Unicast}),
+                                             status(State::OpenConfirm, {kIpv4Unicast, kIpv6Unicast}),
+                                             status(State::Established, {kIpv6Unicast})};
+  CHECK(sessions_carrying(peers, kIpv4Unicast) == 2);
+  CHECK(sessions_carrying(peers, kIpv6Unicast) == 2);
+  CHECK(sessions_carrying({peers[1]}, kIpv6Unicast) == 0);  // up, but without IPv6
+  CHECK(sessions_carrying({}, kIpv4Unicast) == 0);
+}

@@ -3,6 +3,9 @@
     upstream ns  BIRD 2 (AS 65000), IPv4 channel only  --veth--  node ns: herald (AS 65053) + unbound
                  203.0.113.1 (the peer), 203.0.113.9 (a stranger)
 
+- "prefix announced ... peers=N" counts the sessions that carry the prefix's family: herald
+  offers IPv4 and IPv6, BIRD only IPv4, so the IPv4 prefix goes to 1 peer and the IPv6 one to 0
+  (before: both said peers=1).
 - A flood of connections to port 179 from an address that is no peer writes one line for the
   first, then counts: the metric herald_bgp_connections_refused_total counts every one, and the
   log accounts for all of them in a few lines (before: one warning per connection).
@@ -77,8 +80,14 @@ def main() -> int:
         site.start_dns().wait_ready()
         harness.wait_for(lambda: len(log_lines(site, "prefix announced")) == 2, timeout=15,
                          what="both 'prefix announced' lines")
+        by_prefix = {}
+        for line in log_lines(site, "prefix announced"):
+            prefix = re.search(r"prefix=(\S+)", line).group(1)
+            by_prefix[prefix] = int(re.search(r"peers=(\d+)", line).group(1))
+        assert by_prefix == {hl.PREFIX_V4: 1, hl.PREFIX_V6: 0}, by_prefix
         site.wait_route(hl.PREFIX_V4, True, timeout=10)
         assert not site.has_route(hl.PREFIX_V6)
+        print(f"ok: 'prefix announced' counts the sessions carrying the family: {by_prefix}")
 
         # A flood of connections from an address that is no peer.
         site.up.run("ip", "addr", "add", f"{STRANGER}/24", "dev", "eth0")
