@@ -212,6 +212,8 @@ Actions Peer::on_bytes(ConnId conn, std::span<const std::uint8_t> bytes, Clock::
           action = std::max(action, ErrorAction::TreatAsWithdraw);
           log(LogLevel::Warning, "route leak detected: " + *otc.leak, out);
         }
+        // Rule 3. herald keeps no received attributes (it counts prefixes), so nothing reads it
+        // yet; it is set so that the Update handed on says what the RFC says the route carries.
         if (otc.add) u->attrs.otc = otc.add;
       }
       handle_update(conn, *u, action, now, out);
