@@ -33,8 +33,9 @@ OtcIngress otc_on_ingress(std::optional<Role> local_role, std::uint32_t remote_a
       if (!otc) {
         out.add = remote_as;
       } else if (*otc != remote_as) {
-        out.leak = fmt::format("OTC {} on a route from a peer whose AS is {} (RFC 9234 5: route leak, route ineligible)",
-                               *otc, remote_as);
+        out.leak = fmt::format(
+            "OTC {} on a route from a peer whose AS is {} (RFC 9234 5: route leak, route ineligible)", *otc,
+            remote_as);
       }
       break;
     case Role::Customer:  // from a Provider

@@ -4,9 +4,9 @@
 //
 // Contract: record() returns the line to log at once for the first refusal from a source in a
 // period, and nothing for the following ones, which are only counted. expire(now) returns one
-// summary line ("refused N more connections from ADDR in 60s": the time since the period began) for every source whose period
-// has ended with refusals counted, and starts a new period for it; a source whose period ended
-// with nothing counted is forgotten. So a steady flood from one source writes one line per
+// summary line ("refused N more connections from ADDR in 60s", the time since the period
+// began) for every source whose period has ended with refusals counted, and starts a new
+// period for it; a source whose period ended with nothing counted is forgotten. So a steady flood from one source writes one line per
 // period. At most `max_sources` sources are tracked: refusals from further sources share one
 // entry, "untracked sources", with the same rules, so memory stays bounded whatever the number
 // of sources. No clock is read: `now` comes in.
