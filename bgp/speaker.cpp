@@ -68,7 +68,8 @@ void log_to_stderr(LogLevel level, std::string_view peer, std::string_view text)
 
 std::size_t sessions_carrying(const std::vector<SpeakerPeerStatus>& peers, Family family) {
   return static_cast<std::size_t>(std::count_if(peers.begin(), peers.end(), [&](const SpeakerPeerStatus& p) {
-    return p.bgp.state == State::Established &&
+    const auto& next_hop = family.afi == Afi::Ipv4 ? p.bgp.next_hop_v4 : p.bgp.next_hop_v6;
+    return p.bgp.state == State::Established && next_hop.has_value() &&
            std::find(p.bgp.families.begin(), p.bgp.families.end(), family) != p.bgp.families.end();
   }));
 }

@@ -90,8 +90,9 @@ struct SpeakerPeerStatus {
   bool bfd_waiting = false;  // BGP held back until BFD is Up (wait_for_up)
 };
 
-// Established sessions that negotiated `family` (RFC 4760): the neighbors a route of that
-// family is sent to. A session without the family does not carry its routes.
+// Established sessions that negotiated `family` (RFC 4760) and have a next hop of that family:
+// the neighbors a route of that family is sent to. A session without the family, or without a
+// next hop for it (an IPv6 route on an IPv4 session with no next-hop-v6), does not carry it.
 std::size_t sessions_carrying(const std::vector<SpeakerPeerStatus>& peers, Family family);
 
 class Speaker {

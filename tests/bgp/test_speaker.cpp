@@ -228,18 +228,22 @@ TEST_CASE("speaker: a flood of refused connections is logged once per source and
 }
 
 TEST_CASE("speaker: sessions_carrying counts the Established sessions that negotiated the family") {
-  auto status = [](State state, std::vector<Family> families) {
+  auto status = [](State state, std::vector<Family> families, bool v6_next_hop = true) {
     SpeakerPeerStatus p;
     p.bgp.state = state;
     p.bgp.families = std::move(families);
+    p.bgp.next_hop_v4 = addr("192.0.2.1");
+    if (v6_next_hop) p.bgp.next_hop_v6 = addr("2001:db8::1");
     return p;
   };
   const std::vector<SpeakerPeerStatus> peers{status(State::Established, {kIpv4Unicast, kIpv6Unicast}),
                                              status(State::Established, {kIpv4Unicast}),
                                              status(State::OpenConfirm, {kIpv4Unicast, kIpv6Unicast}),
-                                             status(State::Established, {kIpv6Unicast})};
-  CHECK(sessions_carrying(peers, kIpv4Unicast) == 2);
-  CHECK(sessions_carrying(peers, kIpv6Unicast) == 2);
+                                             status(State::Established, {kIpv6Unicast}),
+                                             status(State::Established, {kIpv4Unicast, kIpv6Unicast}, false)};
+  CHECK(sessions_carrying(peers, kIpv4Unicast) == 3);
+  CHECK(sessions_carrying(peers, kIpv6Unicast) == 2);  // the last has IPv6 but no next hop for it
   CHECK(sessions_carrying({peers[1]}, kIpv6Unicast) == 0);  // up, but without IPv6
+  CHECK(sessions_carrying({peers[4]}, kIpv6Unicast) == 0);
   CHECK(sessions_carrying({}, kIpv4Unicast) == 0);
 }
