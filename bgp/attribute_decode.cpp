@@ -27,6 +27,7 @@ std::string attr_name(std::uint8_t type) {
     case AttrType::As4Path: return "AS4_PATH";
     case AttrType::As4Aggregator: return "AS4_AGGREGATOR";
     case AttrType::LargeCommunities: return "LARGE_COMMUNITIES";
+    case AttrType::OnlyToCustomer: return "OTC";
   }
   return fmt::format("attribute {}", type);
 }
@@ -103,7 +104,7 @@ ErrorAction malformed_action(AttrType t) {
     case AttrType::As4Aggregator:    // RFC 6793 6
       return ErrorAction::AttributeDiscard;
     default:  // ORIGIN 7.1, AS_PATH 7.2, NEXT_HOP 7.3, MED 7.4, LOCAL_PREF 7.5, communities 7.8,
-              // 7.14, RFC 8092 6
+              // 7.14, RFC 8092 6, OTC (RFC 9234 5)
       return ErrorAction::TreatAsWithdraw;
   }
 }
@@ -144,6 +145,7 @@ class AttributeDecoder {
       case AttrType::As4Path: return as4_path();
       case AttrType::As4Aggregator: return as4_aggregator();
       case AttrType::LargeCommunities: return large_communities();
+      case AttrType::OnlyToCustomer: return only_to_customer();
     }
     unknown();
   }
@@ -292,6 +294,14 @@ class AttributeDecoder {
       std::erase_if(out, [&](const LargeCommunity& c) { return !seen.insert(c).second; });
     }
     st_.attrs.large_communities = std::move(out);
+  }
+
+  // RFC 9234 5: optional transitive, 4 octets; any other length makes the UPDATE
+  // treat-as-withdraw (as do wrong flags, RFC 7606 3.c). The leak checks need the session's
+  // roles: route_checks.hpp.
+  void only_to_customer() {
+    if (!flags_ok(kOptTransitive) || !length_is(4)) return;
+    st_.attrs.otc = v_.u32();
   }
 
   // RFC 6793 4.1: a 4-octet session never carries AS4_* attributes; 6: malformed ones are

@@ -189,6 +189,7 @@ enum class AttrType : std::uint8_t {
   As4Path = 17,
   As4Aggregator = 18,
   LargeCommunities = 32,
+  OnlyToCustomer = 35,  // RFC 9234 5 (OTC)
 };
 namespace attr_flags {
 inline constexpr std::uint8_t kOptional = 0x80;
@@ -245,6 +246,9 @@ struct PathAttributes {
   std::optional<MpUnreach> mp_unreach;
   std::optional<AsPath> as4_path;
   std::optional<Aggregator> as4_aggregator;
+  // RFC 9234 5 Only-to-Customer: the AS that marked the route as going only "down" to
+  // customers (a route carrying it that comes "up" from a customer has leaked).
+  std::optional<std::uint32_t> otc;
   std::vector<RawAttribute> unknown;
   bool operator==(const PathAttributes&) const = default;
 };

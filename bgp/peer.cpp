@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "bgp/otc.hpp"
+
 namespace herald::bgp {
 
 namespace {
@@ -191,15 +193,28 @@ Actions Peer::on_bytes(ConnId conn, std::span<const std::uint8_t> bytes, Clock::
       }
     }
     if (fsm_.established_conn() != conn) continue;
-    if (const auto* u = std::get_if<Update>(&msg)) {
+    if (auto* u = std::get_if<Update>(&decoded->message)) {
       ErrorAction action = decoded->action;
       auto problems = std::move(decoded->problems);
-      for (auto& p : session_checks(*u, session_facts())) {
+      const SessionFacts facts = session_facts();
+      for (auto& p : session_checks(*u, facts)) {
         action = std::max(action, ErrorAction::TreatAsWithdraw);
         problems.push_back(std::move(p));
       }
       for (const auto& p : problems) {
         log(LogLevel::Warning, "UPDATE error handled per RFC 7606: " + p, out);
+      }
+      // RFC 9234 5 ingress: a leaked route is ineligible, taken as withdrawn like a malformed one.
+      const bool announces = !u->nlri.empty() || (u->attrs.mp_reach && !u->attrs.mp_reach->nlri.empty());
+      if (facts.ebgp && announces) {
+        const auto otc = otc_on_ingress(config_.role, facts.peer_as, u->attrs.otc);
+        if (otc.leak) {
+          action = std::max(action, ErrorAction::TreatAsWithdraw);
+          log(LogLevel::Warning, "route leak detected: " + *otc.leak, out);
+        }
+        // Rule 3. herald keeps no received attributes (it counts prefixes), so nothing reads it
+        // yet; it is set so that the Update handed on says what the RFC says the route carries.
+        if (otc.add) u->attrs.otc = otc.add;
       }
       handle_update(conn, *u, action, now, out);
     } else if (const auto* rr = std::get_if<RouteRefresh>(&msg)) {
@@ -446,6 +461,8 @@ PathAttributes Peer::wire_attributes(const RouteAttributes& a) const {
   if (!ebgp) p.local_pref = a.local_pref.value_or(100);
   p.communities = a.communities;
   p.large_communities = a.large_communities;
+  // RFC 9234 5 egress: towards a customer, a peer or an RS client our routes carry OTC = our AS.
+  if (ebgp) p.otc = otc_on_egress(config_.role, config_.local_as);
   return p;
 }
 

@@ -66,6 +66,14 @@ void log_to_stderr(LogLevel level, std::string_view peer, std::string_view text)
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+std::size_t sessions_carrying(const std::vector<SpeakerPeerStatus>& peers, Family family) {
+  return static_cast<std::size_t>(std::count_if(peers.begin(), peers.end(), [&](const SpeakerPeerStatus& p) {
+    const auto& next_hop = family.afi == Afi::Ipv4 ? p.bgp.next_hop_v4 : p.bgp.next_hop_v6;
+    return p.bgp.state == State::Established && next_hop.has_value() &&
+           std::find(p.bgp.families.begin(), p.bgp.families.end(), family) != p.bgp.families.end();
+  }));
+}
+
 Speaker::Speaker(asio::io_context& io, SpeakerSettings settings, std::vector<SpeakerPeerConfig> peers,
                  SpeakerObserver observer)
     : io_(io),
@@ -73,7 +81,9 @@ Speaker::Speaker(asio::io_context& io, SpeakerSettings settings, std::vector<Spe
       observer_(std::move(observer)),
       seed_(settings_.rng_seed ? *settings_.rng_seed : std::random_device{}()),
       stop_timer_(io),
-      settle_(io) {
+      settle_(io),
+      refused_(settings_.refused),
+      refused_timer_(io) {
   if (!observer_.log) observer_.log = log_to_stderr;
   for (auto& p : peers) {
     if (auto err = add_peer(std::move(p))) {
@@ -267,6 +277,10 @@ void Speaker::check_stopped() {
     if (!s->conns.empty() || s->closing > 0) return;
   for (const auto& s : slots_) s->timers.clear();
   stop_timer_.cancel();
+  // The listeners are closed: what is still counted is logged now, not lost.
+  refused_timer_.cancel();
+  refused_timer_armed_ = false;
+  for (const auto& line : refused_.drain(now())) log(LogLevel::Warning, "", line);
   // After the Ceases: BFD AdminDown tells the neighbors this was no path failure (RFC 5882 3.2).
   if (bfd_) bfd_->stop();
   auto done = std::move(stop_done_);
@@ -508,11 +522,7 @@ bool Speaker::arm_timer(const SlotPtr& slot, const ArmTimer& a) {
 void Speaker::on_accept(asio::ip::tcp::socket socket, const Endpoint& remote) {
   auto slot = find(remote.address);
   if (!slot || stopping_) {
-    log(LogLevel::Warning, "",
-        fmt::format("refused connection from {}: {}", remote.to_string(),
-                    stopping_ ? "shutting down" : "not a configured peer"));
-    boost::system::error_code ignored;
-    socket.close(ignored);
+    refuse(std::move(socket), remote, stopping_ ? RefusalReason::ShuttingDown : RefusalReason::NotConfigured);
     return;
   }
   const ConnId conn = slot->engine->allocate_conn_id();
@@ -524,6 +534,29 @@ void Speaker::on_accept(asio::ip::tcp::socket socket, const Endpoint& remote) {
   slot->established_tcp[conn] = true;
   log(LogLevel::Debug, slot->name(), fmt::format("accepted {} -> {}", remote.to_string(), local->to_string()));
   apply(slot, slot->engine->on_connected(conn, now(), local->address, remote.address, true));
+}
+
+// Anyone who reaches the port can connect: the log gets one line per source and period, the
+// count goes to the metric (RefusedConnections).
+void Speaker::refuse(asio::ip::tcp::socket socket, const Endpoint& remote, RefusalReason why) {
+  boost::system::error_code ignored;
+  socket.close(ignored);
+  if (auto line = refused_.record(remote.address, remote.port, why, now())) log(LogLevel::Warning, "", *line);
+  arm_refused_timer();
+}
+
+void Speaker::arm_refused_timer() {
+  if (refused_timer_armed_) return;
+  const auto due = refused_.next_expiry();
+  if (!due) return;
+  refused_timer_armed_ = true;
+  refused_timer_.expires_at(*due);
+  refused_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled, or the speaker is gone
+    refused_timer_armed_ = false;
+    for (const auto& line : refused_.expire(now())) log(LogLevel::Warning, "", line);
+    arm_refused_timer();
+  });
 }
 
 void Speaker::forget_if_done(const SlotPtr& slot) {

@@ -19,6 +19,7 @@
 #include "bgp/adj_rib_out.hpp"
 #include "bgp/peer.hpp"
 #include "bgp/peer_config.hpp"
+#include "bgp/refused_connections.hpp"
 #include "bgp/transport_asio.hpp"
 #include "bgp/transport_bfd.hpp"
 #include "bgp/transport_connection.hpp"
@@ -42,6 +43,8 @@ struct SpeakerSettings {
   transport::FaultInjector fault;  // tests only: injected kernel failures
   // The BFD runtime, started only when some neighbor has BFD.
   bfd::RuntimeSettings bfd;
+  // How refused inbound connections are logged: one line per source and period.
+  RefusedConnections::Settings refused;
 };
 
 // Single-hop BFD (RFC 5880, RFC 5881) guarding one BGP session, as RFC 5882 4.3 and RFC 9384
@@ -87,6 +90,11 @@ struct SpeakerPeerStatus {
   bool bfd_waiting = false;  // BGP held back until BFD is Up (wait_for_up)
 };
 
+// Established sessions that negotiated `family` (RFC 4760) and have a next hop of that family:
+// the neighbors a route of that family is sent to. A session without the family, or without a
+// next hop for it (an IPv6 route on an IPv4 session with no next-hop-v6), does not carry it.
+std::size_t sessions_carrying(const std::vector<SpeakerPeerStatus>& peers, Family family);
+
 class Speaker {
  public:
   // Peers must have distinct names and addresses and pass PeerConfig::check() (after local AS
@@ -128,6 +136,8 @@ class Speaker {
   std::vector<SpeakerPeerStatus> status() const;
   // Received BFD packets dropped, by reason (all zero without BFD).
   bfd::DropCounters bfd_dropped() const;
+  // Inbound connections refused since start, by reason.
+  std::uint64_t refused_connections(RefusalReason r) const { return refused_.total(r); }
   // The listeners' bound endpoints (useful with port 0).
   std::vector<transport::Endpoint> listening() const;
 
@@ -146,6 +156,8 @@ class Speaker {
   bool arm_timer(const SlotPtr& slot, const ArmTimer& a);
   transport::ConnectionHandlers handlers_for(const SlotPtr& slot, ConnId conn, bool outbound);
   void on_accept(boost::asio::ip::tcp::socket socket, const transport::Endpoint& remote);
+  void refuse(boost::asio::ip::tcp::socket socket, const transport::Endpoint& remote, RefusalReason why);
+  void arm_refused_timer();
   // GTSM TTL and MD5 key of one peer on every listener; returns the errors (also logged).
   std::vector<std::string> prepare_listeners(const SpeakerPeerConfig& peer);
   std::vector<std::string> key_listeners(const SpeakerPeerConfig& peer, bool install);
@@ -172,6 +184,9 @@ class Speaker {
   std::function<void()> stop_done_;
   boost::asio::steady_timer stop_timer_;
   ReactorSettle settle_;  // re-arms the kernel timer after waits were cancelled or postponed
+  RefusedConnections refused_;
+  boost::asio::steady_timer refused_timer_;  // armed while refusals are counted, not yet logged
+  bool refused_timer_armed_ = false;
   std::unique_ptr<bfd::Runtime> bfd_;  // declared last: stopped and destroyed first
 };
 

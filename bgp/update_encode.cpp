@@ -197,6 +197,8 @@ void write_other_attributes(Writer& w, const PathAttributes& a, const IpAddress*
       }
     });
   }
+  raw_below(type(AttrType::OnlyToCustomer));
+  if (a.otc) write_attr(w, kOpt | kTrans, type(AttrType::OnlyToCustomer), [&](Writer& v) { v.u32(*a.otc); });
   raw_below(256);
 }
 

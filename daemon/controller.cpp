@@ -553,9 +553,11 @@ void Controller::publish_routes(std::string_view cause) {
     if (p->action == conf::Action::Announce) now.add(s->cfg->name, s->cfg->prefixes);
   }
   speaker_->set_routes(std::move(routes));
-  std::size_t peers_up = 0;
-  for (const auto& ps : speaker_->status())
-    if (ps.bgp.state == bgp::State::Established) ++peers_up;
+  // "peers": the sessions that carry the prefix's family, not every Established one.
+  const auto peer_status = speaker_->status();
+  const std::size_t peers_v4 = bgp::sessions_carrying(peer_status, bgp::kIpv4Unicast);
+  const std::size_t peers_v6 = bgp::sessions_carrying(peer_status, bgp::kIpv6Unicast);
+  auto peers_for = [&](const bgp::Prefix& p) { return p.family() == bgp::kIpv4Unicast ? peers_v4 : peers_v6; };
   // One line (and event) per prefix while a service's change is small; one per service when
   // it is large (controller_prefix_log.hpp).
   for (const auto& change : diff_announced(announced_, now)) {
@@ -563,6 +565,7 @@ void Controller::publish_routes(std::string_view cause) {
       if (list->empty()) continue;
       if (list->size() <= kPrefixLinesPerService) {
         for (const auto& prefix : *list) {
+          const std::size_t peers_up = peers_for(prefix);
           std::string pfx = prefix.to_string();
           log_.write(log::Level::notice, fmt::format("prefix {}", word),
                      {{"service", change.service}, {"prefix", pfx}, {"peers", peers_up}, {"reason", cause}});
@@ -575,9 +578,11 @@ void Controller::publish_routes(std::string_view cause) {
       log_.write(log::Level::notice, fmt::format("prefixes {}", word),
                  {{"service", change.service}, {"count", static_cast<std::uint64_t>(sum.count)},
                   {"ipv4", static_cast<std::uint64_t>(sum.ipv4)}, {"ipv6", static_cast<std::uint64_t>(sum.ipv6)},
-                  {"first", sum.first}, {"peers", peers_up}, {"reason", cause}});
+                  {"first", sum.first}, {"peers_ipv4", static_cast<std::uint64_t>(peers_v4)},
+                  {"peers_ipv6", static_cast<std::uint64_t>(peers_v6)}, {"reason", cause}});
       publish_event({{"event", "announce"}, {"service", change.service}, {"prefixes", sum.count},
-                     {"first", sum.first}, {"new", word}, {"peers", peers_up}, {"reason", cause}});
+                     {"first", sum.first}, {"new", word}, {"peers_ipv4", peers_v4}, {"peers_ipv6", peers_v6},
+                     {"reason", cause}});
     }
   }
   const bool large = announced_.size() + now.size() > 64 * kPrefixLinesPerService;
@@ -1026,6 +1031,7 @@ void Controller::register_metrics() {
   registry_.gauge("herald_bgp_prefixes_announced", "Prefixes in the peer's Adj-RIB-Out.", {"peer"});
   registry_.gauge("herald_bgp_prefixes_received", "Prefixes the peer announces to herald.", {"peer", "family"});
   registry_.gauge("herald_bgp_max_prefix", "The peer's configured max-prefix (only peers that have one).", {"peer"});
+  registry_.counter("herald_bgp_connections_refused_total", "Inbound BGP connections refused, by reason.", {"reason"});
   registry_.gauge("herald_bfd_session_state", "BFD session state (0 AdminDown, 1 Down, 2 Init, 3 Up; RFC 5880).", {"peer"});
   registry_.counter("herald_bfd_session_flaps_total", "BFD sessions leaving Up.", {"peer"});
   registry_.gauge("herald_bfd_tx_interval_seconds", "Negotiated BFD transmit interval (before jitter).", {"peer"});
@@ -1086,6 +1092,13 @@ std::string Controller::render_metrics() {
         rcv.with({b.name, family_label(f)}).set(it == b.received.end() ? 0.0 : static_cast<double>(it->second));
       }
     }
+    // Anyone who reaches the BGP port can connect: the log aggregates, this counts each one.
+    auto& refused = registry_.counter("herald_bgp_connections_refused_total", "", {"reason"});
+    counter_set(refused, {"not_configured"},
+                static_cast<double>(speaker_->refused_connections(bgp::RefusalReason::NotConfigured)));
+    counter_set(refused, {"shutting_down"},
+                static_cast<double>(speaker_->refused_connections(bgp::RefusalReason::ShuttingDown)));
+    refused.with({"not_configured"});  // exported from 0 on
     // BFD (RFC 5880): state as the RFC's numbers (0 AdminDown, 1 Down, 2 Init, 3 Up).
     auto& bstate = registry_.gauge("herald_bfd_session_state", "", {"peer"});
     auto& bflaps = registry_.counter("herald_bfd_session_flaps_total", "", {"peer"});

@@ -3,6 +3,7 @@
 // community 65001:100 (FRR also 65001:200) and large community 65001:1:2.
 #include <algorithm>
 
+#include "bgp/otc.hpp"
 #include "codec_test_util.hpp"
 
 using namespace herald::bgp;
@@ -130,5 +131,32 @@ TEST_CASE("BIRD and FRR IPv6 UPDATEs carry global and link-local next hops") {
     REQUIRE(u.attrs.mp_reach->link_local_next_hop);
     CHECK(u.attrs.mp_reach->link_local_next_hop->is_link_local());
     CHECK(u.attrs.mp_reach->nlri == std::vector<Prefix>{pfx("2001:db8:100::/48"), pfx("2001:db8:200::/56")});
+  }
+}
+
+// RFC 9234 with real routers: each is the provider of a speaker that announces the role customer.
+TEST_CASE("BIRD and FRR as providers: the Role capability, and OTC on what they send a customer") {
+  for (const char* router : {"bird", "frr"}) {
+    CAPTURE(router);
+    auto o = decode_capture((std::string(router) + "_open_role.bin").c_str());
+    const auto& open = std::get<Open>(o.message);
+    CHECK(open.caps.role == Role::Provider);
+    OpenPolicy customer = herald_side();
+    customer.local_role = Role::Customer;
+    customer.strict_role = true;
+    CHECK_FALSE(validate_open(open, customer));  // provider pairs with customer (RFC 9234 4.2)
+    customer.local_role = Role::Peer;
+    REQUIRE(validate_open(open, customer));      // and with nothing else: Role Mismatch
+    CHECK(validate_open(open, customer)->subcode == static_cast<std::uint8_t>(OpenSubcode::RoleMismatch));
+
+    auto d = decode_capture((std::string(router) + "_update_otc.bin").c_str());
+    const auto& u = std::get<Update>(d.message);
+    CHECK(u.nlri == std::vector<Prefix>{pfx("198.51.100.0/24"), pfx("203.0.113.128/25")});
+    check_common_attrs(u.attrs);
+    CHECK(u.attrs.otc == 65001u);  // egress rule 1: OTC = the provider's own AS
+    CHECK(u.attrs.unknown.empty());
+    // As the customer herald takes it; had herald been told it is the provider, it is a leak.
+    CHECK_FALSE(otc_on_ingress(Role::Customer, 65001, u.attrs.otc).leak);
+    CHECK(otc_on_ingress(Role::Provider, 65001, u.attrs.otc).leak);
   }
 }

@@ -252,6 +252,11 @@ TEST_CASE("RFC 7606 7: malformed attributes give the RFC's outcome, not a reset"
       {"AS4_PATH with a confederation segment", {0xC0, 0x11, 0x06, 0x03, 0x01, 0, 0, 0xFD, 0xE9}, ErrorAction::AttributeDiscard, two_octet()},
       {"AS4_AGGREGATOR length 6", {0xC0, 0x12, 0x06, 0xFD, 0xE9, 192, 0, 2, 1}, ErrorAction::AttributeDiscard, two_octet()},
       {"duplicate ORIGIN", {0x40, 0x01, 0x01, 0x02}, ErrorAction::AttributeDiscard, {}},
+      // RFC 9234 5: an OTC whose length is not 4 is malformed: treat-as-withdraw.
+      {"OTC length 3", {0xC0, 0x23, 0x03, 0x00, 0xFD, 0xE9}, ErrorAction::TreatAsWithdraw, {}},
+      {"OTC length 5", {0xC0, 0x23, 0x05, 0x00, 0x00, 0xFD, 0xE9, 0x00}, ErrorAction::TreatAsWithdraw, {}},
+      {"OTC length 0", {0xC0, 0x23, 0x00}, ErrorAction::TreatAsWithdraw, {}},
+      {"OTC flagged non-transitive", {0x80, 0x23, 0x04, 0x00, 0x00, 0xFD, 0xE9}, ErrorAction::TreatAsWithdraw, {}},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -424,4 +429,38 @@ TEST_CASE("unknown attributes come back in type order") {
   REQUIRE(u.attrs.unknown.size() == 2);
   CHECK(u.attrs.unknown[0].type == 41);
   CHECK(u.attrs.unknown[1].type == 99);
+}
+
+TEST_CASE("RFC 9234 5: the OTC attribute decodes, encodes and round-trips byte for byte") {
+  const Bytes otc = {0xC0,                     // optional transitive
+                     0x23,                     // type 35, ONLY_TO_CUSTOMER (OTC)
+                     0x04,                     // length 4
+                     0x00, 0x00, 0xFD, 0xE9};  // AS 65001
+  const Bytes b = body({}, cat({kMandatory, otc}), kNlri);
+  auto d = decoded(b);
+  CHECK(d.action == ErrorAction::None);
+  CHECK(d.problems.empty());
+  CHECK(upd(d).attrs.otc == 65001u);
+  CHECK(upd(d).attrs.unknown.empty());  // a known attribute, not kept as raw bytes
+  // It goes out after LARGE_COMMUNITIES (32), in type order: the same octets come back.
+  CHECK(encode(upd(d), CodecOptions{}) == with_header(MessageType::Update, b));
+
+  SUBCASE("a 4-octet AS beyond 65535 is kept whole") {
+    const Bytes big = {0xC0, 0x23, 0x04, 0xFA, 0x56, 0xEA, 0x01};  // OTC 4200000001
+    CHECK(upd(decoded(body({}, cat({kMandatory, big}), kNlri))).attrs.otc == 4200000001u);
+  }
+  SUBCASE("a malformed OTC names the attribute and leaves no value") {
+    const Bytes bad = {0xC0, 0x23, 0x02, 0xFD, 0xE9};  // length 2
+    auto m = decoded(body({}, cat({kMandatory, bad}), kNlri));
+    CHECK(m.action == ErrorAction::TreatAsWithdraw);
+    REQUIRE(m.problems.size() == 1);
+    CHECK(m.problems[0] == "OTC: length 2, expected 4 (treat-as-withdraw)");
+    CHECK_FALSE(upd(m).attrs.otc);
+  }
+  SUBCASE("a repeated OTC keeps the first copy (RFC 7606 3.g)") {
+    const Bytes second = {0xC0, 0x23, 0x04, 0x00, 0x00, 0xFD, 0xEA};  // OTC 65002
+    auto r = decoded(body({}, cat({kMandatory, otc, second}), kNlri));
+    CHECK(r.action == ErrorAction::AttributeDiscard);
+    CHECK(upd(r).attrs.otc == 65001u);
+  }
 }

@@ -155,6 +155,61 @@ TEST_CASE("peer: Established sends the desired set, then End-of-RIB per family")
   CHECK(st.announced[kIpv6Unicast] == 1);
 }
 
+// RFC 9234 5 egress rule 1, as it goes on the wire: OTC = our AS towards a customer.
+TEST_CASE("peer: as a provider, our routes carry OTC = our AS, byte for byte") {
+  auto cfg = peer_config();
+  cfg.role = Role::Provider;
+  Driver d(cfg);
+  d.peer.set_routes({route("192.0.2.53/32")}, d.now);
+  auto o = peer_open();
+  o.caps.multiprotocol = {kIpv4Unicast};
+  o.caps.role = Role::Customer;
+  auto up = d.establish(o);
+  const Bytes expected = {
+      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,  // marker
+      0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,  // marker
+      0x00, 0x37,                                      // length 55
+      0x02,                                            // type UPDATE
+      0x00, 0x00,                                      // withdrawn routes length 0
+      0x00, 0x1B,                                      // path attributes length 27
+      0x40, 0x01, 0x01, 0x00,                          // ORIGIN IGP
+      0x40, 0x02, 0x06, 0x02, 0x01,                    // AS_PATH, one AS_SEQUENCE of 1
+      0x00, 0x00, 0xFD, 0xE8,                          //   AS 65000 (ours)
+      0x40, 0x03, 0x04, 0xC0, 0x00, 0x02, 0x01,        // NEXT_HOP 192.0.2.1
+      0xC0, 0x23, 0x04,                                // optional transitive, OTC (35), length 4
+      0x00, 0x00, 0xFD, 0xE8,                          //   AS 65000 (ours)
+      0x20, 0xC0, 0x00, 0x02, 0x35,                    // NLRI 192.0.2.53/32
+  };
+  const auto sends = all_of<Send>(up);
+  REQUIRE(sends.size() >= 1);
+  CHECK(sends[0].bytes == expected);
+}
+
+TEST_CASE("peer: OTC goes to customers, peers and RS clients, not to providers or route servers") {
+  struct Case {
+    std::optional<Role> local;
+    std::optional<Role> remote;
+    std::optional<std::uint32_t> otc;
+  };
+  for (const auto& c : {Case{Role::Provider, Role::Customer, 65000u}, Case{Role::Peer, Role::Peer, 65000u},
+                        Case{Role::RouteServer, Role::RsClient, 65000u}, Case{Role::Customer, Role::Provider, {}},
+                        Case{Role::RsClient, Role::RouteServer, {}}, Case{{}, {}, {}}}) {
+    CAPTURE(c.local ? to_string(*c.local) : "no role");
+    auto cfg = peer_config();
+    cfg.role = c.local;
+    Driver d(cfg);
+    d.peer.set_routes({route("192.0.2.53/32"), route("2001:db8:53::1/128")}, d.now);
+    auto o = peer_open();
+    o.caps.role = c.remote;
+    auto up = d.establish(o);
+    auto ups = updates(sent_messages(up, d.conn));
+    REQUIRE(ups.size() == 4);
+    CHECK(ups[0].attrs.otc == c.otc);  // IPv4
+    CHECK(ups[1].attrs.otc == c.otc);  // IPv6 (MP_REACH_NLRI)
+    CHECK_FALSE(ups[2].attrs.otc);     // End-of-RIB carries no attributes
+  }
+}
+
 TEST_CASE("peer: set_routes sends only the changes") {
   Driver d;
   d.peer.set_routes({route("192.0.2.53/32"), route("198.51.100.0/24")}, d.now);

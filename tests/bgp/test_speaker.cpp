@@ -3,6 +3,7 @@
 // engine actions into sockets and timers is exercised end to end without root or routers.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -178,4 +179,71 @@ TEST_CASE("speaker: add_peer refuses duplicates and invalid configurations") {
   CHECK(sp.status().size() == 2);
   sp.remove_peer("w", "test");
   CHECK(sp.status().size() == 1);
+}
+
+TEST_CASE("speaker: a flood of refused connections is logged once per source and period, and counted") {
+  asio::io_context io;
+  SpeakerSettings s;
+  s.local_as = 65001;
+  s.router_id = 1;
+  s.listen = {transport::Endpoint{addr("127.0.0.2"), 0}};
+  s.refused.period = 1s;
+  Events ev;
+  Speaker sp(io, s, {peer("x", "127.0.0.9", 65009)}, ev.observer());
+  REQUIRE(sp.start().empty());
+  const std::uint16_t port = sp.listening()[0].port;
+  constexpr int kConnections = 50;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<transport::Connection>> strangers;
+  for (int i = 0; i < kConnections; ++i)
+    strangers.push_back(transport::Connection::connect(
+        io, transport::ConnectParams{addr("127.0.0.2"), port, addr("127.0.0.3"), {}}, {}));
+  REQUIRE(run_until(io, [&] { return sp.refused_connections(RefusalReason::NotConfigured) == kConnections; }));
+  // Every refusal shows up in the log, either as the line of a period's first connection or
+  // inside a later "refused N more" summary; wait for the summaries of every period.
+  auto accounted = [&] {
+    int n = 0;
+    for (const auto& l : ev.lines) {
+      if (l.find("refused connection from 127.0.0.3:") != std::string::npos) ++n;
+      const auto at = l.find("refused ");
+      if (at != std::string::npos && l.find(" more connection", at) != std::string::npos)
+        n += std::stoi(l.substr(at + 8));
+    }
+    return n;
+  };
+  REQUIRE(run_until(io, [&] { return accounted() == kConnections; }, 10000ms));
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  // At most one line per period for the first connection, and one summary per period.
+  const auto periods = static_cast<std::size_t>(elapsed / 1s) + 1;
+  const auto speaker_lines = std::count_if(ev.lines.begin(), ev.lines.end(), [](const std::string& l) {
+    return l.starts_with(": refused ");  // speaker-wide lines have no peer name
+  });
+  CHECK(static_cast<std::size_t>(speaker_lines) <= 2 * periods);
+  CHECK(ev.logged("further ones from 127.0.0.3 are counted for 1s"));
+  CHECK(ev.logged("more connections from 127.0.0.3 in "));
+  CHECK(sp.refused_connections(RefusalReason::ShuttingDown) == 0);
+  bool stopped = false;
+  sp.stop("done", [&] { stopped = true; });
+  REQUIRE(run_until(io, [&] { return stopped; }));
+}
+
+TEST_CASE("speaker: sessions_carrying counts the Established sessions that negotiated the family") {
+  auto status = [](State state, std::vector<Family> families, bool v6_next_hop = true) {
+    SpeakerPeerStatus p;
+    p.bgp.state = state;
+    p.bgp.families = std::move(families);
+    p.bgp.next_hop_v4 = addr("192.0.2.1");
+    if (v6_next_hop) p.bgp.next_hop_v6 = addr("2001:db8::1");
+    return p;
+  };
+  const std::vector<SpeakerPeerStatus> peers{status(State::Established, {kIpv4Unicast, kIpv6Unicast}),
+                                             status(State::Established, {kIpv4Unicast}),
+                                             status(State::OpenConfirm, {kIpv4Unicast, kIpv6Unicast}),
+                                             status(State::Established, {kIpv6Unicast}),
+                                             status(State::Established, {kIpv4Unicast, kIpv6Unicast}, false)};
+  CHECK(sessions_carrying(peers, kIpv4Unicast) == 3);
+  CHECK(sessions_carrying(peers, kIpv6Unicast) == 2);  // the last has IPv6 but no next hop for it
+  CHECK(sessions_carrying({peers[1]}, kIpv6Unicast) == 0);  // up, but without IPv6
+  CHECK(sessions_carrying({peers[4]}, kIpv6Unicast) == 0);
+  CHECK(sessions_carrying({}, kIpv4Unicast) == 0);
 }

@@ -1,12 +1,14 @@
 // Semantic checks of received UPDATEs (RFC 4271 6.3) with their RFC 7606 outcomes: NEXT_HOP
 // values that are no host address or our own address, the first-AS check on external
-// sessions, and the route-reflection attributes from external peers (RFC 7606 7.9, 7.10).
+// sessions, the route-reflection attributes from external peers (RFC 7606 7.9, 7.10), and
+// route leaks found by the Only-to-Customer attribute (RFC 9234 5).
 // The messages are byte vectors, one comment per field.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 
 #include "bgp/codec.hpp"
+#include "bgp/otc.hpp"
 #include "bgp/peer.hpp"
 #include "bgp/route_checks.hpp"
 #include "session_test_support.hpp"
@@ -241,6 +243,100 @@ TEST_CASE("session_checks: skipped where the RFCs say so") {
   Update w;
   w.withdrawn = u.nlri;
   CHECK(session_checks(w, f).empty());
+}
+
+}  // namespace herald::bgp
+
+namespace herald::bgp {
+namespace {
+
+PeerConfig with_role(std::optional<Role> r) {
+  auto c = base_config();
+  c.role = r;
+  return c;
+}
+
+// ORIGIN, AS_PATH [65001], NEXT_HOP 192.0.2.2, then OTC with the given AS.
+Bytes route_with_otc(std::uint8_t b2, std::uint8_t b3) {
+  const Bytes otc = {0xC0,                  // optional transitive
+                     0x23,                  // type 35, OTC
+                     0x04,                  // length 4
+                     0x00, 0x00, b2, b3};   // the AS that set it
+  return message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2), otc}), kNlri));
+}
+const Bytes kNoOtc = message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri));
+
+}  // namespace
+
+TEST_CASE("RFC 9234 5 ingress rule 1: OTC on a route from a customer or an RS client is a leak") {
+  for (Role local : {Role::Provider, Role::RouteServer}) {
+    CAPTURE(to_string(local));
+    Session s(with_role(local));
+    s.feed(kNoOtc);
+    REQUIRE(s.received() == 1);  // without OTC the route stands
+    auto a = s.feed(route_with_otc(0xFD, 0xE9));  // OTC 65001: the customer's own AS, still a leak
+    CHECK(s.peer.state() == State::Established);
+    CHECK(all_of<Send>(a).empty());  // no NOTIFICATION: the route is ineligible, the session stays
+    CHECK(s.received() == 0);        // and the earlier copy of the route is gone with it
+    CHECK(s.logged(a, local == Role::Provider ? "route leak detected: OTC 65001 on a route from a customer"
+                                              : "route leak detected: OTC 65001 on a route from a route server client"));
+  }
+}
+
+TEST_CASE("RFC 9234 5 ingress rule 2: from a peer, only OTC equal to the peer's AS passes") {
+  Session s(with_role(Role::Peer));
+  s.feed(route_with_otc(0xFD, 0xE9));  // OTC 65001 = the peer's AS: it marked its own route
+  CHECK(s.received() == 1);
+  auto a = s.feed(route_with_otc(0xFD, 0xEA));  // OTC 65002: someone else's route, leaked by the peer
+  CHECK(s.received() == 0);
+  CHECK(s.logged(a, "route leak detected: OTC 65002 on a route from a peer whose AS is 65001"));
+  s.feed(kNoOtc);  // no OTC from a peer: accepted (rule 3 adds it)
+  CHECK(s.received() == 1);
+}
+
+TEST_CASE("RFC 9234 5: from a provider or a route server, or without a role, OTC is no leak") {
+  for (std::optional<Role> local : {std::optional<Role>(Role::Customer), std::optional<Role>(Role::RsClient),
+                                    std::optional<Role>()}) {
+    CAPTURE(local ? to_string(*local) : "no role");
+    Session s(with_role(local));
+    auto a = s.feed(route_with_otc(0xFD, 0xEA));
+    CHECK(s.received() == 1);
+    CHECK_FALSE(s.logged(a, "route leak"));
+  }
+}
+
+TEST_CASE("RFC 9234 5: a malformed OTC is treat-as-withdraw whatever the role") {
+  Session s;  // no role
+  s.feed(kNoOtc);
+  REQUIRE(s.received() == 1);
+  const Bytes otc_len_3 = {0xC0, 0x23, 0x03,   // optional transitive, OTC, length 3: not 4
+                           0x00, 0xFD, 0xE9};  // three octets
+  auto a = s.feed(message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2), otc_len_3}), kNlri)));
+  CHECK(s.peer.state() == State::Established);
+  CHECK(s.received() == 0);
+  CHECK(s.logged(a, "OTC: length 3, expected 4 (treat-as-withdraw)"));
+}
+
+TEST_CASE("otc_on_ingress: rule 3 adds the neighbor's AS from providers, peers and route servers") {
+  CHECK(otc_on_ingress(Role::Customer, 65001, std::nullopt).add == 65001u);  // from a provider
+  CHECK(otc_on_ingress(Role::Peer, 65001, std::nullopt).add == 65001u);
+  CHECK(otc_on_ingress(Role::RsClient, 65001, std::nullopt).add == 65001u);  // from a route server
+  CHECK_FALSE(otc_on_ingress(Role::Customer, 65001, 64999u).add);  // present: kept as received
+  CHECK_FALSE(otc_on_ingress(Role::Customer, 65001, 64999u).leak);
+  CHECK_FALSE(otc_on_ingress(Role::Provider, 65001, std::nullopt).add);  // from a customer: nothing
+  CHECK_FALSE(otc_on_ingress(Role::Provider, 65001, std::nullopt).leak);
+  CHECK_FALSE(otc_on_ingress(Role::RouteServer, 65001, std::nullopt).add);
+  CHECK_FALSE(otc_on_ingress(std::nullopt, 65001, std::nullopt).add);  // no role: no procedure
+  CHECK_FALSE(otc_on_ingress(std::nullopt, 65001, 1u).leak);
+}
+
+TEST_CASE("otc_on_egress: OTC = our AS towards customers, peers and RS clients only") {
+  CHECK(otc_on_egress(Role::Provider, 65000) == 65000u);
+  CHECK(otc_on_egress(Role::Peer, 65000) == 65000u);
+  CHECK(otc_on_egress(Role::RouteServer, 65000) == 65000u);
+  CHECK_FALSE(otc_on_egress(Role::Customer, 65000));
+  CHECK_FALSE(otc_on_egress(Role::RsClient, 65000));
+  CHECK_FALSE(otc_on_egress(std::nullopt, 65000));
 }
 
 }  // namespace herald::bgp

@@ -11,6 +11,11 @@ a large community and a MED. Written files (whole messages, header included):
     tests/data/<router>_open_v6.bin     the router's OPEN on the IPv6 session
     tests/data/<router>_update_v4.bin   first UPDATE with IPv4 NLRI
     tests/data/<router>_update_v6.bin   first UPDATE with MP_REACH_NLRI (IPv6)
+    tests/data/<router>_open_role.bin   the router's OPEN on a third, IPv4 session where the
+                                        router has the RFC 9234 role provider and the speaker
+                                        (192.0.2.3) announces the role customer
+    tests/data/<router>_update_otc.bin  first UPDATE with IPv4 NLRI on that session: the router
+                                        adds the Only-to-Customer attribute (RFC 9234 5)
 
 Run as root:  /usr/bin/python3 tests/data/capture.py [--out DIR]
 Only documentation addresses are used; everything started is stopped by the harness.
@@ -31,6 +36,8 @@ ROUTER_AS = 65001
 SPEAKER_AS = 65002
 ROUTER_V4, SPEAKER_V4 = "192.0.2.1", "192.0.2.2"
 ROUTER_V6, SPEAKER_V6 = "2001:db8:1::1", "2001:db8:1::2"
+SPEAKER_ROLE_V4 = "192.0.2.3"  # the speaker's address on the session with roles
+ROLE_CUSTOMER = 3  # RFC 9234 4.1
 MARKER = b"\xff" * 16
 
 # --------------------------------------------------------------------------------------------
@@ -41,11 +48,13 @@ def message(msg_type: int, body: bytes) -> bytes:
     return MARKER + struct.pack("!HB", 19 + len(body), msg_type) + body
 
 
-def open_message(afi: int, router_id: str) -> bytes:
+def open_message(afi: int, router_id: str, role: int | None = None) -> bytes:
     caps = b""
     caps += bytes([1, 4]) + struct.pack("!HBB", afi, 0, 1)  # multiprotocol afi/unicast
     caps += bytes([2, 0])                                   # route refresh
     caps += bytes([65, 4]) + struct.pack("!I", SPEAKER_AS)  # 4-octet AS
+    if role is not None:
+        caps += bytes([9, 1, role])                         # BGP Role (RFC 9234)
     params = bytes([2, len(caps)]) + caps
     body = struct.pack("!BHH4sB", 4, SPEAKER_AS, 90, socket.inet_aton(router_id), len(params)) + params
     return message(1, body)
@@ -59,19 +68,22 @@ def is_end_of_rib(msg: bytes) -> bool:
     return len(body) == 10 and body[:4] == b"\x00\x00\x00\x06" and body[5] == 15 and body[6] == 3
 
 
-def speak(router: str, afi: int, router_id: str, out: str, seconds: float) -> int:
-    """Connects to `router`, plays a minimal BGP peer, writes every received message to `out`."""
+def speak(router: str, afi: int, router_id: str, out: str, seconds: float, source: str | None = None,
+          role: int | None = None) -> int:
+    """Connects to `router` (from `source` if given), plays a minimal BGP peer (announcing `role`
+    if given), writes every received message to `out`."""
     deadline = time.monotonic() + seconds
     sock = None
     while sock is None:
         try:
-            sock = socket.create_connection((router, 179), timeout=2)
+            sock = socket.create_connection((router, 179), timeout=2,
+                                            source_address=(source, 0) if source else None)
         except OSError:
             if time.monotonic() > deadline:
                 print(f"could not connect to {router}", file=sys.stderr)
                 return 1
             time.sleep(0.2)
-    sock.sendall(open_message(afi, router_id))
+    sock.sendall(open_message(afi, router_id, role))
     received: list[bytes] = []
     buf = b""
     saw_update_nlri = None
@@ -144,6 +156,13 @@ protocol bgp up4 {{
   passive on;
   ipv4 {{ import none; export filter tagged; }};
 }}
+protocol bgp up4role {{
+  local {ROUTER_V4} as {ROUTER_AS};
+  neighbor {SPEAKER_ROLE_V4} as {SPEAKER_AS};
+  passive on;
+  local role provider;
+  ipv4 {{ import none; export filter tagged; }};
+}}
 protocol bgp up6 {{
   local {ROUTER_V6} as {ROUTER_AS};
   neighbor {SPEAKER_V6} as {SPEAKER_AS};
@@ -170,6 +189,9 @@ router bgp {ROUTER_AS}
  neighbor {SPEAKER_V4} passive
  neighbor {SPEAKER_V6} remote-as {SPEAKER_AS}
  neighbor {SPEAKER_V6} passive
+ neighbor {SPEAKER_ROLE_V4} remote-as {SPEAKER_AS}
+ neighbor {SPEAKER_ROLE_V4} passive
+ neighbor {SPEAKER_ROLE_V4} local-role provider
  address-family ipv4 unicast
   network 198.51.100.0/24 route-map TAG
   network 203.0.113.128/25 route-map TAG
@@ -248,16 +270,19 @@ def capture(router: str, out_dir: str) -> None:
         r = lab.netns("r")
         h = lab.netns("h")
         lab.link(r, f"{ROUTER_V4}/24", h, f"{SPEAKER_V4}/24", v6=(f"{ROUTER_V6}/64", f"{SPEAKER_V6}/64"))
+        h.run("ip", "addr", "add", f"{SPEAKER_ROLE_V4}/24", "dev", "eth0")
         if router == "bird":
             lab.bird(r, BIRD_CONF)
         else:
             start_frr_with_zebra(lab, r)
         files = {}
         procs = []
-        for afi, addr in ((1, ROUTER_V4), (2, ROUTER_V6)):
-            files[afi] = lab.path(f"{router}-{afi}.raw")
+        for key, afi, addr, extra in ((1, 1, ROUTER_V4, []), (2, 2, ROUTER_V6, []),
+                                      ("role", 1, ROUTER_V4, ["--source", SPEAKER_ROLE_V4,
+                                                              "--role", str(ROLE_CUSTOMER)])):
+            files[key] = lab.path(f"{router}-{key}.raw")
             procs.append(h.popen(["/usr/bin/python3", os.path.abspath(__file__), "--speak", addr, str(afi),
-                                  SPEAKER_V4, files[afi], "20"], f"speaker-{afi}"))
+                                  SPEAKER_V4, files[key], "20", *extra], f"speaker-{key}"))
         for p in procs:
             p.popen.wait(timeout=40)
             if p.popen.returncode != 0:
@@ -267,11 +292,15 @@ def capture(router: str, out_dir: str) -> None:
             v4 = split(f.read())
         with open(files[2], "rb") as f:
             v6 = split(f.read())
+        with open(files["role"], "rb") as f:
+            role = split(f.read())
         picks = {
             f"{router}_open.bin": next(m for m in v4 if m[18] == 1),
             f"{router}_open_v6.bin": next(m for m in v6 if m[18] == 1),
             f"{router}_update_v4.bin": next(m for m in v4 if m[18] == 2 and has_classic_nlri(m)),
             f"{router}_update_v6.bin": next(m for m in v6 if m[18] == 2 and has_mp_reach(m)),
+            f"{router}_open_role.bin": next(m for m in role if m[18] == 1),
+            f"{router}_update_otc.bin": next(m for m in role if m[18] == 2 and has_classic_nlri(m)),
         }
         for name, msg in picks.items():
             with open(os.path.join(out_dir, name), "wb") as f:
@@ -282,12 +311,14 @@ def capture(router: str, out_dir: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--speak", nargs=5, metavar=("ROUTER", "AFI", "ROUTER_ID", "OUT", "SECONDS"))
+    ap.add_argument("--source", help="with --speak: the speaker's source address")
+    ap.add_argument("--role", type=int, help="with --speak: announce this RFC 9234 role")
     ap.add_argument("--out", default=HERE)
     ap.add_argument("--only", choices=["bird", "frr"])
     args = ap.parse_args()
     if args.speak:
         router, afi, rid, out, seconds = args.speak
-        return speak(router, int(afi), rid, out, float(seconds))
+        return speak(router, int(afi), rid, out, float(seconds), args.source, args.role)
     import harness
     harness.require_root()
     for router in ("bird", "frr"):
