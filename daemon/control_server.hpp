@@ -11,11 +11,17 @@
 //   usable.
 // - After a successful "events" request the connection also receives every publish()ed line.
 //   A subscriber that does not read is disconnected once its queue passes a bound.
+// - Connections are kept in a ConnectionTable (daemon/connection_table.hpp): a client must send
+//   a complete request line within `request_timeout` of connecting or of its last reply, and
+//   take its reply within the same time (subscribers are exempt); a full table makes room for a
+//   newcomer by closing the connection idle longest. So idle clients cannot lock the operator
+//   out. Every connection dropped so is reported to `on_drop`.
 // All member functions must be called on the io_context's thread; call stop() before the
 // io_context is destroyed (open connections and the server keep each other alive until then).
 #pragma once
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -29,6 +35,7 @@
 
 #include "bgp/expected.hpp"
 #include "daemon/asio.hpp"
+#include "daemon/connection_table.hpp"
 #include "daemon/control_protocol.hpp"
 
 namespace herald::control {
@@ -50,8 +57,13 @@ class Server : public std::enable_shared_from_this<Server> {
     mode_t mode = 0660;
     std::optional<gid_t> group;               // chown the socket to this group
     std::size_t max_line_bytes = kMaxLineBytes;
-    std::size_t max_connections = 64;         // beyond: accepted and closed at once
+    std::size_t max_connections = 64;         // beyond: the idle one waiting longest is closed
     std::size_t max_queued_bytes = 1 << 20;   // per connection, unsent replies and events
+    // For a complete request line after connecting or after the last reply, and again for the
+    // client to take its reply.
+    std::chrono::milliseconds request_timeout = std::chrono::seconds(3);
+    // Told about every connection the server drops for want of room or time, with its caller.
+    std::function<void(daemon::DropReason, const Caller&)> on_drop;
   };
   // Answers one parsed command. Returns the reply object: control::ok_response(...) or
   // control::error_response(...). Exceptions become an error reply.
@@ -76,14 +88,24 @@ class Server : public std::enable_shared_from_this<Server> {
 
  private:
   class Connection;
+  using Id = daemon::ConnectionTable::Id;
   void accept();
+  // Records that connection `id` entered `state` now, and re-arms the deadline timer.
+  void set_state(Id id, daemon::ConnectionTable::State state);
+  void arm_deadline();
+  // Closes connection `id` and reports why.
+  void drop(Id id, daemon::DropReason reason);
 
   Options options_;
   Handler handler_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   boost::asio::steady_timer retry_;
   // Open connections, owned here until they close (a subscriber may sit idle for hours).
-  std::map<Connection*, std::shared_ptr<Connection>> connections_;
+  std::map<Id, std::shared_ptr<Connection>> connections_;
+  daemon::ConnectionTable table_;
+  Id next_id_ = 1;
+  boost::asio::steady_timer deadline_;  // at table_.next_deadline()
+  std::optional<daemon::ConnectionTable::Clock::time_point> armed_;
   dev_t dev_ = 0;  // identity of the socket file we created, so stop() never removes another's
   ino_t ino_ = 0;
   bool stopped_ = false;

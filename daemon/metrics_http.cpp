@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <vector>
 
 #include "daemon/metrics.hpp"
 
@@ -52,29 +53,31 @@ std::string http_reply(std::string_view head, const std::function<std::string()>
   return response("200 OK", kContentType, render(), head_only);
 }
 
-// One scrape: read the request head, answer, close. Holds itself alive through its handlers.
+// One scrape: read the request head, answer, close. The server owns it until it closes.
 class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<HttpServer> server, tcp::socket socket)
-      : server_(std::move(server)), socket_(std::move(socket)), timer_(socket_.get_executor()) {}
-  ~Connection() { --server_->active_; }
+  Connection(std::shared_ptr<HttpServer> server, Id id, tcp::socket socket, asio::ip::address peer)
+      : server_(std::move(server)), id_(id), socket_(std::move(socket)), peer_(peer) {}
 
-  void run() {
-    timer_.expires_after(server_->options_.timeout);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) {
-        boost::system::error_code ignored;
-        self->socket_.close(ignored);  // deadline: drop the scraper, pending I/O aborts
-      }
-    });
-    read();
+  void run() { read(); }
+  const asio::ip::address& peer() const { return peer_; }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    auto keep = shared_from_this();  // the server's reference goes away below
+    server_->connections_.erase(id_);
+    server_->table_.remove(id_);
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);  // pending I/O aborts
   }
 
  private:
   void read() {
     socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
                                                     boost::system::error_code ec, std::size_t n) {
-      if (ec) return self->finish();
+      if (ec || self->closed_) return self->close();
       self->head_.append(self->buf_.data(), n);
       auto end = self->head_.find("\r\n\r\n");
       if (end != std::string::npos) {
@@ -89,30 +92,31 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void reply(std::string text) {
+    server_->set_state(id_, daemon::ConnectionTable::State::replying);
     out_ = std::move(text);
     asio::async_write(socket_, asio::buffer(out_),
                       [self = shared_from_this()](boost::system::error_code, std::size_t) {
-                        self->finish();
+                        self->close();
                       });
   }
 
-  void finish() {
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-    timer_.cancel();
-  }
-
   std::shared_ptr<HttpServer> server_;
+  Id id_;
   tcp::socket socket_;
-  asio::steady_timer timer_;
+  asio::ip::address peer_;
   std::array<char, 2048> buf_{};
   std::string head_;
   std::string out_;
+  bool closed_ = false;
 };
 
 HttpServer::HttpServer(asio::io_context& io, Options options, Render render)
-    : options_(options), render_(std::move(render)), acceptor_(io), retry_(io) {}
+    : options_(std::move(options)),
+      render_(std::move(render)),
+      acceptor_(io),
+      retry_(io),
+      table_({options_.max_connections, options_.timeout}),
+      deadline_(io) {}
 
 Expected<std::shared_ptr<HttpServer>, std::string> HttpServer::start(asio::io_context& io,
                                                                      Options options,
@@ -150,9 +154,45 @@ tcp::endpoint HttpServer::local_endpoint() const {
 }
 
 void HttpServer::stop() {
+  stopped_ = true;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   retry_.cancel();
+  deadline_.cancel();
+  std::vector<std::shared_ptr<Connection>> all;
+  for (auto& [id, c] : connections_) all.push_back(c);
+  for (auto& c : all) c->close();
+}
+
+void HttpServer::set_state(Id id, daemon::ConnectionTable::State state) {
+  if (stopped_) return;
+  table_.set_state(id, state, daemon::ConnectionTable::Clock::now());
+  arm_deadline();
+}
+
+void HttpServer::arm_deadline() {
+  auto next = table_.next_deadline();
+  // A wait already armed for an earlier time re-arms itself when it fires.
+  if (stopped_ || !next || (armed_ && *armed_ <= *next)) return;
+  armed_ = *next;
+  deadline_.expires_at(*next);
+  deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->stopped_) return;  // aborted: a newer wait replaced this one
+    self->armed_.reset();
+    for (Id id : self->table_.expired(daemon::ConnectionTable::Clock::now())) {
+      self->drop(id, daemon::DropReason::timed_out);
+    }
+    self->arm_deadline();
+  });
+}
+
+void HttpServer::drop(Id id, daemon::DropReason reason) {
+  table_.remove(id);
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  auto conn = it->second;
+  if (options_.on_drop) options_.on_drop(reason, conn->peer());
+  conn->close();
 }
 
 void HttpServer::accept() {
@@ -160,12 +200,20 @@ void HttpServer::accept() {
                                                      tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (!ec) {
-      if (self->active_ >= self->options_.max_connections) {
+      boost::system::error_code peer_ec;
+      auto peer = socket.remote_endpoint(peer_ec).address();
+      const Id id = self->next_id_++;
+      auto admission = self->table_.admit(id, daemon::ConnectionTable::Clock::now());
+      if (admission.evicted) self->drop(*admission.evicted, daemon::DropReason::evicted);
+      if (admission.admitted) {
+        auto conn = std::make_shared<Connection>(self, id, std::move(socket), peer);
+        self->connections_.emplace(id, conn);
+        conn->run();
+        self->arm_deadline();
+      } else {
         boost::system::error_code ignored;
         socket.close(ignored);
-      } else {
-        ++self->active_;
-        std::make_shared<Connection>(self, std::move(socket))->run();
+        if (self->options_.on_drop) self->options_.on_drop(daemon::DropReason::refused, peer);
       }
     }
     if (!ec) return self->accept();

@@ -8,7 +8,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <future>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_http.hpp"
@@ -210,4 +213,50 @@ TEST_CASE("listening on a busy port is a clear error value") {
   REQUIRE_FALSE(second.has_value());
   CHECK(second.error() == "metrics listener on 127.0.0.1:" + std::to_string(o.endpoint.port()) +
                               ": bind: Address already in use");
+}
+
+TEST_CASE("HTTP: silent connections filling every slot do not block a scrape; the oldest goes") {
+  Registry reg;
+  fill_sample(reg);
+  auto opts = loopback();
+  opts.max_connections = 4;
+  opts.timeout = std::chrono::seconds(60);  // only eviction can make room here
+  std::mutex mutex;
+  std::vector<herald::daemon::DropReason> drops;
+  opts.on_drop = [&](herald::daemon::DropReason r, const asio::ip::address& from) {
+    std::lock_guard lock(mutex);
+    drops.push_back(r);
+    CHECK(from.to_string() == "127.0.0.1");
+  };
+  RunningServer srv(opts, [&reg] { return reg.render(); });
+  auto ep = srv.server->local_endpoint();
+  asio::io_context client_io;
+  std::vector<tcp::socket> silent;
+  auto connections = [&] {
+    std::promise<std::size_t> p;
+    asio::post(srv.io, [&] { p.set_value(srv.server->connections()); });
+    return p.get_future().get();
+  };
+  for (std::size_t i = 0; i < 6; ++i) {
+    silent.emplace_back(client_io).connect(ep);
+    // Accepted in this order: wait for each before opening the next.
+    std::size_t want = std::min<std::size_t>(i + 1, 4);
+    auto dropped = [&] {
+      std::lock_guard lock(mutex);
+      return drops.size();
+    };
+    for (int k = 0; k < 400 && (connections() != want || (i >= 4 && dropped() != i - 3)); ++k) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  CHECK(http_exchange(ep, "GET /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200 OK", 0) == 0);
+  // The first three were evicted (two by silent newcomers, one by the scrape), in order.
+  std::string rest;
+  boost::system::error_code ec;
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(asio::read(silent[i], asio::dynamic_buffer(rest), ec) == 0);
+    CHECK(ec == asio::error::eof);
+  }
+  std::lock_guard lock(mutex);
+  CHECK(drops == std::vector<herald::daemon::DropReason>(3, herald::daemon::DropReason::evicted));
 }
