@@ -1,5 +1,7 @@
 #include "daemon/connection_table.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace herald::daemon {
@@ -14,6 +16,21 @@ std::string_view to_string(DropReason r) {
 }
 
 ConnectionTable::ConnectionTable(Limits limits) : limits_(limits) {}
+
+std::string ConnectionTable::explain(DropReason r) const {
+  switch (r) {
+    case DropReason::evicted:
+      return fmt::format("all {} connections in use: closed the one idle longest to make room for a newcomer",
+                         limits_.max_connections);
+    case DropReason::refused:
+      return fmt::format("all {} connections in use and being answered: newcomer refused",
+                         limits_.max_connections);
+    case DropReason::timed_out:
+      return fmt::format("no complete request, or reply not taken, within {} ms",
+                         limits_.request_timeout.count());
+  }
+  return "unknown";
+}
 
 std::optional<ConnectionTable::Id> ConnectionTable::oldest(State state) const {
   std::optional<Id> best;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -59,6 +60,9 @@ class ConnectionTable {
 
   std::size_t size() const { return entries_.size(); }
   bool contains(Id id) const { return entries_.count(id) != 0; }
+  // Why a connection was dropped, as a sentence for the log, e.g. "all 64 connections in use:
+  // closed the one idle longest to make room for a newcomer".
+  std::string explain(DropReason r) const;
   const Limits& limits() const { return limits_; }
 
  private:

@@ -283,7 +283,9 @@ void Server::accept() {
     if (!admission.admitted) {
       boost::system::error_code ignored;
       socket.close(ignored);
-      if (self->options_.on_drop) self->options_.on_drop(DropReason::refused, caller);
+      if (self->options_.on_drop) {
+        self->options_.on_drop(DropReason::refused, self->table_.explain(DropReason::refused), caller);
+      }
       return self->accept();
     }
     auto conn = std::make_shared<Connection>(self, id, std::move(socket), caller);
@@ -321,7 +323,7 @@ void Server::drop(Id id, DropReason reason) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   auto conn = it->second;
-  if (options_.on_drop) options_.on_drop(reason, conn->caller());
+  if (options_.on_drop) options_.on_drop(reason, table_.explain(reason), conn->caller());
   conn->close();
 }
 

@@ -62,8 +62,9 @@ class Server : public std::enable_shared_from_this<Server> {
     // For a complete request line after connecting or after the last reply, and again for the
     // client to take its reply.
     std::chrono::milliseconds request_timeout = std::chrono::seconds(3);
-    // Told about every connection the server drops for want of room or time, with its caller.
-    std::function<void(daemon::DropReason, const Caller&)> on_drop;
+    // Told about every connection the server drops for want of room or time, with a sentence
+    // saying why (ConnectionTable::explain) and its caller.
+    std::function<void(daemon::DropReason, const std::string& why, const Caller&)> on_drop;
   };
   // Answers one parsed command. Returns the reply object: control::ok_response(...) or
   // control::error_response(...). Exceptions become an error reply.

@@ -191,7 +191,7 @@ void HttpServer::drop(Id id, daemon::DropReason reason) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   auto conn = it->second;
-  if (options_.on_drop) options_.on_drop(reason, conn->peer());
+  if (options_.on_drop) options_.on_drop(reason, table_.explain(reason), conn->peer());
   conn->close();
 }
 
@@ -213,7 +213,8 @@ void HttpServer::accept() {
       } else {
         boost::system::error_code ignored;
         socket.close(ignored);
-        if (self->options_.on_drop) self->options_.on_drop(daemon::DropReason::refused, peer);
+        constexpr auto refused = daemon::DropReason::refused;
+        if (self->options_.on_drop) self->options_.on_drop(refused, self->table_.explain(refused), peer);
       }
     }
     if (!ec) return self->accept();

@@ -28,8 +28,9 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
     std::size_t max_request_bytes = 8192;                      // request line + headers
     std::chrono::milliseconds timeout = std::chrono::seconds(3);  // for the head; for the reply
     std::size_t max_connections = 16;  // beyond: the idle one waiting longest is closed
-    // Told about every connection the server drops for want of room or time, with its address.
-    std::function<void(daemon::DropReason, const boost::asio::ip::address&)> on_drop;
+    // Told about every connection the server drops for want of room or time, with a sentence
+    // saying why (ConnectionTable::explain) and its address.
+    std::function<void(daemon::DropReason, const std::string& why, const boost::asio::ip::address&)> on_drop;
   };
   // Produces the body of a /metrics reply (normally Registry::render).
   using Render = std::function<std::string()>;

@@ -149,3 +149,11 @@ TEST_CASE("drop reasons have the metric's label values") {
   CHECK(to_string(DropReason::refused) == "refused");
   CHECK(to_string(DropReason::timed_out) == "timeout");
 }
+
+TEST_CASE("drop explanations name the limit that was hit") {
+  auto t = table(64, 3000);
+  CHECK(t.explain(DropReason::evicted) ==
+        "all 64 connections in use: closed the one idle longest to make room for a newcomer");
+  CHECK(t.explain(DropReason::refused) == "all 64 connections in use and being answered: newcomer refused");
+  CHECK(t.explain(DropReason::timed_out) == "no complete request, or reply not taken, within 3000 ms");
+}

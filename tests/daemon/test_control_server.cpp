@@ -55,7 +55,7 @@ struct Drops {
   std::mutex mutex;
   std::vector<std::pair<herald::daemon::DropReason, pid_t>> seen;
   void watch(Server::Options& o) {
-    o.on_drop = [this](herald::daemon::DropReason r, const Caller& who) {
+    o.on_drop = [this](herald::daemon::DropReason r, const std::string&, const Caller& who) {
       std::lock_guard lock(mutex);
       seen.emplace_back(r, who.pid);
     };

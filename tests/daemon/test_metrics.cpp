@@ -223,7 +223,8 @@ TEST_CASE("HTTP: silent connections filling every slot do not block a scrape; th
   opts.timeout = std::chrono::seconds(60);  // only eviction can make room here
   std::mutex mutex;
   std::vector<herald::daemon::DropReason> drops;
-  opts.on_drop = [&](herald::daemon::DropReason r, const asio::ip::address& from) {
+  opts.on_drop = [&](herald::daemon::DropReason r, const std::string& why, const asio::ip::address& from) {
+    CHECK(why.find("all 4 connections in use") == 0);
     std::lock_guard lock(mutex);
     drops.push_back(r);
     CHECK(from.to_string() == "127.0.0.1");
