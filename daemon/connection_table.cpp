@@ -32,30 +32,36 @@ std::string ConnectionTable::explain(DropReason r) const {
   return "unknown";
 }
 
-std::optional<ConnectionTable::Id> ConnectionTable::oldest(State state) const {
+std::optional<ConnectionTable::Id> ConnectionTable::victim(State state) const {
+  std::map<std::string_view, std::size_t> held;
+  for (const auto& [id, e] : entries_) ++held[e.client];
   std::optional<Id> best;
-  Clock::time_point best_since{};
-  // Ties go to the lower id, the one accepted first.
+  const Entry* b = nullptr;
+  // Most connections held by its client, then in its state longest, then accepted first (the
+  // map iterates in id order, so a tie keeps the earlier one).
   for (const auto& [id, e] : entries_) {
-    if (e.state == state && (!best || e.since < best_since)) {
+    if (e.state != state) continue;
+    if (b == nullptr || held[e.client] > held[b->client] ||
+        (held[e.client] == held[b->client] && e.since < b->since)) {
       best = id;
-      best_since = e.since;
+      b = &e;
     }
   }
   return best;
 }
 
-ConnectionTable::Admission ConnectionTable::admit(Id id, Clock::time_point now) {
+ConnectionTable::Admission ConnectionTable::admit(Id id, const std::string& client,
+                                                  Clock::time_point now) {
   Admission a;
   if (entries_.size() >= limits_.max_connections) {
-    a.evicted = oldest(State::waiting);
-    if (!a.evicted) a.evicted = oldest(State::subscribed);
+    a.evicted = victim(State::waiting);
+    if (!a.evicted) a.evicted = victim(State::subscribed);
     if (!a.evicted) return a;
     entries_.erase(*a.evicted);
   }
   // A limit of 0 admits nobody (and evicts nobody: the table is always empty).
   if (entries_.size() >= limits_.max_connections) return a;
-  entries_.emplace(id, Entry{State::waiting, now});
+  entries_.emplace(id, Entry{State::waiting, now, client});
   a.admitted = true;
   return a;
 }
@@ -63,7 +69,8 @@ ConnectionTable::Admission ConnectionTable::admit(Id id, Clock::time_point now) 
 void ConnectionTable::set_state(Id id, State state, Clock::time_point now) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
-  it->second = Entry{state, now};
+  it->second.state = state;
+  it->second.since = now;
 }
 
 void ConnectionTable::remove(Id id) { entries_.erase(id); }

@@ -7,9 +7,12 @@
 // - A waiting or replying connection must leave that state within `request_timeout` of entering
 //   it, or expired() names it: a client that connects and says nothing, or sends half a request,
 //   or does not read its reply, holds a slot for a few seconds only.
-// - When the table is full a newcomer still gets in: it takes the slot of the connection that
-//   has been waiting longest, else of the oldest subscriber. Only when every slot is replying
-//   (each for at most `request_timeout`) is the newcomer refused. So an operator always gets in.
+// - When the table is full a newcomer still gets in: it takes the slot of a waiting connection,
+//   else of a subscriber; of these, one of the client holding the most connections (a client
+//   is what the listener can tell apart: a process id, an address), the oldest of its.
+//   Only when every slot is replying (each for at most `request_timeout`) is the newcomer
+//   refused. So an operator always gets in, and a client flooding the listener evicts its own
+//   connections, not the operator's request that arrived in the middle of its flood.
 #pragma once
 #include <chrono>
 #include <cstddef>
@@ -46,8 +49,8 @@ class ConnectionTable {
 
   explicit ConnectionTable(Limits limits);
 
-  // A new connection `id` (unique, not in the table) arrives at `now`, waiting.
-  Admission admit(Id id, Clock::time_point now);
+  // A new connection `id` (unique, not in the table) from `client` arrives at `now`, waiting.
+  Admission admit(Id id, const std::string& client, Clock::time_point now);
   // `id` enters `state` at `now` (its deadline restarts). Unknown ids are ignored.
   void set_state(Id id, State state, Clock::time_point now);
   // Forgets `id` (closed by either side). Unknown ids are ignored.
@@ -69,8 +72,10 @@ class ConnectionTable {
   struct Entry {
     State state;
     Clock::time_point since;
+    std::string client;
   };
-  std::optional<Id> oldest(State state) const;
+  // The connection in `state` to close for a newcomer; nullopt when none is in `state`.
+  std::optional<Id> victim(State state) const;
 
   Limits limits_;
   std::map<Id, Entry> entries_;

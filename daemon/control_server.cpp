@@ -278,7 +278,9 @@ void Server::accept() {
       caller = Caller{cred.uid, cred.gid, cred.pid};
     }
     const Id id = self->next_id_++;
-    auto admission = self->table_.admit(id, ConnectionTable::Clock::now());
+    // Clients are told apart by process: a flooding process evicts its own connections.
+    auto admission =
+        self->table_.admit(id, fmt::format("pid {}", caller.pid), ConnectionTable::Clock::now());
     if (admission.evicted) self->drop(*admission.evicted, DropReason::evicted);
     if (!admission.admitted) {
       boost::system::error_code ignored;

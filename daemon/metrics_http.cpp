@@ -203,7 +203,7 @@ void HttpServer::accept() {
       boost::system::error_code peer_ec;
       auto peer = socket.remote_endpoint(peer_ec).address();
       const Id id = self->next_id_++;
-      auto admission = self->table_.admit(id, daemon::ConnectionTable::Clock::now());
+      auto admission = self->table_.admit(id, peer.to_string(), daemon::ConnectionTable::Clock::now());
       if (admission.evicted) self->drop(*admission.evicted, daemon::DropReason::evicted);
       if (admission.admitted) {
         auto conn = std::make_shared<Connection>(self, id, std::move(socket), peer);
