@@ -1,15 +1,17 @@
-"""Garbage on the control socket and in reloaded config files: every request gets an error
-reply (or the connection is dropped when the client misbehaves), the daemon keeps answering
-`status`, and the running configuration, routes and BGP session stay as they were.
+"""Garbage on the control socket and in reloaded config files: every complete request gets an
+error reply naming the problem (or the connection is dropped when the client misbehaves), the
+daemon keeps answering `status`, and the running configuration, routes and BGP session stay as
+they were.
 
 test_e2e_bird.py already covers a drain of an unknown service and one broken reload (syntax
 error plus unknown key, by heraldctl and by SIGHUP); this test covers the rest: binary junk,
 over-long lines, invalid JSON and wrong types, a key given twice, unknown commands,
-half-written requests, many concurrent clients, clients beyond the connection limit, a client
-that never reads; reloads of files with syntax errors, unknown keys, bad values, no content,
-binary content, more than 1 MiB, and of a directory, a FIFO or nothing at the configured path.
-About 2 s.
-"""
+half-written requests, many concurrent clients, a client that never reads; 80 idle connections
+held and a burst of 1000 connections against the limit of 64, during which `heraldctl drain` and
+`undrain` must succeed (issue #16 item 1), and 20 idle connections to /metrics, during which
+scrapes must succeed (item 7); reloads of files with syntax errors, unknown keys, bad values, no
+content, binary content, more than 1 MiB, and of a directory, a FIFO or nothing at the
+configured path. About 5 s."""
 import json
 import os
 import re
