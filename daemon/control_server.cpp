@@ -31,6 +31,25 @@ Expected<gid_t, std::string> lookup_group(std::string_view name) {
   return result->gr_gid;
 }
 
+Expected<std::filesystem::path, std::string> own_socket_directory(const std::filesystem::path& socket) {
+  const std::filesystem::path dir = socket.parent_path();
+  struct stat st {};
+  if (dir.empty() || ::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return unexpected(fmt::format("{} is not a directory", dir.string()));
+  }
+  if ((st.st_mode & (S_ISVTX | S_IWOTH)) != 0) {
+    return unexpected(fmt::format("{} is sticky or writable by anyone", dir.string()));
+  }
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename() != socket.filename()) {
+      return unexpected(fmt::format("{} holds other files", dir.string()));
+    }
+  }
+  if (ec) return unexpected(fmt::format("{}: {}", dir.string(), ec.message()));
+  return dir;
+}
+
 // One client connection: reads request lines, queues replies and events in order.
 class Server::Connection : public std::enable_shared_from_this<Connection> {
  public:

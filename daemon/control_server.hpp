@@ -50,6 +50,13 @@ struct Caller {
 // The gid of a group name from the system's group database; the error names the group.
 Expected<gid_t, std::string> lookup_group(std::string_view name);
 
+// The directory of the control socket at `socket`, when it is the socket's own: it holds no
+// other entry and is neither sticky nor writable by others (not a /tmp). Such a directory may
+// be given to the user herald runs as, as systemd's RuntimeDirectory= does for the packaged
+// unit, so that herald can still remove its socket at exit after dropping root. Otherwise a
+// sentence saying why not, e.g. "/run holds other files".
+Expected<std::filesystem::path, std::string> own_socket_directory(const std::filesystem::path& socket);
+
 class Server : public std::enable_shared_from_this<Server> {
  public:
   struct Options {

@@ -311,6 +311,32 @@ TEST_CASE("client connect errors name the socket path") {
                          ": No such file or directory (is herald running?)");
 }
 
+TEST_CASE("the socket's own directory: only the socket in it, not sticky, not world-writable") {
+  herald::test::TempDir dir;
+  auto run = dir / "run";
+  std::filesystem::create_directory(run);
+  ::chmod(run.c_str(), 0755);
+  asio::io_context io;
+  auto handler = [](const Command&, const Caller&) { return ok_response(); };
+  Server::Options o;
+  o.path = run / "control.sock";
+  auto server = Server::start(io, o, handler);
+  REQUIRE(server.has_value());
+  auto own = own_socket_directory(o.path);
+  REQUIRE(own.has_value());
+  CHECK(*own == run);
+
+  ::chmod(run.c_str(), 01777);
+  CHECK(own_socket_directory(o.path).error() == run.string() + " is sticky or writable by anyone");
+  ::chmod(run.c_str(), 0755);
+  std::ofstream(run / "other") << "x";
+  CHECK(own_socket_directory(o.path).error() == run.string() + " holds other files");
+  std::filesystem::remove(run / "other");
+  CHECK(own_socket_directory(o.path).has_value());
+  server.value()->stop();
+  CHECK(own_socket_directory(dir / "absent" / "x.sock").error() == (dir / "absent").string() + " is not a directory");
+}
+
 TEST_CASE("group lookup") {
   auto root = lookup_group("root");
   REQUIRE(root.has_value());

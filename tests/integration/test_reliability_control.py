@@ -35,7 +35,7 @@ class Control:
     """Raw access to herald's control socket (the harness's heraldctl is the polite client)."""
 
     def __init__(self, site: hl.Site):
-        self.path = site.lab.path("herald.sock")
+        self.path = site.socket
         self.pending: dict[int, bytes] = {}
 
     def open(self, timeout: float = 5) -> socket.socket:
