@@ -14,8 +14,9 @@
 // - Connections are kept in a ConnectionTable (daemon/connection_table.hpp): a client must send
 //   a complete request line within `request_timeout` of connecting or of its last reply, and
 //   take its reply within the same time (subscribers are exempt); a full table makes room for a
-//   newcomer by closing the connection idle longest. So idle clients cannot lock the operator
-//   out. Every connection dropped so is reported to `on_drop`.
+//   newcomer by closing an idle connection (of the process holding the most, its oldest). So
+//   idle clients cannot lock the operator out. Every connection dropped so is reported to
+//   `on_drop`.
 // All member functions must be called on the io_context's thread; call stop() before the
 // io_context is destroyed (open connections and the server keep each other alive until then).
 #pragma once
@@ -64,7 +65,7 @@ class Server : public std::enable_shared_from_this<Server> {
     mode_t mode = 0660;
     std::optional<gid_t> group;               // chown the socket to this group
     std::size_t max_line_bytes = kMaxLineBytes;
-    std::size_t max_connections = 64;         // beyond: the idle one waiting longest is closed
+    std::size_t max_connections = 64;         // beyond: an idle one is closed (see above)
     std::size_t max_queued_bytes = 1 << 20;   // per connection, unsent replies and events
     // For a complete request line after connecting or after the last reply, and again for the
     // client to take its reply.

@@ -2,14 +2,17 @@
 
 #include <fmt/format.h>
 
-#include <array>
+#include <cstdint>
 #include <vector>
+
+#include "daemon/beast.hpp"
 
 #include "daemon/metrics.hpp"
 
 namespace herald::daemon::metrics {
 
 namespace asio = boost::asio;
+namespace http = boost::beast::http;
 using asio::ip::tcp;
 
 namespace {
@@ -30,27 +33,45 @@ std::string plain(std::string_view status, std::string_view text, bool head_only
 
 }  // namespace
 
-std::string http_reply(std::string_view head, const std::function<std::string()>& render) {
-  // RFC 9112 3: request-line = method SP request-target SP HTTP-version CRLF
-  auto eol = head.find("\r\n");
-  std::string_view line = head.substr(0, eol);
-  auto sp1 = line.find(' ');
-  auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
-      line.find(' ', sp2 + 1) != std::string_view::npos) {
-    return plain("400 Bad Request", "malformed request line");
-  }
-  std::string_view method = line.substr(0, sp1);
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  std::string_view version = line.substr(sp2 + 1);
-  if (version.rfind("HTTP/1.", 0) != 0) return plain("400 Bad Request", "unsupported HTTP version");
-  bool head_only = method == "HEAD";
-  if (method != "GET" && !head_only) {
+namespace {
+
+// The reply to a parsed request head: only GET and HEAD of /metrics (any query) succeed.
+std::string route(const http::request_header<>& req, const std::function<std::string()>& render) {
+  const bool head_only = req.method() == http::verb::head;
+  if (req.method() != http::verb::get && !head_only) {
     return plain("405 Method Not Allowed", "only GET and HEAD", false, "Allow: GET, HEAD\r\n");
   }
+  std::string_view target(req.target().data(), req.target().size());
   std::string_view path = target.substr(0, target.find('?'));
   if (path != "/metrics") return plain("404 Not Found", "not found; metrics are at /metrics", head_only);
   return response("200 OK", kContentType, render(), head_only);
+}
+
+// The reply to a request Beast could not parse: 431 past the size bound, else 400 with
+// Beast's reason ("bad method", "bad version", ...).
+std::string refusal(const boost::system::error_code& ec) {
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    return plain("431 Request Header Fields Too Large", "request too large");
+  }
+  return plain("400 Bad Request", fmt::format("malformed request: {}", ec.message()));
+}
+
+bool is_parse_error(const boost::system::error_code& ec) {
+  return &ec.category() == &http::make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+}  // namespace
+
+std::string http_reply(std::string_view head, const std::function<std::string()>& render) {
+  std::string text(head);
+  if (text.size() < 4 || text.compare(text.size() - 4, 4, "\r\n\r\n") != 0) text += "\r\n";
+  http::request_parser<http::empty_body> parser;
+  boost::system::error_code ec;
+  parser.put(asio::buffer(text), ec);
+  if (!ec && !parser.is_header_done()) ec = http::error::partial_message;
+  if (ec) return refusal(ec);
+  return route(parser.get().base(), render);
 }
 
 // One scrape: read the request head, answer, close. The server owns it until it closes.
@@ -75,19 +96,14 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void read() {
-    socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
-                                                    boost::system::error_code ec, std::size_t n) {
-      if (ec || self->closed_) return self->close();
-      self->head_.append(self->buf_.data(), n);
-      auto end = self->head_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        return self->reply(http_reply(std::string_view(self->head_).substr(0, end + 2),
-                                      self->server_->render_));
-      }
-      if (self->head_.size() > self->server_->options_.max_request_bytes) {
-        return self->reply(plain("431 Request Header Fields Too Large", "request too large"));
-      }
-      self->read();
+    parser_.header_limit(static_cast<std::uint32_t>(server_->options_.max_request_bytes));
+    // Beast parses the head (RFC 9112 2-5); a body, if any, is never read: the reply closes.
+    http::async_read_header(socket_, buffer_, parser_, [self = shared_from_this()](
+                                                         boost::system::error_code ec, std::size_t) {
+      if (self->closed_) return;
+      if (!ec) return self->reply(route(self->parser_.get().base(), self->server_->render_));
+      if (is_parse_error(ec)) return self->reply(refusal(ec));
+      self->close();  // the client went away (before or in the middle of its request)
     });
   }
 
@@ -104,8 +120,8 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
   Id id_;
   tcp::socket socket_;
   asio::ip::address peer_;
-  std::array<char, 2048> buf_{};
-  std::string head_;
+  boost::beast::flat_buffer buffer_;
+  http::request_parser<http::empty_body> parser_;
   std::string out_;
   bool closed_ = false;
 };

@@ -1,11 +1,12 @@
 // A minimal HTTP/1.1 server for Prometheus scrapes, on the daemon's Asio loop: GET (or HEAD)
 // /metrics answers 200 with the exposition text; any other path is 404, any other method 405,
-// a request head larger than the bound 431, garbage 400. One request per connection
-// (Connection: close). Connections are kept in a ConnectionTable (daemon/connection_table.hpp):
-// the request head must arrive within `timeout` of connecting and the reply be taken within
-// `timeout` again, and a full table closes the connection idle longest to make room, so clients
-// that connect and say nothing cannot block the scrapes nor hold the daemon's memory or
-// descriptors. Every connection dropped so is reported to `on_drop`.
+// a request head larger than the bound 431, one Boost.Beast's parser refuses 400. One request
+// per connection (Connection: close). Connections are kept in a ConnectionTable
+// (daemon/connection_table.hpp): the request head must arrive within `timeout` of connecting
+// and the reply be taken within `timeout` again, and a full table closes an idle connection to
+// make room (of the address holding the most, its oldest), so clients that connect and say
+// nothing cannot block the scrapes nor hold the daemon's memory or descriptors. Every
+// connection dropped so is reported to `on_drop`.
 #pragma once
 #include "daemon/asio.hpp"
 #include "daemon/connection_table.hpp"
@@ -27,7 +28,7 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
     boost::asio::ip::tcp::endpoint endpoint;                   // e.g. 127.0.0.1:9153
     std::size_t max_request_bytes = 8192;                      // request line + headers
     std::chrono::milliseconds timeout = std::chrono::seconds(3);  // for the head; for the reply
-    std::size_t max_connections = 16;  // beyond: the idle one waiting longest is closed
+    std::size_t max_connections = 16;  // beyond: an idle one is closed (see above)
     // Told about every connection the server drops for want of room or time, with a sentence
     // saying why (ConnectionTable::explain) and its address.
     std::function<void(daemon::DropReason, const std::string& why, const boost::asio::ip::address&)> on_drop;
@@ -71,8 +72,9 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   bool stopped_ = false;
 };
 
-// Builds the reply for one complete request head (exposed for tests): status line, headers
-// (Content-Type, Content-Length, Connection: close) and, except for HEAD, the body.
+// Builds the reply for one request head (exposed for tests; the final empty line may be left
+// out), parsed by Boost.Beast: status line, headers (Content-Type, Content-Length,
+// Connection: close) and, except for HEAD, the body.
 std::string http_reply(std::string_view request_head, const std::function<std::string()>& render);
 
 }  // namespace herald::daemon::metrics

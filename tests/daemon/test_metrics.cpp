@@ -178,6 +178,13 @@ TEST_CASE("http_reply: status codes for each kind of request") {
   CHECK(r405.find("Allow: GET, HEAD\r\n") != std::string::npos);
   CHECK(http_reply("GET /metrics\r\n", render).rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
   CHECK(http_reply("GET /metrics SPDY/3\r\n", render).rfind("HTTP/1.1 400", 0) == 0);
+  // Beast's parser checks the whole head (RFC 9112 5), not only the request line.
+  std::string no_colon = http_reply("GET /metrics HTTP/1.1\r\nno colon here\r\n", render);
+  CHECK(no_colon.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(no_colon.find("malformed request: ") != std::string::npos);
+  CHECK(http_reply("GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n", render).rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(http_reply("G@T /metrics HTTP/1.1\r\n", render).rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(http_reply("GET /metrics HTTP/1.1\r\n\r\n", render).rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
 }
 
 TEST_CASE("HTTP over a real loopback socket: /metrics, 404, oversize, idle deadline") {
@@ -260,4 +267,21 @@ TEST_CASE("HTTP: silent connections filling every slot do not block a scrape; th
   }
   std::lock_guard lock(mutex);
   CHECK(drops == std::vector<herald::daemon::DropReason>(3, herald::daemon::DropReason::evicted));
+}
+
+TEST_CASE("HTTP: a request head arriving a few bytes at a time is framed whole") {
+  RunningServer srv(loopback(), [] { return std::string("m 1\n"); });
+  auto ep = srv.server->local_endpoint();
+  asio::io_context client_io;
+  tcp::socket c(client_io);
+  c.connect(ep);
+  std::string req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  for (std::size_t i = 0; i < req.size(); i += 5) {
+    asio::write(c, asio::buffer(req.data() + i, std::min<std::size_t>(5, req.size() - i)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::string reply;
+  boost::system::error_code ec;
+  asio::read(c, asio::dynamic_buffer(reply), ec);
+  CHECK(reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
 }
