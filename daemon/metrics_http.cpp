@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "daemon/beast.hpp"
-
 #include "daemon/metrics.hpp"
 
 namespace herald::daemon::metrics {
@@ -30,10 +29,6 @@ std::string plain(std::string_view status, std::string_view text, bool head_only
                   std::string_view extra = {}) {
   return response(status, "text/plain; charset=utf-8", std::string(text) + "\n", head_only, extra);
 }
-
-}  // namespace
-
-namespace {
 
 // The reply to a parsed request head: only GET and HEAD of /metrics (any query) succeed.
 std::string route(const http::request_header<>& req, const std::function<std::string()>& render) {
@@ -120,7 +115,7 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
   Id id_;
   tcp::socket socket_;
   asio::ip::address peer_;
-  boost::beast::flat_buffer buffer_;
+  boost::beast::flat_buffer buffer_;  // at most the header limit plus one read (64 KiB)
   http::request_parser<http::empty_body> parser_;
   std::string out_;
   bool closed_ = false;
