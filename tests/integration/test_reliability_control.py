@@ -284,8 +284,14 @@ def idle_flood(site: hl.Site, ctl: Control, since: float) -> None:
         took = timed_ctl(site, "drain", "dns", "--reason", "idle flood")
         assert took < DRAIN_BOUND_S, f"heraldctl drain took {took:.2f}s with 64 idle connections held"
         assert closed_count(held[16:17], wait=1) == 1, "the oldest idle connection left was not evicted"
+        # herald's log is in event order: the drain came before any idle connection timed out,
+        # so it got in by eviction.
+        log = site.herald.log()[len(log_before):]
+        drain_at = log.find('drain service=dns reason="idle flood"')
+        timeout_at = log.find("within 3000 ms")
+        assert drain_at >= 0 and (timeout_at < 0 or drain_at < timeout_at), log[-2000:]
         print(f"ok: 80 idle connections held (16 oldest evicted by the others): heraldctl drain "
-              f"succeeded in {bar(took)}; it evicted the oldest idle connection")
+              f"succeeded in {bar(took)}, before any of them timed out; it evicted the oldest")
         # The rest hold on past the request timeout and are closed.
         wait_closed(held, 80, timeout=REQUEST_TIMEOUT_S + 5, what="the idle connections to time out")
         print("ok: idle connections closed at the request timeout")
