@@ -7,6 +7,8 @@
 // make room (of the address holding the most, its oldest), so clients that connect and say
 // nothing cannot block the scrapes nor hold the daemon's memory or descriptors. Every
 // connection dropped so is reported to `on_drop`.
+// All member functions must be called on the io_context's thread; call stop() before the
+// io_context is destroyed (open connections and the server keep each other alive until then).
 #pragma once
 #include "daemon/asio.hpp"
 #include "daemon/connection_table.hpp"

@@ -85,7 +85,13 @@ struct RunningServer {
     thread = std::thread([this] { io.run(); });
   }
   ~RunningServer() {
-    asio::post(io, [this] { server->stop(); });
+    // stop() must run before the loop ends: open connections and the server own each other.
+    std::promise<void> stopped;
+    asio::post(io, [this, &stopped] {
+      server->stop();
+      stopped.set_value();
+    });
+    stopped.get_future().wait();
     io.stop();
     thread.join();
   }
