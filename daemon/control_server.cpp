@@ -17,6 +17,8 @@ namespace herald::control {
 
 namespace asio = boost::asio;
 using asio::local::stream_protocol;
+using daemon::ConnectionTable;
+using daemon::DropReason;
 
 Expected<gid_t, std::string> lookup_group(std::string_view name) {
   std::string n(name);
@@ -29,14 +31,34 @@ Expected<gid_t, std::string> lookup_group(std::string_view name) {
   return result->gr_gid;
 }
 
+Expected<std::filesystem::path, std::string> own_socket_directory(const std::filesystem::path& socket) {
+  const std::filesystem::path dir = socket.parent_path();
+  struct stat st {};
+  if (dir.empty() || ::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return unexpected(fmt::format("{} is not a directory", dir.string()));
+  }
+  if ((st.st_mode & (S_ISVTX | S_IWOTH)) != 0) {
+    return unexpected(fmt::format("{} is sticky or writable by anyone", dir.string()));
+  }
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename() != socket.filename()) {
+      return unexpected(fmt::format("{} holds other files", dir.string()));
+    }
+  }
+  if (ec) return unexpected(fmt::format("{}: {}", dir.string(), ec.message()));
+  return dir;
+}
+
 // One client connection: reads request lines, queues replies and events in order.
 class Server::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<Server> server, stream_protocol::socket socket, Caller caller)
-      : server_(std::move(server)), socket_(std::move(socket)), caller_(caller) {}
+  Connection(std::shared_ptr<Server> server, Id id, stream_protocol::socket socket, Caller caller)
+      : server_(std::move(server)), id_(id), socket_(std::move(socket)), caller_(caller) {}
 
   void start() { read(); }
   bool subscribed() const { return subscribed_; }
+  const Caller& caller() const { return caller_; }
 
   void send(std::string line) {
     if (closed_) return;
@@ -54,7 +76,8 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     auto keep = shared_from_this();  // the server's reference goes away below
-    server_->connections_.erase(this);
+    server_->connections_.erase(id_);
+    server_->table_.remove(id_);
     boost::system::error_code ignored;
     socket_.shutdown(stream_protocol::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -91,6 +114,7 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
         line_.append(part);
         if (line_.size() > max + 1) {  // +1: a trailing '\r' is allowed
           line_.clear();
+          answered();
           send(to_line(error_response(
               fmt::format("request line longer than {} KiB", max / 1024))));
           discarding_ = nl == std::string_view::npos;
@@ -106,7 +130,14 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+  // A request is complete: its reply must now be taken in time (a subscriber has no deadline).
+  void answered() {
+    using State = ConnectionTable::State;
+    server_->set_state(id_, subscribed_ ? State::subscribed : State::replying);
+  }
+
   void handle(std::string_view line) {
+    answered();
     auto cmd = parse_request(line);
     if (!cmd) {
       send(to_line(error_response(cmd.error())));
@@ -121,7 +152,10 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
     if (!reply.is_object()) reply = error_response("internal error: handler reply is not an object");
     if (std::holds_alternative<Events>(*cmd)) {
       auto ok = reply.find("ok");
-      if (ok != reply.end() && ok->is_boolean() && ok->get<bool>()) subscribed_ = true;
+      if (ok != reply.end() && ok->is_boolean() && ok->get<bool>() && !subscribed_) {
+        subscribed_ = true;
+        server_->set_state(id_, ConnectionTable::State::subscribed);
+      }
     }
     send(to_line(reply));
   }
@@ -129,7 +163,12 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   void write_next() {
     if (out_.empty() || closed_) {
       writing_ = false;
-      if (eof_ && !subscribed_) close();
+      if (eof_ && !subscribed_) {
+        close();
+      } else if (!closed_ && !subscribed_) {
+        // Every reply taken: the client has the request timeout for its next request.
+        server_->set_state(id_, ConnectionTable::State::waiting);
+      }
       return;
     }
     writing_ = true;
@@ -147,6 +186,7 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   }
 
   std::shared_ptr<Server> server_;
+  Id id_;
   stream_protocol::socket socket_;
   Caller caller_;
   std::array<char, 4096> chunk_{};
@@ -161,7 +201,12 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
 };
 
 Server::Server(asio::io_context& io, Options options, Handler handler)
-    : options_(std::move(options)), handler_(std::move(handler)), acceptor_(io), retry_(io) {}
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      acceptor_(io),
+      retry_(io),
+      table_({options_.max_connections, options_.request_timeout}),
+      deadline_(io) {}
 
 Server::~Server() = default;
 
@@ -245,22 +290,62 @@ void Server::accept() {
       });
       return;
     }
-    if (self->connections_.size() >= self->options_.max_connections) {
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      return self->accept();
-    }
     Caller caller;
     ucred cred{};
     socklen_t len = sizeof cred;
     if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
       caller = Caller{cred.uid, cred.gid, cred.pid};
     }
-    auto conn = std::make_shared<Connection>(self, std::move(socket), caller);
-    self->connections_.emplace(conn.get(), conn);
+    const Id id = self->next_id_++;
+    // Clients are told apart by process: a flooding process evicts its own connections.
+    auto admission =
+        self->table_.admit(id, fmt::format("pid {}", caller.pid), ConnectionTable::Clock::now());
+    if (admission.evicted) self->drop(*admission.evicted, DropReason::evicted);
+    if (!admission.admitted) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      if (self->options_.on_drop) {
+        self->options_.on_drop(DropReason::refused, self->table_.explain(DropReason::refused), caller);
+      }
+      return self->accept();
+    }
+    auto conn = std::make_shared<Connection>(self, id, std::move(socket), caller);
+    self->connections_.emplace(id, conn);
     conn->start();
+    self->arm_deadline();
     self->accept();
   });
+}
+
+void Server::set_state(Id id, ConnectionTable::State state) {
+  if (stopped_) return;
+  table_.set_state(id, state, ConnectionTable::Clock::now());
+  arm_deadline();
+}
+
+void Server::arm_deadline() {
+  auto next = table_.next_deadline();
+  // A wait already armed for an earlier time re-arms itself when it fires.
+  if (stopped_ || !next || (armed_ && *armed_ <= *next)) return;
+  armed_ = *next;
+  deadline_.expires_at(*next);
+  deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->stopped_) return;  // aborted: a newer wait replaced this one
+    self->armed_.reset();
+    for (Id id : self->table_.expired(ConnectionTable::Clock::now())) {
+      self->drop(id, DropReason::timed_out);
+    }
+    self->arm_deadline();
+  });
+}
+
+void Server::drop(Id id, DropReason reason) {
+  table_.remove(id);
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  auto conn = it->second;
+  if (options_.on_drop) options_.on_drop(reason, table_.explain(reason), conn->caller());
+  conn->close();
 }
 
 void Server::publish(const nlohmann::json& event) {
@@ -288,6 +373,7 @@ void Server::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   retry_.cancel();
+  deadline_.cancel();
   std::vector<std::shared_ptr<Connection>> all;
   for (auto& [ptr, c] : connections_) all.push_back(c);
   for (auto& c : all) c->close();

@@ -11,11 +11,18 @@
 //   usable.
 // - After a successful "events" request the connection also receives every publish()ed line.
 //   A subscriber that does not read is disconnected once its queue passes a bound.
+// - Connections are kept in a ConnectionTable (daemon/connection_table.hpp): a client must send
+//   a complete request line within `request_timeout` of connecting or of its last reply, and
+//   take its reply within the same time (subscribers are exempt); a full table makes room for a
+//   newcomer by closing an idle connection (of the process holding the most, its oldest). So
+//   idle clients cannot lock the operator out. Every connection dropped so is reported to
+//   `on_drop`.
 // All member functions must be called on the io_context's thread; call stop() before the
 // io_context is destroyed (open connections and the server keep each other alive until then).
 #pragma once
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -29,6 +36,7 @@
 
 #include "bgp/expected.hpp"
 #include "daemon/asio.hpp"
+#include "daemon/connection_table.hpp"
 #include "daemon/control_protocol.hpp"
 
 namespace herald::control {
@@ -43,6 +51,13 @@ struct Caller {
 // The gid of a group name from the system's group database; the error names the group.
 Expected<gid_t, std::string> lookup_group(std::string_view name);
 
+// The directory of the control socket at `socket`, when it is the socket's own: it holds no
+// other entry and is neither sticky nor writable by others (not a /tmp). Such a directory may
+// be given to the user herald runs as, as systemd's RuntimeDirectory= does for the packaged
+// unit, so that herald can still remove its socket at exit after dropping root. Otherwise a
+// sentence saying why not, e.g. "/run holds other files".
+Expected<std::filesystem::path, std::string> own_socket_directory(const std::filesystem::path& socket);
+
 class Server : public std::enable_shared_from_this<Server> {
  public:
   struct Options {
@@ -50,8 +65,14 @@ class Server : public std::enable_shared_from_this<Server> {
     mode_t mode = 0660;
     std::optional<gid_t> group;               // chown the socket to this group
     std::size_t max_line_bytes = kMaxLineBytes;
-    std::size_t max_connections = 64;         // beyond: accepted and closed at once
+    std::size_t max_connections = 64;         // beyond: an idle one is closed (see above)
     std::size_t max_queued_bytes = 1 << 20;   // per connection, unsent replies and events
+    // For a complete request line after connecting or after the last reply, and again for the
+    // client to take its reply.
+    std::chrono::milliseconds request_timeout = std::chrono::seconds(3);
+    // Told about every connection the server drops for want of room or time, with a sentence
+    // saying why (ConnectionTable::explain) and its caller.
+    std::function<void(daemon::DropReason, const std::string& why, const Caller&)> on_drop;
   };
   // Answers one parsed command. Returns the reply object: control::ok_response(...) or
   // control::error_response(...). Exceptions become an error reply.
@@ -76,14 +97,24 @@ class Server : public std::enable_shared_from_this<Server> {
 
  private:
   class Connection;
+  using Id = daemon::ConnectionTable::Id;
   void accept();
+  // Records that connection `id` entered `state` now, and re-arms the deadline timer.
+  void set_state(Id id, daemon::ConnectionTable::State state);
+  void arm_deadline();
+  // Closes connection `id` and reports why.
+  void drop(Id id, daemon::DropReason reason);
 
   Options options_;
   Handler handler_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   boost::asio::steady_timer retry_;
   // Open connections, owned here until they close (a subscriber may sit idle for hours).
-  std::map<Connection*, std::shared_ptr<Connection>> connections_;
+  std::map<Id, std::shared_ptr<Connection>> connections_;
+  daemon::ConnectionTable table_;
+  Id next_id_ = 1;
+  boost::asio::steady_timer deadline_;  // at table_.next_deadline()
+  std::optional<daemon::ConnectionTable::Clock::time_point> armed_;
   dev_t dev_ = 0;  // identity of the socket file we created, so stop() never removes another's
   ino_t ino_ = 0;
   bool stopped_ = false;

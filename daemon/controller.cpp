@@ -166,6 +166,12 @@ bool Controller::start() {
     }
     copts.group = *gid;
   }
+  // Idle clients are closed to keep the operator's way in open; say so, at most every 10 s.
+  copts.on_drop = [this](DropReason r, const std::string& why, const control::Caller& who) {
+    registry_.counter("herald_connections_dropped_total", "", {"listener", "reason"}).with({"control", to_string(r)}).inc();
+    log_.write_limited(log::Level::warning, "control connection closed",
+                       {{"uid", static_cast<std::uint64_t>(who.uid)}, {"reason", why}});
+  };
   std::error_code ec;
   std::filesystem::create_directories(copts.path.parent_path(), ec);
   auto server = control::Server::start(
@@ -181,6 +187,11 @@ bool Controller::start() {
     metrics::HttpServer::Options mopts;
     mopts.endpoint = bgp::transport::to_asio(
         bgp::transport::Endpoint{config_.global.metrics->address, config_.global.metrics->port});
+    mopts.on_drop = [this](DropReason r, const std::string& why, const asio::ip::address& from) {
+      registry_.counter("herald_connections_dropped_total", "", {"listener", "reason"}).with({"metrics", to_string(r)}).inc();
+      log_.write_limited(log::Level::warning, "metrics connection closed",
+                         {{"client", from.to_string()}, {"reason", why}});
+    };
     auto http = metrics::HttpServer::start(io_, mopts, [this] { return render_metrics(); });
     if (!http) {
       log_.write(log::Level::error, "cannot start", {{"reason", http.error()}});
@@ -1045,6 +1056,7 @@ void Controller::register_metrics() {
   registry_.gauge("herald_check_last_latency_seconds", "Latency of the last run of each health check.", {"service", "check"});
   registry_.histogram("herald_check_latency_seconds", "Health check latency.", {"service"}, kCheckLatencyBuckets);
   registry_.counter("herald_check_results_total", "Health check results, by outcome.", {"service", "check", "result"});
+  registry_.counter("herald_connections_dropped_total", "Connections closed by the control socket or /metrics listener to keep room, by listener and reason.", {"listener", "reason"});
   registry_.counter("herald_check_stale_replies_total", "DNS check UDP replies dropped because their id was not the probe's.", {"service", "check"});
 }
 

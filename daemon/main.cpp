@@ -13,8 +13,10 @@
 #include <csignal>
 #include <cstdio>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "conf/load.hpp"
+#include "daemon/control_server.hpp"
 #include "daemon/controller.hpp"
 #include "daemon/controller_config.hpp"
 #include "daemon/log.hpp"
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
   const auto exit_deadline = config.global.shutdown_timeout + std::chrono::seconds(10);
   const std::string run_as = config.global.user;
   const std::string state_dir = config.global.state_dir;
+  const std::string control_socket = config.global.control_socket;
 
   herald::log::Logger logger(herald::daemon::log_options(config.global, herald::log::stderr_is_journal()));
 
@@ -83,6 +86,18 @@ int main(int argc, char** argv) {
     logger.write(herald::log::Level::error, "cannot drop privileges", {{"reason", handed.error()}});
     controller.abandon_start();
     return 1;
+  }
+  // Removing the control socket at exit needs its directory writable: give herald the
+  // directory when it is the socket's own (as the unit's RuntimeDirectory= does).
+  if (::geteuid() == 0 && !run_as.empty()) {
+    auto own = herald::control::own_socket_directory(control_socket);
+    std::string why = own ? std::string() : own.error();
+    if (own) {
+      if (auto handed = herald::daemon::hand_over_directory(*own, run_as); !handed) why = handed.error();
+    }
+    if (!why.empty())
+      logger.write(herald::log::Level::warning, "control socket will be left behind at exit",
+                   {{"path", control_socket}, {"user", run_as}, {"reason", why}});
   }
   if (auto dropped = herald::daemon::drop_privileges(run_as); !dropped) {
     logger.write(herald::log::Level::error, "cannot drop privileges", {{"reason", dropped.error()}});

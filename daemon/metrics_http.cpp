@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 
-#include <array>
+#include <cstdint>
+#include <vector>
 
+#include "daemon/beast.hpp"
 #include "daemon/metrics.hpp"
 
 namespace herald::daemon::metrics {
 
 namespace asio = boost::asio;
+namespace http = boost::beast::http;
 using asio::ip::tcp;
 
 namespace {
@@ -27,92 +30,104 @@ std::string plain(std::string_view status, std::string_view text, bool head_only
   return response(status, "text/plain; charset=utf-8", std::string(text) + "\n", head_only, extra);
 }
 
-}  // namespace
-
-std::string http_reply(std::string_view head, const std::function<std::string()>& render) {
-  // RFC 9112 3: request-line = method SP request-target SP HTTP-version CRLF
-  auto eol = head.find("\r\n");
-  std::string_view line = head.substr(0, eol);
-  auto sp1 = line.find(' ');
-  auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
-      line.find(' ', sp2 + 1) != std::string_view::npos) {
-    return plain("400 Bad Request", "malformed request line");
-  }
-  std::string_view method = line.substr(0, sp1);
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  std::string_view version = line.substr(sp2 + 1);
-  if (version.rfind("HTTP/1.", 0) != 0) return plain("400 Bad Request", "unsupported HTTP version");
-  bool head_only = method == "HEAD";
-  if (method != "GET" && !head_only) {
+// The reply to a parsed request head: only GET and HEAD of /metrics (any query) succeed.
+std::string route(const http::request_header<>& req, const std::function<std::string()>& render) {
+  const bool head_only = req.method() == http::verb::head;
+  if (req.method() != http::verb::get && !head_only) {
     return plain("405 Method Not Allowed", "only GET and HEAD", false, "Allow: GET, HEAD\r\n");
   }
+  std::string_view target(req.target().data(), req.target().size());
   std::string_view path = target.substr(0, target.find('?'));
   if (path != "/metrics") return plain("404 Not Found", "not found; metrics are at /metrics", head_only);
   return response("200 OK", kContentType, render(), head_only);
 }
 
-// One scrape: read the request head, answer, close. Holds itself alive through its handlers.
+// The reply to a request Beast could not parse: 431 past the size bound, else 400 with
+// Beast's reason ("bad method", "bad version", ...).
+std::string refusal(const boost::system::error_code& ec) {
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    return plain("431 Request Header Fields Too Large", "request too large");
+  }
+  return plain("400 Bad Request", fmt::format("malformed request: {}", ec.message()));
+}
+
+bool is_parse_error(const boost::system::error_code& ec) {
+  return &ec.category() == &http::make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+}  // namespace
+
+std::string http_reply(std::string_view head, const std::function<std::string()>& render) {
+  std::string text(head);
+  if (text.size() < 4 || text.compare(text.size() - 4, 4, "\r\n\r\n") != 0) text += "\r\n";
+  http::request_parser<http::empty_body> parser;
+  boost::system::error_code ec;
+  parser.put(asio::buffer(text), ec);
+  if (!ec && !parser.is_header_done()) ec = http::error::partial_message;
+  if (ec) return refusal(ec);
+  return route(parser.get().base(), render);
+}
+
+// One scrape: read the request head, answer, close. The server owns it until it closes.
 class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<HttpServer> server, tcp::socket socket)
-      : server_(std::move(server)), socket_(std::move(socket)), timer_(socket_.get_executor()) {}
-  ~Connection() { --server_->active_; }
+  Connection(std::shared_ptr<HttpServer> server, Id id, tcp::socket socket, asio::ip::address peer)
+      : server_(std::move(server)), id_(id), socket_(std::move(socket)), peer_(peer) {}
 
-  void run() {
-    timer_.expires_after(server_->options_.timeout);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) {
-        boost::system::error_code ignored;
-        self->socket_.close(ignored);  // deadline: drop the scraper, pending I/O aborts
-      }
-    });
-    read();
+  void run() { read(); }
+  const asio::ip::address& peer() const { return peer_; }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    auto keep = shared_from_this();  // the server's reference goes away below
+    server_->connections_.erase(id_);
+    server_->table_.remove(id_);
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);  // pending I/O aborts
   }
 
  private:
   void read() {
-    socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
-                                                    boost::system::error_code ec, std::size_t n) {
-      if (ec) return self->finish();
-      self->head_.append(self->buf_.data(), n);
-      auto end = self->head_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        return self->reply(http_reply(std::string_view(self->head_).substr(0, end + 2),
-                                      self->server_->render_));
-      }
-      if (self->head_.size() > self->server_->options_.max_request_bytes) {
-        return self->reply(plain("431 Request Header Fields Too Large", "request too large"));
-      }
-      self->read();
+    parser_.header_limit(static_cast<std::uint32_t>(server_->options_.max_request_bytes));
+    // Beast parses the head (RFC 9112 2-5); a body, if any, is never read: the reply closes.
+    http::async_read_header(socket_, buffer_, parser_, [self = shared_from_this()](
+                                                         boost::system::error_code ec, std::size_t) {
+      if (self->closed_) return;
+      if (!ec) return self->reply(route(self->parser_.get().base(), self->server_->render_));
+      if (is_parse_error(ec)) return self->reply(refusal(ec));
+      self->close();  // the client went away (before or in the middle of its request)
     });
   }
 
   void reply(std::string text) {
+    server_->set_state(id_, daemon::ConnectionTable::State::replying);
     out_ = std::move(text);
     asio::async_write(socket_, asio::buffer(out_),
                       [self = shared_from_this()](boost::system::error_code, std::size_t) {
-                        self->finish();
+                        self->close();
                       });
   }
 
-  void finish() {
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-    timer_.cancel();
-  }
-
   std::shared_ptr<HttpServer> server_;
+  Id id_;
   tcp::socket socket_;
-  asio::steady_timer timer_;
-  std::array<char, 2048> buf_{};
-  std::string head_;
+  asio::ip::address peer_;
+  boost::beast::flat_buffer buffer_;  // at most the header limit plus one read (64 KiB)
+  http::request_parser<http::empty_body> parser_;
   std::string out_;
+  bool closed_ = false;
 };
 
 HttpServer::HttpServer(asio::io_context& io, Options options, Render render)
-    : options_(options), render_(std::move(render)), acceptor_(io), retry_(io) {}
+    : options_(std::move(options)),
+      render_(std::move(render)),
+      acceptor_(io),
+      retry_(io),
+      table_({options_.max_connections, options_.timeout}),
+      deadline_(io) {}
 
 Expected<std::shared_ptr<HttpServer>, std::string> HttpServer::start(asio::io_context& io,
                                                                      Options options,
@@ -150,9 +165,45 @@ tcp::endpoint HttpServer::local_endpoint() const {
 }
 
 void HttpServer::stop() {
+  stopped_ = true;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   retry_.cancel();
+  deadline_.cancel();
+  std::vector<std::shared_ptr<Connection>> all;
+  for (auto& [id, c] : connections_) all.push_back(c);
+  for (auto& c : all) c->close();
+}
+
+void HttpServer::set_state(Id id, daemon::ConnectionTable::State state) {
+  if (stopped_) return;
+  table_.set_state(id, state, daemon::ConnectionTable::Clock::now());
+  arm_deadline();
+}
+
+void HttpServer::arm_deadline() {
+  auto next = table_.next_deadline();
+  // A wait already armed for an earlier time re-arms itself when it fires.
+  if (stopped_ || !next || (armed_ && *armed_ <= *next)) return;
+  armed_ = *next;
+  deadline_.expires_at(*next);
+  deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->stopped_) return;  // aborted: a newer wait replaced this one
+    self->armed_.reset();
+    for (Id id : self->table_.expired(daemon::ConnectionTable::Clock::now())) {
+      self->drop(id, daemon::DropReason::timed_out);
+    }
+    self->arm_deadline();
+  });
+}
+
+void HttpServer::drop(Id id, daemon::DropReason reason) {
+  table_.remove(id);
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  auto conn = it->second;
+  if (options_.on_drop) options_.on_drop(reason, table_.explain(reason), conn->peer());
+  conn->close();
 }
 
 void HttpServer::accept() {
@@ -160,12 +211,21 @@ void HttpServer::accept() {
                                                      tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (!ec) {
-      if (self->active_ >= self->options_.max_connections) {
+      boost::system::error_code peer_ec;
+      auto peer = socket.remote_endpoint(peer_ec).address();
+      const Id id = self->next_id_++;
+      auto admission = self->table_.admit(id, peer.to_string(), daemon::ConnectionTable::Clock::now());
+      if (admission.evicted) self->drop(*admission.evicted, daemon::DropReason::evicted);
+      if (admission.admitted) {
+        auto conn = std::make_shared<Connection>(self, id, std::move(socket), peer);
+        self->connections_.emplace(id, conn);
+        conn->run();
+        self->arm_deadline();
+      } else {
         boost::system::error_code ignored;
         socket.close(ignored);
-      } else {
-        ++self->active_;
-        std::make_shared<Connection>(self, std::move(socket))->run();
+        constexpr auto refused = daemon::DropReason::refused;
+        if (self->options_.on_drop) self->options_.on_drop(refused, self->table_.explain(refused), peer);
       }
     }
     if (!ec) return self->accept();

@@ -1,14 +1,23 @@
 // A minimal HTTP/1.1 server for Prometheus scrapes, on the daemon's Asio loop: GET (or HEAD)
 // /metrics answers 200 with the exposition text; any other path is 404, any other method 405,
-// a request head larger than the bound 431, garbage 400. One request per connection
-// (Connection: close), a deadline per connection and a cap on concurrent connections, so a
-// misbehaving scraper cannot hold the daemon's memory or descriptors.
+// a request head larger than the bound 431, one Boost.Beast's parser refuses 400. One request
+// per connection (Connection: close). Connections are kept in a ConnectionTable
+// (daemon/connection_table.hpp): the request head must arrive within `timeout` of connecting
+// and the reply be taken within `timeout` again, and a full table closes an idle connection to
+// make room (of the address holding the most, its oldest), so clients that connect and say
+// nothing cannot block the scrapes nor hold the daemon's memory or descriptors. Every
+// connection dropped so is reported to `on_drop`.
+// All member functions must be called on the io_context's thread; call stop() before the
+// io_context is destroyed (open connections and the server keep each other alive until then).
 #pragma once
 #include "daemon/asio.hpp"
+#include "daemon/connection_table.hpp"
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bgp/expected.hpp"
@@ -20,8 +29,11 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   struct Options {
     boost::asio::ip::tcp::endpoint endpoint;                   // e.g. 127.0.0.1:9153
     std::size_t max_request_bytes = 8192;                      // request line + headers
-    std::chrono::milliseconds timeout = std::chrono::seconds(5);  // whole exchange
-    std::size_t max_connections = 16;                          // beyond: accepted and closed
+    std::chrono::milliseconds timeout = std::chrono::seconds(3);  // for the head; for the reply
+    std::size_t max_connections = 16;  // beyond: an idle one is closed (see above)
+    // Told about every connection the server drops for want of room or time, with a sentence
+    // saying why (ConnectionTable::explain) and its address.
+    std::function<void(daemon::DropReason, const std::string& why, const boost::asio::ip::address&)> on_drop;
   };
   // Produces the body of a /metrics reply (normally Registry::render).
   using Render = std::function<std::string()>;
@@ -33,25 +45,38 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
 
   // The bound address (useful with port 0).
   boost::asio::ip::tcp::endpoint local_endpoint() const;
-  // Stops accepting; connections in progress finish or time out.
+  // Stops accepting and closes every connection.
   void stop();
+  std::size_t connections() const { return connections_.size(); }
 
   // Internal: use start().
   HttpServer(boost::asio::io_context& io, Options options, Render render);
 
  private:
   class Connection;
+  using Id = daemon::ConnectionTable::Id;
   void accept();
+  // Records that connection `id` entered `state` now, and re-arms the deadline timer.
+  void set_state(Id id, daemon::ConnectionTable::State state);
+  void arm_deadline();
+  // Closes connection `id` and reports why.
+  void drop(Id id, daemon::DropReason reason);
 
   Options options_;
   Render render_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_;
-  std::size_t active_ = 0;
+  std::map<Id, std::shared_ptr<Connection>> connections_;
+  daemon::ConnectionTable table_;
+  Id next_id_ = 1;
+  boost::asio::steady_timer deadline_;  // at table_.next_deadline()
+  std::optional<daemon::ConnectionTable::Clock::time_point> armed_;
+  bool stopped_ = false;
 };
 
-// Builds the reply for one complete request head (exposed for tests): status line, headers
-// (Content-Type, Content-Length, Connection: close) and, except for HEAD, the body.
+// Builds the reply for one request head (exposed for tests; the final empty line may be left
+// out), parsed by Boost.Beast: status line, headers (Content-Type, Content-Length,
+// Connection: close) and, except for HEAD, the body.
 std::string http_reply(std::string_view request_head, const std::function<std::string()>& render);
 
 }  // namespace herald::daemon::metrics

@@ -1,12 +1,15 @@
 // Control server over a real Unix socket in a temporary directory: the io_context runs in a
 // background thread, the test is a blocking client (control::Client).
 #include <doctest/doctest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <fstream>
 #include <future>
 #include <mutex>
@@ -25,6 +28,43 @@ using nlohmann::json;
 using herald::test::Harness;
 
 namespace {
+
+// A raw client that connects and says nothing (closed when it goes out of scope).
+struct Silent {
+  int fd = -1;
+  explicit Silent(const std::filesystem::path& path) {
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strcpy(sa.sun_path, path.c_str());
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  }
+  Silent(const Silent&) = delete;
+  ~Silent() { ::close(fd); }
+  // Whether the server closed the connection within `ms` (EOF or reset).
+  bool closed_within(int ms) const {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, ms) != 1) return false;
+    char c;
+    return ::recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+  }
+};
+
+// Records what a server reports to on_drop (called on the io thread).
+struct Drops {
+  std::mutex mutex;
+  std::vector<std::pair<herald::daemon::DropReason, pid_t>> seen;
+  void watch(Server::Options& o) {
+    o.on_drop = [this](herald::daemon::DropReason r, const std::string&, const Caller& who) {
+      std::lock_guard lock(mutex);
+      seen.emplace_back(r, who.pid);
+    };
+  }
+  std::size_t count(herald::daemon::DropReason r) {
+    std::lock_guard lock(mutex);
+    return static_cast<std::size_t>(std::count_if(seen.begin(), seen.end(), [r](auto& d) { return d.first == r; }));
+  }
+};
 
 json reply_of(Client& c) {
   auto line = c.read_line();
@@ -147,6 +187,62 @@ TEST_CASE("a non-subscriber's EOF closes its connection after the reply") {
   CHECK(open == 0);
 }
 
+TEST_CASE("a connection that sends no complete request is closed at the request timeout") {
+  Drops drops;
+  Server::Options opts;
+  opts.request_timeout = std::chrono::milliseconds(100);
+  drops.watch(opts);
+  Harness h(opts);
+  Silent idle(h.dir / "control.sock");
+  Silent half(h.dir / "control.sock");
+  REQUIRE(::send(half.fd, R"({"cmd":"sta)", 11, 0) == 11);
+  CHECK(idle.closed_within(5000));
+  CHECK(half.closed_within(5000));
+  CHECK(drops.count(herald::daemon::DropReason::timed_out) == 2);
+  std::lock_guard lock(drops.mutex);
+  CHECK(drops.seen[0].second == ::getpid());  // the caller's credentials come with the report
+}
+
+TEST_CASE("a full table of idle connections still admits a newcomer: the oldest idle one goes") {
+  Drops drops;
+  Server::Options opts;
+  opts.max_connections = 4;
+  opts.request_timeout = std::chrono::seconds(60);  // only eviction can make room here
+  drops.watch(opts);
+  Harness h(opts);
+  std::vector<std::unique_ptr<Silent>> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(std::make_unique<Silent>(h.dir / "control.sock"));
+    // Accepted in this order: wait for each before opening the next.
+    for (int k = 0; k < 400 && h.on_loop([&] { return h.server->connections(); }) != idle.size(); ++k) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  REQUIRE(h.on_loop([&] { return h.server->connections(); }) == 4);
+  Client c = h.connect();
+  auto r = c.request(Drain{Target{false, "dns"}, ""});
+  REQUIRE(r.has_value());
+  CHECK((*r)["ok"] == true);
+  CHECK(idle[0]->closed_within(5000));
+  CHECK_FALSE(idle[1]->closed_within(0));
+  CHECK(drops.count(herald::daemon::DropReason::evicted) == 1);
+  CHECK(h.on_loop([&] { return h.server->connections(); }) == 4);
+}
+
+TEST_CASE("subscribers have no request timeout") {
+  Server::Options opts;
+  opts.request_timeout = std::chrono::milliseconds(100);
+  Harness h(opts);
+  Client sub = h.connect();
+  REQUIRE(sub.request(Events{}).has_value());
+  // A silent connection opened after the subscription times out; the subscriber stays.
+  Silent idle(h.dir / "control.sock");
+  REQUIRE(idle.closed_within(5000));
+  CHECK(h.on_loop([&] { return h.server->subscribers(); }) == 1);
+  h.on_loop([&] { h.server->publish(json{{"event", "x"}}); });
+  CHECK(reply_of(sub) == json{{"event", "x"}});
+}
+
 TEST_CASE("socket file gets the configured mode and group; stop() removes it") {
   Server::Options opts;
   opts.mode = 0660;
@@ -217,6 +313,32 @@ TEST_CASE("client connect errors name the socket path") {
   CHECK(c.error() == "cannot connect to " + (dir / "absent.sock").string() +
                          ": no such socket: herald is not running, or it uses another control-socket "
                          "(see --socket)");
+}
+
+TEST_CASE("the socket's own directory: only the socket in it, not sticky, not world-writable") {
+  herald::test::TempDir dir;
+  auto run = dir / "run";
+  std::filesystem::create_directory(run);
+  ::chmod(run.c_str(), 0755);
+  asio::io_context io;
+  auto handler = [](const Command&, const Caller&) { return ok_response(); };
+  Server::Options o;
+  o.path = run / "control.sock";
+  auto server = Server::start(io, o, handler);
+  REQUIRE(server.has_value());
+  auto own = own_socket_directory(o.path);
+  REQUIRE(own.has_value());
+  CHECK(*own == run);
+
+  ::chmod(run.c_str(), 01777);
+  CHECK(own_socket_directory(o.path).error() == run.string() + " is sticky or writable by anyone");
+  ::chmod(run.c_str(), 0755);
+  std::ofstream(run / "other") << "x";
+  CHECK(own_socket_directory(o.path).error() == run.string() + " holds other files");
+  std::filesystem::remove(run / "other");
+  CHECK(own_socket_directory(o.path).has_value());
+  server.value()->stop();
+  CHECK(own_socket_directory(dir / "absent" / "x.sock").error() == (dir / "absent").string() + " is not a directory");
 }
 
 TEST_CASE("group lookup") {

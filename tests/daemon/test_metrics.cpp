@@ -8,7 +8,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <future>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_http.hpp"
@@ -82,7 +85,13 @@ struct RunningServer {
     thread = std::thread([this] { io.run(); });
   }
   ~RunningServer() {
-    asio::post(io, [this] { server->stop(); });
+    // stop() must run before the loop ends: open connections and the server own each other.
+    std::promise<void> stopped;
+    asio::post(io, [this, &stopped] {
+      server->stop();
+      stopped.set_value();
+    });
+    stopped.get_future().wait();
     io.stop();
     thread.join();
   }
@@ -175,6 +184,13 @@ TEST_CASE("http_reply: status codes for each kind of request") {
   CHECK(r405.find("Allow: GET, HEAD\r\n") != std::string::npos);
   CHECK(http_reply("GET /metrics\r\n", render).rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
   CHECK(http_reply("GET /metrics SPDY/3\r\n", render).rfind("HTTP/1.1 400", 0) == 0);
+  // Beast's parser checks the whole head (RFC 9112 5), not only the request line.
+  std::string no_colon = http_reply("GET /metrics HTTP/1.1\r\nno colon here\r\n", render);
+  CHECK(no_colon.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(no_colon.find("malformed request: ") != std::string::npos);
+  CHECK(http_reply("GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n", render).rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(http_reply("G@T /metrics HTTP/1.1\r\n", render).rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(http_reply("GET /metrics HTTP/1.1\r\n\r\n", render).rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
 }
 
 TEST_CASE("HTTP over a real loopback socket: /metrics, 404, oversize, idle deadline") {
@@ -210,4 +226,68 @@ TEST_CASE("listening on a busy port is a clear error value") {
   REQUIRE_FALSE(second.has_value());
   CHECK(second.error() == "metrics listener on 127.0.0.1:" + std::to_string(o.endpoint.port()) +
                               ": bind: Address already in use");
+}
+
+TEST_CASE("HTTP: silent connections filling every slot do not block a scrape; the oldest goes") {
+  Registry reg;
+  fill_sample(reg);
+  auto opts = loopback();
+  opts.max_connections = 4;
+  opts.timeout = std::chrono::seconds(60);  // only eviction can make room here
+  std::mutex mutex;
+  std::vector<herald::daemon::DropReason> drops;
+  opts.on_drop = [&](herald::daemon::DropReason r, const std::string& why, const asio::ip::address& from) {
+    CHECK(why.find("all 4 connections in use") == 0);
+    std::lock_guard lock(mutex);
+    drops.push_back(r);
+    CHECK(from.to_string() == "127.0.0.1");
+  };
+  RunningServer srv(opts, [&reg] { return reg.render(); });
+  auto ep = srv.server->local_endpoint();
+  asio::io_context client_io;
+  std::vector<tcp::socket> silent;
+  auto connections = [&] {
+    std::promise<std::size_t> p;
+    asio::post(srv.io, [&] { p.set_value(srv.server->connections()); });
+    return p.get_future().get();
+  };
+  for (std::size_t i = 0; i < 6; ++i) {
+    silent.emplace_back(client_io).connect(ep);
+    // Accepted in this order: wait for each before opening the next.
+    std::size_t want = std::min<std::size_t>(i + 1, 4);
+    auto dropped = [&] {
+      std::lock_guard lock(mutex);
+      return drops.size();
+    };
+    for (int k = 0; k < 400 && (connections() != want || (i >= 4 && dropped() != i - 3)); ++k) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  CHECK(http_exchange(ep, "GET /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200 OK", 0) == 0);
+  // The first three were evicted (two by silent newcomers, one by the scrape), in order.
+  std::string rest;
+  boost::system::error_code ec;
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(asio::read(silent[i], asio::dynamic_buffer(rest), ec) == 0);
+    CHECK(ec == asio::error::eof);
+  }
+  std::lock_guard lock(mutex);
+  CHECK(drops == std::vector<herald::daemon::DropReason>(3, herald::daemon::DropReason::evicted));
+}
+
+TEST_CASE("HTTP: a request head arriving a few bytes at a time is framed whole") {
+  RunningServer srv(loopback(), [] { return std::string("m 1\n"); });
+  auto ep = srv.server->local_endpoint();
+  asio::io_context client_io;
+  tcp::socket c(client_io);
+  c.connect(ep);
+  std::string req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  for (std::size_t i = 0; i < req.size(); i += 5) {
+    asio::write(c, asio::buffer(req.data() + i, std::min<std::size_t>(5, req.size() - i)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::string reply;
+  boost::system::error_code ec;
+  asio::read(c, asio::dynamic_buffer(reply), ec);
+  CHECK(reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
 }

@@ -153,6 +153,8 @@ class Site:
         self.dns: Optional[harness.Unbound] = None
         self.herald: Optional[harness.Proc] = None
         self.config_path = lab.path("herald.toml")
+        # Where herald's control socket is (the config's control-socket must say the same).
+        self.socket = lab.path("herald.sock")
 
     def _wan_link(self) -> None:
         wan = self.lab.netns("wan")
@@ -196,14 +198,14 @@ class Site:
             self.write_config(config)
         self.herald = self.node.popen([harness.binary("herald"), "-c", self.config_path],
                                       f"herald-{len(self.lab.procs)}", env=env)
-        harness.wait_for(lambda: os.path.exists(self.lab.path("herald.sock")) or not self.herald.alive(),
+        harness.wait_for(lambda: os.path.exists(self.socket) or not self.herald.alive(),
                          timeout=10, what="herald's control socket")
         if not self.herald.alive():
             raise RuntimeError("herald exited at start:\n" + self.herald.log())
         return self.herald
 
     def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return harness.run([harness.binary("heraldctl"), "--socket", self.lab.path("herald.sock"), *args],
+        return harness.run([harness.binary("heraldctl"), "--socket", self.socket, *args],
                            check=check, timeout=10)
 
     def status(self) -> dict:

@@ -1,9 +1,14 @@
 """herald started as root with `user = "nobody"`: after set-up it runs as nobody with exactly
 CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, and still does its job: announces to BIRD, re-adds a
-service address removed by another program (netlink needs CAP_NET_ADMIN), saves a drain.
-Its exec checks get none of its capabilities: a check reports its own /proc/self/status.
-Started as root with `user = ""` it keeps root, and warns naming the capabilities it keeps."""
+service address removed by another program (netlink needs CAP_NET_ADMIN), saves a drain, and
+removes its control socket at exit (issue #16 item 9): herald gives the socket's directory to
+its user when the directory is the socket's own, whether herald created it or it was there
+with a stale socket in it; in a directory shared with other files it warns that the socket
+will be left behind. Its exec checks get none of its capabilities: a check reports its own
+/proc/self/status. Started as root with `user = ""` it keeps root, and warns naming the
+capabilities it keeps."""
 import os
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,12 +40,30 @@ def proc_status(pid: int) -> dict:
     return out
 
 
+def with_socket(cfg: str, path: str) -> str:
+    lines = [f'control-socket = "{path}"' if l.startswith("control-socket = ") else l for l in cfg.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def stop_and_check_removed(site: hl.Site, directory: str, what: str) -> None:
+    """SIGTERM; herald must exit 0 and leave no socket; the directory is nobody's."""
+    assert site.herald.stop(timeout=10) == 0, site.herald.log()[-2000:]
+    assert not os.path.exists(site.socket), (
+        f"control socket left behind in {what}: {os.listdir(directory)}\n" + site.herald.log()[-1500:])
+    assert os.stat(directory).st_uid == 65534, os.stat(directory)
+    print(f"ok: herald running as nobody removed its control socket at exit ({what}, now nobody's)")
+
+
 def main() -> int:
     harness.require_root()
     with harness.Lab("privs") as lab:
         site = hl.Site(lab, "bird")
         os.chmod(lab.dir, 0o755)  # nobody must reach its state directory inside the lab
-        cfg = hl.herald_config(lab, extra_services=CAPS_SERVICE).replace('user = ""', 'user = "nobody"')
+        # The socket in a directory herald creates, as /run/herald is when started by hand.
+        run_dir = lab.path("run")
+        site.socket = os.path.join(run_dir, "control.sock")
+        cfg = with_socket(hl.herald_config(lab, extra_services=CAPS_SERVICE).replace('user = ""', 'user = "nobody"'),
+                          site.socket)
         site.start_herald(cfg)
         site.start_dns().wait_ready()
         site.wait_route(hl.PREFIX_V4, True, timeout=20)
@@ -80,8 +103,31 @@ def main() -> int:
         assert os.path.exists(lab.path("state/herald.state"))
         print("ok: a drain is saved to the state directory by the unprivileged daemon")
 
+        stop_and_check_removed(site, run_dir, "a directory herald created")
+
+        # A root-owned directory left from an earlier run, with that run's stale socket in it.
+        old_dir = lab.path("run-old")
+        os.mkdir(old_dir, 0o755)
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(os.path.join(old_dir, "control.sock"))
+        stale.close()
+        site.socket = os.path.join(old_dir, "control.sock")
+        site.start_herald(with_socket(cfg, site.socket))
+        harness.wait_for(lambda: "privileges" in site.herald.log(), timeout=10, what="herald to drop privileges")
+        stop_and_check_removed(site, old_dir, "a root-owned directory holding only a stale socket")
+
+        # A directory with other files in it is not given away: herald says so.
+        site.socket = lab.path("herald.sock")
+        site.start_herald(with_socket(cfg, site.socket))
+        harness.wait_for(lambda: "privileges" in site.herald.log(), timeout=10, what="herald to drop privileges")
+        log = site.herald.log()
+        assert "control socket will be left behind at exit" in log and "holds other files" in log, log[-2000:]
+        assert os.stat(lab.dir).st_uid == 0
+        assert site.herald.stop(timeout=10) == 0, site.herald.log()[-2000:]
+        print("ok: in a shared directory (the lab's) herald warns that its socket stays behind "
+              "and leaves the directory to root")
+
         # Root with no user: herald keeps root's capabilities; the log says so as a warning.
-        site.herald.stop()
         root_herald = site.start_herald(hl.herald_config(lab))
         line = harness.wait_for(lambda: next((l for l in root_herald.log().splitlines() if "privileges" in l), None),
                                 timeout=10, what="herald's privileges log line")

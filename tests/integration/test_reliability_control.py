@@ -1,19 +1,24 @@
-"""Garbage on the control socket and in reloaded config files: every request gets an error
-reply (or the connection is dropped when the client misbehaves), the daemon keeps answering
-`status`, and the running configuration, routes and BGP session stay as they were.
+"""Garbage on the control socket and in reloaded config files: every complete request gets an
+error reply naming the problem (or the connection is dropped when the client misbehaves), the
+daemon keeps answering `status`, and the running configuration, routes and BGP session stay as
+they were.
 
 test_e2e_bird.py already covers a drain of an unknown service and one broken reload (syntax
 error plus unknown key, by heraldctl and by SIGHUP); this test covers the rest: binary junk,
 over-long lines, invalid JSON and wrong types, a key given twice, unknown commands,
-half-written requests, many concurrent clients, clients beyond the connection limit, a client
-that never reads; reloads of files with syntax errors, unknown keys, bad values, no content,
-binary content, more than 1 MiB, and of a directory, a FIFO or nothing at the configured path.
-About 2 s.
-"""
+half-written requests, many concurrent clients, a client that never reads; 80 idle connections
+held and a burst of 1000 connections against the limit of 64, during which `heraldctl drain` and
+`undrain` must succeed (issue #16 item 1), and 20 idle connections to /metrics, during which
+scrapes must succeed (item 7); reloads of files with syntax errors, unknown keys, bad values, no
+content, binary content, more than 1 MiB, and of a directory, a FIFO or nothing at the
+configured path. About 5 s."""
 import json
 import os
 import re
+import resource
+import select
 import socket
+import urllib.request
 import sys
 import threading
 import time
@@ -21,6 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import herald_lab as hl  # noqa: E402
+from bgp_evil_peer import in_netns  # noqa: E402
 
 GARBAGE = bytes((i * 151 + 7) % 256 for i in range(4096))
 
@@ -29,7 +35,7 @@ class Control:
     """Raw access to herald's control socket (the harness's heraldctl is the polite client)."""
 
     def __init__(self, site: hl.Site):
-        self.path = site.lab.path("herald.sock")
+        self.path = site.socket
         self.pending: dict[int, bytes] = {}
 
     def open(self, timeout: float = 5) -> socket.socket:
@@ -179,27 +185,6 @@ def control_garbage(site: hl.Site, ctl: Control, since: float) -> None:
     ctl.status_ok()
     print("ok: 40 concurrent clients x 5 connections (reading, not reading, mid-line) served or dropped cleanly")
 
-    # More connections than the limit (64): the extra ones are closed at once, the daemon answers
-    # again when they go.
-    held = []
-    try:
-        for _ in range(80):
-            held.append(ctl.open())
-        time.sleep(0.3)
-        dropped = 0
-        for s in held[64:]:
-            s.settimeout(1)
-            try:
-                dropped += s.recv(1) == b""
-            except (ConnectionResetError, socket.timeout):
-                dropped += 1
-    finally:
-        for s in held:
-            s.close()
-    assert dropped >= 1, dropped
-    harness.wait_for(lambda: ctl.status_ok(), timeout=5, what="status after the connection flood")
-    print(f"ok: 80 simultaneous connections: {dropped} beyond the limit dropped, status answered after")
-
     # A client that sends many requests and never reads: the daemon stops queueing for it
     # (closes it) rather than buffering without bound, and others are served meanwhile.
     slow = ctl.open()
@@ -229,6 +214,160 @@ def control_garbage(site: hl.Site, ctl: Control, since: float) -> None:
                      what=f"herald's descriptors back to {fds_before} (now {fd_count(pid)})")
     check_unchanged(site, since, "control socket garbage")
     print(f"ok: no descriptor leak ({fd_count(pid)} open), session and routes untouched")
+
+
+# The issue's bar for `heraldctl drain` while the socket is flooded is 1 s on an idle machine. CI
+# machines are busy, so the test asserts a looser bound and prints the time; the bound stays
+# below the listener's 3 s request timeout, so success cannot come from the idle connections
+# timing out: it shows that eviction made room.
+DRAIN_BAR_S = 1.0
+DRAIN_BOUND_S = 2.5
+REQUEST_TIMEOUT_S = 3.0
+
+
+def closed_count(socks: list, wait: float = 0.0) -> int:
+    """How many of `socks` the peer has closed (EOF or reset), waiting up to `wait` s for more."""
+    closed = 0
+    readable, _, _ = select.select(socks, [], [], wait) if socks else ([], [], [])
+    for s in readable:
+        try:
+            closed += s.recv(1, socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+    return closed
+
+
+def wait_closed(socks: list, n: int, timeout: float, what: str) -> None:
+    harness.wait_for(lambda: closed_count(socks) >= n, timeout=timeout, what=what)
+
+
+def timed_ctl(site: hl.Site, *args: str) -> float:
+    t0 = time.monotonic()
+    r = site.ctl(*args, check=False)
+    took = time.monotonic() - t0
+    assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr)
+    return took
+
+
+def bar(took: float) -> str:
+    return f"{took * 1000:.0f} ms ({'within' if took < DRAIN_BAR_S else 'OVER'} the 1 s bar)"
+
+
+def metrics_text(site: hl.Site) -> str:
+    with in_netns(site.node.name):
+        with urllib.request.urlopen("http://127.0.0.1:9179/metrics", timeout=5) as r:
+            assert r.status == 200, r.status
+            return r.read().decode()
+
+
+def dropped(text: str, listener: str, reason: str) -> int:
+    m = re.search(rf'^herald_connections_dropped_total{{listener="{listener}",reason="{reason}"}} (\S+)$',
+                  text, re.M)
+    return int(float(m.group(1))) if m else 0
+
+
+def idle_flood(site: hl.Site, ctl: Control, since: float) -> None:
+    """#16 item 1: idle connections must not lock the operator out of the control socket."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    log_before = site.herald.log()
+
+    # 80 connections that never send anything (the limit is 64). Once herald has taken them
+    # all, the 16 oldest were closed to make room; then heraldctl drain gets in at once.
+    held = []
+    try:
+        for _ in range(80):
+            held.append(ctl.open())
+        wait_closed(held, 16, timeout=REQUEST_TIMEOUT_S - 0.5, what="herald to take all 80 connections")
+        took = timed_ctl(site, "drain", "dns", "--reason", "idle flood")
+        assert took < DRAIN_BOUND_S, f"heraldctl drain took {took:.2f}s with 64 idle connections held"
+        assert closed_count(held[16:17], wait=1) == 1, "the oldest idle connection left was not evicted"
+        # herald's log is in event order: the drain came before any idle connection timed out,
+        # so it got in by eviction.
+        log = site.herald.log()[len(log_before):]
+        drain_at = log.find('drain service=dns reason="idle flood"')
+        timeout_at = log.find("within 3000 ms")
+        assert drain_at >= 0 and (timeout_at < 0 or drain_at < timeout_at), log[-2000:]
+        print(f"ok: 80 idle connections held (16 oldest evicted by the others): heraldctl drain "
+              f"succeeded in {bar(took)}, before any of them timed out; it evicted the oldest")
+        # The rest hold on past the request timeout and are closed.
+        wait_closed(held, 80, timeout=REQUEST_TIMEOUT_S + 5, what="the idle connections to time out")
+        print("ok: idle connections closed at the request timeout")
+    finally:
+        for s in held:
+            s.close()
+
+    # A burst of 1000 connections; heraldctl undrain in the middle of it, drain right after it.
+    burst: list = []
+    half = threading.Event()
+    failed: list = []
+
+    def flood() -> None:
+        try:
+            for i in range(1000):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                burst.append(s)
+                s.settimeout(5)
+                s.connect(ctl.path)
+                if i == 500:
+                    half.set()
+        except OSError as e:
+            failed.append(e)
+        finally:
+            half.set()
+
+    try:
+        t = threading.Thread(target=flood)
+        t.start()
+        assert half.wait(timeout=20), "the burst did not get to 500 connections"
+        took_mid = timed_ctl(site, "undrain", "dns")
+        t.join(timeout=30)
+        assert not t.is_alive() and not failed, failed
+        took_after = timed_ctl(site, "drain", "dns", "--reason", "burst")
+        for took, when in ((took_mid, "during"), (took_after, "right after")):
+            assert took < DRAIN_BOUND_S, f"heraldctl took {took:.2f}s {when} a burst of 1000 connections"
+        print(f"ok: burst of 1000 connections: heraldctl undrain during it {bar(took_mid)}, "
+              f"heraldctl drain right after it {bar(took_after)}")
+    finally:
+        for s in burst:
+            s.close()
+    assert timed_ctl(site, "undrain", "dns") < DRAIN_BOUND_S
+
+    log = site.herald.log()[len(log_before):]
+    lines = [l for l in log.splitlines() if "control connection closed" in l]
+    assert any("idle longest" in l for l in lines), log[-2000:]
+    # Rate-limited: at most one line per reason per 10 s (this test takes less than 20 s).
+    assert len(lines) <= 6, lines
+    text = metrics_text(site)
+    evicted, timeouts = dropped(text, "control", "evicted"), dropped(text, "control", "timeout")
+    assert evicted >= 16 + 1 + 900 and timeouts >= 63, (evicted, timeouts)
+    print(f"ok: {len(lines)} rate-limited log lines; herald_connections_dropped_total says "
+          f"{evicted} evicted, {timeouts} timed out")
+
+
+def metrics_idle_flood(site: hl.Site) -> None:
+    """#16 item 7: idle connections to /metrics must not block scrapes."""
+    held = []
+    try:
+        with in_netns(site.node.name):
+            for _ in range(20):
+                held.append(socket.create_connection(("127.0.0.1", 9179), timeout=5))
+        wait_closed(held, 4, timeout=REQUEST_TIMEOUT_S - 0.5, what="herald to take all 20 metrics connections")
+        text = metrics_text(site)
+        assert "herald_build_info" in text
+        assert dropped(text, "metrics", "evicted") >= 4, text
+        # As in the issue: the idle connections renewed again and again, a scrape after each.
+        for _ in range(3):
+            with in_netns(site.node.name):
+                fresh = [socket.create_connection(("127.0.0.1", 9179), timeout=5) for _ in range(16)]
+            held += fresh
+            assert "herald_build_info" in metrics_text(site)
+        print("ok: /metrics scraped while 20 idle connections were held, and after each of 3 renewals of 16")
+    finally:
+        for s in held:
+            s.close()
 
 
 def first_error(stderr: str, cfg: str) -> str:
@@ -322,6 +461,9 @@ def main() -> int:
         since = site.bird.protocol_since("herald")
         ctl = Control(site)
         control_garbage(site, ctl, since)
+        idle_flood(site, ctl, since)
+        metrics_idle_flood(site)
+        check_unchanged(site, since, "idle connection floods")
         reload_garbage(site, since, good)
     print(f"control and reload garbage: all passed in {time.monotonic() - t_start:.1f}s")
     return 0
