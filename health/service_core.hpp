@@ -50,6 +50,14 @@ Duration splay_offset(Duration span, std::uint64_t draw);
 Duration first_delay(Duration span, std::chrono::steady_clock::time_point epoch,
                      std::chrono::steady_clock::time_point now, std::uint64_t draw);
 
+/// A running flap hold as it is kept across a restart: the end on the wall clock (the only clock
+/// that outlives the process) and the length of the hold after it (holds double).
+struct FlapHold {
+  std::chrono::system_clock::time_point until;
+  Duration next_hold{0};
+  bool operator==(const FlapHold&) const = default;
+};
+
 /// A status update of a service: its state changed, or a flap hold started or ended.
 struct StateChange {
   ServiceState from;
@@ -69,7 +77,10 @@ struct CoreActions {
 /// Hysteresis and scheduling of one service. Rounds run all checks at once; a round ends when every
 /// check reported or when its deadline passed (missing checks count as timeouts). Consecutive round
 /// verdicts move the health state (rise/fall); the maintenance file overrides it with Drained;
-/// too many health changes in a window hold the service Down for a growing period.
+/// too many health changes in a window hold the service Down for a growing period: more than
+/// max_changes within the window start a hold, and the next hold is twice as long (up to
+/// max_hold). Changes while a hold runs neither extend nor double it: they count towards the
+/// next hold, which starts if the flapping goes on after this one ends.
 class ServiceCore {
  public:
   /// `first_delay` is the splay before the first round (chosen at random by the runner).
@@ -88,6 +99,16 @@ class ServiceCore {
   /// from a freeze is believed one interval sooner; the round after it keeps to the grid. At
   /// most one such round between two regular ones. Call advance() next (next_wakeup() is now).
   void expedite(Instant now);
+
+  /// The flap hold in force, for persisting it (nullopt when none).
+  std::optional<FlapHold> flap_hold() const;
+  /// Puts back a hold persisted before a restart: held Down until `hold.until` (at most
+  /// max-hold from now, whatever the file says), the next hold as long as it was. A hold that
+  /// already ended changes nothing. Reports the hold like one that starts.
+  CoreActions restore_flap_hold(const FlapHold& hold, Instant now);
+  /// The operator ends the flap hold now and forgives the flapping so far (the next hold is
+  /// the first one again). Returns nullopt when no hold is in force.
+  std::optional<CoreActions> clear_flap_hold(Instant now);
 
   /// When advance() must be called next (round due, round deadline or end of a flap hold).
   std::chrono::steady_clock::time_point next_wakeup() const;
