@@ -4,6 +4,7 @@
 //   heraldctl drain SERVICE | --all [--reason TEXT]
 //   heraldctl undrain SERVICE | --all
 //   heraldctl steer SERVICE --prepend N [--med M] | --med M | --clear
+//   heraldctl clear-hold SERVICE
 //   heraldctl reload
 //   heraldctl events [--json]
 //
@@ -146,6 +147,9 @@ int main(int argc, char** argv) {
   auto* o_clear = steer->add_flag("--clear", clear, "remove the override");
   o_clear->excludes(o_prepend)->excludes(o_med);
 
+  auto* clear_hold = app.add_subcommand("clear-hold", "end a service's flap hold now (it may be announced again)");
+  clear_hold->add_option("service", service, "service name")->required();
+
   auto* reload = app.add_subcommand("reload", "re-read the configuration file");
   auto* events = app.add_subcommand("events", "print state changes as they happen");
   events->add_flag("--json", json_out, "print the raw event JSON lines");
@@ -172,6 +176,7 @@ int main(int argc, char** argv) {
     if (clear) return run_command(socket, SteerClear{service}, false);
     return run_command(socket, Steer{service, prepend.value_or(0), med}, false);
   }
+  if (*clear_hold) return run_command(socket, ClearHold{service}, false);
   if (*reload) return run_command(socket, Reload{}, false);
   if (*events) return run_events(socket, json_out);
   return kExitUsage;
