@@ -13,7 +13,7 @@
 received" of the ipv6 channel, which only the DNS service's 2001:db8:53::53/128 uses), taken
 after a sync point: a steering change of the always-up service "ntp" (IPv4 only) that BIRD must
 have received. herald sends UPDATEs in order on one session, so a wrong announcement of the DNS
-prefixes made before the steering change would have reached BIRD before it. About 40 s.
+prefixes made before the steering change would have reached BIRD before it. About 5 s.
 """
 import glob
 import json
