@@ -447,7 +447,8 @@ void Controller::evaluate(Service& s, std::string_view cause) {
     why = s.health_reason;
   }
   const auto now = SystemClock::now();
-  s.drain_start.update(next, operator_drain_start(state_, name), now);
+  s.drain_start.update(next, persisted_drain_start(state_, name), now);
+  if (record_drain_start(state_, name, s.drain_start.began())) drain_starts_dirty_ = true;
   if (next == s.state && s.changes > 0) {
     s.reason = why;
     return;
@@ -533,6 +534,11 @@ std::vector<bgp::Route> Controller::desired_routes() const {
 }
 
 void Controller::publish_routes(std::string_view cause) {
+  // Drain starts changed by the evaluate() calls before: one save for all of them.
+  if (drain_starts_dirty_) {
+    drain_starts_dirty_ = false;
+    save_state();
+  }
   if (!speaker_) return;
   auto routes = desired_routes();
   std::map<bgp::Prefix, std::string> now;

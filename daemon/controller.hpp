@@ -116,6 +116,7 @@ class Controller {
   PersistentState state_;
   std::map<bgp::Prefix, std::string> announced_;  // prefix -> service, for announce/withdraw events
   bool shutting_down_ = false;
+  bool drain_starts_dirty_ = false;  // state_.drain_began changed, not saved yet
   boost::asio::steady_timer watchdog_;
   std::chrono::steady_clock::duration watchdog_period_{};
   boost::asio::steady_timer shutdown_timer_;

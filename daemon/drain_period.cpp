@@ -20,25 +20,45 @@ WallClock::time_point start_of(const PersistentState::DrainRecord& d) {
 }
 }  // namespace
 
-std::optional<WallClock::time_point> operator_drain_start(const PersistentState& state,
-                                                          std::string_view service) {
+std::optional<WallClock::time_point> persisted_drain_start(const PersistentState& state,
+                                                           std::string_view service) {
   std::optional<WallClock::time_point> start;
-  if (state.drain_all) start = start_of(*state.drain_all);
-  if (auto it = state.drained.find(std::string(service)); it != state.drained.end())
-    start = start ? std::min(*start, start_of(it->second)) : start_of(it->second);
+  auto earliest = [&](WallClock::time_point t) { start = start ? std::min(*start, t) : t; };
+  const std::string name(service);
+  if (state.drain_all) earliest(start_of(*state.drain_all));
+  if (auto it = state.drained.find(name); it != state.drained.end()) earliest(start_of(it->second));
+  if (auto it = state.drain_began.find(name); it != state.drain_began.end())
+    earliest(WallClock::time_point{std::chrono::seconds(it->second)});
   return start;
 }
 
-void DrainStart::update(ServiceState state, std::optional<WallClock::time_point> operator_start,
+bool record_drain_start(PersistentState& state, const std::string& service,
+                        std::optional<WallClock::time_point> began) {
+  auto it = state.drain_began.find(service);
+  if (!began) {
+    if (it == state.drain_began.end()) return false;
+    state.drain_began.erase(it);
+    return true;
+  }
+  // Rounded down: a restart never makes the period longer than it was.
+  const auto secs = std::chrono::floor<std::chrono::seconds>(began->time_since_epoch()).count();
+  if (it != state.drain_began.end() && it->second == secs) return false;
+  state.drain_began[service] = secs;
+  return true;
+}
+
+void DrainStart::update(ServiceState state, std::optional<WallClock::time_point> persisted,
                         WallClock::time_point now) {
   switch (state) {
     case ServiceState::Up:
       began_.reset();
       return;
     case ServiceState::Down:
+      // A drain persisted before a restart goes on while the service is Down.
+      if (persisted) began_ = began_ ? std::min(*began_, *persisted) : *persisted;
       return;
     case ServiceState::Drained: {
-      const auto start = operator_start.value_or(now);
+      const auto start = persisted.value_or(now);
       began_ = began_ ? std::min(*began_, start) : start;
       return;
     }

@@ -6,7 +6,7 @@
 // last entered Drained: once it is over, neither a restart of herald nor a drained service that
 // went Down and came back announces the prefixes again. An operator drain begins at the time
 // persisted in the state file; a maintenance file or a shutdown drain begins when the service
-// first became Drained since it was last Up.
+// first became Drained since it was last Up, and that start is persisted too (drain_began).
 //
 // Pure: the caller passes `now`; no clock is read here.
 #pragma once
@@ -24,20 +24,26 @@ using WallClock = std::chrono::system_clock;
 enum class ServiceState { Down, Up, Drained };
 std::string_view to_string(ServiceState s);
 
-// The start of the operator drain in force on `service`: its own drain or "drain --all",
-// whichever began first; a fail-safe drain counts as begun at the epoch (its period is over).
-// nullopt when the operator has not drained it.
-std::optional<WallClock::time_point> operator_drain_start(const PersistentState& state,
-                                                          std::string_view service);
+// The earliest persisted start of a drain of `service`: its operator drain, "drain --all", or
+// the drain (of any cause) that was in force before a restart (drain_began); a fail-safe drain
+// counts as begun at the epoch (its period is over). nullopt when there is none.
+std::optional<WallClock::time_point> persisted_drain_start(const PersistentState& state,
+                                                           std::string_view service);
+
+// Keeps state.drain_began of `service` equal to `began` (DrainStart::began(), in whole seconds).
+// Returns whether the state changed (and needs saving).
+bool record_drain_start(PersistentState& state, const std::string& service,
+                        std::optional<WallClock::time_point> began);
 
 // When the drain of one service began, kept across its state changes.
 class DrainStart {
  public:
-  // The service's state was decided at `now`. `operator_start` is operator_drain_start() of the
-  // service. Up ends the drain; Drained begins one (at the operator's time if there is one,
+  // The service's state was decided at `now`. `persisted` is persisted_drain_start() of the
+  // service. Up ends the drain; Drained begins one (at the persisted time if there is one,
   // else now) unless one has begun already, in which case the earlier start is kept; Down
-  // keeps whatever began, so a Drained -> Down -> Drained trip does not start a new period.
-  void update(ServiceState state, std::optional<WallClock::time_point> operator_start,
+  // keeps whatever began (and takes a persisted start), so neither a Drained -> Down ->
+  // Drained trip nor a restart starts a new period.
+  void update(ServiceState state, std::optional<WallClock::time_point> persisted,
               WallClock::time_point now);
   std::optional<WallClock::time_point> began() const { return began_; }
 

@@ -121,6 +121,10 @@ std::string encode_state(const PersistentState& state) {
     if (s.med) o["med"] = *s.med;
     j["steering"][name] = o;
   }
+  if (!state.drain_began.empty()) {
+    j["drain_began"] = json::object();
+    for (const auto& [name, t] : state.drain_began) j["drain_began"][name] = t;
+  }
   if (!state.flap_holds.empty()) {
     j["flap_holds"] = json::object();
     for (const auto& [name, h] : state.flap_holds)
@@ -163,6 +167,12 @@ Expected<PersistentState, std::string> decode_state(std::string_view text) {
         auto s = steering_from_json(sj, "steering." + name);
         if (!s) return unexpected(s.error());
         st.steering.emplace(name, std::move(s.value()));
+      }
+    } else if (k == "drain_began") {
+      if (!val.is_object()) return unexpected(std::string("\"drain_began\" must be an object"));
+      for (const auto& [name, t] : val.items()) {
+        if (!t.is_number_integer()) return unexpected("drain_began." + name + " must be an integer");
+        st.drain_began.emplace(name, t.get<std::int64_t>());
       }
     } else if (k == "flap_holds") {
       if (!val.is_object()) return unexpected(std::string("\"flap_holds\" must be an object"));

@@ -51,8 +51,14 @@ struct PersistentState {
   std::map<std::string, DrainRecord> drained;    // service name -> drain
   std::map<std::string, Steering> steering;      // service name -> override
   std::map<std::string, FlapHold> flap_holds;    // service name -> hold in force
+  // Service name -> UNIX seconds when the drain in force began, whatever its cause (operator,
+  // maintenance file, shutdown), kept until the service is Up again: a restart then goes on
+  // with the same drain-period instead of starting a new one (daemon/drain_period.hpp).
+  std::map<std::string, std::int64_t> drain_began;
 
-  bool empty() const { return !drain_all && drained.empty() && steering.empty() && flap_holds.empty(); }
+  bool empty() const {
+    return !drain_all && drained.empty() && steering.empty() && flap_holds.empty() && drain_began.empty();
+  }
   bool fail_safe() const { return drain_all && drain_all->fail_safe; }
   bool operator==(const PersistentState&) const = default;
 };

@@ -9,7 +9,7 @@ using namespace std::chrono_literals;
 using herald::daemon::drain_phase;
 using herald::daemon::DrainPhase;
 using herald::daemon::DrainStart;
-using herald::daemon::operator_drain_start;
+using herald::daemon::persisted_drain_start;
 using herald::daemon::PersistentState;
 using herald::daemon::ServiceState;
 using herald::daemon::WallClock;
@@ -30,19 +30,55 @@ TEST_CASE("drain_phase: announced as drained for drain-period from the start, th
   CHECK(drain_phase(30s, kT0 + 1h, kT0) == DrainPhase{false, 30s});
 }
 
-TEST_CASE("operator_drain_start: the persisted time; the earlier of a service drain and drain --all") {
+TEST_CASE("persisted_drain_start: the persisted time; the earliest of a service drain, drain --all and drain_began") {
   PersistentState st;
-  CHECK_FALSE(operator_drain_start(st, "dns").has_value());
+  CHECK_FALSE(persisted_drain_start(st, "dns").has_value());
   st.drained["dns"] = {"maint", 1'800'000'000};
-  CHECK(operator_drain_start(st, "dns") == kT0);
-  CHECK_FALSE(operator_drain_start(st, "ntp").has_value());
+  CHECK(persisted_drain_start(st, "dns") == kT0);
+  CHECK_FALSE(persisted_drain_start(st, "ntp").has_value());
   st.drain_all = PersistentState::DrainRecord{"site", 1'800'000'100};
-  CHECK(operator_drain_start(st, "dns") == kT0);
-  CHECK(operator_drain_start(st, "ntp") == kT0 + 100s);
+  CHECK(persisted_drain_start(st, "dns") == kT0);
+  CHECK(persisted_drain_start(st, "ntp") == kT0 + 100s);
   // A fail-safe drain (state file unreadable at start) has its period over from the start.
   st.drain_all = PersistentState::DrainRecord{"fail-safe", 1'800'000'100, true};
-  CHECK(operator_drain_start(st, "ntp") == WallClock::time_point{});
-  CHECK(drain_phase(30s, *operator_drain_start(st, "ntp"), kT0 + 100s).withdraw);
+  CHECK(persisted_drain_start(st, "ntp") == WallClock::time_point{});
+  CHECK(drain_phase(30s, *persisted_drain_start(st, "ntp"), kT0 + 100s).withdraw);
+  // A drain of any cause in force before a restart.
+  PersistentState mf;
+  mf.drain_began["dns"] = 1'800'000'000;
+  CHECK(persisted_drain_start(mf, "dns") == kT0);
+  mf.drained["dns"] = {"later", 1'800'000'050};
+  CHECK(persisted_drain_start(mf, "dns") == kT0);
+}
+
+TEST_CASE("record_drain_start keeps drain_began equal to the drain's start, in whole seconds") {
+  using herald::daemon::record_drain_start;
+  PersistentState st;
+  CHECK_FALSE(record_drain_start(st, "dns", std::nullopt));
+  CHECK(record_drain_start(st, "dns", kT0 + 1500ms));
+  CHECK(st.drain_began.at("dns") == 1'800'000'001);
+  CHECK_FALSE(record_drain_start(st, "dns", kT0 + 1900ms));  // same second: nothing to save
+  CHECK(record_drain_start(st, "dns", std::nullopt));
+  CHECK(st.drain_began.empty());
+}
+
+TEST_CASE("restart with a maintenance-file drain past its period: withdrawn at once") {
+  // Before the restart: drained by the maintenance file at kT0, its start persisted.
+  PersistentState st;
+  DrainStart before;
+  before.update(ServiceState::Drained, persisted_drain_start(st, "dns"), kT0);
+  REQUIRE(herald::daemon::record_drain_start(st, "dns", before.began()));
+  // After it, ten minutes later: Down until the checks rise, then Drained by the same file.
+  DrainStart after;
+  after.update(ServiceState::Down, persisted_drain_start(st, "dns"), kT0 + 10min);
+  CHECK_FALSE(herald::daemon::record_drain_start(st, "dns", after.began()));  // kept while Down
+  after.update(ServiceState::Drained, persisted_drain_start(st, "dns"), kT0 + 10min + 1s);
+  CHECK(*after.began() == kT0);
+  CHECK(drain_phase(30s, *after.began(), kT0 + 10min + 1s).withdraw);
+  // Up again ends it: nothing is left to persist.
+  after.update(ServiceState::Up, persisted_drain_start(st, "dns"), kT0 + 11min);
+  CHECK(herald::daemon::record_drain_start(st, "dns", after.began()));
+  CHECK(st.drain_began.empty());
 }
 
 TEST_CASE("restart while drained past the period: the persisted start says withdraw at once") {
@@ -52,9 +88,9 @@ TEST_CASE("restart while drained past the period: the persisted start says withd
   st.drained["dns"] = {"kernel upgrade", 1'800'000'000};
   DrainStart d;
   const auto restart = kT0 + 10min;
-  d.update(ServiceState::Down, operator_drain_start(st, "dns"), restart);
-  CHECK_FALSE(d.began().has_value());
-  d.update(ServiceState::Drained, operator_drain_start(st, "dns"), restart + 1s);
+  d.update(ServiceState::Down, persisted_drain_start(st, "dns"), restart);
+  CHECK(d.began() == kT0);
+  d.update(ServiceState::Drained, persisted_drain_start(st, "dns"), restart + 1s);
   REQUIRE(d.began().has_value());
   CHECK(*d.began() == kT0);
   CHECK(drain_phase(30s, *d.began(), restart + 1s).withdraw);
@@ -64,7 +100,7 @@ TEST_CASE("restart within the period: announced as drained for the rest of it on
   PersistentState st;
   st.drained["dns"] = {"", 1'800'000'000};
   DrainStart d;
-  d.update(ServiceState::Drained, operator_drain_start(st, "dns"), kT0 + 20s);
+  d.update(ServiceState::Drained, persisted_drain_start(st, "dns"), kT0 + 20s);
   CHECK(drain_phase(30s, *d.began(), kT0 + 20s) == DrainPhase{false, 10s});
 }
 

@@ -28,6 +28,7 @@ PersistentState sample() {
   s.steering["dns"] = {2, 100U};
   s.steering["doh"] = {0, std::nullopt};
   s.flap_holds["dns"] = {1795946460, 60000};
+  s.drain_began["dns"] = 1795946400;
   return s;
 }
 
@@ -130,6 +131,8 @@ TEST_CASE("decode errors name the problem") {
   CHECK(decode_state(R"({"version":1,"flap_holds":{"dns":{"until":5,"next_hold_ms":-1}}})").error() ==
         "flap_holds.dns.next_hold_ms must be a non-negative integer");
   CHECK(decode_state(R"({"version":1,"flap_holds":[]})").error() == "\"flap_holds\" must be an object");
+  CHECK(decode_state(R"({"version":1,"drain_began":{"dns":"x"}})").error() == "drain_began.dns must be an integer");
+  CHECK(decode_state(R"({"version":1,"drain_began":1})").error() == "\"drain_began\" must be an object");
 }
 
 TEST_CASE("missing file (first start) is an empty state without a problem") {

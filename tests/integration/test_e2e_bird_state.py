@@ -1,7 +1,8 @@
 """herald's persistent operator state against a real BIRD 2 upstream and a real unbound (#16):
 
 - a drain whose drain-period is over stays withdrawn when the DNS service recovers while
-  drained, and when herald restarts: BIRD never sees the drained prefixes again;
+  drained, and when herald restarts (operator drain and maintenance file): BIRD never sees the
+  drained prefixes again;
 - flap damping doubles a hold at most once per hold: flapping during a hold neither extends
   nor doubles it; the hold survives a restart (a healthy DNS server stays withdrawn), `heraldctl
   status` shows when it ends, `heraldctl clear-hold` ends it (and refuses an unknown service);
@@ -44,6 +45,11 @@ HOLD_S = 40  # first flap hold: long enough to outlive a restart on a busy machi
 
 def config(lab: harness.Lab, flap: bool = False) -> str:
     text = hl.herald_config(lab, drain_period="1s", extra_services=NTP_SERVICE, flap_max_changes=6)
+    # The DNS service is also drained while lab/maintenance exists.
+    dns_drained = '[service.policy.drained]\naction = "announce"\ncommunities = ["graceful-shutdown"]'
+    assert dns_drained in text
+    text = text.replace(dns_drained, f'[[service.check]]\ntype = "maintenance-file"\npath = "{lab.path("maintenance")}"\n\n'
+                        + dns_drained, 1)
     if flap:
         text = text.replace("max-changes = 6\n",
                             f'max-changes = 2\nwindow = "5m"\nhold-down = "{HOLD_S}s"\nhold-down-max = "10m"\n')
@@ -149,6 +155,20 @@ def main() -> int:
         site.wait_route(hl.PREFIX_V6, True, timeout=10)
         assert "(65535,0)" not in site.router_routes()[hl.PREFIX_V6]
         print("ok: restart while drained past the period -> BIRD never saw the route; undrain -> back")
+
+        # The same for a maintenance-file drain (its start is persisted too).
+        with open(lab.path("maintenance"), "w") as f:
+            f.write("kernel upgrade\n")
+        harness.wait_for(lambda: "(65535,0)" in site.router_routes().get(hl.PREFIX_V6, ""), timeout=5,
+                         what="graceful-shutdown community (maintenance file)")
+        site.wait_route(hl.PREFIX_V6, False, timeout=10)
+        restart(site, lab)
+        harness.wait_for(lambda: service(site, "dns")["state"] == "Drained", timeout=15,
+                         what="dns Drained by the maintenance file after restart")
+        assert_dns_never_announced(site, 1, "restart with a maintenance file past the drain-period")
+        os.unlink(lab.path("maintenance"))
+        site.wait_route(hl.PREFIX_V6, True, timeout=10)
+        print("ok: restart with a maintenance-file drain past the period -> BIRD never saw the route")
 
         # Flap damping: first hold after 3 changes in the window (max-changes 2).
         restart(site, lab, config(lab, flap=True))
