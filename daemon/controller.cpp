@@ -135,7 +135,8 @@ bool Controller::start() {
                {{"file", state_file_.path().string()},
                 {"drained", static_cast<std::uint64_t>(state_.drained.size())},
                 {"drain_all", state_.drain_all.has_value()},
-                {"steering", static_cast<std::uint64_t>(state_.steering.size())}});
+                {"steering", static_cast<std::uint64_t>(state_.steering.size())},
+                {"flap_holds", static_cast<std::uint64_t>(state_.flap_holds.size())}});
 
   build_services();
   bind_addresses();
