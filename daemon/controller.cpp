@@ -130,6 +130,9 @@ bool Controller::start() {
   if (loaded.problem)
     log_.write(log::Level::error, "state file unusable, every service drained",
                {{"file", state_file_.path().string()}, {"reason", *loaded.problem}});
+  if (!loaded.problem && state_.fail_safe())
+    log_.write(log::Level::warning, "fail-safe drain still in force",
+               {{"file", state_file_.path().string()}, {"reason", state_.drain_all->reason}});
   if (!state_.empty())
     log_.write(log::Level::info, "restored operator state",
                {{"file", state_file_.path().string()},
@@ -186,7 +189,7 @@ bool Controller::start() {
     record_check_result(service, check, r);
   });
   // Flap holds running when herald stopped go on (a restart must not release a flapping
-  // service); ended ones are dropped from the state by on_health().
+  // service); ended ones are dropped here or, when they end later, by on_health().
   for (const auto& [name, h] : std::map(state_.flap_holds))
     if (!monitor_->restore_flap_hold(name, flap_hold_of(h))) state_.flap_holds.erase(name);
   monitor_->start();
@@ -858,6 +861,7 @@ std::optional<std::string> Controller::reload() {
     if (Service* s = find_service(st.name)) {
       s->health = st.state;
       s->health_reason = st.reason;
+      track_flap_hold(st);  // a changed service keeps its hold, unless flap control is now off
     }
   }
   bind_addresses();

@@ -222,7 +222,7 @@ bool Monitor::restore_flap_hold(const std::string& service, const FlapHold& hold
   if (it == services_.end()) return false;
   apply(it->second, it->second->core.restore_flap_hold(hold, now_instant()));
   arm(it->second);
-  return true;
+  return it->second->core.flap_hold().has_value();
 }
 
 bool Monitor::clear_flap_hold(const std::string& service) {

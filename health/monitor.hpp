@@ -73,7 +73,8 @@ class Monitor {
   /// Status of every service, ordered by name.
   std::vector<ServiceStatus> snapshot() const;
   /// Puts back a flap hold persisted before a restart (ServiceCore::restore_flap_hold); the
-  /// change is reported through the status callback. False for an unknown service.
+  /// change is reported through the status callback. Returns whether the service is now held
+  /// (false: unknown service, hold already over, or flap control off).
   bool restore_flap_hold(const std::string& service, const FlapHold& hold);
   /// Ends a service's flap hold now (ServiceCore::clear_flap_hold), reported through the status
   /// callback. False when the service is unknown or not held.

@@ -122,6 +122,8 @@ TEST_CASE("a restored flap hold keeps a passing service down, survives replace, 
   health::Monitor mon(io, {s}, [&](const health::ServiceStatus& st, ServiceState) { events.push_back(st); });
   const auto until = std::chrono::system_clock::now() + 60s;
   CHECK_FALSE(mon.restore_flap_hold("nosuch", {until, 120s}));
+  CHECK_FALSE(mon.restore_flap_hold("svc", {std::chrono::system_clock::now() - 1s, 120s}));  // over
+  CHECK(events.empty());
   REQUIRE(mon.restore_flap_hold("svc", {until, 120s}));
   REQUIRE(events.size() == 1);
   CHECK(events[0].state == ServiceState::Down);

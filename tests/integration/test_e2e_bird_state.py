@@ -240,6 +240,7 @@ def main() -> int:
         # A restart keeps the fail-safe drain; a second corruption keeps a second copy.
         restart(site, lab)
         assert site.status()["status"]["drain_all"]["fail_safe"]
+        assert "fail-safe drain still in force" in site.herald.log(), site.herald.log()[-2000:]
         site.herald.stop(timeout=10)
         with open(lab.path("state/herald.state"), "w") as f:
             f.write("")
