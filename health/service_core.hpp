@@ -77,10 +77,7 @@ struct CoreActions {
 /// Hysteresis and scheduling of one service. Rounds run all checks at once; a round ends when every
 /// check reported or when its deadline passed (missing checks count as timeouts). Consecutive round
 /// verdicts move the health state (rise/fall); the maintenance file overrides it with Drained;
-/// too many health changes in a window hold the service Down for a growing period: more than
-/// max_changes within the window start a hold, and the next hold is twice as long (up to
-/// max_hold). Changes while a hold runs neither extend nor double it: they count towards the
-/// next hold, which starts if the flapping goes on after this one ends.
+/// too many health changes in a window hold the service Down for a growing period.
 class ServiceCore {
  public:
   /// `first_delay` is the splay before the first round (chosen at random by the runner).
@@ -99,6 +96,11 @@ class ServiceCore {
   /// from a freeze is believed one interval sooner; the round after it keeps to the grid. At
   /// most one such round between two regular ones. Call advance() next (next_wakeup() is now).
   void expedite(Instant now);
+
+  // Flap damping: more than max_changes health changes within the window start a hold, and
+  // the next hold is twice as long (up to max_hold). Changes while a hold runs neither extend
+  // nor double it: they count towards the next hold, which starts if the flapping goes on
+  // after this one ends.
 
   /// The flap hold in force, for persisting it (nullopt when none).
   std::optional<FlapHold> flap_hold() const;
