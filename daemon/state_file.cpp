@@ -193,25 +193,41 @@ StateFile::StateFile(std::filesystem::path dir, FileFaultInjector inject)
 
 LoadResult StateFile::load(std::chrono::system_clock::time_point now) const {
   LoadResult result;
+  const std::string check_advice =
+      "check it, re-apply the drains and steering overrides you want, then run \"heraldctl undrain --all\"";
   // The file exists but is no use: fail safe. Every service drained, with its drain-period
-  // counted as over, until an operator has looked at the file.
-  auto fail_safe = [&](const std::string& what, const std::string& advice) {
+  // counted as over, until an operator has looked at the file. The file is moved aside under a
+  // name of its own (never over an earlier copy: two bad files leave two copies), and the
+  // fail-safe state saved in its place, or a restart would find no file and drain nothing.
+  auto fail_safe = [&](const std::string& what, std::string_view tag) {
     result.state = PersistentState{};
     result.state.drain_all = PersistentState::DrainRecord{
         fmt::format("fail-safe: state file {} {} at start; check it, then run heraldctl undrain --all",
                     path_.string(), what),
         std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count(), true};
-    result.problem = fmt::format(
+    const std::string base = fmt::format("{}.{}-{}", path_.string(), tag, file_timestamp(now));
+    std::filesystem::path kept = base;
+    std::error_code ec;
+    for (int i = 2; i < 1000 && std::filesystem::exists(kept, ec); ++i) kept = base + "-" + std::to_string(i);
+    int err = fault("rename");
+    if (err == 0 && (std::filesystem::exists(kept, ec) || ec)) err = ec ? ec.value() : EEXIST;
+    if (err == 0 && ::rename(path_.c_str(), kept.c_str()) != 0) err = errno;
+    const std::string head = fmt::format(
         "state file {} {}; every service starts drained and withdrawn (fail-safe) because the "
-        "operator's drains are unknown; {}",
-        path_.string(), what, advice);
+        "operator's drains are unknown; ",
+        path_.string(), what);
+    if (err != 0) {
+      // Left in place: the next start finds it again and fails safe again.
+      result.problem = head + fmt::format("it could not be moved to {} ({}); {}", kept.string(),
+                                          errno_text(err), check_advice);
+      return result;
+    }
+    result.problem = head + fmt::format("the file is kept as {}; {}", kept.string(), check_advice);
+    if (auto save_err = save(result.state)) *result.problem += "; " + *save_err;
     return result;
   };
-  const std::string check_advice =
-      "re-apply the drains and steering overrides you want, then run \"heraldctl undrain --all\"";
   auto unreadable = [&](std::string_view op, int err) {
-    return fail_safe(fmt::format("cannot be read ({}: {})", op, errno_text(err)),
-                     "make it readable (herald tries again at the next start) or " + check_advice);
+    return fail_safe(fmt::format("cannot be read ({}: {})", op, errno_text(err)), "unreadable");
   };
   Fd f;
   int err = fault("open");
@@ -244,32 +260,8 @@ LoadResult StateFile::load(std::chrono::system_clock::time_point now) const {
       : text.find_first_not_of(" \t\r\n") == std::string::npos
           ? Expected<PersistentState, std::string>(unexpected(std::string("empty")))
           : decode_state(text);
-  if (decoded) {
-    result.state = std::move(decoded.value());
-    return result;
-  }
-  // Keep the bad file for the operator: under a name of its own, never over an earlier copy (two
-  // corruptions must leave two copies).
-  const std::string base = path_.string() + ".corrupt-" + file_timestamp(now);
-  std::filesystem::path kept = base;
-  for (int i = 2; i < 1000; ++i) {
-    std::error_code ec;
-    if (!std::filesystem::exists(kept, ec) && !ec) break;
-    kept = base + "-" + std::to_string(i);
-  }
-  err = fault("rename");
-  if (err == 0 && std::filesystem::exists(kept)) err = EEXIST;
-  if (err == 0 && ::rename(path_.c_str(), kept.c_str()) != 0) err = errno;
-  const std::string what = fmt::format("is corrupt ({})", decoded.error());
-  if (err != 0) {
-    // Left in place: the next start finds it again and fails safe again.
-    return fail_safe(what, fmt::format("it could not be moved to {} ({}); {}", kept.string(),
-                                       errno_text(err), check_advice));
-  }
-  fail_safe(what, fmt::format("the bad file is kept as {}; {}", kept.string(), check_advice));
-  // The bad file is gone from its place: save the fail-safe state there, or a restart would find
-  // no file and start with nothing drained.
-  if (auto save_err = save(result.state)) *result.problem += "; " + *save_err;
+  if (!decoded) return fail_safe(fmt::format("is corrupt ({})", decoded.error()), "corrupt");
+  result.state = std::move(decoded.value());
   return result;
 }
 

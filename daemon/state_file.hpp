@@ -92,10 +92,10 @@ class StateFile {
 
   // Reads the state. A missing file is an empty state with no problem. A file that cannot be
   // read or decoded gives the fail-safe state (every service drained since `now`) and a
-  // `problem` sentence for the operator naming the file and what to do. A corrupt file is moved
-  // aside as "herald.state.corrupt-<UTC time>" (never over an earlier copy) and the fail-safe
-  // state saved in its place, so that a restart stays drained; an unreadable one is left where it
-  // is (it is tried again at the next start).
+  // `problem` sentence for the operator naming the file and what to do. The bad file is moved
+  // aside as "herald.state.corrupt-<UTC time>" (or ".unreadable-", never over an earlier copy)
+  // and the fail-safe state saved in its place, so that a restart stays drained; a file that
+  // cannot be moved is left in place (and fails safe again at the next start).
   LoadResult load(std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
   // Atomically replaces the file with `state`. Returns an error sentence naming the file, the

@@ -167,9 +167,9 @@ TEST_CASE("corrupt file fails safe: every service drained, bad file kept, fail-s
   const auto kept = dir / "herald.state.corrupt-20261206T131313Z";
   CHECK(*r.problem == "state file " + (dir / "herald.state").string() +
                           " is corrupt (not valid JSON at byte 24); every service starts drained and "
-                          "withdrawn (fail-safe) because the operator's drains are unknown; the bad "
+                          "withdrawn (fail-safe) because the operator's drains are unknown; the "
                           "file is kept as " + kept.string() +
-                          "; re-apply the drains and steering overrides you want, then run "
+                          "; check it, re-apply the drains and steering overrides you want, then run "
                           "\"heraldctl undrain --all\"");
   CHECK(slurp(kept) == "{\"version\":1,\"drained\":");
   // The fail-safe state took the bad file's place: a restart stays drained, with no new problem.
@@ -219,25 +219,30 @@ TEST_CASE("a corrupt file that cannot be moved aside fails safe and is left in p
   CHECK(files_starting(dir.path(), "herald.state.corrupt").empty());
 }
 
-TEST_CASE("unreadable state file (a directory) fails safe and is not renamed") {
+TEST_CASE("unreadable state file (a directory) fails safe and is moved aside") {
   TempDir dir;
   std::filesystem::create_directory(dir / "herald.state");
+  spit(dir / "herald.state" / "inside", "x");
   auto r = StateFile(dir.path()).load(kNow);
   check_fail_safe(r);
+  const auto kept = dir / "herald.state.unreadable-20261206T131313Z";
   CHECK(r.problem->find(" cannot be read (read: Is a directory); every service starts drained") !=
         std::string::npos);
-  CHECK(r.problem->find("make it readable (herald tries again at the next start)") != std::string::npos);
-  CHECK(std::filesystem::is_directory(dir / "herald.state"));
+  CHECK(r.problem->find("the file is kept as " + kept.string()) != std::string::npos);
+  CHECK(slurp(kept / "inside") == "x");
+  // The fail-safe state is in its place: a restart stays drained.
+  CHECK(StateFile(dir.path()).load(kNow).state == r.state);
 }
 
-TEST_CASE("a state file that cannot be opened fails safe") {
+TEST_CASE("a state file that cannot be opened fails safe and is kept intact") {
   TempDir dir;
   REQUIRE_FALSE(StateFile(dir.path()).save(sample()).has_value());
+  const std::string text = slurp(dir / "herald.state");
   FileFaultInjector inject = [](std::string_view op) { return op == "open" ? EACCES : 0; };
   auto r = StateFile(dir.path(), inject).load(kNow);
   check_fail_safe(r);
   CHECK(r.problem->find(" cannot be read (open: Permission denied)") != std::string::npos);
-  CHECK(StateFile(dir.path()).load().state == sample());
+  CHECK(slurp(dir / "herald.state.unreadable-20261206T131313Z") == text);
 }
 
 TEST_CASE("save into a non-existent directory fails with a clear value") {
@@ -284,12 +289,14 @@ TEST_CASE("a failing directory fsync is reported although the new file is in pla
   CHECK(StateFile(dir.path()).load().state == sample());
 }
 
-TEST_CASE("a read error fails safe without touching the file") {
+TEST_CASE("a read error fails safe and keeps the file's content aside") {
   TempDir dir;
   REQUIRE_FALSE(StateFile(dir.path()).save(sample()).has_value());
   FileFaultInjector inject = [](std::string_view op) { return op == "read" ? EIO : 0; };
   auto r = StateFile(dir.path(), inject).load(kNow);
   check_fail_safe(r);
   CHECK(r.problem->find(" cannot be read (read: Input/output error)") != std::string::npos);
-  CHECK(StateFile(dir.path()).load().state == sample());
+  auto kept = herald::daemon::decode_state(slurp(dir / "herald.state.unreadable-20261206T131313Z"));
+  REQUIRE(kept.has_value());
+  CHECK(*kept == sample());  // the operator can put it back
 }
