@@ -178,6 +178,15 @@ Expected<Command, std::string> parse_steer(const json& req) {
   return Command{std::move(s)};
 }
 
+Expected<Command, std::string> parse_clear_hold(const json& req) {
+  if (auto e = check_fields("clear-hold", req, {"service"})) return unexpected(*e);
+  auto svc = req.find("service");
+  if (svc == req.end()) return fail("clear-hold", "needs \"service\"");
+  auto name = get_service("clear-hold", *svc);
+  if (!name) return unexpected(name.error());
+  return Command{ClearHold{std::move(name.value())}};
+}
+
 template <typename C>
 Expected<Command, std::string> parse_bare(std::string_view cmd, const json& req) {
   if (auto e = check_fields(cmd, req, {})) return unexpected(*e);
@@ -208,6 +217,7 @@ std::string_view command_name(const Command& cmd) noexcept {
     std::string_view operator()(const Undrain&) const { return "undrain"; }
     std::string_view operator()(const Steer&) const { return "steer"; }
     std::string_view operator()(const SteerClear&) const { return "steer"; }
+    std::string_view operator()(const ClearHold&) const { return "clear-hold"; }
     std::string_view operator()(const Reload&) const { return "reload"; }
     std::string_view operator()(const Events&) const { return "events"; }
   };
@@ -253,7 +263,7 @@ Expected<Command, std::string> parse_request(std::string_view line) {
   auto cmd_it = req.find("cmd");
   if (cmd_it == req.end()) {
     return unexpected(std::string("request has no \"cmd\" field (status, drain, undrain, steer, "
-                                  "reload, events)"));
+                                  "clear-hold, reload, events)"));
   }
   if (!cmd_it->is_string()) return unexpected(std::string("\"cmd\" must be a string"));
   const auto& cmd = cmd_it->get_ref<const std::string&>();
@@ -261,11 +271,13 @@ Expected<Command, std::string> parse_request(std::string_view line) {
   if (cmd == "drain") return parse_drain(req);
   if (cmd == "undrain") return parse_undrain(req);
   if (cmd == "steer") return parse_steer(req);
+  if (cmd == "clear-hold") return parse_clear_hold(req);
   if (cmd == "reload") return parse_bare<Reload>(cmd, req);
   if (cmd == "events") return parse_bare<Events>(cmd, req);
-  std::array<std::string_view, 6> known = {"status", "drain", "undrain", "steer", "reload", "events"};
+  std::array<std::string_view, 7> known = {"status", "drain", "undrain", "steer", "clear-hold", "reload",
+                                           "events"};
   return unexpected(fmt::format("unknown command {}{} (commands: status, drain, undrain, steer, "
-                                "reload, events)",
+                                "clear-hold, reload, events)",
                                 quote_word(cmd), suggestion(cmd, known)));
 }
 
@@ -286,6 +298,7 @@ json to_json(const Command& cmd) {
     json operator()(const SteerClear& s) const {
       return {{"cmd", "steer"}, {"service", s.service}, {"clear", true}};
     }
+    json operator()(const ClearHold& c) const { return {{"cmd", "clear-hold"}, {"service", c.service}}; }
     json operator()(const Reload&) const { return {{"cmd", "reload"}}; }
     json operator()(const Events&) const { return {{"cmd", "events"}}; }
     static json target(const Target& t, std::string_view cmd) {

@@ -8,6 +8,7 @@
 //   {"cmd":"undrain","service":"dns"}                         or  {"cmd":"undrain","all":true}
 //   {"cmd":"steer","service":"dns","prepend":2,"med":100}     (at least one of prepend, med)
 //   {"cmd":"steer","service":"dns","clear":true}
+//   {"cmd":"clear-hold","service":"dns"}                       end a flap hold now
 //   {"cmd":"reload"}
 //   {"cmd":"events"}   subscribe: the connection then also receives one line per state change
 //
@@ -70,6 +71,12 @@ struct SteerClear {
   std::string service;
   bool operator==(const SteerClear&) const = default;
 };
+// End a service's flap hold now (the service is held Down for flapping) and forget the
+// flapping so far, so that the next hold is the shortest again.
+struct ClearHold {
+  std::string service;
+  bool operator==(const ClearHold&) const = default;
+};
 // Re-read the configuration file.
 struct Reload {
   bool operator==(const Reload&) const = default;
@@ -79,9 +86,10 @@ struct Events {
   bool operator==(const Events&) const = default;
 };
 
-using Command = std::variant<Status, Drain, Undrain, Steer, SteerClear, Reload, Events>;
+using Command = std::variant<Status, Drain, Undrain, Steer, SteerClear, ClearHold, Reload, Events>;
 
-// The "cmd" word of a command ("status", "drain", ..., "steer" for both steer forms).
+// The "cmd" word of a command ("status", "drain", ..., "steer" for both steer forms,
+// "clear-hold").
 std::string_view command_name(const Command& cmd) noexcept;
 
 // Parses one request line (without or with its trailing "\n"). Errors are sentences for the

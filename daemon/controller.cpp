@@ -20,15 +20,6 @@ namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
-std::string_view to_string(ServiceState s) {
-  switch (s) {
-    case ServiceState::Down: return "Down";
-    case ServiceState::Up: return "Up";
-    case ServiceState::Drained: return "Drained";
-  }
-  return "?";
-}
-
 struct Controller::Service {
   // Into config_.services, not a copy (a service may list 100,000 prefixes). build_services()
   // re-points it after every reload, while the previous config is still alive.
@@ -41,6 +32,7 @@ struct Controller::Service {
   ServiceState state = ServiceState::Down;
   std::string reason;
   SystemClock::time_point since;
+  DrainStart drain_start;      // when the drain in force began (drain_period.hpp)
   bool drain_expired = false;  // drained for longer than drain-period: withdrawn
   std::unique_ptr<asio::steady_timer> drain_timer;
   std::uint64_t changes = 0;
@@ -143,13 +135,19 @@ bool Controller::start() {
                {{"path", config_.global.state_dir}, {"reason", dir_ec.message()}});
   auto loaded = state_file_.load();
   state_ = loaded.state;
-  if (loaded.problem) log_.write(log::Level::warning, "state file ignored", {{"reason", *loaded.problem}});
+  if (loaded.problem)
+    log_.write(log::Level::error, "state file unusable, every service drained",
+               {{"file", state_file_.path().string()}, {"reason", *loaded.problem}});
+  if (!loaded.problem && state_.fail_safe())
+    log_.write(log::Level::warning, "fail-safe drain still in force",
+               {{"file", state_file_.path().string()}, {"reason", state_.drain_all->reason}});
   if (!state_.empty())
     log_.write(log::Level::info, "restored operator state",
                {{"file", state_file_.path().string()},
                 {"drained", static_cast<std::uint64_t>(state_.drained.size())},
                 {"drain_all", state_.drain_all.has_value()},
-                {"steering", static_cast<std::uint64_t>(state_.steering.size())}});
+                {"steering", static_cast<std::uint64_t>(state_.steering.size())},
+                {"flap_holds", static_cast<std::uint64_t>(state_.flap_holds.size())}});
 
   build_services();
   bind_addresses();
@@ -212,6 +210,10 @@ bool Controller::start() {
   monitor_->on_result([this](const std::string& service, const std::string& check, const health::CheckResult& r) {
     record_check_result(service, check, r);
   });
+  // Flap holds running when herald stopped go on (a restart must not release a flapping
+  // service); ended ones are dropped here or, when they end later, by on_health().
+  for (const auto& [name, h] : std::map(state_.flap_holds))
+    if (!monitor_->restore_flap_hold(name, flap_hold_of(h))) state_.flap_holds.erase(name);
   monitor_->start();
 
   for (auto& s : services_) evaluate(*s, "start");
@@ -445,11 +447,28 @@ void Controller::on_health(const health::ServiceStatus& st, health::ServiceState
   if (!s) return;
   s->health = st.state;
   s->health_reason = st.reason;
+  track_flap_hold(st);
   log_.write(st.state == health::ServiceState::Up ? log::Level::info : log::Level::warning, "health change",
              {{"service", st.name}, {"old", health::to_string(previous)}, {"new", health::to_string(st.state)},
               {"reason", st.reason}});
   evaluate(*s, st.reason);
   publish_routes("health change");
+}
+
+void Controller::track_flap_hold(const health::ServiceStatus& st) {
+  std::optional<PersistentState::FlapHold> now;
+  if (st.flap_hold_until)
+    now = persisted_flap_hold(health::FlapHold{st.flap_hold_until->wall, st.flap_next_hold});
+  auto it = state_.flap_holds.find(st.name);
+  std::optional<PersistentState::FlapHold> before;
+  if (it != state_.flap_holds.end()) before = it->second;
+  if (now == before) return;
+  if (now) {
+    state_.flap_holds[st.name] = *now;
+  } else {
+    state_.flap_holds.erase(st.name);
+  }
+  save_state();
 }
 
 void Controller::evaluate(Service& s, std::string_view cause) {
@@ -478,6 +497,9 @@ void Controller::evaluate(Service& s, std::string_view cause) {
     next = ServiceState::Up;
     why = s.health_reason;
   }
+  const auto now = SystemClock::now();
+  s.drain_start.update(next, persisted_drain_start(state_, name), now);
+  if (record_drain_start(state_, name, s.drain_start.began())) drain_starts_dirty_ = true;
   if (next == s.state && s.changes > 0) {
     s.reason = why;
     return;
@@ -486,7 +508,7 @@ void Controller::evaluate(Service& s, std::string_view cause) {
   bool first = s.changes == 0;
   s.state = next;
   s.reason = why;
-  s.since = SystemClock::now();
+  s.since = now;
   ++s.changes;
   if (!first || next != ServiceState::Down) {
     log_.write(next == ServiceState::Up ? log::Level::notice : log::Level::warning, "service state change",
@@ -500,12 +522,23 @@ void Controller::evaluate(Service& s, std::string_view cause) {
   }
   s.drain_expired = false;
   s.drain_timer->cancel();
-  if (next == ServiceState::Drained) arm_drain_timer(s);
+  if (next == ServiceState::Drained) arm_drain_timer(s, now);
 }
 
-void Controller::arm_drain_timer(Service& s) {
-  if (!s.cfg->policy.drain_period) return;  // stays announced while drained
-  s.drain_timer->expires_after(*s.cfg->policy.drain_period);
+void Controller::arm_drain_timer(Service& s, SystemClock::time_point now) {
+  const auto phase = drain_phase(s.cfg->policy.drain_period, *s.drain_start.began(), now);
+  if (phase.withdraw) {
+    // Its period ran out before (herald restarted, or the service was Down meanwhile): the
+    // prefixes were withdrawn then and stay so.
+    s.drain_expired = true;
+    log_.write(log::Level::info, "drain period already over",
+               {{"service", s.cfg->name},
+                {"since", log::format_timestamp(*s.drain_start.began())},
+                {"reason", "drained prefixes stay withdrawn"}});
+    return;
+  }
+  if (!phase.remaining) return;  // stays announced while drained
+  s.drain_timer->expires_after(*phase.remaining);
   s.drain_timer->async_wait([this, name = s.cfg->name](const boost::system::error_code& ec) {
     if (ec) return;
     Service* sp = find_service(name);
@@ -556,6 +589,11 @@ std::vector<bgp::Route> Controller::desired_routes() const {
 }
 
 void Controller::publish_routes(std::string_view cause) {
+  // Drain starts changed by the evaluate() calls before: one save for all of them.
+  if (drain_starts_dirty_) {
+    drain_starts_dirty_ = false;
+    save_state();
+  }
   if (!speaker_) return;
   auto routes = desired_routes();
   AnnouncedSet now;
@@ -689,6 +727,8 @@ nlohmann::json Controller::handle(const control::Command& cmd, const control::Ca
           return do_steer(c.service, PersistentState::Steering{c.prepend, c.med}, caller);
         } else if constexpr (std::is_same_v<T, control::SteerClear>) {
           return do_steer(c.service, std::nullopt, caller);
+        } else if constexpr (std::is_same_v<T, control::ClearHold>) {
+          return do_clear_hold(c, caller);
         } else if constexpr (std::is_same_v<T, control::Reload>) {
           log_.write(log::Level::notice, "reload requested", {{"uid", static_cast<std::int64_t>(caller.uid)}});
           if (auto err = reload()) return control::error_response(*err);
@@ -716,11 +756,19 @@ nlohmann::json Controller::do_drain(const control::Drain& d, const control::Call
                                                  SystemClock::now().time_since_epoch())
                                                  .count()};
   std::string subject;
+  // Draining again what is drained updates the reason but keeps the start: a drain whose
+  // period is over must not be announced again.
+  auto keep_since = [&](const std::optional<PersistentState::DrainRecord>& old) {
+    if (old && !old->fail_safe) rec.since = std::min(rec.since, old->since);
+  };
   if (d.target.all) {
+    keep_since(state_.drain_all);
     state_.drain_all = rec;
     subject = "all services";
   } else {
     if (!find_service(d.target.service)) return control::error_response(unknown_service_error("drain", d.target.service, known));
+    auto it = state_.drained.find(d.target.service);
+    keep_since(it == state_.drained.end() ? std::nullopt : std::optional(it->second));
     state_.drained[d.target.service] = rec;
     subject = d.target.service;
   }
@@ -757,6 +805,21 @@ nlohmann::json Controller::do_undrain(const control::Undrain& d, const control::
   nlohmann::json r = {{"message", "undrained " + subject}};
   if (warn) r["warning"] = *warn;
   if (state_.drain_all && !d.target.all) r["warning"] = "drain --all is still in force";
+  return control::ok_response(r);
+}
+
+nlohmann::json Controller::do_clear_hold(const control::ClearHold& c, const control::Caller& caller) {
+  if (!find_service(c.service)) {
+    std::vector<std::string> known;
+    for (const auto& s : services_) known.push_back(s->cfg->name);
+    return control::error_response(unknown_service_error("clear-hold", c.service, known));
+  }
+  log_.write(log::Level::notice, "clear-hold", {{"service", c.service}, {"uid", static_cast<std::int64_t>(caller.uid)}});
+  // The monitor reports the end of the hold through on_health, which saves the state.
+  if (!monitor_ || !monitor_->clear_flap_hold(c.service))
+    return control::ok_response({{"message", c.service + " has no flap hold; nothing changed"}});
+  publish_event({{"event", "clear-hold"}, {"service", c.service}, {"uid", caller.uid}});
+  nlohmann::json r = {{"message", "flap hold of " + c.service + " cleared"}};
   return control::ok_response(r);
 }
 
@@ -864,6 +927,7 @@ std::optional<std::string> Controller::reload() {
     if (Service* s = find_service(st.name)) {
       s->health = st.state;
       s->health_reason = st.reason;
+      track_flap_hold(st);  // a changed service keeps its hold, unless flap control is now off
     }
   }
   bind_addresses();
@@ -940,7 +1004,8 @@ nlohmann::json Controller::status_json() const {
   st["local_as"] = config_.global.local_as;
   st["router_id"] = config_.global.router_id.to_string();
   st["drain_all"] = state_.drain_all ? json{{"reason", state_.drain_all->reason},
-                                            {"since", log::format_timestamp(SystemClock::from_time_t(state_.drain_all->since))}}
+                                            {"since", log::format_timestamp(SystemClock::from_time_t(state_.drain_all->since))},
+                                            {"fail_safe", state_.drain_all->fail_safe}}
                                      : json(nullptr);
   json peers = json::array();
   if (speaker_) {
@@ -1005,7 +1070,10 @@ nlohmann::json Controller::status_json() const {
         }
         checks.push_back(cj);
       }
-      if (it->second.flap_hold_until) j["flap_hold_until"] = log::format_timestamp(it->second.flap_hold_until->wall);
+      if (it->second.flap_hold_until) {
+        j["flap_hold_until"] = log::format_timestamp(it->second.flap_hold_until->wall);
+        j["flap_next_hold_s"] = std::chrono::duration<double>(it->second.flap_next_hold).count();
+      }
     }
     j["checks"] = checks;
     if (auto it = state_.drained.find(s->cfg->name); it != state_.drained.end()) {
@@ -1048,6 +1116,8 @@ void Controller::register_metrics() {
   registry_.gauge("herald_bfd_tx_interval_seconds", "Negotiated BFD transmit interval (before jitter).", {"peer"});
   registry_.gauge("herald_bfd_detect_time_seconds", "Negotiated BFD detection time (0 before the first packet).", {"peer"});
   registry_.counter("herald_bfd_packets_dropped_total", "Received BFD packets dropped, by reason.", {"reason"});
+  registry_.gauge("herald_state_file_fail_safe",
+                  "1 while every service is drained because the state file could not be read at start.", {});
   registry_.gauge("herald_service_state", "Service state (0 Down, 1 Up, 2 Drained).", {"service"});
   registry_.gauge("herald_service_announced", "1 when the service's prefixes are announced.", {"service"});
   registry_.gauge("herald_service_last_change_timestamp_seconds", "Time of the last service state change.", {"service"});
@@ -1132,6 +1202,7 @@ std::string Controller::render_metrics() {
         counter_set(bdrop, {std::string(bgp::bfd::to_string(static_cast<bgp::bfd::PacketError>(i)))},
                     static_cast<double>(dropped[i]));
   }
+  registry_.gauge("herald_state_file_fail_safe", "", {}).with(std::vector<std::string>{}).set(state_.fail_safe() ? 1 : 0);
   auto& sstate = registry_.gauge("herald_service_state", "", {"service"});
   auto& sann = registry_.gauge("herald_service_announced", "", {"service"});
   auto& schange = registry_.gauge("herald_service_last_change_timestamp_seconds", "", {"service"});

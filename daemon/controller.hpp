@@ -31,6 +31,7 @@
 #include "daemon/control_protocol.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/controller_prefix_log.hpp"
+#include "daemon/drain_period.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_http.hpp"
@@ -40,9 +41,6 @@
 #include "netlink/libnl_backend.hpp"
 
 namespace herald::daemon {
-
-enum class ServiceState { Down, Up, Drained };
-std::string_view to_string(ServiceState s);
 
 class Controller {
  public:
@@ -79,9 +77,10 @@ class Controller {
   std::vector<bgp::Route> desired_routes() const;
   const conf::StatePolicy* policy_for(const Service& s) const;
   void on_health(const health::ServiceStatus& status, health::ServiceState previous);
+  void track_flap_hold(const health::ServiceStatus& status);
   void on_netlink(Binder& b);
   void arm_netlink(Binder& b);
-  void arm_drain_timer(Service& s);
+  void arm_drain_timer(Service& s, std::chrono::system_clock::time_point now);
   Service* find_service(std::string_view name);
 
   // --- components ---
@@ -97,6 +96,7 @@ class Controller {
   nlohmann::json handle(const control::Command& cmd, const control::Caller& caller);
   nlohmann::json do_drain(const control::Drain& d, const control::Caller& caller);
   nlohmann::json do_undrain(const control::Undrain& d, const control::Caller& caller);
+  nlohmann::json do_clear_hold(const control::ClearHold& c, const control::Caller& caller);
   nlohmann::json do_steer(const std::string& service, std::optional<PersistentState::Steering> s,
                           const control::Caller& caller);
   std::optional<std::string> save_state();
@@ -125,6 +125,7 @@ class Controller {
   // in config_ (reload() publishes before the previous config goes).
   AnnouncedSet announced_;
   bool shutting_down_ = false;
+  bool drain_starts_dirty_ = false;  // state_.drain_began changed, not saved yet
   boost::asio::steady_timer watchdog_;
   std::chrono::steady_clock::duration watchdog_period_{};
   boost::asio::steady_timer shutdown_timer_;

@@ -216,4 +216,16 @@ std::vector<BinderGroup> binder_groups(const conf::Config& config) {
   return out;
 }
 
+PersistentState::FlapHold persisted_flap_hold(const health::FlapHold& hold) {
+  using std::chrono::seconds;
+  auto until = std::chrono::ceil<seconds>(hold.until.time_since_epoch()).count();
+  auto next = std::chrono::duration_cast<std::chrono::milliseconds>(hold.next_hold).count();
+  return {static_cast<std::int64_t>(until), static_cast<std::int64_t>(next)};
+}
+
+health::FlapHold flap_hold_of(const PersistentState::FlapHold& hold) {
+  return {std::chrono::system_clock::time_point{std::chrono::seconds(hold.until)},
+          std::chrono::milliseconds(hold.next_hold_ms)};
+}
+
 }  // namespace herald::daemon

@@ -8,7 +8,9 @@
 #include "bgp/speaker.hpp"
 #include "conf/config.hpp"
 #include "daemon/log.hpp"
+#include "daemon/state_file.hpp"
 #include "health/check_spec.hpp"
+#include "health/service_core.hpp"
 #include "netlink/address_binder.hpp"
 
 namespace herald::daemon {
@@ -21,6 +23,11 @@ std::vector<bgp::SpeakerPeerConfig> speaker_peers(const conf::Config& config);
 // have no spec (the monitor never sees them).
 health::ServiceSpec health_spec(const conf::ServiceConfig& service);
 std::vector<health::ServiceSpec> health_specs(const conf::Config& config);
+
+// A flap hold between the monitor and the state file: the end in UNIX seconds, rounded up so
+// that a restored hold never ends before the original one.
+PersistentState::FlapHold persisted_flap_hold(const health::FlapHold& hold);
+health::FlapHold flap_hold_of(const PersistentState::FlapHold& hold);
 
 // Services that bind addresses, grouped by identical binding settings (one binder, and one
 // netlink socket, per group). Each group's key is a readable description for logs.

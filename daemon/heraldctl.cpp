@@ -5,6 +5,7 @@
 //   heraldctl drain SERVICE | --all [--reason TEXT]
 //   heraldctl undrain SERVICE | --all
 //   heraldctl steer SERVICE --prepend N [--med M] | --med M | --clear
+//   heraldctl clear-hold SERVICE
 //   heraldctl reload
 //   heraldctl events
 //
@@ -156,10 +157,13 @@ int main(int argc, char** argv) {
   auto* o_clear = steer->add_flag("--clear", clear, "remove the override");
   o_clear->excludes(o_prepend)->excludes(o_med);
 
+  auto* clear_hold = app.add_subcommand("clear-hold", "end a service's flap hold now (it may be announced again)");
+  clear_hold->add_option("service", service, "service name")->required();
+
   auto* reload = app.add_subcommand("reload", "re-read the configuration file");
   auto* events = app.add_subcommand("events", "print state changes as they happen");
   // --json after the command name too (heraldctl status --json), as operators type it.
-  for (auto* sub : {status, drain, undrain, steer, reload, events})
+  for (auto* sub : {status, drain, undrain, steer, clear_hold, reload, events})
     sub->add_flag("--json", json_out, "print herald's reply as JSON");
 
   try {
@@ -186,6 +190,7 @@ int main(int argc, char** argv) {
     if (clear) return run(SteerClear{service});
     return run(Steer{service, prepend.value_or(0), med});
   }
+  if (*clear_hold) return run(ClearHold{service});
   if (*reload) return run(Reload{});
   if (*events) return run_events(socket, timeout, json_out);
   return kExitUsage;

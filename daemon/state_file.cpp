@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -19,7 +20,9 @@ namespace {
 constexpr int kVersion = 1;
 
 json drain_to_json(const PersistentState::DrainRecord& d) {
-  return {{"reason", d.reason}, {"since", d.since}};
+  json j = {{"reason", d.reason}, {"since", d.since}};
+  if (d.fail_safe) j["fail_safe"] = true;
+  return j;
 }
 
 Expected<PersistentState::DrainRecord, std::string> drain_from_json(const json& j,
@@ -33,6 +36,9 @@ Expected<PersistentState::DrainRecord, std::string> drain_from_json(const json& 
     } else if (k == "since") {
       if (!v.is_number_integer()) return unexpected(where + ".since must be an integer");
       d.since = v.get<std::int64_t>();
+    } else if (k == "fail_safe") {
+      if (!v.is_boolean()) return unexpected(where + ".fail_safe must be true or false");
+      d.fail_safe = v.get<bool>();
     } else {
       return unexpected(fmt::format("{}: unknown field \"{}\"", where, k));
     }
@@ -63,7 +69,38 @@ Expected<PersistentState::Steering, std::string> steering_from_json(const json& 
   return s;
 }
 
+Expected<PersistentState::FlapHold, std::string> flap_hold_from_json(const json& j,
+                                                                     const std::string& where) {
+  if (!j.is_object()) return unexpected(where + " must be an object");
+  PersistentState::FlapHold h;
+  bool has_until = false;
+  for (const auto& [k, v] : j.items()) {
+    if (k == "until") {
+      if (!v.is_number_integer()) return unexpected(where + ".until must be an integer");
+      h.until = v.get<std::int64_t>();
+      has_until = true;
+    } else if (k == "next_hold_ms") {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
+        return unexpected(where + ".next_hold_ms must be a non-negative integer");
+      h.next_hold_ms = v.get<std::int64_t>();
+    } else {
+      return unexpected(fmt::format("{}: unknown field \"{}\"", where, k));
+    }
+  }
+  if (!has_until) return unexpected(where + ".until is missing");
+  return h;
+}
+
 std::string errno_text(int err) { return std::strerror(err); }
+
+// "20261206T131313Z": sorts by time, no characters a shell or a file manager trips on.
+std::string file_timestamp(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
 
 // Closes a descriptor on every path out of a function.
 struct Fd {
@@ -83,6 +120,15 @@ std::string encode_state(const PersistentState& state) {
     json o = {{"prepend", s.prepend}};
     if (s.med) o["med"] = *s.med;
     j["steering"][name] = o;
+  }
+  if (!state.drain_began.empty()) {
+    j["drain_began"] = json::object();
+    for (const auto& [name, t] : state.drain_began) j["drain_began"][name] = t;
+  }
+  if (!state.flap_holds.empty()) {
+    j["flap_holds"] = json::object();
+    for (const auto& [name, h] : state.flap_holds)
+      j["flap_holds"][name] = {{"until", h.until}, {"next_hold_ms", h.next_hold_ms}};
   }
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
@@ -122,6 +168,19 @@ Expected<PersistentState, std::string> decode_state(std::string_view text) {
         if (!s) return unexpected(s.error());
         st.steering.emplace(name, std::move(s.value()));
       }
+    } else if (k == "drain_began") {
+      if (!val.is_object()) return unexpected(std::string("\"drain_began\" must be an object"));
+      for (const auto& [name, t] : val.items()) {
+        if (!t.is_number_integer()) return unexpected("drain_began." + name + " must be an integer");
+        st.drain_began.emplace(name, t.get<std::int64_t>());
+      }
+    } else if (k == "flap_holds") {
+      if (!val.is_object()) return unexpected(std::string("\"flap_holds\" must be an object"));
+      for (const auto& [name, hj] : val.items()) {
+        auto h = flap_hold_from_json(hj, "flap_holds." + name);
+        if (!h) return unexpected(h.error());
+        st.flap_holds.emplace(name, std::move(h.value()));
+      }
     } else {
       return unexpected(fmt::format("unknown field \"{}\"", k));
     }
@@ -132,13 +191,43 @@ Expected<PersistentState, std::string> decode_state(std::string_view text) {
 StateFile::StateFile(std::filesystem::path dir, FileFaultInjector inject)
     : dir_(std::move(dir)), path_(dir_ / kFileName), inject_(std::move(inject)) {}
 
-LoadResult StateFile::load() const {
+LoadResult StateFile::load(std::chrono::system_clock::time_point now) const {
   LoadResult result;
-  auto unreadable = [&](std::string_view op, int err) {
-    result.problem = fmt::format(
-        "cannot read state file {}: {}: {}; starting with no drains or steering overrides",
-        path_.string(), op, errno_text(err));
+  const std::string check_advice =
+      "check it, re-apply the drains and steering overrides you want, then run \"heraldctl undrain --all\"";
+  // The file exists but is no use: fail safe. Every service drained, with its drain-period
+  // counted as over, until an operator has looked at the file. The file is moved aside under a
+  // name of its own (never over an earlier copy: two bad files leave two copies), and the
+  // fail-safe state saved in its place, or a restart would find no file and drain nothing.
+  auto fail_safe = [&](const std::string& what, std::string_view tag) {
+    result.state = PersistentState{};
+    result.state.drain_all = PersistentState::DrainRecord{
+        fmt::format("fail-safe: state file {} {} at start; check it, then run heraldctl undrain --all",
+                    path_.string(), what),
+        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count(), true};
+    const std::string base = fmt::format("{}.{}-{}", path_.string(), tag, file_timestamp(now));
+    std::filesystem::path kept = base;
+    std::error_code ec;
+    for (int i = 2; i < 1000 && std::filesystem::exists(kept, ec); ++i) kept = base + "-" + std::to_string(i);
+    int err = fault("rename");
+    if (err == 0 && (std::filesystem::exists(kept, ec) || ec)) err = ec ? ec.value() : EEXIST;
+    if (err == 0 && ::rename(path_.c_str(), kept.c_str()) != 0) err = errno;
+    const std::string head = fmt::format(
+        "state file {} {}; every service starts drained and withdrawn (fail-safe) because the "
+        "operator's drains are unknown; ",
+        path_.string(), what);
+    if (err != 0) {
+      // Left in place: the next start finds it again and fails safe again.
+      result.problem = head + fmt::format("it could not be moved to {} ({}); {}", kept.string(),
+                                          errno_text(err), check_advice);
+      return result;
+    }
+    result.problem = head + fmt::format("the file is kept as {}; {}", kept.string(), check_advice);
+    if (auto save_err = save(result.state)) *result.problem += "; " + *save_err;
     return result;
+  };
+  auto unreadable = [&](std::string_view op, int err) {
+    return fail_safe(fmt::format("cannot be read ({}: {})", op, errno_text(err)), "unreadable");
   };
   Fd f;
   int err = fault("open");
@@ -168,25 +257,11 @@ LoadResult StateFile::load() const {
       text.size() > kMaxBytes
           ? Expected<PersistentState, std::string>(
                 unexpected(fmt::format("larger than {} bytes", kMaxBytes)))
+      : text.find_first_not_of(" \t\r\n") == std::string::npos
+          ? Expected<PersistentState, std::string>(unexpected(std::string("empty")))
           : decode_state(text);
-  if (decoded) {
-    result.state = std::move(decoded.value());
-    return result;
-  }
-  // Keep the bad file for the operator instead of overwriting it at the next save.
-  std::filesystem::path kept = path_;
-  kept += ".corrupt";
-  std::string kept_note;
-  err = fault("rename");
-  if (err == 0 && ::rename(path_.c_str(), kept.c_str()) != 0) err = errno;
-  if (err == 0) {
-    kept_note = fmt::format("the bad file is kept as {}", kept.string());
-  } else {
-    kept_note = fmt::format("could not rename it to {}: {}", kept.string(), errno_text(err));
-  }
-  result.problem = fmt::format(
-      "state file {} is corrupt ({}); starting with no drains or steering overrides; {}",
-      path_.string(), decoded.error(), kept_note);
+  if (!decoded) return fail_safe(fmt::format("is corrupt ({})", decoded.error()), "corrupt");
+  result.state = std::move(decoded.value());
   return result;
 }
 

@@ -1,11 +1,18 @@
-// The daemon's persistent operator state: drains and steering overrides, so that a service
-// drained for maintenance stays drained across a restart or a crash.
+// The daemon's persistent operator state: drains, steering overrides and running flap holds, so
+// that a service drained for maintenance (or held down for flapping) stays so across a restart
+// or a crash.
 //
 // Stored as JSON in <state dir>/herald.state and replaced atomically: write a temporary file in
 // the same directory, fsync it, rename it over the old one, fsync the directory (so the rename
 // itself survives a power cut). Failures are values: the daemon keeps running with its in-memory
 // state and reports that it could not persist it.
+//
+// A state file that exists but cannot be read or decoded fails safe: the daemon cannot know what
+// the operator had drained, so it starts with every service drained (a fail-safe "drain --all"
+// whose drain-period counts as over) until an operator has looked and runs "heraldctl undrain
+// --all". Only a missing file (first start) means "nothing drained".
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -23,6 +30,10 @@ struct PersistentState {
   struct DrainRecord {
     std::string reason;      // operator's text, may be empty
     std::int64_t since = 0;  // UNIX seconds when the drain was requested
+    // Set by load() when the state file could not be read: the drain-period counts as already
+    // over (prefixes are withdrawn at once, never announced as drained) and the metric
+    // herald_state_file_fail_safe is 1 while it is in force.
+    bool fail_safe = false;
     bool operator==(const DrainRecord&) const = default;
   };
   struct Steering {
@@ -30,11 +41,25 @@ struct PersistentState {
     std::optional<std::uint32_t> med;  // MULTI_EXIT_DISC to send; nullopt: none
     bool operator==(const Steering&) const = default;
   };
+  // A running flap hold (health::FlapHold on the wall clock).
+  struct FlapHold {
+    std::int64_t until = 0;         // UNIX seconds when the hold ends (rounded up)
+    std::int64_t next_hold_ms = 0;  // length of the hold after this one
+    bool operator==(const FlapHold&) const = default;
+  };
   std::optional<DrainRecord> drain_all;          // "drain --all": every service
   std::map<std::string, DrainRecord> drained;    // service name -> drain
   std::map<std::string, Steering> steering;      // service name -> override
+  std::map<std::string, FlapHold> flap_holds;    // service name -> hold in force
+  // Service name -> UNIX seconds when the drain in force began, whatever its cause (operator,
+  // maintenance file, shutdown), kept until the service is Up again: a restart then goes on
+  // with the same drain-period instead of starting a new one (daemon/drain_period.hpp).
+  std::map<std::string, std::int64_t> drain_began;
 
-  bool empty() const { return !drain_all && drained.empty() && steering.empty(); }
+  bool empty() const {
+    return !drain_all && drained.empty() && steering.empty() && flap_holds.empty() && drain_began.empty();
+  }
+  bool fail_safe() const { return drain_all && drain_all->fail_safe; }
   bool operator==(const PersistentState&) const = default;
 };
 
@@ -47,8 +72,8 @@ Expected<PersistentState, std::string> decode_state(std::string_view text);
 // "write", "fsync", "rename", "fsync dir"); a non-zero errno makes the call fail with that errno.
 using FileFaultInjector = std::function<int(std::string_view operation)>;
 
-// What load() found. `problem` is set when something had to be ignored (unreadable or corrupt
-// file); the state is then empty and the daemon starts with no drains or overrides.
+// What load() found. `problem` is set when the file exists but could not be used (unreadable or
+// corrupt); the state is then the fail-safe one: only a fail-safe drain_all.
 struct LoadResult {
   PersistentState state;
   std::optional<std::string> problem;
@@ -65,9 +90,13 @@ class StateFile {
 
   const std::filesystem::path& path() const { return path_; }
 
-  // Reads the state. A missing file is an empty state with no problem. A corrupt file is
-  // renamed to "herald.state.corrupt" (kept for the operator) and reported in `problem`.
-  LoadResult load() const;
+  // Reads the state. A missing file is an empty state with no problem. A file that cannot be
+  // read or decoded gives the fail-safe state (every service drained since `now`) and a
+  // `problem` sentence for the operator naming the file and what to do. The bad file is moved
+  // aside as "herald.state.corrupt-<UTC time>" (or ".unreadable-", never over an earlier copy)
+  // and the fail-safe state saved in its place, so that a restart stays drained; a file that
+  // cannot be moved is left in place (and fails safe again at the next start).
+  LoadResult load(std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
   // Atomically replaces the file with `state`. Returns an error sentence naming the file, the
   // failed step and the errno text, e.g. "cannot save state file /var/lib/herald/herald.state:

@@ -74,8 +74,14 @@ std::string since_cell(const json& obj, const char* key, const std::string& now)
   return age.empty() ? ts : age + " ago";
 }
 
-std::string overrides_cell(const json& svc) {
+std::string overrides_cell(const json& svc, const std::string& now) {
   std::vector<std::string> parts;
+  std::string hold = str(svc, "flap_hold_until", "");
+  if (!hold.empty()) {
+    // When it ends, and how far that is (heraldctl clear-hold SERVICE ends it now).
+    std::string left = age_between(now, hold);
+    parts.push_back("flap hold until " + hold + (left.empty() ? "" : " (in " + left + ")"));
+  }
   const json& drain = member(svc, "drain");
   if (drain.is_object()) {
     std::string p = member(drain, "all").is_boolean() && drain["all"].get<bool>() ? "drained (all)"
@@ -163,7 +169,10 @@ std::string render_status(const json& reply) {
   out += "\n";
   const json& all = member(st, "drain_all");
   if (all.is_object()) {
-    out += "ALL SERVICES DRAINED since " + since_cell(all, "since", now);
+    out += member(all, "fail_safe").is_boolean() && all["fail_safe"].get<bool>()
+               ? "ALL SERVICES DRAINED (FAIL-SAFE) since "
+               : "ALL SERVICES DRAINED since ";
+    out += since_cell(all, "since", now);
     std::string reason = str(all, "reason", "");
     if (!reason.empty()) out += ": " + reason;
     out += "\n";
@@ -208,7 +217,7 @@ std::string render_status(const json& reply) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& s : services) {
       rows.push_back({str(s, "name"), str(s, "state"), since_cell(s, "since", now),
-                      str(s, "announced"), prefixes_cell(s), overrides_cell(s), str(s, "reason")});
+                      str(s, "announced"), prefixes_cell(s), overrides_cell(s, now), str(s, "reason")});
       const json& cs = member(s, "checks");
       if (!cs.is_array()) continue;
       for (const auto& c : cs) {

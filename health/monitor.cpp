@@ -165,6 +165,7 @@ void Monitor::apply(const std::shared_ptr<Service>& s, CoreActions actions) {
     st.state = change.to;
     st.reason = change.reason;
     st.flap_hold_until = change.flap_hold_until;
+    if (!change.flap_hold_until) st.flap_next_hold = Duration{0};
     if (change.to != change.from) st.since = change.at;
     on_change_(st, change.from);
   }
@@ -207,12 +208,31 @@ ServiceStatus Monitor::status_of(const Service& s) const {
   st.reason = s.core.reason();
   st.since = s.core.since();
   st.flap_hold_until = s.core.flap_hold_until();
+  if (auto h = s.core.flap_hold()) st.flap_next_hold = h->next_hold;
   const auto& checks = s.core.spec().checks;
   for (std::size_t i = 0; i < checks.size(); ++i) {
     st.checks.push_back(CheckStatus{s.labels[i], s.core.last_results()[i], std::nullopt});
     if (s.dns[i]) st.checks.back().stale_replies = s.dns[i]->stale_replies();
   }
   return st;
+}
+
+bool Monitor::restore_flap_hold(const std::string& service, const FlapHold& hold) {
+  auto it = services_.find(service);
+  if (it == services_.end()) return false;
+  apply(it->second, it->second->core.restore_flap_hold(hold, now_instant()));
+  arm(it->second);
+  return it->second->core.flap_hold().has_value();
+}
+
+bool Monitor::clear_flap_hold(const std::string& service) {
+  auto it = services_.find(service);
+  if (it == services_.end()) return false;
+  auto actions = it->second->core.clear_flap_hold(now_instant());
+  if (!actions) return false;
+  apply(it->second, std::move(*actions));
+  arm(it->second);
+  return true;
 }
 
 std::vector<ServiceStatus> Monitor::snapshot() const {
@@ -235,13 +255,16 @@ void Monitor::replace(std::vector<ServiceSpec> services) {
       continue;
     }
     std::optional<ServiceState> keep;
+    std::optional<FlapHold> keep_hold;
     if (it != services_.end()) {
       keep = it->second->core.state();
+      keep_hold = it->second->core.flap_hold();
       retire(*it->second);
       services_.erase(it);
     }
     std::string name = spec.name;
     auto s = make_service(std::move(spec), keep);
+    if (keep_hold) (void)s->core.restore_flap_hold(*keep_hold, now_instant());  // same hold, no news
     if (keep && s->core.state() != *keep && on_change_) on_change_(status_of(*s), *keep);
     if (running_) arm(s);
     next.emplace(std::move(name), std::move(s));

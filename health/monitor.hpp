@@ -37,6 +37,7 @@ struct ServiceStatus {
   std::string reason;  ///< reason of the last change (or the freshest failure while Down)
   Instant since;       ///< when `state` was entered
   std::optional<Instant> flap_hold_until;
+  Duration flap_next_hold{0};  ///< while held: the length of the hold after this one
   std::vector<CheckStatus> checks;
 };
 
@@ -71,8 +72,16 @@ class Monitor {
   void on_result(ResultCallback cb) { on_result_ = std::move(cb); }
   /// Status of every service, ordered by name.
   std::vector<ServiceStatus> snapshot() const;
+  /// Puts back a flap hold persisted before a restart (ServiceCore::restore_flap_hold); the
+  /// change is reported through the status callback. Returns whether the service is now held
+  /// (false: unknown service, hold already over, or flap control off).
+  bool restore_flap_hold(const std::string& service, const FlapHold& hold);
+  /// Ends a service's flap hold now (ServiceCore::clear_flap_hold), reported through the status
+  /// callback. False when the service is unknown or not held.
+  bool clear_flap_hold(const std::string& service);
   /// Reload: unchanged services keep running untouched; changed ones restart their schedule but
-  /// keep their current state (no spurious withdraw); removed ones stop; new ones start.
+  /// keep their current state and flap hold (no spurious withdraw); removed ones stop; new ones
+  /// start.
   void replace(std::vector<ServiceSpec> services);
 
  private:

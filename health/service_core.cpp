@@ -211,9 +211,11 @@ void ServiceCore::finish_round(Instant now, CoreActions& out) {
   if (toggled && p.flap.enabled) {
     toggles_.push_back(now.steady);
     while (!toggles_.empty() && toggles_.front() + p.flap.window < now.steady) toggles_.pop_front();
-    if (toggles_.size() > p.flap.max_changes) {
+    // A burst while a hold runs does not double it again (at most one doubling per hold): the
+    // changes stay in the window and start the next hold if the flapping goes on after it.
+    if (toggles_.size() > p.flap.max_changes && !hold_until_) {
       // A long quiet period since the last hold forgives earlier ones.
-      if (last_hold_end_ && !hold_until_ && now.steady - *last_hold_end_ > p.flap.max_hold)
+      if (last_hold_end_ && now.steady - *last_hold_end_ > p.flap.max_hold)
         next_hold_ = p.flap.hold;
       const std::size_t changes = toggles_.size();
       hold_until_ = now + next_hold_;
@@ -243,6 +245,35 @@ void ServiceCore::finish_round(Instant now, CoreActions& out) {
     if (grid <= now.steady) next_round_ = rise_gap_until_;
   }
   publish(now, "", out, hold_started);
+}
+
+std::optional<FlapHold> ServiceCore::flap_hold() const {
+  if (!hold_until_) return std::nullopt;
+  return FlapHold{hold_until_->wall, next_hold_};
+}
+
+CoreActions ServiceCore::restore_flap_hold(const FlapHold& hold, Instant now) {
+  CoreActions out;
+  const auto& f = spec_.policy.flap;
+  if (!f.enabled || hold.until <= now.wall) return out;
+  // A wall clock set back, or an edited file, cannot hold a service longer than max-hold.
+  const auto left = std::min(std::chrono::duration_cast<Duration>(hold.until - now.wall), f.max_hold);
+  hold_until_ = now + left;
+  next_hold_ = std::clamp(hold.next_hold, f.hold, f.max_hold);
+  health_reason_ = "flap hold carried over (restart or reload); " + health_reason_;
+  publish(now, "", out, true);
+  return out;
+}
+
+std::optional<CoreActions> ServiceCore::clear_flap_hold(Instant now) {
+  if (!hold_until_) return std::nullopt;
+  CoreActions out;
+  hold_until_.reset();
+  toggles_.clear();
+  next_hold_ = spec_.policy.flap.hold;
+  last_hold_end_.reset();
+  publish(now, "flap hold cleared by the operator", out, true);
+  return out;
 }
 
 void ServiceCore::publish(Instant now, const std::string& why, CoreActions& out, bool force_event) {

@@ -50,6 +50,14 @@ Duration splay_offset(Duration span, std::uint64_t draw);
 Duration first_delay(Duration span, std::chrono::steady_clock::time_point epoch,
                      std::chrono::steady_clock::time_point now, std::uint64_t draw);
 
+/// A running flap hold as it is kept across a restart: the end on the wall clock (the only clock
+/// that outlives the process) and the length of the hold after it (holds double).
+struct FlapHold {
+  std::chrono::system_clock::time_point until;
+  Duration next_hold{0};
+  bool operator==(const FlapHold&) const = default;
+};
+
 /// A status update of a service: its state changed, or a flap hold started or ended.
 struct StateChange {
   ServiceState from;
@@ -91,6 +99,21 @@ class ServiceCore {
   /// most one such round between two regular ones, and never sooner than fast-interval after a
   /// round that passed towards a pending rise. Call advance() next (next_wakeup() is due).
   void expedite(Instant now);
+
+  // Flap damping: more than max_changes health changes within the window start a hold, and
+  // the next hold is twice as long (up to max_hold). Changes while a hold runs neither extend
+  // nor double it: they count towards the next hold, which starts if the flapping goes on
+  // after this one ends.
+
+  /// The flap hold in force, for persisting it (nullopt when none).
+  std::optional<FlapHold> flap_hold() const;
+  /// Puts back a hold persisted before a restart: held Down until `hold.until` (at most
+  /// max-hold from now, whatever the file says), the next hold as long as it was. A hold that
+  /// already ended changes nothing. Reports the hold like one that starts.
+  CoreActions restore_flap_hold(const FlapHold& hold, Instant now);
+  /// The operator ends the flap hold now and forgives the flapping so far (the next hold is
+  /// the first one again). Returns nullopt when no hold is in force.
+  std::optional<CoreActions> clear_flap_hold(Instant now);
 
   /// When advance() must be called next (round due, round deadline or end of a flap hold).
   std::chrono::steady_clock::time_point next_wakeup() const;

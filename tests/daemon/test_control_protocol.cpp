@@ -44,6 +44,19 @@ TEST_CASE("every command form parses to its typed command") {
   CHECK(ok(R"({"cmd":"steer","service":"dns","med":4294967295})") ==
         Command{Steer{"dns", 0, 4294967295U}});
   CHECK(ok(R"({"cmd":"steer","service":"dns","clear":true})") == Command{SteerClear{"dns"}});
+  CHECK(ok(R"({"cmd":"clear-hold","service":"dns"})") == Command{ClearHold{"dns"}});
+}
+
+TEST_CASE("clear-hold argument errors") {
+  CHECK(err(R"({"cmd":"clear-hold"})") == "clear-hold: needs \"service\"");
+  CHECK(err(R"({"cmd":"clear-hold","service":""})") == "clear-hold: \"service\" must not be empty");
+  CHECK(err(R"({"cmd":"clear-hold","service":3})") == "clear-hold: \"service\" must be a string");
+  CHECK(err(R"({"cmd":"clear-hold","all":true})") ==
+        "clear-hold: unknown field \"all\"");
+  CHECK(err(R"({"cmd":"clear-hold","servce":"dns"})") ==
+        "clear-hold: unknown field \"servce\" (did you mean \"service\"?)");
+  CHECK(err(R"({"cmd":"clearhold","service":"dns"})").find("(did you mean \"clear-hold\"?)") !=
+        std::string::npos);
 }
 
 TEST_CASE("framing and JSON errors") {
@@ -54,7 +67,7 @@ TEST_CASE("framing and JSON errors") {
   CHECK(err("{\"cmd\":\"st\xff\"}").rfind("request is not valid JSON at byte", 0) == 0);
   CHECK(err(R"(["status"])") == "request must be a JSON object, not array");
   CHECK(err(R"({"command":"status"})") ==
-        "request has no \"cmd\" field (status, drain, undrain, steer, reload, events)");
+        "request has no \"cmd\" field (status, drain, undrain, steer, clear-hold, reload, events)");
   CHECK(err(R"({"cmd":7})") == "\"cmd\" must be a string");
   // Found by fuzz_control: an out-of-range number is a JSON error value, not an exception.
   CHECK(err(R"({"cmd":1e999})") == "request is not valid JSON: a number is out of range");
@@ -65,10 +78,10 @@ TEST_CASE("framing and JSON errors") {
 TEST_CASE("unknown commands name the closest known one") {
   CHECK(err(R"({"cmd":"stats"})") ==
         "unknown command \"stats\" (did you mean \"status\"?) (commands: status, drain, "
-        "undrain, steer, reload, events)");
+        "undrain, steer, clear-hold, reload, events)");
   CHECK(err(R"({"cmd":"un"})").find("(did you mean \"undrain\"?)") != std::string::npos);
   CHECK(err(R"({"cmd":"fo"})") ==
-        "unknown command \"fo\" (commands: status, drain, undrain, steer, reload, events)");
+        "unknown command \"fo\" (commands: status, drain, undrain, steer, clear-hold, reload, events)");
 }
 
 TEST_CASE("drain and undrain argument errors") {
@@ -127,6 +140,7 @@ TEST_CASE("to_json round-trips through parse_request") {
                          Steer{"dns", 2, std::nullopt},
                          Steer{"dns", 0, 7U},
                          SteerClear{"dns"},
+                         ClearHold{"dns"},
                          Reload{},
                          Events{}};
   for (const Command& c : all) {
@@ -135,6 +149,7 @@ TEST_CASE("to_json round-trips through parse_request") {
     CHECK(ok(line) == c);
   }
   CHECK(command_name(SteerClear{"x"}) == "steer");
+  CHECK(command_name(ClearHold{"x"}) == "clear-hold");
 }
 
 TEST_CASE("responses") {

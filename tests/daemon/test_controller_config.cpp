@@ -57,6 +57,15 @@ remote-as = 65000
   CHECK(d.idle_hold_max == 300s);
 }
 
+TEST_CASE("controller_config: a flap hold survives the state file, its end rounded up to the second") {
+  const auto t = std::chrono::system_clock::from_time_t(1'800'000'000);
+  auto p = daemon::persisted_flap_hold(health::FlapHold{t + 29500ms, 60s});
+  CHECK(p == daemon::PersistentState::FlapHold{1'800'000'030, 60'000});
+  CHECK(daemon::flap_hold_of(p) == health::FlapHold{t + 30s, 60s});
+  // Whole seconds round-trip exactly.
+  CHECK(daemon::flap_hold_of(daemon::persisted_flap_hold(health::FlapHold{t, 90s})) == health::FlapHold{t, 90s});
+}
+
 TEST_CASE("controller_config: the RFC 9234 role and strict mode reach the speaker") {
   const auto peers = daemon::speaker_peers(load_peer("role = \"customer\"\nstrict-role = true\n"));
   REQUIRE(peers.size() == 1);

@@ -89,14 +89,16 @@ TEST_CASE("heraldctl sends exactly the command asked for") {
   CHECK(heraldctl(h.dir, sock + " steer dns --med 7").status == 0);
   CHECK(heraldctl(h.dir, sock + " steer dns --clear").status == 0);
   CHECK(heraldctl(h.dir, sock + " reload").status == 0);
+  CHECK(heraldctl(h.dir, sock + " clear-hold dns").status == 0);
   std::lock_guard lock(h.mutex);
-  REQUIRE(h.seen.size() == 6);
+  REQUIRE(h.seen.size() == 7);
   CHECK(h.seen[0] == Command{Drain{Target{false, "dns"}, "kernel upgrade"}});
   CHECK(h.seen[1] == Command{Drain{Target{true, ""}, ""}});
   CHECK(h.seen[2] == Command{Steer{"dns", 3, 50U}});
   CHECK(h.seen[3] == Command{Steer{"dns", 0, 7U}});
   CHECK(h.seen[4] == Command{SteerClear{"dns"}});
   CHECK(h.seen[5] == Command{Reload{}});
+  CHECK(h.seen[6] == Command{ClearHold{"dns"}});
 }
 
 TEST_CASE("heraldctl exit statuses: refused 1, unreachable 2, usage 64; warnings on stderr") {
@@ -123,6 +125,7 @@ TEST_CASE("heraldctl exit statuses: refused 1, unreachable 2, usage 64; warnings
   CHECK(heraldctl(h.dir, sock + " steer dns --prepend 17").status == 64);
   CHECK(heraldctl(h.dir, sock + " drain").status == 64);
   CHECK(heraldctl(h.dir, sock + " drain dns --all").status == 64);
+  CHECK(heraldctl(h.dir, sock + " clear-hold").status == 64);
   CHECK(h.calls() == 2);  // none of the usage errors reached the daemon
 }
 

@@ -1,11 +1,15 @@
-// State file: encode/decode, atomic save and load in a real temporary directory, corrupt files
-// kept aside, and every failing step of a save reported as a value with the old file intact.
+// State file: encode/decode, atomic save and load in a real temporary directory, unusable files
+// failing safe (every service drained) with every corrupt copy kept aside, and every failing step
+// of a save reported as a value with the old file intact.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "daemon/state_file.hpp"
 #include "temp_dir.hpp"
@@ -23,7 +27,35 @@ PersistentState sample() {
   s.drained["dns-tcp"] = {"", 1795946401};
   s.steering["dns"] = {2, 100U};
   s.steering["doh"] = {0, std::nullopt};
+  s.flap_holds["dns"] = {1795946460, 60000};
+  s.drain_began["dns"] = 1795946400;
   return s;
+}
+
+// 2026-12-06T13:13:13Z, the "now" of the loads below.
+const auto kNow = std::chrono::system_clock::from_time_t(1796562793);
+
+// The fail-safe state load() returns for a file it cannot use.
+void check_fail_safe(const herald::daemon::LoadResult& r, std::int64_t since = 1796562793) {
+  REQUIRE(r.problem.has_value());
+  REQUIRE(r.state.drain_all.has_value());
+  CHECK(r.state.fail_safe());
+  CHECK(r.state.drain_all->since == since);
+  CHECK(r.state.drain_all->reason.find("run heraldctl undrain --all") != std::string::npos);
+  CHECK(r.state.drained.empty());
+  CHECK(r.state.steering.empty());
+  CHECK(r.problem->find("every service starts drained and withdrawn (fail-safe)") != std::string::npos);
+}
+
+// The files in `dir` whose names start with `prefix`, sorted.
+std::vector<std::string> files_starting(const std::filesystem::path& dir, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    auto name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string slurp(const std::filesystem::path& p) {
@@ -45,6 +77,18 @@ TEST_CASE("encoded state is stable, readable JSON and decodes to the same state"
   s.drain_all = PersistentState::DrainRecord{"site move", 5};
   s.drained["dns"] = {"maint", 7};
   s.steering["dns"] = {3, 42U};
+  s.flap_holds["dns"] = {1800000030, 60000};
+  CHECK(herald::daemon::encode_state(s) ==
+        "{\n"
+        "  \"drain_all\": {\n    \"reason\": \"site move\",\n    \"since\": 5\n  },\n"
+        "  \"drained\": {\n    \"dns\": {\n      \"reason\": \"maint\",\n      \"since\": 7\n"
+        "    }\n  },\n"
+        "  \"flap_holds\": {\n    \"dns\": {\n      \"next_hold_ms\": 60000,\n      \"until\": 1800000030\n"
+        "    }\n  },\n"
+        "  \"steering\": {\n    \"dns\": {\n      \"med\": 42,\n      \"prepend\": 3\n    }\n"
+        "  },\n"
+        "  \"version\": 1\n}\n");
+  s.flap_holds.clear();
   CHECK(herald::daemon::encode_state(s) ==
         "{\n"
         "  \"drain_all\": {\n    \"reason\": \"site move\",\n    \"since\": 5\n  },\n"
@@ -59,6 +103,12 @@ TEST_CASE("encoded state is stable, readable JSON and decodes to the same state"
   auto back2 = herald::daemon::decode_state(herald::daemon::encode_state(sample()));
   REQUIRE(back2.has_value());
   CHECK(*back2 == sample());
+  PersistentState fs;
+  fs.drain_all = PersistentState::DrainRecord{"fail-safe", 9, true};
+  CHECK(herald::daemon::encode_state(fs).find("\"fail_safe\": true") != std::string::npos);
+  auto back3 = herald::daemon::decode_state(herald::daemon::encode_state(fs));
+  REQUIRE(back3.has_value());
+  CHECK(back3->fail_safe());
 }
 
 TEST_CASE("decode errors name the problem") {
@@ -74,13 +124,24 @@ TEST_CASE("decode errors name the problem") {
   CHECK(decode_state(R"({"version":1,"steering":{"dns":{"med":-1}}})").error() ==
         "steering.dns.med must be an integer 0..4294967295");
   CHECK(decode_state(R"({"version":1,"extra":1})").error() == "unknown field \"extra\"");
+  CHECK(decode_state(R"({"version":1,"drain_all":{"fail_safe":1}})").error() ==
+        "drain_all.fail_safe must be true or false");
+  CHECK(decode_state(R"({"version":1,"flap_holds":{"dns":{"next_hold_ms":5}}})").error() ==
+        "flap_holds.dns.until is missing");
+  CHECK(decode_state(R"({"version":1,"flap_holds":{"dns":{"until":5,"next_hold_ms":-1}}})").error() ==
+        "flap_holds.dns.next_hold_ms must be a non-negative integer");
+  CHECK(decode_state(R"({"version":1,"flap_holds":[]})").error() == "\"flap_holds\" must be an object");
+  CHECK(decode_state(R"({"version":1,"drain_began":{"dns":"x"}})").error() == "drain_began.dns must be an integer");
+  CHECK(decode_state(R"({"version":1,"drain_began":1})").error() == "\"drain_began\" must be an object");
 }
 
-TEST_CASE("missing file is an empty state without a problem") {
+TEST_CASE("missing file (first start) is an empty state without a problem") {
   TempDir dir;
-  auto r = StateFile(dir.path()).load();
+  auto r = StateFile(dir.path()).load(kNow);
   CHECK(r.state.empty());
+  CHECK_FALSE(r.state.fail_safe());
   CHECK_FALSE(r.problem.has_value());
+  CHECK(std::filesystem::is_empty(dir.path()));  // nothing written, nothing moved
 }
 
 TEST_CASE("save then load returns the same state and leaves no temporary file") {
@@ -98,28 +159,90 @@ TEST_CASE("save then load returns the same state and leaves no temporary file") 
   CHECK(file.load().state.empty());
 }
 
-TEST_CASE("corrupt file: clear problem, empty state, bad file kept as .corrupt") {
+TEST_CASE("corrupt file fails safe: every service drained, bad file kept, fail-safe state saved") {
   TempDir dir;
   spit(dir / "herald.state", "{\"version\":1,\"drained\":");
-  auto r = StateFile(dir.path()).load();
-  CHECK(r.state.empty());
-  REQUIRE(r.problem.has_value());
+  auto r = StateFile(dir.path()).load(kNow);
+  check_fail_safe(r);
+  const auto kept = dir / "herald.state.corrupt-20261206T131313Z";
   CHECK(*r.problem == "state file " + (dir / "herald.state").string() +
-                          " is corrupt (not valid JSON at byte 24); starting with no drains or "
-                          "steering overrides; the bad file is kept as " +
-                          (dir / "herald.state.corrupt").string());
-  CHECK_FALSE(std::filesystem::exists(dir / "herald.state"));
-  CHECK(slurp(dir / "herald.state.corrupt") == "{\"version\":1,\"drained\":");
+                          " is corrupt (not valid JSON at byte 24); every service starts drained and "
+                          "withdrawn (fail-safe) because the operator's drains are unknown; the "
+                          "file is kept as " + kept.string() +
+                          "; check it, re-apply the drains and steering overrides you want, then run "
+                          "\"heraldctl undrain --all\"");
+  CHECK(slurp(kept) == "{\"version\":1,\"drained\":");
+  // The fail-safe state took the bad file's place: a restart stays drained, with no new problem.
+  auto again = StateFile(dir.path()).load(kNow + std::chrono::hours(1));
+  CHECK_FALSE(again.problem.has_value());
+  CHECK(again.state == r.state);
 }
 
-TEST_CASE("unreadable state file (a directory) is reported, not renamed") {
+TEST_CASE("an empty state file fails safe like a corrupt one") {
+  for (const char* text : {"", "\n  \n"}) {
+    TempDir dir;
+    spit(dir / "herald.state", text);
+    auto r = StateFile(dir.path()).load(kNow);
+    check_fail_safe(r);
+    CHECK(r.problem->find(" is corrupt (empty); ") != std::string::npos);
+    CHECK(files_starting(dir.path(), "herald.state.corrupt") ==
+          std::vector<std::string>{"herald.state.corrupt-20261206T131313Z"});
+  }
+}
+
+TEST_CASE("every corrupt copy is kept: a second corruption does not overwrite the first") {
+  TempDir dir;
+  spit(dir / "herald.state", "first");
+  check_fail_safe(StateFile(dir.path()).load(kNow));
+  spit(dir / "herald.state", "second");
+  check_fail_safe(StateFile(dir.path()).load(kNow));  // the same second
+  spit(dir / "herald.state", "third");
+  check_fail_safe(StateFile(dir.path()).load(kNow + std::chrono::seconds(61)), 1796562793 + 61);
+  CHECK(files_starting(dir.path(), "herald.state.corrupt") ==
+        std::vector<std::string>{"herald.state.corrupt-20261206T131313Z",
+                                 "herald.state.corrupt-20261206T131313Z-2",
+                                 "herald.state.corrupt-20261206T131414Z"});
+  CHECK(slurp(dir / "herald.state.corrupt-20261206T131313Z") == "first");
+  CHECK(slurp(dir / "herald.state.corrupt-20261206T131313Z-2") == "second");
+  CHECK(slurp(dir / "herald.state.corrupt-20261206T131414Z") == "third");
+}
+
+TEST_CASE("a corrupt file that cannot be moved aside fails safe and is left in place") {
+  TempDir dir;
+  spit(dir / "herald.state", "garbage");
+  FileFaultInjector inject = [](std::string_view op) { return op == "rename" ? EACCES : 0; };
+  auto r = StateFile(dir.path(), inject).load(kNow);
+  check_fail_safe(r);
+  CHECK(r.problem->find("it could not be moved to " + (dir / "herald.state.corrupt-20261206T131313Z").string() +
+                        " (Permission denied)") != std::string::npos);
+  CHECK(slurp(dir / "herald.state") == "garbage");  // not overwritten by the fail-safe state
+  CHECK(files_starting(dir.path(), "herald.state.corrupt").empty());
+}
+
+TEST_CASE("unreadable state file (a directory) fails safe and is moved aside") {
   TempDir dir;
   std::filesystem::create_directory(dir / "herald.state");
-  auto r = StateFile(dir.path()).load();
-  CHECK(r.state.empty());
-  REQUIRE(r.problem.has_value());
-  CHECK(r.problem->find(": read: Is a directory; starting with no drains") != std::string::npos);
-  CHECK(std::filesystem::is_directory(dir / "herald.state"));
+  spit(dir / "herald.state" / "inside", "x");
+  auto r = StateFile(dir.path()).load(kNow);
+  check_fail_safe(r);
+  const auto kept = dir / "herald.state.unreadable-20261206T131313Z";
+  CHECK(r.problem->find(" cannot be read (read: Is a directory); every service starts drained") !=
+        std::string::npos);
+  CHECK(r.problem->find("the file is kept as " + kept.string()) != std::string::npos);
+  CHECK(slurp(kept / "inside") == "x");
+  // The fail-safe state is in its place: a restart stays drained.
+  CHECK(StateFile(dir.path()).load(kNow).state == r.state);
+}
+
+TEST_CASE("a state file that cannot be opened fails safe and is kept intact") {
+  TempDir dir;
+  REQUIRE_FALSE(StateFile(dir.path()).save(sample()).has_value());
+  const std::string text = slurp(dir / "herald.state");
+  FileFaultInjector inject = [](std::string_view op) { return op == "open" ? EACCES : 0; };
+  auto r = StateFile(dir.path(), inject).load(kNow);
+  check_fail_safe(r);
+  CHECK(r.problem->find(" cannot be read (open: Permission denied)") != std::string::npos);
+  CHECK(slurp(dir / "herald.state.unreadable-20261206T131313Z") == text);
 }
 
 TEST_CASE("save into a non-existent directory fails with a clear value") {
@@ -166,13 +289,14 @@ TEST_CASE("a failing directory fsync is reported although the new file is in pla
   CHECK(StateFile(dir.path()).load().state == sample());
 }
 
-TEST_CASE("a read error is reported without touching the file") {
+TEST_CASE("a read error fails safe and keeps the file's content aside") {
   TempDir dir;
   REQUIRE_FALSE(StateFile(dir.path()).save(sample()).has_value());
   FileFaultInjector inject = [](std::string_view op) { return op == "read" ? EIO : 0; };
-  auto r = StateFile(dir.path(), inject).load();
-  CHECK(r.state.empty());
-  REQUIRE(r.problem.has_value());
-  CHECK(r.problem->find(": read: Input/output error") != std::string::npos);
-  CHECK(StateFile(dir.path()).load().state == sample());
+  auto r = StateFile(dir.path(), inject).load(kNow);
+  check_fail_safe(r);
+  CHECK(r.problem->find(" cannot be read (read: Input/output error)") != std::string::npos);
+  auto kept = herald::daemon::decode_state(slurp(dir / "herald.state.unreadable-20261206T131313Z"));
+  REQUIRE(kept.has_value());
+  CHECK(*kept == sample());  // the operator can put it back
 }

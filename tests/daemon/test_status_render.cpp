@@ -124,6 +124,27 @@ TEST_CASE("event lines") {
   CHECK(render_event(json::parse("[1,2]")) == "[1,2]");
 }
 
+TEST_CASE("status report: a flap hold shows when it ends; a fail-safe drain says so") {
+  json st = {{"version", "0.1.0"},
+             {"pid", 1},
+             {"now", "2026-11-29T10:00:00Z"},
+             {"drain_all",
+              {{"reason", "fail-safe: state file /var/lib/herald/herald.state is corrupt"},
+               {"since", "2026-11-29T09:59:00Z"},
+               {"fail_safe", true}}},
+             {"services",
+              {{{"name", "dns"},
+                {"state", "Down"},
+                {"flap_hold_until", "2026-11-29T10:04:30Z"},
+                {"flap_next_hold_s", 60},
+                {"reason", "down (flap hold until 2026-11-29T10:04:30Z): 7 changes within 60s"}}}}};
+  std::string out = render_status(st);
+  CHECK(out.find("ALL SERVICES DRAINED (FAIL-SAFE) since 1m 0s ago: fail-safe: state file "
+                 "/var/lib/herald/herald.state is corrupt\n") != std::string::npos);
+  CHECK(out.find("dns   Down   -      -          -         flap hold until 2026-11-29T10:04:30Z (in 4m 30s)  "
+                 "down (flap hold") != std::string::npos);
+}
+
 TEST_CASE("ages and tables") {
   CHECK(age_between("2026-11-29T10:00:00Z", "2026-11-29T10:00:45.9Z") == "45s");
   CHECK(age_between("2026-11-28T07:00:00Z", "2026-11-29T10:00:00Z") == "1d 3h");

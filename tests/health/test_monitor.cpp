@@ -113,3 +113,54 @@ TEST_CASE("validate_service names the problem") {
   s.checks.push_back(d);
   CHECK(health::validate_service(s).error() == "service x: dns not-an-ip:53 . SOA: bad DNS server address 'not-an-ip'");
 }
+
+TEST_CASE("a restored flap hold keeps a passing service down, survives replace, and clear ends it") {
+  boost::asio::io_context io;
+  std::vector<health::ServiceStatus> events;
+  auto s = exec_service("svc", {"/bin/true"}, 20ms, 1s);
+  s.policy.flap = {true, 4, 60s, 30s, 600s};
+  health::Monitor mon(io, {s}, [&](const health::ServiceStatus& st, ServiceState) { events.push_back(st); });
+  const auto until = std::chrono::system_clock::now() + 60s;
+  CHECK_FALSE(mon.restore_flap_hold("nosuch", {until, 120s}));
+  CHECK_FALSE(mon.restore_flap_hold("svc", {std::chrono::system_clock::now() - 1s, 120s}));  // over
+  CHECK(events.empty());
+  REQUIRE(mon.restore_flap_hold("svc", {until, 120s}));
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].state == ServiceState::Down);
+  REQUIRE(events[0].flap_hold_until.has_value());
+  CHECK(events[0].flap_next_hold == 120s);
+  mon.start();
+  // The check passes round after round; the service stays held.
+  auto passes = [&] {
+    const auto snap = mon.snapshot();
+    return snap[0].checks[0].last && snap[0].checks[0].last->pass;
+  };
+  for (int i = 0; i < 100 && !passes(); ++i) io.run_for(20ms);
+  REQUIRE(passes());
+  io.run_for(100ms);
+  CHECK(events.size() == 1);
+  CHECK(mon.snapshot()[0].state == ServiceState::Down);
+  CHECK(mon.snapshot()[0].flap_next_hold == 120s);
+  // A reload that changes the service keeps its hold.
+  auto s2 = s;
+  s2.policy.rise = 2;
+  mon.replace({s2});
+  REQUIRE(mon.snapshot()[0].flap_hold_until.has_value());
+  CHECK(mon.snapshot()[0].flap_next_hold == 120s);
+  for (int i = 0; i < 100 && !passes(); ++i) io.run_for(20ms);
+  io.run_for(100ms);  // rise 2 reached behind the hold
+  CHECK(mon.snapshot()[0].state == ServiceState::Down);
+  // The operator ends it: the healthy service comes up at once.
+  CHECK_FALSE(mon.clear_flap_hold("nosuch"));
+  const auto before = events.size();
+  REQUIRE(mon.clear_flap_hold("svc"));
+  REQUIRE(events.size() == before + 1);
+  CHECK(events.back().state == ServiceState::Up);
+  CHECK_FALSE(events.back().flap_hold_until.has_value());
+  CHECK(events.back().reason.rfind("flap hold cleared by the operator; ", 0) == 0);
+  CHECK_FALSE(mon.snapshot()[0].flap_hold_until.has_value());
+  CHECK_FALSE(mon.clear_flap_hold("svc"));  // nothing left to clear
+  mon.stop();
+  io.restart();
+  io.run_for(100ms);
+}

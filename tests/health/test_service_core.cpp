@@ -291,6 +291,120 @@ TEST_CASE("flapping holds the service down for a doubling, capped period") {
   CHECK(core.flap_hold_until()->steady == clock.now.steady + 25s);
 }
 
+TEST_CASE("flapping during a hold neither extends nor doubles it: one doubling per hold") {
+  // The defaults' shape (hold 30s doubling up to 10m): before, every burst beyond max-changes
+  // during a hold doubled it again, and 30s became 10m within about 10s of flapping.
+  FakeClock clock;
+  auto s = service(1, 1);
+  s.policy.flap = {true, 2, 60s, 30s, 600s};
+  ServiceCore core(s, clock.now, 0s);
+  round(core, clock, {ok()});
+  round(core, clock, {servfail()});
+  round(core, clock, {ok()});  // third change in the window: held
+  REQUIRE(core.flap_hold_until().has_value());
+  const auto first_end = core.flap_hold_until()->steady;
+  CHECK(first_end == clock.now.steady + 30s);
+  // Ten seconds of flapping, one change per round, while the hold runs.
+  const auto burst_end = clock.now.steady + 10s;
+  for (int i = 0; i < 100 && clock.now.steady < burst_end; ++i)
+    round(core, clock, {i % 2 == 0 ? servfail() : ok()});
+  REQUIRE(core.flap_hold_until().has_value());
+  CHECK(core.flap_hold_until()->steady == first_end);
+  CHECK(core.flap_hold()->next_hold == 60s);
+  CHECK(core.state() == ServiceState::Down);
+  // The hold ends on time; flapping on starts the next hold, twice as long (not 10 minutes).
+  clock.now.steady = first_end;
+  auto a = core.advance(clock.now);
+  CHECK_FALSE(core.flap_hold_until().has_value());
+  if (a.start_round) core.on_result(*a.start_round, 0, servfail(), clock.now);
+  for (int i = 0; i < 10 && !core.flap_hold_until(); ++i) round(core, clock, {i % 2 == 0 ? ok() : servfail()});
+  REQUIRE(core.flap_hold_until().has_value());
+  CHECK(core.flap_hold_until()->steady == clock.now.steady + 60s);
+  CHECK(core.flap_hold()->next_hold == 120s);
+}
+
+TEST_CASE("a persisted flap hold is restored after a restart and ends at its time") {
+  FakeClock clock;
+  auto s = service(1, 1, true);
+  s.policy.flap = {true, 2, 60s, 30s, 600s};
+  ServiceCore core(s, clock.now, 0s);
+  CHECK_FALSE(core.flap_hold().has_value());
+  // Saved before the restart: held until 40s from now, next hold 2m.
+  auto a = core.restore_flap_hold({clock.now.wall + 40s, 120s}, clock.now);
+  REQUIRE(a.changes.size() == 1);
+  CHECK(a.changes[0].to == ServiceState::Down);
+  REQUIRE(a.changes[0].flap_hold_until.has_value());
+  CHECK(a.changes[0].flap_hold_until->steady == clock.now.steady + 40s);
+  CHECK(a.changes[0].reason.rfind("down (flap hold until 2027-01-15T08:00:40Z): flap hold carried over", 0) == 0);
+  REQUIRE(core.flap_hold().has_value());
+  CHECK(*core.flap_hold() == health::FlapHold{clock.now.wall + 40s, 120s});
+  // A healthy server stays withdrawn until the hold's end, then comes up.
+  CHECK(round(core, clock, {ok()}).empty());
+  CHECK(core.state() == ServiceState::Down);
+  CHECK(core.next_wakeup() <= clock.now.steady + 40s);
+  clock.now.steady = core.flap_hold_until()->steady;
+  clock.now.wall = clock.now.wall + 39s;
+  a = core.advance(clock.now);
+  REQUIRE_FALSE(a.changes.empty());
+  CHECK(a.changes[0].to == ServiceState::Up);
+  CHECK_FALSE(core.flap_hold().has_value());
+  if (a.start_round) core.on_result(*a.start_round, 0, ok(), clock.now);
+  // The escalation went on from where it was: the next hold is the persisted 2m.
+  for (int i = 0; i < 10 && !core.flap_hold_until(); ++i) round(core, clock, {i % 2 == 0 ? servfail() : ok()});
+  REQUIRE(core.flap_hold_until().has_value());
+  CHECK(core.flap_hold_until()->steady == clock.now.steady + 120s);
+}
+
+TEST_CASE("restoring a flap hold: one that ended is dropped, a too long one is cut to max-hold") {
+  FakeClock clock;
+  auto s = service(1, 1, true);
+  s.policy.flap = {true, 2, 60s, 30s, 600s};
+  ServiceCore ended(s, clock.now, 0s);
+  CHECK(ended.restore_flap_hold({clock.now.wall - 1s, 60s}, clock.now).changes.empty());
+  CHECK(ended.restore_flap_hold({clock.now.wall, 60s}, clock.now).changes.empty());
+  CHECK(ended.state() == ServiceState::Up);
+  CHECK_FALSE(ended.flap_hold().has_value());
+  ServiceCore edited(s, clock.now, 0s);
+  edited.restore_flap_hold({clock.now.wall + 24h, 24h}, clock.now);
+  REQUIRE(edited.flap_hold_until().has_value());
+  CHECK(edited.flap_hold_until()->steady == clock.now.steady + 600s);
+  CHECK(edited.flap_hold()->next_hold == 600s);
+  // Flap control disabled in the config: nothing is held.
+  s.policy.flap.enabled = false;
+  ServiceCore off(s, clock.now, 0s);
+  CHECK(off.restore_flap_hold({clock.now.wall + 40s, 60s}, clock.now).changes.empty());
+  CHECK_FALSE(off.flap_hold().has_value());
+}
+
+TEST_CASE("the operator clears a flap hold: the service follows its health and escalation restarts") {
+  FakeClock clock;
+  auto s = service(1, 1);
+  s.policy.flap = {true, 2, 60s, 30s, 600s};
+  ServiceCore core(s, clock.now, 0s);
+  CHECK_FALSE(core.clear_flap_hold(clock.now).has_value());  // nothing to clear
+  round(core, clock, {ok()});
+  round(core, clock, {servfail()});
+  round(core, clock, {ok()});
+  REQUIRE(core.flap_hold_until().has_value());
+  CHECK(core.flap_hold()->next_hold == 60s);
+  clock.advance(1s);
+  auto cleared = core.clear_flap_hold(clock.now);
+  REQUIRE(cleared.has_value());
+  REQUIRE(cleared->changes.size() == 1);
+  CHECK(cleared->changes[0].from == ServiceState::Down);
+  CHECK(cleared->changes[0].to == ServiceState::Up);
+  CHECK_FALSE(cleared->changes[0].flap_hold_until.has_value());
+  CHECK(cleared->changes[0].reason.rfind("flap hold cleared by the operator; ", 0) == 0);
+  CHECK_FALSE(core.flap_hold().has_value());
+  // The flapping before the clear is forgiven: three more changes start the first hold again.
+  round(core, clock, {servfail()});
+  round(core, clock, {ok()});
+  CHECK_FALSE(core.flap_hold_until().has_value());
+  round(core, clock, {servfail()});
+  REQUIRE(core.flap_hold_until().has_value());
+  CHECK(core.flap_hold_until()->steady == clock.now.steady + 30s);
+}
+
 TEST_CASE("changes spread beyond the window do not hold") {
   FakeClock clock;
   auto s = service(1, 1);
