@@ -10,7 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -102,9 +101,10 @@ struct ProcessWatch : std::enable_shared_from_this<ProcessWatch> {
     }
     std::ifstream in(spec.pidfile);
     if (!in) return {false, Duration{0}, fmt::format("cannot read {}: {}", spec.pidfile, std::strerror(errno)), false};
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto parsed = parse_pid(text.str());
+    // A PID and a newline fit in 16 bytes; a bigger file is not a pidfile (and is not read whole).
+    char buf[64];
+    in.read(buf, sizeof buf);
+    auto parsed = parse_pid(std::string_view(buf, static_cast<std::size_t>(in.gcount())));
     if (!parsed) return {false, Duration{0}, fmt::format("{}: {}", spec.pidfile, parsed.error()), false};
     const int candidate = *parsed;
     const int fd = open_pidfd(candidate);
