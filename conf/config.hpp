@@ -137,7 +137,7 @@ struct FlapControl {
   bool operator==(const FlapControl&) const = default;
 };
 
-enum class CheckType { Dns, Tcp, Exec, MaintenanceFile };
+enum class CheckType { Dns, Tcp, Exec, MaintenanceFile, Process };
 
 struct DnsCheck {
   bgp::IpAddress server;           // default: the service's first prefix address
@@ -174,6 +174,12 @@ struct MaintenanceFileCheck {
   bool operator==(const MaintenanceFileCheck&) const = default;
 };
 
+// The DNS server's process, named by its pidfile: its exit takes the service down at once.
+struct ProcessCheck {
+  std::string pidfile;  // absolute
+  bool operator==(const ProcessCheck&) const = default;
+};
+
 // [[service.check]]: the fields of `type` are filled, the others keep their defaults.
 struct CheckConfig {
   CheckType type = CheckType::Dns;
@@ -182,6 +188,7 @@ struct CheckConfig {
   TcpCheck tcp;
   ExecCheck exec;
   MaintenanceFileCheck maintenance_file;
+  ProcessCheck process;
   bool operator==(const CheckConfig&) const = default;
 };
 

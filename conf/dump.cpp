@@ -126,6 +126,9 @@ void check(std::string& o, const CheckConfig& c) {
     case CheckType::MaintenanceFile:
       o += fmt::format("path = {}\n", q(c.maintenance_file.path));
       break;
+    case CheckType::Process:
+      o += fmt::format("pidfile = {}\n", q(c.process.pidfile));
+      break;
   }
 }
 

@@ -53,6 +53,7 @@ std::string_view to_string(CheckType v) {
     case CheckType::Tcp: return "tcp";
     case CheckType::Exec: return "exec";
     case CheckType::MaintenanceFile: return "maintenance-file";
+    case CheckType::Process: return "process";
   }
   return "?";
 }

@@ -1,4 +1,4 @@
-// [[service.check]]: dns, tcp, exec and maintenance-file checks.
+// [[service.check]]: dns, tcp, exec, maintenance-file and process checks.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -97,16 +97,21 @@ void read_exec(TableReader& r, ExecCheck& x) {
               "non-empty program name");
 }
 
-void read_maintenance(TableReader& r, MaintenanceFileCheck& m) {
-  const toml::node* n = r.get("path", true);
+// A required absolute path under key `k`.
+void read_absolute_path(TableReader& r, std::string_view k, std::string& out) {
+  const toml::node* n = r.get(k, true);
   if (!n) return;
-  auto v = as_string(r.ctx(), *n, r.key("path"));
+  auto v = as_string(r.ctx(), *n, r.key(k));
   if (!v) return;
   if (v->empty() || v->front() != '/')
-    r.ctx().error(where(*n), r.key("path"), fmt::format("expected an absolute path, got \"{}\"", *v));
+    r.ctx().error(where(*n), r.key(k), fmt::format("expected an absolute path, got \"{}\"", *v));
   else
-    m.path = *v;
+    out = *v;
 }
+
+void read_maintenance(TableReader& r, MaintenanceFileCheck& m) { read_absolute_path(r, "path", m.path); }
+
+void read_process(TableReader& r, ProcessCheck& p) { read_absolute_path(r, "pidfile", p.pidfile); }
 
 }  // namespace
 
@@ -120,9 +125,11 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
   else if (*type == "tcp") c.type = CheckType::Tcp;
   else if (*type == "exec") c.type = CheckType::Exec;
   else if (*type == "maintenance-file") c.type = CheckType::MaintenanceFile;
+  else if (*type == "process") c.type = CheckType::Process;
   else {
     ctx.error(where(*n), r.key("type"),
-              fmt::format("expected \"dns\", \"tcp\", \"exec\" or \"maintenance-file\", got \"{}\"",
+              fmt::format("expected \"dns\", \"tcp\", \"exec\", \"maintenance-file\" or "
+                          "\"process\", got \"{}\"",
                           *type));
     return false;
   }
@@ -147,6 +154,7 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
       {CheckType::Tcp, {"address", "port"}},
       {CheckType::Exec, {"command"}},
       {CheckType::MaintenanceFile, {"path"}},
+      {CheckType::Process, {"pidfile"}},
   };
   for (const TypeKeys& tk : kKeys)
     if (tk.type != c.type)
@@ -158,6 +166,7 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
     case CheckType::Tcp: read_tcp(r, c.tcp, s); break;
     case CheckType::Exec: read_exec(r, c.exec); break;
     case CheckType::MaintenanceFile: read_maintenance(r, c.maintenance_file); break;
+    case CheckType::Process: read_process(r, c.process); break;
   }
   r.finish();
   return true;

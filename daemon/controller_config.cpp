@@ -95,6 +95,8 @@ health::CheckSpec check_spec(const conf::CheckConfig& c) {
       return health::ExecCheckSpec{c.exec.command, health::Duration(c.timeout)};
     case conf::CheckType::MaintenanceFile:
       return health::MaintenanceFileSpec{c.maintenance_file.path};
+    case conf::CheckType::Process:
+      return health::ProcessCheckSpec{c.process.pidfile};
   }
   std::abort();
 }

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "health/dns_check.hpp"
+#include "health/process_check.hpp"
 
 namespace health {
 
@@ -27,6 +28,7 @@ class FreshChecker final : public Checker {
 
 std::unique_ptr<Checker> make_checker(boost::asio::io_context& io, const CheckSpec& spec) {
   if (const auto* d = std::get_if<DnsCheckSpec>(&spec)) return std::make_unique<DnsChecker>(io, *d);
+  if (const auto* p = std::get_if<ProcessCheckSpec>(&spec)) return std::make_unique<ProcessChecker>(io, *p);
   return std::make_unique<FreshChecker>(io, spec);
 }
 
@@ -47,6 +49,9 @@ std::shared_ptr<CheckRun> start_check(boost::asio::io_context& io, const CheckSp
     }
     std::shared_ptr<CheckRun> operator()(const MaintenanceFileSpec& s) const {
       return start_maintenance_check(io, s, std::move(done));
+    }
+    std::shared_ptr<CheckRun> operator()(const ProcessCheckSpec& s) const {
+      return start_process_check(io, s, std::move(done));
     }
   };
   return std::visit(Visitor{io, timeout, done}, spec);

@@ -36,8 +36,8 @@ class Checker {
   virtual std::shared_ptr<CheckRun> start(Duration timeout, CheckDone done) = 0;
 };
 
-/// The checker of `spec`: a DnsChecker (dns_check.hpp) for DNS checks; the other kinds start
-/// every run afresh (start_check).
+/// The checker of `spec`: a DnsChecker (dns_check.hpp) for DNS checks, a ProcessChecker
+/// (process_check.hpp) for process checks; the other kinds start every run afresh (start_check).
 std::unique_ptr<Checker> make_checker(boost::asio::io_context& io, const CheckSpec& spec);
 
 // One starter per kind (used by start_check; exposed for the driver and the benchmark).
@@ -49,6 +49,9 @@ std::shared_ptr<CheckRun> start_exec_check(boost::asio::io_context& io, const Ex
                                            Duration timeout, CheckDone done);
 std::shared_ptr<CheckRun> start_maintenance_check(boost::asio::io_context& io,
                                                   const MaintenanceFileSpec& spec, CheckDone done);
+/// One look at the process (pidfile, then pidfd): passes when it lives; watches nothing after.
+std::shared_ptr<CheckRun> start_process_check(boost::asio::io_context& io,
+                                              const ProcessCheckSpec& spec, CheckDone done);
 
 /// The text of a socket error as a reason: "connection refused", "network unreachable", ...
 std::string socket_error_reason(const boost::system::error_code& ec);

@@ -27,6 +27,9 @@ std::string describe(const CheckSpec& spec) {
     std::string operator()(const MaintenanceFileSpec& m) const {
       return fmt::format("maintenance {}", m.path);
     }
+    std::string operator()(const ProcessCheckSpec& p) const {
+      return fmt::format("process {}", p.pidfile);
+    }
   };
   return std::visit(Visitor{}, spec);
 }

@@ -52,8 +52,17 @@ struct MaintenanceFileSpec {
   bool operator==(const MaintenanceFileSpec&) const = default;
 };
 
+/// The DNS server's process, named by the pidfile it writes. Passes while that process lives;
+/// its exit is reported at once (a pidfd watch, process_check.hpp) and takes the service Down
+/// without waiting for `fall` failing rounds.
+struct ProcessCheckSpec {
+  std::string pidfile;  ///< absolute path of a file holding the decimal PID
+  bool operator==(const ProcessCheckSpec&) const = default;
+};
+
 /// Any one check.
-using CheckSpec = std::variant<DnsCheckSpec, TcpCheckSpec, ExecCheckSpec, MaintenanceFileSpec>;
+using CheckSpec =
+    std::variant<DnsCheckSpec, TcpCheckSpec, ExecCheckSpec, MaintenanceFileSpec, ProcessCheckSpec>;
 
 /// Short human label of a check for logs and reasons, e.g. "dns 192.0.2.53:53 www.example. A".
 std::string describe(const CheckSpec& spec);

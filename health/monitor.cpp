@@ -7,6 +7,7 @@
 
 #include "health/dns_check.hpp"
 #include "health/dns_wire.hpp"
+#include "health/process_check.hpp"
 
 namespace health {
 
@@ -46,6 +47,8 @@ std::optional<std::string> check_problem(const CheckSpec& c) {
     if (e->timeout && *e->timeout <= Duration::zero()) return std::string("exec timeout must be positive");
   } else if (const auto* m = std::get_if<MaintenanceFileSpec>(&c)) {
     if (m->path.empty()) return std::string("empty maintenance file path");
+  } else if (const auto* p = std::get_if<ProcessCheckSpec>(&c)) {
+    if (p->pidfile.empty() || p->pidfile.front() != '/') return std::string("pidfile must be an absolute path");
   }
   return std::nullopt;
 }
@@ -109,6 +112,19 @@ std::shared_ptr<Monitor::Service> Monitor::make_service(ServiceSpec spec, std::o
       });
     }
   }
+  // The watched server process exited: down now, without waiting for `fall` failed rounds.
+  for (std::size_t i = 0; i < s->checkers.size(); ++i) {
+    if (auto* pc = dynamic_cast<ProcessChecker*>(s->checkers[i].get())) {
+      pc->on_exit([this, weak, i](std::string reason) {
+        auto self = weak.lock();
+        if (!self || !running_) return;
+        CheckResult r{false, Duration{0}, std::move(reason), false};
+        if (on_result_) on_result_(self->core.spec().name, self->labels[i], r);
+        apply(self, self->core.fail_now(i, std::move(r), now_instant()));
+        arm(self);
+      });
+    }
+  }
   return s;
 }
 
@@ -131,8 +147,10 @@ void Monitor::cancel_checks(Service& s) {
 void Monitor::retire(Service& s) {
   s.timer.cancel();
   cancel_checks(s);
-  for (auto& c : s.checkers)
+  for (auto& c : s.checkers) {
     if (auto* d = dynamic_cast<DnsChecker*>(c.get())) d->stop_watching();
+    if (auto* p = dynamic_cast<ProcessChecker*>(c.get())) p->stop_watching();
+  }
 }
 
 void Monitor::arm(const std::shared_ptr<Service>& s) {

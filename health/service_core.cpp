@@ -206,26 +206,7 @@ void ServiceCore::finish_round(Instant now, CoreActions& out) {
   }
   if (!healthy_ && !toggled && !pass) health_reason_ = why;  // keep the freshest failure
 
-  // Flap damping: count health toggles in the sliding window.
-  bool hold_started = false;
-  if (toggled && p.flap.enabled) {
-    toggles_.push_back(now.steady);
-    while (!toggles_.empty() && toggles_.front() + p.flap.window < now.steady) toggles_.pop_front();
-    // A burst while a hold runs does not double it again (at most one doubling per hold): the
-    // changes stay in the window and start the next hold if the flapping goes on after it.
-    if (toggles_.size() > p.flap.max_changes && !hold_until_) {
-      // A long quiet period since the last hold forgives earlier ones.
-      if (last_hold_end_ && now.steady - *last_hold_end_ > p.flap.max_hold)
-        next_hold_ = p.flap.hold;
-      const std::size_t changes = toggles_.size();
-      hold_until_ = now + next_hold_;
-      next_hold_ = std::min(next_hold_ * 2, p.flap.max_hold);
-      toggles_.clear();
-      hold_started = true;
-      health_reason_ = fmt::format("{} changes within {}; last: {}", changes,
-                                   format_duration(p.flap.window), health_reason_);
-    }
-  }
+  const bool hold_started = toggled && count_toggle(now);
   drained_ = drain;
   drain_reason_ = drain_why;
 
@@ -245,6 +226,47 @@ void ServiceCore::finish_round(Instant now, CoreActions& out) {
     if (grid <= now.steady) next_round_ = rise_gap_until_;
   }
   publish(now, "", out, hold_started);
+}
+
+bool ServiceCore::count_toggle(Instant now) {
+  // Flap damping: count health toggles in the sliding window.
+  const auto& p = spec_.policy;
+  if (!p.flap.enabled) return false;
+  toggles_.push_back(now.steady);
+  while (!toggles_.empty() && toggles_.front() + p.flap.window < now.steady) toggles_.pop_front();
+  // A burst while a hold runs does not double it again (at most one doubling per hold): the
+  // changes stay in the window and start the next hold if the flapping goes on after it.
+  if (toggles_.size() <= p.flap.max_changes || hold_until_) return false;
+  // A long quiet period since the last hold forgives earlier ones.
+  if (last_hold_end_ && now.steady - *last_hold_end_ > p.flap.max_hold) next_hold_ = p.flap.hold;
+  const std::size_t changes = toggles_.size();
+  hold_until_ = now + next_hold_;
+  next_hold_ = std::min(next_hold_ * 2, p.flap.max_hold);
+  toggles_.clear();
+  health_reason_ = fmt::format("{} changes within {}; last: {}", changes,
+                               format_duration(p.flap.window), health_reason_);
+  return true;
+}
+
+CoreActions ServiceCore::fail_now(std::size_t check, CheckResult result, Instant now) {
+  CoreActions out;
+  if (check >= spec_.checks.size()) broken("check index out of range");
+  const std::string why = describe(spec_.checks[check]) + ": " + result.reason;
+  last_[check] = result;
+  // What the running round heard from this check predates the failure: replace it.
+  if (running_) current_[check] = result;
+  pass_streak_ = 0;
+  rise_gap_until_ = {};
+  const bool toggled = healthy_;
+  healthy_ = false;
+  health_reason_ = toggled ? why + " (down at once, not waiting for fall)" : why;
+  const bool hold_started = toggled && count_toggle(now);
+  publish(now, "", out, hold_started);
+  // The running round may now be complete; it fails, which changes no state any more.
+  if (running_ &&
+      std::all_of(current_.begin(), current_.end(), [](const auto& r) { return r.has_value(); }))
+    finish_round(now, out);
+  return out;
 }
 
 std::optional<FlapHold> ServiceCore::flap_hold() const {

@@ -92,6 +92,14 @@ class ServiceCore {
   /// One check of round `round` finished. Results of other rounds (late ones) are ignored.
   CoreActions on_result(std::uint64_t round, std::size_t check, CheckResult result, Instant now);
 
+  /// Immediate down: check `check` saw a failure no later round can undo (the DNS server's
+  /// process exited: a gone process cannot answer). The service's health goes Down now,
+  /// whatever `fall` says, and a pending rise starts over; a running round counts this failure
+  /// for that check in place of what it reported. Coming back takes `rise` passing rounds as
+  /// usual. The change counts towards flap damping like any other; Drained and a flap hold
+  /// still win over it when published.
+  CoreActions fail_now(std::size_t check, CheckResult result, Instant now);
+
   /// A sign that a failing service answers again (a DNS check's late reply, to a probe that
   /// timed out, that would have passed): unless the service is healthy with no failure pending,
   /// or a round runs, the next round is due now instead of at its grid time, so a server back
@@ -132,6 +140,8 @@ class ServiceCore {
 
  private:
   void finish_round(Instant now, CoreActions& out);
+  // Counts a health change for flap damping; true when it starts a hold.
+  bool count_toggle(Instant now);
   void publish(Instant now, const std::string& why, CoreActions& out, bool force_event);
   bool pending_change() const;
 

@@ -421,6 +421,25 @@ path = "/etc/herald/maintenance"
         "table\n");
 }
 
+TEST_CASE("process check: an absolute pidfile, required, and its own keys only") {
+  const std::string svc = kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"2001:db8:53::1\"]\n";
+  auto c = load_ok(svc + "[[service.check]]\ntype = \"process\"\npidfile = \"/run/unbound.pid\"\n");
+  CHECK(c.services[0].checks[0].type == conf::CheckType::Process);
+  CHECK(c.services[0].checks[0].process.pidfile == "/run/unbound.pid");
+  CHECK(conf::dump(c).find("type = \"process\"\ntimeout = \"500ms\"\npidfile = \"/run/unbound.pid\"\n") !=
+        std::string::npos);
+  CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\n") ==
+        "t.toml:17:1: service[0].check[0].pidfile: required key missing\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\npidfile = \"run/unbound.pid\"\n") ==
+        "t.toml:19:11: service[0].check[0].pidfile: expected an absolute path, got \"run/unbound.pid\"\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\npidfile = \"/run/u.pid\"\npath = \"/x\"\n") ==
+        "t.toml:20:1: service[0].check[0].path: not a key of process checks (it belongs to "
+        "maintenance-file checks)\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"maintenance-file\"\npath = \"/m\"\npidfile = \"/x\"\n") ==
+        "t.toml:20:1: service[0].check[0].pidfile: not a key of maintenance-file checks (it belongs to "
+        "process checks)\n");
+}
+
 TEST_CASE("policies per state") {
   const std::string svc = kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n";
   auto c = load_ok(svc + R"([service.policy.up]
@@ -552,6 +571,7 @@ TEST_CASE("enum spellings match the config words") {
   CHECK(conf::to_string(conf::PeerMode::Passive) == "passive");
   CHECK(conf::to_string(conf::BgpRole::RouteServerClient) == "rs-client");
   CHECK(conf::to_string(conf::CheckType::MaintenanceFile) == "maintenance-file");
+  CHECK(conf::to_string(conf::CheckType::Process) == "process");
   CHECK(conf::to_string(conf::Action::Withdraw) == "withdraw");
   CHECK(conf::to_string(conf::Combine::Any) == "any");
   CHECK(conf::to_string(conf::ServiceState::Up) == "up");

@@ -681,3 +681,123 @@ TEST_CASE("rise on a quiet grid: the wait for the rise spacing does not move the
   CHECK(ch[0].to == ServiceState::Up);
   CHECK(core.next_wakeup() == t0 + 1s + 2s);  // healthy: back on the grid (due t0 + 1 s)
 }
+
+// Immediate down (ServiceCore::fail_now): a watched server process that exits cannot answer, so
+// one event is enough; coming back still takes `rise` passing rounds.
+namespace {
+
+health::ServiceSpec dns_and_process(unsigned rise, unsigned fall) {
+  health::ServiceSpec s = service(rise, fall);
+  s.checks.push_back(health::ProcessCheckSpec{"/run/unbound.pid"});
+  return s;
+}
+
+CheckResult alive() { return {true, 1ms, "process 1234 (from /run/unbound.pid) running", false}; }
+CheckResult exited() { return {false, 0ms, "process 1234 (from /run/unbound.pid) exited", false}; }
+
+}  // namespace
+
+TEST_CASE("a process exit takes the service down at once, whatever fall is") {
+  FakeClock clock;
+  ServiceCore core(dns_and_process(2, 5), clock.now, 0s);
+  CHECK(round(core, clock, {ok(), alive()}).empty());
+  REQUIRE(round(core, clock, {ok(), alive()}).size() == 1);
+  REQUIRE(core.state() == ServiceState::Up);
+  clock.advance(700ms);  // between rounds: no round would notice anything for another 1.3 s
+  const auto ch = core.fail_now(1, exited(), clock.now).changes;
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].from == ServiceState::Up);
+  CHECK(ch[0].to == ServiceState::Down);
+  CHECK(ch[0].reason ==
+        "process /run/unbound.pid: process 1234 (from /run/unbound.pid) exited (down at once, not "
+        "waiting for fall)");
+  CHECK(ch[0].at.steady == clock.now.steady);
+  CHECK(core.state() == ServiceState::Down);
+  CHECK(core.since().steady == clock.now.steady);
+  REQUIRE(core.last_results()[1].has_value());
+  CHECK_FALSE(core.last_results()[1]->pass);
+}
+
+TEST_CASE("after a process exit the service needs rise passing rounds again") {
+  FakeClock clock;
+  ServiceCore core(dns_and_process(3, 2), clock.now, 0s);
+  for (int i = 0; i < 3; ++i) round(core, clock, {ok(), alive()});
+  REQUIRE(core.state() == ServiceState::Up);
+  clock.advance(100ms);
+  REQUIRE(core.fail_now(1, exited(), clock.now).changes.size() == 1);
+  // The restarted server's process is found at the next round: that is one pass of three.
+  CHECK(round(core, clock, {ok(), alive()}).empty());
+  CHECK(round(core, clock, {ok(), alive()}).empty());
+  const auto ch = round(core, clock, {ok(), alive()});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].to == ServiceState::Up);
+  CHECK(ch[0].reason.find("(3 passing round(s))") != std::string::npos);
+}
+
+TEST_CASE("a process exit while down starts a pending rise over, without a state change") {
+  FakeClock clock;
+  ServiceCore core(dns_and_process(2, 2), clock.now, 0s);
+  CHECK(round(core, clock, {ok(), alive()}).empty());  // one pass of two
+  clock.advance(50ms);
+  CHECK(core.fail_now(1, exited(), clock.now).changes.empty());
+  CHECK(core.state() == ServiceState::Down);
+  CHECK(core.reason().find("exited") != std::string::npos);
+  CHECK(round(core, clock, {ok(), alive()}).empty());  // again one pass of two
+  CHECK(round(core, clock, {ok(), alive()}).size() == 1);
+  CHECK(core.state() == ServiceState::Up);
+}
+
+TEST_CASE("a process exit during a round overrides what the round heard from that check") {
+  FakeClock clock;
+  ServiceCore core(dns_and_process(2, 2), clock.now, 0s);
+  round(core, clock, {ok(), alive()});
+  round(core, clock, {ok(), alive()});
+  REQUIRE(core.state() == ServiceState::Up);
+  clock.now.steady = core.next_wakeup();
+  const auto a = core.advance(clock.now);
+  REQUIRE(a.start_round.has_value());
+  clock.advance(1ms);
+  CHECK(core.on_result(*a.start_round, 1, alive(), clock.now).changes.empty());  // seen alive
+  clock.advance(1ms);
+  REQUIRE(core.fail_now(1, exited(), clock.now).changes.size() == 1);  // then it exits
+  clock.advance(1ms);
+  CHECK(core.on_result(*a.start_round, 0, ok(), clock.now).changes.empty());  // the round ends
+  CHECK_FALSE(core.round_running());
+  REQUIRE(core.last_results()[1].has_value());
+  CHECK_FALSE(core.last_results()[1]->pass);
+  // That round failed, so two more passing rounds are needed, not one.
+  CHECK(round(core, clock, {ok(), alive()}).empty());
+  CHECK(round(core, clock, {ok(), alive()}).size() == 1);
+}
+
+TEST_CASE("an exit reported while a round waits only for that check ends the round as failed") {
+  FakeClock clock;
+  ServiceCore core(dns_and_process(1, 2), clock.now, 0s);
+  clock.now.steady = core.next_wakeup();
+  const auto a = core.advance(clock.now);
+  REQUIRE(a.start_round.has_value());
+  CHECK(core.on_result(*a.start_round, 0, ok(), clock.now).changes.empty());
+  CHECK(core.fail_now(1, exited(), clock.now).changes.empty());  // Down already: no change
+  CHECK_FALSE(core.round_running());
+  CHECK(core.state() == ServiceState::Down);
+  // The check's own late report of that round is ignored.
+  CHECK(core.on_result(*a.start_round, 1, alive(), clock.now).changes.empty());
+  CHECK(core.state() == ServiceState::Down);
+}
+
+TEST_CASE("a process exit counts towards flap damping like any health change") {
+  FakeClock clock;
+  auto spec = dns_and_process(1, 3);
+  spec.policy.flap.enabled = true;
+  spec.policy.flap.max_changes = 3;
+  ServiceCore core(spec, clock.now, 0s);
+  REQUIRE(round(core, clock, {ok(), alive()}).size() == 1);  // change 1: Up
+  clock.advance(10ms);
+  REQUIRE(core.fail_now(1, exited(), clock.now).changes.size() == 1);  // change 2: Down
+  REQUIRE(round(core, clock, {ok(), alive()}).size() == 1);  // change 3: Up...
+  clock.advance(10ms);
+  const auto ch = core.fail_now(1, exited(), clock.now).changes;  // 4: over the limit
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].to == ServiceState::Down);
+  CHECK(ch[0].flap_hold_until.has_value());
+}

@@ -1,0 +1,173 @@
+#include "health/process_check.hpp"
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace health {
+
+namespace asio = boost::asio;
+
+herald::Expected<int, std::string> parse_pid(std::string_view text) {
+  const auto blank = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
+  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+  if (text.empty()) return herald::unexpected(std::string("empty"));
+  long long pid = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9' || pid > std::numeric_limits<int>::max())
+      return herald::unexpected(fmt::format("not a PID: \"{}\"", text.substr(0, 32)));
+    pid = pid * 10 + (c - '0');
+  }
+  if (pid < 1 || pid > std::numeric_limits<int>::max())
+    return herald::unexpected(fmt::format("not a PID: \"{}\"", text.substr(0, 32)));
+  return static_cast<int>(pid);
+}
+
+namespace {
+
+// pidfd_open(2) through syscall(2): glibc has a wrapper only since 2.36.
+int open_pidfd(int pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+// A pidfd is readable once its process has exited (zombies included).
+bool pidfd_exited(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+class ProcessRun final : public CheckRun {
+ public:
+  void cancel() override { *cancelled_ = true; }
+  std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+};
+
+}  // namespace
+
+// State shared with the pending wait, which may outlive the checker.
+struct ProcessWatch : std::enable_shared_from_this<ProcessWatch> {
+  ProcessWatch(asio::io_context& io, ProcessCheckSpec s) : spec(std::move(s)), pidfd(io) {}
+  ProcessCheckSpec spec;
+  asio::posix::stream_descriptor pidfd;
+  int pid = 0;
+  std::function<void(std::string)> on_exit;
+  bool stopped = false;
+
+  std::string who() const { return fmt::format("process {} (from {})", pid, spec.pidfile); }
+
+  // The watched process ended: forget it and tell at once.
+  void exited() {
+    const std::string reason = who() + " exited";
+    boost::system::error_code ignored;
+    pidfd.close(ignored);
+    if (on_exit && !stopped) on_exit(reason);
+  }
+
+  void wait() {
+    pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
+                     [self = shared_from_this(), fd = pidfd.native_handle()](
+                         const boost::system::error_code& ec) {
+                       // Closed (stopped, or an exit seen by a run first) or replaced meanwhile.
+                       if (ec || self->stopped || !self->pidfd.is_open() ||
+                           self->pidfd.native_handle() != fd)
+                         return;
+                       self->exited();
+                     });
+  }
+
+  // One run: pass while the watched process lives; otherwise look for one in the pidfile.
+  CheckResult run() {
+    if (pidfd.is_open()) {
+      if (!pidfd_exited(pidfd.native_handle())) return {true, Duration{0}, who() + " running", false};
+      // Exited and the wait has not run yet: report it now, the wait will find the fd closed.
+      const std::string gone = who() + " exited";
+      exited();
+      return {false, Duration{0}, gone, false};
+    }
+    std::ifstream in(spec.pidfile);
+    if (!in) return {false, Duration{0}, fmt::format("cannot read {}: {}", spec.pidfile, std::strerror(errno)), false};
+    // A PID and a newline fit in 16 bytes; a bigger file is not a pidfile (and is not read whole).
+    char buf[64];
+    in.read(buf, sizeof buf);
+    auto parsed = parse_pid(std::string_view(buf, static_cast<std::size_t>(in.gcount())));
+    if (!parsed) return {false, Duration{0}, fmt::format("{}: {}", spec.pidfile, parsed.error()), false};
+    const int candidate = *parsed;
+    const int fd = open_pidfd(candidate);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == ESRCH)
+        return {false, Duration{0}, fmt::format("process {} (from {}) not running", candidate, spec.pidfile), false};
+      if (err == ENOSYS)
+        return {false, Duration{0}, "pidfd_open(2) not supported by this kernel (Linux 5.3 or later needed)", false};
+      return {false, Duration{0}, fmt::format("pidfd_open({}): {}", candidate, std::strerror(err)), false};
+    }
+    if (pidfd_exited(fd)) {  // a zombie not yet reaped by its parent
+      ::close(fd);
+      return {false, Duration{0}, fmt::format("process {} (from {}) not running", candidate, spec.pidfile), false};
+    }
+    pid = candidate;
+    pidfd.assign(fd);
+    wait();
+    return {true, Duration{0}, who() + " running", false};
+  }
+};
+
+ProcessChecker::ProcessChecker(asio::io_context& io, ProcessCheckSpec spec)
+    : w_(std::make_shared<ProcessWatch>(io, std::move(spec))) {}
+
+ProcessChecker::~ProcessChecker() { stop_watching(); }
+
+std::shared_ptr<CheckRun> ProcessChecker::start(Duration /*timeout*/, CheckDone done) {
+  // Nothing here blocks beyond reading a small file, so no timeout of its own is needed.
+  auto run = std::make_shared<ProcessRun>();
+  asio::post(w_->pidfd.get_executor(), [w = w_, done = std::move(done), cancelled = run->cancelled_] {
+    if (*cancelled || w->stopped) return;
+    const auto start = std::chrono::steady_clock::now();
+    CheckResult r = w->run();
+    r.latency = std::chrono::steady_clock::now() - start;
+    done(std::move(r));
+  });
+  return run;
+}
+
+void ProcessChecker::on_exit(std::function<void(std::string reason)> cb) { w_->on_exit = std::move(cb); }
+
+void ProcessChecker::stop_watching() {
+  w_->stopped = true;
+  w_->on_exit = nullptr;
+  boost::system::error_code ignored;
+  w_->pidfd.close(ignored);
+}
+
+std::optional<int> ProcessChecker::watched_pid() const {
+  if (!w_->pidfd.is_open()) return std::nullopt;
+  return w_->pid;
+}
+
+std::shared_ptr<CheckRun> start_process_check(asio::io_context& io, const ProcessCheckSpec& spec,
+                                              CheckDone done) {
+  // A one-off run (the driver): look at the process once, watch nothing afterwards.
+  auto checker = std::make_shared<ProcessChecker>(io, spec);
+  auto run = checker->start(Duration{0}, [checker, done = std::move(done)](CheckResult r) mutable {
+    checker->stop_watching();
+    done(std::move(r));
+  });
+  return run;
+}
+
+}  // namespace health
