@@ -40,8 +40,7 @@ struct Session {
   explicit Session(PeerConfig c = base_config()) : peer(std::move(c), 7) {
     auto a = peer.start(now);
     conn = first_of<Connect>(a)->conn;
-    peer.on_connected(conn, now, *IpAddress::parse("192.0.2.1"), *IpAddress::parse("192.0.2.2"),
-                      false);
+    peer.on_connected(conn, now, kLocal, kRemote, false);
     peer.on_bytes(conn, encode(peer_open(), CodecOptions{}), now);
     peer.on_bytes(conn, encode(Keepalive{}, CodecOptions{}), now);
     REQUIRE(peer.state() == State::Established);
