@@ -472,6 +472,24 @@ class Unbound:
         wait_for(ok, timeout=timeout, what=f"unbound on {self.address}")
 
 
+def run_check(ns: Optional[Netns], *args: str, timeout_ms: int) -> dict:
+    """Runs herald-check once with `args` (in `ns`, or here when None) and returns its last JSON
+    line, the result, plus "took" (seconds). Asserts that it printed one and that its exit
+    code says the same as its "pass"."""
+    cmd = [binary("herald-check"), "--timeout", str(timeout_ms), *args]
+    t0 = time.monotonic()
+    r = ns.run(*cmd, check=False, timeout=15) if ns else run(cmd, check=False, timeout=15)
+    took = time.monotonic() - t0
+    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    assert lines, f"no JSON from {cmd}: rc={r.returncode} stderr={r.stderr}"
+    res = lines[-1]
+    assert res.get("event") == "result", res
+    assert r.returncode == (0 if res["pass"] else 1), (r.returncode, res)
+    print(f"  {' '.join(args)[:80]:80} -> pass={res['pass']} {res['reason'][:100]!r} ({took:.2f}s)")
+    res["took"] = took
+    return res
+
+
 # ctest's SKIP_RETURN_CODE for integration tests (tests/integration/CMakeLists.txt).
 SKIP_EXIT = 77
 
