@@ -124,26 +124,30 @@ TEST_CASE("bfd runtime: IPv6 sessions come Up (Hop Limit 255 sent and checked)")
   b.stop();
 }
 
-TEST_CASE("bfd runtime: a silent neighbor is detected after 3 x 50 ms on the real clock") {
+// One runtime on 127.0.0.1 with a 50 ms session "n" to a scripted neighbor on 127.0.0.2 (TTL
+// 255), and the first packet the runtime sent it.
+struct RuntimeAndNeighbor {
   asio::io_context main;
   Changes ca;
-  Runtime a(main, listen_on(lo(1)), ca.observer());
-  REQUIRE(a.start().empty());
-  main.poll();  // the BFD thread starts on the main loop's first turn
-  const auto pa = a.listening().at(0).port;
-  ScriptedNeighbor n;  // sends with TTL 255
-  a.add(spec("n", lo(1), lo(2), n.port, 50ms));
-  auto first = n.receive();  // the Down packet sent at start
-  REQUIRE(first);
-  CHECK(first->state == State::Down);
+  Runtime a{main, listen_on(lo(1)), ca.observer()};
+  std::uint16_t pa = 0;  // the runtime's port
+  ScriptedNeighbor n;
+  std::optional<ControlPacket> first;
+  RuntimeAndNeighbor() {
+    REQUIRE(a.start().empty());
+    main.poll();  // the BFD thread starts on the main loop's first turn
+    pa = a.listening().at(0).port;
+    a.add(spec("n", lo(1), lo(2), n.port, 50ms));
+    first = n.receive();
+    REQUIRE(first);
+    n.peer_disc = first->my_discriminator;
+  }
+};
+
+TEST_CASE_FIXTURE(RuntimeAndNeighbor, "bfd runtime: a silent neighbor is detected after 3 x 50 ms on the real clock") {
+  CHECK(first->state == State::Down);  // the Down packet sent at start
   CHECK(first->desired_min_tx_us == 1'000'000);  // slow rate until Up (RFC 5880 6.8.3)
-  ControlPacket init;
-  init.state = State::Init;
-  init.my_discriminator = 0x77;
-  init.your_discriminator = first->my_discriminator;
-  init.desired_min_tx_us = 50'000;
-  init.required_min_rx_us = 50'000;
-  n.send(encode(init), pa);
+  n.send(State::Init, pa);  // 50 ms both ways
   const auto sent_at = std::chrono::steady_clock::now();
   REQUIRE(run_until(main, [&] { return ca.last() == State::Up; }, 1000ms));
   REQUIRE(run_until(main, [&] { return ca.last() == State::Down; }, 1000ms));
@@ -155,17 +159,7 @@ TEST_CASE("bfd runtime: a silent neighbor is detected after 3 x 50 ms on the rea
   a.stop();
 }
 
-TEST_CASE("bfd runtime: packets with TTL below 255, the A bit or garbage are dropped and counted") {
-  asio::io_context main;
-  Changes ca;
-  Runtime a(main, listen_on(lo(1)), ca.observer());
-  REQUIRE(a.start().empty());
-  main.poll();  // the BFD thread starts on the main loop's first turn
-  const auto pa = a.listening().at(0).port;
-  ScriptedNeighbor n;
-  a.add(spec("n", lo(1), lo(2), n.port, 50ms));
-  auto first = n.receive();
-  REQUIRE(first);
+TEST_CASE_FIXTURE(RuntimeAndNeighbor, "bfd runtime: packets with TTL below 255, the A bit or garbage are dropped and counted") {
   ControlPacket up;
   up.state = State::Init;
   up.my_discriminator = 0x77;
