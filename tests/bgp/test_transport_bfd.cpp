@@ -204,6 +204,12 @@ TEST_CASE("bfd runtime: no thread before the main loop runs, so a daemon can dro
   main.poll();
   CHECK(threads_of_this_process() == before + 1);
   a.stop();
+  // The thread is joined, but the kernel may list it in /proc/self/task for a moment longer
+  // (a joined thread wakes its joiner before it is reaped): wait for that, bounded.
+  const auto deadline = std::chrono::steady_clock::now() + 1s;
+  while (threads_of_this_process() != before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
   CHECK(threads_of_this_process() == before);
 }
 
