@@ -16,6 +16,7 @@
 
 #include "bfd_test_support.hpp"
 #include "bgp/speaker.hpp"
+#include "speaker_test_support.hpp"
 
 namespace herald::bgp {
 namespace {
@@ -24,6 +25,7 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 using SteadyClock = std::chrono::steady_clock;
+using testing::loopback_peer;
 
 IpAddress lo(std::uint32_t last) { return IpAddress::v4(0x7f000000 | last); }
 
@@ -57,18 +59,6 @@ bool run_until(asio::io_context& io, Pred done, Tick tick, std::chrono::millisec
   return done();
 }
 
-SpeakerPeerConfig peer(const char* name, IpAddress address, std::uint32_t as) {
-  SpeakerPeerConfig p;
-  p.bgp.name = name;
-  p.bgp.peer_address = address;
-  p.bgp.peer_as = as;
-  p.bgp.hold_time = 9;
-  p.bgp.families = {kIpv4Unicast};
-  p.bgp.connect_retry = 200ms;
-  p.bgp.idle_hold = 200ms;
-  return p;
-}
-
 std::uint64_t bfd_down_received(const Speaker& s) {
   const auto n = s.status().at(0).bgp.notifications_received;
   auto it = n.find({6, 10});
@@ -83,7 +73,7 @@ void run_case(bool wait_for_up) {
   sb.router_id = 0x7f000002;
   sb.listen = {transport::Endpoint{lo(2), 0}};
   sb.rng_seed = 2;
-  auto pa = peer("a", lo(1), 65001);
+  auto pa = loopback_peer("a", lo(1), 65001);
   pa.bgp.mode = ConnectMode::Passive;
   SpeakerObserver quiet;
   quiet.log = [](LogLevel, std::string_view, std::string_view) {};
@@ -98,7 +88,7 @@ void run_case(bool wait_for_up) {
   sa.router_id = 0x7f000001;
   sa.rng_seed = 1;
   sa.bfd.listen = {transport::Endpoint{lo(1), a_bfd_port}};
-  auto pb = peer("b", lo(2), 65002);
+  auto pb = loopback_peer("b", lo(2), 65002);
   pb.bgp.mode = ConnectMode::Active;
   pb.bgp.port = b.listening().at(0).port;
   pb.bgp.local_address = lo(1);
