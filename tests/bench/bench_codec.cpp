@@ -6,23 +6,13 @@
 #include <cstdlib>
 #include <string>
 
+#include "../bgp/anycast_attrs.hpp"
 #include "bgp/codec.hpp"
 
 using namespace herald::bgp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// Realistic anycast attributes: ORIGIN, AS_PATH, MED, a community and a large community.
-PathAttributes attrs() {
-  PathAttributes a;
-  a.origin = Origin::Igp;
-  a.as_path = AsPath{{AsSegmentType::AsSequence, {65001}}};
-  a.med = 10;
-  a.communities = {(65001u << 16) | 53u};
-  a.large_communities = {{65001, 53, 1}};
-  return a;
-}
 
 // n distinct prefixes: IPv4 /24s in 198.18.0.0/15, IPv6 /48s in 2001:db8::/32.
 std::vector<Prefix> prefixes(Afi afi, std::size_t n) {
@@ -66,7 +56,7 @@ int main(int argc, char** argv) {
   // Extended messages (RFC 8654) so that 1000 IPv6 prefixes fit one UPDATE.
   CodecOptions opts;
   opts.extended_message = true;
-  const PathAttributes a = attrs();
+  const PathAttributes a = test::anycast_attrs();  // realistic anycast attributes
   std::printf("%-6s %9s %8s %16s %16s\n", "family", "prefixes", "octets", "decode pfx/s", "encode pfx/s");
   for (Afi afi : {Afi::Ipv4, Afi::Ipv6}) {
     const Family fam{afi, Safi::Unicast};

@@ -432,20 +432,12 @@ class Capture:
 
 def upstream_bird_config(second_session: bool = False, extra: str = "") -> str:
     """herald_lab's upstream (protocol `herald` towards the node), optionally with a second
-    session `herald2` between ROUTER_V4_B and NODE_V4_B."""
+    session `herald2` between ROUTER_V4_B and NODE_V4_B; BIRD logs warnings and errors only."""
     more = ""
     if second_session:
-        more = f"""
-protocol bgp herald2 {{
-  local {ROUTER_V4_B} as {hl.ROUTER_AS};
-  neighbor {NODE_V4_B} as {hl.NODE_AS};
-  hold time 9; keepalive time 3;
-  connect delay time 1; connect retry time 2; error wait time 1, 2;
-  ipv4 {{ import filter from_herald; export none; }};
-  ipv6 {{ import filter from_herald; export none; }};
-}}
-"""
-    return "log stderr { warning, error, fatal };\n" + hl.bird_config(more + extra)
+        more = harness.bird_bgp("herald2", ROUTER_V4_B, hl.ROUTER_AS, NODE_V4_B, hl.NODE_AS,
+                                import_filter="filter from_herald")
+    return hl.upstream_bird_config(more_config=more + extra, log="{ warning, error, fatal }")
 
 
 class Topology:

@@ -36,25 +36,7 @@ def prefixes(count: int) -> list[str]:
 
 
 def herald_bulk_config(lab: harness.Lab, prefixes_file: str) -> str:
-    return f"""
-[global]
-local-as = {hl.NODE_AS}
-router-id = "{hl.NODE_V4}"
-listen = false
-control-socket = "{lab.path('herald.sock')}"
-state-dir = "{lab.path('state')}"
-user = ""
-drain-on-shutdown = false
-shutdown-timeout = "5s"
-
-[[peer]]
-name = "upstream"
-address = "{hl.ROUTER_V4}"
-remote-as = {hl.ROUTER_AS}
-local-address = "{hl.NODE_V4}"
-hold-time = "9s"
-connect-retry = "1s"
-
+    return hl.herald_global(lab) + hl.herald_peer("upstream", hl.ROUTER_V4, hl.ROUTER_AS, hl.NODE_V4) + f"""
 [[service]]
 name = "bulk"
 prefixes-file = "{prefixes_file}"

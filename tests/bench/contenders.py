@@ -105,19 +105,9 @@ class Contender:
 
 def herald_config(lab: harness.Lab, s: Settings, services: list, *, extra_global: str = "",
                   service_extra: str = "", fast_interval_ms: Optional[int] = None) -> str:
-    peers = ""
-    for name, addr, local in peer_addresses(s.peers):
-        peers += f"""
-[[peer]]
-name = "{name}"
-address = "{addr}"
-remote-as = {hl.ROUTER_AS}
-local-address = "{local}"
-hold-time = "9s"
-connect-retry = "1s"
-families = ["ipv4-unicast", "ipv6-unicast"]
-next-hop-v6 = "{hl.NODE_V6}"
-"""
+    peers = "".join(hl.herald_peer(name, addr, hl.ROUTER_AS, local, families=["ipv4-unicast", "ipv6-unicast"],
+                                   more=f'next-hop-v6 = "{hl.NODE_V6}"\n')
+                    for name, addr, local in peer_addresses(s.peers))
     svcs = ""
     for tag, v4, v6 in services:
         svcs += f"""
@@ -143,20 +133,8 @@ qtype = "A"
 expect = ["{bl.ANSWER}"]
 {service_extra}
 """
-    return f"""
-[global]
-local-as = {hl.NODE_AS}
-router-id = "{hl.NODE_V4}"
-listen = false
-control-socket = "{lab.path('herald.sock')}"
-state-dir = "{lab.path('state')}"
-user = ""
-log-format = "json"
-log-level = "{s.log_level}"
-drain-on-shutdown = false
-shutdown-timeout = "5s"
-{extra_global}
-{peers}
+    more = f'log-format = "json"\nlog-level = "{s.log_level}"\n{extra_global}\n'
+    return hl.herald_global(lab, more=more) + peers + f"""
 {svcs}
 """
 
@@ -309,20 +287,11 @@ class BirdSpeaker(Contender):
         for tag, v4, v6 in self.topo.services:
             statics += (f"protocol static {tag}_v4 {{ disabled; ipv4; route {v4}/32 blackhole; }}\n"
                         f"protocol static {tag}_v6 {{ disabled; ipv6; route {v6}/128 blackhole; }}\n")
-        sessions = ""
-        for name, addr, local in peer_addresses(self.s.peers):
-            sessions += f"""
-protocol bgp {name} {{
-  local {local} as {hl.NODE_AS};
-  neighbor {addr} as {hl.ROUTER_AS};
-  hold time 9; keepalive time 3;
-  connect delay time 1; connect retry time 2; error wait time 1, 2;
-  ipv4 {{ import none; export where source = RTS_STATIC; }};
-  ipv6 {{ import none; export where source = RTS_STATIC; next hop address {hl.NODE_V6}; }};
-}}
-"""
-        b = self.lab.bird(self.topo.node, f"log stderr {{ warning, error, fatal }};\nrouter id {hl.NODE_V4};\n"
-                          f"protocol device {{ scan time 10; }}\n{statics}{sessions}", name="bird-speaker")
+        sessions = "".join(harness.bird_bgp(name, local, hl.NODE_AS, addr, hl.ROUTER_AS, import_filter="none",
+                                            export_filter="where source = RTS_STATIC", ipv6_next_hop=hl.NODE_V6)
+                           for name, addr, local in peer_addresses(self.s.peers))
+        b = self.lab.bird(self.topo.node, harness.bird_config(hl.NODE_V4, sessions, extra=statics, scan=10,
+                                                              log="{ warning, error, fatal }"), name="bird-speaker")
         self.bird = b
         self.speaker = b.proc
         self.procs.append(self.speaker)

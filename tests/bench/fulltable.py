@@ -43,54 +43,20 @@ def mixed_prefixes(count: int) -> list[str]:
 
 def upstream_config(count: int) -> str:
     routes = "\n".join(f"  route {p} blackhole;" for p in mixed_prefixes(count))
-    protos = ""
-    for name, r, n, _ in SESSIONS:
-        protos += f"""
-protocol bgp {name} {{
-  local {r} as {hl.ROUTER_AS};
-  neighbor {n} as {hl.NODE_AS};
-  hold time 9; keepalive time 3;
-  connect delay time 1; connect retry time 2; error wait time 1, 2;
-  ipv4 {{ import none; export where source = RTS_STATIC; }};
-}}
-"""
-    return f"""log stderr {{ warning, error, fatal }};
-router id {hl.ROUTER_V4};
-protocol device {{ scan time 10; }}
+    protos = "".join(harness.bird_bgp(name, r, hl.ROUTER_AS, n, hl.NODE_AS, families=("ipv4",), import_filter="none",
+                                      export_filter="where source = RTS_STATIC")
+                     for name, r, n, _ in SESSIONS)
+    return harness.bird_config(hl.ROUTER_V4, protos, log="{ warning, error, fatal }", scan=10, extra=f"""
 protocol static full {{
   disabled;
   ipv4;
 {routes}
-}}
-{protos}
-"""
+}}""")
 
 
 def herald_config(lab: harness.Lab) -> str:
-    peers = ""
-    for name, r, n, _ in SESSIONS:
-        peers += f"""
-[[peer]]
-name = "{name}"
-address = "{r}"
-remote-as = {hl.ROUTER_AS}
-local-address = "{n}"
-hold-time = "9s"
-connect-retry = "1s"
-families = ["ipv4-unicast"]
-"""
-    return f"""
-[global]
-local-as = {hl.NODE_AS}
-router-id = "{hl.NODE_V4}"
-listen = false
-control-socket = "{lab.path('herald.sock')}"
-state-dir = "{lab.path('state')}"
-user = ""
-log-format = "json"
-drain-on-shutdown = false
-shutdown-timeout = "5s"
-{peers}
+    peers = "".join(hl.herald_peer(name, r, hl.ROUTER_AS, n, families=["ipv4-unicast"]) for name, r, n, _ in SESSIONS)
+    return hl.herald_global(lab, more='log-format = "json"\n') + peers + f"""
 [[service]]
 name = "dns"
 prefixes = ["{hl.PREFIX_V4}"]

@@ -28,6 +28,32 @@ inline Bytes with_header(MessageType type, const Bytes& body) {
   return m;
 }
 
+// UPDATE body from its three parts: withdrawn routes, path attributes, NLRI (lengths computed).
+inline Bytes update_body(const Bytes& withdrawn, const Bytes& attrs, const Bytes& nlri) {
+  Bytes b;
+  b.push_back(static_cast<std::uint8_t>(withdrawn.size() >> 8));  // withdrawn routes length
+  b.push_back(static_cast<std::uint8_t>(withdrawn.size()));
+  b.insert(b.end(), withdrawn.begin(), withdrawn.end());
+  b.push_back(static_cast<std::uint8_t>(attrs.size() >> 8));  // total path attribute length
+  b.push_back(static_cast<std::uint8_t>(attrs.size()));
+  b.insert(b.end(), attrs.begin(), attrs.end());
+  b.insert(b.end(), nlri.begin(), nlri.end());
+  return b;
+}
+
+// A whole UPDATE message (header included) from the three parts of its body.
+inline Bytes update_message(const Bytes& withdrawn, const Bytes& attrs, const Bytes& nlri) {
+  return with_header(MessageType::Update, update_body(withdrawn, attrs, nlri));
+}
+
+// Decodes an UPDATE body that must not reset the session; the RFC 7606 action is the caller's
+// to check.
+inline Decoded decoded_update(const Bytes& body, const CodecOptions& opts = {}) {
+  auto d = decode(MessageType::Update, body, opts);
+  REQUIRE(d.has_value());
+  return std::move(d.value());
+}
+
 // Frames exactly one message out of `wire` and decodes it.
 inline Expected<Decoded, Notification> decode_wire(const Bytes& wire, const CodecOptions& opts = {}) {
   Framer f(opts.max_message_size());

@@ -18,6 +18,10 @@ using namespace std::chrono_literals;
 
 inline Clock::time_point t0() { return Clock::time_point{} + 1000h; }
 
+// The two ends of the session base_config() describes.
+inline const IpAddress kLocal = *IpAddress::parse("192.0.2.1");
+inline const IpAddress kRemote = *IpAddress::parse("192.0.2.2");
+
 // Local side: AS 65000, router id 192.0.2.1, neighbor 192.0.2.2 in AS 65001.
 inline PeerConfig base_config() {
   PeerConfig c;

@@ -1,4 +1,5 @@
 // UPDATE encoding, packing and End-of-RIB (RFC 4271 4.3, RFC 4760, RFC 4724 2, RFC 6793 4.2.2).
+#include "anycast_attrs.hpp"
 #include "bgp/cursor.hpp"
 #include "codec_test_util.hpp"
 
@@ -6,16 +7,6 @@ using namespace herald::bgp;
 using namespace herald::bgp::test;
 
 namespace {
-
-PathAttributes anycast_attrs() {
-  PathAttributes a;
-  a.origin = Origin::Igp;
-  a.as_path = AsPath{{AsSegmentType::AsSequence, {65001}}};
-  a.med = 10;
-  a.communities = {(65001u << 16) | 53u};
-  a.large_communities = {{65001, 53, 1}};
-  return a;
-}
 
 std::vector<Prefix> host_routes_v4(std::size_t n) {
   std::vector<Prefix> v;

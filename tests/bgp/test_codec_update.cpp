@@ -6,19 +6,6 @@ using namespace herald::bgp::test;
 
 namespace {
 
-// UPDATE body from its three parts: withdrawn routes, path attributes, NLRI (lengths computed).
-Bytes body(const Bytes& withdrawn, const Bytes& attrs, const Bytes& nlri) {
-  Bytes b;
-  b.push_back(static_cast<std::uint8_t>(withdrawn.size() >> 8));  // withdrawn routes length
-  b.push_back(static_cast<std::uint8_t>(withdrawn.size()));
-  b.insert(b.end(), withdrawn.begin(), withdrawn.end());
-  b.push_back(static_cast<std::uint8_t>(attrs.size() >> 8));  // total path attribute length
-  b.push_back(static_cast<std::uint8_t>(attrs.size()));
-  b.insert(b.end(), attrs.begin(), attrs.end());
-  b.insert(b.end(), nlri.begin(), nlri.end());
-  return b;
-}
-
 const Bytes kOrigin = {0x40, 0x01, 0x01,  // well-known transitive, ORIGIN, length 1
                        0x00};             // IGP
 const Bytes kAsPath = {0x40, 0x02, 0x06,  // well-known transitive, AS_PATH, length 6
@@ -40,11 +27,6 @@ CodecOptions ibgp() {
   return o;
 }
 
-Decoded decoded(const Bytes& b, const CodecOptions& opts = {}) {
-  auto d = decode(MessageType::Update, b, opts);
-  REQUIRE(d.has_value());
-  return std::move(d.value());
-}
 Notification reset(const Bytes& b, const CodecOptions& opts = {}) {
   auto d = decode(MessageType::Update, b, opts);
   REQUIRE_FALSE(d.has_value());
@@ -84,7 +66,7 @@ TEST_CASE("UPDATE with every IPv4 attribute decodes field by field") {
   const Bytes nlri = {0x18, 0xC6, 0x33, 0x64,        // 198.51.100.0/24
                       0x20, 0xCB, 0x00, 0x71, 0x05,  // 203.0.113.5/32
                       0x00};                         // 0.0.0.0/0
-  auto d = decode_wire(with_header(MessageType::Update, body(withdrawn, attrs, nlri)));
+  auto d = decode_wire(with_header(MessageType::Update, update_body(withdrawn, attrs, nlri)));
   REQUIRE(d);
   CHECK(d->action == ErrorAction::None);
   CHECK(d->problems.empty());
@@ -125,7 +107,7 @@ TEST_CASE("UPDATE with IPv6 MP_REACH (global + link-local next hop) and MP_UNREA
       0x01,                    //   SAFI unicast
       0x40, 0x20, 0x01, 0x0D, 0xB8, 0x00, 0x54, 0x00, 0x00,  //   2001:db8:54::/64
   };
-  auto d = decoded(body({}, cat({attrs, kOrigin, kAsPath}), {}));
+  auto d = decoded_update(update_body({}, cat({attrs, kOrigin, kAsPath}), {}));
   CHECK(d.action == ErrorAction::None);
   const auto& a = upd(d).attrs;
   REQUIRE(a.mp_reach);
@@ -139,23 +121,23 @@ TEST_CASE("UPDATE with IPv6 MP_REACH (global + link-local next hop) and MP_UNREA
 }
 
 TEST_CASE("End-of-RIB markers are recognised") {
-  CHECK(upd(decoded(body({}, {}, {}))).end_of_rib() == kIpv4Unicast);
+  CHECK(upd(decoded_update(update_body({}, {}, {}))).end_of_rib() == kIpv4Unicast);
   const Bytes v6 = {0x80, 0x0F, 0x03,  // MP_UNREACH_NLRI, length 3
                     0x00, 0x02,        // AFI IPv6
                     0x01};             // SAFI unicast
-  CHECK(upd(decoded(body({}, v6, {}))).end_of_rib() == kIpv6Unicast);
-  CHECK_FALSE(upd(decoded(body({}, cat({v6, kOrigin}), {}))).end_of_rib());
+  CHECK(upd(decoded_update(update_body({}, v6, {}))).end_of_rib() == kIpv6Unicast);
+  CHECK_FALSE(upd(decoded_update(update_body({}, cat({v6, kOrigin}), {}))).end_of_rib());
 }
 
 TEST_CASE("NLRI trailing bits past the prefix length are cleared") {
   const Bytes nlri = {0x17, 0xC6, 0x33, 0x65};  // /23 with the last bit of the 3rd octet set
-  auto u = upd(decoded(body({}, kMandatory, nlri)));
+  auto u = upd(decoded_update(update_body({}, kMandatory, nlri)));
   CHECK(u.nlri == std::vector<Prefix>{pfx("198.51.100.0/23")});
 }
 
 TEST_CASE("extended-length attributes decode like short ones") {
   const Bytes attrs = {0x50, 0x01, 0x00, 0x01, 0x01};  // ORIGIN with the extended-length bit, EGP
-  auto u = upd(decoded(body({}, attrs, {})));
+  auto u = upd(decoded_update(update_body({}, attrs, {})));
   CHECK(u.attrs.origin == Origin::Egp);
 }
 
@@ -181,7 +163,7 @@ TEST_CASE("RFC 6793 4.2.3: AS4_PATH and AS4_AGGREGATOR merge on a 2-octet sessio
       0xFA, 0x56, 0xEA, 0x03,        //   4200000003
       0xC0, 0x00, 0x02, 0x09,        //   192.0.2.9
   };
-  auto d = decoded(body({}, attrs, kNlri), two_octet());
+  auto d = decoded_update(update_body({}, attrs, kNlri), two_octet());
   CHECK(d.action == ErrorAction::None);
   const auto& a = upd(d).attrs;
   REQUIRE(a.as_path);
@@ -196,7 +178,7 @@ TEST_CASE("RFC 6793 4.2.3: AS4_PATH and AS4_AGGREGATOR merge on a 2-octet sessio
     Bytes changed = attrs;
     changed[27] = 0xFD;  // aggregator AS 65001 instead of AS_TRANS
     changed[28] = 0xE9;
-    auto d2 = decoded(body({}, changed, kNlri), two_octet());
+    auto d2 = decoded_update(update_body({}, changed, kNlri), two_octet());
     const auto& a2 = upd(d2).attrs;
     CHECK(a2.aggregator == Aggregator{65001, ip("192.0.2.9")});
     CHECK_FALSE(a2.as4_path);
@@ -215,7 +197,7 @@ TEST_CASE("RFC 6793: an AS4_PATH longer than AS_PATH is ignored") {
       0x02, 0x02,                                //   AS_SEQUENCE of 2
       0xFA, 0x56, 0xEA, 0x01, 0xFA, 0x56, 0xEA, 0x02,
   };
-  auto d = decoded(body({}, attrs, kNlri), two_octet());
+  auto d = decoded_update(update_body({}, attrs, kNlri), two_octet());
   CHECK(*upd(d).attrs.as_path == AsPath{{AsSegmentType::AsSequence, {kAsTrans}}});
   CHECK_FALSE(upd(d).attrs.as4_path);
 }
@@ -268,7 +250,7 @@ TEST_CASE("RFC 7606 7: malformed attributes give the RFC's outcome, not a reset"
     Bytes attrs = cat({(t == 1 && !dup) ? Bytes{} : kOrigin,
                        t == 2 ? Bytes{} : (c.opts.four_octet_as ? kAsPath : as_path2),
                        t == 3 ? Bytes{} : kNextHop, c.attr});
-    auto d = decoded(body({}, attrs, kNlri), c.opts);
+    auto d = decoded_update(update_body({}, attrs, kNlri), c.opts);
     CHECK(d.action == c.action);
     CHECK_FALSE(d.problems.empty());
     CHECK(upd(d).nlri.size() == 1);  // the routes are reported so the caller can withdraw them
@@ -278,15 +260,15 @@ TEST_CASE("RFC 7606 7: malformed attributes give the RFC's outcome, not a reset"
 TEST_CASE("RFC 7606 effects on the decoded value") {
   SUBCASE("a repeated attribute keeps the first copy") {
     const Bytes second_origin = {0x40, 0x01, 0x01, 0x02};  // ORIGIN incomplete, repeated
-    auto d = decoded(body({}, cat({kMandatory, second_origin}), kNlri));
+    auto d = decoded_update(update_body({}, cat({kMandatory, second_origin}), kNlri));
     CHECK(upd(d).attrs.origin == Origin::Igp);
   }
   SUBCASE("LOCAL_PREF is read from internal peers") {
     const Bytes lp = {0x40, 0x05, 0x04, 0, 0, 0, 200};  // LOCAL_PREF 200
-    auto d = decoded(body({}, cat({kMandatory, lp}), kNlri), ibgp());
+    auto d = decoded_update(update_body({}, cat({kMandatory, lp}), kNlri), ibgp());
     CHECK(d.action == ErrorAction::None);
     CHECK(upd(d).attrs.local_pref == 200u);
-    auto e = decoded(body({}, cat({kMandatory, lp}), kNlri));
+    auto e = decoded_update(update_body({}, cat({kMandatory, lp}), kNlri));
     CHECK_FALSE(upd(e).attrs.local_pref);
   }
   SUBCASE("duplicate large communities are removed (RFC 8092 5)") {
@@ -294,7 +276,7 @@ TEST_CASE("RFC 7606 effects on the decoded value") {
                       0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3,  // 1:2:3
                       0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 6,  // 4:5:6
                       0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3}; // 1:2:3 again
-    auto d = decoded(body({}, cat({kMandatory, lc}), kNlri));
+    auto d = decoded_update(update_body({}, cat({kMandatory, lc}), kNlri));
     CHECK(d.action == ErrorAction::None);
     CHECK(upd(d).attrs.large_communities == std::vector<LargeCommunity>{{1, 2, 3}, {4, 5, 6}});
   }
@@ -304,7 +286,7 @@ TEST_CASE("RFC 7606 effects on the decoded value") {
                       0x80,              // SAFI 128 (VPN)
                       0x00,              // next hop length 0
                       0x00};             // reserved
-    auto d = decoded(body({}, mp, {}));
+    auto d = decoded_update(update_body({}, mp, {}));
     CHECK(d.action == ErrorAction::None);
     REQUIRE(upd(d).attrs.unknown.size() == 1);
     CHECK(upd(d).attrs.unknown[0] == RawAttribute{0x80, 14, {0x00, 0x01, 0x80, 0x00, 0x00}});
@@ -312,15 +294,15 @@ TEST_CASE("RFC 7606 effects on the decoded value") {
 }
 
 TEST_CASE("RFC 7606 3.d: missing mandatory attributes with NLRI are treat-as-withdraw") {
-  auto d = decoded(body({}, cat({kOrigin, kAsPath}), kNlri));
+  auto d = decoded_update(update_body({}, cat({kOrigin, kAsPath}), kNlri));
   CHECK(d.action == ErrorAction::TreatAsWithdraw);
   REQUIRE(d.problems.size() == 1);
   CHECK(d.problems[0].find("NEXT_HOP") != std::string::npos);
-  d = decoded(body({}, kNextHop, kNlri));
+  d = decoded_update(update_body({}, kNextHop, kNlri));
   CHECK(d.action == ErrorAction::TreatAsWithdraw);
   CHECK(d.problems.size() == 2);  // ORIGIN and AS_PATH
   // Without NLRI nothing is mandatory.
-  CHECK(decoded(body({0x18, 0xC6, 0x33, 0x64}, {}, {})).action == ErrorAction::None);
+  CHECK(decoded_update(update_body({0x18, 0xC6, 0x33, 0x64}, {}, {})).action == ErrorAction::None);
   // MP_REACH NLRI need ORIGIN and AS_PATH but no NEXT_HOP.
   const Bytes mp = {0x80, 0x0E, 0x18,  // MP_REACH_NLRI, length 24
                     0x00, 0x02, 0x01,  // IPv6 unicast
@@ -328,21 +310,21 @@ TEST_CASE("RFC 7606 3.d: missing mandatory attributes with NLRI are treat-as-wit
                     0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,  // 2001:db8::1
                     0x00,              // reserved
                     0x10, 0x20, 0x01}; // 2001::/16
-  CHECK(decoded(body({}, cat({mp, kOrigin, kAsPath}), {})).action == ErrorAction::None);
-  CHECK(decoded(body({}, cat({mp, kOrigin}), {})).action == ErrorAction::TreatAsWithdraw);
+  CHECK(decoded_update(update_body({}, cat({mp, kOrigin, kAsPath}), {})).action == ErrorAction::None);
+  CHECK(decoded_update(update_body({}, cat({mp, kOrigin}), {})).action == ErrorAction::TreatAsWithdraw);
 }
 
 TEST_CASE("RFC 7606 4: an attribute overrunning the attribute list is treat-as-withdraw") {
   const Bytes overrun = {0xC0, 0x08, 0x08,   // COMMUNITIES claiming 8 octets
                          0xFD, 0xE9};        // only 2 present
-  auto d = decoded(body({}, cat({kMandatory, overrun}), kNlri));
+  auto d = decoded_update(update_body({}, cat({kMandatory, overrun}), kNlri));
   CHECK(d.action == ErrorAction::TreatAsWithdraw);
   CHECK(upd(d).nlri == std::vector<Prefix>{pfx("198.51.100.0/24")});  // NLRI still located
   const Bytes stub = {0x40, 0x01};  // two stray octets
-  CHECK(decoded(body({}, cat({kMandatory, stub}), kNlri)).action == ErrorAction::TreatAsWithdraw);
+  CHECK(decoded_update(update_body({}, cat({kMandatory, stub}), kNlri)).action == ErrorAction::TreatAsWithdraw);
   // An overrunning MP_REACH hides NLRI: reset.
   const Bytes mp_overrun = {0x80, 0x0E, 0x20, 0x00, 0x02, 0x01};
-  CHECK(reset(body({}, mp_overrun, {})) == Notification{3, 1, {}});
+  CHECK(reset(update_body({}, mp_overrun, {})) == Notification{3, 1, {}});
 }
 
 TEST_CASE("UPDATE errors that reset the session") {
@@ -358,17 +340,17 @@ TEST_CASE("UPDATE errors that reset the session") {
     CHECK(reset(b) == Notification{3, 1, {}});
   }
   SUBCASE("NLRI prefix longer than 32: 3/10") {
-    CHECK(reset(body({}, kMandatory, {0x21, 1, 2, 3, 4, 5})) == Notification{3, 10, {}});
+    CHECK(reset(update_body({}, kMandatory, {0x21, 1, 2, 3, 4, 5})) == Notification{3, 10, {}});
   }
   SUBCASE("NLRI overrunning the message: 3/10") {
-    CHECK(reset(body({}, kMandatory, {0x18, 0xC6, 0x33})) == Notification{3, 10, {}});
+    CHECK(reset(update_body({}, kMandatory, {0x18, 0xC6, 0x33})) == Notification{3, 10, {}});
   }
   SUBCASE("withdrawn prefix longer than 32: 3/10") {
-    CHECK(reset(body({0x28, 1, 2, 3, 4, 5}, {}, {})) == Notification{3, 10, {}});
+    CHECK(reset(update_body({0x28, 1, 2, 3, 4, 5}, {}, {})) == Notification{3, 10, {}});
   }
   SUBCASE("MP_REACH_NLRI twice: 3/1") {
     const Bytes mp = {0x80, 0x0F, 0x03, 0x00, 0x02, 0x01};  // MP_UNREACH IPv6 unicast, empty
-    CHECK(reset(body({}, cat({mp, mp}), {})) == Notification{3, 1, {}});
+    CHECK(reset(update_body({}, cat({mp, mp}), {})) == Notification{3, 1, {}});
   }
   SUBCASE("IPv6 next hop of 4 octets: 3/9 with the attribute") {
     const Bytes mp = {0x80, 0x0E, 0x0A,        // MP_REACH_NLRI, length 10
@@ -377,7 +359,7 @@ TEST_CASE("UPDATE errors that reset the session") {
                       0xC0, 0x00, 0x02, 0x01,  // 192.0.2.1
                       0x00,                    // reserved
                       0x00};                   // ::/0
-    CHECK(reset(body({}, cat({mp, kOrigin, kAsPath}), {})) == Notification{3, 9, mp});
+    CHECK(reset(update_body({}, cat({mp, kOrigin, kAsPath}), {})) == Notification{3, 9, mp});
   }
   SUBCASE("MP_REACH prefix longer than 128: 3/10") {
     const Bytes mp = {0x80, 0x0E, 0x16,  // MP_REACH_NLRI, length 22
@@ -386,19 +368,19 @@ TEST_CASE("UPDATE errors that reset the session") {
                       0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
                       0x00,              // reserved
                       0x81};             // prefix length 129
-    CHECK(reset(body({}, cat({mp, kOrigin, kAsPath}), {})) == Notification{3, 10, {}});
+    CHECK(reset(update_body({}, cat({mp, kOrigin, kAsPath}), {})) == Notification{3, 10, {}});
   }
   SUBCASE("MP_UNREACH shorter than AFI + SAFI: 3/9") {
     const Bytes mp = {0x80, 0x0F, 0x02, 0x00, 0x02};
-    CHECK(reset(body({}, mp, {})) == Notification{3, 9, mp});
+    CHECK(reset(update_body({}, mp, {})) == Notification{3, 9, mp});
   }
   SUBCASE("MP_REACH with well-known flags: 3/4 with the attribute") {
     const Bytes mp = {0x40, 0x0F, 0x03, 0x00, 0x02, 0x01};
-    CHECK(reset(body({}, mp, {})) == Notification{3, 4, mp});
+    CHECK(reset(update_body({}, mp, {})) == Notification{3, 4, mp});
   }
   SUBCASE("unrecognised well-known attribute: 3/2 with the attribute") {
     const Bytes unknown = {0x40, 0x63, 0x02, 0xAB, 0xCD};  // well-known transitive type 99
-    CHECK(reset(body({}, cat({kMandatory, unknown}), kNlri)) == Notification{3, 2, unknown});
+    CHECK(reset(update_body({}, cat({kMandatory, unknown}), kNlri)) == Notification{3, 2, unknown});
   }
 }
 
@@ -413,19 +395,19 @@ TEST_CASE("confederation segments and 2-octet AS_PATH encoding") {
   };
   CodecOptions old;
   old.four_octet_as = false;
-  auto d = decoded(body({}, attrs, kNlri), old);
+  auto d = decoded_update(update_body({}, attrs, kNlri), old);
   CHECK(d.action == ErrorAction::None);
   CHECK(*upd(d).attrs.as_path == AsPath{{AsSegmentType::ConfedSequence, {65011}},
                                          {AsSegmentType::ConfedSet, {65012}},
                                          {AsSegmentType::AsSequence, {kAsTrans}}});
   // Re-encoding for the same 2-octet peer gives the same octets back.
-  CHECK(encode(upd(d), old) == with_header(MessageType::Update, body({}, attrs, kNlri)));
+  CHECK(encode(upd(d), old) == with_header(MessageType::Update, update_body({}, attrs, kNlri)));
 }
 
 TEST_CASE("unknown attributes come back in type order") {
   const Bytes attrs = {0xC0, 0x63, 0x01, 0x01,   // optional transitive type 99
                        0x80, 0x29, 0x04, 1, 2, 3, 4};  // optional type 41 (unknown to herald)
-  auto u = upd(decoded(body({}, attrs, {})));
+  auto u = upd(decoded_update(update_body({}, attrs, {})));
   REQUIRE(u.attrs.unknown.size() == 2);
   CHECK(u.attrs.unknown[0].type == 41);
   CHECK(u.attrs.unknown[1].type == 99);
@@ -436,8 +418,8 @@ TEST_CASE("RFC 9234 5: the OTC attribute decodes, encodes and round-trips byte f
                      0x23,                     // type 35, ONLY_TO_CUSTOMER (OTC)
                      0x04,                     // length 4
                      0x00, 0x00, 0xFD, 0xE9};  // AS 65001
-  const Bytes b = body({}, cat({kMandatory, otc}), kNlri);
-  auto d = decoded(b);
+  const Bytes b = update_body({}, cat({kMandatory, otc}), kNlri);
+  auto d = decoded_update(b);
   CHECK(d.action == ErrorAction::None);
   CHECK(d.problems.empty());
   CHECK(upd(d).attrs.otc == 65001u);
@@ -447,11 +429,11 @@ TEST_CASE("RFC 9234 5: the OTC attribute decodes, encodes and round-trips byte f
 
   SUBCASE("a 4-octet AS beyond 65535 is kept whole") {
     const Bytes big = {0xC0, 0x23, 0x04, 0xFA, 0x56, 0xEA, 0x01};  // OTC 4200000001
-    CHECK(upd(decoded(body({}, cat({kMandatory, big}), kNlri))).attrs.otc == 4200000001u);
+    CHECK(upd(decoded_update(update_body({}, cat({kMandatory, big}), kNlri))).attrs.otc == 4200000001u);
   }
   SUBCASE("a malformed OTC names the attribute and leaves no value") {
     const Bytes bad = {0xC0, 0x23, 0x02, 0xFD, 0xE9};  // length 2
-    auto m = decoded(body({}, cat({kMandatory, bad}), kNlri));
+    auto m = decoded_update(update_body({}, cat({kMandatory, bad}), kNlri));
     CHECK(m.action == ErrorAction::TreatAsWithdraw);
     REQUIRE(m.problems.size() == 1);
     CHECK(m.problems[0] == "OTC: length 2, expected 4 (treat-as-withdraw)");
@@ -459,7 +441,7 @@ TEST_CASE("RFC 9234 5: the OTC attribute decodes, encodes and round-trips byte f
   }
   SUBCASE("a repeated OTC keeps the first copy (RFC 7606 3.g)") {
     const Bytes second = {0xC0, 0x23, 0x04, 0x00, 0x00, 0xFD, 0xEA};  // OTC 65002
-    auto r = decoded(body({}, cat({kMandatory, otc, second}), kNlri));
+    auto r = decoded_update(update_body({}, cat({kMandatory, otc, second}), kNlri));
     CHECK(r.action == ErrorAction::AttributeDiscard);
     CHECK(upd(r).attrs.otc == 65001u);
   }

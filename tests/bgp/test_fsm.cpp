@@ -12,9 +12,6 @@ namespace {
 using namespace testing;
 using namespace std::chrono_literals;
 
-const IpAddress kLocal = *IpAddress::parse("192.0.2.1");
-const IpAddress kRemote = *IpAddress::parse("192.0.2.2");
-
 // One Fsm plus the clock, with shortcuts to walk it into each state.
 struct Driver {
   explicit Driver(PeerConfig c = base_config(), std::uint64_t seed = 7)

@@ -14,9 +14,6 @@ namespace {
 using namespace testing;
 using namespace std::chrono_literals;
 
-const IpAddress kLocal = *IpAddress::parse("192.0.2.1");
-const IpAddress kRemote = *IpAddress::parse("192.0.2.2");
-
 Prefix pfx(const char* s) { return *Prefix::parse(s); }
 
 std::vector<Update> updates(const std::vector<Message>& ms) {

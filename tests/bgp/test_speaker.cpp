@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "bgp/speaker.hpp"
+#include "speaker_test_support.hpp"
 
 using namespace herald::bgp;
+using herald::bgp::testing::loopback_peer;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
@@ -53,18 +55,6 @@ struct Events {
   }
 };
 
-SpeakerPeerConfig peer(const char* name, const char* address, std::uint32_t as) {
-  SpeakerPeerConfig p;
-  p.bgp.name = name;
-  p.bgp.peer_address = addr(address);
-  p.bgp.peer_as = as;
-  p.bgp.hold_time = 9;
-  p.bgp.families = {kIpv4Unicast};
-  p.bgp.connect_retry = 200ms;
-  p.bgp.idle_hold = 200ms;
-  return p;
-}
-
 std::size_t received_v4(const Speaker& s) {
   auto st = s.status();
   REQUIRE(st.size() == 1);
@@ -83,7 +73,7 @@ TEST_CASE("speaker: two speakers over loopback with MD5 exchange routes, refuse 
   sb.router_id = 0x7f000002;
   sb.listen = {transport::Endpoint{addr("127.0.0.2"), 0}};
   sb.rng_seed = 2;
-  auto pa = peer("a", "127.0.0.1", 65001);
+  auto pa = loopback_peer("a", addr("127.0.0.1"), 65001);
   pa.bgp.mode = ConnectMode::Passive;
   pa.md5 = "k3y";
   Speaker b(io, sb, {pa}, eb.observer());
@@ -97,7 +87,7 @@ TEST_CASE("speaker: two speakers over loopback with MD5 exchange routes, refuse 
   sa.local_as = 65001;
   sa.router_id = 0x7f000001;
   sa.rng_seed = 1;
-  auto pb = peer("b", "127.0.0.2", 65002);
+  auto pb = loopback_peer("b", addr("127.0.0.2"), 65002);
   pb.bgp.mode = ConnectMode::Active;
   pb.bgp.port = port;
   pb.bgp.local_address = addr("127.0.0.1");
@@ -150,7 +140,7 @@ TEST_CASE("speaker: a listener that cannot bind is reported, outbound sessions s
   s.router_id = 1;
   s.listen = {transport::Endpoint{addr("192.0.2.123"), 179}};  // not an address of this host
   Events ev;
-  Speaker sp(io, s, {peer("x", "127.0.0.9", 65009)}, ev.observer());
+  Speaker sp(io, s, {loopback_peer("x", addr("127.0.0.9"), 65009)}, ev.observer());
   auto errors = sp.start();
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] == "bind listener 192.0.2.123:179: Cannot assign requested address");
@@ -167,15 +157,15 @@ TEST_CASE("speaker: add_peer refuses duplicates and invalid configurations") {
   SpeakerSettings s;
   s.local_as = 65001;
   s.router_id = 1;
-  Speaker sp(io, s, {peer("x", "127.0.0.9", 65009)});
-  CHECK(sp.add_peer(peer("x", "127.0.0.10", 65009)) == "peer x: name already configured");
-  CHECK(sp.add_peer(peer("y", "127.0.0.9", 65009)) == "peer y: address 127.0.0.9 already used by peer x");
-  auto bad = peer("z", "127.0.0.11", 65009);
+  Speaker sp(io, s, {loopback_peer("x", addr("127.0.0.9"), 65009)});
+  CHECK(sp.add_peer(loopback_peer("x", addr("127.0.0.10"), 65009)) == "peer x: name already configured");
+  CHECK(sp.add_peer(loopback_peer("y", addr("127.0.0.9"), 65009)) == "peer y: address 127.0.0.9 already used by peer x");
+  auto bad = loopback_peer("z", addr("127.0.0.11"), 65009);
   bad.bgp.hold_time = 2;  // RFC 4271 4.2: 1 and 2 are not allowed
   auto err = sp.add_peer(bad);
   REQUIRE(err.has_value());
   CHECK(err->rfind("peer z: ", 0) == 0);
-  CHECK(sp.add_peer(peer("w", "127.0.0.12", 65009)) == std::nullopt);
+  CHECK(sp.add_peer(loopback_peer("w", addr("127.0.0.12"), 65009)) == std::nullopt);
   CHECK(sp.status().size() == 2);
   sp.remove_peer("w", "test");
   CHECK(sp.status().size() == 1);
@@ -189,7 +179,7 @@ TEST_CASE("speaker: a flood of refused connections is logged once per source and
   s.listen = {transport::Endpoint{addr("127.0.0.2"), 0}};
   s.refused.period = 1s;
   Events ev;
-  Speaker sp(io, s, {peer("x", "127.0.0.9", 65009)}, ev.observer());
+  Speaker sp(io, s, {loopback_peer("x", addr("127.0.0.9"), 65009)}, ev.observer());
   REQUIRE(sp.start().empty());
   const std::uint16_t port = sp.listening()[0].port;
   constexpr int kConnections = 50;

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "bfd_test_support.hpp"
 #include "bgp/speaker.hpp"
+#include "speaker_test_support.hpp"
 
 namespace herald::bgp {
 namespace {
@@ -23,54 +25,9 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 using SteadyClock = std::chrono::steady_clock;
+using testing::loopback_peer;
 
 IpAddress lo(std::uint32_t last) { return IpAddress::v4(0x7f000000 | last); }
-
-// A UDP socket on 127.0.0.2 that plays the BFD neighbor by hand.
-struct ScriptedBfd {
-  int fd = -1;
-  std::uint16_t port = 0;
-  std::uint32_t peer_disc = 0;  // herald's discriminator, from its first packet
-  ScriptedBfd() {
-    fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(0x7f000002);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
-    const int ttl = 255;  // RFC 5881 5: herald drops anything else
-    REQUIRE(::setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) == 0);
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~ScriptedBfd() { ::close(fd); }
-  void read_first() {
-    std::uint8_t buf[64];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    REQUIRE(n > 0);
-    auto p = bfd::decode(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)));
-    REQUIRE(p);
-    peer_disc = p->my_discriminator;
-  }
-  void send(bfd::State s, std::uint16_t to_port) {
-    bfd::ControlPacket p;
-    p.state = s;
-    p.my_discriminator = 0x77;
-    p.your_discriminator = peer_disc;
-    p.desired_min_tx_us = 50'000;
-    p.required_min_rx_us = 50'000;
-    const Bytes b = bfd::encode(p);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(0x7f000001);
-    a.sin_port = htons(to_port);
-    REQUIRE(::sendto(fd, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) ==
-            static_cast<ssize_t>(b.size()));
-  }
-};
 
 // A UDP port on 127.0.0.1 that is free right now (for A's BFD listener).
 std::uint16_t free_udp_port() {
@@ -102,18 +59,6 @@ bool run_until(asio::io_context& io, Pred done, Tick tick, std::chrono::millisec
   return done();
 }
 
-SpeakerPeerConfig peer(const char* name, IpAddress address, std::uint32_t as) {
-  SpeakerPeerConfig p;
-  p.bgp.name = name;
-  p.bgp.peer_address = address;
-  p.bgp.peer_as = as;
-  p.bgp.hold_time = 9;
-  p.bgp.families = {kIpv4Unicast};
-  p.bgp.connect_retry = 200ms;
-  p.bgp.idle_hold = 200ms;
-  return p;
-}
-
 std::uint64_t bfd_down_received(const Speaker& s) {
   const auto n = s.status().at(0).bgp.notifications_received;
   auto it = n.find({6, 10});
@@ -128,7 +73,7 @@ void run_case(bool wait_for_up) {
   sb.router_id = 0x7f000002;
   sb.listen = {transport::Endpoint{lo(2), 0}};
   sb.rng_seed = 2;
-  auto pa = peer("a", lo(1), 65001);
+  auto pa = loopback_peer("a", lo(1), 65001);
   pa.bgp.mode = ConnectMode::Passive;
   SpeakerObserver quiet;
   quiet.log = [](LogLevel, std::string_view, std::string_view) {};
@@ -136,14 +81,14 @@ void run_case(bool wait_for_up) {
   REQUIRE(b.start().empty());
 
   // A: BGP to B, BFD to the scripted neighbor.
-  ScriptedBfd n;
+  bfd::testing::ScriptedNeighbor n;
   const std::uint16_t a_bfd_port = free_udp_port();
   SpeakerSettings sa;
   sa.local_as = 65001;
   sa.router_id = 0x7f000001;
   sa.rng_seed = 1;
   sa.bfd.listen = {transport::Endpoint{lo(1), a_bfd_port}};
-  auto pb = peer("b", lo(2), 65002);
+  auto pb = loopback_peer("b", lo(2), 65002);
   pb.bgp.mode = ConnectMode::Active;
   pb.bgp.port = b.listening().at(0).port;
   pb.bgp.local_address = lo(1);

@@ -3,24 +3,22 @@
 // RFC 5881 5 and the drop counters. Every wait is bounded.
 #include <doctest/doctest.h>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bfd_test_support.hpp"
 #include "bgp/transport_bfd.hpp"
 
 namespace herald::bgp::bfd {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::ScriptedNeighbor;
 namespace asio = boost::asio;
 
 IpAddress lo(std::uint32_t last) { return IpAddress::v4(0x7f000000 | last); }
@@ -62,43 +60,6 @@ RuntimeSettings listen_on(IpAddress a) {
 SessionSpec spec(std::string name, IpAddress local, IpAddress remote, std::uint16_t port, Micros interval) {
   return SessionSpec{std::move(name), remote, local, SessionConfig{interval, interval, 3}, port};
 }
-
-// A UDP socket on 127.0.0.2 playing the neighbor by hand.
-struct Scripted {
-  int fd = -1;
-  std::uint16_t port = 0;
-  Scripted() {
-    fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(0x7f000002);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~Scripted() { ::close(fd); }
-  void ttl(int t) { REQUIRE(::setsockopt(fd, IPPROTO_IP, IP_TTL, &t, sizeof t) == 0); }
-  std::optional<ControlPacket> receive() {
-    std::uint8_t buf[64];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return std::nullopt;
-    auto p = decode(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)));
-    if (!p) return std::nullopt;
-    return *p;
-  }
-  void send(const Bytes& b, std::uint16_t to_port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(0x7f000001);
-    a.sin_port = htons(to_port);
-    REQUIRE(::sendto(fd, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) ==
-            static_cast<ssize_t>(b.size()));
-  }
-};
 
 TEST_CASE("bfd runtime: two runtimes on loopback come Up, negotiate 50 ms, and see AdminDown") {
   asio::io_context main;
@@ -163,27 +124,30 @@ TEST_CASE("bfd runtime: IPv6 sessions come Up (Hop Limit 255 sent and checked)")
   b.stop();
 }
 
-TEST_CASE("bfd runtime: a silent neighbor is detected after 3 x 50 ms on the real clock") {
+// One runtime on 127.0.0.1 with a 50 ms session "n" to a scripted neighbor on 127.0.0.2 (TTL
+// 255), and the first packet the runtime sent it.
+struct RuntimeAndNeighbor {
   asio::io_context main;
   Changes ca;
-  Runtime a(main, listen_on(lo(1)), ca.observer());
-  REQUIRE(a.start().empty());
-  main.poll();  // the BFD thread starts on the main loop's first turn
-  const auto pa = a.listening().at(0).port;
-  Scripted n;
-  n.ttl(255);
-  a.add(spec("n", lo(1), lo(2), n.port, 50ms));
-  auto first = n.receive();  // the Down packet sent at start
-  REQUIRE(first);
-  CHECK(first->state == State::Down);
+  Runtime a{main, listen_on(lo(1)), ca.observer()};
+  std::uint16_t pa = 0;  // the runtime's port
+  ScriptedNeighbor n;
+  std::optional<ControlPacket> first;
+  RuntimeAndNeighbor() {
+    REQUIRE(a.start().empty());
+    main.poll();  // the BFD thread starts on the main loop's first turn
+    pa = a.listening().at(0).port;
+    a.add(spec("n", lo(1), lo(2), n.port, 50ms));
+    first = n.receive();
+    REQUIRE(first);
+    n.peer_disc = first->my_discriminator;
+  }
+};
+
+TEST_CASE_FIXTURE(RuntimeAndNeighbor, "bfd runtime: a silent neighbor is detected after 3 x 50 ms on the real clock") {
+  CHECK(first->state == State::Down);  // the Down packet sent at start
   CHECK(first->desired_min_tx_us == 1'000'000);  // slow rate until Up (RFC 5880 6.8.3)
-  ControlPacket init;
-  init.state = State::Init;
-  init.my_discriminator = 0x77;
-  init.your_discriminator = first->my_discriminator;
-  init.desired_min_tx_us = 50'000;
-  init.required_min_rx_us = 50'000;
-  n.send(encode(init), pa);
+  n.send(State::Init, pa);  // 50 ms both ways
   const auto sent_at = std::chrono::steady_clock::now();
   REQUIRE(run_until(main, [&] { return ca.last() == State::Up; }, 1000ms));
   REQUIRE(run_until(main, [&] { return ca.last() == State::Down; }, 1000ms));
@@ -195,17 +159,7 @@ TEST_CASE("bfd runtime: a silent neighbor is detected after 3 x 50 ms on the rea
   a.stop();
 }
 
-TEST_CASE("bfd runtime: packets with TTL below 255, the A bit or garbage are dropped and counted") {
-  asio::io_context main;
-  Changes ca;
-  Runtime a(main, listen_on(lo(1)), ca.observer());
-  REQUIRE(a.start().empty());
-  main.poll();  // the BFD thread starts on the main loop's first turn
-  const auto pa = a.listening().at(0).port;
-  Scripted n;
-  a.add(spec("n", lo(1), lo(2), n.port, 50ms));
-  auto first = n.receive();
-  REQUIRE(first);
+TEST_CASE_FIXTURE(RuntimeAndNeighbor, "bfd runtime: packets with TTL below 255, the A bit or garbage are dropped and counted") {
   ControlPacket up;
   up.state = State::Init;
   up.my_discriminator = 0x77;
@@ -250,6 +204,12 @@ TEST_CASE("bfd runtime: no thread before the main loop runs, so a daemon can dro
   main.poll();
   CHECK(threads_of_this_process() == before + 1);
   a.stop();
+  // The thread is joined, but the kernel may list it in /proc/self/task for a moment longer
+  // (a joined thread wakes its joiner before it is reaped): wait for that, bounded.
+  const auto deadline = std::chrono::steady_clock::now() + 1s;
+  while (threads_of_this_process() != before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
   CHECK(threads_of_this_process() == before);
 }
 

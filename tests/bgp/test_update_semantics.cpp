@@ -11,40 +11,15 @@
 #include "bgp/otc.hpp"
 #include "bgp/peer.hpp"
 #include "bgp/route_checks.hpp"
+#include "codec_test_util.hpp"
 #include "session_test_support.hpp"
 
 namespace herald::bgp {
 namespace {
 
 using namespace testing;
+using namespace test;
 
-// UPDATE body from its three parts: withdrawn routes, path attributes, NLRI (lengths computed).
-Bytes body(const Bytes& withdrawn, const Bytes& attrs, const Bytes& nlri) {
-  Bytes b;
-  b.push_back(static_cast<std::uint8_t>(withdrawn.size() >> 8));  // withdrawn routes length
-  b.push_back(static_cast<std::uint8_t>(withdrawn.size()));
-  b.insert(b.end(), withdrawn.begin(), withdrawn.end());
-  b.push_back(static_cast<std::uint8_t>(attrs.size() >> 8));  // total path attribute length
-  b.push_back(static_cast<std::uint8_t>(attrs.size()));
-  b.insert(b.end(), attrs.begin(), attrs.end());
-  b.insert(b.end(), nlri.begin(), nlri.end());
-  return b;
-}
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-// A whole UPDATE message: marker, length, type 2, body.
-Bytes message(const Bytes& b) {
-  Bytes m(16, 0xFF);                                          // marker
-  const std::size_t len = kHeaderSize + b.size();
-  m.push_back(static_cast<std::uint8_t>(len >> 8));           // length
-  m.push_back(static_cast<std::uint8_t>(len));
-  m.push_back(2);                                             // type UPDATE
-  m.insert(m.end(), b.begin(), b.end());
-  return m;
-}
 // NEXT_HOP attribute carrying a.b.c.d.
 Bytes next_hop(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
   return {0x40, 0x03, 0x04,  // well-known transitive, NEXT_HOP, length 4
@@ -58,11 +33,6 @@ const Bytes kAsPath65001 = {0x40, 0x02, 0x06,        // well-known transitive, A
                             0x00, 0x00, 0xFD, 0xE9}; // 65001 (4-octet)
 const Bytes kNlri = {0x18, 0xC6, 0x33, 0x64};        // 198.51.100.0/24
 
-Decoded decoded(const Bytes& b, const CodecOptions& opts = {}) {
-  auto d = decode(MessageType::Update, b, opts);
-  REQUIRE(d.has_value());
-  return std::move(d.value());
-}
 
 // A Peer with an Established session: we are 192.0.2.1 in AS 65000, the neighbor 192.0.2.2
 // in AS 65001 (session_test_support.hpp).
@@ -70,8 +40,7 @@ struct Session {
   explicit Session(PeerConfig c = base_config()) : peer(std::move(c), 7) {
     auto a = peer.start(now);
     conn = first_of<Connect>(a)->conn;
-    peer.on_connected(conn, now, *IpAddress::parse("192.0.2.1"), *IpAddress::parse("192.0.2.2"),
-                      false);
+    peer.on_connected(conn, now, kLocal, kRemote, false);
     peer.on_bytes(conn, encode(peer_open(), CodecOptions{}), now);
     peer.on_bytes(conn, encode(Keepalive{}, CodecOptions{}), now);
     REQUIRE(peer.state() == State::Established);
@@ -106,7 +75,7 @@ TEST_CASE("RFC 4271 6.3: a NEXT_HOP that is no host address is treat-as-withdraw
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
-    auto d = decoded(body({}, cat({kOrigin, kAsPath65001, c.nh}), kNlri));
+    auto d = decoded_update(update_body({}, cat({kOrigin, kAsPath65001, c.nh}), kNlri));
     CHECK(d.action == ErrorAction::TreatAsWithdraw);
     REQUIRE(d.problems.size() == 1);  // not also reported as a missing NEXT_HOP
     CHECK(d.problems[0].find("NEXT_HOP") != std::string::npos);
@@ -115,7 +84,7 @@ TEST_CASE("RFC 4271 6.3: a NEXT_HOP that is no host address is treat-as-withdraw
   // Host addresses next to those ranges are fine, and so is loopback (a router on the same
   // host peers over it).
   for (const auto& nh : {next_hop(1, 0, 0, 1), next_hop(127, 0, 0, 1), next_hop(223, 255, 255, 254)}) {
-    CHECK(decoded(body({}, cat({kOrigin, kAsPath65001, nh}), kNlri)).action == ErrorAction::None);
+    CHECK(decoded_update(update_body({}, cat({kOrigin, kAsPath65001, nh}), kNlri)).action == ErrorAction::None);
   }
 }
 
@@ -128,13 +97,13 @@ TEST_CASE("MP_REACH_NLRI next hops that are no host address are treat-as-withdra
                  0x00,                                // reserved
                  0x10, 0x20, 0x01};                   // NLRI 2001::/16
   };
-  CHECK(decoded(body({}, cat({mp(0x00, 0x00), kOrigin, kAsPath65001}), {})).action ==
+  CHECK(decoded_update(update_body({}, cat({mp(0x00, 0x00), kOrigin, kAsPath65001}), {})).action ==
         ErrorAction::TreatAsWithdraw);  // ::
-  CHECK(decoded(body({}, cat({mp(0x00, 0x01), kOrigin, kAsPath65001}), {})).action ==
+  CHECK(decoded_update(update_body({}, cat({mp(0x00, 0x01), kOrigin, kAsPath65001}), {})).action ==
         ErrorAction::None);  // ::1, loopback: allowed
-  CHECK(decoded(body({}, cat({mp(0xFF, 0x01), kOrigin, kAsPath65001}), {})).action ==
+  CHECK(decoded_update(update_body({}, cat({mp(0xFF, 0x01), kOrigin, kAsPath65001}), {})).action ==
         ErrorAction::TreatAsWithdraw);  // ff00::1
-  CHECK(decoded(body({}, cat({mp(0x20, 0x01), kOrigin, kAsPath65001}), {})).action ==
+  CHECK(decoded_update(update_body({}, cat({mp(0x20, 0x01), kOrigin, kAsPath65001}), {})).action ==
         ErrorAction::None);  // 2000::1
 }
 
@@ -152,17 +121,17 @@ TEST_CASE("RFC 7606 7.9, 7.10: ORIGINATOR_ID and CLUSTER_LIST") {
   ibgp.ibgp = true;
   SUBCASE("from an external peer: attribute discard, whatever they hold") {
     for (const auto& a : {originator_id, originator_id_5, cluster_list, cluster_list_3}) {
-      auto d = decoded(body({}, cat({mandatory, a}), kNlri));
+      auto d = decoded_update(update_body({}, cat({mandatory, a}), kNlri));
       CHECK(d.action == ErrorAction::AttributeDiscard);
       CHECK(std::get<Update>(d.message).attrs.unknown.empty());
     }
   }
   SUBCASE("from an internal peer: a bad length is treat-as-withdraw, a good one is kept") {
-    CHECK(decoded(body({}, cat({mandatory, originator_id_5}), kNlri), ibgp).action ==
+    CHECK(decoded_update(update_body({}, cat({mandatory, originator_id_5}), kNlri), ibgp).action ==
           ErrorAction::TreatAsWithdraw);
-    CHECK(decoded(body({}, cat({mandatory, cluster_list_3}), kNlri), ibgp).action ==
+    CHECK(decoded_update(update_body({}, cat({mandatory, cluster_list_3}), kNlri), ibgp).action ==
           ErrorAction::TreatAsWithdraw);
-    auto d = decoded(body({}, cat({mandatory, originator_id, cluster_list}), kNlri), ibgp);
+    auto d = decoded_update(update_body({}, cat({mandatory, originator_id, cluster_list}), kNlri), ibgp);
     CHECK(d.action == ErrorAction::None);
     CHECK(std::get<Update>(d.message).attrs.unknown.size() == 2);
   }
@@ -170,11 +139,11 @@ TEST_CASE("RFC 7606 7.9, 7.10: ORIGINATOR_ID and CLUSTER_LIST") {
 
 TEST_CASE("peer: a NEXT_HOP equal to our own address is treat-as-withdraw, session kept") {
   Session s;
-  const Bytes good = message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri));
+  const Bytes good = update_message({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri);
   s.feed(good);
   REQUIRE(s.received() == 1);
   // The same prefix again with NEXT_HOP 192.0.2.1: our end of the session.
-  auto a = s.feed(message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 1)}), kNlri)));
+  auto a = s.feed(update_message({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 1)}), kNlri));
   CHECK(s.peer.state() == State::Established);
   CHECK(all_of<Send>(a).empty());  // no NOTIFICATION (RFC 4271 6.3)
   CHECK(s.received() == 0);        // the earlier route is gone too: treat-as-withdraw
@@ -183,30 +152,30 @@ TEST_CASE("peer: a NEXT_HOP equal to our own address is treat-as-withdraw, sessi
 
 TEST_CASE("peer: first-AS check on an external session (RFC 4271 6.3, RFC 7606 7.2)") {
   Session s;
-  s.feed(message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri)));
+  s.feed(update_message({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri));
   REQUIRE(s.received() == 1);
   const Bytes path_65002 = {0x40, 0x02, 0x0A,         // well-known transitive, AS_PATH, length 10
                             0x02, 0x02,               // AS_SEQUENCE of 2
                             0x00, 0x00, 0xFD, 0xEA,   // 65002: not the neighbor
                             0x00, 0x00, 0xFD, 0xE9};  // 65001
-  auto a = s.feed(message(body({}, cat({kOrigin, path_65002, next_hop(192, 0, 2, 2)}), kNlri)));
+  auto a = s.feed(update_message({}, cat({kOrigin, path_65002, next_hop(192, 0, 2, 2)}), kNlri));
   CHECK(s.peer.state() == State::Established);
   CHECK(all_of<Send>(a).empty());
   CHECK(s.received() == 0);
   CHECK(s.logged(a, "leftmost AS 65002 is not the peer's AS 65001"));
 
   const Bytes empty_path = {0x40, 0x02, 0x00};  // AS_PATH, length 0
-  s.feed(message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri)));
+  s.feed(update_message({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri));
   REQUIRE(s.received() == 1);
-  a = s.feed(message(body({}, cat({kOrigin, empty_path, next_hop(192, 0, 2, 2)}), kNlri)));
+  a = s.feed(update_message({}, cat({kOrigin, empty_path, next_hop(192, 0, 2, 2)}), kNlri));
   CHECK(s.received() == 0);
   CHECK(s.logged(a, "AS_PATH is empty"));
 
   const Bytes set_first = {0x40, 0x02, 0x06,          // AS_PATH, length 6
                            0x01, 0x01,                // AS_SET of 1
                            0x00, 0x00, 0xFD, 0xE9};   // {65001}
-  s.feed(message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri)));
-  a = s.feed(message(body({}, cat({kOrigin, set_first, next_hop(192, 0, 2, 2)}), kNlri)));
+  s.feed(update_message({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri));
+  a = s.feed(update_message({}, cat({kOrigin, set_first, next_hop(192, 0, 2, 2)}), kNlri));
   CHECK(s.received() == 0);
 }
 
@@ -262,9 +231,9 @@ Bytes route_with_otc(std::uint8_t b2, std::uint8_t b3) {
                      0x23,                  // type 35, OTC
                      0x04,                  // length 4
                      0x00, 0x00, b2, b3};   // the AS that set it
-  return message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2), otc}), kNlri));
+  return update_message({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2), otc}), kNlri);
 }
-const Bytes kNoOtc = message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri));
+const Bytes kNoOtc = update_message({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2)}), kNlri);
 
 }  // namespace
 
@@ -311,7 +280,7 @@ TEST_CASE("RFC 9234 5: a malformed OTC is treat-as-withdraw whatever the role") 
   REQUIRE(s.received() == 1);
   const Bytes otc_len_3 = {0xC0, 0x23, 0x03,   // optional transitive, OTC, length 3: not 4
                            0x00, 0xFD, 0xE9};  // three octets
-  auto a = s.feed(message(body({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2), otc_len_3}), kNlri)));
+  auto a = s.feed(update_message({}, cat({kOrigin, kAsPath65001, next_hop(192, 0, 2, 2), otc_len_3}), kNlri));
   CHECK(s.peer.state() == State::Established);
   CHECK(s.received() == 0);
   CHECK(s.logged(a, "OTC: length 3, expected 4 (treat-as-withdraw)"));

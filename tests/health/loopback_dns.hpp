@@ -79,6 +79,18 @@ inline std::vector<unsigned char> good_reply(std::vector<unsigned char> q) {
   return q;
 }
 
+/// A DNS check of "www.example. A" against 127.0.0.1:`port`, expecting 192.0.2.53 (good_reply's
+/// answer).
+inline health::DnsCheckSpec loopback_dns_check(std::uint16_t port) {
+  health::DnsCheckSpec d;
+  d.server = "127.0.0.1";
+  d.port = port;
+  d.qname = "www.example.";
+  d.qtype = "A";
+  d.expect_answers = {"192.0.2.53"};
+  return d;
+}
+
 /// Service "dns" with one DNS check of "www.example. A" (expecting 192.0.2.53) on
 /// 127.0.0.1:`port`; rise and fall 1, no splay (the first round starts at once), no flap
 /// damping, `interval` for every round.
@@ -93,13 +105,7 @@ inline health::ServiceSpec loopback_dns_service(std::uint16_t port, health::Dura
   s.policy.fall = 1;
   s.policy.splay = health::Duration::zero();
   s.policy.flap.enabled = false;
-  health::DnsCheckSpec d;
-  d.server = "127.0.0.1";
-  d.port = port;
-  d.qname = "www.example.";
-  d.qtype = "A";
-  d.expect_answers = {"192.0.2.53"};
-  s.checks.push_back(d);
+  s.checks.push_back(loopback_dns_check(port));
   return s;
 }
 

@@ -58,12 +58,7 @@ class Responder {
 
 health::CheckResult run(std::uint16_t port, std::optional<health::Duration> max_rtt, health::Duration timeout) {
   boost::asio::io_context io;
-  health::DnsCheckSpec spec;
-  spec.server = "127.0.0.1";
-  spec.port = port;
-  spec.qname = "www.example.";
-  spec.qtype = "A";
-  spec.expect_answers = {"192.0.2.53"};
+  health::DnsCheckSpec spec = health_test::loopback_dns_check(port);
   spec.max_rtt = max_rtt;
   health::CheckResult out;
   bool got = false;

@@ -63,16 +63,6 @@ class ScriptedResponder {
   std::thread thread_;
 };
 
-health::DnsCheckSpec spec_for(std::uint16_t port) {
-  health::DnsCheckSpec spec;
-  spec.server = "127.0.0.1";
-  spec.port = port;
-  spec.qname = "www.example.";
-  spec.qtype = "A";
-  spec.expect_answers = {"192.0.2.53"};
-  return spec;
-}
-
 // Runs one probe of `checker` to its end (bounded by its timeout plus a margin).
 health::CheckResult probe(boost::asio::io_context& io, health::DnsChecker& checker, health::Duration timeout) {
   health::CheckResult out;
@@ -106,7 +96,7 @@ TEST_CASE("one socket for every probe, a new id per probe") {
   ScriptedResponder resp({{}, {}, {}});
   boost::asio::io_context io;
   std::uint16_t next = 0x1111;
-  health::DnsChecker checker(io, spec_for(resp.port()), [&] {
+  health::DnsChecker checker(io, health_test::loopback_dns_check(resp.port()), [&] {
     const auto id = next;
     next = static_cast<std::uint16_t>(next + 0x1111);
     return id;
@@ -130,7 +120,7 @@ TEST_CASE("the late reply to a timed-out probe is dropped and counted by the nex
   // Probe 1 is answered after 150 ms, past its 50 ms timeout; probe 2 is answered at once.
   ScriptedResponder resp({{150ms}, {}});
   boost::asio::io_context io;
-  health::DnsChecker checker(io, spec_for(resp.port()));
+  health::DnsChecker checker(io, health_test::loopback_dns_check(resp.port()));
   auto first = probe(io, checker, 50ms);
   CHECK_FALSE(first.pass);
   CHECK(first.reason == "timeout after 50ms");
@@ -148,7 +138,7 @@ TEST_CASE("the late reply to a timed-out probe is dropped and counted by the nex
 TEST_CASE("a refused probe closes the socket; the next probe opens a new one") {
   const std::uint16_t port = closed_port();
   boost::asio::io_context io;
-  health::DnsChecker checker(io, spec_for(port));
+  health::DnsChecker checker(io, health_test::loopback_dns_check(port));
   auto refused = probe(io, checker, 1s);
   CHECK_FALSE(refused.pass);
   CHECK(refused.reason == "connection refused");
@@ -161,7 +151,7 @@ TEST_CASE("a refused probe closes the socket; the next probe opens a new one") {
 
 TEST_CASE("a configuration error is reported by every run, from the io_context") {
   boost::asio::io_context io;
-  auto spec = spec_for(53);
+  auto spec = health_test::loopback_dns_check(53);
   spec.server = "not-an-address";
   health::DnsChecker checker(io, spec);
   for (int i = 0; i < 2; ++i) {
@@ -184,7 +174,7 @@ TEST_CASE("a late passing answer to a timed-out probe is reported once, between 
   // Probe 1 is answered after 300 ms (it timed out at 100 ms), probe 2 at once.
   ScriptedResponder resp({{300ms}, {}});
   boost::asio::io_context io;
-  health::DnsChecker checker(io, spec_for(resp.port()));
+  health::DnsChecker checker(io, health_test::loopback_dns_check(resp.port()));
   int late = 0;
   checker.on_late_answer([&] { ++late; });
   auto r1 = probe(io, checker, 100ms);  // runs on until the late answer was read (no work left)
@@ -200,7 +190,7 @@ TEST_CASE("a late passing answer to a timed-out probe is reported once, between 
 TEST_CASE("a late failing answer is no sign of recovery") {
   ScriptedResponder resp({{300ms, true}});
   boost::asio::io_context io;
-  health::DnsChecker checker(io, spec_for(resp.port()));
+  health::DnsChecker checker(io, health_test::loopback_dns_check(resp.port()));
   int late = 0;
   checker.on_late_answer([&] { ++late; });
   auto r = probe(io, checker, 100ms);  // io runs 1.1 s: the SERVFAIL arrives meanwhile
@@ -212,7 +202,7 @@ TEST_CASE("a late failing answer is no sign of recovery") {
 TEST_CASE("without a late-answer callback nothing reads the socket between runs") {
   ScriptedResponder resp({{300ms}, {}});
   boost::asio::io_context io;
-  health::DnsChecker checker(io, spec_for(resp.port()));
+  health::DnsChecker checker(io, health_test::loopback_dns_check(resp.port()));
   auto r1 = probe(io, checker, 100ms);
   CHECK_FALSE(r1.pass);
   CHECK(checker.stale_replies() == 0);  // the late answer waits in the queue

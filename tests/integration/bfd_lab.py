@@ -42,18 +42,14 @@ bfd-wait-for-up = true
     return text
 
 
-def bird_config(bfd: bool = True) -> str:
-    base = hl.bird_config(extra=f"""
+def upstream_with_bfd(bfd: bool = True) -> str:
+    """herald_lab's upstream with its BFD protocol on eth0 and a 3 s hold time; with `bfd`,
+    BIRD's BGP asks its BFD protocol for a session to the neighbor."""
+    return hl.upstream_bird_config(more_config=f"""
 protocol bfd {{
   interface "eth0" {{ min rx interval {BFD_MS} ms; min tx interval {BFD_MS} ms; multiplier {BFD_MULT}; }};
 }}
-""")
-    # BIRD's BGP asks its BFD protocol for a session to the neighbor.
-    if bfd:
-        base = base.replace("hold time 9; keepalive time 3;", "hold time 3; keepalive time 1; bfd on;")
-    else:
-        base = base.replace("hold time 9; keepalive time 3;", "hold time 3; keepalive time 1;")
-    return base
+""", hold=3, extra="  bfd on;" if bfd else "")
 
 
 class FrrBfd:
@@ -209,7 +205,7 @@ class BirdRouter:
 
     def __init__(self, lab: harness.Lab, ns: harness.Netns):
         self.lab, self.ns = lab, ns
-        self.bird = lab.bird(ns, bird_config(bfd=True))
+        self.bird = lab.bird(ns, upstream_with_bfd(bfd=True))
 
     def bfd_state(self) -> str:
         return bird_bfd_state(self.bird).lower()
@@ -225,7 +221,7 @@ class BirdRouter:
 
     def without_bfd(self) -> None:
         with open(self.bird.conf, "w") as f:
-            f.write(bird_config(bfd=False))
+            f.write(upstream_with_bfd(bfd=False))
         self.bird.ctl("configure")
 
     def describe_last_error(self) -> str:

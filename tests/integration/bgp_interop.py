@@ -32,30 +32,10 @@ def topology(lab: harness.Lab) -> tuple[harness.Netns, harness.Netns]:
 
 def bird_protocol(name: str, neighbor: str, local: str, extra: str = "", neighbor_as: int = HERALD_AS,
                   hold: int = 9, import_filter: str = "all", export_filter: str = "none") -> str:
-    """One BGP protocol with timers short enough for tests; both families enabled."""
-    return f"""
-protocol bgp {name} {{
-    local {local} as {ROUTER_AS};
-    neighbor {neighbor} as {neighbor_as};
-    hold time {hold};
-    keepalive time {max(1, hold // 3)};
-    connect delay time 1;
-    connect retry time 2;
-    error wait time 1, 2;
-{extra}
-    ipv4 {{ import {import_filter}; export {export_filter}; }};
-    ipv6 {{ import {import_filter}; export {export_filter}; }};
-}}
-"""
-
-
-def bird_config(protocols: str, extra: str = "") -> str:
-    return f"""log stderr all;
-router id {R4};
-protocol device {{ scan time 1; }}
-{extra}
-{protocols}
-"""
+    """The router's BGP protocol towards herald at `neighbor` (harness.bird_bgp, AS ROUTER_AS);
+    the whole config is harness.bird_config(R4, protocols)."""
+    return harness.bird_bgp(name, local, ROUTER_AS, neighbor, neighbor_as, hold=hold, extra=extra,
+                            import_filter=import_filter, export_filter=export_filter)
 
 
 def bird_routes(bird: harness.Bird, table: str, proto: str) -> dict[str, dict]:

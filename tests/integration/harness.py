@@ -378,6 +378,42 @@ def same_since(a: float, b: float, tolerance: float = 0.02) -> bool:
     return min(d, 86400 - d) <= tolerance
 
 
+def bird_config(router_id: str, protocols: str, extra: str = "", log: Optional[str] = "all",
+                scan: int = 1) -> str:
+    """A BIRD 2 configuration: `log stderr <log>;` (a class list such as "all" or
+    "{ warning, error, fatal }"; None keeps BIRD's default), the router id, the device protocol
+    scanning interfaces every `scan` seconds, then `extra` (filters, static routes, BFD: what
+    the protocols refer to) and `protocols` (bird_bgp() blocks)."""
+    head = f"log stderr {log};\n" if log is not None else ""
+    return f"""{head}router id {router_id};
+protocol device {{ scan time {scan}; }}
+{extra}
+{protocols}
+"""
+
+
+def bird_bgp(name: str, local: str, local_as: int, neighbor: str, neighbor_as: int, *, hold: int = 9,
+             extra: str = "", import_filter: str = "all", export_filter: str = "none",
+             families: tuple[str, ...] = ("ipv4", "ipv6"), ipv6_next_hop: Optional[str] = None) -> str:
+    """One BIRD BGP protocol with timers short enough for tests (keepalive a third of `hold`,
+    reconnect within 2 s), a channel per family in `families` importing `import_filter` ("all",
+    "none", "filter NAME") and exporting `export_filter`; `extra` holds further protocol lines
+    (password, roles, BFD); `ipv6_next_hop` sets the IPv6 channel's next hop address."""
+    channels = ""
+    for family in families:
+        nh = f" next hop address {ipv6_next_hop};" if family == "ipv6" and ipv6_next_hop else ""
+        channels += f"  {family} {{ import {import_filter}; export {export_filter};{nh} }};\n"
+    return f"""
+protocol bgp {name} {{
+  local {local} as {local_as};
+  neighbor {neighbor} as {neighbor_as};
+  hold time {hold}; keepalive time {max(1, hold // 3)};
+  connect delay time 1; connect retry time 2; error wait time 1, 2;
+{extra}
+{channels}}}
+"""
+
+
 class Bird:
     def __init__(self, lab: Lab, ns: Netns, proc: Proc, sock: str, conf: str):
         self.lab, self.ns, self.proc, self.sock, self.conf = lab, ns, proc, sock, conf
@@ -434,6 +470,24 @@ class Unbound:
             r = self.ns.run("dig", f"@{self.address}", "-p", str(self.port), "+time=1", "+tries=1", name, check=False)
             return "status: NOERROR" in r.stdout
         wait_for(ok, timeout=timeout, what=f"unbound on {self.address}")
+
+
+def run_check(ns: Optional[Netns], *args: str, timeout_ms: int) -> dict:
+    """Runs herald-check once with `args` (in `ns`, or here when None) and returns its last JSON
+    line, the result, plus "took" (seconds). Asserts that it printed one and that its exit
+    code says the same as its "pass"."""
+    cmd = [binary("herald-check"), "--timeout", str(timeout_ms), *args]
+    t0 = time.monotonic()
+    r = ns.run(*cmd, check=False, timeout=15) if ns else run(cmd, check=False, timeout=15)
+    took = time.monotonic() - t0
+    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    assert lines, f"no JSON from {cmd}: rc={r.returncode} stderr={r.stderr}"
+    res = lines[-1]
+    assert res.get("event") == "result", res
+    assert r.returncode == (0 if res["pass"] else 1), (r.returncode, res)
+    print(f"  {' '.join(args)[:80]:80} -> pass={res['pass']} {res['reason'][:100]!r} ({took:.2f}s)")
+    res["took"] = took
+    return res
 
 
 # ctest's SKIP_RETURN_CODE for integration tests (tests/integration/CMakeLists.txt).

@@ -27,26 +27,21 @@ PREFIX_V4, PREFIX_V6 = SERVICE_V4 + "/32", SERVICE_V6 + "/128"
 ROUTER_AS, NODE_AS = 65000, 65053
 
 
-def bird_config(extra: str = "") -> str:
-    """BIRD upstream: accepts herald's routes; honours GRACEFUL_SHUTDOWN (RFC 8326) by lowering
-    local preference, as an operator's import filter would (BIRD does not do it by itself)."""
-    return f"""
-router id {ROUTER_V4};
-protocol device {{ scan time 1; }}
-filter from_herald {{
+# The upstream's import filter: accepts herald's routes and honours GRACEFUL_SHUTDOWN (RFC 8326)
+# by lowering local preference, as an operator's import filter would (BIRD does not by itself).
+FROM_HERALD_FILTER = """filter from_herald {
   if (65535, 0) ~ bgp_community then bgp_local_pref = 0;
   accept;
-}}
-protocol bgp herald {{
-  local {ROUTER_V4} as {ROUTER_AS};
-  neighbor {NODE_V4} as {NODE_AS};
-  hold time 9; keepalive time 3;
-  connect delay time 1; connect retry time 2; error wait time 1, 2;
-  ipv4 {{ import filter from_herald; export none; }};
-  ipv6 {{ import filter from_herald; export none; }};
-}}
-{extra}
-"""
+}"""
+
+
+def upstream_bird_config(more_config: str = "", log: Optional[str] = None, **bgp) -> str:
+    """BIRD upstream: protocol `herald` towards the node, importing through FROM_HERALD_FILTER
+    and exporting nothing; `bgp` holds further harness.bird_bgp() keywords (hold, extra,
+    families), `more_config` further config (BFD, more sessions), `log` harness.bird_config's."""
+    herald = harness.bird_bgp("herald", ROUTER_V4, ROUTER_AS, NODE_V4, NODE_AS,
+                              import_filter="filter from_herald", **bgp)
+    return harness.bird_config(ROUTER_V4, herald, extra=FROM_HERALD_FILTER + "\n" + more_config, log=log)
 
 
 def frr_config() -> str:
@@ -68,6 +63,39 @@ router bgp {ROUTER_AS}
 """
 
 
+def herald_global(lab: harness.Lab, *, local_as: int = NODE_AS, router_id: str = NODE_V4,
+                  drain_on_shutdown: bool = False, more: str = "") -> str:
+    """herald's [global] section as the tests run it: no listener (it connects), control socket
+    and state in the lab, no user switch, a 5 s shutdown; `more` holds further key lines."""
+    return f"""
+[global]
+local-as = {local_as}
+router-id = "{router_id}"
+listen = false
+control-socket = "{lab.path('herald.sock')}"
+state-dir = "{lab.path('state')}"
+user = ""
+drain-on-shutdown = {"true" if drain_on_shutdown else "false"}
+shutdown-timeout = "5s"
+{more}"""
+
+
+def herald_peer(name: str, address: str, remote_as: int, local_address: str, *, hold_time: str = "9s",
+                families: Optional[list[str]] = None, more: str = "") -> str:
+    """One [[peer]] herald connects to from `local_address` (retrying every second); `families`
+    None leaves herald's default; `more` holds further key lines, each ending in a newline."""
+    fams = "families = [" + ", ".join(f'"{f}"' for f in families) + "]\n" if families is not None else ""
+    return f"""
+[[peer]]
+name = "{name}"
+address = "{address}"
+remote-as = {remote_as}
+local-address = "{local_address}"
+hold-time = "{hold_time}"
+connect-retry = "1s"
+{fams}{more}"""
+
+
 def herald_config(lab: harness.Lab, *, interval: str = "100ms", timeout: str = "80ms",
                   rise: int = 2, fall: int = 2, drain_period: str = "2s",
                   extra_services: str = "", drain_on_shutdown: bool = False,
@@ -75,29 +103,10 @@ def herald_config(lab: harness.Lab, *, interval: str = "100ms", timeout: str = "
                   max_prefix: int = 0, peer_extra: str = "") -> str:
     limit = f"max-prefix = {max_prefix}\n" if max_prefix else ""
     limit += peer_extra
-    return f"""
-[global]
-local-as = {NODE_AS}
-router-id = "{NODE_V4}"
-listen = false
-control-socket = "{lab.path('herald.sock')}"
-metrics = "127.0.0.1:9179"
-state-dir = "{lab.path('state')}"
-user = ""
-drain-on-shutdown = {"true" if drain_on_shutdown else "false"}
-shutdown-timeout = "5s"
-
-[[peer]]
-name = "upstream"
-address = "{ROUTER_V4}"
-remote-as = {ROUTER_AS}
-local-address = "{NODE_V4}"
-hold-time = "{hold_time}"
-connect-retry = "1s"
-connect-retry-max = "{connect_retry_max}"
-families = ["ipv4-unicast", "ipv6-unicast"]
-next-hop-v6 = "{NODE_V6}"
-{limit}
+    peer = herald_peer("upstream", ROUTER_V4, ROUTER_AS, NODE_V4, hold_time=hold_time,
+                       families=["ipv4-unicast", "ipv6-unicast"],
+                       more=f'connect-retry-max = "{connect_retry_max}"\nnext-hop-v6 = "{NODE_V6}"\n' + limit)
+    return herald_global(lab, drain_on_shutdown=drain_on_shutdown, more='metrics = "127.0.0.1:9179"\n') + peer + f"""
 [[service]]
 name = "dns"
 prefixes = ["{PREFIX_V4}", "{PREFIX_V6}"]
@@ -147,7 +156,7 @@ class Site:
         self.bird: Optional[harness.Bird] = None
         self.frr: Optional[harness.Frr] = None
         if router == "bird":
-            self.bird = lab.bird(self.up, bird_config())
+            self.bird = lab.bird(self.up, upstream_bird_config())
         else:
             self.frr = lab.frr(self.up, frr_config())
         self.dns: Optional[harness.Unbound] = None

@@ -23,7 +23,8 @@ def main() -> None:
     t = bi.Timer("bird_session")
     with harness.Lab("bgpbird") as lab:
         r, h = bi.topology(lab)
-        bird = lab.bird(r, bi.bird_config(bi.bird_protocol("herald4", H4, R4) + bi.bird_protocol("herald6", H6, R6)))
+        bird = lab.bird(r, harness.bird_config(bi.R4, bi.bird_protocol("herald4", H4, R4)
+                                               + bi.bird_protocol("herald6", H6, R6)))
         speak = bi.start_speaker(
             lab, h,
             peers=[bi.peer_spec("r4", R4, H4, nexthop6=H6), bi.peer_spec("r6", R6, H6, nexthop4=H4)],
@@ -92,8 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # noqa: BLE001 - report and fail
-        print(f"FAIL: {e!r}", file=sys.stderr)
-        raise
+    sys.exit(main())

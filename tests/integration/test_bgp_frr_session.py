@@ -92,8 +92,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # noqa: BLE001 - report and fail
-        print(f"FAIL: {e!r}", file=sys.stderr)
-        raise
+    sys.exit(main())

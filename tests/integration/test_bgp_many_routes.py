@@ -35,7 +35,7 @@ def main() -> None:
         export = "where source = RTS_STATIC"
         protos = (bi.bird_protocol("full", H4, R4, export_filter=export)
                   + bi.bird_protocol("limited", H4B, R4B, export_filter=export))
-        bird = lab.bird(r, bi.bird_config(protos, extra=bulk_static()))
+        bird = lab.bird(r, harness.bird_config(bi.R4, protos, extra=bulk_static()))
         speak = bi.start_speaker(lab, h, announce=[],
                                  peers=[bi.peer_spec("full", R4, H4),
                                         bi.peer_spec("limited", R4B, H4B, maxprefix=50000)])
@@ -72,8 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # noqa: BLE001 - report and fail
-        print(f"FAIL: {e!r}", file=sys.stderr)
-        raise
+    sys.exit(main())

@@ -35,7 +35,7 @@ def check_bird(lab: harness.Lab, t: bi.Timer) -> None:
     protos = (bi.bird_protocol("sig_ok", H4, R4, extra='    password "s3cret";')
               + bi.bird_protocol("ttl_sec", H6, R6, extra="    ttl security on;")
               + bi.bird_protocol("sig_bad", H4B, R4B, extra='    password "s3cret";'))
-    bird = lab.bird(r, bi.bird_config(protos))
+    bird = lab.bird(r, harness.bird_config(bi.R4, protos))
     speak = bi.start_speaker(lab, h, peers=herald_peers(), announce=[V4], name="herald-bird")
     bi.wait_until(lambda: bird.established("sig_ok") and bird.established("ttl_sec"), 15,
                   "BIRD: MD5 and GTSM sessions Established")
@@ -86,8 +86,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # noqa: BLE001 - report and fail
-        print(f"FAIL: {e!r}", file=sys.stderr)
-        raise
+    sys.exit(main())

@@ -45,7 +45,7 @@ def main() -> None:
     t = bi.Timer("peer_as")
     with harness.Lab("bgpasb") as lab:
         r, h = bi.topology(lab)
-        bird = lab.bird(r, bi.bird_config(bi.bird_protocol("herald4", H4, R4)))
+        bird = lab.bird(r, harness.bird_config(bi.R4, bi.bird_protocol("herald4", H4, R4)))
         # Outbound only: the router's own attempts are refused and do not disturb the timing.
         speak = bi.start_speaker(lab, h, peers=[bi.peer_spec("r4", R4, H4, asn=WRONG_AS)], announce=[],
                                  listen=[], name="herald-bird")
@@ -72,8 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # noqa: BLE001 - report and fail
-        print(f"FAIL: {e!r}", file=sys.stderr)
-        raise
+    sys.exit(main())

@@ -23,6 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import herald_lab as hl  # noqa: E402
 
 HERALD_AS, FRR_AS, BIRD_AS = 65053, 65000, 65100
 NODE_V4, FRR_V4 = "203.0.113.2", "203.0.113.1"        # herald <-> FRR
@@ -58,65 +59,20 @@ router bgp {FRR_AS}
 """
 
 
-BIRD_CONFIG = f"""log stderr all;
-router id {BIRD_N};
-protocol device {{ scan time 1; }}
-protocol static bird_prefix {{ ipv4; route {BIRD_ROUTE} blackhole; }}
-protocol bgp frr {{
-  local {BIRD_F} as {BIRD_AS};
-  neighbor {FRR_B} as {FRR_AS};
-  local role provider;
-  require roles;
-  hold time 9; keepalive time 3;
-  connect delay time 1; connect retry time 2; error wait time 1, 2;
-  ipv4 {{ import none; export where source = RTS_STATIC; }};
-}}
-protocol bgp herald {{
-  local {BIRD_N} as {BIRD_AS};
-  neighbor {NODE_B} as {HERALD_AS};
-  local role customer;
-  require roles;
-  hold time 9; keepalive time 3;
-  connect delay time 1; connect retry time 2; error wait time 1, 2;
-  ipv4 {{ import all; export where source = RTS_STATIC; }};
-}}
-"""
+BIRD_CONFIG = harness.bird_config(
+    BIRD_N,
+    harness.bird_bgp("frr", BIRD_F, BIRD_AS, FRR_B, FRR_AS, families=("ipv4",), import_filter="none",
+                     export_filter="where source = RTS_STATIC", extra="  local role provider;\n  require roles;")
+    + harness.bird_bgp("herald", BIRD_N, BIRD_AS, NODE_B, HERALD_AS, families=("ipv4",),
+                       export_filter="where source = RTS_STATIC", extra="  local role customer;\n  require roles;"),
+    extra=f"protocol static bird_prefix {{ ipv4; route {BIRD_ROUTE} blackhole; }}")
 
 
 def herald_config(lab: harness.Lab) -> str:
-    return f"""
-[global]
-local-as = {HERALD_AS}
-router-id = "{NODE_V4}"
-listen = false
-control-socket = "{lab.path('herald.sock')}"
-metrics = false
-state-dir = "{lab.path('state')}"
-user = ""
-drain-on-shutdown = false
-shutdown-timeout = "5s"
-
-[[peer]]
-name = "frr"
-address = "{FRR_V4}"
-remote-as = {FRR_AS}
-local-address = "{NODE_V4}"
-hold-time = "9s"
-connect-retry = "1s"
-families = ["ipv4-unicast"]
-role = "provider"
-
-[[peer]]
-name = "bird"
-address = "{BIRD_N}"
-remote-as = {BIRD_AS}
-local-address = "{NODE_B}"
-hold-time = "9s"
-connect-retry = "1s"
-families = ["ipv4-unicast"]
-role = "provider"
-strict-role = true
-
+    peers = (hl.herald_peer("frr", FRR_V4, FRR_AS, NODE_V4, families=["ipv4-unicast"], more='role = "provider"\n')
+             + hl.herald_peer("bird", BIRD_N, BIRD_AS, NODE_B, families=["ipv4-unicast"],
+                              more='role = "provider"\nstrict-role = true\n'))
+    return hl.herald_global(lab, local_as=HERALD_AS, router_id=NODE_V4, more="metrics = false\n") + peers + f"""
 [[service]]
 name = "dns"
 prefixes = ["{SERVICE}"]

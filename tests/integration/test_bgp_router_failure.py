@@ -23,7 +23,7 @@ def main() -> None:
     with harness.Lab("bgpfail") as lab:
         r, h = bi.topology(lab)
         # herald proposes hold 3; the session uses the lower of the two (RFC 4271 4.2).
-        config = bi.bird_config(bi.bird_protocol("herald4", H4, R4, hold=9))
+        config = harness.bird_config(bi.R4, bi.bird_protocol("herald4", H4, R4, hold=9))
         bird = lab.bird(r, config)
         speak = bi.start_speaker(lab, h, peers=[bi.peer_spec("r4", R4, H4, hold=3, nexthop6=bi.H6)],
                                  announce=[V4, V6 + ",med=7"])
@@ -72,8 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # noqa: BLE001 - report and fail
-        print(f"FAIL: {e!r}", file=sys.stderr)
-        raise
+    sys.exit(main())

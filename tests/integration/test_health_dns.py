@@ -24,15 +24,7 @@ BIG_TXT = [f"big.example. 60 IN TXT record-{i:02d}-padding-padding-padding-paddi
 
 def check(cli, *args, timeout_ms=500):
     """Runs one check in the client namespace; returns its JSON result."""
-    cmd = [harness.binary("herald-check"), "--timeout", str(timeout_ms), *args]
-    r = cli.run(*cmd, check=False, timeout=15)
-    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
-    assert lines, f"no JSON from {cmd}: rc={r.returncode} stderr={r.stderr}"
-    res = lines[-1]
-    assert res.get("event") == "result", res
-    assert r.returncode == (0 if res["pass"] else 1), (r.returncode, res)
-    print(f"  {' '.join(args)[:90]:90} -> pass={res['pass']} {res['reason']}")
-    return res
+    return harness.run_check(cli, *args, timeout_ms=timeout_ms)
 
 
 def dns(cli, *extra, timeout_ms=500):

@@ -4,7 +4,6 @@ Exec: true passes, false fails with its exit status, output is captured, a late 
 killed with its whole process group (a background grandchild included). TCP: a python listener
 in a namespace accepts, a closed port refuses, an absent host times out.
 """
-import json
 import os
 import re
 import sys
@@ -20,18 +19,7 @@ CLIENT = "192.0.2.10"
 def check(ns_or_none, *args, timeout_ms=5000):
     """Runs herald-check once. The default timeout is generous: on a busy machine forking a
     shell pipeline can take a while, and only the cases that test the timeout set a short one."""
-    cmd = [harness.binary("herald-check"), "--timeout", str(timeout_ms), *args]
-    t0 = time.monotonic()
-    r = ns_or_none.run(*cmd, check=False, timeout=15) if ns_or_none else harness.run(cmd, check=False, timeout=15)
-    took = time.monotonic() - t0
-    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
-    assert lines, f"no JSON from {cmd}: rc={r.returncode} stderr={r.stderr}"
-    res = lines[-1]
-    assert res.get("event") == "result", res
-    assert r.returncode == (0 if res["pass"] else 1), (r.returncode, res)
-    print(f"  {' '.join(args)[:80]:80} -> pass={res['pass']} {res['reason'][:100]!r} ({took:.2f}s)")
-    res["took"] = took
-    return res
+    return harness.run_check(ns_or_none, *args, timeout_ms=timeout_ms)
 
 
 def gone_or_zombie(pid: int) -> bool:

@@ -23,9 +23,11 @@ const InterfaceAddress kV4 = *InterfaceAddress::parse("192.0.2.1/32");
 const InterfaceAddress kV6 = *InterfaceAddress::parse("2001:db8:53::1/128");
 const InterfaceAddress kV4b = *InterfaceAddress::parse("198.51.100.53/32");
 
-BinderConfig dns_config() {
+// Service "dns" with kV4 and kV6, re-added after removal as `readd` says.
+BinderConfig dns_config(ReaddPolicy readd = BinderConfig{}.readd) {
   BinderConfig c;
   c.services = {{"dns", {kV4, kV6}}};
+  c.readd = readd;
   return c;
 }
 
@@ -242,9 +244,7 @@ TEST_CASE("config validation refuses bad labels and names before touching the ke
 
 TEST_CASE("removal by another program is reported with a reason, and the return too") {
   FakeBackend fake;
-  auto cfg = dns_config();
-  cfg.readd = ReaddPolicy::Never;
-  AddressBinder b(fake, cfg);
+  AddressBinder b(fake, dns_config(ReaddPolicy::Never));
   REQUIRE(b.bind());
   CHECK(b.process().empty());  // our own adds echo back: no change of state
 
@@ -281,9 +281,7 @@ TEST_CASE("unrelated changes produce no events") {
 TEST_CASE("the same address on another interface does not count") {
   FakeBackend fake;
   fake.external_add_link("eth9", true);
-  auto cfg = dns_config();
-  cfg.readd = ReaddPolicy::Never;
-  AddressBinder b(fake, cfg);
+  AddressBinder b(fake, dns_config(ReaddPolicy::Never));
   REQUIRE(b.bind());
   fake.external_remove("lo", kV4);
   fake.external_add("eth9", kV4);
@@ -294,9 +292,7 @@ TEST_CASE("the same address on another interface does not count") {
 
 TEST_CASE("policy Always re-adds a removed address at once") {
   FakeBackend fake;
-  auto cfg = dns_config();
-  cfg.readd = ReaddPolicy::Always;
-  AddressBinder b(fake, cfg);
+  AddressBinder b(fake, dns_config(ReaddPolicy::Always));
   REQUIRE(b.bind());
   fake.external_remove("lo", kV6);
   CHECK(lines(b.process()) ==
@@ -312,9 +308,7 @@ TEST_CASE("policy Always re-adds a removed address at once") {
 TEST_CASE("an adopted address re-added by herald becomes herald's") {
   FakeBackend fake;
   fake.external_add("lo", kV4);
-  auto cfg = dns_config();
-  cfg.readd = ReaddPolicy::Always;
-  AddressBinder b(fake, cfg);
+  AddressBinder b(fake, dns_config(ReaddPolicy::Always));
   REQUIRE(b.bind());
   CHECK(b.origin(kV4) == Origin::Adopted);
   fake.external_remove("lo", kV4);
@@ -324,9 +318,7 @@ TEST_CASE("an adopted address re-added by herald becomes herald's") {
 
 TEST_CASE("a failed re-add is reported with the kernel's reason") {
   FakeBackend fake;
-  auto cfg = dns_config();
-  cfg.readd = ReaddPolicy::Always;
-  AddressBinder b(fake, cfg);
+  AddressBinder b(fake, dns_config(ReaddPolicy::Always));
   REQUIRE(b.bind());
   fake.deny_mutations = true;
   fake.external_remove("lo", kV4);
@@ -366,9 +358,7 @@ TEST_CASE("interface down/up: reported, IPv6 flushed by the kernel is restored o
 
 TEST_CASE("interface down with policy Never: up again, but IPv6 stays missing") {
   FakeBackend fake;
-  auto cfg = dns_config();
-  cfg.readd = ReaddPolicy::Never;
-  AddressBinder b(fake, cfg);
+  AddressBinder b(fake, dns_config(ReaddPolicy::Never));
   REQUIRE(b.bind());
   fake.external_set_up("lo", false);
   fake.external_set_up("lo", true);
@@ -433,9 +423,7 @@ TEST_CASE("a deleted dummy interface is reported; with Always it is re-created")
 
 TEST_CASE("after a notification overrun the binder re-reads the kernel state") {
   FakeBackend fake;
-  auto cfg = dns_config();
-  cfg.readd = ReaddPolicy::Never;
-  AddressBinder b(fake, cfg);
+  AddressBinder b(fake, dns_config(ReaddPolicy::Never));
   REQUIRE(b.bind());
   fake.external_remove("lo", kV4);
   fake.overflow();  // the notification for the removal is lost
