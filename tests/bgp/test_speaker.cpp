@@ -118,12 +118,11 @@ TEST_CASE("speaker: two speakers over loopback with MD5 exchange routes, refuse 
   REQUIRE(run_until(io, [&] { return eb.logged("refused connection from 127.0.0.3:"); }));
   CHECK(eb.logged("not a configured peer"));
 
-  // stop(): Cease with the text reaches B, and completes long before the time limit.
+  // stop(): Cease with the text reaches B (below), so stop() ended on the clean path, not on
+  // its time limit (how long that takes depends on the machine's load: not asserted).
   bool stopped = false;
-  const auto t0 = std::chrono::steady_clock::now();
   a.stop("maintenance", [&] { stopped = true; });
   REQUIRE(run_until(io, [&] { return stopped; }));
-  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   REQUIRE(run_until(io, [&] { return b.status()[0].bgp.state != State::Established; }));
   const auto b_status = b.status();
   const auto& got = b_status[0].bgp.notifications_received;

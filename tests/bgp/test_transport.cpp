@@ -316,19 +316,18 @@ TEST_CASE("transport: close() sends FIN at once, then waits for the peer's, boun
     ++sent_events;
     drained = d;
   };
+  // A flush limit far beyond run_until's 3 s: finishing within run_until is finishing early.
   auto c = Connection::connect(io, ConnectParams{loopback4(), (*l)->local_endpoint().port, std::nullopt, {}}, h, {},
-                               300ms);
+                               60s);
   REQUIRE(run_until(io, [&] { return connected; }));
   c->send(Bytes{1, 2});
   REQUIRE(run_until(io, [&] { return sent_events > 0 && drained; }));
 
   // The server's Connection reports EOF and closes its socket, so the client finishes early...
   bool done = false;
-  auto t0 = std::chrono::steady_clock::now();
   c->close([&] { done = true; });
   REQUIRE(run_until(io, [&] { return done; }));
   CHECK(server_saw_eof);
-  CHECK(std::chrono::steady_clock::now() - t0 < 250ms);
 
   // ...but a peer that keeps its side open (a raw socket nobody reads) costs the flush limit.
   asio::ip::tcp::acceptor raw(io, asio::ip::tcp::endpoint(transport::to_asio(loopback4()), 0));
@@ -340,12 +339,11 @@ TEST_CASE("transport: close() sends FIN at once, then waits for the peer's, boun
                                 300ms);
   REQUIRE(run_until(io, [&] { return connected && accepted_raw; }));
   done = false;
-  t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   c2->close([&] { done = true; });
   REQUIRE(run_until(io, [&] { return done; }));
   const auto took = std::chrono::steady_clock::now() - t0;
-  CHECK(took >= 290ms);
-  CHECK(took < 1000ms);
+  CHECK(took >= 290ms);  // it waited for the limit (the upper bound is run_until's)
 }
 
 TEST_CASE("transport: a failed accept does not stop the listener") {
