@@ -166,8 +166,8 @@ def act(lab: al.AnycastLab, speaker: str, event: str) -> Optional[Callable[[], N
         a.restart_speaker()
         return None
     if event == "link-down":
-        a.ns.run("ip", "link", "set", "eth0", "down")
-        return lambda: a.ns.run("ip", "link", "set", "eth0", "up")
+        a.link(False)
+        return lambda: a.link(True)
     if event == "none":
         return None
     raise ValueError(event)

@@ -124,12 +124,24 @@ class Site:
         self.ns = self.lab.netns(f"s{addr.name}")   # its processes log into the site's directory
         lab.link(router, f"{addr.router_v4}/{addr.plen_v4}", self.ns, f"{addr.node_v4}/{addr.plen_v4}",
                  v6=(f"{addr.router_v6}/64", f"{addr.node_v6}/64"), name_a=addr.iface, name_b="eth0")
-        # Answers go back to the client through the router (only the lab's own subnets).
-        self.ns.run("ip", "route", "add", CLIENT_NET_V4, "via", addr.router_v4)
-        self.ns.run("ip", "-6", "route", "add", CLIENT_NET_V6, "via", addr.router_v6)
+        # Linux drops a link's IPv6 addresses when it goes down unless told to keep them.
+        self.ns.run("sysctl", "-q", "-w", "net.ipv6.conf.eth0.keep_addr_on_down=1")
+        self.client_routes()
         self.topo = bl.Topology.attach(self.lab, router, self.ns, router_bird, services=[SERVICE])
         self.speaker: Optional[ct.Contender] = None
         self.kind = ""
+
+    def client_routes(self) -> None:
+        """Answers go back to the client through the router (only the lab's own subnets). The
+        kernel drops these routes when the link goes down: set them again after it comes up."""
+        self.ns.run("ip", "route", "replace", CLIENT_NET_V4, "via", self.addr.router_v4)
+        self.ns.run("ip", "-6", "route", "replace", CLIENT_NET_V6, "via", self.addr.router_v6)
+
+    def link(self, up: bool) -> None:
+        """Site's link to the router down or up (with the routes back to the client)."""
+        self.ns.run("ip", "link", "set", "eth0", "up" if up else "down")
+        if up:
+            self.client_routes()
 
     @contextlib.contextmanager
     def addresses(self):
