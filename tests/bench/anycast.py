@@ -36,7 +36,7 @@ Events (at site A):
   none             nothing happens: the background loss of the lab itself
 
     anycast.py [--quick] [--rounds N] [--events crash,drain,...] [--speakers herald,herald-fast,...]
-               [--rate Q]
+               [--rate Q] [--router bird|frr]
 Prints markdown tables on stdout. Exit status non-zero when the lab cannot run or the
 measurement is broken (no answers, a round that never settled), never for a figure.
 """
@@ -61,6 +61,7 @@ QUICK_EVENTS = ["crash", "drain", "speaker-kill"]
 ALL_SPEAKERS = ["herald", "herald-fast", "exabgp", "bird"]
 # Events that take site A out of service until they are undone.
 MOVING = {"crash", "freeze", "drain", "speaker-kill", "link-down"}
+ROUTERS = {"bird": "BIRD 2 (kernel protocol, `check link`)", "frr": "FRR 8 (bgpd and zebra)"}
 
 
 def settings_for(speaker: str) -> tuple[str, ct.Settings, Optional[int]]:
@@ -208,11 +209,11 @@ def run_round(lab: al.AnycastLab, speaker: str, event: str, qfile: str, rate: in
     return r
 
 
-def run_speaker(speaker: str, events: list[str], rounds: int, rate: int, quick: bool) -> dict:
+def run_speaker(speaker: str, events: list[str], rounds: int, rate: int, router: str) -> dict:
     kind, settings, fast = settings_for(speaker)
     res: dict = {"speaker": speaker, "error": None, "rounds": []}
     with harness.Lab(f"ac{speaker[:3]}") as lab:
-        alab = al.AnycastLab(lab)
+        alab = al.AnycastLab(lab, router=router)
         for site in alab.sites.values():
             site.start_speaker(kind, settings, fast)
             site.start_dns()
@@ -245,7 +246,8 @@ def run_speaker(speaker: str, events: list[str], rounds: int, rate: int, quick: 
             fib = fib if fib is not None and fib <= r.t_end else None
             fib6 = alab.fib.first_via(al.ANYCAST_V6, b6, r.t_event)
             fib6 = fib6 if fib6 is not None and fib6 <= r.t_end else None
-            out = next((t for t, _ in sig if r.t_event <= t <= (fib or r.t_end)), None)
+            # The signal that moved the traffic (none when the FIB never moved to B).
+            out = None if fib is None else next((t for t, _ in sig if r.t_event <= t <= fib), None)
             noerror = s.get("codes", {}).get("NOERROR", 0)
             row = {
                 "event": r.event,
@@ -268,7 +270,7 @@ def pct(v: Optional[float]) -> str:
     return "-" if v is None else f"{v * 100:.0f}%"
 
 
-def render(results: list[dict], events: list[str], rate: int, rounds: int) -> str:
+def render(results: list[dict], events: list[str], rate: int, rounds: int, router: str) -> str:
     rows = []
     floor: list[float] = []
     for event in events:
@@ -281,19 +283,19 @@ def render(results: list[dict], events: list[str], rate: int, rounds: int) -> st
             lost = bl.summary([float(r["lost"]) for r in rs])
             fib = bl.summary([r["fib"] for r in rs])
             out = bl.summary([r["out"] for r in rs])
-            router = bl.summary([r["router"] for r in rs])
+            part = bl.summary([r["router"] for r in rs])
             share = bl.summary([r["share"] for r in rs])
             v6 = bl.summary([r["fib6_after_v4"] for r in rs])
             qps = min(r["qps"] for r in rs)
             floor += [r["router"] for r in rs if r["router"] is not None]
             rows.append([event, res["speaker"], len(rs), f"{lost['median']:.0f}", f"{lost['worst']:.0f}",
                          f"{bl.fmt_ms(fib['median'])} / {bl.fmt_ms(fib['worst'])}" + (f" ({fib['n']})" if fib["n"] != len(rs) else ""),
-                         bl.fmt_ms(out["median"]), f"{bl.fmt_ms(router['median'], 2)} / {bl.fmt_ms(router['worst'], 2)}",
+                         bl.fmt_ms(out["median"]), f"{bl.fmt_ms(part['median'], 2)} / {bl.fmt_ms(part['worst'], 2)}",
                          pct(share["median"]), bl.fmt_ms(v6["median"], 2), f"{qps:.0f}",
                          max(r["interrupted"] for r in rs)])
     f = bl.summary(floor)
     errors = [f"{r['speaker']}: {r['error']}" for r in results if r["error"]]
-    text = (f"dnsperf at {rate} queries/s from the client to 192.0.2.53, one run per round, {rounds} round(s) per "
+    text = (f"Router: {ROUTERS[router]}. dnsperf at {rate} queries/s from the client to 192.0.2.53, one run per round, {rounds} round(s) per "
             "event. lost: queries sent without a NOERROR answer (timed out after 1 s, or an error answer), per "
             "round; event->FIB: until the router's FIB sends 192.0.2.53 to site B (`ip -ts monitor route`; "
             "in brackets the rounds where it moved at all); event->signal: until the first UPDATE naming the "
@@ -309,7 +311,7 @@ def render(results: list[dict], events: list[str], rate: int, rounds: int) -> st
              f"{bl.fmt_ms(f['worst'], 2)} ms ({(f['median'] or 0) * rate:.1f} queries at {rate}/s)." if f["n"] else "")
     if errors:
         text += "\n\nErrors: " + "; ".join(errors) + "."
-    return bl.section("Anycast: client queries lost per event at site A (issue #18)", text)
+    return bl.section(f"Anycast: client queries lost per event at site A, {router.upper()} router (issue #18)", text)
 
 
 def broken(res: dict, events: list[str], rounds: int) -> Optional[str]:
@@ -338,6 +340,7 @@ def main() -> int:
     ap.add_argument("--events")
     ap.add_argument("--speakers")
     ap.add_argument("--rate", type=int, default=5000)
+    ap.add_argument("--router", choices=sorted(ROUTERS), default="bird")
     a = ap.parse_args()
     if a.rate < 5000:
         ap.error("issue #18 measures at 5,000 queries/s or more")
@@ -349,12 +352,12 @@ def main() -> int:
             ap.error(f"unknown event {e}")
     results, problems = [], []
     for sp in speakers:
-        res = run_speaker(sp, events, rounds, a.rate, a.quick)
+        res = run_speaker(sp, events, rounds, a.rate, a.router)
         why = broken(res, events, rounds)
         if why:
             problems.append(f"{sp}: {why}")
         results.append(res)
-    print(render(results, events, a.rate, rounds), flush=True)
+    print(render(results, events, a.rate, rounds, a.router), flush=True)
     for p in problems:
         print(f"anycast.py: broken measurement: {p}", file=sys.stderr)
     return 1 if problems else 0

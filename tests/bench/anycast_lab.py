@@ -97,6 +97,55 @@ protocol kernel kernel6 {{ ipv6 {{ import none; export where source = RTS_BGP; }
 {sessions}"""
 
 
+def router_frr_config() -> str:
+    """The same router in FRR 8's words (bgpd with zebra, which installs the best routes in the
+    kernel): a local preference per site, 0 for routes carrying 65535:0 (GRACEFUL_SHUTDOWN),
+    nothing sent back to the sites. A directly connected session ends when its link goes down
+    (bgpd's default fast-external-failover)."""
+    neighbors, families = "", {"ipv4": "", "ipv6": ""}
+    maps = "bgp community-list standard gshut seq 5 permit 65535:0\nroute-map to-site deny 10\n"
+    for s in SITES.values():
+        maps += (f"route-map from-site-{s.name} permit 10\n match community gshut\n set local-preference 0\n"
+                 f"route-map from-site-{s.name} permit 20\n set local-preference {s.local_pref}\n")
+        neighbors += (f" neighbor {s.node_v4} remote-as {hl.NODE_AS}\n neighbor {s.node_v4} timers 3 9\n"
+                      f" neighbor {s.node_v4} timers connect 1\n")
+        for fam in families:
+            families[fam] += (f"  neighbor {s.node_v4} activate\n  neighbor {s.node_v4} route-map from-site-{s.name} in\n"
+                              f"  neighbor {s.node_v4} route-map to-site out\n")
+    return (f"frr defaults traditional\nhostname router\n{maps}router bgp {hl.ROUTER_AS}\n bgp router-id {ROUTER_ID}\n"
+            f" no bgp ebgp-requires-policy\n{neighbors}"
+            + "".join(f" address-family {fam} unicast\n{text} exit-address-family\n" for fam, text in families.items()))
+
+
+class FrrRouter:
+    """zebra and bgpd in the router namespace. zebra runs as the frr user (it refuses root
+    outside the frrvty group), so the lab directory is opened for traversal."""
+
+    def __init__(self, lab: harness.Lab, ns: harness.Netns):
+        os.chmod(lab.dir, 0o711)
+        d = lab.path("frr")
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, 0o777)
+        zserv = os.path.join(d, "zserv.api")
+        zconf = lab.write("frr/zebra.conf", "hostname router\n")
+        self.zebra = ns.popen(["/usr/lib/frr/zebra", "-f", zconf, "-i", os.path.join(d, "zebra.pid"), "-z", zserv,
+                               "--vty_socket", d, "-A", "127.0.0.1", "-P", "0", "--log", "stdout",
+                               "--limit-fds", "1024"], "zebra")
+        harness.wait_for(lambda: os.path.exists(zserv) or not self.zebra.alive(), 15, 0.05, "zebra's socket")
+        if not self.zebra.alive():
+            raise RuntimeError("zebra exited at start: " + self.zebra.log())
+        conf = lab.write("frr/bgpd.conf", router_frr_config())
+        proc = ns.popen(["/usr/lib/frr/bgpd", "-S", "-z", zserv, "-f", conf, "-i", os.path.join(d, "bgpd.pid"),
+                         "--vty_socket", d, "-A", "127.0.0.1", "-P", "0", "--log", "stdout", "--limit-fds", "1024"],
+                        "bgpd")
+        self.frr = harness.Frr(lab, ns, proc, d, conf)
+        harness.wait_for(lambda: self.frr.vtysh("show bgp summary json", check=False).returncode == 0, 15, 0.1,
+                         "FRR bgpd to answer")
+
+    def established(self, site: "SiteAddr") -> bool:
+        return self.frr.neighbor_state(site.node_v4) == "Established"
+
+
 class SiteLab(harness.Lab):
     """A view of a Lab with its own directory: contenders.py names its files (herald.toml,
     herald.sock, exabgp/, the decision log) after the lab, so each site gets one. Namespaces and
@@ -265,8 +314,10 @@ class FibMonitor:
 class AnycastLab:
     """The client, the router and two sites, in one harness.Lab."""
 
-    def __init__(self, lab: harness.Lab, check_link: bool = True):
+    def __init__(self, lab: harness.Lab, check_link: bool = True, router: str = "bird"):
+        """router: "bird" (BIRD 2 with its kernel protocols) or "frr" (FRR 8's bgpd and zebra)."""
         self.lab = lab
+        self.router_kind = router
         self.router = lab.netns("rt")
         self.client = lab.netns("cl")
         lab.link(self.router, f"{CLIENT_ROUTER_V4}/24", self.client, f"{CLIENT_V4}/24",
@@ -278,12 +329,16 @@ class AnycastLab:
         # Placeholders: Site() needs the router's BIRD, and BIRD's config names the site links;
         # BIRD starts after the links exist so that `check link` sees them up.
         self.bird: Optional[harness.Bird] = None
+        self.frr: Optional[FrrRouter] = None
         self.sites: dict[str, Site] = {}
         for name, addr in SITES.items():
             self.sites[name] = Site(lab, self.router, None, addr)  # type: ignore[arg-type]
-        self.bird = lab.bird(self.router, router_bird_config(check_link), name="router")
-        for s in self.sites.values():
-            s.topo.bird = self.bird
+        if router == "frr":
+            self.frr = FrrRouter(lab, self.router)
+        else:
+            self.bird = lab.bird(self.router, router_bird_config(check_link), name="router")
+            for s in self.sites.values():
+                s.topo.bird = self.bird
         self.fib = FibMonitor(lab, self.router)
 
     @property
@@ -312,6 +367,8 @@ class AnycastLab:
         return ""
 
     def session_up(self, site: str) -> bool:
+        if self.frr:
+            return self.frr.established(SITES[site])
         return self.bird.established(f"site_{site}")
 
     def client_answers(self, dest: str = ANYCAST_V4) -> bool:
