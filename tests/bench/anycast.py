@@ -43,7 +43,6 @@ measurement is broken (no answers, a round that never settled), never for a figu
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import signal
