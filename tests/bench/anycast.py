@@ -313,7 +313,7 @@ def render(results: list[dict], events: list[str], rate: int, rounds: int, route
     return bl.section(f"Anycast: client queries lost per event at site A, {router.upper()} router (issue #18)", text)
 
 
-def broken(res: dict, events: list[str], rounds: int) -> Optional[str]:
+def broken(res: dict, events: list[str], rounds: int, rate: int) -> Optional[str]:
     """Why a speaker's measurement cannot be trusted (None: it can)."""
     if res["error"]:
         return res["error"]
@@ -326,6 +326,10 @@ def broken(res: dict, events: list[str], rounds: int) -> Optional[str]:
         for r in rs:
             if r["noerror"] == 0 or r["sent"] == 0:
                 return f"{event}: a round without answers (sent {r['sent']})"
+            if r["interrupted"] > rate // 10:
+                # More than 100 ms of queries unanswered 1.2 s after the lab settled: the client
+                # no longer gets answers, and those queries were not counted as lost.
+                return f"{event}: {r['interrupted']} queries still unanswered when the round ended"
             if event in MOVING and r["fib"] is None:
                 return f"{event}: the FIB change to site B is missing from the monitor"
     return None
@@ -352,7 +356,7 @@ def main() -> int:
     results, problems = [], []
     for sp in speakers:
         res = run_speaker(sp, events, rounds, a.rate, a.router)
-        why = broken(res, events, rounds)
+        why = broken(res, events, rounds, a.rate)
         if why:
             problems.append(f"{sp}: {why}")
         results.append(res)

@@ -146,6 +146,18 @@ class FrrRouter:
         return self.frr.neighbor_state(site.node_v4) == "Established"
 
 
+def herald_site_config(lab: harness.Lab, settings: ct.Settings, fast_interval_ms: Optional[int]) -> str:
+    """contenders.py's herald configuration with the session damping capped at 2 s, as the BIRD
+    contender's `error wait time 1, 2`: the link-down event flaps A's session every few seconds,
+    and herald's default (doubling up to 5 min, docs/configuration.md `idle-hold-max`) would make
+    later rounds wait minutes for A to come back. It changes no loss: B serves meanwhile."""
+    text = ct.herald_config(lab, settings, [SERVICE], fast_interval_ms=fast_interval_ms)
+    key = 'connect-retry = "1s"\n'
+    if key not in text:
+        raise RuntimeError("contenders.herald_config no longer sets connect-retry: update herald_site_config")
+    return text.replace(key, key + 'idle-hold-max = "2s"\n')
+
+
 class SiteLab(harness.Lab):
     """A view of a Lab with its own directory: contenders.py names its files (herald.toml,
     herald.sock, exabgp/, the decision log) after the lab, so each site gets one. Namespaces and
@@ -179,6 +191,7 @@ class Site:
         self.topo = bl.Topology.attach(self.lab, router, self.ns, router_bird, services=[SERVICE])
         self.speaker: Optional[ct.Contender] = None
         self.kind = ""
+        self.herald_config = ""
 
     def client_routes(self) -> None:
         """Answers go back to the client through the router (only the lab's own subnets). The
@@ -218,7 +231,11 @@ class Site:
         cls = ct.ALL[kind]
         c = cls(self.topo, settings, fast_interval_ms) if kind == "herald" else cls(self.topo, settings)
         with self.addresses():
-            c.start()
+            if kind == "herald":
+                self.herald_config = herald_site_config(self.lab, settings, fast_interval_ms)
+                c.start(self.herald_config)
+            else:
+                c.start()
         self.speaker = c
         return c
 
@@ -230,7 +247,7 @@ class Site:
         c.procs = [p for p in c.procs if p.alive()]
         with self.addresses():
             if self.kind == "herald":
-                c.start()
+                c.start(self.herald_config)
             elif self.kind == "exabgp":
                 self._start_exabgp_again(c)
             else:
