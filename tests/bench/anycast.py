@@ -238,12 +238,12 @@ def run_speaker(speaker: str, events: list[str], rounds: int, rate: int, router:
                 break
         pcap = cap.stop()
         sig = signals_from(pcap, alab.a.addr.node_v4)
-        b4, b6 = alab.b.addr.node_v4, alab.b.addr.node_v6
+        to_b = alab.b.addr.iface
         for r in raw:
             s = r.stats
-            fib = alab.fib.first_via(al.ANYCAST_V4, b4, r.t_event)
+            fib = alab.fib.first_via(al.ANYCAST_V4, to_b, r.t_event)
             fib = fib if fib is not None and fib <= r.t_end else None
-            fib6 = alab.fib.first_via(al.ANYCAST_V6, b6, r.t_event)
+            fib6 = alab.fib.first_via(al.ANYCAST_V6, to_b, r.t_event)
             fib6 = fib6 if fib6 is not None and fib6 <= r.t_end else None
             # The signal that moved the traffic (none when the FIB never moved to B).
             out = None if fib is None else next((t for t, _ in sig if r.t_event <= t <= fib), None)

@@ -312,20 +312,22 @@ class FibMonitor:
             raise RuntimeError("ip monitor did not start: " + self.proc.log())
 
     def changes(self, dest: str) -> list[tuple[float, bool, str]]:
-        """(wall time, deleted, via) of every change of the route to `dest` (an address)."""
+        """(wall time, deleted, device) of every change of the route to `dest` (an address). The
+        device names the site: a next hop can be global or link-local (FRR prefers the
+        link-local one a BIRD speaker sends along)."""
         out = []
         for line in self.proc.log().splitlines():
             m = self.LINE.match(line)
             if not m or m.group(3) not in (dest, dest + ("/128" if ":" in dest else "/32")):
                 continue
             t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
-            via = re.search(r"via (?:inet6 )?(\S+)", m.group(4))
-            out.append((t, bool(m.group(2)), via.group(1) if via else ""))
+            dev = re.search(r"dev (\S+)", m.group(4))
+            out.append((t, bool(m.group(2)), dev.group(1) if dev else ""))
         return out
 
-    def first_via(self, dest: str, via: str, after: float) -> Optional[float]:
-        """When the FIB first sent `dest` through `via` after `after` (None: not yet)."""
-        return next((t for t, deleted, v in self.changes(dest) if t >= after and not deleted and v == via), None)
+    def first_via(self, dest: str, dev: str, after: float) -> Optional[float]:
+        """When the FIB first sent `dest` out of `dev` after `after` (None: not yet)."""
+        return next((t for t, deleted, d in self.changes(dest) if t >= after and not deleted and d == dev), None)
 
 
 class AnycastLab:
@@ -366,20 +368,20 @@ class AnycastLab:
     def b(self) -> Site:
         return self.sites["b"]
 
-    def fib_via(self, dest: str = ANYCAST_V4) -> str:
-        """The router's current next hop for `dest` ("" when it has no route)."""
+    def fib_dev(self, dest: str = ANYCAST_V4) -> str:
+        """The router's current interface towards `dest` ("" when it has no route)."""
         r = self.router.run("ip", "-6" if ":" in dest else "-4", "-j", "route", "show", dest, check=False)
         try:
             routes = json.loads(r.stdout or "[]")
         except ValueError:
             return ""
-        return routes[0].get("gateway", "") if routes else ""
+        return routes[0].get("dev", "") if routes else ""
 
     def via_site(self, dest: str = ANYCAST_V4) -> str:
         """"a", "b" or "" for where the router sends `dest` now."""
-        via = self.fib_via(dest)
+        dev = self.fib_dev(dest)
         for name, s in self.sites.items():
-            if via in (s.addr.node_v4, s.addr.node_v6):
+            if dev == s.addr.iface:
                 return name
         return ""
 
