@@ -129,11 +129,14 @@ def signals_from(pcap: str, src: str) -> list[tuple[float, str]]:
 
 
 class Round:
+    """One event's timestamps (wall clock, as the FIB monitor and tcpdump), dnsperf's statistics
+    and, when the lab did not behave, why (then the measurement is broken)."""
+
     def __init__(self, event: str):
         self.event = event
         self.t_event = self.t_undo = self.t_end = 0.0
         self.stats: dict = {}
-        self.settled = True
+        self.problem: Optional[str] = None
 
 
 def act(lab: al.AnycastLab, speaker: str, event: str) -> Optional[Callable[[], None]]:
@@ -190,7 +193,7 @@ def run_round(lab: al.AnycastLab, speaker: str, event: str, qfile: str, rate: in
             try:
                 bl.wait_until(lambda: lab.via_site() == "b", 10, "the FIB to move to site B", 0.01)
             except TimeoutError:
-                r.settled = False
+                r.problem = "the FIB did not move to site B within 10 s"
             time.sleep(0.3)
         else:
             time.sleep(1.0)
@@ -200,7 +203,7 @@ def run_round(lab: al.AnycastLab, speaker: str, event: str, qfile: str, rate: in
         try:
             bl.wait_until(lambda: settled(lab), 30, "the FIB back at site A", 0.02)
         except TimeoutError:
-            r.settled = False
+            r.problem = r.problem or "the FIB did not settle at site A again within 30 s"
         time.sleep(1.2)
     finally:
         r.t_end = time.time()
@@ -231,8 +234,8 @@ def run_speaker(speaker: str, events: list[str], rounds: int, rate: int, router:
             for i in range(rounds):
                 r = run_round(alab, speaker, event, qfile, rate, settings.interval_ms, i)
                 raw.append(r)
-                if not r.settled:
-                    res["error"] = f"{event} round {i}: the FIB did not settle at site A again"
+                if r.problem:
+                    res["error"] = f"{event} round {i}: {r.problem}"
                     break
             if res["error"]:
                 break
