@@ -26,7 +26,7 @@ PKGS=(
   # a throw-away VM for the dummy-interface test when the host kernel lacks the dummy driver
   qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio
   # side-by-side benchmarks (the speakers operators use today) and packet captures
-  exabgp gobgpd tcpdump
+  exabgp gobgpd tcpdump dnsperf
   # operations checks
   prometheus systemd dpkg-dev lintian fakeroot
 )

@@ -56,6 +56,7 @@ bench bulk "$B/bulk.py"
 bench fulltable "$B/fulltable.py"
 bench checks "$B/checks.py"
 bench startup "$B/startup.py"
+bench anycast "$B/anycast.py"
 
 echo "== codec" >&2
 secs=1.0; [ "$mode" = quick ] && secs=0.1
