@@ -57,19 +57,23 @@ from benchlib import harness
 
 ALL_EVENTS = ["crash", "restart", "freeze", "drain", "speaker-kill", "speaker-restart", "link-down", "none"]
 QUICK_EVENTS = ["crash", "drain", "speaker-kill"]
-ALL_SPEAKERS = ["herald", "herald-fast", "exabgp", "bird"]
+ALL_SPEAKERS = ["herald", "herald-pidfd", "herald-fast", "exabgp", "bird"]
 # Events that take site A out of service until they are undone.
 MOVING = {"crash", "freeze", "drain", "speaker-kill", "link-down"}
 ROUTERS = {"bird": "BIRD 2 (kernel protocol, `check link`)", "frr": "FRR 8 (bgpd and zebra)"}
 
 
-def settings_for(speaker: str) -> tuple[str, ct.Settings, Optional[int]]:
-    """(contender kind, settings, herald's fast interval). The shared setting is issue #18's:
-    100 ms, rise 2, fall 2 (dig +time=1 for the scripts, herald's timeout 80 ms); herald's fast
-    setting is failover.py's: 10 ms, rise 2, fall 2, 20 ms timeout."""
+def settings_for(speaker: str) -> tuple[str, ct.Settings, Optional[int], bool]:
+    """(contender kind, settings, herald's fast interval, whether herald watches the DNS
+    server's process). The shared setting is issue #18's: 100 ms, rise 2, fall 2 (dig +time=1
+    for the scripts, herald's timeout 80 ms); herald-pidfd adds a process check on unbound's
+    pidfile to it; herald's fast setting is failover.py's: 10 ms, rise 2, fall 2, 20 ms timeout."""
     if speaker == "herald-fast":
-        return "herald", ct.Settings(interval_ms=10, timeout_ms=20, rise=2, fall=2), 10
-    return speaker, ct.Settings(interval_ms=100, timeout_ms=80, rise=2, fall=2, dig_time=1), None
+        return "herald", ct.Settings(interval_ms=10, timeout_ms=20, rise=2, fall=2), 10, False
+    settings = ct.Settings(interval_ms=100, timeout_ms=80, rise=2, fall=2, dig_time=1)
+    if speaker == "herald-pidfd":
+        return "herald", settings, None, True
+    return speaker, settings, None, False
 
 
 class DnsPerf:
@@ -212,12 +216,12 @@ def run_round(lab: al.AnycastLab, speaker: str, event: str, qfile: str, rate: in
 
 
 def run_speaker(speaker: str, events: list[str], rounds: int, rate: int, router: str) -> dict:
-    kind, settings, fast = settings_for(speaker)
+    kind, settings, fast, watch_process = settings_for(speaker)
     res: dict = {"speaker": speaker, "error": None, "rounds": []}
     with harness.Lab(f"ac{speaker[:3]}") as lab:
         alab = al.AnycastLab(lab, router=router)
         for site in alab.sites.values():
-            site.start_speaker(kind, settings, fast)
+            site.start_speaker(kind, settings, fast, watch_dns_process=watch_process)
             site.start_dns()
         try:
             bl.wait_until(lambda: settled(alab) and alab.client_answers(), 40,
@@ -352,7 +356,7 @@ def main() -> int:
         ap.error("issue #18 measures at 5,000 queries/s or more")
     rounds = a.rounds or (2 if a.quick else 10)
     events = a.events.split(",") if a.events else (QUICK_EVENTS if a.quick else ALL_EVENTS)
-    speakers = a.speakers.split(",") if a.speakers else (["herald"] if a.quick else ALL_SPEAKERS)
+    speakers = a.speakers.split(",") if a.speakers else (["herald-pidfd"] if a.quick else ALL_SPEAKERS)
     for e in events:
         if e not in ALL_EVENTS:
             ap.error(f"unknown event {e}")

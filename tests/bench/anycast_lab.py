@@ -146,12 +146,15 @@ class FrrRouter:
         return self.frr.neighbor_state(site.node_v4) == "Established"
 
 
-def herald_site_config(lab: harness.Lab, settings: ct.Settings, fast_interval_ms: Optional[int]) -> str:
+def herald_site_config(lab: harness.Lab, settings: ct.Settings, fast_interval_ms: Optional[int],
+                       dns_pidfile: Optional[str] = None) -> str:
     """contenders.py's herald configuration with the session damping capped at 2 s, as the BIRD
     contender's `error wait time 1, 2`: the link-down event flaps A's session every few seconds,
     and herald's default (doubling up to 5 min, docs/configuration.md `idle-hold-max`) would make
     later rounds wait minutes for A to come back. It changes no loss: B serves meanwhile."""
-    text = ct.herald_config(lab, settings, [SERVICE], fast_interval_ms=fast_interval_ms)
+    # With dns_pidfile, a process check watches unbound's PID: its exit withdraws at once.
+    extra = f'[[service.check]]\ntype = "process"\npidfile = "{dns_pidfile}"\n' if dns_pidfile else ""
+    text = ct.herald_config(lab, settings, [SERVICE], fast_interval_ms=fast_interval_ms, service_extra=extra)
     key = 'connect-retry = "1s"\n'
     if key not in text:
         raise RuntimeError("contenders.herald_config no longer sets connect-retry: update herald_site_config")
@@ -226,13 +229,19 @@ class Site:
         return bl.ANSWER in r.stdout
 
     # -- speaker
-    def start_speaker(self, kind: str, settings: ct.Settings, fast_interval_ms: Optional[int] = None) -> ct.Contender:
+    def start_speaker(self, kind: str, settings: ct.Settings, fast_interval_ms: Optional[int] = None,
+                      watch_dns_process: bool = False) -> ct.Contender:
+        """watch_dns_process (herald only): unbound writes a pidfile and herald's process check
+        watches it (issue #18: a crash is noticed when the process ends, not by probes)."""
         self.kind = kind
+        if watch_dns_process:
+            self.topo.dns_pidfile = self.lab.path("unbound.pid")
         cls = ct.ALL[kind]
         c = cls(self.topo, settings, fast_interval_ms) if kind == "herald" else cls(self.topo, settings)
         with self.addresses():
             if kind == "herald":
-                self.herald_config = herald_site_config(self.lab, settings, fast_interval_ms)
+                self.herald_config = herald_site_config(self.lab, settings, fast_interval_ms,
+                                                        self.topo.dns_pidfile if watch_dns_process else None)
                 c.start(self.herald_config)
             else:
                 c.start()

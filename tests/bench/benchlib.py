@@ -458,6 +458,7 @@ class Topology:
         self.bird = lab.bird(self.up, upstream_bird_config(second_session, bird_extra), name="upstream")
         self.dns: Optional[harness.Unbound] = None
         self.dns_count = 0
+        self.dns_pidfile: Optional[str] = None  # set: unbound writes its PID there
 
     @classmethod
     def attach(cls, lab: harness.Lab, up: harness.Netns, node: harness.Netns, bird: harness.Bird,
@@ -465,7 +466,7 @@ class Topology:
         """A Topology over namespaces and an upstream BIRD that the caller set up itself."""
         t = cls.__new__(cls)
         t.lab, t.up, t.node, t.bird, t.services = lab, up, node, bird, services
-        t.dns, t.dns_count = None, 0
+        t.dns, t.dns_count, t.dns_pidfile = None, 0, None
         return t
 
     def add_service_addresses(self) -> None:
@@ -477,6 +478,8 @@ class Topology:
     def start_dns(self, local_data: Optional[list[str]] = None, wait: bool = True) -> harness.Unbound:
         """unbound on every service address (freebind: the address may come later)."""
         extra = "    ip-freebind: yes\n"
+        if self.dns_pidfile:
+            extra += f'    pidfile: "{self.dns_pidfile}"\n'
         first = self.services[0][1]
         for _, v4, v6 in self.services:
             if v4 != first:
