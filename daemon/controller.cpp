@@ -11,6 +11,7 @@
 #include "conf/load.hpp"
 #include "daemon/controller_config.hpp"
 #include "daemon/controller_status.hpp"
+#include "daemon/reload_plan.hpp"
 #include "daemon/controller_prefix_log.hpp"
 #include "daemon/notify.hpp"
 
@@ -559,24 +560,9 @@ std::optional<std::string> Controller::reload() {
     for (const auto& e : loaded.error()) all += (all.empty() ? "" : "\n") + e.to_string();
     problem = "configuration not reloaded, the running one is kept:\n" + all;
   } else {
-    const conf::Config& next = *loaded;
     // Settings that live in sockets opened once at start need a restart; refuse rather than
     // half-apply them.
-    const auto& a = config_.global;
-    const auto& b = next.global;
-    std::vector<std::string> restart;
-    if (a.local_as != b.local_as) restart.push_back("global.local-as");
-    if (a.router_id != b.router_id) restart.push_back("global.router-id");
-    if (a.listen != b.listen) restart.push_back("global.listen");
-    if (a.control_socket != b.control_socket || a.control_group != b.control_group) restart.push_back("global.control-socket/control-group");
-    if (a.metrics != b.metrics) restart.push_back("global.metrics");
-    if (a.state_dir != b.state_dir) restart.push_back("global.state-dir");
-    if (a.user != b.user) restart.push_back("global.user");
-    if (!restart.empty()) {
-      std::string list;
-      for (const auto& r : restart) list += (list.empty() ? "" : ", ") + r;
-      problem = "configuration not reloaded: changing " + list + " needs a restart of herald";
-    }
+    if (auto refusal = restart_refusal(config_.global, loaded->global); !refusal.empty()) problem = refusal;
   }
   if (problem) {
     log_.write(log::Level::error, "reload refused", {{"config", config_path_}, {"reason", *problem}});
@@ -590,34 +576,7 @@ std::optional<std::string> Controller::reload() {
   log_.reconfigure(log_options(config_.global, log::stderr_is_journal()));
 
   // Peers: untouched ones keep their sessions.
-  for (const auto& p : old.peers) {
-    auto it = std::find_if(config_.peers.begin(), config_.peers.end(), [&](const auto& q) { return q.name == p.name; });
-    if (it == config_.peers.end()) {
-      log_.write(log::Level::notice, "peer removed", {{"peer", p.name}, {"reason", "reload"}});
-      speaker_->remove_peer(p.name, "peer removed from herald's configuration");
-    } else if (!(*it == p)) {
-      // Description, mode, retry bounds, max-prefix and next hops apply to the running session;
-      // anything negotiated or fixed for the session needs a new one.
-      std::string changed;
-      for (const auto& key : conf::peer_changed_keys(p, *it)) changed += (changed.empty() ? "" : ",") + key;
-      if (conf::peer_session_params_equal(p, *it) && !speaker_->retune_peer(speaker_peer(config_, *it))) {
-        log_.write(log::Level::notice, "peer changed, session kept",
-                   {{"peer", p.name}, {"changed", changed}, {"reason", "reload"}});
-        continue;
-      }
-      log_.write(log::Level::notice, "peer changed, session restarts",
-                 {{"peer", p.name}, {"changed", changed}, {"reason", "reload"}});
-      if (auto err = speaker_->update_peer(speaker_peer(config_, *it)))
-        log_.write(log::Level::error, "peer update failed", {{"peer", p.name}, {"reason", *err}});
-    }
-  }
-  for (const auto& p : config_.peers) {
-    if (std::none_of(old.peers.begin(), old.peers.end(), [&](const auto& q) { return q.name == p.name; })) {
-      log_.write(log::Level::notice, "peer added", {{"peer", p.name}, {"reason", "reload"}});
-      if (auto err = speaker_->add_peer(speaker_peer(config_, p)))
-        log_.write(log::Level::error, "peer add failed", {{"peer", p.name}, {"reason", *err}});
-    }
-  }
+  for (const auto& step : plan_peer_reload(old.peers, config_.peers)) apply(step);
 
   // Services: states of kept services carry over; new ones start from their start state.
   build_services();
@@ -633,6 +592,36 @@ std::optional<std::string> Controller::reload() {
   publish_event({{"event", "reload"}, {"new", "ok"}});
   (void)notify::ready();
   return std::nullopt;
+}
+
+void Controller::apply(const PeerStep& step) {
+  using A = PeerStep::Action;
+  const auto& name = step.peer->name;
+  switch (step.action) {
+    case A::Remove:
+      log_.write(log::Level::notice, "peer removed", {{"peer", name}, {"reason", "reload"}});
+      speaker_->remove_peer(name, "peer removed from herald's configuration");
+      return;
+    case A::Add:
+      log_.write(log::Level::notice, "peer added", {{"peer", name}, {"reason", "reload"}});
+      if (auto err = speaker_->add_peer(speaker_peer(config_, *step.peer)))
+        log_.write(log::Level::error, "peer add failed", {{"peer", name}, {"reason", *err}});
+      return;
+    case A::RetuneKeepingSession:
+      // The speaker checks the same on its own side; should it refuse, the session restarts.
+      if (!speaker_->retune_peer_keeping_session(speaker_peer(config_, *step.peer))) {
+        log_.write(log::Level::notice, "peer changed, session kept",
+                   {{"peer", name}, {"changed", step.changed}, {"reason", "reload"}});
+        return;
+      }
+      [[fallthrough]];
+    case A::RestartSession:
+      log_.write(log::Level::notice, "peer changed, session restarts",
+                 {{"peer", name}, {"changed", step.changed}, {"reason", "reload"}});
+      if (auto err = speaker_->restart_peer(speaker_peer(config_, *step.peer)))
+        log_.write(log::Level::error, "peer update failed", {{"peer", name}, {"reason", *err}});
+      return;
+  }
 }
 
 // ---------------------------------------------------------------- shutdown

@@ -29,6 +29,7 @@
 #include "daemon/controller_metrics.hpp"
 #include "daemon/controller_prefix_log.hpp"
 #include "daemon/drain_period.hpp"
+#include "daemon/reload_plan.hpp"
 #include "daemon/service_policy.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
@@ -94,6 +95,7 @@ class Controller {
   nlohmann::json do_steer(const std::string& service, std::optional<PersistentState::Steering> s,
                           const control::Caller& caller);
   std::optional<std::string> save_state();
+  void apply(const PeerStep& step);  // one step of a reload's peer plan
   void publish_event(nlohmann::json event);
 
 
