@@ -110,7 +110,9 @@ struct AddressBinding {
   bool operator==(const AddressBinding&) const = default;
 };
 
-enum class ServiceState { Down, Up };
+// [service.health] start: the health state a service starts in (not a service state: that is
+// health::ServiceState, decided at run time).
+enum class StartState { Down, Up };
 enum class Combine { All, Any };
 
 // [service.health]. `interval` is the start-to-start period of check rounds while the state
@@ -122,7 +124,7 @@ struct HealthTiming {
   Duration timeout = std::chrono::milliseconds(500);  // default per check; may exceed interval
   unsigned rise = 2;     // consecutive good rounds to go up
   unsigned fall = 2;     // consecutive bad rounds to go down
-  ServiceState start = ServiceState::Down;
+  StartState start = StartState::Down;
   Combine combine = Combine::All;  // all checks must pass / any check passing is enough
   bool splay = true;     // random start offset in [0, interval) so services don't beat together
   bool operator==(const HealthTiming&) const = default;
@@ -251,7 +253,7 @@ std::string_view to_string(LogLevel v);
 std::string_view to_string(LogFormat v);
 std::string_view to_string(PeerMode v);
 std::string_view to_string(BgpRole v);
-std::string_view to_string(ServiceState v);
+std::string_view to_string(StartState v);
 std::string_view to_string(Combine v);
 std::string_view to_string(CheckType v);
 std::string_view to_string(Action v);

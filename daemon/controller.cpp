@@ -1,7 +1,5 @@
 #include "daemon/controller.hpp"
 
-#include <malloc.h>
-
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -12,7 +10,6 @@
 #include "daemon/controller_config.hpp"
 #include "daemon/controller_status.hpp"
 #include "daemon/reload_plan.hpp"
-#include "daemon/controller_prefix_log.hpp"
 #include "daemon/notify.hpp"
 
 
@@ -20,41 +17,9 @@ namespace herald::daemon {
 
 namespace asio = boost::asio;
 
-namespace {
-// health::Monitor's state in the daemon's terms.
-ServiceState from_health(health::ServiceState s) {
-  switch (s) {
-    case health::ServiceState::Up: return ServiceState::Up;
-    case health::ServiceState::Down: return ServiceState::Down;
-    case health::ServiceState::Drained: return ServiceState::Drained;
-  }
-  return ServiceState::Down;
-}
-}  // namespace
+
 using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
-
-
-namespace {
-
-
-
-log::Level level_of(bgp::LogLevel l) {
-  switch (l) {
-    case bgp::LogLevel::Debug: return log::Level::debug;
-    case bgp::LogLevel::Info: return log::Level::info;
-    case bgp::LogLevel::Warning: return log::Level::warning;
-    case bgp::LogLevel::Error: return log::Level::error;
-  }
-  return log::Level::info;
-}
-
-
-
-
-
-
-}  // namespace
 
 Controller::Controller(asio::io_context& io, std::string config_path, conf::Config config,
                        log::Logger& logger)
@@ -218,7 +183,7 @@ PolicyWorld Controller::world() const {
 
 HealthInput Controller::health_of(const std::string& service) const {
   if (monitor_)
-    if (auto st = monitor_->status(service)) return {from_health(st->state), st->reason};
+    if (auto st = monitor_->status(service)) return {st->state, st->reason};
   return health_without_checks();
 }
 
@@ -233,7 +198,7 @@ void Controller::on_health(const health::ServiceStatus& st, health::ServiceState
              {{"service", st.name}, {"old", health::to_string(previous)}, {"new", health::to_string(st.state)},
               {"reason", st.reason}});
   // The status as reported: during a reload the monitor calls this before it holds the service.
-  evaluate(st.name, st.reason, HealthInput{from_health(st.state), st.reason});
+  evaluate(st.name, st.reason, HealthInput{st.state, st.reason});
   publish_routes("health change");
 }
 
@@ -265,31 +230,6 @@ void Controller::evaluate(const std::string& service, std::string_view cause, st
   arm_policy_timer();
 }
 
-void Controller::apply(const std::vector<PolicyEvent>& events) {
-  for (const auto& ev : events) {
-    if (const auto* c = std::get_if<StateChanged>(&ev)) {
-      const std::string_view old = c->old ? to_string(*c->old) : std::string_view("Start");
-      log_.write(c->now == ServiceState::Up ? log::Level::notice : log::Level::warning, "service state change",
-                 {{"service", c->service}, {"old", old}, {"new", to_string(c->now)}, {"reason", c->reason},
-                  {"cause", c->cause}});
-      publish_event({{"event", "service"}, {"service", c->service}, {"old", old}, {"new", to_string(c->now)},
-                     {"reason", c->reason}});
-      registry_.counter("herald_service_state_changes_total", "Service state changes.", {"service"})
-          .with({c->service})
-          .inc();
-    } else if (const auto* over = std::get_if<DrainPeriodAlreadyOver>(&ev)) {
-      // Its period ran out before (herald restarted, or the service was Down meanwhile): the
-      // prefixes were withdrawn then and stay so.
-      log_.write(log::Level::info, "drain period already over",
-                 {{"service", over->service}, {"since", log::format_timestamp(over->since)},
-                  {"reason", "drained prefixes stay withdrawn"}});
-    } else if (const auto* end = std::get_if<DrainPeriodOver>(&ev)) {
-      log_.write(log::Level::info, "drain period over",
-                 {{"service", end->service}, {"reason", "withdrawing drained prefixes"}});
-    }
-  }
-}
-
 void Controller::arm_policy_timer() {
   const auto due = policy_.next_wakeup();
   if (due == policy_timer_due_) return;
@@ -305,78 +245,6 @@ void Controller::arm_policy_timer() {
     arm_policy_timer();
     if (!events.empty()) publish_routes("drain period over");
   });
-}
-
-void Controller::publish_routes(std::string_view cause) {
-  // Drain starts changed by the evaluate() calls before: one save for all of them.
-  if (drain_starts_dirty_) {
-    drain_starts_dirty_ = false;
-    save_state();
-  }
-  if (!speaker_) return;
-  auto publication = policy_.publish(world());
-  speaker_->set_routes(std::move(publication.routes));
-  // "peers": the sessions that carry the prefix's family, not every Established one.
-  const auto peer_status = speaker_->status();
-  const std::size_t peers_v4 = bgp::sessions_carrying(peer_status, bgp::kIpv4Unicast);
-  const std::size_t peers_v6 = bgp::sessions_carrying(peer_status, bgp::kIpv6Unicast);
-  auto peers_for = [&](const bgp::Prefix& p) { return p.family() == bgp::kIpv4Unicast ? peers_v4 : peers_v6; };
-  // One line (and event) per prefix while a service's change is small; one per service when
-  // it is large (controller_prefix_log.hpp).
-  for (const auto& change : publication.changes) {
-    for (auto [list, word] : {std::pair{&change.announced, "announced"}, std::pair{&change.withdrawn, "withdrawn"}}) {
-      if (list->empty()) continue;
-      if (list->size() <= kPrefixLinesPerService) {
-        for (const auto& prefix : *list) {
-          const std::size_t peers_up = peers_for(prefix);
-          std::string pfx = prefix.to_string();
-          log_.write(log::Level::notice, fmt::format("prefix {}", word),
-                     {{"service", change.service}, {"prefix", pfx}, {"peers", peers_up}, {"reason", cause}});
-          publish_event({{"event", "announce"}, {"service", change.service}, {"prefix", pfx}, {"new", word},
-                         {"peers", peers_up}, {"reason", cause}});
-        }
-        continue;
-      }
-      const PrefixSummary sum = summarise(*list);
-      log_.write(log::Level::notice, fmt::format("prefixes {}", word),
-                 {{"service", change.service}, {"count", static_cast<std::uint64_t>(sum.count)},
-                  {"ipv4", static_cast<std::uint64_t>(sum.ipv4)}, {"ipv6", static_cast<std::uint64_t>(sum.ipv6)},
-                  {"first", sum.first}, {"peers_ipv4", static_cast<std::uint64_t>(peers_v4)},
-                  {"peers_ipv6", static_cast<std::uint64_t>(peers_v6)}, {"reason", cause}});
-      publish_event({{"event", "announce"}, {"service", change.service}, {"prefixes", sum.count},
-                     {"first", sum.first}, {"new", word}, {"peers_ipv4", peers_v4}, {"peers_ipv6", peers_v6},
-                     {"reason", cause}});
-    }
-  }
-  const bool large = publication.prefixes_before + publication.prefixes_now > 64 * kPrefixLinesPerService;
-  update_notify_status();
-  // A large change leaves megabytes of freed route and diff buffers in the heap; give them back
-  // so a bulk service's RSS is what it holds, not what it once built.
-  if (large) ::malloc_trim(0);
-}
-
-// ---------------------------------------------------------------- BGP observer
-
-bgp::SpeakerObserver Controller::speaker_observer() {
-  bgp::SpeakerObserver o;
-  o.log = [this](bgp::LogLevel level, std::string_view peer, std::string_view text) {
-    if (peer.empty()) {
-      log_.write_limited(level_of(level), text);
-    } else {
-      log_.write_limited(level_of(level), text, {{"peer", peer}});
-    }
-  };
-  // The speaker logs each state change itself (one place); here it becomes an event.
-  o.state_change = [this](std::string_view peer, const bgp::StateChange& c) {
-    publish_event({{"event", "peer"}, {"peer", std::string(peer)}, {"old", bgp::to_string(c.from)},
-                   {"new", bgp::to_string(c.to)}, {"reason", c.reason}});
-    update_notify_status();
-  };
-  o.bfd_state_change = [this](std::string_view peer, const bgp::bfd::StateChange& c) {
-    publish_event({{"event", "bfd"}, {"peer", std::string(peer)}, {"old", bgp::bfd::to_string(c.from)},
-                   {"new", bgp::bfd::to_string(c.to)}, {"diag", bgp::bfd::to_string(c.diag)}, {"reason", c.reason}});
-  };
-  return o;
 }
 
 // ---------------------------------------------------------------- systemd
@@ -407,145 +275,6 @@ void Controller::feed_watchdog() {
   watchdog_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) feed_watchdog();
   });
-}
-
-// ---------------------------------------------------------------- control
-
-void Controller::publish_event(nlohmann::json event) {
-  if (!control_) return;
-  event["ts"] = log::format_timestamp(SystemClock::now());
-  control_->publish(event);
-}
-
-std::optional<std::string> Controller::save_state() {
-  auto err = state_file_.save(state_);
-  if (err) log_.write(log::Level::error, "state not saved", {{"reason", *err}});
-  return err;
-}
-
-nlohmann::json Controller::handle(const control::Command& cmd, const control::Caller& caller) {
-  return std::visit(
-      [&](const auto& c) -> nlohmann::json {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, control::Status>) {
-          return control::ok_response({{"status", status_json()}});
-        } else if constexpr (std::is_same_v<T, control::Drain>) {
-          return do_drain(c, caller);
-        } else if constexpr (std::is_same_v<T, control::Undrain>) {
-          return do_undrain(c, caller);
-        } else if constexpr (std::is_same_v<T, control::Steer>) {
-          return do_steer(c.service, PersistentState::Steering{c.prepend, c.med}, caller);
-        } else if constexpr (std::is_same_v<T, control::SteerClear>) {
-          return do_steer(c.service, std::nullopt, caller);
-        } else if constexpr (std::is_same_v<T, control::ClearHold>) {
-          return do_clear_hold(c, caller);
-        } else if constexpr (std::is_same_v<T, control::Reload>) {
-          log_.write(log::Level::notice, "reload requested", {{"uid", static_cast<std::int64_t>(caller.uid)}});
-          if (auto err = reload()) return control::error_response(*err);
-          return control::ok_response({{"message", "configuration reloaded from " + config_path_}});
-        } else {
-          return control::ok_response();  // events: the server subscribes the connection
-        }
-      },
-      cmd);
-}
-
-namespace {
-std::string unknown_service_error(std::string_view verb, std::string_view name,
-                                  const std::vector<std::string>& known) {
-  std::string list;
-  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-  return fmt::format("{}: unknown service \"{}\" (configured: {})", verb, name, list.empty() ? "none" : list);
-}
-}  // namespace
-
-nlohmann::json Controller::do_drain(const control::Drain& d, const control::Caller& caller) {
-  PersistentState::DrainRecord rec{d.reason, std::chrono::duration_cast<std::chrono::seconds>(
-                                                 SystemClock::now().time_since_epoch())
-                                                 .count()};
-  std::string subject;
-  // Draining again what is drained updates the reason but keeps the start: a drain whose
-  // period is over must not be announced again.
-  auto keep_since = [&](const std::optional<PersistentState::DrainRecord>& old) {
-    if (old && !old->fail_safe) rec.since = std::min(rec.since, old->since);
-  };
-  if (d.target.all) {
-    keep_since(state_.drain_all);
-    state_.drain_all = rec;
-    subject = "all services";
-  } else {
-    if (!policy_.decision(d.target.service))
-      return control::error_response(unknown_service_error("drain", d.target.service, policy_.services()));
-    auto it = state_.drained.find(d.target.service);
-    keep_since(it == state_.drained.end() ? std::nullopt : std::optional(it->second));
-    state_.drained[d.target.service] = rec;
-    subject = d.target.service;
-  }
-  log_.write(log::Level::notice, "drain", {{"service", subject}, {"reason", d.reason},
-                                           {"uid", static_cast<std::int64_t>(caller.uid)}});
-  publish_event({{"event", "drain"}, {"service", subject}, {"reason", d.reason}, {"uid", caller.uid}});
-  auto warn = save_state();
-  evaluate_all("operator drain");
-  publish_routes("operator drain");
-  nlohmann::json r = {{"message", "drained " + subject}};
-  if (warn) r["warning"] = *warn;
-  return control::ok_response(r);
-}
-
-nlohmann::json Controller::do_undrain(const control::Undrain& d, const control::Caller& caller) {
-  std::string subject;
-  if (d.target.all) {
-    state_.drain_all.reset();
-    state_.drained.clear();
-    subject = "all services";
-  } else {
-    if (!policy_.decision(d.target.service))
-      return control::error_response(unknown_service_error("undrain", d.target.service, policy_.services()));
-    state_.drained.erase(d.target.service);
-    subject = d.target.service;
-  }
-  log_.write(log::Level::notice, "undrain", {{"service", subject}, {"uid", static_cast<std::int64_t>(caller.uid)}});
-  publish_event({{"event", "undrain"}, {"service", subject}, {"uid", caller.uid}});
-  auto warn = save_state();
-  evaluate_all("operator undrain");
-  publish_routes("operator undrain");
-  nlohmann::json r = {{"message", "undrained " + subject}};
-  if (warn) r["warning"] = *warn;
-  if (state_.drain_all && !d.target.all) r["warning"] = "drain --all is still in force";
-  return control::ok_response(r);
-}
-
-nlohmann::json Controller::do_clear_hold(const control::ClearHold& c, const control::Caller& caller) {
-  if (!policy_.decision(c.service))
-    return control::error_response(unknown_service_error("clear-hold", c.service, policy_.services()));
-  log_.write(log::Level::notice, "clear-hold", {{"service", c.service}, {"uid", static_cast<std::int64_t>(caller.uid)}});
-  // The monitor reports the end of the hold through on_health, which saves the state.
-  if (!monitor_ || !monitor_->clear_flap_hold(c.service))
-    return control::ok_response({{"message", c.service + " has no flap hold; nothing changed"}});
-  publish_event({{"event", "clear-hold"}, {"service", c.service}, {"uid", caller.uid}});
-  nlohmann::json r = {{"message", "flap hold of " + c.service + " cleared"}};
-  return control::ok_response(r);
-}
-
-nlohmann::json Controller::do_steer(const std::string& service, std::optional<PersistentState::Steering> st,
-                                    const control::Caller& caller) {
-  if (!policy_.decision(service))
-    return control::error_response(unknown_service_error("steer", service, policy_.services()));
-  std::string what;
-  if (st) {
-    state_.steering[service] = *st;
-    what = fmt::format("prepend {} med {}", st->prepend, st->med ? std::to_string(*st->med) : "unchanged");
-  } else {
-    state_.steering.erase(service);
-    what = "cleared";
-  }
-  log_.write(log::Level::notice, "steer", {{"service", service}, {"new", what}, {"uid", static_cast<std::int64_t>(caller.uid)}});
-  publish_event({{"event", "steer"}, {"service", service}, {"new", what}, {"uid", caller.uid}});
-  auto warn = save_state();
-  publish_routes("operator steering");
-  nlohmann::json r = {{"message", "steering of " + service + ": " + what}};
-  if (warn) r["warning"] = *warn;
-  return control::ok_response(r);
 }
 
 // ---------------------------------------------------------------- reload
