@@ -12,11 +12,9 @@
 #include "daemon/reload_plan.hpp"
 #include "daemon/notify.hpp"
 
-
 namespace herald::daemon {
 
 namespace asio = boost::asio;
-
 
 using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
@@ -153,7 +151,6 @@ void Controller::abandon_start() {
   log_.write(log::Level::notice, "start-up undone",
              {{"reason", "herald cannot run: the addresses it added are removed, its control socket closed"}});
 }
-
 
 void Controller::build_services() {
   // Into config_.services, not copies (a service may list 100,000 prefixes): called after every

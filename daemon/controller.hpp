@@ -65,7 +65,6 @@ class Controller {
   nlohmann::json status_json() const;
 
  private:
-
   // --- service state: fed to policy_, its output applied ---
   PolicyWorld world() const;
   HealthInput health_of(const std::string& service) const;    // health::Monitor's view
@@ -97,7 +96,6 @@ class Controller {
   std::optional<std::string> save_state();
   void apply(const PeerStep& step);  // one step of a reload's peer plan
   void publish_event(nlohmann::json event);
-
 
   boost::asio::io_context& io_;
   std::string config_path_;
