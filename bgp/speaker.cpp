@@ -144,14 +144,14 @@ void Speaker::remove_peer(std::string_view name, std::string_view reason) {
   forget_if_done(slot);
 }
 
-std::optional<std::string> Speaker::update_peer(SpeakerPeerConfig peer) {
+std::optional<std::string> Speaker::restart_peer(SpeakerPeerConfig peer) {
   remove_peer(peer.bgp.name, "configuration changed");
   // The old slot may still be flushing its Cease; it keeps the name until then, so the new one
   // is added under a fresh slot that lookups find first (removing slots are skipped).
   return add_peer(std::move(peer));
 }
 
-std::optional<std::string> Speaker::retune_peer(SpeakerPeerConfig peer) {
+std::optional<std::string> Speaker::retune_peer_keeping_session(SpeakerPeerConfig peer) {
   auto slot = find(peer.bgp.name);
   if (!slot) return fmt::format("peer {}: not configured", peer.bgp.name);
   if (peer.bgp.local_as == 0) peer.bgp.local_as = settings_.local_as;

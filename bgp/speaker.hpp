@@ -122,16 +122,18 @@ class Speaker {
 
   // Reload support. add_peer starts the neighbor at once when the speaker runs; a name or
   // address already present is an error value. remove_peer sends Cease with `reason` and forgets
-  // the neighbor once its connections are closed; unknown names are ignored. update_peer is
+  // the neighbor once its connections are closed; unknown names are ignored. restart_peer is
   // remove + add (the session restarts).
   std::optional<std::string> add_peer(SpeakerPeerConfig peer);
   void remove_peer(std::string_view name, std::string_view reason);
-  std::optional<std::string> update_peer(SpeakerPeerConfig peer);
+  std::optional<std::string> restart_peer(SpeakerPeerConfig peer);
   // Reload of a neighbor whose session can stay: same MD5 key, GTSM and BFD settings, and
   // same_session() on the BGP side (only description, mode, retry bounds, max-prefix or next
   // hops differ). Applied in place by Peer::reconfigure, without a reset. An error value (and
   // nothing changed) when the neighbor is unknown or the change needs a new session.
-  std::optional<std::string> retune_peer(SpeakerPeerConfig peer);
+  // The daemon decides with conf::peer_needs_new_session (conf/session_params.cpp, the one
+  // table of peer keys); this check is the speaker's guard of Peer::reconfigure's contract.
+  std::optional<std::string> retune_peer_keeping_session(SpeakerPeerConfig peer);
 
   std::vector<SpeakerPeerStatus> status() const;
   // Received BFD packets dropped, by reason (all zero without BFD).

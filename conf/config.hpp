@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,7 +110,9 @@ struct AddressBinding {
   bool operator==(const AddressBinding&) const = default;
 };
 
-enum class ServiceState { Down, Up };
+// [service.health] start: the health state a service starts in (not a service state: that is
+// health::ServiceState, decided at run time).
+enum class StartState { Down, Up };
 enum class Combine { All, Any };
 
 // [service.health]. `interval` is the start-to-start period of check rounds while the state
@@ -121,7 +124,7 @@ struct HealthTiming {
   Duration timeout = std::chrono::milliseconds(500);  // default per check; may exceed interval
   unsigned rise = 2;     // consecutive good rounds to go up
   unsigned fall = 2;     // consecutive bad rounds to go down
-  ServiceState start = ServiceState::Down;
+  StartState start = StartState::Down;
   Combine combine = Combine::All;  // all checks must pass / any check passing is enough
   bool splay = true;     // random start offset in [0, interval) so services don't beat together
   bool operator==(const HealthTiming&) const = default;
@@ -257,23 +260,40 @@ std::string_view to_string(LogLevel v);
 std::string_view to_string(LogFormat v);
 std::string_view to_string(PeerMode v);
 std::string_view to_string(BgpRole v);
-std::string_view to_string(ServiceState v);
+std::string_view to_string(StartState v);
 std::string_view to_string(Combine v);
 std::string_view to_string(CheckType v);
 std::string_view to_string(Action v);
 
 inline constexpr const char* kDefaultConfigPath = "/etc/herald/herald.toml";
 
-// True when a and b differ only in fields that can change on a live session (description,
-// max-prefix, next-hop overrides, mode, connect-retry and idle-hold bounds): a reload then
-// keeps the session. Any other difference (address, AS numbers, timers, password, families,
-// role, ...) needs a session reset. A change of global.local_as or global.router_id resets
-// every session.
+// What a change of one [[peer]] key does to a running BGP session.
+enum class SessionOnChange { Keeps, NeedsNew };
+struct PeerField {
+  const char* key;  // as in docs/configuration.md ("hold-time", "bfd-min-tx", ...)
+  SessionOnChange on_change;
+  bool (*differs)(const PeerConfig& a, const PeerConfig& b);
+};
+// The one table of [[peer]] keys (conf/session_params.cpp); the build fails when PeerConfig
+// grows and the table is not told.
+std::span<const PeerField> peer_fields();
+
+// True when a key whose change needs a new session differs (address, AS numbers, timers,
+// password, families, role, BFD, ...). Description, max-prefix, next-hop overrides, mode and
+// connect-retry / idle-hold bounds apply to the live session. A change of global.local_as or
+// global.router_id needs a restart of herald (global_keys_needing_restart).
+bool peer_needs_new_session(const PeerConfig& a, const PeerConfig& b);
+// !peer_needs_new_session(a, b).
 bool peer_session_params_equal(const PeerConfig& a, const PeerConfig& b);
 
 // The configuration keys of a [[peer]] whose values differ between a and b, in the order of
 // docs/configuration.md ("description", "hold-time", "bfd-min-tx", ...), for the reload's log
 // line. Key names only: a changed MD5 password shows as "md5-password", never its value.
 std::vector<std::string> peer_changed_keys(const PeerConfig& a, const PeerConfig& b);
+
+// The [global] keys that differ between a and b and that a reload cannot apply (they live in
+// sockets opened once at start, or in privileges dropped then): a reload changing any of them
+// is refused ("global.listen", ...).
+std::vector<std::string> global_keys_needing_restart(const GlobalConfig& a, const GlobalConfig& b);
 
 }  // namespace herald::conf

@@ -44,7 +44,7 @@ std::string_view to_string(BgpRole v) {
   return "?";
 }
 
-std::string_view to_string(ServiceState v) { return v == ServiceState::Up ? "up" : "down"; }
+std::string_view to_string(StartState v) { return v == StartState::Up ? "up" : "down"; }
 std::string_view to_string(Combine v) { return v == Combine::Any ? "any" : "all"; }
 
 std::string_view to_string(CheckType v) {

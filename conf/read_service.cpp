@@ -76,8 +76,8 @@ void read_health(TableReader& r, HealthTiming& h) {
   r.read_uint("fall", h.fall, 1, 1000);
   if (const auto* n = r.get("start")) {
     if (auto v = as_string(ctx, *n, r.key("start"))) {
-      if (*v == "down") h.start = ServiceState::Down;
-      else if (*v == "up") h.start = ServiceState::Up;
+      if (*v == "down") h.start = StartState::Down;
+      else if (*v == "up") h.start = StartState::Up;
       else ctx.error(where(*n), r.key("start"),
                      fmt::format("expected \"down\" or \"up\", got \"{}\"", *v));
     }

@@ -1,15 +1,10 @@
 // The composition root of the daemon: owns the BGP speaker, the health monitor, the address
 // binders, the control socket, the metrics endpoint and the persistent operator state, and
-// turns "what is healthy, bound and not drained" into the set of routes the speaker announces.
-//
-// Service state, decided in one place (Controller::evaluate):
-//   Down    health checks failing, or an address missing / interface down (the route would
-//           black-hole traffic), whatever else holds;
-//   Drained a maintenance file, an operator drain (heraldctl drain), or shutdown with
-//           drain-on-shutdown: the "drained" policy is announced for drain-period, then withdrawn;
-//   Up      otherwise.
-// Each state maps to its policy (announce with attributes, or withdraw); a steering override
-// (heraldctl steer) replaces prepend and MED of whatever is announced.
+// wires them to the service policy (service_policy.hpp), which decides each service's state
+// and the routes to announce. The controller feeds it health (health::Monitor), address state
+// (the binders), operator state (PersistentState) and `now`, and applies what comes out: the
+// routes to the speaker, events to the log, the control socket and the metrics, a timer at
+// the policy's next wake-up.
 //
 // Single-threaded: everything runs on the io_context's thread.
 #pragma once
@@ -30,15 +25,17 @@
 #include "conf/config.hpp"
 #include "daemon/control_protocol.hpp"
 #include "daemon/control_server.hpp"
+#include "daemon/controller_binders.hpp"
+#include "daemon/controller_metrics.hpp"
 #include "daemon/controller_prefix_log.hpp"
 #include "daemon/drain_period.hpp"
+#include "daemon/reload_plan.hpp"
+#include "daemon/service_policy.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/metrics_http.hpp"
 #include "daemon/state_file.hpp"
 #include "health/monitor.hpp"
-#include "netlink/address_binder.hpp"
-#include "netlink/libnl_backend.hpp"
 
 namespace herald::daemon {
 
@@ -68,25 +65,22 @@ class Controller {
   nlohmann::json status_json() const;
 
  private:
-  struct Service;
-  struct Binder;
-
-  // --- service state ---
-  void evaluate(Service& s, std::string_view cause);
+  // --- service state: fed to policy_, its output applied ---
+  PolicyWorld world() const;
+  HealthInput health_of(const std::string& service) const;    // health::Monitor's view
+  AddressInput address_of(const std::string& service) const;  // the binders' view
+  // Decides `service` again (with `health` when the caller has it fresher than the monitor).
+  void evaluate(const std::string& service, std::string_view cause, std::optional<HealthInput> health = {});
+  void evaluate_all(std::string_view cause);
+  void apply(const std::vector<PolicyEvent>& events);  // log, control events, metrics
+  void arm_policy_timer();                             // at policy_.next_wakeup()
   void publish_routes(std::string_view cause);
-  std::vector<bgp::Route> desired_routes() const;
-  const conf::StatePolicy* policy_for(const Service& s) const;
   void on_health(const health::ServiceStatus& status, health::ServiceState previous);
   void track_flap_hold(const health::ServiceStatus& status);
-  void on_netlink(Binder& b);
-  void arm_netlink(Binder& b);
-  void arm_drain_timer(Service& s, std::chrono::system_clock::time_point now);
-  Service* find_service(std::string_view name);
+  void on_address_change(const std::vector<ServiceAddressChange>& changes);
 
   // --- components ---
   void build_services();
-  void bind_addresses();
-  void release_addresses();
   bgp::SpeakerObserver speaker_observer();
   void start_watchdog();
   void feed_watchdog();
@@ -100,11 +94,8 @@ class Controller {
   nlohmann::json do_steer(const std::string& service, std::optional<PersistentState::Steering> s,
                           const control::Caller& caller);
   std::optional<std::string> save_state();
+  void apply(const PeerStep& step);  // one step of a reload's peer plan
   void publish_event(nlohmann::json event);
-
-  // --- metrics ---
-  void register_metrics();
-  std::string render_metrics();
 
   boost::asio::io_context& io_;
   std::string config_path_;
@@ -114,32 +105,21 @@ class Controller {
 
   std::unique_ptr<bgp::Speaker> speaker_;
   std::unique_ptr<health::Monitor> monitor_;
-  std::vector<std::unique_ptr<Binder>> binders_;
-  std::vector<std::unique_ptr<Service>> services_;
+  AddressBinders binders_;
+  ServicePolicy policy_;
   std::shared_ptr<control::Server> control_;
   std::shared_ptr<metrics::HttpServer> metrics_http_;
   metrics::Registry registry_;
+  ControllerMetrics metrics_{registry_};
   StateFile state_file_;
   PersistentState state_;
-  // What the last publish_routes() announced, for its log lines and events: the services' lists
-  // in config_ (reload() publishes before the previous config goes).
-  AnnouncedSet announced_;
   bool shutting_down_ = false;
   bool drain_starts_dirty_ = false;  // state_.drain_began changed, not saved yet
   boost::asio::steady_timer watchdog_;
   std::chrono::steady_clock::duration watchdog_period_{};
   boost::asio::steady_timer shutdown_timer_;
-  std::map<std::pair<std::string, std::string>, double> counter_seen_;  // for counter deltas
-  // The series every check result updates, found once per (service, check) instead of by name
-  // and labels on each result (200 checks every 250 ms). Series are never removed, so the
-  // pointers stay valid for the registry's lifetime.
-  struct CheckSeries {
-    metrics::Histogram* latency = nullptr;
-    metrics::Counter* pass = nullptr;
-    metrics::Counter* fail = nullptr;
-  };
-  std::map<std::pair<std::string, std::string>, CheckSeries> check_series_;
-  void record_check_result(const std::string& service, const std::string& check, const health::CheckResult& r);
+  boost::asio::steady_timer policy_timer_;  // drain-period ends
+  std::optional<std::chrono::system_clock::time_point> policy_timer_due_;
 };
 
 }  // namespace herald::daemon

@@ -164,7 +164,7 @@ health::ServiceSpec health_spec(const conf::ServiceConfig& s) {
   p.timeout = s.health.timeout;
   p.rise = s.health.rise;
   p.fall = s.health.fall;
-  p.start_up = s.health.start == conf::ServiceState::Up;
+  p.start_up = s.health.start == conf::StartState::Up;
   p.combine = s.health.combine == conf::Combine::All ? health::Combine::All : health::Combine::Any;
   p.flap.enabled = s.flap.max_changes > 0;
   p.flap.max_changes = s.flap.max_changes;

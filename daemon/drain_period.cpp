@@ -4,15 +4,6 @@
 
 namespace herald::daemon {
 
-std::string_view to_string(ServiceState s) {
-  switch (s) {
-    case ServiceState::Down: return "Down";
-    case ServiceState::Up: return "Up";
-    case ServiceState::Drained: return "Drained";
-  }
-  return "?";
-}
-
 namespace {
 WallClock::time_point start_of(const PersistentState::DrainRecord& d) {
   if (d.fail_safe) return WallClock::time_point{};

@@ -15,14 +15,14 @@
 #include <string_view>
 
 #include "daemon/state_file.hpp"
+#include "health/service_core.hpp"
 
 namespace herald::daemon {
 
 using WallClock = std::chrono::system_clock;
 
-// The service state the controller decides (see controller.hpp).
-enum class ServiceState { Down, Up, Drained };
-std::string_view to_string(ServiceState s);
+// The service state the policy decides (service_policy.hpp): health's own enum.
+using ServiceState = health::ServiceState;
 
 // The earliest persisted start of a drain of `service`: its operator drain, "drain --all", or
 // the drain (of any cause) that was in force before a restart (drain_began); a fail-safe drain

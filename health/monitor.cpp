@@ -253,6 +253,12 @@ bool Monitor::clear_flap_hold(const std::string& service) {
   return true;
 }
 
+std::optional<ServiceStatus> Monitor::status(const std::string& service) const {
+  auto it = services_.find(service);
+  if (it == services_.end()) return std::nullopt;
+  return status_of(*it->second);
+}
+
 std::vector<ServiceStatus> Monitor::snapshot() const {
   std::vector<ServiceStatus> out;
   for (const auto& [name, s] : services_) out.push_back(status_of(*s));

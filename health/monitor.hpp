@@ -70,8 +70,11 @@ class Monitor {
   void stop();
   /// Observe every check result (optional; set before start()).
   void on_result(ResultCallback cb) { on_result_ = std::move(cb); }
-  /// Status of every service, ordered by name.
+  /// Status of every service, ordered by name. From construction on, a service's status is
+  /// its start state (ServiceSpec::start_up, or the state a reload kept) until a change.
   std::vector<ServiceStatus> snapshot() const;
+  /// Status of one service (as in snapshot()); nullopt when the monitor does not run it.
+  std::optional<ServiceStatus> status(const std::string& service) const;
   /// Puts back a flap hold persisted before a restart (ServiceCore::restore_flap_hold); the
   /// change is reported through the status callback. Returns whether the service is now held
   /// (false: unknown service, hold already over, or flap control off).

@@ -14,8 +14,10 @@
 
 namespace health {
 
-/// Published state of a service. Drained = withdrawn on purpose (maintenance), not failed.
-enum class ServiceState { Up, Down, Drained };
+/// The state of a service, the one enum of herald for it: health reports it (Drained: a
+/// maintenance file, withdrawn on purpose, not failed), and the daemon's service policy
+/// decides it from health, addresses and operator state (daemon/service_policy.hpp).
+enum class ServiceState { Down, Up, Drained };
 
 /// "Up", "Down" or "Drained".
 const char* to_string(ServiceState s);

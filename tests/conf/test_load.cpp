@@ -92,7 +92,7 @@ type = "tcp"
   CHECK(s.health.timeout == 500ms);
   CHECK(s.health.rise == 2);
   CHECK(s.health.fall == 2);
-  CHECK(s.health.start == conf::ServiceState::Down);
+  CHECK(s.health.start == conf::StartState::Down);
   REQUIRE(s.checks.size() == 2);
   CHECK(s.checks[0].timeout == 500ms);
   CHECK(s.checks[0].dns.server.to_string() == "192.0.2.53");  // the first prefix address
@@ -574,6 +574,6 @@ TEST_CASE("enum spellings match the config words") {
   CHECK(conf::to_string(conf::CheckType::Process) == "process");
   CHECK(conf::to_string(conf::Action::Withdraw) == "withdraw");
   CHECK(conf::to_string(conf::Combine::Any) == "any");
-  CHECK(conf::to_string(conf::ServiceState::Up) == "up");
+  CHECK(conf::to_string(conf::StartState::Up) == "up");
   CHECK(conf::to_string(conf::LogFormat::Json) == "json");
 }

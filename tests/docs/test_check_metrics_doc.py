@@ -57,8 +57,8 @@ class DriftCheck(unittest.TestCase):
                         problems)
 
     def test_family_only_in_the_code(self):
-        self.edit("daemon/controller.cpp", "void Controller::register_metrics() {",
-                  'void Controller::register_metrics() {\n  registry_.counter("herald_x_total", "X.", {"peer"});')
+        self.edit("daemon/controller_metrics.cpp", "ControllerMetrics::ControllerMetrics(metrics::Registry& registry) : registry_(registry) {",
+                  'ControllerMetrics::ControllerMetrics(metrics::Registry& registry) : registry_(registry) {\n  registry_.counter("herald_x_total", "X.", {"peer"});')
         self.assert_one_problem_naming("herald_x_total", "missing from docs/metrics.md")
 
     def test_wrong_type(self):
@@ -82,16 +82,16 @@ class DriftCheck(unittest.TestCase):
         self.assertEqual(self.problems(), [])
 
     def test_comments_do_not_count_but_other_registrations_do(self):
-        self.edit("daemon/controller.cpp", "void Controller::register_metrics() {",
-                  'void Controller::register_metrics() {\n  // registry_.gauge("herald_in_a_comment", "", {});')
+        self.edit("daemon/controller_metrics.cpp", "ControllerMetrics::ControllerMetrics(metrics::Registry& registry) : registry_(registry) {",
+                  'ControllerMetrics::ControllerMetrics(metrics::Registry& registry) : registry_(registry) {\n  // registry_.gauge("herald_in_a_comment", "", {});')
         self.assertEqual(self.problems(), [])
-        self.edit("daemon/controller.cpp", "void Controller::register_metrics() {",
-                  "void Controller::register_metrics() {\n  registry_.gauge(kSomeName, \"\", {});")
+        self.edit("daemon/controller_metrics.cpp", "ControllerMetrics::ControllerMetrics(metrics::Registry& registry) : registry_(registry) {",
+                  "ControllerMetrics::ControllerMetrics(metrics::Registry& registry) : registry_(registry) {\n  registry_.gauge(kSomeName, \"\", {});")
         self.assert_one_problem_naming("without a literal name")
 
     def test_a_metric_name_registered_out_of_sight(self):
-        self.edit("daemon/controller.cpp", "void Controller::register_metrics() {",
-                  'void Controller::register_metrics() {\n  const char* hidden = "herald_hidden_total";')
+        self.edit("daemon/controller_metrics.cpp", "ControllerMetrics::ControllerMetrics(metrics::Registry& registry) : registry_(registry) {",
+                  'ControllerMetrics::ControllerMetrics(metrics::Registry& registry) : registry_(registry) {\n  const char* hidden = "herald_hidden_total";')
         self.assert_one_problem_naming("herald_hidden_total", "looks like a metric name")
 
 

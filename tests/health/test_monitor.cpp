@@ -166,3 +166,24 @@ TEST_CASE("a restored flap hold keeps a passing service down, survives replace, 
   io.restart();
   io.run_for(100ms);
 }
+
+TEST_CASE("status: a service's start state is reported before any round, and after replace") {
+  boost::asio::io_context io;
+  auto down = exec_service("down", {"/bin/true"}, 1h, 1s);
+  auto up = exec_service("up", {"/bin/true"}, 1h, 1s);
+  up.policy.start_up = true;
+  health::Monitor mon(io, {down, up}, [](const health::ServiceStatus&, ServiceState) {});
+  // Not started: no round has run, the states are the configured start states.
+  REQUIRE(mon.status("down"));
+  CHECK(mon.status("down")->state == ServiceState::Down);
+  CHECK(mon.status("down")->reason == "starting: down until 1 passing round(s)");
+  REQUIRE(mon.status("up"));
+  CHECK(mon.status("up")->state == ServiceState::Up);
+  CHECK(mon.status("up")->reason == "start state up (configured)");
+  CHECK_FALSE(mon.status("absent"));
+  auto up2 = up;
+  up2.policy.rise = 3;
+  mon.replace({up2});
+  CHECK_FALSE(mon.status("down"));
+  CHECK(mon.status("up")->reason == "state kept across reload");
+}

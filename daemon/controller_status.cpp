@@ -1,0 +1,156 @@
+#include "daemon/controller_status.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "daemon/log.hpp"
+
+namespace herald::daemon {
+
+using SteadyClock = std::chrono::steady_clock;
+using SystemClock = std::chrono::system_clock;
+
+namespace {
+
+// The "bfd" member of a peer in the status reply (null without BFD).
+nlohmann::json bfd_status(const bgp::SpeakerPeerStatus& ps) {
+  if (!ps.bfd) return ps.bfd_waiting ? nlohmann::json{{"state", "Down"}, {"waiting", true}} : nlohmann::json(nullptr);
+  const auto& st = ps.bfd->status;
+  auto ms = [](bgp::bfd::Micros m) { return static_cast<double>(m.count()) / 1000.0; };
+  return nlohmann::json{{"state", bgp::bfd::to_string(st.state)},
+                        {"remote_state", bgp::bfd::to_string(st.remote_state)},
+                        {"local_diag", bgp::bfd::to_string(st.local_diag)},
+                        {"remote_diag", bgp::bfd::to_string(st.remote_diag)},
+                        {"tx_interval_ms", ms(st.tx_interval)},
+                        {"detect_time_ms", ms(st.detect_time)},
+                        {"remote_detect_mult", st.remote_detect_mult},
+                        {"flaps", st.flaps},
+                        {"local_discriminator", st.local_discriminator},
+                        {"remote_discriminator", st.remote_discriminator},
+                        {"source_port", ps.bfd->source_port},
+                        {"waiting", ps.bfd_waiting}};
+}
+
+
+// The wall-clock time of a steady_clock instant in the past.
+SystemClock::time_point wall_of(SteadyClock::time_point t) {
+  auto age = SteadyClock::now() - t;
+  return SystemClock::now() - std::chrono::duration_cast<SystemClock::duration>(age);
+}
+
+
+// How many of a service's prefixes `status` lists (prefix_count has them all).
+constexpr std::size_t kStatusPrefixes = 16;
+
+
+}  // namespace
+
+nlohmann::json build_status(const StatusInputs& in) {
+  using nlohmann::json;
+  json st;
+  st["schema"] = 1;
+  st["version"] = HERALD_VERSION;
+  st["pid"] = ::getpid();
+  st["started"] = log::format_timestamp(in.started);
+  st["now"] = log::format_timestamp(SystemClock::now());
+  st["local_as"] = in.config.global.local_as;
+  st["router_id"] = in.config.global.router_id.to_string();
+  st["drain_all"] = in.state.drain_all ? json{{"reason", in.state.drain_all->reason},
+                                            {"since", log::format_timestamp(SystemClock::from_time_t(in.state.drain_all->since))},
+                                            {"fail_safe", in.state.drain_all->fail_safe}}
+                                     : json(nullptr);
+  json peers = json::array();
+  if (in.speaker) {
+    for (const auto& ps : in.speaker->status()) {
+      const auto& b = ps.bgp;
+      json p;
+      p["name"] = b.name;
+      auto cfg = std::find_if(in.config.peers.begin(), in.config.peers.end(), [&](const auto& c) { return c.name == b.name; });
+      if (cfg != in.config.peers.end()) {
+        p["address"] = cfg->address.to_string();
+        p["remote_as"] = cfg->remote_as;
+        if (!cfg->description.empty()) p["description"] = cfg->description;
+      }
+      p["state"] = bgp::to_string(b.state);
+      p["since"] = log::format_timestamp(wall_of(b.since));
+      p["last_error"] = b.last_error.empty() ? json(nullptr) : json(b.last_error);
+      std::size_t sent = 0, received = 0;
+      for (const auto& [f, n] : b.announced) sent += n;
+      for (const auto& [f, n] : b.received) received += n;
+      p["prefixes_sent"] = sent;
+      p["prefixes_received"] = received;
+      if (b.hold_time) p["hold_time"] = *b.hold_time;
+      json fams = json::array();
+      for (auto f : b.families) fams.push_back(bgp::to_string(f));
+      p["families"] = fams;
+      p["bfd"] = bfd_status(ps);
+      peers.push_back(p);
+    }
+  }
+  st["peers"] = peers;
+  std::map<std::string, health::ServiceStatus> health_now;
+  if (in.monitor)
+    for (auto& h : in.monitor->snapshot()) health_now[h.name] = h;
+  json services = json::array();
+  for (const auto& sc : in.config.services) {
+    const auto* s = &sc;
+    const ServiceDecision& d = *in.policy.decision(sc.name);
+    json j;
+    j["name"] = sc.name;
+    j["state"] = to_string(d.state);
+    j["since"] = log::format_timestamp(d.since);
+    j["reason"] = d.reason;
+    // The first few only: a prefixes-file of 100,000 lines would make a reply of megabytes,
+    // more than the control socket queues for one client.
+    json prefixes = json::array();
+    for (std::size_t i = 0; i < s->prefixes.size() && i < kStatusPrefixes; ++i)
+      prefixes.push_back(s->prefixes[i].to_string());
+    j["prefixes"] = prefixes;
+    j["prefix_count"] = s->prefixes.size();
+    j["announced"] = d.announced;
+    json checks = json::array();
+    if (auto it = health_now.find(s->name); it != health_now.end()) {
+      for (const auto& c : it->second.checks) {
+        json cj;
+        cj["name"] = c.check;
+        cj["kind"] = c.check.substr(0, c.check.find(' '));
+        if (c.last) {
+          cj["ok"] = c.last->pass;
+          cj["latency_ms"] = std::chrono::duration<double, std::milli>(c.last->latency).count();
+          cj["detail"] = c.last->reason;
+        } else {
+          cj["ok"] = nullptr;
+          cj["detail"] = "not run yet";
+        }
+        checks.push_back(cj);
+      }
+      if (it->second.flap_hold_until) {
+        j["flap_hold_until"] = log::format_timestamp(it->second.flap_hold_until->wall);
+        j["flap_next_hold_s"] = std::chrono::duration<double>(it->second.flap_next_hold).count();
+      }
+    }
+    j["checks"] = checks;
+    if (auto it = in.state.drained.find(s->name); it != in.state.drained.end()) {
+      j["drain"] = {{"reason", it->second.reason}, {"since", log::format_timestamp(SystemClock::from_time_t(it->second.since))},
+                    {"all", false}};
+    } else if (in.state.drain_all) {
+      j["drain"] = {{"reason", in.state.drain_all->reason},
+                    {"since", log::format_timestamp(SystemClock::from_time_t(in.state.drain_all->since))}, {"all", true}};
+    } else {
+      j["drain"] = nullptr;
+    }
+    if (auto it = in.state.steering.find(s->name); it != in.state.steering.end()) {
+      j["steering"] = {{"prepend", it->second.prepend}};
+      if (it->second.med) j["steering"]["med"] = *it->second.med;
+    } else {
+      j["steering"] = nullptr;
+    }
+    services.push_back(j);
+  }
+  st["services"] = services;
+  return st;
+}
+
+}  // namespace herald::daemon

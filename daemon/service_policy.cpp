@@ -1,0 +1,197 @@
+#include "daemon/service_policy.hpp"
+
+#include <algorithm>
+
+namespace herald::daemon {
+
+HealthInput health_without_checks() { return {ServiceState::Up, "no health checks configured"}; }
+
+std::optional<bgp::RouteAttributes> announced_attributes(const conf::StatePolicy& policy,
+                                                         const PersistentState::Steering* steering,
+                                                         std::uint32_t local_as) {
+  if (policy.action != conf::Action::Announce) return std::nullopt;
+  bgp::RouteAttributes a;
+  a.origin = bgp::Origin::Igp;
+  unsigned prepend = policy.prepend;
+  a.med = policy.med;
+  if (steering) {
+    prepend = static_cast<unsigned>(steering->prepend);
+    if (steering->med) a.med = steering->med;
+  }
+  a.as_path_prepend.assign(prepend, local_as);
+  a.communities = policy.communities;
+  a.large_communities = policy.large_communities;
+  return a;
+}
+
+namespace {
+
+// The state and its reason, by the precedence in the header.
+std::pair<ServiceState, std::string> decide(std::string_view name, const HealthInput& health,
+                                            const AddressInput& address, const PolicyWorld& world) {
+  const PersistentState& op = *world.operator_state;
+  if (!address.ready) return {ServiceState::Down, address.reason};
+  if (health.state == ServiceState::Down) return {ServiceState::Down, health.reason};
+  if (health.state == ServiceState::Drained) return {ServiceState::Drained, "maintenance: " + health.reason};
+  if (op.drain_all)
+    return {ServiceState::Drained, "drained by operator (all services)" +
+                                       (op.drain_all->reason.empty() ? "" : ": " + op.drain_all->reason)};
+  if (auto it = op.drained.find(std::string(name)); it != op.drained.end())
+    return {ServiceState::Drained, "drained by operator" + (it->second.reason.empty() ? "" : ": " + it->second.reason)};
+  if (world.shutdown == Shutdown::Draining) return {ServiceState::Drained, "herald is shutting down"};
+  return {ServiceState::Up, health.reason};
+}
+
+const conf::StatePolicy* state_policy(const conf::ServiceConfig& cfg, const ServiceDecision& d) {
+  switch (d.state) {
+    case ServiceState::Up: return &cfg.policy.up;
+    case ServiceState::Down: return &cfg.policy.down;
+    case ServiceState::Drained: return d.drain_expired ? nullptr : &cfg.policy.drained;
+  }
+  return nullptr;
+}
+
+bool announces(const conf::ServiceConfig& cfg, const ServiceDecision& d) {
+  const auto* p = state_policy(cfg, d);
+  return p && p->action == conf::Action::Announce;
+}
+
+}  // namespace
+
+void ServicePolicy::set_services(const std::vector<conf::ServiceConfig>& services, WallClock::time_point now) {
+  std::vector<Entry> next;
+  next.reserve(services.size());
+  for (const auto& sc : services) {
+    Entry e;
+    if (auto* old = find(sc.name)) e = std::move(*old);
+    else e.d.since = now;
+    e.cfg = &sc;
+    e.d.announced = announces(sc, e.d);  // the policies may have changed
+    next.push_back(std::move(e));
+  }
+  entries_ = std::move(next);
+}
+
+std::vector<PolicyEvent> ServicePolicy::evaluate(std::string_view service, const HealthInput& health,
+                                                 const AddressInput& address, const PolicyWorld& world,
+                                                 std::string_view cause, WallClock::time_point now) {
+  std::vector<PolicyEvent> events;
+  Entry* e = find(service);
+  if (!e) return events;
+  auto [next, why] = decide(service, health, address, world);
+  auto& d = e->d;
+  e->drain_start.update(next, persisted_drain_start(*world.operator_state, service), now);
+  d.drain_began = e->drain_start.began();
+  if (next == d.state && d.changes > 0) {
+    d.reason = std::move(why);
+    return events;
+  }
+  const bool first = d.changes == 0;
+  const ServiceState old = d.state;
+  d.state = next;
+  d.reason = why;
+  d.since = now;
+  ++d.changes;
+  if (!first || next != ServiceState::Down)
+    events.push_back(StateChanged{std::string(service), first ? std::nullopt : std::optional(old), next, why,
+                                  std::string(cause)});
+  d.drain_expired = false;
+  d.drain_ends.reset();
+  if (next == ServiceState::Drained) {
+    const auto phase = drain_phase(e->cfg->policy.drain_period, *d.drain_began, now);
+    if (phase.withdraw) {
+      d.drain_expired = true;
+      events.push_back(DrainPeriodAlreadyOver{std::string(service), *d.drain_began});
+    } else if (phase.remaining) {
+      d.drain_ends = now + *phase.remaining;
+    }
+  }
+  d.announced = announces(*e->cfg, d);
+  return events;
+}
+
+std::vector<PolicyEvent> ServicePolicy::advance(WallClock::time_point now) {
+  std::vector<PolicyEvent> events;
+  for (auto& e : entries_) {
+    if (!e.d.drain_ends || *e.d.drain_ends > now || e.d.state != ServiceState::Drained) continue;
+    e.d.drain_ends.reset();
+    e.d.drain_expired = true;
+    e.d.announced = announces(*e.cfg, e.d);
+    events.push_back(DrainPeriodOver{e.cfg->name});
+  }
+  return events;
+}
+
+std::optional<WallClock::time_point> ServicePolicy::next_wakeup() const {
+  std::optional<WallClock::time_point> t;
+  for (const auto& e : entries_)
+    if (e.d.drain_ends) t = t ? std::min(*t, *e.d.drain_ends) : *e.d.drain_ends;
+  return t;
+}
+
+const ServiceDecision* ServicePolicy::decision(std::string_view service) const {
+  const Entry* e = find(service);
+  return e ? &e->d : nullptr;
+}
+
+std::vector<std::string> ServicePolicy::services() const {
+  std::vector<std::string> out;
+  out.reserve(entries_.size());
+  for (const auto& e : entries_) out.push_back(e.cfg->name);
+  return out;
+}
+
+std::vector<bgp::Route> ServicePolicy::routes(const PolicyWorld& world) const {
+  std::vector<bgp::Route> routes;
+  std::size_t total = 0;
+  for (const auto& e : entries_)
+    if (e.d.announced) total += e.cfg->prefixes.size();
+  routes.reserve(total);
+  const auto& steering = world.operator_state->steering;
+  for (const auto& e : entries_) {
+    if (!e.d.announced) continue;
+    auto it = steering.find(e.cfg->name);
+    auto attrs = announced_attributes(*state_policy(*e.cfg, e.d), it == steering.end() ? nullptr : &it->second,
+                                      world.local_as);
+    const bgp::SharedAttributes shared(*attrs);  // interned once per service, not once per prefix
+    for (const auto& prefix : e.cfg->prefixes) routes.push_back({prefix, shared});
+  }
+  return routes;
+}
+
+Publication ServicePolicy::publish(const PolicyWorld& world) {
+  Publication p;
+  p.routes = routes(world);
+  AnnouncedSet now = announced_set();
+  p.changes = diff_announced(published_, now);
+  p.prefixes_before = published_.size();
+  p.prefixes_now = now.size();
+  published_ = std::move(now);
+  return p;
+}
+
+std::size_t ServicePolicy::services_announced() const {
+  return static_cast<std::size_t>(
+      std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.d.announced; }));
+}
+
+AnnouncedSet ServicePolicy::announced_set() const {
+  AnnouncedSet set;
+  for (const auto& e : entries_)
+    if (e.d.announced) set.add(e.cfg->name, e.cfg->prefixes);
+  return set;
+}
+
+ServicePolicy::Entry* ServicePolicy::find(std::string_view service) {
+  for (auto& e : entries_)
+    if (e.cfg->name == service) return &e;
+  return nullptr;
+}
+
+const ServicePolicy::Entry* ServicePolicy::find(std::string_view service) const {
+  for (const auto& e : entries_)
+    if (e.cfg->name == service) return &e;
+  return nullptr;
+}
+
+}  // namespace herald::daemon

@@ -1,0 +1,167 @@
+// The service policy: what each service's state is and what herald announces for it.
+//
+// Shaped like bgp::Fsm: it owns no socket, timer or file and reads no clock. The controller
+// feeds it inputs with `now` and applies its outputs.
+//
+// Inputs, per service: its configuration, its health (health::Monitor's state and reason; Up
+// for a service without checks), whether its addresses are present. For all services
+// (PolicyWorld): the operator state (PersistentState: drains, drain --all, a fail-safe drain,
+// steering, persisted drain starts), whether herald shuts down with drain-on-shutdown, the
+// local AS. A flap hold needs no input of its own: health reports a held service Down.
+//
+// The decision, evaluated in this order (the first that holds wins):
+//   Down    addresses missing / interface down (the route would black-hole traffic);
+//   Down    health checks failing (or a flap hold);
+//   Drained a maintenance file (health Drained);
+//   Drained drain --all (a fail-safe drain is one), then a drain of this service;
+//   Drained shutdown with drain-on-shutdown;
+//   Up      otherwise.
+// Each state maps to its [service.policy.STATE] (announce with attributes, or withdraw). A
+// Drained service announces its "drained" policy for drain-period counted from when the drain
+// began (daemon/drain_period.hpp), then withdraws. Steering replaces prepend (and MED when it
+// gives one) of whatever is announced.
+//
+// Outputs: the decided state and reason per service (decision()); the routes to announce, as
+// ONE set that every peer gets (the speaker sends each peer the prefixes of the families it
+// carries; there is no per-peer policy yet); the next time evaluation is due on its own
+// (next_wakeup(): a drain-period end); events: state changes (old/new/reason/cause), a drain
+// period that ended or had ended before, and on publish() the prefixes announced and withdrawn
+// since the last publication (controller_prefix_log.hpp groups them per service).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "bgp/adj_rib_out.hpp"
+#include "bgp/types.hpp"
+#include "conf/config.hpp"
+#include "daemon/controller_prefix_log.hpp"
+#include "daemon/drain_period.hpp"
+#include "daemon/state_file.hpp"
+
+namespace herald::daemon {
+
+// What health says about a service (health::Monitor's view; see health_input()).
+struct HealthInput {
+  ServiceState state = ServiceState::Down;
+  std::string reason;
+};
+
+// Whether the service's addresses are on their interface (always ready when bind = false).
+struct AddressInput {
+  bool ready = true;
+  std::string reason;  // why not, when not
+};
+
+// Whether herald is shutting down. Draining: with drain-on-shutdown, every service is drained
+// first. Withdrawing: without it, states stay as they are (the shutdown withdraws everything).
+enum class Shutdown { No, Draining, Withdrawing };
+
+// What holds for every service.
+struct PolicyWorld {
+  const PersistentState* operator_state = nullptr;  // never null
+  Shutdown shutdown = Shutdown::No;
+  std::uint32_t local_as = 0;
+};
+
+// One service's state changed (old nullopt: its first decision, shown as "Start"). A service
+// whose first decision is Down makes none: nothing was ever announced for it.
+struct StateChanged {
+  std::string service;
+  std::optional<ServiceState> old;
+  ServiceState now;
+  std::string reason;
+  std::string cause;
+};
+// A drained service's period ended now: its prefixes are withdrawn.
+struct DrainPeriodOver {
+  std::string service;
+};
+// A service entered Drained with its period already over (a restart, or Down meanwhile): the
+// prefixes withdrawn then stay withdrawn.
+struct DrainPeriodAlreadyOver {
+  std::string service;
+  WallClock::time_point since;
+};
+using PolicyEvent = std::variant<StateChanged, DrainPeriodOver, DrainPeriodAlreadyOver>;
+
+// The decided state of one service.
+struct ServiceDecision {
+  ServiceState state = ServiceState::Down;
+  std::string reason;
+  WallClock::time_point since;   // when `state` was entered (or the service was configured)
+  bool announced = false;        // its prefixes are in routes()
+  bool drain_expired = false;    // Drained for longer than drain-period: withdrawn
+  std::optional<WallClock::time_point> drain_began;  // the drain in force (drain_period.hpp)
+  std::optional<WallClock::time_point> drain_ends;   // when drain_expired will become true
+  std::uint64_t changes = 0;     // state changes so far; 0: not decided yet
+};
+
+// What one publication changed: the routes for the speaker and the per-service prefix changes
+// (announced/withdrawn since the previous publication) for the log.
+struct Publication {
+  std::vector<bgp::Route> routes;
+  std::vector<ServicePrefixChange> changes;
+  std::size_t prefixes_before = 0;  // announced by the previous publication
+  std::size_t prefixes_now = 0;
+};
+
+// Health input of a service without a Monitor entry: it has no checks and is always Up.
+HealthInput health_without_checks();
+
+// The attributes a state policy announces with, steering applied (nullopt: withdraw).
+std::optional<bgp::RouteAttributes> announced_attributes(const conf::StatePolicy& policy,
+                                                         const PersistentState::Steering* steering,
+                                                         std::uint32_t local_as);
+
+class ServicePolicy {
+ public:
+  // Start and reload: the services of the configuration now in force, which must outlive the
+  // policy or the next call (the policy keeps pointers, not copies: a service may list 100,000
+  // prefixes). Services kept by name keep their state; new ones start undecided (since = now);
+  // removed ones are forgotten (their prefixes leave the next publication).
+  void set_services(const std::vector<conf::ServiceConfig>& services, WallClock::time_point now);
+
+  // Decides `service` again. Unknown names are ignored (no events). The caller keeps
+  // PersistentState::drain_began up to date from decision()->drain_began.
+  std::vector<PolicyEvent> evaluate(std::string_view service, const HealthInput& health,
+                                    const AddressInput& address, const PolicyWorld& world,
+                                    std::string_view cause, WallClock::time_point now);
+
+  // Time passed: drain periods that end at or before `now` withdraw their prefixes.
+  std::vector<PolicyEvent> advance(WallClock::time_point now);
+  // The earliest time advance() has something to do; nullopt: nothing pending.
+  std::optional<WallClock::time_point> next_wakeup() const;
+
+  const ServiceDecision* decision(std::string_view service) const;
+  // Names in configuration order.
+  std::vector<std::string> services() const;
+
+  // The routes every peer is to announce now (steering from world.operator_state).
+  std::vector<bgp::Route> routes(const PolicyWorld& world) const;
+  // routes(), and what changed since the previous publish(); remembers this one.
+  Publication publish(const PolicyWorld& world);
+  // Everything was withdrawn (shutdown): the next publication counts from nothing.
+  void forget_published() { published_ = {}; }
+  std::size_t services_announced() const;
+
+ private:
+  struct Entry {
+    const conf::ServiceConfig* cfg = nullptr;
+    ServiceDecision d;
+    DrainStart drain_start;
+  };
+  Entry* find(std::string_view service);
+  const Entry* find(std::string_view service) const;
+  AnnouncedSet announced_set() const;
+
+  std::vector<Entry> entries_;
+  AnnouncedSet published_;  // what the last publish() announced
+};
+
+}  // namespace herald::daemon
