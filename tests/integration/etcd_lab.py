@@ -31,9 +31,15 @@ def require_etcd() -> None:
 
 
 class Cluster:
-    def __init__(self, lab: harness.Lab, members: int = MEMBERS):
+    def __init__(self, lab: harness.Lab, members: int = MEMBERS, tls: bool = False,
+                 misnamed: tuple[str, ...] = ()):
+        """tls: clients must use TLS with a client certificate. misnamed: members whose server
+        certificate names 192.0.2.99 instead of their own address (a client must refuse them)."""
         require_etcd()
         self.lab = lab
+        self.tls = tls
+        self.misnamed = misnamed
+        self.scheme = "https" if tls else "http"
         self.switch = lab.netns("sw")
         self.switch.run("ip", "link", "add", "br0", "type", "bridge")
         self.switch.run("ip", "link", "set", "br0", "up")
@@ -43,6 +49,11 @@ class Cluster:
         self.ns = {n: self._attach(n, self.addrs[n]) for n in self.names}
         self.procs: dict[str, harness.Proc] = {}
         self._sites = 0
+        if tls:
+            self.pki = Pki(lab)
+            for n in self.names:
+                self.pki.issue(n, ip="192.0.2.99" if n in misnamed else self.addrs[n])
+            self.pki.issue("client", ip=None)
         initial = ",".join(f"{n}=http://{self.addrs[n]}:2380" for n in self.names)
         for n in self.names:
             self.start(n, initial, new=True)
@@ -66,9 +77,14 @@ class Cluster:
         addr = self.addrs[name]
         data = self.lab.path(f"etcd-{name}")
         argv = ["etcd", "--name", name, "--data-dir", data,
-                "--listen-client-urls", f"http://{addr}:2379", "--advertise-client-urls", f"http://{addr}:2379",
+                "--listen-client-urls", f"{self.scheme}://{addr}:2379",
+                "--advertise-client-urls", f"{self.scheme}://{addr}:2379",
                 "--listen-peer-urls", f"http://{addr}:2380", "--initial-advertise-peer-urls", f"http://{addr}:2380",
                 "--heartbeat-interval", "100", "--election-timeout", "1000"]
+        if self.tls:
+            # Clients must present a certificate signed by the lab's CA.
+            argv += ["--cert-file", self.pki.cert(name), "--key-file", self.pki.key(name),
+                     "--client-cert-auth", "--trusted-ca-file", self.pki.ca]
         if new:
             argv += ["--initial-cluster", initial, "--initial-cluster-state", "new",
                      "--initial-cluster-token", self.lab.tag]
@@ -93,12 +109,16 @@ class Cluster:
                 "--command-timeout", "5s"]
         if user:
             argv += ["--user", user]
+        if self.tls:
+            argv += ["--cacert", self.pki.ca, "--cert", self.pki.cert("client"), "--key", self.pki.key("client")]
         return ns.run(*argv, *args, check=check, timeout=20)
 
     def wait_healthy(self, timeout: float = 30) -> None:
+        named = [n for n in self.names if n not in self.misnamed]
+
         def healthy():
-            r = self.ctl(self.ns[self.names[0]], "endpoint", "health", "--cluster", "-w", "json",
-                         user=None, check=False)
+            r = self.ctl(self.ns[self.names[0]], "endpoint", "health", "-w", "json",
+                         user=None, check=False, endpoints=self.endpoints(named))
             if r.returncode != 0:
                 return False
             return all(e.get("health") for e in json.loads(r.stdout))
@@ -121,6 +141,38 @@ class Cluster:
         self.ctl(n, "role", "grant-permission", role, "--prefix=true", "readwrite", f"{root}floor/")
         self.ctl(n, "user", "add", f"{site}:{password}")
         self.ctl(n, "user", "grant-role", site, role)
+
+
+class Pki:
+    """A throw-away CA and certificates made with the openssl command in the lab's directory."""
+
+    def __init__(self, lab: harness.Lab):
+        self.dir = lab.path("pki")
+        os.makedirs(self.dir, exist_ok=True)
+        self.ca = os.path.join(self.dir, "ca.pem")
+        self._ca_key = os.path.join(self.dir, "ca.key")
+        harness.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                     "-subj", "/CN=herald-lab-ca", "-keyout", self._ca_key, "-out", self.ca])
+
+    def cert(self, name: str) -> str:
+        return os.path.join(self.dir, f"{name}.pem")
+
+    def key(self, name: str) -> str:
+        return os.path.join(self.dir, f"{name}.key")
+
+    def issue(self, name: str, ip: str | None) -> None:
+        """A certificate for `name` (CN=name), with `ip` as its subjectAltName when given."""
+        csr = os.path.join(self.dir, f"{name}.csr")
+        ext = os.path.join(self.dir, f"{name}.ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=CA:FALSE\n")
+            f.write("extendedKeyUsage=serverAuth,clientAuth\n")
+            if ip:
+                f.write(f"subjectAltName=IP:{ip}\n")
+        harness.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                     "-keyout", self.key(name), "-out", csr])
+        harness.run(["openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self._ca_key,
+                     "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", self.cert(name)])
 
 
 def wait_json_line(proc: harness.Proc, pred, timeout: float, what: str) -> dict:
