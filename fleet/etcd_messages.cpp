@@ -168,6 +168,10 @@ Expected<std::string, std::string> base64_decode(std::string_view in) {
       if (s < 0 || pad > 0) return unexpected(std::string("bad base64 character"));
       v = v << 6 | static_cast<std::uint32_t>(s);
     }
+    // Canonical only (RFC 4648 3.5): the bits padding drops must be zero, so that every text
+    // decodes from exactly one encoding.
+    if ((pad == 1 && (v & 0xff) != 0) || (pad == 2 && (v & 0xffff) != 0))
+      return unexpected(std::string("non-canonical base64 padding bits"));
     out.push_back(static_cast<char>(v >> 16 & 0xff));
     if (pad < 2) out.push_back(static_cast<char>(v >> 8 & 0xff));
     if (pad < 1) out.push_back(static_cast<char>(v & 0xff));

@@ -15,6 +15,9 @@ TEST_CASE("base64 round-trips every length and binary bytes, and rejects bad tex
   CHECK_FALSE(base64_decode("YWI"));    // length
   CHECK_FALSE(base64_decode("Y=I="));   // padding in the middle
   CHECK_FALSE(base64_decode("YW*j"));   // outside the alphabet
+  CHECK_FALSE(base64_decode("Yde="));   // padding bits set (found by fuzz_fleet_json)
+  CHECK_FALSE(base64_decode("YR=="));
+  CHECK(base64_decode("YQ==").value() == "a");
 }
 
 TEST_CASE("prefix_end increments the last byte below 0xff") {
