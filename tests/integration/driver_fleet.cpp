@@ -3,8 +3,8 @@
 //   herald-fleet --endpoints 192.0.2.11:2379,192.0.2.12:2379 [--user U --password-file F]
 //                [--ca CA --cert C --key K] COMMAND ...
 //   publish --fleet F --site S --region R --service dns [--state up] [--announced 1] --ttl 5
-//       grants a lease, puts sites/S under it and keeps it alive until SIGTERM (then revokes it);
-//       prints {"event":"published",...}, and {"event":"keepalive-failed",...} on each failure
+//       keeps sites/S published under a lease (SitePublisher) until SIGTERM, then revokes it;
+//       prints each of its reports as {"event": first word, "text": ..., "lease": id}
 //   view --fleet F [--service dns]          the fleet status JSON (view.hpp)
 //   floor --fleet F --site S --service dns --min-sites 2 [--fail] [--start-at-ms T]
 //       one floor decision through etcd (floor_round.hpp); --start-at-ms waits for that
@@ -28,6 +28,7 @@
 
 #include "fleet/etcd_client.hpp"
 #include "fleet/floor_round.hpp"
+#include "fleet/publisher.hpp"
 #include "fleet/view.hpp"
 
 namespace asio = boost::asio;
@@ -69,27 +70,20 @@ struct Args {
 
 asio::awaitable<int> publish(EtcdClient& etcd, const Args& a, asio::io_context& io) {
   SiteState st{a.site, a.region, "test", {ServiceState{a.service, a.state, a.announced, "published by herald-fleet", 0}}};
-  auto lease = co_await etcd.lease_grant(a.ttl);
-  if (!lease) co_return fail(lease.error());
-  Keys keys(a.fleet);
-  auto put = co_await etcd.put(keys.site(a.site), to_json(st), lease->id);
-  if (!put) co_return fail(put.error());
-  say(json{{"event", "published"}, {"lease", lease->id}, {"revision", put.value()}, {"endpoint", etcd.endpoint()}});
-  bool stop = false;
+  SitePublisher* self = nullptr;
+  SitePublisher pub(etcd, Keys(a.fleet), std::chrono::seconds(a.ttl), [&](const std::string& text) {
+    // The first word names the event: published, keep-alive, lease, revoked, ...
+    say(json{{"event", text.substr(0, text.find(' '))}, {"text", text}, {"lease", self ? self->lease() : 0},
+             {"endpoint", etcd.endpoint()}});
+  });
+  self = &pub;
+  pub.set(st);
   asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&stop](const boost::system::error_code&, int) { stop = true; });
-  asio::steady_timer timer(io);
-  while (!stop) {
-    timer.expires_after(std::chrono::milliseconds(a.ttl * 1000 / 3));
-    boost::system::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (stop) break;
-    auto k = co_await etcd.lease_keepalive(lease->id);
-    if (!k) say(json{{"event", "keepalive-failed"}, {"reason", k.error().reason}});
-    else if (k->ttl == 0) say(json{{"event", "lease-expired"}});
-  }
-  (void)co_await etcd.lease_revoke(lease->id);
-  say(json{{"event", "revoked"}});
+  signals.async_wait([&pub](const boost::system::error_code& ec, int) {
+    if (!ec) pub.stop();
+  });
+  co_await pub.run();
+  signals.cancel();
   co_return 0;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The fleet's etcd client and floor (fleet/) against a real 3-member etcd 3.4 cluster in network
 namespaces (etcd_lab), driven through herald-fleet from one namespace per site:
-- sites publish under leases; a watch sees the puts; a site whose herald dies (SIGKILL) leaves the
+- sites publish under leases (SitePublisher); a revoked lease is replaced and the site published
+  again; a watch sees the puts; a site whose herald dies (SIGKILL) leaves the
   fleet view by itself when its lease expires, and the watch sees the delete;
 - three sites whose checks fail at the same moment with min-sites 2: exactly one withdraws and two
   hold, decided through etcd txns (the ledger names one site); the withdrawn site, healthy again,
@@ -49,7 +50,7 @@ def main() -> int:
 
         # A watch on the sites, from site c's namespace: it sees the three puts and the delete.
         watch = ns["c"].popen([exe, "--endpoints", eps, "watch", "--prefix", f"/herald/{FLEET}/sites/",
-                               "--count", "4", "--timeout-ms", "60000"], "watch")
+                               "--count", "6", "--timeout-ms", "60000"], "watch")
         etcd_lab.wait_json_line(watch, lambda j: j.get("event") == "created", 10, "the watch to be created")
 
         pubs = {}
@@ -61,6 +62,17 @@ def main() -> int:
         v = view()
         assert {(r["site"], r["region"], r["state"]) for r in v["sites"]} == {("a", "eu", "up"), ("b", "eu", "up"), ("c", "us", "up")}, v
         print("ok: three sites publish under leases and the view shows them")
+
+        # An operator revokes site a's lease: its key goes with it, and the publisher sees the
+        # lease lost at its next keep-alive and publishes again under a new lease.
+        first = etcd_lab.wait_json_line(pubs["a"], lambda j: j.get("event") == "published", 5, "a's lease")
+        etcd.ctl(ns["a"], "lease", "revoke", format(first["lease"], "x"), user=None)
+        etcd_lab.wait_json_line(pubs["a"], lambda j: j.get("event") == "lease" and "lost" in j["text"], TTL + 10,
+                                "a's publisher to see its lease lost")
+        again = etcd_lab.wait_json_line(pubs["a"], lambda j: j.get("event") == "published" and j["lease"] != first["lease"],
+                                        10, "a published under a new lease")
+        assert announced_sites() == ["a", "b", "c"], view()
+        print(f"ok: a revoked lease is replaced ({first['lease']:x} -> {again['lease']:x}) and the site published again")
 
         # The leases outlive several TTLs while their keep-alives flow.
         # Three failing checks at the same instant, min-sites 2.
@@ -128,7 +140,9 @@ def main() -> int:
         assert watch.popen.returncode == 0, watch.log()
         assert "watch-broken" in watch.log(), watch.log()  # it was on e1, and resumed elsewhere
         puts = [l for l in watch.log().splitlines() if '"event":"put"' in l]
-        assert len(puts) == 3, watch.log()  # resumed at the next revision: nothing twice
+        # three first puts, a's again after its lease was revoked; resumed at the next revision:
+        # nothing twice
+        assert len(puts) == 4, watch.log()
         print("ok: a dead site's key expired with its lease; the watch saw the delete")
 
         # A polite stop revokes the lease at once.
