@@ -14,6 +14,8 @@ DEMO_PKGS=(
   # libraries
   libboost-dev libfmt-dev libtomlplusplus-dev libnl-3-dev libnl-route-3-dev doctest-dev
   libldns-dev nlohmann-json3-dev libsystemd-dev libcli11-dev
+  # the fleet's etcd client: TLS with client certificates (Boost.Asio SSL over OpenSSL)
+  libssl-dev
   # the demo's upstream router and DNS server, and what its harness runs
   bird2 unbound iproute2 procps python3 dnsutils
 )
@@ -23,6 +25,8 @@ PKGS=(
   clang-14 libclang-rt-14-dev
   # more real peers and tools for integration tests
   frr psmisc curl
+  # the fleet's store: a 3-member etcd cluster in namespaces, and etcdctl for its users and roles
+  etcd-server etcd-client
   # a throw-away VM for the dummy-interface test when the host kernel lacks the dummy driver
   qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio
   # side-by-side benchmarks (the speakers operators use today) and packet captures
@@ -42,7 +46,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# Keep maintainer scripts from starting frr/unbound/bird system services.
+# Keep maintainer scripts from starting frr/unbound/bird/etcd system services.
 created_policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
@@ -62,7 +66,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 # Services installed by packages must not be left running outside our namespaces.
-for svc in frr unbound bird; do
+for svc in frr unbound bird etcd; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi

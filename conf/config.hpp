@@ -226,6 +226,21 @@ struct ServicePolicy {
 };
 
 // [[service]]
+// [service.fleet]: the service's part in the fleet (docs/fleet.md). Only with a [fleet] section.
+struct ServiceFleet {
+  // min-sites: a count of sites (2), or a share of the sites publishing the service ("34%").
+  unsigned min_sites = 1;
+  bool min_sites_percent = false;
+  // [service.fleet.held]: what is announced while the fleet floor holds the service although its
+  // checks fail (the guard policy); always an announcement.
+  StatePolicy held = [] {
+    StatePolicy s;
+    s.prepend = 3;
+    return s;
+  }();
+  bool operator==(const ServiceFleet&) const = default;
+};
+
 struct ServiceConfig {
   std::string name;
   // The inline `prefixes` as written (order kept), then those of prefixes_file in file order;
@@ -240,7 +255,26 @@ struct ServiceConfig {
   FlapControl flap;
   std::vector<CheckConfig> checks;    // empty: the service is always up
   ServicePolicy policy;
+  std::optional<ServiceFleet> fleet;  // nullopt: no [service.fleet], the floor never holds it
   bool operator==(const ServiceConfig&) const = default;
+};
+
+// [fleet]: this herald's site in a fleet kept in etcd (docs/fleet.md). Absent: herald decides
+// alone and publishes nothing, as without the fleet.
+struct FleetConfig {
+  std::string name;                    // the fleet: keys live under /herald/<name>/
+  std::string site;                    // this site's name, unique in the fleet
+  std::string region;                  // "" when regions are not used
+  std::vector<std::string> endpoints;  // etcd client URLs' "host:port", tried in order
+  std::string tls_ca;                  // "" : plain HTTP; else TLS verified against this CA
+  std::string tls_cert;                // client certificate and key (both or neither)
+  std::string tls_key;
+  std::string user;                    // etcd user; "" when etcd authentication is off
+  std::string password_file;           // absolute; its first line is the password
+  Duration lease_ttl = std::chrono::seconds(10);
+  enum class OnUnreachable { Local };  // decide alone, as without the fleet
+  OnUnreachable on_unreachable = OnUnreachable::Local;
+  bool operator==(const FleetConfig&) const = default;
 };
 
 struct Config {
@@ -248,9 +282,10 @@ struct Config {
   GlobalConfig global;
   std::vector<PeerConfig> peers;
   std::vector<ServiceConfig> services;
+  std::optional<FleetConfig> fleet;
   // Equality ignores `source`: two files with the same content are the same config.
   bool operator==(const Config& o) const {
-    return global == o.global && peers == o.peers && services == o.services;
+    return global == o.global && peers == o.peers && services == o.services && fleet == o.fleet;
   }
 };
 

@@ -190,6 +190,32 @@ void service(std::string& o, const ServiceConfig& s) {
   // drain-period is only meaningful (and only accepted) while drained is announced.
   state(o, "drained", s.policy.drained,
         s.policy.drained.action == Action::Announce ? &s.policy.drain_period : nullptr);
+  if (s.fleet) {
+    o += "\n[service.fleet]\n";
+    if (s.fleet->min_sites_percent) o += fmt::format("min-sites = \"{}%\"\n", s.fleet->min_sites);
+    else o += fmt::format("min-sites = {}\n", s.fleet->min_sites);
+    o += "\n[service.fleet.held]\n";
+    const StatePolicy& held = s.fleet->held;
+    if (held.med) o += fmt::format("med = {}\n", *held.med);
+    o += fmt::format("prepend = {}\n", held.prepend);
+    o += fmt::format("communities = {}\n", list(held.communities, format_community));
+    o += fmt::format("large-communities = {}\n", list(held.large_communities, format_large_community));
+  }
+}
+
+void fleet(std::string& o, const FleetConfig& f) {
+  o += "\n[fleet]\n";
+  o += fmt::format("name = {}\n", q(f.name));
+  o += fmt::format("site = {}\n", q(f.site));
+  o += fmt::format("region = {}\n", q(f.region));
+  o += fmt::format("endpoints = {}\n", list(f.endpoints, [](const std::string& e) { return e; }));
+  o += fmt::format("tls-ca = {}\n", q(f.tls_ca));
+  o += fmt::format("tls-cert = {}\n", q(f.tls_cert));
+  o += fmt::format("tls-key = {}\n", q(f.tls_key));
+  o += fmt::format("user = {}\n", q(f.user));
+  o += fmt::format("password-file = {}\n", q(f.password_file));
+  o += fmt::format("lease-ttl = {}\n", d(f.lease_ttl));
+  o += "on-unreachable = \"local\"\n";
 }
 
 }  // namespace
@@ -199,6 +225,7 @@ std::string dump(const Config& config) {
   global(o, config.global);
   for (const PeerConfig& p : config.peers) peer(o, p);
   for (const ServiceConfig& s : config.services) service(o, s);
+  if (config.fleet) fleet(o, *config.fleet);
   return o;
 }
 

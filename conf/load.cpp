@@ -94,6 +94,15 @@ LoadResult build(const toml::table& root_table, Context& ctx, std::string_view n
     cfg.services.push_back(std::move(s));
     spos.push_back(std::move(pos));
   });
+  if (const toml::table* t = root.table("fleet")) {
+    TableReader fr(ctx, *t, "fleet");
+    cfg.fleet.emplace();
+    detail::read_fleet(fr, *cfg.fleet, dir);
+  }
+  // [service.fleet] without [fleet] would name a floor no fleet can keep.
+  for (std::size_t i = 0; i < cfg.services.size(); ++i)
+    if (cfg.services[i].fleet && !cfg.fleet)
+      ctx.error(spos[i].fleet, fmt::format("service[{}].fleet", i), "needs a [fleet] section");
   root.finish();
   detail::check_whole(ctx, cfg, gpos, ppos, spos);
   if (host) detail::check_host(ctx, cfg, gpos, ppos, *host);

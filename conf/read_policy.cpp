@@ -76,6 +76,8 @@ void read_state(TableReader& r, StatePolicy& sp, std::optional<Duration>* drain_
 
 }  // namespace
 
+void read_state_policy(TableReader& r, StatePolicy& sp) { read_state(r, sp, nullptr); }
+
 void read_policy(TableReader& r, ServicePolicy& p) {
   struct State {
     std::string_view key;

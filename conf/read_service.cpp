@@ -187,6 +187,12 @@ void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos,
   }
 
   sub_table(r, "policy", s.policy, read_policy);
+  if (const toml::table* t = r.table("fleet")) {
+    pos.fleet = where(*t);
+    TableReader fr(ctx, *t, r.key("fleet"));
+    s.fleet.emplace();
+    read_service_fleet(fr, *s.fleet);
+  }
   r.finish();
 }
 

@@ -32,7 +32,11 @@ struct ServicePositions {
   // Parallel to ServiceConfig::prefixes. The last ServiceConfig::file_prefixes of them are
   // line:column in the prefixes-file (ServiceConfig::prefixes_file), the others in the config.
   std::vector<Where> prefixes;
+  Where fleet;  // [service.fleet]; 0/0: none
 };
+
+// Reads [fleet]. Relative password-file paths are taken from `config_dir`.
+void read_fleet(TableReader& r, FleetConfig& f, const std::string& config_dir);
 
 // Reads [global] into `g` (defaults already in `g`).
 void read_global(TableReader& r, GlobalConfig& g, GlobalPositions& pos);

@@ -1,0 +1,292 @@
+#include "fleet/etcd_client.hpp"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+namespace herald::fleet {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::use_awaitable;
+using SslStream = beast::ssl_stream<beast::tcp_stream>;
+
+constexpr int kGrpcUnavailable = 14;
+constexpr int kGrpcUnauthenticated = 16;
+
+struct HttpReply {
+  unsigned status = 0;
+  std::string body;
+};
+
+std::pair<std::string, std::string> split_endpoint(const std::string& ep) {
+  // "[v6]:port" or "host:port"
+  if (!ep.empty() && ep.front() == '[') {
+    auto close = ep.find(']');
+    if (close != std::string::npos && close + 1 < ep.size() && ep[close + 1] == ':')
+      return {ep.substr(1, close - 1), ep.substr(close + 2)};
+  }
+  auto colon = ep.rfind(':');
+  if (colon == std::string::npos) return {ep, "2379"};
+  return {ep.substr(0, colon), ep.substr(colon + 1)};
+}
+
+http::request<http::string_body> make_request(const std::string& host, const std::string& path,
+                                              std::string body, const std::string& token) {
+  http::request<http::string_body> req{http::verb::post, path, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::content_type, "application/json");
+  if (!token.empty()) req.set(http::field::authorization, token);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return req;
+}
+
+EtcdError io_error(const std::string& ep, const char* step, const beast::error_code& ec) {
+  return EtcdError{"etcd member " + ep + ": " + step + ": " + ec.message(), 0};
+}
+
+}  // namespace
+
+struct EtcdClient::Impl {
+  asio::any_io_executor ex;
+  EtcdClientOptions opts;
+  std::unique_ptr<asio::ssl::context> ssl;
+  std::size_t current = 0;
+  std::string token;
+
+  // Connects one stream (plain or TLS) to `ep`, with the timeout armed.
+  template <typename Stream>
+  asio::awaitable<EtcdResult<Done>> connect(Stream& s, const std::string& ep) {
+    auto [host, port] = split_endpoint(ep);
+    beast::error_code ec;
+    tcp::resolver resolver(ex);
+    auto results = co_await resolver.async_resolve(host, port, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return unexpected(io_error(ep, "resolve", ec));
+    auto& lowest = beast::get_lowest_layer(s);
+    lowest.expires_after(opts.timeout);
+    co_await lowest.async_connect(results, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return unexpected(io_error(ep, "connect", ec));
+    if constexpr (std::is_same_v<Stream, SslStream>) {
+      // Check the member's certificate names this endpoint: an IP address in subjectAltName
+      // for an IP literal, a DNS name otherwise.
+      X509_VERIFY_PARAM* param = SSL_get0_param(s.native_handle());
+      boost::system::error_code aec;
+      asio::ip::make_address(host, aec);
+      if (!aec) {
+        X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+      } else {
+        // SNI (SSL_set_tlsext_host_name, spelled out: the macro casts old-style).
+        SSL_ctrl(s.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
+        X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+      }
+      co_await s.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return unexpected(io_error(ep, "TLS handshake", ec));
+    }
+    co_return Done{};
+  }
+
+  template <typename Stream>
+  asio::awaitable<EtcdResult<HttpReply>> exchange_on(Stream& s, const std::string& ep, const std::string& path,
+                                                     std::string body) {
+    if (auto c = co_await connect(s, ep); !c) co_return unexpected(c.error());
+    beast::error_code ec;
+    auto req = make_request(split_endpoint(ep).first, path, std::move(body), token);
+    co_await http::async_write(s, req, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return unexpected(io_error(ep, "write", ec));
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    co_await http::async_read(s, buf, res, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return unexpected(io_error(ep, "read", ec));
+    beast::get_lowest_layer(s).socket().shutdown(tcp::socket::shutdown_both, ec);
+    co_return HttpReply{res.result_int(), std::move(res.body())};
+  }
+
+  asio::awaitable<EtcdResult<HttpReply>> exchange(const std::string& ep, const std::string& path, std::string body) {
+    if (ssl) {
+      SslStream s(ex, *ssl);
+      co_return co_await exchange_on(s, ep, path, std::move(body));
+    }
+    beast::tcp_stream s(ex);
+    co_return co_await exchange_on(s, ep, path, std::move(body));
+  }
+
+  // One request to one member, authenticating first when a user is configured and no token is
+  // held, and once more when etcd says the token is no longer valid.
+  asio::awaitable<EtcdResult<std::string>> request(const std::string& ep, const std::string& path,
+                                                   const std::string& body) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!opts.user.empty() && token.empty()) {
+        auto a = co_await exchange(ep, "/v3/auth/authenticate", authenticate_body(opts.user, opts.password));
+        if (!a) co_return unexpected(a.error());
+        if (a->status != 200) co_return unexpected(error_from_body(a->status, a->body));
+        auto t = parse_token(a->body);
+        if (!t) co_return unexpected(t.error());
+        token = std::move(t.value());
+      }
+      auto r = co_await exchange(ep, path, body);
+      if (!r) co_return unexpected(r.error());
+      if (r->status == 200) co_return std::move(r->body);
+      EtcdError e = error_from_body(r->status, r->body);
+      if (e.grpc_code == kGrpcUnauthenticated && !opts.user.empty() && attempt == 0) {
+        token.clear();
+        continue;
+      }
+      co_return unexpected(e);
+    }
+    co_return unexpected(EtcdError{"etcd refused the authentication token twice", kGrpcUnauthenticated});
+  }
+
+  template <typename Stream>
+  asio::awaitable<EtcdResult<Done>> watch_on(Stream& s, const std::string& ep, std::string body,
+                                             const WatchHandler& on_batch, std::chrono::milliseconds idle) {
+    if (auto c = co_await connect(s, ep); !c) co_return unexpected(c.error());
+    beast::error_code ec;
+    auto req = make_request(split_endpoint(ep).first, "/v3/watch", std::move(body), token);
+    co_await http::async_write(s, req, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return unexpected(io_error(ep, "write", ec));
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    co_await http::async_read_header(s, buf, parser, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return unexpected(io_error(ep, "read", ec));
+    if (parser.get().result_int() != 200) {
+      co_await http::async_read(s, buf, parser, asio::redirect_error(use_awaitable, ec));
+      co_return unexpected(error_from_body(parser.get().result_int(), parser.get().body()));
+    }
+    // The gateway sends one JSON message per line, in chunks that need not align with lines.
+    std::string pending;
+    auto on_chunk = [&pending](std::uint64_t, beast::string_view data, beast::error_code&) {
+      pending.append(data.data(), data.size());
+      return data.size();
+    };
+    parser.on_chunk_body(on_chunk);
+    while (true) {
+      auto& lowest = beast::get_lowest_layer(s);
+      if (idle.count() > 0) lowest.expires_after(idle); else lowest.expires_never();
+      co_await http::async_read_some(s, buf, parser, asio::redirect_error(use_awaitable, ec));
+      if (ec == beast::error::timeout) co_return unexpected(EtcdError{"etcd member " + ep + ": watch idle for " + std::to_string(idle.count()) + " ms"});
+      if (ec) co_return unexpected(io_error(ep, "watch", ec));
+      std::size_t nl;
+      while ((nl = pending.find('\n')) != std::string::npos) {
+        std::string line = pending.substr(0, nl);
+        pending.erase(0, nl + 1);
+        if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
+        auto b = parse_watch_message(line);
+        if (!b) co_return unexpected(b.error());
+        if (!on_batch(b.value())) co_return Done{};
+        if (b->canceled) co_return unexpected(EtcdError{"watch canceled: " + b->cancel_reason});
+      }
+      if (parser.is_done()) co_return unexpected(EtcdError{"etcd member " + ep + ": watch stream ended"});
+    }
+  }
+};
+
+EtcdResult<std::unique_ptr<EtcdClient>> EtcdClient::create(asio::any_io_executor ex, EtcdClientOptions opts) {
+  if (opts.endpoints.empty()) return unexpected(EtcdError{"no etcd endpoints configured"});
+  auto impl = std::make_unique<Impl>();
+  impl->ex = ex;
+  if (opts.tls) {
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    boost::system::error_code ec;
+    ctx->set_verify_mode(asio::ssl::verify_peer, ec);
+    if (!opts.ca_file.empty()) {
+      ctx->load_verify_file(opts.ca_file, ec);
+      if (ec) return unexpected(EtcdError{"TLS CA file " + opts.ca_file + ": " + ec.message()});
+    } else {
+      ctx->set_default_verify_paths(ec);
+    }
+    if (!opts.cert_file.empty()) {
+      ctx->use_certificate_chain_file(opts.cert_file, ec);
+      if (ec) return unexpected(EtcdError{"TLS certificate file " + opts.cert_file + ": " + ec.message()});
+      ctx->use_private_key_file(opts.key_file, asio::ssl::context::pem, ec);
+      if (ec) return unexpected(EtcdError{"TLS key file " + opts.key_file + ": " + ec.message()});
+    }
+    impl->ssl = std::move(ctx);
+  }
+  impl->opts = std::move(opts);
+  return std::unique_ptr<EtcdClient>(new EtcdClient(std::move(impl)));
+}
+
+EtcdClient::EtcdClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EtcdClient::~EtcdClient() = default;
+const std::string& EtcdClient::endpoint() const { return impl_->opts.endpoints[impl_->current]; }
+
+EtcdClient::Task<std::string> EtcdClient::call(std::string path, std::string body) {
+  auto& im = *impl_;
+  const std::size_t n = im.opts.endpoints.size();
+  EtcdError last;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t idx = (im.current + i) % n;
+    auto r = co_await im.request(im.opts.endpoints[idx], path, body);
+    if (r) {
+      im.current = idx;
+      co_return r;
+    }
+    last = r.error();
+    // Refusals (a failed compare is not one; bad requests, permissions, auth) are etcd's answer:
+    // another member would say the same.
+    if (last.grpc_code != 0 && last.grpc_code != kGrpcUnavailable) co_return unexpected(last);
+  }
+  co_return unexpected(EtcdError{"no etcd member answered (last: " + last.reason + ")", last.grpc_code});
+}
+
+EtcdClient::Task<RangeResult> EtcdClient::get(std::string key) { return range(std::move(key), {}); }
+EtcdClient::Task<RangeResult> EtcdClient::get_prefix(std::string prefix) {
+  auto end = prefix_end(prefix);
+  return range(std::move(prefix), std::move(end));
+}
+EtcdClient::Task<RangeResult> EtcdClient::range(std::string key, std::string range_end, std::int64_t revision) {
+  auto r = co_await call("/v3/kv/range", range_body(key, range_end, revision));
+  if (!r) co_return unexpected(r.error());
+  co_return parse_range(r.value());
+}
+EtcdClient::Task<std::int64_t> EtcdClient::put(std::string key, std::string value, std::int64_t lease) {
+  auto r = co_await call("/v3/kv/put", put_body(key, value, lease));
+  if (!r) co_return unexpected(r.error());
+  co_return parse_header_revision(r.value());
+}
+EtcdClient::Task<std::int64_t> EtcdClient::del(std::string key, std::string range_end) {
+  auto r = co_await call("/v3/kv/deleterange", delete_body(key, range_end));
+  if (!r) co_return unexpected(r.error());
+  co_return parse_header_revision(r.value());
+}
+EtcdClient::Task<TxnResult> EtcdClient::txn(Txn t) {
+  auto r = co_await call("/v3/kv/txn", txn_body(t));
+  if (!r) co_return unexpected(r.error());
+  co_return parse_txn(r.value());
+}
+EtcdClient::Task<LeaseGrant> EtcdClient::lease_grant(std::int64_t ttl) {
+  auto r = co_await call("/v3/lease/grant", lease_grant_body(ttl));
+  if (!r) co_return unexpected(r.error());
+  co_return parse_lease_grant(r.value());
+}
+EtcdClient::Task<LeaseGrant> EtcdClient::lease_keepalive(std::int64_t id) {
+  auto r = co_await call("/v3/lease/keepalive", lease_id_body(id));
+  if (!r) co_return unexpected(r.error());
+  co_return parse_lease_keepalive(r.value());
+}
+EtcdClient::Task<Done> EtcdClient::lease_revoke(std::int64_t id) {
+  auto r = co_await call("/v3/lease/revoke", lease_id_body(id));
+  if (!r) co_return unexpected(r.error());
+  co_return Done{};
+}
+
+EtcdClient::Task<Done> EtcdClient::watch(std::string key, std::string range_end, std::int64_t start_revision,
+                                         WatchHandler on_batch, std::chrono::milliseconds idle) {
+  auto& im = *impl_;
+  // Authenticate (and find a live member) with a cheap read first, then open the stream there.
+  if (auto probe = co_await call("/v3/kv/range", range_body(key, {}, 0)); !probe) co_return unexpected(probe.error());
+  const std::string ep = im.opts.endpoints[im.current];
+  std::string body = watch_body(key, range_end, start_revision);
+  if (im.ssl) {
+    SslStream s(im.ex, *im.ssl);
+    co_return co_await im.watch_on(s, ep, std::move(body), on_batch, idle);
+  }
+  beast::tcp_stream s(im.ex);
+  co_return co_await im.watch_on(s, ep, std::move(body), on_batch, idle);
+}
+
+}  // namespace herald::fleet

@@ -1,0 +1,57 @@
+#include "fleet/site_state.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "fleet/keys.hpp"
+
+namespace herald::fleet {
+
+using json = nlohmann::json;
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  return name != "." && name != "..";
+}
+
+const ServiceState* SiteState::service(std::string_view name) const {
+  for (const auto& s : services)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::string to_json(const SiteState& s) {
+  json services = json::array();
+  for (const auto& sv : s.services)
+    services.push_back(json{{"name", sv.name}, {"state", sv.state}, {"announced", sv.announced},
+                            {"reason", sv.reason}, {"since", sv.since}});
+  return json{{"site", s.site}, {"region", s.region}, {"version", s.version}, {"services", services}}.dump();
+}
+
+Expected<SiteState, std::string> site_state_from_json(std::string_view text) {
+  try {
+    json j = json::parse(text);
+    SiteState s;
+    s.site = j.at("site").get<std::string>();
+    if (!valid_name(s.site)) return unexpected("invalid site name '" + s.site + "'");
+    s.region = j.value("region", "");
+    s.version = j.value("version", "");
+    for (const auto& sv : j.value("services", json::array())) {
+      ServiceState st;
+      st.name = sv.at("name").get<std::string>();
+      if (!valid_name(st.name)) return unexpected("invalid service name '" + st.name + "'");
+      st.state = sv.value("state", "");
+      st.announced = sv.value("announced", false);
+      st.reason = sv.value("reason", "");
+      st.since = sv.value("since", std::int64_t{0});
+      s.services.push_back(std::move(st));
+    }
+    return s;
+  } catch (const std::exception& e) {
+    return unexpected(std::string("malformed site state: ") + e.what());
+  }
+}
+
+}  // namespace herald::fleet

@@ -1,0 +1,173 @@
+// The etcd client's transport against small scripted HTTP servers on 127.0.0.1 that inject the
+// failures a real cluster rarely shows on demand: a member that refuses connections, one that
+// says UNAVAILABLE, one that refuses the request itself, an expired token. The real etcd runs in
+// tests/integration/test_fleet_etcd*.py.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#endif
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <optional>
+
+#include "fleet/etcd_client.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using namespace herald::fleet;
+
+namespace {
+
+struct Seen {
+  std::string target, authorization, body;
+};
+using Script = std::function<std::pair<unsigned, std::string>(const Seen&)>;
+
+// Answers every request on one connection each with script(request); records what it saw.
+class FakeMember {
+ public:
+  FakeMember(asio::io_context& io, Script script)
+      : acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}), script_(std::move(script)) {
+    asio::co_spawn(io, serve(), asio::detached);
+  }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
+  std::vector<Seen> seen;
+  void close() { acceptor_.close(); }
+
+ private:
+  asio::awaitable<void> serve() {
+    while (acceptor_.is_open()) {
+      boost::system::error_code ec;
+      auto sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      beast::flat_buffer buf;
+      http::request<http::string_body> req;
+      co_await http::async_read(sock, buf, req, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) continue;
+      Seen s{std::string(req.target()), std::string(req[http::field::authorization]), req.body()};
+      seen.push_back(s);
+      auto [status, body] = script_(s);
+      http::response<http::string_body> res{static_cast<http::status>(status), 11};
+      res.set(http::field::content_type, "application/json");
+      res.body() = body;
+      res.prepare_payload();
+      co_await http::async_write(sock, res, asio::redirect_error(asio::use_awaitable, ec));
+      sock.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    }
+  }
+  asio::ip::tcp::acceptor acceptor_;
+  Script script_;
+};
+
+const std::string kRange = R"({"header":{"revision":"7"},"kvs":[{"key":"YQ==","value":"Yg==","mod_revision":"7"}],"count":"1"})";
+
+// A port on 127.0.0.1 that nothing listens on: bound, then closed.
+std::string closed_endpoint(asio::io_context& io) {
+  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+  auto port = a.local_endpoint().port();
+  a.close();
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+// Runs one client call to its end (bounded: 10 s) and returns its result.
+template <typename T>
+T run(asio::io_context& io, asio::awaitable<T> task) {
+  std::optional<T> out;
+  auto wrapper = [](asio::awaitable<T> t, std::optional<T>& o) -> asio::awaitable<void> { o.emplace(co_await std::move(t)); };
+  asio::co_spawn(io, wrapper(std::move(task), out), asio::detached);
+  for (int i = 0; i < 1000 && !out; ++i) io.run_one_for(std::chrono::milliseconds(10));
+  REQUIRE(out);
+  return std::move(*out);
+}
+
+std::unique_ptr<EtcdClient> client(asio::io_context& io, std::vector<std::string> eps, std::string user = {}) {
+  EtcdClientOptions o;
+  o.endpoints = std::move(eps);
+  o.user = std::move(user);
+  o.password = "pw";
+  o.timeout = std::chrono::milliseconds(2000);
+  auto c = EtcdClient::create(io.get_executor(), o);
+  REQUIRE(c);
+  return std::move(c.value());
+}
+
+}  // namespace
+
+TEST_CASE("a member that refuses connections: the next one answers, and is used first after") {
+  asio::io_context io;
+  FakeMember b(io, [](const Seen&) { return std::pair{200u, kRange}; });
+  auto c = client(io, {closed_endpoint(io), b.endpoint()});
+  auto r = run(io, c->get("a"));
+  REQUIRE(r);
+  CHECK(r->kvs.at(0).value == "b");
+  CHECK(c->endpoint() == b.endpoint());
+  CHECK(b.seen.at(0).target == "/v3/kv/range");
+  CHECK(b.seen.at(0).body == R"({"key":"YQ=="})");
+}
+
+TEST_CASE("UNAVAILABLE moves on to the next member; a refusal by etcd does not") {
+  asio::io_context io;
+  FakeMember down(io, [](const Seen&) {
+    return std::pair{503u, std::string(R"({"error":"etcdserver: no leader","code":14,"message":"etcdserver: no leader"})")};
+  });
+  FakeMember denies(io, [](const Seen&) {
+    return std::pair{403u, std::string(R"({"error":"etcdserver: permission denied","code":7,"message":"etcdserver: permission denied"})")};
+  });
+  FakeMember good(io, [](const Seen&) { return std::pair{200u, std::string(R"({"header":{"revision":"9"}})")}; });
+
+  auto c1 = client(io, {down.endpoint(), good.endpoint()});
+  auto r1 = run(io, c1->put("k", "v", 5));
+  REQUIRE(r1);
+  CHECK(r1.value() == 9);
+  CHECK(good.seen.at(0).body == R"({"key":"aw==","lease":"5","value":"dg=="})");
+
+  auto c2 = client(io, {denies.endpoint(), good.endpoint()});
+  auto r2 = run(io, c2->put("k", "v"));
+  REQUIRE_FALSE(r2);
+  CHECK(r2.error().grpc_code == 7);
+  CHECK(r2.error().reason == "etcdserver: permission denied");
+  CHECK(good.seen.size() == 1);  // not asked again
+}
+
+TEST_CASE("no member answers: one error naming the last failure") {
+  asio::io_context io;
+  auto c = client(io, {closed_endpoint(io), closed_endpoint(io)});
+  auto r = run(io, c->get("a"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().reason.rfind("no etcd member answered (last: etcd member 127.0.0.1:", 0) == 0);
+  CHECK(r.error().reason.find("connect") != std::string::npos);
+}
+
+TEST_CASE("users: log in once, send the token, log in again when etcd says it expired") {
+  asio::io_context io;
+  int logins = 0;
+  FakeMember m(io, [&](const Seen& s) {
+    if (s.target == "/v3/auth/authenticate") {
+      ++logins;
+      return std::pair{200u, R"({"header":{},"token":"tok)" + std::to_string(logins) + R"("})"};
+    }
+    if (s.authorization != "tok" + std::to_string(logins) || (logins == 1 && s.target == "/v3/lease/grant"))
+      return std::pair{401u, std::string(R"({"error":"etcdserver: invalid auth token","code":16,"message":"etcdserver: invalid auth token"})")};
+    return std::pair{200u, std::string(R"({"header":{"revision":"3"},"ID":"77","TTL":"10"})")};
+  });
+  auto c = client(io, {m.endpoint()}, "site-a");
+  REQUIRE(run(io, c->get("a")));
+  CHECK(logins == 1);
+  CHECK(m.seen.at(0).body == R"({"name":"site-a","password":"pw"})");
+  CHECK(m.seen.at(1).authorization == "tok1");
+  auto g = run(io, c->lease_grant(10));  // tok1 refused for this one: log in again, retry
+  REQUIRE(g);
+  CHECK(g->id == 77);
+  CHECK(logins == 2);
+  CHECK(m.seen.back().authorization == "tok2");
+}
+
+TEST_CASE("a reply that is not etcd's JSON is an error with a reason, not a crash") {
+  asio::io_context io;
+  FakeMember m(io, [](const Seen&) { return std::pair{200u, std::string("<html>proxy</html>")}; });
+  auto c = client(io, {m.endpoint()});
+  auto r = run(io, c->txn(Txn{}));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().reason.rfind("txn: malformed reply", 0) == 0);
+}

@@ -1,0 +1,36 @@
+// libFuzzer target: everything the fleet reads from etcd over arbitrary bytes (the gateway's
+// replies and watch lines, published site states, floor ledgers, desired drains) must never
+// crash; a site state that parses prints as JSON that parses back to the same state, and base64
+// that decodes encodes back to the same text.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "fleet/drain.hpp"
+#include "fleet/etcd_messages.hpp"
+#include "fleet/floor.hpp"
+#include "fleet/site_state.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace herald::fleet;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)parse_range(text);
+  (void)parse_txn(text);
+  (void)parse_lease_grant(text);
+  (void)parse_lease_keepalive(text);
+  (void)parse_token(text);
+  (void)parse_watch_message(text);
+  (void)error_from_body(500, text);
+  (void)desired_drain_from_json(text);
+  KeyValue kv{"/herald/f/floor/dns", std::string(text), 1, 1, 1, 0};
+  (void)ledger_from_kv(&kv);
+  if (auto s = site_state_from_json(text)) {
+    auto again = site_state_from_json(to_json(*s));
+    if (!again || !(*again == *s)) std::abort();
+  }
+  if (auto b = base64_decode(text)) {
+    if (base64_encode(*b) != text) std::abort();
+  }
+  return 0;
+}
