@@ -61,14 +61,14 @@ std::string unknown_service_error(std::string_view verb, std::string_view name,
 }  // namespace
 
 nlohmann::json Controller::do_drain(const control::Drain& d, const control::Caller& caller) {
-  PersistentState::DrainRecord rec{d.reason, std::chrono::duration_cast<std::chrono::seconds>(
+  PersistentState::DrainRecord rec{d.reason, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  SystemClock::now().time_since_epoch())
                                                  .count()};
   std::string subject;
   // Draining again what is drained updates the reason but keeps the start: a drain whose
   // period is over must not be announced again.
   auto keep_since = [&](const std::optional<PersistentState::DrainRecord>& old) {
-    if (old && !old->fail_safe) rec.since = std::min(rec.since, old->since);
+    if (old && !old->fail_safe) rec.since_ms = std::min(rec.since_ms, old->since_ms);
   };
   if (d.target.all) {
     keep_since(state_.drain_all);

@@ -58,7 +58,7 @@ nlohmann::json build_status(const StatusInputs& in) {
   st["local_as"] = in.config.global.local_as;
   st["router_id"] = in.config.global.router_id.to_string();
   st["drain_all"] = in.state.drain_all ? json{{"reason", in.state.drain_all->reason},
-                                            {"since", log::format_timestamp(SystemClock::from_time_t(in.state.drain_all->since))},
+                                            {"since", log::format_timestamp(SystemClock::time_point(std::chrono::milliseconds(in.state.drain_all->since_ms)))},
                                             {"fail_safe", in.state.drain_all->fail_safe}}
                                      : json(nullptr);
   json peers = json::array();
@@ -133,11 +133,11 @@ nlohmann::json build_status(const StatusInputs& in) {
     }
     j["checks"] = checks;
     if (auto it = in.state.drained.find(s->name); it != in.state.drained.end()) {
-      j["drain"] = {{"reason", it->second.reason}, {"since", log::format_timestamp(SystemClock::from_time_t(it->second.since))},
+      j["drain"] = {{"reason", it->second.reason}, {"since", log::format_timestamp(SystemClock::time_point(std::chrono::milliseconds(it->second.since_ms)))},
                     {"all", false}};
     } else if (in.state.drain_all) {
       j["drain"] = {{"reason", in.state.drain_all->reason},
-                    {"since", log::format_timestamp(SystemClock::from_time_t(in.state.drain_all->since))}, {"all", true}};
+                    {"since", log::format_timestamp(SystemClock::time_point(std::chrono::milliseconds(in.state.drain_all->since_ms)))}, {"all", true}};
     } else {
       j["drain"] = nullptr;
     }

@@ -7,7 +7,7 @@ namespace herald::daemon {
 namespace {
 WallClock::time_point start_of(const PersistentState::DrainRecord& d) {
   if (d.fail_safe) return WallClock::time_point{};
-  return WallClock::time_point{std::chrono::seconds(d.since)};
+  return WallClock::time_point{std::chrono::milliseconds(d.since_ms)};
 }
 }  // namespace
 
@@ -19,7 +19,7 @@ std::optional<WallClock::time_point> persisted_drain_start(const PersistentState
   if (state.drain_all) earliest(start_of(*state.drain_all));
   if (auto it = state.drained.find(name); it != state.drained.end()) earliest(start_of(it->second));
   if (auto it = state.drain_began.find(name); it != state.drain_began.end())
-    earliest(WallClock::time_point{std::chrono::seconds(it->second)});
+    earliest(WallClock::time_point{std::chrono::milliseconds(it->second)});
   return start;
 }
 
@@ -31,10 +31,10 @@ bool record_drain_start(PersistentState& state, const std::string& service,
     state.drain_began.erase(it);
     return true;
   }
-  // Rounded down: a restart never makes the period longer than it was.
-  const auto secs = std::chrono::floor<std::chrono::seconds>(began->time_since_epoch()).count();
-  if (it != state.drain_began.end() && it->second == secs) return false;
-  state.drain_began[service] = secs;
+  // Rounded down to the millisecond: a restart never makes the period longer than it was.
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(began->time_since_epoch()).count();
+  if (it != state.drain_began.end() && it->second == ms) return false;
+  state.drain_began[service] = ms;
   return true;
 }
 

@@ -20,7 +20,7 @@ namespace {
 constexpr int kVersion = 1;
 
 json drain_to_json(const PersistentState::DrainRecord& d) {
-  json j = {{"reason", d.reason}, {"since", d.since}};
+  json j = {{"reason", d.reason}, {"since_ms", d.since_ms}};
   if (d.fail_safe) j["fail_safe"] = true;
   return j;
 }
@@ -33,9 +33,12 @@ Expected<PersistentState::DrainRecord, std::string> drain_from_json(const json& 
     if (k == "reason") {
       if (!v.is_string()) return unexpected(where + ".reason must be a string");
       d.reason = v.get<std::string>();
-    } else if (k == "since") {
+    } else if (k == "since_ms") {
+      if (!v.is_number_integer()) return unexpected(where + ".since_ms must be an integer");
+      d.since_ms = v.get<std::int64_t>();
+    } else if (k == "since") {  // written by herald before since_ms: whole seconds
       if (!v.is_number_integer()) return unexpected(where + ".since must be an integer");
-      d.since = v.get<std::int64_t>();
+      d.since_ms = v.get<std::int64_t>() * 1000;
     } else if (k == "fail_safe") {
       if (!v.is_boolean()) return unexpected(where + ".fail_safe must be true or false");
       d.fail_safe = v.get<bool>();
@@ -122,8 +125,8 @@ std::string encode_state(const PersistentState& state) {
     j["steering"][name] = o;
   }
   if (!state.drain_began.empty()) {
-    j["drain_began"] = json::object();
-    for (const auto& [name, t] : state.drain_began) j["drain_began"][name] = t;
+    j["drain_began_ms"] = json::object();
+    for (const auto& [name, t] : state.drain_began) j["drain_began_ms"][name] = t;
   }
   if (!state.flap_holds.empty()) {
     j["flap_holds"] = json::object();
@@ -168,11 +171,12 @@ Expected<PersistentState, std::string> decode_state(std::string_view text) {
         if (!s) return unexpected(s.error());
         st.steering.emplace(name, std::move(s.value()));
       }
-    } else if (k == "drain_began") {
-      if (!val.is_object()) return unexpected(std::string("\"drain_began\" must be an object"));
+    } else if (k == "drain_began_ms" || k == "drain_began") {  // drain_began: seconds, before _ms
+      const std::int64_t unit = k == "drain_began" ? 1000 : 1;
+      if (!val.is_object()) return unexpected(fmt::format("\"{}\" must be an object", k));
       for (const auto& [name, t] : val.items()) {
-        if (!t.is_number_integer()) return unexpected("drain_began." + name + " must be an integer");
-        st.drain_began.emplace(name, t.get<std::int64_t>());
+        if (!t.is_number_integer()) return unexpected(k + "." + name + " must be an integer");
+        st.drain_began.emplace(name, t.get<std::int64_t>() * unit);
       }
     } else if (k == "flap_holds") {
       if (!val.is_object()) return unexpected(std::string("\"flap_holds\" must be an object"));
@@ -204,7 +208,7 @@ LoadResult StateFile::load(std::chrono::system_clock::time_point now) const {
     result.state.drain_all = PersistentState::DrainRecord{
         fmt::format("fail-safe: state file {} {} at start; check it, then run heraldctl undrain --all",
                     path_.string(), what),
-        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count(), true};
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count(), true};
     const std::string base = fmt::format("{}.{}-{}", path_.string(), tag, file_timestamp(now));
     std::filesystem::path kept = base;
     std::error_code ec;

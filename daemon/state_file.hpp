@@ -29,7 +29,9 @@ namespace herald::daemon {
 struct PersistentState {
   struct DrainRecord {
     std::string reason;      // operator's text, may be empty
-    std::int64_t since = 0;  // UNIX seconds when the drain was requested
+    // UNIX milliseconds when the drain was requested (whole seconds would shorten a fresh
+    // drain's period by up to one second). Files from before hold "since" in seconds.
+    std::int64_t since_ms = 0;
     // Set by load() when the state file could not be read: the drain-period counts as already
     // over (prefixes are withdrawn at once, never announced as drained) and the metric
     // herald_state_file_fail_safe is 1 while it is in force.
@@ -51,7 +53,7 @@ struct PersistentState {
   std::map<std::string, DrainRecord> drained;    // service name -> drain
   std::map<std::string, Steering> steering;      // service name -> override
   std::map<std::string, FlapHold> flap_holds;    // service name -> hold in force
-  // Service name -> UNIX seconds when the drain in force began, whatever its cause (operator,
+  // Service name -> UNIX milliseconds when the drain in force began, whatever its cause (operator,
   // maintenance file, shutdown), kept until the service is Up again: a restart then goes on
   // with the same drain-period instead of starting a new one (daemon/drain_period.hpp).
   std::map<std::string, std::int64_t> drain_began;

@@ -33,31 +33,31 @@ TEST_CASE("drain_phase: announced as drained for drain-period from the start, th
 TEST_CASE("persisted_drain_start: the persisted time; the earliest of a service drain, drain --all and drain_began") {
   PersistentState st;
   CHECK_FALSE(persisted_drain_start(st, "dns").has_value());
-  st.drained["dns"] = {"maint", 1'800'000'000};
+  st.drained["dns"] = {"maint", 1'800'000'000'000};
   CHECK(persisted_drain_start(st, "dns") == kT0);
   CHECK_FALSE(persisted_drain_start(st, "ntp").has_value());
-  st.drain_all = PersistentState::DrainRecord{"site", 1'800'000'100};
+  st.drain_all = PersistentState::DrainRecord{"site", 1'800'000'100'000};
   CHECK(persisted_drain_start(st, "dns") == kT0);
   CHECK(persisted_drain_start(st, "ntp") == kT0 + 100s);
   // A fail-safe drain (state file unreadable at start) has its period over from the start.
-  st.drain_all = PersistentState::DrainRecord{"fail-safe", 1'800'000'100, true};
+  st.drain_all = PersistentState::DrainRecord{"fail-safe", 1'800'000'100'000, true};
   CHECK(persisted_drain_start(st, "ntp") == WallClock::time_point{});
   CHECK(drain_phase(30s, *persisted_drain_start(st, "ntp"), kT0 + 100s).withdraw);
   // A drain of any cause in force before a restart.
   PersistentState mf;
-  mf.drain_began["dns"] = 1'800'000'000;
+  mf.drain_began["dns"] = 1'800'000'000'000;
   CHECK(persisted_drain_start(mf, "dns") == kT0);
-  mf.drained["dns"] = {"later", 1'800'000'050};
+  mf.drained["dns"] = {"later", 1'800'000'050'000};
   CHECK(persisted_drain_start(mf, "dns") == kT0);
 }
 
-TEST_CASE("record_drain_start keeps drain_began equal to the drain's start, in whole seconds") {
+TEST_CASE("record_drain_start keeps drain_began equal to the drain's start, in milliseconds") {
   using herald::daemon::record_drain_start;
   PersistentState st;
   CHECK_FALSE(record_drain_start(st, "dns", std::nullopt));
   CHECK(record_drain_start(st, "dns", kT0 + 1500ms));
-  CHECK(st.drain_began.at("dns") == 1'800'000'001);
-  CHECK_FALSE(record_drain_start(st, "dns", kT0 + 1900ms));  // same second: nothing to save
+  CHECK(st.drain_began.at("dns") == 1'800'000'001'500);
+  CHECK_FALSE(record_drain_start(st, "dns", kT0 + 1500ms + 300us));  // same millisecond: nothing to save
   CHECK(record_drain_start(st, "dns", std::nullopt));
   CHECK(st.drain_began.empty());
 }
@@ -85,7 +85,7 @@ TEST_CASE("restart while drained past the period: the persisted start says withd
   // herald restarts 10 minutes after the operator drained dns (drain-period 30s): the service
   // comes back Down (health not risen yet), then Drained once healthy.
   PersistentState st;
-  st.drained["dns"] = {"kernel upgrade", 1'800'000'000};
+  st.drained["dns"] = {"kernel upgrade", 1'800'000'000'000};
   DrainStart d;
   const auto restart = kT0 + 10min;
   d.update(ServiceState::Down, persisted_drain_start(st, "dns"), restart);
@@ -98,7 +98,7 @@ TEST_CASE("restart while drained past the period: the persisted start says withd
 
 TEST_CASE("restart within the period: announced as drained for the rest of it only") {
   PersistentState st;
-  st.drained["dns"] = {"", 1'800'000'000};
+  st.drained["dns"] = {"", 1'800'000'000'000};
   DrainStart d;
   d.update(ServiceState::Drained, persisted_drain_start(st, "dns"), kT0 + 20s);
   CHECK(drain_phase(30s, *d.began(), kT0 + 20s) == DrainPhase{false, 10s});
@@ -141,4 +141,20 @@ TEST_CASE("service states print as in the status") {
   CHECK(to_string(ServiceState::Down) == "Down");
   CHECK(to_string(ServiceState::Up) == "Up");
   CHECK(to_string(ServiceState::Drained) == "Drained");
+}
+
+TEST_CASE("a fresh operator drain keeps its whole drain-period, whatever the fraction of a second") {
+  // Drained at .980 with a 1 s period (seconds on disk once made this 20 ms): persisted, read
+  // back, and still announced as drained until .980 of the next second.
+  PersistentState st;
+  const auto at = kT0 + 980ms;
+  st.drained["dns"] = {"maint", std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count()};
+  auto back = herald::daemon::decode_state(herald::daemon::encode_state(st));
+  REQUIRE(back.has_value());
+  DrainStart start;
+  start.update(ServiceState::Drained, persisted_drain_start(*back, "dns"), at + 1ms);
+  REQUIRE(start.began());
+  CHECK(*start.began() == at);
+  CHECK_FALSE(drain_phase(1s, *start.began(), kT0 + 1s).withdraw);
+  CHECK(drain_phase(1s, *start.began(), kT0 + 1980ms).withdraw);
 }

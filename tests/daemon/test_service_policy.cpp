@@ -66,8 +66,9 @@ struct Fixture {
   }
   const daemon::ServiceDecision& d(const std::string& name = "dns") const { return *policy.decision(name); }
   std::vector<bgp::Route> routes() const { return policy.routes(world); }
-  std::int64_t secs(WallClock::time_point t) const {
-    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  // The state file's unit for drain times (milliseconds since the epoch).
+  std::int64_t ms(WallClock::time_point t) const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   }
 };
 
@@ -158,7 +159,7 @@ TEST_CASE("flap hold: health reports the held service Down, and the policy withd
 TEST_CASE("address gone: Down even when healthy and drained, with the address reason") {
   Fixture f;
   f.eval(kHealthy);
-  f.op.drained["dns"] = {"maintenance", f.secs(f.now)};
+  f.op.drained["dns"] = {"maintenance", f.ms(f.now)};
   auto ev = f.eval(kHealthy, kGone, "address change");
   const auto* c = only<StateChanged>(ev);
   REQUIRE(c);
@@ -171,7 +172,7 @@ TEST_CASE("address gone: Down even when healthy and drained, with the address re
 
 TEST_CASE("health Down wins over every drain") {
   Fixture f;
-  f.op.drain_all = PersistentState::DrainRecord{"all", f.secs(f.now)};
+  f.op.drain_all = PersistentState::DrainRecord{"all", f.ms(f.now)};
   f.eval(kFailing);
   CHECK(f.d().state == ServiceState::Down);
   f.eval(kMaintenance);
@@ -190,17 +191,17 @@ TEST_CASE("drained by: the maintenance file (health Drained)") {
   CHECK(c->now == ServiceState::Drained);
   CHECK(c->reason == "maintenance: " + kMaintenance.reason);
   CHECK(f.d().drain_began == T0);
-  CHECK(f.op.drain_began.at("dns") == f.secs(T0));  // persisted
+  CHECK(f.op.drain_began.at("dns") == f.ms(T0));  // persisted
 }
 
 TEST_CASE("drained by: heraldctl drain, with and without a reason; undrain brings it Up") {
   Fixture f;
   f.eval(kHealthy);
-  f.op.drained["dns"] = {"", f.secs(f.now)};
+  f.op.drained["dns"] = {"", f.ms(f.now)};
   f.eval(kHealthy, kBound, "operator drain");
   CHECK(f.d().state == ServiceState::Drained);
   CHECK(f.d().reason == "drained by operator");
-  f.op.drained["dns"] = {"upgrade", f.secs(f.now)};
+  f.op.drained["dns"] = {"upgrade", f.ms(f.now)};
   CHECK(f.eval(kHealthy).empty());
   CHECK(f.d().reason == "drained by operator: upgrade");
   f.op.drained.clear();
@@ -213,7 +214,7 @@ TEST_CASE("drained by: heraldctl drain, with and without a reason; undrain bring
 
 TEST_CASE("drained by: heraldctl drain --all") {
   Fixture f;
-  f.op.drain_all = PersistentState::DrainRecord{"site move", f.secs(f.now)};
+  f.op.drain_all = PersistentState::DrainRecord{"site move", f.ms(f.now)};
   f.eval(kHealthy);
   CHECK(f.d().state == ServiceState::Drained);
   CHECK(f.d().reason == "drained by operator (all services): site move");
@@ -238,7 +239,7 @@ TEST_CASE("drained by: shutdown with drain-on-shutdown; without it the state sta
 
 TEST_CASE("fail-safe drain (state file unreadable): withdrawn at once, its period counted as over") {
   Fixture f;
-  f.op.drain_all = PersistentState::DrainRecord{"state file unreadable", f.secs(f.now), true};
+  f.op.drain_all = PersistentState::DrainRecord{"state file unreadable", f.ms(f.now), true};
   auto ev = f.eval(kHealthy, kBound, "start");
   REQUIRE(ev.size() == 2);
   CHECK(std::get<StateChanged>(ev[0]).now == ServiceState::Drained);
@@ -250,7 +251,7 @@ TEST_CASE("fail-safe drain (state file unreadable): withdrawn at once, its perio
 TEST_CASE("fail-safe drain with drain-period = false: announced as drained while it holds") {
   Fixture f;
   f.services[0].policy.drain_period.reset();
-  f.op.drain_all = PersistentState::DrainRecord{"state file unreadable", f.secs(f.now), true};
+  f.op.drain_all = PersistentState::DrainRecord{"state file unreadable", f.ms(f.now), true};
   f.eval(kHealthy);
   CHECK(f.d().state == ServiceState::Drained);
   CHECK(f.routes().size() == 1);
@@ -262,7 +263,7 @@ TEST_CASE("fail-safe drain with drain-period = false: announced as drained while
 TEST_CASE("policy row drain-period: announced as drained for the period, then withdrawn at its end") {
   Fixture f;
   f.eval(kHealthy);
-  f.op.drained["dns"] = {"", f.secs(f.now)};
+  f.op.drained["dns"] = {"", f.ms(f.now)};
   f.eval(kHealthy);
   REQUIRE(f.routes().size() == 1);
   CHECK(f.routes()[0].attrs->communities == std::vector<bgp::Community>{bgp::kGracefulShutdown});
@@ -293,7 +294,7 @@ TEST_CASE("policy row drain-period: false keeps the drained announcement for as 
 
 TEST_CASE("policy row drain-period: a persisted start within the period announces for what is left") {
   Fixture f;
-  f.op.drained["dns"] = {"", f.secs(T0 - 10s)};  // drained 10 s before this (re)start
+  f.op.drained["dns"] = {"", f.ms(T0 - 10s)};  // drained 10 s before this (re)start
   f.eval(kHealthy, kBound, "start");
   CHECK(f.d().drain_began == T0 - 10s);
   CHECK(f.routes().size() == 1);
@@ -302,7 +303,7 @@ TEST_CASE("policy row drain-period: a persisted start within the period announce
 
 TEST_CASE("policy row drain-period: a persisted start past the period stays withdrawn after a restart") {
   Fixture f;
-  f.op.drain_began["dns"] = f.secs(T0 - 1h);  // a maintenance drain began before the restart
+  f.op.drain_began["dns"] = f.ms(T0 - 1h);  // a maintenance drain began before the restart
   auto ev = f.eval(kMaintenance, kBound, "start");
   REQUIRE(ev.size() == 2);
   CHECK(std::get<DrainPeriodAlreadyOver>(ev[1]).since == T0 - 1h);

@@ -23,12 +23,12 @@ namespace {
 
 PersistentState sample() {
   PersistentState s;
-  s.drained["dns"] = {"kernel upgrade", 1795946400};
-  s.drained["dns-tcp"] = {"", 1795946401};
+  s.drained["dns"] = {"kernel upgrade", 1795946400123};
+  s.drained["dns-tcp"] = {"", 1795946401000};
   s.steering["dns"] = {2, 100U};
   s.steering["doh"] = {0, std::nullopt};
   s.flap_holds["dns"] = {1795946460, 60000};
-  s.drain_began["dns"] = 1795946400;
+  s.drain_began["dns"] = 1795946400123;
   return s;
 }
 
@@ -36,11 +36,11 @@ PersistentState sample() {
 const auto kNow = std::chrono::system_clock::from_time_t(1796562793);
 
 // The fail-safe state load() returns for a file it cannot use.
-void check_fail_safe(const herald::daemon::LoadResult& r, std::int64_t since = 1796562793) {
+void check_fail_safe(const herald::daemon::LoadResult& r, std::int64_t since_ms = 1796562793000) {
   REQUIRE(r.problem.has_value());
   REQUIRE(r.state.drain_all.has_value());
   CHECK(r.state.fail_safe());
-  CHECK(r.state.drain_all->since == since);
+  CHECK(r.state.drain_all->since_ms == since_ms);
   CHECK(r.state.drain_all->reason.find("run heraldctl undrain --all") != std::string::npos);
   CHECK(r.state.drained.empty());
   CHECK(r.state.steering.empty());
@@ -80,8 +80,8 @@ TEST_CASE("encoded state is stable, readable JSON and decodes to the same state"
   s.flap_holds["dns"] = {1800000030, 60000};
   CHECK(herald::daemon::encode_state(s) ==
         "{\n"
-        "  \"drain_all\": {\n    \"reason\": \"site move\",\n    \"since\": 5\n  },\n"
-        "  \"drained\": {\n    \"dns\": {\n      \"reason\": \"maint\",\n      \"since\": 7\n"
+        "  \"drain_all\": {\n    \"reason\": \"site move\",\n    \"since_ms\": 5\n  },\n"
+        "  \"drained\": {\n    \"dns\": {\n      \"reason\": \"maint\",\n      \"since_ms\": 7\n"
         "    }\n  },\n"
         "  \"flap_holds\": {\n    \"dns\": {\n      \"next_hold_ms\": 60000,\n      \"until\": 1800000030\n"
         "    }\n  },\n"
@@ -91,8 +91,8 @@ TEST_CASE("encoded state is stable, readable JSON and decodes to the same state"
   s.flap_holds.clear();
   CHECK(herald::daemon::encode_state(s) ==
         "{\n"
-        "  \"drain_all\": {\n    \"reason\": \"site move\",\n    \"since\": 5\n  },\n"
-        "  \"drained\": {\n    \"dns\": {\n      \"reason\": \"maint\",\n      \"since\": 7\n"
+        "  \"drain_all\": {\n    \"reason\": \"site move\",\n    \"since_ms\": 5\n  },\n"
+        "  \"drained\": {\n    \"dns\": {\n      \"reason\": \"maint\",\n      \"since_ms\": 7\n"
         "    }\n  },\n"
         "  \"steering\": {\n    \"dns\": {\n      \"med\": 42,\n      \"prepend\": 3\n    }\n"
         "  },\n"
@@ -109,6 +109,16 @@ TEST_CASE("encoded state is stable, readable JSON and decodes to the same state"
   auto back3 = herald::daemon::decode_state(herald::daemon::encode_state(fs));
   REQUIRE(back3.has_value());
   CHECK(back3->fail_safe());
+}
+
+TEST_CASE("a state file written before since_ms (whole seconds) is read in milliseconds") {
+  auto old = herald::daemon::decode_state(
+      R"({"version":1,"drain_all":{"reason":"r","since":5},"drained":{"dns":{"reason":"","since":7}},)"
+      R"("drain_began":{"dns":7}})");
+  REQUIRE(old.has_value());
+  CHECK(old->drain_all->since_ms == 5000);
+  CHECK(old->drained.at("dns").since_ms == 7000);
+  CHECK(old->drain_began.at("dns") == 7000);
 }
 
 TEST_CASE("decode errors name the problem") {
@@ -132,6 +142,10 @@ TEST_CASE("decode errors name the problem") {
         "flap_holds.dns.next_hold_ms must be a non-negative integer");
   CHECK(decode_state(R"({"version":1,"flap_holds":[]})").error() == "\"flap_holds\" must be an object");
   CHECK(decode_state(R"({"version":1,"drain_began":{"dns":"x"}})").error() == "drain_began.dns must be an integer");
+  CHECK(decode_state(R"({"version":1,"drain_began_ms":{"dns":"x"}})").error() ==
+        "drain_began_ms.dns must be an integer");
+  CHECK(decode_state(R"({"version":1,"drained":{"dns":{"since_ms":"x"}}})").error() ==
+        "drained.dns.since_ms must be an integer");
   CHECK(decode_state(R"({"version":1,"drain_began":1})").error() == "\"drain_began\" must be an object");
 }
 
@@ -197,7 +211,7 @@ TEST_CASE("every corrupt copy is kept: a second corruption does not overwrite th
   spit(dir / "herald.state", "second");
   check_fail_safe(StateFile(dir.path()).load(kNow));  // the same second
   spit(dir / "herald.state", "third");
-  check_fail_safe(StateFile(dir.path()).load(kNow + std::chrono::seconds(61)), 1796562793 + 61);
+  check_fail_safe(StateFile(dir.path()).load(kNow + std::chrono::seconds(61)), (1796562793LL + 61) * 1000);
   CHECK(files_starting(dir.path(), "herald.state.corrupt") ==
         std::vector<std::string>{"herald.state.corrupt-20261206T131313Z",
                                  "herald.state.corrupt-20261206T131313Z-2",
