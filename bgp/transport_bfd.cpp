@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "bgp/transport_asio.hpp"
+#include "base/asio.hpp"
 #include "bgp/transport_socket_options.hpp"
 
 namespace herald::bgp::bfd {

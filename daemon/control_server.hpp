@@ -34,8 +34,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bgp/expected.hpp"
-#include "daemon/asio.hpp"
+#include "base/expected.hpp"
+#include "base/asio.hpp"
 #include "daemon/connection_table.hpp"
 #include "daemon/control_protocol.hpp"
 

@@ -13,9 +13,6 @@
 //
 // Single-threaded: everything runs on the io_context's thread.
 #pragma once
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -26,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/asio.hpp"
 #include "bgp/speaker.hpp"
 #include "conf/config.hpp"
 #include "daemon/control_protocol.hpp"

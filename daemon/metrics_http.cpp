@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "daemon/beast.hpp"
+#include "base/beast.hpp"
 #include "daemon/metrics.hpp"
 
 namespace herald::daemon::metrics {

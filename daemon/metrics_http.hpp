@@ -10,7 +10,7 @@
 // All member functions must be called on the io_context's thread; call stop() before the
 // io_context is destroyed (open connections and the server keep each other alive until then).
 #pragma once
-#include "daemon/asio.hpp"
+#include "base/asio.hpp"
 #include "daemon/connection_table.hpp"
 #include <chrono>
 #include <cstddef>
@@ -20,7 +20,7 @@
 #include <optional>
 #include <string>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 
 namespace herald::daemon::metrics {
 

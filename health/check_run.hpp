@@ -4,7 +4,7 @@
 #include <functional>
 #include <memory>
 
-#include "health/asio.hpp"
+#include "base/asio.hpp"
 
 #include "health/check_spec.hpp"
 

@@ -5,7 +5,7 @@
 #include <functional>
 #include <memory>
 
-#include "health/asio.hpp"
+#include "base/asio.hpp"
 #include "health/check_run.hpp"
 #include "health/check_spec.hpp"
 

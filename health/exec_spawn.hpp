@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 
 namespace health {
 

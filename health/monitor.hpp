@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "bgp/expected.hpp"
-#include "bgp/transport_settle.hpp"
-#include "health/asio.hpp"
+#include "base/expected.hpp"
+#include "base/reactor_settle.hpp"
+#include "base/asio.hpp"
 #include "health/check_run.hpp"
 #include "health/check_spec.hpp"
 #include "health/service_core.hpp"

@@ -39,12 +39,8 @@
 
 #include <fmt/format.h>
 
+#include "base/asio.hpp"
 #include "bgp/speaker.hpp"
-
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/streambuf.hpp>
 
 namespace asio = boost::asio;
 using namespace herald::bgp;

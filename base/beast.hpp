@@ -1,7 +1,7 @@
-// The one header through which daemon/ code includes Boost.Beast's HTTP parser (for /metrics),
-// with the same silenced false positive as daemon/asio.hpp, on which Beast is built.
+// The one place herald includes Boost.Beast (its HTTP parser, for /metrics), with the same
+// silenced false positive as base/asio.hpp, on which Beast is built.
 #pragma once
-#include "daemon/asio.hpp"
+#include "base/asio.hpp"
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
