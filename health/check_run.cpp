@@ -5,7 +5,7 @@
 
 #include "health/dns_check.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace {
 
@@ -64,4 +64,4 @@ std::string socket_error_reason(const boost::system::error_code& ec) {
   return m;
 }
 
-}  // namespace health
+}  // namespace herald::health

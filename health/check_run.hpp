@@ -8,7 +8,7 @@
 
 #include "health/check_spec.hpp"
 
-namespace health {
+namespace herald::health {
 
 /// Receives the result of one check run, always from the io_context (never from start_check).
 using CheckDone = std::function<void(CheckResult)>;
@@ -53,4 +53,4 @@ std::shared_ptr<CheckRun> start_maintenance_check(boost::asio::io_context& io,
 /// The text of a socket error as a reason: "connection refused", "network unreachable", ...
 std::string socket_error_reason(const boost::system::error_code& ec);
 
-}  // namespace health
+}  // namespace herald::health

@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-namespace health {
+namespace herald::health {
 
 using Duration = std::chrono::nanoseconds;
 
@@ -103,4 +103,4 @@ struct ServiceSpec {
   bool operator==(const ServiceSpec&) const = default;
 };
 
-}  // namespace health
+}  // namespace herald::health

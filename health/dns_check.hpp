@@ -9,7 +9,7 @@
 #include "health/check_run.hpp"
 #include "health/check_spec.hpp"
 
-namespace health {
+namespace herald::health {
 
 struct DnsChannel;
 
@@ -53,4 +53,4 @@ class DnsChecker final : public Checker {
   std::shared_ptr<DnsChannel> ch_;
 };
 
-}  // namespace health
+}  // namespace herald::health

@@ -22,7 +22,7 @@
 #include "health/exec_spawn.hpp"
 #include "health/format.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace {
 
@@ -249,4 +249,4 @@ std::shared_ptr<CheckRun> start_exec_check(asio::io_context& io, const ExecCheck
   return run;
 }
 
-}  // namespace health
+}  // namespace herald::health

@@ -8,7 +8,7 @@
 #include "health/dns_check.hpp"
 #include "health/dns_wire.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace asio = boost::asio;
 
@@ -273,4 +273,4 @@ void Monitor::replace(std::vector<ServiceSpec> services) {
   services_ = std::move(next);
 }
 
-}  // namespace health
+}  // namespace herald::health

@@ -18,7 +18,7 @@
 #include "health/check_spec.hpp"
 #include "health/service_core.hpp"
 
-namespace health {
+namespace herald::health {
 
 /// The last result of one check of a service.
 struct CheckStatus {
@@ -106,4 +106,4 @@ class Monitor {
   bool running_ = false;
 };
 
-}  // namespace health
+}  // namespace herald::health

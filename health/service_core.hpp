@@ -12,7 +12,7 @@
 #include "health/check_spec.hpp"
 #include "health/format.hpp"
 
-namespace health {
+namespace herald::health {
 
 /// Published state of a service. Drained = withdrawn on purpose (maintenance), not failed.
 enum class ServiceState { Up, Down, Drained };
@@ -170,4 +170,4 @@ class ServiceCore {
   std::vector<std::optional<CheckResult>> last_;
 };
 
-}  // namespace health
+}  // namespace herald::health

@@ -7,7 +7,7 @@
 #include "health/check_run.hpp"
 #include "health/format.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace {
 
@@ -76,4 +76,4 @@ std::shared_ptr<CheckRun> start_tcp_check(asio::io_context& io, const TcpCheckSp
   return run;
 }
 
-}  // namespace health
+}  // namespace herald::health
