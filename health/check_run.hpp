@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <utility>
 
 #include "base/asio.hpp"
 
@@ -49,6 +50,15 @@ std::shared_ptr<CheckRun> start_exec_check(boost::asio::io_context& io, const Ex
                                            Duration timeout, CheckDone done);
 std::shared_ptr<CheckRun> start_maintenance_check(boost::asio::io_context& io,
                                                   const MaintenanceFileSpec& spec, CheckDone done);
+
+/// Makes a run of type R from `args`, starts it and returns it (for cancel()): the starters of
+/// the kinds whose runs need nothing shared (TCP, exec, and any new one) are this one line.
+template <typename R, typename... Args>
+std::shared_ptr<CheckRun> make_started(Args&&... args) {
+  auto run = std::make_shared<R>(std::forward<Args>(args)...);
+  run->start();
+  return run;
+}
 
 /// The text of a socket error as a reason: "connection refused", "network unreachable", ...
 std::string socket_error_reason(const boost::system::error_code& ec);
