@@ -406,7 +406,7 @@ int main(int argc, char** argv) {
   asio::io_context io;
   const auto t0 = std::chrono::steady_clock::now();
   SpeakerObserver obs;
-  obs.log = [t0](LogLevel level, std::string_view peer, std::string_view text) {
+  obs.log = [t0](herald::LogLevel level, std::string_view peer, std::string_view text) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::string line = peer.empty() ? fmt::format("{:9.3f} {}: {}\n", t, to_string(level), text)
                                     : fmt::format("{:9.3f} {}: peer {}: {}\n", t, to_string(level), peer, text);
