@@ -8,7 +8,7 @@
 #include <span>
 #include <string_view>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 #include "bgp/types.hpp"
 
 namespace herald::bgp::bfd {

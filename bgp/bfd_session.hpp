@@ -21,7 +21,7 @@
 
 #include "bgp/backoff.hpp"
 #include "bgp/bfd_packet.hpp"
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 
 namespace herald::bgp::bfd {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 #include "bgp/message.hpp"
 
 namespace herald::bgp {

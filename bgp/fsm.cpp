@@ -271,7 +271,7 @@ FsmActions Fsm::connected(ConnId id, Clock::time_point now, const IpAddress& loc
   auto refuse = [&](std::string why, std::optional<Notification> n) {
     if (n) out.push_back(SendMessage{id, std::move(*n)});
     out.push_back(Close{id});
-    out.push_back(Log{LogLevel::Info, std::move(why)});
+    out.push_back(Log{LogLevel::info, std::move(why)});
   };
 
   if (idle_ || !running_) {
@@ -397,7 +397,7 @@ void Fsm::drop(ConnId id, Clock::time_point now, std::optional<Notification> n,
 FsmActions Fsm::error(ConnId id, Clock::time_point now, Notification n, std::string_view reason) {
   FsmActions out;
   if (find(id) == nullptr) return out;
-  out.push_back(Log{LogLevel::Warning, "sending NOTIFICATION " + n.describe() + ": " +
+  out.push_back(Log{LogLevel::warning, "sending NOTIFICATION " + n.describe() + ": " +
                                            std::string(reason)});
   drop(id, now, std::move(n), std::string(reason), true, out);
   finish(now, out);
@@ -412,7 +412,7 @@ FsmActions Fsm::message(ConnId id, const Message& msg, Clock::time_point now) {
   if (const auto* n = std::get_if<Notification>(&msg)) {
     // RFC 4271 8.2.2: a NOTIFICATION in any state ends the connection, no answer.
     const std::string text = "received NOTIFICATION " + n->describe();
-    out.push_back(Log{LogLevel::Warning, text});
+    out.push_back(Log{LogLevel::warning, text});
     drop(id, now, std::nullopt, text, true, out);
     finish(now, out);
     return out;
@@ -422,7 +422,7 @@ FsmActions Fsm::message(ConnId id, const Message& msg, Clock::time_point now) {
   auto unexpected = [&](FsmSubcode sub) {
     const std::string text = "unexpected " + message_name(msg) + " in " +
                              std::string(to_string(derive()));
-    out.push_back(Log{LogLevel::Warning, text});
+    out.push_back(Log{LogLevel::warning, text});
     drop(id, now, notify(ErrorCode::FiniteStateMachineError, sub), text, true, out);
   };
 
@@ -470,7 +470,7 @@ void Fsm::on_open(ConnId id, const Open& open, Clock::time_point now, FsmActions
   }
   if (bad) {
     const std::string text = "OPEN refused, sending NOTIFICATION " + bad->describe();
-    out.push_back(Log{LogLevel::Warning, text});
+    out.push_back(Log{LogLevel::warning, text});
     drop(id, now, std::move(*bad), text, true, out);
     return;
   }
@@ -495,7 +495,7 @@ bool Fsm::resolve_collision(ConnId id, const Open& open, Clock::time_point now,
   const std::string text = "connection collision (local id " + std::to_string(cfg_.router_id) +
                            ", remote id " + std::to_string(open.bgp_id) + "): closing the " +
                            (find(loser)->inbound ? "inbound" : "outbound") + " connection";
-  out.push_back(Log{LogLevel::Info, text});
+  out.push_back(Log{LogLevel::info, text});
   drop(loser, now, notify(ErrorCode::Cease, CeaseSubcode::ConnectionCollisionResolution), text,
        false, out);
   return loser == id;
@@ -630,7 +630,7 @@ FsmActions Fsm::timer(TimerId t, Clock::time_point now) {
     case TimerKind::Hold: {
       if (find(t.conn) == nullptr) break;
       const std::string text = "hold timer expired";
-      out.push_back(Log{LogLevel::Warning, text});
+      out.push_back(Log{LogLevel::warning, text});
       drop(t.conn, now, Notification::make(ErrorCode::HoldTimerExpired, 0), text, true, out);
       break;
     }
@@ -647,7 +647,7 @@ FsmActions Fsm::timer(TimerId t, Clock::time_point now) {
       const Conn* c = find(t.conn);
       if (c == nullptr || !c->send_pending) break;
       const std::string text = "send hold timer expired: the neighbor has not read our data";
-      out.push_back(Log{LogLevel::Warning, text});
+      out.push_back(Log{LogLevel::warning, text});
       // RFC 9687 4: best effort NOTIFICATION, then close.
       drop(t.conn, now, Notification{kSendHoldTimerExpiredCode, 0, {}}, text, true, out);
       break;

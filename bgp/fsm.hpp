@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/log_level.hpp"
 #include "bgp/backoff.hpp"
 #include "bgp/codec.hpp"
 #include "bgp/message.hpp"
@@ -98,9 +99,8 @@ struct SessionUp {
 struct SessionDown {
   std::string reason;
 };
-enum class LogLevel : std::uint8_t { Debug, Info, Warning, Error };
 struct Log {
-  LogLevel level = LogLevel::Info;
+  LogLevel level = LogLevel::info;
   std::string text;
 };
 using FsmAction =

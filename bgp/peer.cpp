@@ -202,7 +202,7 @@ Actions Peer::on_bytes(ConnId conn, std::span<const std::uint8_t> bytes, Clock::
         problems.push_back(std::move(p));
       }
       for (const auto& p : problems) {
-        log(LogLevel::Warning, "UPDATE error handled per RFC 7606: " + p, out);
+        log(LogLevel::warning, "UPDATE error handled per RFC 7606: " + p, out);
       }
       // RFC 9234 5 ingress: a leaked route is ineligible, taken as withdrawn like a malformed one.
       const bool announces = !u->nlri.empty() || (u->attrs.mp_reach && !u->attrs.mp_reach->nlri.empty());
@@ -210,7 +210,7 @@ Actions Peer::on_bytes(ConnId conn, std::span<const std::uint8_t> bytes, Clock::
         const auto otc = otc_on_ingress(config_.role, facts.peer_as, u->attrs.otc);
         if (otc.leak) {
           action = std::max(action, ErrorAction::TreatAsWithdraw);
-          log(LogLevel::Warning, "route leak detected: " + *otc.leak, out);
+          log(LogLevel::warning, "route leak detected: " + *otc.leak, out);
         }
         // Rule 3. herald keeps no received attributes (it counts prefixes), so nothing reads it
         // yet; it is set so that the Update handed on says what the RFC says the route carries.
@@ -244,7 +244,7 @@ SessionFacts Peer::session_facts() const {
 void Peer::handle_update(ConnId conn, const Update& u, ErrorAction action, Clock::time_point now,
                          Actions& out) {
   if (auto eor = u.end_of_rib()) {
-    log(LogLevel::Info, "received End-of-RIB for " + to_string(*eor), out);
+    log(LogLevel::info, "received End-of-RIB for " + to_string(*eor), out);
     return;
   }
   std::vector<std::pair<Family, const std::vector<Prefix>*>> announced;
@@ -257,7 +257,7 @@ void Peer::handle_update(ConnId conn, const Update& u, ErrorAction action, Clock
     // RFC 7606 2: the routes of a malformed UPDATE are withdrawn; the session stays up.
     std::size_t n = 0;
     for (const auto& [f, ps] : announced) n += ps->size();
-    log(LogLevel::Warning,
+    log(LogLevel::warning,
         "treat-as-withdraw: " + std::to_string(n) + " announced prefixes taken as withdrawn", out);
     withdrawn.insert(withdrawn.end(), announced.begin(), announced.end());
     announced.clear();
@@ -312,7 +312,7 @@ void Peer::handle_route_refresh(ConnId conn, const RouteRefresh& rr, Clock::time
   if (!n.route_refresh ||
       std::find(n.families.begin(), n.families.end(), rr.family) == n.families.end()) {
     // RFC 2918 4 / RFC 7313 5: ignore a request for a family that was not negotiated.
-    log(LogLevel::Info, "ignored ROUTE-REFRESH for " + to_string(rr.family), out);
+    log(LogLevel::info, "ignored ROUTE-REFRESH for " + to_string(rr.family), out);
     return;
   }
   const auto nh = next_hop(rr.family);
@@ -398,12 +398,12 @@ Actions Peer::reconfigure(PeerConfig config, Clock::time_point now) {
     if (nh == old.first && ll == old.second) continue;
     if (nh) {
       // Announcing a prefix again replaces its path (RFC 4271 3.1): no withdrawal first.
-      log(LogLevel::Info, "next hop for " + to_string(f) + " now " + nh->to_string() +
+      log(LogLevel::info, "next hop for " + to_string(f) + " now " + nh->to_string() +
                               ": announcing its routes again", out);
       resend_family(conn, f, now, out);
       continue;
     }
-    log(LogLevel::Warning,
+    log(LogLevel::warning,
         "no next hop for " + to_string(f) + " any more: withdrawing its routes (configure one)", out);
     const RibDiff d = rib_out_.diff(f, {});
     for (auto& b : encode_withdrawals(f, d.withdrawn, n.codec)) {
@@ -422,7 +422,7 @@ void Peer::sync_routes(ConnId conn, Clock::time_point now, Actions& out) {
       bool wanted = std::any_of(desired_->begin(), desired_->end(),
                                 [&](const Route& r) { return r.prefix.family() == f; });
       if (wanted) {
-        log(LogLevel::Warning,
+        log(LogLevel::warning,
             "not announcing " + to_string(f) + ": no next hop of that family (configure one)",
             out);
       }

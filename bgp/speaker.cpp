@@ -46,23 +46,13 @@ struct Speaker::Slot {
 
 namespace {
 
-const char* level_name(LogLevel l) {
-  switch (l) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Warning: return "warning";
-    case LogLevel::Error: return "error";
-  }
-  return "?";
-}
-
 Clock::time_point now() { return Clock::now(); }
 
 }  // namespace
 
 void log_to_stderr(LogLevel level, std::string_view peer, std::string_view text) {
-  std::string line = peer.empty() ? fmt::format("{}: {}\n", level_name(level), text)
-                                  : fmt::format("{}: peer {}: {}\n", level_name(level), peer, text);
+  std::string line = peer.empty() ? fmt::format("{}: {}\n", to_string(level), text)
+                                  : fmt::format("{}: peer {}: {}\n", to_string(level), peer, text);
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
@@ -137,7 +127,7 @@ void Speaker::remove_peer(std::string_view name, std::string_view reason) {
   auto slot = find(name);
   if (!slot || slot->removing) return;
   slot->removing = true;
-  log(LogLevel::Info, slot->name(), fmt::format("removing: {}", reason));
+  log(LogLevel::info, slot->name(), fmt::format("removing: {}", reason));
   if (bfd_ && slot->cfg.bfd) bfd_->remove(slot->cfg.bgp.name);
   apply(slot, slot->engine->stop(now(), reason));
   key_listeners(slot->cfg, false);
@@ -188,11 +178,11 @@ std::vector<std::string> Speaker::start() {
         [this](asio::ip::tcp::socket s, const Endpoint& remote) { on_accept(std::move(s), remote); },
         settings_.fault);
     if (!l) {
-      log(LogLevel::Error, "", l.error().what);
+      log(LogLevel::error, "", l.error().what);
       errors.push_back(l.error().what);
       continue;
     }
-    log(LogLevel::Info, "", fmt::format("listening on {}", (*l)->local_endpoint().to_string()));
+    log(LogLevel::info, "", fmt::format("listening on {}", (*l)->local_endpoint().to_string()));
     listeners_.push_back(*l);
   }
   for (const auto& s : slots_) {
@@ -209,7 +199,7 @@ std::vector<std::string> Speaker::prepare_listeners(const SpeakerPeerConfig& pee
     // A GTSM peer checks the TTL of our SYN-ACK too (RFC 5082 3), which the listener sends.
     for (const auto& l : listeners_) {
       if (auto e = l->set_ttl_255()) {
-        log(LogLevel::Error, peer.bgp.name, e->what);
+        log(LogLevel::error, peer.bgp.name, e->what);
         errors.push_back(e->what);
       }
     }
@@ -226,7 +216,7 @@ std::vector<std::string> Speaker::key_listeners(const SpeakerPeerConfig& peer, b
     const bool dual = l->v6_socket() && l->local_endpoint().address == IpAddress{Afi::Ipv6, {}};
     if (peer.bgp.peer_address.is_v4() ? !(v4_listener || dual) : v4_listener) continue;
     if (auto e = l->set_md5(peer.bgp.peer_address, install ? std::string_view(*peer.md5) : std::string_view())) {
-      log(LogLevel::Error, peer.bgp.name, e->what);
+      log(LogLevel::error, peer.bgp.name, e->what);
       errors.push_back(e->what);
     }
   }
@@ -238,7 +228,7 @@ void Speaker::start_slot(const SlotPtr& slot) {
     add_bfd_session(slot);
     if (slot->cfg.bfd->wait_for_up && slot->bfd_state != bfd::State::Up) {
       slot->bfd_gated = true;
-      log(LogLevel::Info, slot->name(), "BGP waits for BFD Up before starting");
+      log(LogLevel::info, slot->name(), "BGP waits for BFD Up before starting");
       return;
     }
   }
@@ -255,12 +245,12 @@ void Speaker::stop(std::string reason, std::function<void()> done) {
   stop_done_ = std::move(done);
   for (auto& l : listeners_) l->close();
   listeners_.clear();
-  log(LogLevel::Info, "", fmt::format("stopping: {}", reason));
+  log(LogLevel::info, "", fmt::format("stopping: {}", reason));
   for (const auto& s : slots_) apply(s, s->engine->stop(now(), reason));
   stop_timer_.expires_after(settings_.stop_limit);
   stop_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;  // completed in time, or the speaker is gone
-    log(LogLevel::Warning, "", "stop: connections still open after the time limit, dropping them");
+    log(LogLevel::warning, "", "stop: connections still open after the time limit, dropping them");
     for (auto& s : slots_) {
       for (auto& [id, c] : s->conns) c->abort();
       s->conns.clear();
@@ -280,7 +270,7 @@ void Speaker::check_stopped() {
   // The listeners are closed: what is still counted is logged now, not lost.
   refused_timer_.cancel();
   refused_timer_armed_ = false;
-  for (const auto& line : refused_.drain(now())) log(LogLevel::Warning, "", line);
+  for (const auto& line : refused_.drain(now())) log(LogLevel::warning, "", line);
   // After the Ceases: BFD AdminDown tells the neighbors this was no path failure (RFC 5882 3.2).
   if (bfd_) bfd_->stop();
   auto done = std::move(stop_done_);
@@ -325,7 +315,7 @@ void Speaker::ensure_bfd() {
   bfd::RuntimeSettings rs = settings_.bfd;
   if (!rs.rng_seed) rs.rng_seed = seed_ ^ 0xBFDBFDBFDull;
   bfd_ = std::make_unique<bfd::Runtime>(io_, std::move(rs), std::move(o));
-  for (const auto& e : bfd_->start()) log(LogLevel::Error, "", e);
+  for (const auto& e : bfd_->start()) log(LogLevel::error, "", e);
 }
 
 void Speaker::add_bfd_session(const SlotPtr& slot) {
@@ -348,7 +338,7 @@ void Speaker::on_bfd_change(std::string_view name, const bfd::StateChange& chang
   if (change.to == bfd::State::Up) {
     if (slot->bfd_gated) {
       slot->bfd_gated = false;
-      log(LogLevel::Info, slot->name(), "BFD is Up: starting BGP");
+      log(LogLevel::info, slot->name(), "BFD is Up: starting BGP");
       apply(slot, slot->engine->start(now()));
       if (!routes_->empty()) apply(slot, slot->engine->set_routes_shared(routes_, now()));
     }
@@ -357,16 +347,16 @@ void Speaker::on_bfd_change(std::string_view name, const bfd::StateChange& chang
   if (!was_up) return;
   // RFC 5882 3.2: a neighbor that took BFD down administratively reports no path failure.
   if (status.remote_state == bfd::State::AdminDown) {
-    log(LogLevel::Info, slot->name(), "BFD neighbor is AdminDown: the BGP session is left alone");
+    log(LogLevel::info, slot->name(), "BFD neighbor is AdminDown: the BGP session is left alone");
     return;
   }
   const std::string why = fmt::format("BFD down ({})", bfd::to_string(change.diag));
   if (slot->cfg.bfd->wait_for_up) {
-    log(LogLevel::Warning, slot->name(), fmt::format("{}: stopping BGP until BFD is Up again", why));
+    log(LogLevel::warning, slot->name(), fmt::format("{}: stopping BGP until BFD is Up again", why));
     slot->bfd_gated = true;
     apply(slot, slot->engine->stop(now(), why, CeaseSubcode::BfdDown));
   } else if (slot->engine->state() == State::Established) {
-    log(LogLevel::Warning, slot->name(), fmt::format("{}: resetting the BGP session", why));
+    log(LogLevel::warning, slot->name(), fmt::format("{}: resetting the BGP session", why));
     apply(slot, slot->engine->stop(now(), why, CeaseSubcode::BfdDown));
     apply(slot, slot->engine->start(now()));
   }
@@ -402,7 +392,7 @@ void Speaker::apply(const SlotPtr& slot, Actions actions) {
           } else if constexpr (std::is_same_v<A, CancelTimer>) {
             postponed = slot->timers.erase(a.timer) != 0 || postponed;  // destroying it cancels its wait
           } else if constexpr (std::is_same_v<A, StateChange>) {
-            log(LogLevel::Info, slot->name(),
+            log(LogLevel::info, slot->name(),
                 fmt::format("state {} -> {}{}{}", to_string(a.from), to_string(a.to), a.reason.empty() ? "" : ": ",
                             a.reason));
             if (observer_.state_change) observer_.state_change(slot->name(), a);
@@ -432,7 +422,7 @@ ConnectionHandlers Speaker::handlers_for(const SlotPtr& slot, ConnId conn, bool 
       const auto local = it->second->local_endpoint();
       const auto remote = it->second->remote_endpoint();
       if (!local || !remote) return;
-      log(LogLevel::Debug, s->name(), fmt::format("connected {} -> {}", local->to_string(), remote->to_string()));
+      log(LogLevel::debug, s->name(), fmt::format("connected {} -> {}", local->to_string(), remote->to_string()));
       apply(s, s->engine->on_connected(conn, now(), local->address, remote->address, false));
     };
   }
@@ -447,7 +437,7 @@ ConnectionHandlers Speaker::handlers_for(const SlotPtr& slot, ConnId conn, bool 
     if (!s) return;
     if (!s->conns.contains(conn)) {
       // An accepted socket that failed before the engine heard of it (socket options).
-      log(LogLevel::Warning, s->name(), fmt::format("inbound connection dropped: {}", reason));
+      log(LogLevel::warning, s->name(), fmt::format("inbound connection dropped: {}", reason));
       return;
     }
     const bool was_up = s->established_tcp[conn];
@@ -467,7 +457,7 @@ ConnectionHandlers Speaker::handlers_for(const SlotPtr& slot, ConnId conn, bool 
 void Speaker::do_connect(const SlotPtr& slot, const Connect& c) {
   if (stopping_ || slot->removing) return;
   ConnectParams p{c.remote, c.port, c.local, slot->socket_options()};
-  log(LogLevel::Debug, slot->name(),
+  log(LogLevel::debug, slot->name(),
       fmt::format("connecting to {}{}", Endpoint{c.remote, c.port}.to_string(),
                   c.local ? fmt::format(" from {}", c.local->to_string()) : std::string()));
   slot->established_tcp[c.conn] = false;
@@ -532,7 +522,7 @@ void Speaker::on_accept(asio::ip::tcp::socket socket, const Endpoint& remote) {
   if (!c->is_open() || !local) return;  // adopt failed: its closed handler is posted, nothing else to do
   slot->conns[conn] = c;
   slot->established_tcp[conn] = true;
-  log(LogLevel::Debug, slot->name(), fmt::format("accepted {} -> {}", remote.to_string(), local->to_string()));
+  log(LogLevel::debug, slot->name(), fmt::format("accepted {} -> {}", remote.to_string(), local->to_string()));
   apply(slot, slot->engine->on_connected(conn, now(), local->address, remote.address, true));
 }
 
@@ -541,7 +531,7 @@ void Speaker::on_accept(asio::ip::tcp::socket socket, const Endpoint& remote) {
 void Speaker::refuse(asio::ip::tcp::socket socket, const Endpoint& remote, RefusalReason why) {
   boost::system::error_code ignored;
   socket.close(ignored);
-  if (auto line = refused_.record(remote.address, remote.port, why, now())) log(LogLevel::Warning, "", *line);
+  if (auto line = refused_.record(remote.address, remote.port, why, now())) log(LogLevel::warning, "", *line);
   arm_refused_timer();
 }
 
@@ -554,7 +544,7 @@ void Speaker::arm_refused_timer() {
   refused_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;  // cancelled, or the speaker is gone
     refused_timer_armed_ = false;
-    for (const auto& line : refused_.expire(now())) log(LogLevel::Warning, "", line);
+    for (const auto& line : refused_.expire(now())) log(LogLevel::warning, "", line);
     arm_refused_timer();
   });
 }

@@ -20,12 +20,12 @@
 #include "bgp/peer.hpp"
 #include "bgp/peer_config.hpp"
 #include "bgp/refused_connections.hpp"
-#include "bgp/transport_asio.hpp"
+#include "base/asio.hpp"
 #include "bgp/transport_bfd.hpp"
 #include "bgp/transport_connection.hpp"
 #include "bgp/transport_endpoint.hpp"
 #include "bgp/transport_listener.hpp"
-#include "bgp/transport_settle.hpp"
+#include "base/reactor_settle.hpp"
 #include "bgp/transport_socket_options.hpp"
 
 namespace herald::bgp {

@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "bgp/transport_asio.hpp"
+#include "base/asio.hpp"
 #include "bgp/transport_socket_options.hpp"
 
 namespace herald::bgp::bfd {
@@ -182,7 +182,7 @@ struct Runtime::Impl {
     const ssize_t n = ::recvmsg(sock.native_handle(), &msg, MSG_DONTWAIT);
     if (n < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        log(LogLevel::Warning, "", fmt::format("BFD receive: {}", errno_text(errno)));
+        log(LogLevel::warning, "", fmt::format("BFD receive: {}", errno_text(errno)));
       return false;
     }
     udp::endpoint src;
@@ -219,12 +219,12 @@ struct Runtime::Impl {
     boost::system::error_code ec;
     sock->open(v4 ? udp::v4() : udp::v6(), ec);
     if (ec) {
-      log(LogLevel::Error, e.spec.name, fmt::format("BFD socket: {}", ec.message()));
+      log(LogLevel::error, e.spec.name, fmt::format("BFD socket: {}", ec.message()));
       return;
     }
     // RFC 5881 5: sent with TTL/Hop Limit 255, so the neighbor's GTSM check passes.
     if (auto err = transport::set_ttl_255(sock->native_handle(), transport::SocketShape{!v4, v4}, e.spec.remote)) {
-      log(LogLevel::Error, e.spec.name, err->what);
+      log(LogLevel::error, e.spec.name, err->what);
       return;
     }
     // RFC 4594: network control traffic is marked CS6, like the BGP session.
@@ -247,7 +247,7 @@ struct Runtime::Impl {
       }
       if (ec != asio::error::address_in_use) break;
     }
-    log(LogLevel::Error, e.spec.name, fmt::format("BFD socket bind to {}: {}", local.to_string(), ec.message()));
+    log(LogLevel::error, e.spec.name, fmt::format("BFD socket bind to {}: {}", local.to_string(), ec.message()));
   }
 
   void send(Entry& e, const ControlPacket& p) {
@@ -262,11 +262,11 @@ struct Runtime::Impl {
     if (ec) {
       ++e.send_errors;
       if (!e.send_failing)
-        log(LogLevel::Warning, e.spec.name, fmt::format("BFD send to {}: {}", e.spec.remote.to_string(), ec.message()));
+        log(LogLevel::warning, e.spec.name, fmt::format("BFD send to {}: {}", e.spec.remote.to_string(), ec.message()));
       e.send_failing = true;
     } else if (e.send_failing) {
       e.send_failing = false;
-      log(LogLevel::Info, e.spec.name, fmt::format("BFD send to {} works again", e.spec.remote.to_string()));
+      log(LogLevel::info, e.spec.name, fmt::format("BFD send to {} works again", e.spec.remote.to_string()));
     }
   }
 
@@ -304,7 +304,7 @@ struct Runtime::Impl {
     }
     publish(e);
     for (auto& ch : changes) {
-      log(ch.to == State::Up || ch.from != State::Up ? LogLevel::Info : LogLevel::Warning, e.spec.name, describe(ch));
+      log(ch.to == State::Up || ch.from != State::Up ? LogLevel::info : LogLevel::warning, e.spec.name, describe(ch));
       std::weak_ptr<RuntimeObserver> w = observer;
       asio::post(main, [w, name = e.spec.name, change = std::move(ch), status = e.engine->status()] {
         if (auto o = w.lock(); o && o->state_change) o->state_change(name, change, status);
@@ -347,7 +347,7 @@ struct Runtime::Impl {
     Entry& ref = *e;
     by_discriminator[disc] = e.get();
     entries[name] = std::move(e);
-    log(LogLevel::Info, name,
+    log(LogLevel::info, name,
         fmt::format("BFD session to {} from {} port {}: min TX {} us, min RX {} us, multiplier {}",
                     ref.spec.remote.to_string(), ref.spec.local ? ref.spec.local->to_string() : "(route)",
                     ref.source_port, ref.spec.config.desired_min_tx.count(), ref.spec.config.required_min_rx.count(),

@@ -25,7 +25,7 @@
 
 #include "bgp/bfd_session.hpp"
 #include "bgp/fsm.hpp"
-#include "bgp/transport_asio.hpp"
+#include "base/asio.hpp"
 #include "bgp/transport_endpoint.hpp"
 
 namespace herald::bgp::bfd {

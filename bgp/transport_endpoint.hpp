@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "bgp/transport_asio.hpp"
+#include "base/asio.hpp"
 #include "bgp/types.hpp"
 
 namespace herald::bgp::transport {

@@ -10,8 +10,8 @@
 #include <memory>
 #include <string_view>
 
-#include "bgp/expected.hpp"
-#include "bgp/transport_asio.hpp"
+#include "base/expected.hpp"
+#include "base/asio.hpp"
 #include "bgp/transport_endpoint.hpp"
 #include "bgp/transport_socket_options.hpp"
 

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/log_level.hpp"
 #include "bgp/types.hpp"
 
 namespace herald::conf {
@@ -24,7 +25,6 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
-enum class LogLevel { Debug, Info, Notice, Warning, Error };
 // auto: native journal entries when systemd connected stderr to the journal, text otherwise.
 enum class LogFormat { Auto, Text, Json, Journal };
 
@@ -36,7 +36,7 @@ struct GlobalConfig {
   std::string control_socket = "/run/herald/control.sock";
   std::string control_group;             // "" : the group of the daemon process
   std::optional<Endpoint> metrics;       // nullopt: no metrics listener
-  LogLevel log_level = LogLevel::Info;
+  LogLevel log_level = LogLevel::info;
   LogFormat log_format = LogFormat::Auto;
   std::string state_dir = "/var/lib/herald";
   bool drain_on_shutdown = true;         // announce the "drained" policy before withdrawing
@@ -291,7 +291,6 @@ struct Config {
 
 // The config-file spelling of each enum value ("info", "both", "rs-client", "maintenance-file",
 // "announce", ...), for logs and status output.
-std::string_view to_string(LogLevel v);
 std::string_view to_string(LogFormat v);
 std::string_view to_string(PeerMode v);
 std::string_view to_string(BgpRole v);

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 #include "conf/config.hpp"
 
 namespace herald::conf {

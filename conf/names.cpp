@@ -3,17 +3,6 @@
 
 namespace herald::conf {
 
-std::string_view to_string(LogLevel v) {
-  switch (v) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Notice: return "notice";
-    case LogLevel::Warning: return "warning";
-    case LogLevel::Error: return "error";
-  }
-  return "?";
-}
-
 std::string_view to_string(LogFormat v) {
   switch (v) {
     case LogFormat::Auto: return "auto";

@@ -112,17 +112,8 @@ void read_global(TableReader& r, GlobalConfig& g, GlobalPositions& pos) {
 
   if (const auto* n = r.get("log-level")) {
     if (auto v = as_string(ctx, *n, r.key("log-level"))) {
-      static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
-          {"debug", LogLevel::Debug}, {"info", LogLevel::Info}, {"notice", LogLevel::Notice},
-          {"warning", LogLevel::Warning}, {"error", LogLevel::Error}};
-      bool found = false;
-      for (auto [name, level] : kLevels) {
-        if (*v == name) {
-          g.log_level = level;
-          found = true;
-        }
-      }
-      if (!found)
+      if (auto level = parse_log_level(*v)) g.log_level = *level;
+      else
         ctx.error(where(*n), r.key("log-level"),
                   fmt::format("expected \"debug\", \"info\", \"notice\", \"warning\" or \"error\", "
                               "got \"{}\"", *v));

@@ -1,6 +1,8 @@
 // Typed reading of toml++ nodes with error collection (see reader.hpp).
 #include "conf/reader.hpp"
 
+#include "base/edit_distance.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 #include "bgp/types.hpp"
 #include "conf/config.hpp"
 
@@ -56,8 +56,5 @@ std::string format_rcode(std::uint16_t r);
 // A DNS name in presentation format ("www.example.", "example.com"): labels of 1..63 octets,
 // 255 octets in total on the wire.
 ValueResult<std::string> check_dns_name(std::string_view text);
-
-// Levenshtein distance, for "did you mean" suggestions.
-std::size_t edit_distance(std::string_view a, std::string_view b);
 
 }  // namespace herald::conf

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 #include "daemon/control_protocol.hpp"
 
 namespace herald::control {

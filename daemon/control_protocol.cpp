@@ -1,6 +1,6 @@
 #include "daemon/control_protocol.hpp"
 
-#include "conf/values.hpp"
+#include "base/edit_distance.hpp"
 
 #include <fmt/format.h>
 
@@ -35,7 +35,7 @@ std::string suggestion(std::string_view word, const Range& candidates) {
   std::string_view best;
   std::size_t best_d = std::numeric_limits<std::size_t>::max();
   for (std::string_view c : candidates) {
-    std::size_t d = conf::edit_distance(word, c);
+    std::size_t d = edit_distance(word, c);
     if (d < best_d) {
       best_d = d;
       best = c;

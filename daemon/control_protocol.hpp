@@ -25,7 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 
 namespace herald::control {
 

@@ -77,7 +77,7 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
     closed_ = true;
     auto keep = shared_from_this();  // the server's reference goes away below
     server_->connections_.erase(id_);
-    server_->table_.remove(id_);
+    server_->conns_.remove(id_);
     boost::system::error_code ignored;
     socket_.shutdown(stream_protocol::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -205,8 +205,8 @@ Server::Server(asio::io_context& io, Options options, Handler handler)
       handler_(std::move(handler)),
       acceptor_(io),
       retry_(io),
-      table_({options_.max_connections, options_.request_timeout}),
-      deadline_(io) {}
+      conns_(io, {options_.max_connections, options_.request_timeout},
+             [this](Id id, DropReason why) { drop(id, why); }) {}
 
 Server::~Server() = default;
 
@@ -249,6 +249,7 @@ Expected<std::shared_ptr<Server>, std::string> Server::start(asio::io_context& i
   }
 
   auto server = std::make_shared<Server>(io, std::move(options), std::move(handler));
+  server->conns_.set_owner(server);
   auto& acc = server->acceptor_;
   boost::system::error_code ec;
   acc.open(stream_protocol(), ec);
@@ -296,55 +297,29 @@ void Server::accept() {
     if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
       caller = Caller{cred.uid, cred.gid, cred.pid};
     }
-    const Id id = self->next_id_++;
     // Clients are told apart by process: a flooding process evicts its own connections.
-    auto admission =
-        self->table_.admit(id, fmt::format("pid {}", caller.pid), ConnectionTable::Clock::now());
-    if (admission.evicted) self->drop(*admission.evicted, DropReason::evicted);
-    if (!admission.admitted) {
+    auto id = self->conns_.admit(fmt::format("pid {}", caller.pid));
+    if (!id) {
       boost::system::error_code ignored;
       socket.close(ignored);
       if (self->options_.on_drop) {
-        self->options_.on_drop(DropReason::refused, self->table_.explain(DropReason::refused), caller);
+        self->options_.on_drop(DropReason::refused, self->conns_.explain(DropReason::refused), caller);
       }
       return self->accept();
     }
-    auto conn = std::make_shared<Connection>(self, id, std::move(socket), caller);
-    self->connections_.emplace(id, conn);
+    auto conn = std::make_shared<Connection>(self, *id, std::move(socket), caller);
+    self->connections_.emplace(*id, conn);
     conn->start();
-    self->arm_deadline();
     self->accept();
   });
 }
 
-void Server::set_state(Id id, ConnectionTable::State state) {
-  if (stopped_) return;
-  table_.set_state(id, state, ConnectionTable::Clock::now());
-  arm_deadline();
-}
-
-void Server::arm_deadline() {
-  auto next = table_.next_deadline();
-  // A wait already armed for an earlier time re-arms itself when it fires.
-  if (stopped_ || !next || (armed_ && *armed_ <= *next)) return;
-  armed_ = *next;
-  deadline_.expires_at(*next);
-  deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->stopped_) return;  // aborted: a newer wait replaced this one
-    self->armed_.reset();
-    for (Id id : self->table_.expired(ConnectionTable::Clock::now())) {
-      self->drop(id, DropReason::timed_out);
-    }
-    self->arm_deadline();
-  });
-}
-
 void Server::drop(Id id, DropReason reason) {
-  table_.remove(id);
+  conns_.remove(id);
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   auto conn = it->second;
-  if (options_.on_drop) options_.on_drop(reason, table_.explain(reason), conn->caller());
+  if (options_.on_drop) options_.on_drop(reason, conns_.explain(reason), conn->caller());
   conn->close();
 }
 
@@ -373,7 +348,7 @@ void Server::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   retry_.cancel();
-  deadline_.cancel();
+  conns_.stop();
   std::vector<std::shared_ptr<Connection>> all;
   for (auto& [ptr, c] : connections_) all.push_back(c);
   for (auto& c : all) c->close();

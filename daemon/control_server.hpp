@@ -34,9 +34,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bgp/expected.hpp"
-#include "daemon/asio.hpp"
-#include "daemon/connection_table.hpp"
+#include "base/expected.hpp"
+#include "base/asio.hpp"
+#include "daemon/connection_timer.hpp"
 #include "daemon/control_protocol.hpp"
 
 namespace herald::control {
@@ -100,8 +100,7 @@ class Server : public std::enable_shared_from_this<Server> {
   using Id = daemon::ConnectionTable::Id;
   void accept();
   // Records that connection `id` entered `state` now, and re-arms the deadline timer.
-  void set_state(Id id, daemon::ConnectionTable::State state);
-  void arm_deadline();
+  void set_state(Id id, daemon::ConnectionTable::State state) { conns_.set_state(id, state); }
   // Closes connection `id` and reports why.
   void drop(Id id, daemon::DropReason reason);
 
@@ -111,10 +110,7 @@ class Server : public std::enable_shared_from_this<Server> {
   boost::asio::steady_timer retry_;
   // Open connections, owned here until they close (a subscriber may sit idle for hours).
   std::map<Id, std::shared_ptr<Connection>> connections_;
-  daemon::ConnectionTable table_;
-  Id next_id_ = 1;
-  boost::asio::steady_timer deadline_;  // at table_.next_deadline()
-  std::optional<daemon::ConnectionTable::Clock::time_point> armed_;
+  daemon::ConnectionTimer conns_;  // admission and deadlines of connections_
   dev_t dev_ = 0;  // identity of the socket file we created, so stop() never removes another's
   ino_t ino_ = 0;
   bool stopped_ = false;

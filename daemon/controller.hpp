@@ -8,9 +8,6 @@
 //
 // Single-threaded: everything runs on the io_context's thread.
 #pragma once
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -21,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/asio.hpp"
 #include "bgp/speaker.hpp"
 #include "conf/config.hpp"
 #include "daemon/control_protocol.hpp"

@@ -8,9 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-
+#include "base/asio.hpp"
 #include "conf/config.hpp"
 #include "daemon/controller_config.hpp"
 #include "daemon/log.hpp"

@@ -10,13 +10,7 @@ namespace herald::daemon {
 
 log::Options log_options(const conf::GlobalConfig& global, bool stderr_is_journal) {
   log::Options o;
-  switch (global.log_level) {
-    case conf::LogLevel::Debug: o.min_level = log::Level::debug; break;
-    case conf::LogLevel::Info: o.min_level = log::Level::info; break;
-    case conf::LogLevel::Notice: o.min_level = log::Level::notice; break;
-    case conf::LogLevel::Warning: o.min_level = log::Level::warning; break;
-    case conf::LogLevel::Error: o.min_level = log::Level::error; break;
-  }
+  o.min_level = global.log_level;
   switch (global.log_format) {
     case conf::LogFormat::Auto: o.format = stderr_is_journal ? log::Format::journal : log::Format::text; break;
     case conf::LogFormat::Text: o.format = log::Format::text; break;

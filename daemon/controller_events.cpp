@@ -10,20 +10,6 @@
 
 namespace herald::daemon {
 
-namespace {
-
-log::Level level_of(bgp::LogLevel l) {
-  switch (l) {
-    case bgp::LogLevel::Debug: return log::Level::debug;
-    case bgp::LogLevel::Info: return log::Level::info;
-    case bgp::LogLevel::Warning: return log::Level::warning;
-    case bgp::LogLevel::Error: return log::Level::error;
-  }
-  return log::Level::info;
-}
-
-}  // namespace
-
 void Controller::apply(const std::vector<PolicyEvent>& events) {
   for (const auto& ev : events) {
     if (const auto* c = std::get_if<StateChanged>(&ev)) {
@@ -100,11 +86,11 @@ void Controller::publish_routes(std::string_view cause) {
 
 bgp::SpeakerObserver Controller::speaker_observer() {
   bgp::SpeakerObserver o;
-  o.log = [this](bgp::LogLevel level, std::string_view peer, std::string_view text) {
+  o.log = [this](LogLevel level, std::string_view peer, std::string_view text) {
     if (peer.empty()) {
-      log_.write_limited(level_of(level), text);
+      log_.write_limited(level, text);
     } else {
-      log_.write_limited(level_of(level), text, {{"peer", peer}});
+      log_.write_limited(level, text, {{"peer", peer}});
     }
   };
   // The speaker logs each state change itself (one place); here it becomes an event.

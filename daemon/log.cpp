@@ -15,24 +15,6 @@
 
 namespace herald::log {
 
-std::string_view to_string(Level level) noexcept {
-  switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::notice: return "notice";
-    case Level::warning: return "warning";
-    case Level::error: return "error";
-  }
-  return "?";
-}
-
-std::optional<Level> parse_level(std::string_view name) noexcept {
-  for (Level l : {Level::debug, Level::info, Level::notice, Level::warning, Level::error}) {
-    if (to_string(l) == name) return l;
-  }
-  return std::nullopt;
-}
-
 std::optional<Format> parse_format(std::string_view name) noexcept {
   if (name == "text") return Format::text;
   if (name == "json") return Format::json;
@@ -51,17 +33,6 @@ std::string journal_field_name(std::string_view key) {
   if (out.empty() || out[0] == '_' || (out[0] >= '0' && out[0] <= '9')) out.insert(0, "F_");
   if (out.size() > 64) out.resize(64);  // journald's limit on field names
   return out;
-}
-
-int syslog_priority(Level level) noexcept {
-  switch (level) {
-    case Level::debug: return 7;
-    case Level::info: return 6;
-    case Level::notice: return 5;
-    case Level::warning: return 4;
-    case Level::error: return 3;
-  }
-  return 6;
 }
 
 namespace {

@@ -25,19 +25,19 @@
 #include <variant>
 #include <vector>
 
+#include "base/log_level.hpp"
+
 namespace herald::log {
 
-// syslog-like severities; the numeric syslog priority is in syslog_priority().
-enum class Level : std::uint8_t { debug, info, notice, warning, error };
+// The program's one log level (base/log_level.hpp), under the name daemon code has always used.
+using Level = LogLevel;
 enum class Format : std::uint8_t { text, json, journal };
 
-// "debug", "info", "notice", "warning", "error".
-std::string_view to_string(Level level) noexcept;
-// Parses the names above (as written in the config file); nullopt for anything else.
-std::optional<Level> parse_level(std::string_view name) noexcept;
+using herald::syslog_priority;
+using herald::to_string;
+// Parses "debug", "info", "notice", "warning", "error"; nullopt for anything else.
+inline std::optional<Level> parse_level(std::string_view name) noexcept { return parse_log_level(name); }
 std::optional<Format> parse_format(std::string_view name) noexcept;
-// RFC 5424 6.2.1 severity: debug 7, info 6, notice 5, warning 4, error 3.
-int syslog_priority(Level level) noexcept;
 
 // One structured field. The key and a string value are views: they must outlive the log call
 // (temporaries in the call expression do). Integers and booleans are kept as numbers so the

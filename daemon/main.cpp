@@ -5,9 +5,6 @@
 //   herald --check-config FILE    validate, print every error as FILE:LINE:COL, exit 0/1
 //   herald --dump-config FILE     print the normalized, fully defaulted configuration
 #include <CLI/CLI.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <malloc.h>
 
 #include <csignal>
@@ -15,6 +12,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "base/asio.hpp"
 #include "conf/load.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/controller.hpp"

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "daemon/beast.hpp"
+#include "base/beast.hpp"
 #include "daemon/metrics.hpp"
 
 namespace herald::daemon::metrics {
@@ -83,7 +83,7 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
     closed_ = true;
     auto keep = shared_from_this();  // the server's reference goes away below
     server_->connections_.erase(id_);
-    server_->table_.remove(id_);
+    server_->conns_.remove(id_);
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);  // pending I/O aborts
@@ -126,13 +126,14 @@ HttpServer::HttpServer(asio::io_context& io, Options options, Render render)
       render_(std::move(render)),
       acceptor_(io),
       retry_(io),
-      table_({options_.max_connections, options_.timeout}),
-      deadline_(io) {}
+      conns_(io, {options_.max_connections, options_.timeout},
+             [this](Id id, daemon::DropReason why) { drop(id, why); }) {}
 
 Expected<std::shared_ptr<HttpServer>, std::string> HttpServer::start(asio::io_context& io,
                                                                      Options options,
                                                                      Render render) {
   auto server = std::make_shared<HttpServer>(io, options, std::move(render));
+  server->conns_.set_owner(server);
   auto& acc = server->acceptor_;
   boost::system::error_code ec;
   std::string_view step = "open";
@@ -169,40 +170,18 @@ void HttpServer::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   retry_.cancel();
-  deadline_.cancel();
+  conns_.stop();
   std::vector<std::shared_ptr<Connection>> all;
   for (auto& [id, c] : connections_) all.push_back(c);
   for (auto& c : all) c->close();
 }
 
-void HttpServer::set_state(Id id, daemon::ConnectionTable::State state) {
-  if (stopped_) return;
-  table_.set_state(id, state, daemon::ConnectionTable::Clock::now());
-  arm_deadline();
-}
-
-void HttpServer::arm_deadline() {
-  auto next = table_.next_deadline();
-  // A wait already armed for an earlier time re-arms itself when it fires.
-  if (stopped_ || !next || (armed_ && *armed_ <= *next)) return;
-  armed_ = *next;
-  deadline_.expires_at(*next);
-  deadline_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->stopped_) return;  // aborted: a newer wait replaced this one
-    self->armed_.reset();
-    for (Id id : self->table_.expired(daemon::ConnectionTable::Clock::now())) {
-      self->drop(id, daemon::DropReason::timed_out);
-    }
-    self->arm_deadline();
-  });
-}
-
 void HttpServer::drop(Id id, daemon::DropReason reason) {
-  table_.remove(id);
+  conns_.remove(id);
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   auto conn = it->second;
-  if (options_.on_drop) options_.on_drop(reason, table_.explain(reason), conn->peer());
+  if (options_.on_drop) options_.on_drop(reason, conns_.explain(reason), conn->peer());
   conn->close();
 }
 
@@ -213,19 +192,15 @@ void HttpServer::accept() {
     if (!ec) {
       boost::system::error_code peer_ec;
       auto peer = socket.remote_endpoint(peer_ec).address();
-      const Id id = self->next_id_++;
-      auto admission = self->table_.admit(id, peer.to_string(), daemon::ConnectionTable::Clock::now());
-      if (admission.evicted) self->drop(*admission.evicted, daemon::DropReason::evicted);
-      if (admission.admitted) {
-        auto conn = std::make_shared<Connection>(self, id, std::move(socket), peer);
-        self->connections_.emplace(id, conn);
+      if (auto id = self->conns_.admit(peer.to_string())) {
+        auto conn = std::make_shared<Connection>(self, *id, std::move(socket), peer);
+        self->connections_.emplace(*id, conn);
         conn->run();
-        self->arm_deadline();
       } else {
         boost::system::error_code ignored;
         socket.close(ignored);
         constexpr auto refused = daemon::DropReason::refused;
-        if (self->options_.on_drop) self->options_.on_drop(refused, self->table_.explain(refused), peer);
+        if (self->options_.on_drop) self->options_.on_drop(refused, self->conns_.explain(refused), peer);
       }
     }
     if (!ec) return self->accept();

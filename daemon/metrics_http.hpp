@@ -10,8 +10,8 @@
 // All member functions must be called on the io_context's thread; call stop() before the
 // io_context is destroyed (open connections and the server keep each other alive until then).
 #pragma once
-#include "daemon/asio.hpp"
-#include "daemon/connection_table.hpp"
+#include "base/asio.hpp"
+#include "daemon/connection_timer.hpp"
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -20,7 +20,7 @@
 #include <optional>
 #include <string>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 
 namespace herald::daemon::metrics {
 
@@ -57,8 +57,7 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   using Id = daemon::ConnectionTable::Id;
   void accept();
   // Records that connection `id` entered `state` now, and re-arms the deadline timer.
-  void set_state(Id id, daemon::ConnectionTable::State state);
-  void arm_deadline();
+  void set_state(Id id, daemon::ConnectionTable::State state) { conns_.set_state(id, state); }
   // Closes connection `id` and reports why.
   void drop(Id id, daemon::DropReason reason);
 
@@ -67,10 +66,7 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_;
   std::map<Id, std::shared_ptr<Connection>> connections_;
-  daemon::ConnectionTable table_;
-  Id next_id_ = 1;
-  boost::asio::steady_timer deadline_;  // at table_.next_deadline()
-  std::optional<daemon::ConnectionTable::Clock::time_point> armed_;
+  daemon::ConnectionTimer conns_;  // admission and deadlines of connections_
   bool stopped_ = false;
 };
 

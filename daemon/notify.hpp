@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 
 namespace herald::daemon::notify {
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 
 namespace herald::daemon {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 #include "fleet/keys.hpp"
 #include "fleet/view.hpp"
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "fleet/asio.hpp"
+#include "base/beast_ssl.hpp"
 #include "fleet/etcd_messages.hpp"
 
 namespace herald::fleet {

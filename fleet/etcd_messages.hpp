@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 
 namespace herald::fleet {
 

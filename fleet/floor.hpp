@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 #include "fleet/etcd_messages.hpp"
 #include "fleet/keys.hpp"
 #include "fleet/view.hpp"

@@ -6,7 +6,7 @@
 #include "health/dns_check.hpp"
 #include "health/process_check.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace {
 
@@ -69,4 +69,4 @@ std::string socket_error_reason(const boost::system::error_code& ec) {
   return m;
 }
 
-}  // namespace health
+}  // namespace herald::health

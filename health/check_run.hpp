@@ -3,12 +3,13 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <utility>
 
-#include "health/asio.hpp"
+#include "base/asio.hpp"
 
 #include "health/check_spec.hpp"
 
-namespace health {
+namespace herald::health {
 
 /// Receives the result of one check run, always from the io_context (never from start_check).
 using CheckDone = std::function<void(CheckResult)>;
@@ -53,7 +54,16 @@ std::shared_ptr<CheckRun> start_maintenance_check(boost::asio::io_context& io,
 std::shared_ptr<CheckRun> start_process_check(boost::asio::io_context& io,
                                               const ProcessCheckSpec& spec, CheckDone done);
 
+/// Makes a run of type R from `args`, starts it and returns it (for cancel()): the starters of
+/// the kinds whose runs need nothing shared (TCP, exec, and any new one) are this one line.
+template <typename R, typename... Args>
+std::shared_ptr<CheckRun> make_started(Args&&... args) {
+  auto run = std::make_shared<R>(std::forward<Args>(args)...);
+  run->start();
+  return run;
+}
+
 /// The text of a socket error as a reason: "connection refused", "network unreachable", ...
 std::string socket_error_reason(const boost::system::error_code& ec);
 
-}  // namespace health
+}  // namespace herald::health

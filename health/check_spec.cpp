@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace health {
+namespace herald::health {
 
 namespace {
 // Brackets an IPv6 literal so that "addr:port" stays readable.
@@ -34,4 +34,4 @@ std::string describe(const CheckSpec& spec) {
   return std::visit(Visitor{}, spec);
 }
 
-}  // namespace health
+}  // namespace herald::health

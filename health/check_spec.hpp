@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-namespace health {
+namespace herald::health {
 
 using Duration = std::chrono::nanoseconds;
 
@@ -112,4 +112,4 @@ struct ServiceSpec {
   bool operator==(const ServiceSpec&) const = default;
 };
 
-}  // namespace health
+}  // namespace herald::health

@@ -19,7 +19,7 @@
 #include "health/dns_wire.hpp"
 #include "health/format.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -392,4 +392,4 @@ std::shared_ptr<CheckRun> start_dns_check(asio::io_context& io, const DnsCheckSp
                    timeout, std::move(done));
 }
 
-}  // namespace health
+}  // namespace herald::health

@@ -5,11 +5,11 @@
 #include <functional>
 #include <memory>
 
-#include "health/asio.hpp"
+#include "base/asio.hpp"
 #include "health/check_run.hpp"
 #include "health/check_spec.hpp"
 
-namespace health {
+namespace herald::health {
 
 struct DnsChannel;
 
@@ -53,4 +53,4 @@ class DnsChecker final : public Checker {
   std::shared_ptr<DnsChannel> ch_;
 };
 
-}  // namespace health
+}  // namespace herald::health

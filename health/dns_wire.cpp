@@ -13,7 +13,7 @@
 
 #include "health/format.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace {
 
@@ -221,4 +221,4 @@ std::optional<std::string> rtt_violation(Duration rtt, std::optional<Duration> b
   return fmt::format("rtt {} > {}", format_duration(rtt), format_duration(*bound));
 }
 
-}  // namespace health
+}  // namespace herald::health

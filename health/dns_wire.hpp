@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 #include "health/check_spec.hpp"
 
-namespace health {
+namespace herald::health {
 
 /// The question of a query (RFC 1035 4.1.2) in numeric form.
 struct DnsQuestion {
@@ -65,4 +65,4 @@ DnsVerdict judge_dns_reply(std::span<const std::uint8_t> reply, const DnsProbe& 
 /// "rtt 812ms > 300ms" when `rtt` exceeds `bound`, nullopt otherwise.
 std::optional<std::string> rtt_violation(Duration rtt, std::optional<Duration> bound);
 
-}  // namespace health
+}  // namespace herald::health

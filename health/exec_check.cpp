@@ -22,7 +22,7 @@
 #include "health/exec_spawn.hpp"
 #include "health/format.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace {
 
@@ -244,9 +244,7 @@ class ExecRun final : public CheckRun, public std::enable_shared_from_this<ExecR
 
 std::shared_ptr<CheckRun> start_exec_check(asio::io_context& io, const ExecCheckSpec& spec,
                                            Duration timeout, CheckDone done) {
-  auto run = std::make_shared<ExecRun>(io, spec, timeout, std::move(done));
-  run->start();
-  return run;
+  return make_started<ExecRun>(io, spec, timeout, std::move(done));
 }
 
-}  // namespace health
+}  // namespace herald::health

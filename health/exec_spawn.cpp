@@ -16,7 +16,7 @@
 
 extern char** environ;
 
-namespace health {
+namespace herald::health {
 
 namespace {
 
@@ -146,4 +146,4 @@ herald::Expected<pid_t, std::string> spawn_unprivileged(const std::vector<std::s
   return herald::unexpected(fmt::format("cannot start {}: {}: {}", argv[0], step_name(step), std::strerror(e.err)));
 }
 
-}  // namespace health
+}  // namespace herald::health

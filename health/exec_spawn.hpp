@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 
-namespace health {
+namespace herald::health {
 
 /// Forks and executes `argv` (argv[0] looked up in PATH when it has no '/'; environment
 /// inherited). The child gets, before exec:
@@ -26,4 +26,4 @@ namespace health {
 /// empty.
 herald::Expected<pid_t, std::string> spawn_unprivileged(const std::vector<std::string>& argv, int out_fd);
 
-}  // namespace health
+}  // namespace herald::health

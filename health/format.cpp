@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-namespace health {
+namespace herald::health {
 
 std::string format_utc(std::chrono::system_clock::time_point t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -24,4 +24,4 @@ std::string format_duration(Duration d) {
   return fmt::format("{}s", ms / 1000);
 }
 
-}  // namespace health
+}  // namespace herald::health

@@ -5,7 +5,7 @@
 
 #include "health/check_spec.hpp"
 
-namespace health {
+namespace herald::health {
 
 /// A wall time as "2026-11-29T10:23:45Z" (UTC, second precision).
 std::string format_utc(std::chrono::system_clock::time_point t);
@@ -13,4 +13,4 @@ std::string format_utc(std::chrono::system_clock::time_point t);
 /// A duration for humans: "812ms", "2s", "12.5s".
 std::string format_duration(Duration d);
 
-}  // namespace health
+}  // namespace herald::health

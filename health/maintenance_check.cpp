@@ -7,7 +7,7 @@
 
 #include "health/check_run.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace {
 
@@ -35,4 +35,4 @@ std::shared_ptr<CheckRun> start_maintenance_check(boost::asio::io_context& io,
   return run;
 }
 
-}  // namespace health
+}  // namespace herald::health

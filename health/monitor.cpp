@@ -9,7 +9,7 @@
 #include "health/dns_wire.hpp"
 #include "health/process_check.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace asio = boost::asio;
 
@@ -210,7 +210,7 @@ void Monitor::apply(const std::shared_ptr<Service>& s, CoreActions actions) {
 
 // A check answered in time cancels its timeout and the service timer's round deadline; without
 // this the process would wake up once more per round, at that deadline, to find nothing to do
-// (bgp/transport_settle.hpp). Only done when nothing else of ours would wake the process before
+// (base/reactor_settle.hpp). Only done when nothing else of ours would wake the process before
 // the cancelled deadline anyway (no round in flight, next round later): otherwise it would cost
 // a system call per result for nothing (many services checked often).
 void Monitor::settle_kernel_timer(std::chrono::steady_clock::time_point cancelled_deadline) {
@@ -297,4 +297,4 @@ void Monitor::replace(std::vector<ServiceSpec> services) {
   services_ = std::move(next);
 }
 
-}  // namespace health
+}  // namespace herald::health

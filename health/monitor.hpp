@@ -11,14 +11,14 @@
 #include <string>
 #include <vector>
 
-#include "bgp/expected.hpp"
-#include "bgp/transport_settle.hpp"
-#include "health/asio.hpp"
+#include "base/expected.hpp"
+#include "base/reactor_settle.hpp"
+#include "base/asio.hpp"
 #include "health/check_run.hpp"
 #include "health/check_spec.hpp"
 #include "health/service_core.hpp"
 
-namespace health {
+namespace herald::health {
 
 /// The last result of one check of a service.
 struct CheckStatus {
@@ -109,4 +109,4 @@ class Monitor {
   bool running_ = false;
 };
 
-}  // namespace health
+}  // namespace herald::health

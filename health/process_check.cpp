@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-namespace health {
+namespace herald::health {
 
 namespace asio = boost::asio;
 
@@ -170,4 +170,4 @@ std::shared_ptr<CheckRun> start_process_check(asio::io_context& io, const Proces
   return run;
 }
 
-}  // namespace health
+}  // namespace herald::health

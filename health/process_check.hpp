@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "bgp/expected.hpp"
-#include "health/asio.hpp"
+#include "base/expected.hpp"
+#include "base/asio.hpp"
 #include "health/check_run.hpp"
 #include "health/check_spec.hpp"
 
-namespace health {
+namespace herald::health {
 
 /// The PID a pidfile holds: decimal digits, optionally surrounded by blanks and a final newline,
 /// between 1 and the largest pid_t. Anything else is an error saying what was found.
@@ -51,4 +51,4 @@ class ProcessChecker final : public Checker {
   std::shared_ptr<ProcessWatch> w_;
 };
 
-}  // namespace health
+}  // namespace herald::health

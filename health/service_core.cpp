@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-namespace health {
+namespace herald::health {
 
 using std::chrono::steady_clock;
 
@@ -321,4 +321,4 @@ void ServiceCore::publish(Instant now, const std::string& why, CoreActions& out,
   reason_ = reason;
 }
 
-}  // namespace health
+}  // namespace herald::health

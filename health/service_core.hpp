@@ -12,7 +12,7 @@
 #include "health/check_spec.hpp"
 #include "health/format.hpp"
 
-namespace health {
+namespace herald::health {
 
 /// The state of a service, the one enum of herald for it: health reports it (Drained: a
 /// maintenance file, withdrawn on purpose, not failed), and the daemon's service policy
@@ -182,4 +182,4 @@ class ServiceCore {
   std::vector<std::optional<CheckResult>> last_;
 };
 
-}  // namespace health
+}  // namespace herald::health

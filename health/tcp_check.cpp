@@ -7,7 +7,7 @@
 #include "health/check_run.hpp"
 #include "health/format.hpp"
 
-namespace health {
+namespace herald::health {
 
 namespace {
 
@@ -71,9 +71,7 @@ class TcpRun final : public CheckRun, public std::enable_shared_from_this<TcpRun
 
 std::shared_ptr<CheckRun> start_tcp_check(asio::io_context& io, const TcpCheckSpec& spec,
                                           Duration timeout, CheckDone done) {
-  auto run = std::make_shared<TcpRun>(io, spec, timeout, std::move(done));
-  run->start();
-  return run;
+  return make_started<TcpRun>(io, spec, timeout, std::move(done));
 }
 
-}  // namespace health
+}  // namespace herald::health

@@ -3,7 +3,7 @@
 #include <string>
 #include <variant>
 
-#include "bgp/expected.hpp"
+#include "base/expected.hpp"
 
 namespace herald::netlink {
 

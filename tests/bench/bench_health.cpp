@@ -32,6 +32,8 @@
 #include "health/check_run.hpp"
 #include "health/dns_check.hpp"
 
+namespace health = herald::health;
+
 namespace {
 
 double thread_cpu_seconds() {

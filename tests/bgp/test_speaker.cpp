@@ -40,7 +40,7 @@ struct Events {
   std::vector<std::string> sessions;
   SpeakerObserver observer() {
     SpeakerObserver o;
-    o.log = [this](LogLevel, std::string_view peer, std::string_view text) {
+    o.log = [this](herald::LogLevel, std::string_view peer, std::string_view text) {
       lines.push_back(std::string(peer) + ": " + std::string(text));
     };
     o.session = [this](std::string_view peer, bool up, std::string_view) {

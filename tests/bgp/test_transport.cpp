@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "bgp/transport_asio.hpp"
+#include "base/asio.hpp"
 #include "bgp/transport_connection.hpp"
 #include "bgp/transport_listener.hpp"
 #include "bgp/transport_socket_options.hpp"

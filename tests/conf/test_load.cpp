@@ -69,7 +69,7 @@ type = "tcp"
   CHECK(c.global.control_socket == "/run/herald/control.sock");
   REQUIRE(c.global.metrics);
   CHECK(c.global.metrics->port == 9179);
-  CHECK(c.global.log_level == conf::LogLevel::Info);
+  CHECK(c.global.log_level == LogLevel::info);
   CHECK(c.global.user == "herald");
   CHECK(c.global.drain_on_shutdown);
   const conf::PeerConfig& p = c.peers[0];
@@ -313,7 +313,7 @@ TEST_CASE("global values: listen, metrics, logging, paths") {
                      "log-format = \"json\"\nuser = \"\"\nshutdown-timeout = \"1m\"\n"));
   CHECK(c.global.listen.empty());
   CHECK_FALSE(c.global.metrics);
-  CHECK(c.global.log_level == conf::LogLevel::Debug);
+  CHECK(c.global.log_level == LogLevel::debug);
   CHECK(c.global.log_format == conf::LogFormat::Json);
   CHECK(c.global.user.empty());
   CHECK(c.global.shutdown_timeout == 60s);
@@ -567,7 +567,7 @@ TEST_CASE("load_file: real files, size limit, error list formatting") {
 }
 
 TEST_CASE("enum spellings match the config words") {
-  CHECK(conf::to_string(conf::LogLevel::Warning) == "warning");
+  CHECK(to_string(LogLevel::warning) == "warning");
   CHECK(conf::to_string(conf::PeerMode::Passive) == "passive");
   CHECK(conf::to_string(conf::BgpRole::RouteServerClient) == "rs-client");
   CHECK(conf::to_string(conf::CheckType::MaintenanceFile) == "maintenance-file");

@@ -158,11 +158,3 @@ TEST_CASE("DNS words: qtype, qclass, rcode, names") {
   for (int i = 0; i < 5; ++i) long_name += std::string(60, 'x') + ".";
   CHECK(check_dns_name(long_name).error().find("longer than 255 octets") != std::string::npos);
 }
-
-TEST_CASE("edit distance") {
-  CHECK(edit_distance("hold-time", "hold-time") == 0);
-  CHECK(edit_distance("hold-tme", "hold-time") == 1);
-  CHECK(edit_distance("holdtime", "hold-time") == 1);
-  CHECK(edit_distance("", "abc") == 3);
-  CHECK(edit_distance("kitten", "sitting") == 3);
-}

@@ -12,8 +12,7 @@
 #include <type_traits>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-
+#include "base/asio.hpp"
 #include "daemon/control_client.hpp"
 #include "daemon/control_server.hpp"
 #include "temp_dir.hpp"

@@ -95,7 +95,7 @@ next-hop-v4 = "192.0.2.9"
 
 TEST_CASE("controller_config: log-format auto is native journal under systemd, text elsewhere") {
   conf::GlobalConfig g;
-  g.log_level = conf::LogLevel::Warning;
+  g.log_level = LogLevel::warning;
   CHECK(g.log_format == conf::LogFormat::Auto);  // the default
   auto under_systemd = daemon::log_options(g, /*stderr_is_journal=*/true);
   CHECK(under_systemd.format == log::Format::journal);

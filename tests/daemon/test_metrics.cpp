@@ -2,7 +2,7 @@
 // promtool's verdict when it is installed, and the HTTP endpoint over a real loopback socket.
 #include <doctest/doctest.h>
 
-#include "daemon/asio.hpp"
+#include "base/asio.hpp"
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>

@@ -70,7 +70,7 @@ TEST_CASE("restart refusal: the global keys a reload cannot apply, by name") {
   CHECK(daemon::restart_refusal(a, a).empty());
   auto b = a;
   b.drain_on_shutdown = false;  // applies on reload
-  b.log_level = conf::LogLevel::Debug;
+  b.log_level = LogLevel::debug;
   CHECK(daemon::restart_refusal(a, b).empty());
   b.local_as = 64999;
   b.user = "nobody";

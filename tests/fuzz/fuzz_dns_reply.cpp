@@ -9,6 +9,8 @@
 
 #include "health/dns_wire.hpp"
 
+namespace health = herald::health;
+
 namespace {
 
 const health::DnsProbe& probe(bool expect_value) {

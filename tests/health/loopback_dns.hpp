@@ -16,6 +16,8 @@
 
 #include "health/check_spec.hpp"
 
+namespace health = herald::health;
+
 namespace health_test {
 
 class LoopbackUdp {

@@ -10,6 +10,8 @@
 #include "health/check_run.hpp"
 #include "tests/health/loopback_dns.hpp"
 
+namespace health = herald::health;
+
 using namespace std::chrono_literals;
 
 namespace {

@@ -11,6 +11,8 @@
 #include "health/dns_check.hpp"
 #include "tests/health/loopback_dns.hpp"
 
+namespace health = herald::health;
+
 using namespace std::chrono_literals;
 
 namespace {

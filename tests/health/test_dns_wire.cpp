@@ -6,6 +6,8 @@
 
 #include "health/dns_wire.hpp"
 
+namespace health = herald::health;
+
 using namespace std::chrono_literals;
 using health::DnsVerdictKind;
 using Bytes = std::vector<std::uint8_t>;

@@ -11,6 +11,8 @@
 
 #include "health/check_run.hpp"
 
+namespace health = herald::health;
+
 using namespace std::chrono_literals;
 
 namespace {

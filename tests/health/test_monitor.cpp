@@ -7,6 +7,8 @@
 
 #include "health/monitor.hpp"
 
+namespace health = herald::health;
+
 using namespace std::chrono_literals;
 using health::ServiceState;
 

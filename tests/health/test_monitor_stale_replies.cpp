@@ -13,6 +13,8 @@
 #include "health/monitor.hpp"
 #include "tests/health/loopback_dns.hpp"
 
+namespace health = herald::health;
+
 using namespace std::chrono_literals;
 
 namespace {

@@ -17,6 +17,7 @@
 #include "health/monitor.hpp"
 #include "health/process_check.hpp"
 
+namespace health = herald::health;
 using namespace std::chrono_literals;
 using health::ServiceState;
 

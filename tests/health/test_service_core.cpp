@@ -5,6 +5,8 @@
 
 #include "health/service_core.hpp"
 
+namespace health = herald::health;
+
 using namespace std::chrono_literals;
 using health::CheckResult;
 using health::ServiceCore;

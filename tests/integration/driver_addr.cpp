@@ -13,15 +13,12 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "base/asio.hpp"
 #include "netlink/address_binder.hpp"
 #include "netlink/libnl_backend.hpp"
 

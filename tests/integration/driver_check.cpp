@@ -18,6 +18,8 @@
 #include "health/format.hpp"
 #include "health/monitor.hpp"
 
+namespace health = herald::health;
+
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 

@@ -16,8 +16,6 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif
 #include <CLI/CLI.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/system_timer.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "base/asio.hpp"
 #include "fleet/etcd_client.hpp"
 #include "fleet/floor_round.hpp"
 #include "fleet/publisher.hpp"

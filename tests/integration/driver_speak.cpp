@@ -39,12 +39,8 @@
 
 #include <fmt/format.h>
 
+#include "base/asio.hpp"
 #include "bgp/speaker.hpp"
-
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/streambuf.hpp>
 
 namespace asio = boost::asio;
 using namespace herald::bgp;
@@ -279,16 +275,6 @@ nlohmann::json status_json(const Speaker& speaker) {
   return json{{"peers", peers}, {"routes", speaker.routes().size()}, {"rss_kib", rss_kib()}};
 }
 
-const char* level_name(LogLevel l) {
-  switch (l) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Warning: return "warning";
-    case LogLevel::Error: return "error";
-  }
-  return "?";
-}
-
 // Reads stdin line by line and runs the commands.
 class Console {
  public:
@@ -420,10 +406,10 @@ int main(int argc, char** argv) {
   asio::io_context io;
   const auto t0 = std::chrono::steady_clock::now();
   SpeakerObserver obs;
-  obs.log = [t0](LogLevel level, std::string_view peer, std::string_view text) {
+  obs.log = [t0](herald::LogLevel level, std::string_view peer, std::string_view text) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::string line = peer.empty() ? fmt::format("{:9.3f} {}: {}\n", t, level_name(level), text)
-                                    : fmt::format("{:9.3f} {}: peer {}: {}\n", t, level_name(level), peer, text);
+    std::string line = peer.empty() ? fmt::format("{:9.3f} {}: {}\n", t, to_string(level), text)
+                                    : fmt::format("{:9.3f} {}: peer {}: {}\n", t, to_string(level), peer, text);
     std::fwrite(line.data(), 1, line.size(), stderr);
   };
   obs.session = [t0](std::string_view peer, bool up, std::string_view reason) {

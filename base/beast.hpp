@@ -1,12 +1,16 @@
-// The one header through which daemon/ code includes Boost.Beast's HTTP parser (for /metrics),
-// with the same silenced false positive as daemon/asio.hpp, on which Beast is built.
+// The one place herald includes Boost.Beast (its HTTP parser for /metrics, its HTTP client for
+// fleet/'s etcd client), with the same silenced false positive as base/asio.hpp, on which Beast
+// is built. Asio's OpenSSL layer is apart, in base/beast_ssl.hpp: including it makes a program
+// link OpenSSL, which /metrics does not need.
 #pragma once
-#include "daemon/asio.hpp"
+#include "base/asio.hpp"
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif
+#include <boost/beast/core.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>

@@ -8,7 +8,7 @@
 #pragma once
 #include <chrono>
 
-#include "bgp/transport_asio.hpp"
+#include "base/asio.hpp"
 
 namespace herald {
 
