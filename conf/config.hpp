@@ -256,6 +256,9 @@ struct ServiceConfig {
   std::vector<CheckConfig> checks;    // empty: the service is always up
   ServicePolicy policy;
   std::optional<ServiceFleet> fleet;  // nullopt: no [service.fleet], the floor never holds it
+  // units: the systemd units (e.g. "unbound.service") whose stop drains this service
+  // ("heraldctl drain --unit NAME"); a drain held by a unit is distinct from the operator's.
+  std::vector<std::string> units;
   bool operator==(const ServiceConfig&) const = default;
 };
 

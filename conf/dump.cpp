@@ -160,6 +160,7 @@ void service(std::string& o, const ServiceConfig& s) {
     o += fmt::format("prefixes-file = {}  # {} prefixes: {} IPv4, {} IPv6\n", q(*s.prefixes_file),
                      s.file_prefixes, v4, s.file_prefixes - v4);
   }
+  if (!s.units.empty()) o += fmt::format("units = {}\n", list(s.units, [](const std::string& u) { return u; }));
   const AddressBinding& a = s.address;
   o += "\n[service.address]\n";
   o += fmt::format("bind = {}\n", b(a.bind));
