@@ -90,6 +90,7 @@ class Controller {
   nlohmann::json handle(const control::Command& cmd, const control::Caller& caller);
   nlohmann::json do_drain(const control::Drain& d, const control::Caller& caller);
   nlohmann::json do_undrain(const control::Undrain& d, const control::Caller& caller);
+  std::vector<std::string> services_of_unit(const std::string& unit) const;  // `units` lists it
   nlohmann::json do_clear_hold(const control::ClearHold& c, const control::Caller& caller);
   nlohmann::json do_steer(const std::string& service, std::optional<PersistentState::Steering> s,
                           const control::Caller& caller);

@@ -2,8 +2,8 @@
 //
 //   heraldctl [--socket PATH] [--timeout SECONDS] [--json] COMMAND
 //   heraldctl status
-//   heraldctl drain SERVICE | --all [--reason TEXT]
-//   heraldctl undrain SERVICE | --all
+//   heraldctl drain SERVICE | --all | --unit UNIT [--reason TEXT]
+//   heraldctl undrain SERVICE | --all | --unit UNIT
 //   heraldctl steer SERVICE --prepend N [--med M] | --med M | --clear
 //   heraldctl clear-hold SERVICE
 //   heraldctl reload
@@ -133,18 +133,26 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "show peers, services and checks");
 
   std::string service;
+  std::string unit;
   bool all = false;
   std::string reason;
   auto* drain = app.add_subcommand("drain", "withdraw a service's prefixes until undrained");
   auto* drain_svc = drain->add_option("service", service, "service name");
   auto* drain_all = drain->add_flag("--all", all, "drain every service");
   drain_svc->excludes(drain_all);
+  auto* drain_unit = drain->add_option("--unit", unit,
+                                       "drain held by this systemd unit (its services' `units`); "
+                                       "distinct from an operator's drain");
+  drain_unit->excludes(drain_svc)->excludes(drain_all);
   drain->add_option("-r,--reason", reason, "why (shown in status and logs)");
 
   auto* undrain = app.add_subcommand("undrain", "announce a drained service again (if healthy)");
   auto* undrain_svc = undrain->add_option("service", service, "service name");
   auto* undrain_all = undrain->add_flag("--all", all, "undrain every service");
   undrain_svc->excludes(undrain_all);
+  auto* undrain_unit = undrain->add_option("--unit", unit,
+                                           "remove only this unit's drain; other holders keep theirs");
+  undrain_unit->excludes(undrain_svc)->excludes(undrain_all);
 
   std::optional<int> prepend;
   std::optional<std::uint32_t> med;
@@ -168,8 +176,8 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    if ((*drain || *undrain) && service.empty() && !all) {
-      throw CLI::ValidationError("give a SERVICE or --all");
+    if ((*drain || *undrain) && service.empty() && !all && unit.empty()) {
+      throw CLI::ValidationError("give a SERVICE, --all or --unit UNIT");
     }
     if (*steer && !clear && !prepend && !med) {
       throw CLI::ValidationError("give --prepend and/or --med, or --clear");
@@ -182,7 +190,7 @@ int main(int argc, char** argv) {
   using namespace herald::control;
   auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
   auto run = [&](const Command& cmd) { return run_command(socket, timeout, cmd, json_out); };
-  Target target{all, all ? std::string() : service};
+  Target target{all, all ? std::string() : service, unit};
   if (*status) return run(Status{});
   if (*drain) return run(Drain{target, reason});
   if (*undrain) return run(Undrain{target});
