@@ -131,10 +131,20 @@ std::optional<std::int64_t> get_int(const json& v, std::int64_t lo, std::int64_t
 }
 
 Expected<Command, std::string> parse_drain(const json& req) {
-  if (auto e = check_fields("drain", req, {"service", "all", "unit", "reason"})) return unexpected(*e);
+  if (auto e = check_fields("drain", req, {"service", "all", "unit", "reason", "wait", "settle_ms"})) return unexpected(*e);
   auto target = get_target("drain", req);
   if (!target) return unexpected(target.error());
-  Drain d{std::move(target.value()), {}};
+  Drain d{std::move(target.value()), {}, false, std::nullopt};
+  if (auto w = req.find("wait"); w != req.end()) {
+    if (!w->is_boolean()) return fail("drain", "\"wait\" must be true or false");
+    d.wait = w->get<bool>();
+  }
+  if (auto st = req.find("settle_ms"); st != req.end()) {
+    auto v = get_int(*st, 0, 3'600'000);
+    if (!v) return fail("drain", "\"settle_ms\" must be an integer 0..3600000");
+    if (!d.wait) return fail("drain", "\"settle_ms\" needs \"wait\"");
+    d.settle_ms = *v;
+  }
   if (auto r = req.find("reason"); r != req.end()) {
     if (!r->is_string()) return fail("drain", "\"reason\" must be a string");
     d.reason = r->get<std::string>();
@@ -297,6 +307,8 @@ json to_json(const Command& cmd) {
     json operator()(const Drain& d) const {
       json j = target(d.target, "drain");
       if (!d.reason.empty()) j["reason"] = d.reason;
+      if (d.wait) j["wait"] = true;
+      if (d.settle_ms) j["settle_ms"] = *d.settle_ms;
       return j;
     }
     json operator()(const Undrain& u) const { return target(u.target, "undrain"); }

@@ -363,6 +363,16 @@ TEST_CASE("services: duplicates, families, health timing, address binding") {
             .find("expected an interface name") != std::string::npos);
 }
 
+TEST_CASE("drain-settle: the wait of drain --wait after the withdrawal, 1s unless given") {
+  CHECK(load_ok(kBase).global.drain_settle == 1s);
+  CHECK(load_ok(kBase.substr(0, kBase.find("[[peer]]")) + "drain-settle = \"2500ms\"\n" +
+                kBase.substr(kBase.find("[[peer]]")))
+            .global.drain_settle == 2500ms);
+  CHECK(errors(kBase.substr(0, kBase.find("[[peer]]")) + "drain-settle = \"2h\"\n" +
+               kBase.substr(kBase.find("[[peer]]"))) ==
+        "t.toml:5:16: global.drain-settle: expected a duration of at most 1h\n");
+}
+
 TEST_CASE("service units: the systemd units whose drain --unit drains the service") {
   const std::string svc = "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n";
   CHECK(load_ok(kBase + svc).services[0].units.empty());

@@ -78,12 +78,12 @@ json reply_of(Client& c) {
 TEST_CASE("a command reaches the handler with the caller's credentials") {
   Harness h;
   Client c = h.connect();
-  auto r = c.request(Drain{Target{false, "dns", {}}, "maint"});
+  auto r = c.request(Drain{Target{false, "dns", {}}, "maint", false, std::nullopt});
   REQUIRE(r.has_value());
   CHECK(*r == json{{"ok", true}, {"cmd", "drain"}});
   std::lock_guard lock(h.mutex);
   REQUIRE(h.seen.size() == 1);
-  CHECK(h.seen[0] == Command{Drain{Target{false, "dns", {}}, "maint"}});
+  CHECK(h.seen[0] == Command{Drain{Target{false, "dns", {}}, "maint", false, std::nullopt}});
   CHECK(h.last_caller.uid == ::getuid());
   CHECK(h.last_caller.gid == ::getgid());
   CHECK(h.last_caller.pid == ::getpid());
@@ -106,10 +106,10 @@ TEST_CASE("malformed requests get an error, skip the handler, and the connection
 TEST_CASE("handler errors and exceptions become error replies") {
   Harness h;
   Client c = h.connect();
-  auto r = c.request(Drain{Target{false, "nosuch", {}}, ""});
+  auto r = c.request(Drain{Target{false, "nosuch", {}}, "", false, std::nullopt});
   REQUIRE(r.has_value());
   CHECK(*r == json{{"ok", false}, {"error", "drain: unknown service \"nosuch\""}});
-  r = c.request(Drain{Target{false, "boom", {}}, ""});
+  r = c.request(Drain{Target{false, "boom", {}}, "", false, std::nullopt});
   REQUIRE(r.has_value());
   CHECK(*r == json{{"ok", false}, {"error", "internal error: controller exploded"}});
   CHECK(c.request(Status{}).has_value());
@@ -220,7 +220,7 @@ TEST_CASE("a full table of idle connections still admits a newcomer: the oldest 
   }
   REQUIRE(h.on_loop([&] { return h.server->connections(); }) == 4);
   Client c = h.connect();
-  auto r = c.request(Drain{Target{false, "dns", {}}, ""});
+  auto r = c.request(Drain{Target{false, "dns", {}}, "", false, std::nullopt});
   REQUIRE(r.has_value());
   CHECK((*r)["ok"] == true);
   CHECK(idle[0]->closed_within(5000));
