@@ -30,7 +30,7 @@ void Controller::handle_async(const control::Command& cmd, const control::Caller
   else services = {d->target.service};
   bool withdrawn_before = true;
   for (const auto& name : services)
-    if (const auto* dec = policy_.decision(name); dec && (dec->announced || dec->state != ServiceState::Drained))
+    if (const auto* dec = policy_.decision(name); dec && (dec->announced || dec->state == ServiceState::Up))
       withdrawn_before = false;
   auto r = do_drain(*d, caller);
   if (!r.value("ok", false)) {
@@ -60,7 +60,9 @@ void Controller::check_drain_waits() {
       [this](const std::string& name) -> std::optional<DrainWaits::View> {
         const auto* dec = policy_.decision(name);
         if (!dec) return std::nullopt;
-        return DrainWaits::View{dec->state == ServiceState::Drained, dec->announced};
+        // Down (e.g. the DNS server already dead at its unit's stop) is out of service too: the
+        // wait ends when it is withdrawn; only Up (undrained meanwhile) breaks it.
+        return DrainWaits::View{dec->state != ServiceState::Up, dec->announced};
       },
       Steady::now());
   for (const auto& d : done) {

@@ -22,7 +22,7 @@ class DrainWaits {
 
   // What the policy says of one waited service now (nullopt: no longer configured).
   struct View {
-    bool drained = false;    // in state Drained
+    bool drained = false;    // out of service (Drained, or Down): false once Up again
     bool announced = false;  // its prefixes are still in the routes
   };
   using Lookup = std::function<std::optional<View>(const std::string& service)>;
