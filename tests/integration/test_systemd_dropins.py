@@ -8,7 +8,8 @@
    ExecStop= and ExecStartPost= lines, parsed from the shipped file with %n substituted, run
    exactly in the order systemd runs them around a stop and a start of unbound:
    - ExecStop ("drain --unit unbound.service --wait") returns only once BIRD no longer has the
-     prefixes: checked the moment it returns, before unbound is stopped;
+     prefixes: checked the moment it returns, before unbound is stopped; the unit's drain
+     survives a restart of herald (state file);
    - after unbound starts again, ExecStartPost ("undrain --unit") brings the route back;
    - an operator's drain held across the restart stays: after the unit's undrain the service
      is still drained (holders ["operator"]) and BIRD still has no route for it, checked after
@@ -120,6 +121,19 @@ def test_live() -> None:
         st = site.status()["status"]["services"][0]
         assert st["state"] == "Drained" and st["drain_holders"] == ["unit:unbound.service"], st
         print("ok: ExecStop returned with the prefixes already gone from BIRD (unbound still running)")
+        # The unit's drain is in the state file: a herald restart meanwhile keeps it.
+        site.herald.stop(timeout=10)
+        site.start_herald()
+        harness.wait_for(site.session_up, timeout=20, what="session after herald's restart")
+        # Down while its checks rise after the start, then Drained (not Up) with the unit's hold.
+        harness.wait_for(lambda: site.status()["status"]["services"][0]["state"] != "Down", timeout=20,
+                         what="dns decided after herald's restart")
+        sync(site, 1)
+        routes = site.router_routes()
+        assert hl.PREFIX_V4 not in routes and hl.PREFIX_V6 not in routes, routes
+        st = site.status()["status"]["services"][0]
+        assert st["state"] == "Drained" and st["drain_holders"] == ["unit:unbound.service"], st
+        print("ok: the unit's drain survives a restart of herald")
         site.stop_dns()
         site.start_dns()
         run("ExecStartPost")
