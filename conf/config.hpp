@@ -41,6 +41,9 @@ struct GlobalConfig {
   std::string state_dir = "/var/lib/herald";
   bool drain_on_shutdown = true;         // announce the "drained" policy before withdrawing
   Duration shutdown_timeout = std::chrono::seconds(30);  // upper bound for drain + withdraw
+  // drain-settle: how long "heraldctl drain --wait" waits after the withdrawal was sent to every
+  // peer, for the routers to converge, before it replies (--settle overrides it).
+  Duration drain_settle = std::chrono::seconds(1);
   std::string user = "herald";           // drop privileges to it when started as root; "" : keep
   bool operator==(const GlobalConfig&) const = default;
 };
@@ -256,6 +259,9 @@ struct ServiceConfig {
   std::vector<CheckConfig> checks;    // empty: the service is always up
   ServicePolicy policy;
   std::optional<ServiceFleet> fleet;  // nullopt: no [service.fleet], the floor never holds it
+  // units: the systemd units (e.g. "unbound.service") whose stop drains this service
+  // ("heraldctl drain --unit NAME"); a drain held by a unit is distinct from the operator's.
+  std::vector<std::string> units;
   bool operator==(const ServiceConfig&) const = default;
 };
 

@@ -49,6 +49,7 @@ void global(std::string& o, const GlobalConfig& g) {
   o += fmt::format("log-format = {}\n", q(to_string(g.log_format)));
   o += fmt::format("state-dir = {}\n", q(g.state_dir));
   o += fmt::format("drain-on-shutdown = {}\n", b(g.drain_on_shutdown));
+  o += fmt::format("drain-settle = {}\n", d(g.drain_settle));
   o += fmt::format("shutdown-timeout = {}\n", d(g.shutdown_timeout));
   o += fmt::format("user = {}\n", q(g.user));
 }
@@ -160,6 +161,7 @@ void service(std::string& o, const ServiceConfig& s) {
     o += fmt::format("prefixes-file = {}  # {} prefixes: {} IPv4, {} IPv6\n", q(*s.prefixes_file),
                      s.file_prefixes, v4, s.file_prefixes - v4);
   }
+  if (!s.units.empty()) o += fmt::format("units = {}\n", list(s.units, [](const std::string& u) { return u; }));
   const AddressBinding& a = s.address;
   o += "\n[service.address]\n";
   o += fmt::format("bind = {}\n", b(a.bind));

@@ -132,6 +132,14 @@ void read_global(TableReader& r, GlobalConfig& g, GlobalPositions& pos) {
 
   read_absolute_path(r, "state-dir", g.state_dir);
   r.read("drain-on-shutdown", g.drain_on_shutdown);
+  if (const auto* n = r.get("drain-settle")) {
+    if (auto v = as_duration(ctx, *n, r.key("drain-settle"))) {
+      if (*v > std::chrono::hours(1))
+        ctx.error(where(*n), r.key("drain-settle"), "expected a duration of at most 1h");
+      else
+        g.drain_settle = *v;
+    }
+  }
   if (const auto* n = r.get("shutdown-timeout")) {
     if (auto v = as_duration(ctx, *n, r.key("shutdown-timeout"))) {
       if (v->count() == 0)

@@ -160,6 +160,18 @@ void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos,
     }
   }
 
+  // units = ["unbound.service"]: the units whose drain (heraldctl drain --unit) drains it.
+  r.for_each("units", [&](const toml::node& e, const std::string& key) {
+    if (auto v = as_string(ctx, e, key)) {
+      if (v->empty() || v->find_first_of(" \t\n/") != std::string::npos)
+        ctx.error(where(e), key, fmt::format("expected a systemd unit name (e.g. \"unbound.service\"), got \"{}\"", *v));
+      else if (std::find(s.units.begin(), s.units.end(), *v) != s.units.end())
+        ctx.error(where(e), key, fmt::format("unit \"{}\" is listed twice", *v));
+      else
+        s.units.push_back(*v);
+    }
+  });
+
   sub_table(r, "address", s.address, read_address_binding);
   sub_table(r, "health", s.health, read_health);
   sub_table(r, "flap", s.flap, read_flap);

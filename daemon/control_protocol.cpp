@@ -90,6 +90,16 @@ Expected<std::string, std::string> get_service(std::string_view cmd, const json&
 Expected<Target, std::string> get_target(std::string_view cmd, const json& req) {
   auto svc = req.find("service");
   auto all = req.find("all");
+  if (auto unit = req.find("unit"); unit != req.end()) {
+    if (svc != req.end() || all != req.end()) return fail(cmd, "give one of \"service\", \"all\" or \"unit\"");
+    if (!unit->is_string()) return fail(cmd, "\"unit\" must be a string");
+    auto u = unit->get<std::string>();
+    if (u.empty()) return fail(cmd, "\"unit\" must not be empty");
+    if (u.size() > kMaxServiceBytes) return fail(cmd, fmt::format("\"unit\" longer than {} bytes", kMaxServiceBytes));
+    for (unsigned char c : u)
+      if (c < 0x20 || c == 0x7F) return fail(cmd, "\"unit\" contains control characters");
+    return Target{false, {}, std::move(u)};
+  }
   bool has_all = false;
   if (all != req.end()) {
     if (!all->is_boolean()) return fail(cmd, "\"all\" must be true or false");
@@ -98,11 +108,11 @@ Expected<Target, std::string> get_target(std::string_view cmd, const json& req) 
   if (svc != req.end() && has_all) {
     return fail(cmd, "give either \"service\" or \"all\", not both");
   }
-  if (has_all) return Target{true, {}};
+  if (has_all) return Target{true, {}, {}};
   if (svc == req.end()) return fail(cmd, "needs \"service\" or \"all\"");
   auto name = get_service(cmd, *svc);
   if (!name) return unexpected(name.error());
-  return Target{false, std::move(name.value())};
+  return Target{false, std::move(name.value()), {}};
 }
 
 // An integer in [lo, hi]; JSON floats (2.0) are refused so "prepend":1.5 cannot round silently.
@@ -121,10 +131,20 @@ std::optional<std::int64_t> get_int(const json& v, std::int64_t lo, std::int64_t
 }
 
 Expected<Command, std::string> parse_drain(const json& req) {
-  if (auto e = check_fields("drain", req, {"service", "all", "reason"})) return unexpected(*e);
+  if (auto e = check_fields("drain", req, {"service", "all", "unit", "reason", "wait", "settle_ms"})) return unexpected(*e);
   auto target = get_target("drain", req);
   if (!target) return unexpected(target.error());
-  Drain d{std::move(target.value()), {}};
+  Drain d{std::move(target.value()), {}, false, std::nullopt};
+  if (auto w = req.find("wait"); w != req.end()) {
+    if (!w->is_boolean()) return fail("drain", "\"wait\" must be true or false");
+    d.wait = w->get<bool>();
+  }
+  if (auto st = req.find("settle_ms"); st != req.end()) {
+    auto v = get_int(*st, 0, 3'600'000);
+    if (!v) return fail("drain", "\"settle_ms\" must be an integer 0..3600000");
+    if (!d.wait) return fail("drain", "\"settle_ms\" needs \"wait\"");
+    d.settle_ms = *v;
+  }
   if (auto r = req.find("reason"); r != req.end()) {
     if (!r->is_string()) return fail("drain", "\"reason\" must be a string");
     d.reason = r->get<std::string>();
@@ -136,7 +156,7 @@ Expected<Command, std::string> parse_drain(const json& req) {
 }
 
 Expected<Command, std::string> parse_undrain(const json& req) {
-  if (auto e = check_fields("undrain", req, {"service", "all"})) return unexpected(*e);
+  if (auto e = check_fields("undrain", req, {"service", "all", "unit"})) return unexpected(*e);
   auto target = get_target("undrain", req);
   if (!target) return unexpected(target.error());
   return Command{Undrain{std::move(target.value())}};
@@ -287,6 +307,8 @@ json to_json(const Command& cmd) {
     json operator()(const Drain& d) const {
       json j = target(d.target, "drain");
       if (!d.reason.empty()) j["reason"] = d.reason;
+      if (d.wait) j["wait"] = true;
+      if (d.settle_ms) j["settle_ms"] = *d.settle_ms;
       return j;
     }
     json operator()(const Undrain& u) const { return target(u.target, "undrain"); }
@@ -305,6 +327,8 @@ json to_json(const Command& cmd) {
       json j = {{"cmd", cmd}};
       if (t.all) {
         j["all"] = true;
+      } else if (!t.unit.empty()) {
+        j["unit"] = t.unit;
       } else {
         j["service"] = t.service;
       }

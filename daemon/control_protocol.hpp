@@ -6,6 +6,9 @@
 //   {"cmd":"status"}
 //   {"cmd":"drain","service":"dns","reason":"maintenance"}   or  {"cmd":"drain","all":true,...}
 //   {"cmd":"undrain","service":"dns"}                         or  {"cmd":"undrain","all":true}
+//   {"cmd":"drain",...,"wait":true,"settle_ms":1000}  reply once withdrawn everywhere + settle
+//   {"cmd":"drain","unit":"unbound.service"}  / {"cmd":"undrain","unit":...}: the drain held by
+//       a systemd unit, for the services listing it in `units` (apart from the operator's)
 //   {"cmd":"steer","service":"dns","prepend":2,"med":100}     (at least one of prepend, med)
 //   {"cmd":"steer","service":"dns","clear":true}
 //   {"cmd":"clear-hold","service":"dns"}                       end a flap hold now
@@ -38,10 +41,12 @@ inline constexpr int kMaxPrepend = 16;
 // Where the daemon listens unless configured otherwise.
 inline constexpr std::string_view kDefaultSocketPath = "/run/herald/control.sock";
 
-// Which services a drain/undrain applies to: one named service, or all of them.
+// Which services a drain/undrain applies to: one named service, all of them, or the hold of one
+// systemd unit (the services whose `units` list it).
 struct Target {
   bool all = false;
-  std::string service;  // empty when all
+  std::string service;  // empty when all or unit
+  std::string unit;     // non-empty: the drain held by this unit
   bool operator==(const Target&) const = default;
 };
 
@@ -52,6 +57,10 @@ struct Status {
 struct Drain {
   Target target;
   std::string reason;  // free text from the operator; may be empty
+  // "wait": reply only once the target's prefixes are withdrawn from every peer and the settle
+  // time ("settle_ms", else the configured drain-settle) has passed.
+  bool wait = false;
+  std::optional<std::int64_t> settle_ms;
   bool operator==(const Drain&) const = default;
 };
 struct Undrain {

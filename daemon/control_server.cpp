@@ -143,14 +143,28 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
       send(to_line(error_response(cmd.error())));
       return;
     }
-    nlohmann::json reply;
+    const bool events = std::holds_alternative<Events>(*cmd);
+    auto replied = std::make_shared<bool>(false);
+    std::weak_ptr<Connection> weak = weak_from_this();
+    Reply reply = [weak, replied, events](nlohmann::json r) {
+      if (*replied) return;
+      *replied = true;
+      auto self = weak.lock();
+      if (self && !self->closed_) self->finish(std::move(r), events);
+    };
     try {
-      reply = server_->handler_(*cmd, caller_);
+      server_->handler_(*cmd, caller_, reply);
     } catch (const std::exception& e) {
-      reply = error_response(fmt::format("internal error: {}", e.what()));
+      reply(error_response(fmt::format("internal error: {}", e.what())));
     }
+    // A deferred reply: no reply deadline meanwhile (exempt like a subscriber).
+    if (!*replied && !closed_) server_->set_state(id_, ConnectionTable::State::subscribed);
+  }
+
+  void finish(nlohmann::json reply, bool events) {
     if (!reply.is_object()) reply = error_response("internal error: handler reply is not an object");
-    if (std::holds_alternative<Events>(*cmd)) {
+    if (!subscribed_) server_->set_state(id_, ConnectionTable::State::replying);
+    if (events) {
       auto ok = reply.find("ok");
       if (ok != reply.end() && ok->is_boolean() && ok->get<bool>() && !subscribed_) {
         subscribed_ = true;
@@ -200,7 +214,7 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   std::size_t queued_bytes_ = 0;
 };
 
-Server::Server(asio::io_context& io, Options options, Handler handler)
+Server::Server(asio::io_context& io, Options options, AsyncHandler handler)
     : options_(std::move(options)),
       handler_(std::move(handler)),
       acceptor_(io),
@@ -228,6 +242,14 @@ bool someone_listens(const std::string& path) {
 
 Expected<std::shared_ptr<Server>, std::string> Server::start(asio::io_context& io,
                                                             Options options, Handler handler) {
+  return start(io, std::move(options),
+               AsyncHandler([h = std::move(handler)](const Command& c, const Caller& who, Reply reply) {
+                 reply(h(c, who));
+               }));
+}
+
+Expected<std::shared_ptr<Server>, std::string> Server::start(asio::io_context& io,
+                                                            Options options, AsyncHandler handler) {
   const std::string path = options.path.string();
   auto fail = [&](std::string_view what) {
     return unexpected(fmt::format("control socket {}: {}", path, what));

@@ -77,11 +77,18 @@ class Server : public std::enable_shared_from_this<Server> {
   // Answers one parsed command. Returns the reply object: control::ok_response(...) or
   // control::error_response(...). Exceptions become an error reply.
   using Handler = std::function<nlohmann::json(const Command&, const Caller&)>;
+  // A handler that may answer later ("drain --wait"): it calls `reply` once, now or from a
+  // later event on the loop. Until then the connection has no reply deadline (the client's own
+  // timeout bounds the wait); a client that goes away makes a later reply a no-op.
+  using Reply = std::function<void(nlohmann::json)>;
+  using AsyncHandler = std::function<void(const Command&, const Caller&, Reply reply)>;
 
   // Creates the socket file and starts accepting. The error names the path and the failed step,
   // e.g. "control socket /run/herald/control.sock: another process is listening on it".
   static Expected<std::shared_ptr<Server>, std::string> start(boost::asio::io_context& io,
                                                             Options options, Handler handler);
+  static Expected<std::shared_ptr<Server>, std::string> start(boost::asio::io_context& io,
+                                                            Options options, AsyncHandler handler);
 
   // Sends `event` as one line to every subscribed connection.
   void publish(const nlohmann::json& event);
@@ -92,7 +99,7 @@ class Server : public std::enable_shared_from_this<Server> {
   void stop();
 
   // Internal: use start().
-  Server(boost::asio::io_context& io, Options options, Handler handler);
+  Server(boost::asio::io_context& io, Options options, AsyncHandler handler);
   ~Server();
 
  private:
@@ -105,7 +112,7 @@ class Server : public std::enable_shared_from_this<Server> {
   void drop(Id id, daemon::DropReason reason);
 
   Options options_;
-  Handler handler_;
+  AsyncHandler handler_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   boost::asio::steady_timer retry_;
   // Open connections, owned here until they close (a subscriber may sit idle for hours).

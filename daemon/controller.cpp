@@ -30,7 +30,8 @@ Controller::Controller(asio::io_context& io, std::string config_path, conf::Conf
       state_file_(config_.global.state_dir),
       watchdog_(io),
       shutdown_timer_(io),
-      policy_timer_(io) {}
+      policy_timer_(io),
+      drain_wait_timer_(io) {}
 
 Controller::~Controller() = default;
 
@@ -83,7 +84,9 @@ bool Controller::start() {
   std::error_code ec;
   std::filesystem::create_directories(copts.path.parent_path(), ec);
   auto server = control::Server::start(
-      io_, copts, [this](const control::Command& c, const control::Caller& who) { return handle(c, who); });
+      io_, copts, [this](const control::Command& c, const control::Caller& who, control::Server::Reply reply) {
+        handle_async(c, who, std::move(reply));
+      });
   if (!server) {
     log_.write(log::Level::error, "cannot start", {{"reason", server.error()}});
     abandon_start();

@@ -27,6 +27,7 @@
 #include "daemon/controller_metrics.hpp"
 #include "daemon/controller_prefix_log.hpp"
 #include "daemon/drain_period.hpp"
+#include "daemon/drain_wait.hpp"
 #include "daemon/reload_plan.hpp"
 #include "daemon/service_policy.hpp"
 #include "daemon/log.hpp"
@@ -86,8 +87,14 @@ class Controller {
 
   // --- control ---
   nlohmann::json handle(const control::Command& cmd, const control::Caller& caller);
+  // Every command; "drain --wait" answers later (controller_drain_wait.cpp), the rest at once.
+  void handle_async(const control::Command& cmd, const control::Caller& caller, control::Server::Reply reply);
+  // After each publication and at the settle timer: answers the waits that are over.
+  void check_drain_waits();
+  void arm_drain_wait_timer();  // at drain_waits_.next_wakeup()
   nlohmann::json do_drain(const control::Drain& d, const control::Caller& caller);
   nlohmann::json do_undrain(const control::Undrain& d, const control::Caller& caller);
+  std::vector<std::string> services_of_unit(const std::string& unit) const;  // `units` lists it
   nlohmann::json do_clear_hold(const control::ClearHold& c, const control::Caller& caller);
   nlohmann::json do_steer(const std::string& service, std::optional<PersistentState::Steering> s,
                           const control::Caller& caller);
@@ -118,6 +125,9 @@ class Controller {
   boost::asio::steady_timer shutdown_timer_;
   boost::asio::steady_timer policy_timer_;  // drain-period ends
   std::optional<std::chrono::system_clock::time_point> policy_timer_due_;
+  DrainWaits drain_waits_;  // pending "drain --wait" replies
+  std::map<DrainWaits::Id, std::function<void(const DrainWaits::Done&)>> drain_wait_replies_;
+  boost::asio::steady_timer drain_wait_timer_;  // settle ends
 };
 
 }  // namespace herald::daemon

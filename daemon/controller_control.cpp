@@ -60,6 +60,21 @@ std::string unknown_service_error(std::string_view verb, std::string_view name,
 }
 }  // namespace
 
+std::vector<std::string> Controller::services_of_unit(const std::string& unit) const {
+  std::vector<std::string> out;
+  for (const auto& s : config_.services)
+    if (std::find(s.units.begin(), s.units.end(), unit) != s.units.end()) out.push_back(s.name);
+  return out;
+}
+
+namespace {
+std::string unit_subject(const std::string& unit, const std::vector<std::string>& services) {
+  std::string list;
+  for (const auto& s : services) list += (list.empty() ? "" : ", ") + s;
+  return fmt::format("unit {} ({})", unit, list.empty() ? "no service lists it" : "services " + list);
+}
+}  // namespace
+
 nlohmann::json Controller::do_drain(const control::Drain& d, const control::Caller& caller) {
   PersistentState::DrainRecord rec{d.reason, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  SystemClock::now().time_since_epoch())
@@ -74,6 +89,11 @@ nlohmann::json Controller::do_drain(const control::Drain& d, const control::Call
     keep_since(state_.drain_all);
     state_.drain_all = rec;
     subject = "all services";
+  } else if (!d.target.unit.empty()) {
+    auto it = state_.unit_drains.find(d.target.unit);
+    keep_since(it == state_.unit_drains.end() ? std::nullopt : std::optional(it->second));
+    state_.unit_drains[d.target.unit] = rec;
+    subject = unit_subject(d.target.unit, services_of_unit(d.target.unit));
   } else {
     if (!policy_.decision(d.target.service))
       return control::error_response(unknown_service_error("drain", d.target.service, policy_.services()));
@@ -99,6 +119,10 @@ nlohmann::json Controller::do_undrain(const control::Undrain& d, const control::
     state_.drain_all.reset();
     state_.drained.clear();
     subject = "all services";
+  } else if (!d.target.unit.empty()) {
+    // Only this unit's hold: an operator's own drain of the same services stays.
+    state_.unit_drains.erase(d.target.unit);
+    subject = unit_subject(d.target.unit, services_of_unit(d.target.unit));
   } else {
     if (!policy_.decision(d.target.service))
       return control::error_response(unknown_service_error("undrain", d.target.service, policy_.services()));
@@ -113,6 +137,14 @@ nlohmann::json Controller::do_undrain(const control::Undrain& d, const control::
   nlohmann::json r = {{"message", "undrained " + subject}};
   if (warn) r["warning"] = *warn;
   if (state_.drain_all && !d.target.all) r["warning"] = "drain --all is still in force";
+  if (!d.target.unit.empty()) {
+    std::string held;  // services another holder keeps drained (the operator's drain survives)
+    for (const auto& sc : config_.services)
+      if (std::find(sc.units.begin(), sc.units.end(), d.target.unit) != sc.units.end() &&
+          !drain_holders(state_, sc).empty())
+        held += (held.empty() ? "" : ", ") + sc.name;
+    if (!held.empty()) r["warning"] = "still drained by another holder: " + held;
+  }
   return control::ok_response(r);
 }
 

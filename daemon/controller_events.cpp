@@ -44,6 +44,7 @@ void Controller::publish_routes(std::string_view cause) {
   if (!speaker_) return;
   auto publication = policy_.publish(world());
   speaker_->set_routes(std::move(publication.routes));
+  check_drain_waits();  // the withdrawals are now handed to every established session
   // "peers": the sessions that carry the prefix's family, not every Established one.
   const auto peer_status = speaker_->status();
   const std::size_t peers_v4 = bgp::sessions_carrying(peer_status, bgp::kIpv4Unicast);

@@ -140,7 +140,16 @@ nlohmann::json build_status(const StatusInputs& in) {
                     {"since", log::format_timestamp(SystemClock::time_point(std::chrono::milliseconds(in.state.drain_all->since_ms)))}, {"all", true}};
     } else {
       j["drain"] = nullptr;
+      for (const auto& unit : s->units)
+        if (auto u = in.state.unit_drains.find(unit); u != in.state.unit_drains.end()) {
+          j["drain"] = {{"reason", u->second.reason},
+                        {"since", log::format_timestamp(SystemClock::time_point(std::chrono::milliseconds(u->second.since_ms)))},
+                        {"all", false}, {"unit", unit}};
+          break;
+        }
     }
+    // Every holder of the drain: the service stays drained until the last one undrains.
+    j["drain_holders"] = drain_holders(in.state, *s);
     if (auto it = in.state.steering.find(s->name); it != in.state.steering.end()) {
       j["steering"] = {{"prepend", it->second.prepend}};
       if (it->second.med) j["steering"]["med"] = *it->second.med;

@@ -2,8 +2,8 @@
 //
 //   heraldctl [--socket PATH] [--timeout SECONDS] [--json] COMMAND
 //   heraldctl status
-//   heraldctl drain SERVICE | --all [--reason TEXT]
-//   heraldctl undrain SERVICE | --all
+//   heraldctl drain SERVICE | --all | --unit UNIT [--reason TEXT] [--wait [--settle DURATION]]
+//   heraldctl undrain SERVICE | --all | --unit UNIT
 //   heraldctl steer SERVICE --prepend N [--med M] | --med M | --clear
 //   heraldctl clear-hold SERVICE
 //   heraldctl reload
@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 
+#include "conf/values.hpp"
 #include "daemon/control_client.hpp"
 #include "daemon/control_protocol.hpp"
 #include "daemon/status_render.hpp"
@@ -124,7 +125,9 @@ int main(int argc, char** argv) {
       ->envname("HERALD_CONTROL_SOCKET")
       ->capture_default_str();
   double timeout_s = 10;
-  app.add_option("-t,--timeout", timeout_s, "seconds to wait for herald to accept and to reply")
+  auto* timeout_opt = app.add_option("-t,--timeout", timeout_s,
+                                     "seconds to wait for herald to accept and to reply (drain --wait: "
+                                     "120 unless given; give more than drain-period + settle)")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
   bool json_out = false;
@@ -133,18 +136,35 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "show peers, services and checks");
 
   std::string service;
+  std::string unit;
   bool all = false;
   std::string reason;
   auto* drain = app.add_subcommand("drain", "withdraw a service's prefixes until undrained");
   auto* drain_svc = drain->add_option("service", service, "service name");
   auto* drain_all = drain->add_flag("--all", all, "drain every service");
   drain_svc->excludes(drain_all);
+  auto* drain_unit = drain->add_option("--unit", unit,
+                                       "drain held by this systemd unit (its services' `units`); "
+                                       "distinct from an operator's drain");
+  drain_unit->excludes(drain_svc)->excludes(drain_all);
   drain->add_option("-r,--reason", reason, "why (shown in status and logs)");
+  bool wait = false;
+  std::string settle;
+  drain->add_flag("--wait", wait,
+                  "reply only once the prefixes are withdrawn from every peer (after drain-period) "
+                  "and the settle time has passed");
+  drain->add_option("--settle", settle, "with --wait: time for routers to converge (e.g. 2s; default: drain-settle)")
+      ->check([](const std::string& v) -> std::string {
+        return herald::conf::parse_duration(v) ? "" : "expected a duration like 1s or 500ms";
+      });
 
   auto* undrain = app.add_subcommand("undrain", "announce a drained service again (if healthy)");
   auto* undrain_svc = undrain->add_option("service", service, "service name");
   auto* undrain_all = undrain->add_flag("--all", all, "undrain every service");
   undrain_svc->excludes(undrain_all);
+  auto* undrain_unit = undrain->add_option("--unit", unit,
+                                           "remove only this unit's drain; other holders keep theirs");
+  undrain_unit->excludes(undrain_svc)->excludes(undrain_all);
 
   std::optional<int> prepend;
   std::optional<std::uint32_t> med;
@@ -168,8 +188,8 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    if ((*drain || *undrain) && service.empty() && !all) {
-      throw CLI::ValidationError("give a SERVICE or --all");
+    if ((*drain || *undrain) && service.empty() && !all && unit.empty()) {
+      throw CLI::ValidationError("give a SERVICE, --all or --unit UNIT");
     }
     if (*steer && !clear && !prepend && !med) {
       throw CLI::ValidationError("give --prepend and/or --med, or --clear");
@@ -182,9 +202,20 @@ int main(int argc, char** argv) {
   using namespace herald::control;
   auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
   auto run = [&](const Command& cmd) { return run_command(socket, timeout, cmd, json_out); };
-  Target target{all, all ? std::string() : service};
+  Target target{all, all ? std::string() : service, unit};
   if (*status) return run(Status{});
-  if (*drain) return run(Drain{target, reason});
+  if (*drain) {
+    if (!settle.empty() && !wait) {
+      std::cerr << "heraldctl: --settle needs --wait\n";
+      return kExitUsage;
+    }
+    std::optional<std::int64_t> settle_ms;
+    if (!settle.empty())
+      settle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*herald::conf::parse_duration(settle)).count();
+    // A wait lasts drain-period + settle: longer than the default timeout for a reply.
+    if (wait && timeout_opt->count() == 0) timeout = std::chrono::seconds(120);
+    return run(Drain{target, reason, wait, settle_ms});
+  }
   if (*undrain) return run(Undrain{target});
   if (*steer) {
     if (clear) return run(SteerClear{service});

@@ -24,12 +24,26 @@ std::optional<bgp::RouteAttributes> announced_attributes(const conf::StatePolicy
   return a;
 }
 
+std::vector<std::string> drain_holders(const PersistentState& state, const conf::ServiceConfig& service) {
+  std::vector<std::string> holders;
+  if (state.drain_all) holders.emplace_back("all");
+  if (state.drained.count(service.name)) holders.emplace_back("operator");
+  for (const auto& unit : service.units)
+    if (state.unit_drains.count(unit)) holders.push_back("unit:" + unit);
+  return holders;
+}
+
 namespace {
 
+std::string with_reason(std::string text, const std::string& reason) {
+  return reason.empty() ? text : text + ": " + reason;
+}
+
 // The state and its reason, by the precedence in the header.
-std::pair<ServiceState, std::string> decide(std::string_view name, const HealthInput& health,
+std::pair<ServiceState, std::string> decide(const conf::ServiceConfig& cfg, const HealthInput& health,
                                             const AddressInput& address, const PolicyWorld& world) {
   const PersistentState& op = *world.operator_state;
+  const std::string& name = cfg.name;
   if (!address.ready) return {ServiceState::Down, address.reason};
   if (health.state == ServiceState::Down) return {ServiceState::Down, health.reason};
   if (health.state == ServiceState::Drained) return {ServiceState::Drained, "maintenance: " + health.reason};
@@ -38,6 +52,9 @@ std::pair<ServiceState, std::string> decide(std::string_view name, const HealthI
                                        (op.drain_all->reason.empty() ? "" : ": " + op.drain_all->reason)};
   if (auto it = op.drained.find(std::string(name)); it != op.drained.end())
     return {ServiceState::Drained, "drained by operator" + (it->second.reason.empty() ? "" : ": " + it->second.reason)};
+  for (const auto& unit : cfg.units)
+    if (auto it = op.unit_drains.find(unit); it != op.unit_drains.end())
+      return {ServiceState::Drained, with_reason("drained by unit " + unit, it->second.reason)};
   if (world.shutdown == Shutdown::Draining) return {ServiceState::Drained, "herald is shutting down"};
   return {ServiceState::Up, health.reason};
 }
@@ -78,8 +95,9 @@ std::vector<PolicyEvent> ServicePolicy::evaluate(std::string_view service, const
   std::vector<PolicyEvent> events;
   Entry* e = find(service);
   if (!e) return events;
-  auto [next, why] = decide(service, health, address, world);
+  auto [next, why] = decide(*e->cfg, health, address, world);
   auto& d = e->d;
+  d.drain_holders = drain_holders(*world.operator_state, *e->cfg);
   e->drain_start.update(next, persisted_drain_start(*world.operator_state, service), now);
   d.drain_began = e->drain_start.began();
   if (next == d.state && d.changes > 0) {

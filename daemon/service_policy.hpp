@@ -13,7 +13,9 @@
 //   Down    addresses missing / interface down (the route would black-hole traffic);
 //   Down    health checks failing (or a flap hold);
 //   Drained a maintenance file (health Drained);
-//   Drained drain --all (a fail-safe drain is one), then a drain of this service;
+//   Drained while any drain holder holds it (drain_holders()): drain --all (a fail-safe drain
+//           is one), the operator's drain of this service, a drain of a unit it lists in
+//           `units` (heraldctl drain --unit); undraining one holder leaves the others' holds;
 //   Drained shutdown with drain-on-shutdown;
 //   Up      otherwise.
 // Each state maps to its [service.policy.STATE] (announce with attributes, or withdraw). A
@@ -100,6 +102,7 @@ struct ServiceDecision {
   std::optional<WallClock::time_point> drain_began;  // the drain in force (drain_period.hpp)
   std::optional<WallClock::time_point> drain_ends;   // when drain_expired will become true
   std::uint64_t changes = 0;     // state changes so far; 0: not decided yet
+  std::vector<std::string> drain_holders;  // drain_holders() at the last evaluation
 };
 
 // What one publication changed: the routes for the speaker and the per-service prefix changes
@@ -110,6 +113,11 @@ struct Publication {
   std::size_t prefixes_before = 0;  // announced by the previous publication
   std::size_t prefixes_now = 0;
 };
+
+// Who holds a drain of `service` (in this order): "all" (drain --all), "operator" (its own
+// drain), "unit:NAME" for each unit in service.units drained with drain --unit NAME. The
+// service is drained while the list is not empty.
+std::vector<std::string> drain_holders(const PersistentState& state, const conf::ServiceConfig& service);
 
 // Health input of a service without a Monitor entry: it has no checks and is always Up.
 HealthInput health_without_checks();

@@ -119,6 +119,10 @@ std::string encode_state(const PersistentState& state) {
   json j = {{"version", kVersion}, {"drained", json::object()}, {"steering", json::object()}};
   if (state.drain_all) j["drain_all"] = drain_to_json(*state.drain_all);
   for (const auto& [name, d] : state.drained) j["drained"][name] = drain_to_json(d);
+  if (!state.unit_drains.empty()) {  // absent when empty: older herald reads the file still
+    j["unit_drains"] = json::object();
+    for (const auto& [unit, d] : state.unit_drains) j["unit_drains"][unit] = drain_to_json(d);
+  }
   for (const auto& [name, s] : state.steering) {
     json o = {{"prepend", s.prepend}};
     if (s.med) o["med"] = *s.med;
@@ -163,6 +167,13 @@ Expected<PersistentState, std::string> decode_state(std::string_view text) {
         auto d = drain_from_json(dj, "drained." + name);
         if (!d) return unexpected(d.error());
         st.drained.emplace(name, std::move(d.value()));
+      }
+    } else if (k == "unit_drains") {
+      if (!val.is_object()) return unexpected(std::string("\"unit_drains\" must be an object"));
+      for (const auto& [unit, dj] : val.items()) {
+        auto d = drain_from_json(dj, "unit_drains." + unit);
+        if (!d) return unexpected(d.error());
+        st.unit_drains.emplace(unit, std::move(d.value()));
       }
     } else if (k == "steering") {
       if (!val.is_object()) return unexpected(std::string("\"steering\" must be an object"));

@@ -51,6 +51,10 @@ struct PersistentState {
   };
   std::optional<DrainRecord> drain_all;          // "drain --all": every service
   std::map<std::string, DrainRecord> drained;    // service name -> drain
+  // systemd unit name -> its drain ("heraldctl drain --unit NAME", e.g. from the unit's
+  // ExecStop): drains every service listing the unit in `units`. Held apart from `drained` so
+  // that the unit's undrain after its start removes its own hold only.
+  std::map<std::string, DrainRecord> unit_drains;
   std::map<std::string, Steering> steering;      // service name -> override
   std::map<std::string, FlapHold> flap_holds;    // service name -> hold in force
   // Service name -> UNIX milliseconds when the drain in force began, whatever its cause (operator,
@@ -59,7 +63,7 @@ struct PersistentState {
   std::map<std::string, std::int64_t> drain_began;
 
   bool empty() const {
-    return !drain_all && drained.empty() && steering.empty() && flap_holds.empty() && drain_began.empty();
+    return !drain_all && drained.empty() && unit_drains.empty() && steering.empty() && flap_holds.empty() && drain_began.empty();
   }
   bool fail_safe() const { return drain_all && drain_all->fail_safe; }
   bool operator==(const PersistentState&) const = default;

@@ -88,6 +88,16 @@ std::string overrides_cell(const json& svc, const std::string& now) {
                                                                                   : "drained";
     std::string reason = str(drain, "reason", "");
     if (!reason.empty()) p += ": " + reason;
+    // More than one holder (operator, unit:unbound.service, all): each must undrain.
+    const json& holders = member(svc, "drain_holders");
+    if (holders.is_array() && !holders.empty() &&
+        !(holders.size() == 1 && holders[0].is_string() &&
+          (holders[0] == "operator" || holders[0] == "all"))) {
+      std::string list;
+      for (const auto& h : holders)
+        if (h.is_string()) list += (list.empty() ? "" : ", ") + h.get<std::string>();
+      p += " [held by " + list + "]";
+    }
     parts.push_back(p);
   }
   const json& steer = member(svc, "steering");

@@ -25,6 +25,13 @@ Events (at site A):
   crash            unbound gets SIGKILL; undo: a new unbound
   restart          unbound is stopped (SIGTERM, waited for) and started again, as `systemctl
                    restart` does it; nothing to undo
+  restart-dropin   (herald only) the restart as systemd runs it with herald's drop-in
+                   (packaging/dropins/unbound.service.d/herald.conf, its command lines parsed from
+                   the file, %n = unbound.service): its ExecStop= (`heraldctl drain --unit
+                   unbound.service --wait`: returns once withdrawn everywhere, after drain-period
+                   and drain-settle); undo: unbound stopped and started, then its ExecStartPost=
+                   (`heraldctl undrain --unit unbound.service`). systemd is not PID 1 here: the
+                   bench runs those lines itself in systemd's order
   freeze           unbound gets SIGSTOP; undo: SIGCONT
   drain            the operator drains: `heraldctl drain dns` (herald), `birdc disable` of the
                    static routes (BIRD); undo: undrain / enable. ExaBGP with the dig script has
@@ -54,12 +61,15 @@ import anycast_lab as al
 import benchlib as bl
 import contenders as ct
 from benchlib import harness
+import dropins  # tests/integration, on the path through benchlib
 
-ALL_EVENTS = ["crash", "restart", "freeze", "drain", "speaker-kill", "speaker-restart", "link-down", "none"]
+ALL_EVENTS = ["crash", "restart", "restart-dropin", "freeze", "drain", "speaker-kill", "speaker-restart", "link-down", "none"]
 QUICK_EVENTS = ["crash", "drain", "speaker-kill"]
 ALL_SPEAKERS = ["herald", "herald-pidfd", "herald-fast", "exabgp", "bird"]
 # Events that take site A out of service until they are undone.
-MOVING = {"crash", "freeze", "drain", "speaker-kill", "link-down"}
+MOVING = {"crash", "restart-dropin", "freeze", "drain", "speaker-kill", "link-down"}
+# Events only herald has (the drop-ins call heraldctl): n/a for the other speakers.
+HERALD_ONLY = {"restart-dropin"}
 ROUTERS = {"bird": "BIRD 2 (kernel protocol, `check link`)", "frr": "FRR 8 (bgpd and zebra)"}
 
 
@@ -154,6 +164,19 @@ def act(lab: al.AnycastLab, speaker: str, event: str) -> Optional[Callable[[], N
         a.topo.stop_dns()
         a.start_dns()
         return None
+    if event == "restart-dropin":
+        def unit(key: str) -> None:
+            for argv in dropins.commands("unbound", key):
+                harness.run(dropins.heraldctl_argv(argv, bl.herald_binary("heraldctl"), a.lab.path("herald.sock")),
+                            timeout=90)
+
+        unit("ExecStop")
+
+        def start_again() -> None:
+            a.topo.stop_dns()
+            a.start_dns(wait=True)  # Type=notify: ExecStartPost runs once the server is ready
+            unit("ExecStartPost")
+        return start_again
     if event == "freeze":
         dns = a.topo.dns
         dns.proc.signal(signal.SIGSTOP)
@@ -233,7 +256,7 @@ def run_speaker(speaker: str, events: list[str], rounds: int, rate: int, router:
         cap = bl.Capture(lab, alab.router, alab.a.addr.iface, "tcp port 179", f"ac-{speaker}")
         raw: list[Round] = []
         for event in events:
-            if event == "drain" and kind == "exabgp":
+            if (event == "drain" and kind == "exabgp") or (event in HERALD_ONLY and kind != "herald"):
                 continue
             for i in range(rounds):
                 r = run_round(alab, speaker, event, qfile, rate, settings.interval_ms, i)
@@ -285,6 +308,8 @@ def render(results: list[dict], events: list[str], rate: int, rounds: int, route
             if not rs:
                 if event == "drain" and res["speaker"] == "exabgp":
                     rows.append([event, res["speaker"], "n/a (no drain command)"] + ["-"] * 9)
+                elif event in HERALD_ONLY and not res["speaker"].startswith("herald"):
+                    rows.append([event, res["speaker"], "n/a (herald's drop-in)"] + ["-"] * 9)
                 continue
             lost = bl.summary([float(r["lost"]) for r in rs])
             fib = bl.summary([r["fib"] for r in rs])
@@ -327,6 +352,8 @@ def broken(res: dict, events: list[str], rounds: int, rate: int) -> Optional[str
     for event in events:
         rs = [r for r in res["rounds"] if r["event"] == event]
         if event == "drain" and res["speaker"] == "exabgp":
+            continue
+        if event in HERALD_ONLY and not res["speaker"].startswith("herald"):
             continue
         if len(rs) != rounds:
             return f"{event}: {len(rs)} of {rounds} rounds"

@@ -155,6 +155,11 @@ def herald_site_config(lab: harness.Lab, settings: ct.Settings, fast_interval_ms
     # With dns_pidfile, a process check watches unbound's PID: its exit withdraws at once.
     extra = f'[[service.check]]\ntype = "process"\npidfile = "{dns_pidfile}"\n' if dns_pidfile else ""
     text = ct.herald_config(lab, settings, [SERVICE], fast_interval_ms=fast_interval_ms, service_extra=extra)
+    # The unit whose drop-in (packaging/dropins/unbound.service.d) the restart-dropin event runs.
+    name = f'name = "{SERVICE[0]}"\n'
+    if name not in text:
+        raise RuntimeError("contenders.herald_config no longer names the service so: update herald_site_config")
+    text = text.replace(name, name + 'units = ["unbound.service"]\n', 1)
     key = 'connect-retry = "1s"\n'
     if key not in text:
         raise RuntimeError("contenders.herald_config no longer sets connect-retry: update herald_site_config")

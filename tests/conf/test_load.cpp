@@ -363,6 +363,30 @@ TEST_CASE("services: duplicates, families, health timing, address binding") {
             .find("expected an interface name") != std::string::npos);
 }
 
+TEST_CASE("drain-settle: the wait of drain --wait after the withdrawal, 1s unless given") {
+  CHECK(load_ok(kBase).global.drain_settle == 1s);
+  CHECK(load_ok(kBase.substr(0, kBase.find("[[peer]]")) + "drain-settle = \"2500ms\"\n" +
+                kBase.substr(kBase.find("[[peer]]")))
+            .global.drain_settle == 2500ms);
+  CHECK(errors(kBase.substr(0, kBase.find("[[peer]]")) + "drain-settle = \"2h\"\n" +
+               kBase.substr(kBase.find("[[peer]]"))) ==
+        "t.toml:5:16: global.drain-settle: expected a duration of at most 1h\n");
+}
+
+TEST_CASE("service units: the systemd units whose drain --unit drains the service") {
+  const std::string svc = "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n";
+  CHECK(load_ok(kBase + svc).services[0].units.empty());
+  auto c = load_ok(kBase + svc + "units = [\"unbound.service\", \"named.service\"]\n");
+  CHECK(c.services[0].units == std::vector<std::string>{"unbound.service", "named.service"});
+  CHECK(conf::dump(c).find("units = [\"unbound.service\", \"named.service\"]\n") != std::string::npos);
+  CHECK(errors(kBase + svc + "units = [\"unbound.service\", \"unbound.service\"]\n") ==
+        "t.toml:17:29: service[0].units[1]: unit \"unbound.service\" is listed twice\n");
+  CHECK(errors(kBase + svc + "units = [\"a b\"]\n") ==
+        "t.toml:17:10: service[0].units[0]: expected a systemd unit name (e.g. \"unbound.service\"), got \"a b\"\n");
+  CHECK(errors(kBase + svc + "units = \"unbound.service\"\n") ==
+        "t.toml:17:9: service[0].units: expected an array, got string \"unbound.service\"\n");
+}
+
 TEST_CASE("checks: types, fields, timeouts") {
   const std::string svc = kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"2001:db8:53::1\"]\n";
   auto c = load_ok(svc + R"([[service.check]]

@@ -31,12 +31,12 @@ TEST_CASE("every command form parses to its typed command") {
   CHECK(ok("{\"cmd\":\"reload\"}\n") == Command{Reload{}});
   CHECK(ok("{\"cmd\":\"events\"}\r\n") == Command{Events{}});
   CHECK(ok(R"({"cmd":"drain","service":"dns","reason":"kernel upgrade"})") ==
-        Command{Drain{Target{false, "dns"}, "kernel upgrade"}});
-  CHECK(ok(R"({"cmd":"drain","all":true})") == Command{Drain{Target{true, ""}, ""}});
+        Command{Drain{Target{false, "dns", {}}, "kernel upgrade", false, std::nullopt}});
+  CHECK(ok(R"({"cmd":"drain","all":true})") == Command{Drain{Target{true, "", {}}, "", false, std::nullopt}});
   CHECK(ok(R"({"cmd":"drain","service":"dns","all":false})") ==
-        Command{Drain{Target{false, "dns"}, ""}});
-  CHECK(ok(R"({"cmd":"undrain","service":"dns"})") == Command{Undrain{Target{false, "dns"}}});
-  CHECK(ok(R"({"cmd":"undrain","all":true})") == Command{Undrain{Target{true, ""}}});
+        Command{Drain{Target{false, "dns", {}}, "", false, std::nullopt}});
+  CHECK(ok(R"({"cmd":"undrain","service":"dns"})") == Command{Undrain{Target{false, "dns", {}}}});
+  CHECK(ok(R"({"cmd":"undrain","all":true})") == Command{Undrain{Target{true, "", {}}}});
   CHECK(ok(R"({"cmd":"steer","service":"dns","prepend":3,"med":100})") ==
         Command{Steer{"dns", 3, 100U}});
   CHECK(ok(R"({"cmd":"steer","service":"dns","prepend":16})") ==
@@ -126,6 +126,31 @@ TEST_CASE("steer argument errors") {
         "steer: \"clear\" cannot be combined with \"prepend\" or \"med\"");
 }
 
+TEST_CASE("drain/undrain --unit: the hold of one systemd unit") {
+  CHECK(ok(R"({"cmd":"drain","unit":"unbound.service"})") ==
+        Command{Drain{Target{false, "", "unbound.service"}, "", false, std::nullopt}});
+  CHECK(ok(R"({"cmd":"undrain","unit":"unbound.service"})") ==
+        Command{Undrain{Target{false, "", "unbound.service"}}});
+  CHECK(err(R"({"cmd":"drain","unit":"u","service":"dns"})") ==
+        "drain: give one of \"service\", \"all\" or \"unit\"");
+  CHECK(err(R"({"cmd":"undrain","unit":"u","all":true})") ==
+        "undrain: give one of \"service\", \"all\" or \"unit\"");
+  CHECK(err(R"({"cmd":"drain","unit":""})") == "drain: \"unit\" must not be empty");
+  CHECK(err(R"({"cmd":"drain","unit":7})") == "drain: \"unit\" must be a string");
+  CHECK(err(R"({"cmd":"drain","unit":"a\nb"})") == "drain: \"unit\" contains control characters");
+}
+
+TEST_CASE("drain --wait: wait and settle_ms") {
+  CHECK(ok(R"({"cmd":"drain","unit":"unbound.service","wait":true})") ==
+        Command{Drain{Target{false, "", "unbound.service"}, "", true, std::nullopt}});
+  CHECK(ok(R"({"cmd":"drain","service":"dns","wait":true,"settle_ms":2500})") ==
+        Command{Drain{Target{false, "dns", {}}, "", true, 2500}});
+  CHECK(err(R"({"cmd":"drain","service":"dns","wait":1})") == "drain: \"wait\" must be true or false");
+  CHECK(err(R"({"cmd":"drain","service":"dns","wait":true,"settle_ms":-1})") ==
+        "drain: \"settle_ms\" must be an integer 0..3600000");
+  CHECK(err(R"({"cmd":"drain","service":"dns","settle_ms":5})") == "drain: \"settle_ms\" needs \"wait\"");
+}
+
 TEST_CASE("argument-less commands refuse arguments") {
   CHECK(err(R"({"cmd":"status","verbose":true})") == "status: takes no arguments, got \"verbose\"");
   CHECK(err(R"({"cmd":"reload","x":1})") == "reload: takes no arguments, got \"x\"");
@@ -133,10 +158,13 @@ TEST_CASE("argument-less commands refuse arguments") {
 
 TEST_CASE("to_json round-trips through parse_request") {
   const Command all[] = {Status{},
-                         Drain{Target{false, "dns"}, "maint"},
-                         Drain{Target{true, ""}, ""},
-                         Undrain{Target{false, "dns"}},
-                         Undrain{Target{true, ""}},
+                         Drain{Target{false, "dns", {}}, "maint", false, std::nullopt},
+                         Drain{Target{true, "", {}}, "", false, std::nullopt},
+                         Undrain{Target{false, "dns", {}}},
+                         Undrain{Target{true, "", {}}},
+                         Drain{Target{false, "", "unbound.service"}, "stop", false, std::nullopt},
+                         Drain{Target{true, "", {}}, "", true, 1500},
+                         Undrain{Target{false, "", "unbound.service"}},
                          Steer{"dns", 2, std::nullopt},
                          Steer{"dns", 0, 7U},
                          SteerClear{"dns"},

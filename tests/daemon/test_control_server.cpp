@@ -78,12 +78,12 @@ json reply_of(Client& c) {
 TEST_CASE("a command reaches the handler with the caller's credentials") {
   Harness h;
   Client c = h.connect();
-  auto r = c.request(Drain{Target{false, "dns"}, "maint"});
+  auto r = c.request(Drain{Target{false, "dns", {}}, "maint", false, std::nullopt});
   REQUIRE(r.has_value());
   CHECK(*r == json{{"ok", true}, {"cmd", "drain"}});
   std::lock_guard lock(h.mutex);
   REQUIRE(h.seen.size() == 1);
-  CHECK(h.seen[0] == Command{Drain{Target{false, "dns"}, "maint"}});
+  CHECK(h.seen[0] == Command{Drain{Target{false, "dns", {}}, "maint", false, std::nullopt}});
   CHECK(h.last_caller.uid == ::getuid());
   CHECK(h.last_caller.gid == ::getgid());
   CHECK(h.last_caller.pid == ::getpid());
@@ -106,10 +106,10 @@ TEST_CASE("malformed requests get an error, skip the handler, and the connection
 TEST_CASE("handler errors and exceptions become error replies") {
   Harness h;
   Client c = h.connect();
-  auto r = c.request(Drain{Target{false, "nosuch"}, ""});
+  auto r = c.request(Drain{Target{false, "nosuch", {}}, "", false, std::nullopt});
   REQUIRE(r.has_value());
   CHECK(*r == json{{"ok", false}, {"error", "drain: unknown service \"nosuch\""}});
-  r = c.request(Drain{Target{false, "boom"}, ""});
+  r = c.request(Drain{Target{false, "boom", {}}, "", false, std::nullopt});
   REQUIRE(r.has_value());
   CHECK(*r == json{{"ok", false}, {"error", "internal error: controller exploded"}});
   CHECK(c.request(Status{}).has_value());
@@ -220,7 +220,7 @@ TEST_CASE("a full table of idle connections still admits a newcomer: the oldest 
   }
   REQUIRE(h.on_loop([&] { return h.server->connections(); }) == 4);
   Client c = h.connect();
-  auto r = c.request(Drain{Target{false, "dns"}, ""});
+  auto r = c.request(Drain{Target{false, "dns", {}}, "", false, std::nullopt});
   REQUIRE(r.has_value());
   CHECK((*r)["ok"] == true);
   CHECK(idle[0]->closed_within(5000));
@@ -348,4 +348,64 @@ TEST_CASE("group lookup") {
   auto none = lookup_group("herald-no-such-group");
   REQUIRE_FALSE(none.has_value());
   CHECK(none.error() == "group \"herald-no-such-group\" does not exist");
+}
+
+TEST_CASE("a deferred reply (drain --wait) comes later, with no request timeout meanwhile") {
+  herald::test::TempDir dir;
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  std::vector<Server::Reply> pending;  // touched on the io thread only
+  Server::Options opts;
+  opts.path = dir / "control.sock";
+  opts.request_timeout = std::chrono::milliseconds(100);
+  auto s = Server::start(io, opts, Server::AsyncHandler([&](const Command& c, const Caller&, Server::Reply reply) {
+                           if (auto* d = std::get_if<Drain>(&c); d && d->wait) pending.push_back(std::move(reply));
+                           else reply(ok_response({{"cmd", std::string(command_name(c))}}));
+                         }));
+  REQUIRE(s.has_value());
+  auto server = s.value();
+  std::thread thread([&] { io.run(); });
+  auto on_loop = [&](auto f) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto fut = task.get_future();
+    asio::post(io, [&task] { task(); });
+    return fut.get();
+  };
+  {
+    auto c = Client::connect(dir / "control.sock");
+    REQUIRE(c.has_value());
+    c->set_timeout(std::chrono::seconds(5));
+    REQUIRE(c->send_line(to_line(to_json(Drain{Target{false, "dns", {}}, "", true, std::nullopt}))).has_value());
+    for (int k = 0; k < 1000 && on_loop([&] { return pending.size(); }) == 0; ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(on_loop([&] { return pending.size(); }) == 1);
+    // A silent connection opened now times out; the pending one is kept past the timeout.
+    Silent idle(dir / "control.sock");
+    REQUIRE(idle.closed_within(5000));
+    CHECK(on_loop([&] { return server->connections(); }) == 1);
+    on_loop([&] {
+      pending[0](ok_response({{"message", "withdrawn"}}));
+      pending[0](ok_response({{"message", "twice"}}));  // a second call is ignored
+      return 0;
+    });
+    CHECK(reply_of(*c) == json{{"ok", true}, {"message", "withdrawn"}});
+    auto r = c->request(Status{});  // and the connection goes on
+    REQUIRE(r.has_value());
+    CHECK((*r)["cmd"] == "status");
+    REQUIRE(c->send_line(to_line(to_json(Drain{Target{true, "", {}}, "", true, std::nullopt}))).has_value());
+    for (int k = 0; k < 1000 && on_loop([&] { return pending.size(); }) < 2; ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }  // the client goes away before its reply
+  for (int k = 0; k < 1000 && on_loop([&] { return server->connections(); }) != 0; ++k)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  on_loop([&] {
+    if (pending.size() == 2) pending[1](ok_response());  // no connection: a no-op
+    return 0;
+  });
+  on_loop([&] {
+    server->stop();
+    return 0;
+  });
+  work.reset();
+  thread.join();
 }

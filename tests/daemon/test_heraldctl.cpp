@@ -92,8 +92,8 @@ TEST_CASE("heraldctl sends exactly the command asked for") {
   CHECK(heraldctl(h.dir, sock + " clear-hold dns").status == 0);
   std::lock_guard lock(h.mutex);
   REQUIRE(h.seen.size() == 7);
-  CHECK(h.seen[0] == Command{Drain{Target{false, "dns"}, "kernel upgrade"}});
-  CHECK(h.seen[1] == Command{Drain{Target{true, ""}, ""}});
+  CHECK(h.seen[0] == Command{Drain{Target{false, "dns", {}}, "kernel upgrade", false, std::nullopt}});
+  CHECK(h.seen[1] == Command{Drain{Target{true, "", {}}, "", false, std::nullopt}});
   CHECK(h.seen[2] == Command{Steer{"dns", 3, 50U}});
   CHECK(h.seen[3] == Command{Steer{"dns", 0, 7U}});
   CHECK(h.seen[4] == Command{SteerClear{"dns"}});

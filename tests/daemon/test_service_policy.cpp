@@ -220,6 +220,77 @@ TEST_CASE("drained by: heraldctl drain --all") {
   CHECK(f.d().reason == "drained by operator (all services): site move");
 }
 
+TEST_CASE("drained by: a unit listed in `units` (drain --unit), apart from the operator's drain") {
+  Fixture f;
+  f.services[0].units = {"unbound.service"};
+  f.policy.set_services(f.services, f.now);
+  f.eval(kHealthy);
+  CHECK(f.d().drain_holders.empty());
+  // A unit no service lists drains nothing.
+  f.op.unit_drains["knot.service"] = {"", f.ms(f.now)};
+  f.eval(kHealthy);
+  CHECK(f.d().state == ServiceState::Up);
+  f.op.unit_drains["unbound.service"] = {"unit stopping", f.ms(f.now)};
+  auto ev = f.eval(kHealthy);
+  const auto* c = only<StateChanged>(ev);
+  REQUIRE(c);
+  CHECK(c->now == ServiceState::Drained);
+  CHECK(c->reason == "drained by unit unbound.service: unit stopping");
+  CHECK(f.d().drain_holders == std::vector<std::string>{"unit:unbound.service"});
+  f.op.unit_drains.erase("unbound.service");
+  ev = f.eval(kHealthy);
+  REQUIRE(only<StateChanged>(ev));
+  CHECK(only<StateChanged>(ev)->now == ServiceState::Up);
+}
+
+TEST_CASE("drained by: any holder; a unit's undrain leaves the operator's drain and its period") {
+  Fixture f;
+  f.services[0].units = {"unbound.service"};
+  f.services[0].policy.drain_period = 30s;
+  f.policy.set_services(f.services, f.now);
+  f.eval(kHealthy);
+  f.op.drained["dns"] = {"kernel upgrade", f.ms(f.now)};
+  f.eval(kHealthy);
+  f.now += 10s;
+  f.op.unit_drains["unbound.service"] = {"", f.ms(f.now)};
+  CHECK(f.eval(kHealthy).empty());  // already Drained: no new event, no new period
+  CHECK(f.d().drain_holders == std::vector<std::string>{"operator", "unit:unbound.service"});
+  CHECK(f.d().drain_began == T0);
+  f.now += 5s;
+  f.op.unit_drains.erase("unbound.service");  // the unit started again: its undrain
+  CHECK(f.eval(kHealthy).empty());
+  CHECK(f.d().state == ServiceState::Drained);
+  CHECK(f.d().reason == "drained by operator: kernel upgrade");
+  CHECK(f.d().drain_holders == std::vector<std::string>{"operator"});
+  f.now = T0 + 30s;
+  auto over = f.policy.advance(f.now);
+  CHECK(only<DrainPeriodOver>(over));
+  CHECK(f.routes().empty());
+  // drain --all is a holder too; undraining the operator's drain leaves it.
+  f.op.drain_all = PersistentState::DrainRecord{"", f.ms(f.now)};
+  f.op.drained.erase("dns");
+  f.eval(kHealthy);
+  CHECK(f.d().state == ServiceState::Drained);
+  CHECK(f.d().drain_holders == std::vector<std::string>{"all"});
+  CHECK(f.routes().empty());  // the period of the drain in force stays over
+}
+
+TEST_CASE("drain_holders: all, operator, then each drained unit in `units` order") {
+  PersistentState op;
+  auto s = service("dns", {P("192.0.2.53/32")});
+  s.units = {"unbound.service", "named.service"};
+  CHECK(daemon::drain_holders(op, s).empty());
+  op.unit_drains["named.service"] = {};
+  op.unit_drains["unbound.service"] = {};
+  op.unit_drains["nsd.service"] = {};
+  op.drained["other"] = {};
+  CHECK(daemon::drain_holders(op, s) == std::vector<std::string>{"unit:unbound.service", "unit:named.service"});
+  op.drained["dns"] = {};
+  op.drain_all = PersistentState::DrainRecord{};
+  CHECK(daemon::drain_holders(op, s) ==
+        std::vector<std::string>{"all", "operator", "unit:unbound.service", "unit:named.service"});
+}
+
 TEST_CASE("drained by: shutdown with drain-on-shutdown; without it the state stays") {
   Fixture f;
   f.eval(kHealthy);

@@ -121,6 +121,29 @@ TEST_CASE("a state file written before since_ms (whole seconds) is read in milli
   CHECK(old->drain_began.at("dns") == 7000);
 }
 
+TEST_CASE("unit drains are persisted apart from the operator's, and absent when there are none") {
+  PersistentState s;
+  s.drained["dns"] = {"maint", 7};
+  s.unit_drains["unbound.service"] = {"", 9};
+  const std::string text = herald::daemon::encode_state(s);
+  CHECK(text.find("\"unit_drains\": {\n    \"unbound.service\": {\n      \"reason\": \"\",\n      \"since_ms\": 9\n")
+        != std::string::npos);
+  auto back = herald::daemon::decode_state(text);
+  REQUIRE(back.has_value());
+  CHECK(*back == s);
+  CHECK(!back->empty());
+  s.unit_drains.clear();
+  CHECK(herald::daemon::encode_state(s).find("unit_drains") == std::string::npos);
+  // A file of a herald from before unit drains reads as before: no unit holds.
+  auto old = herald::daemon::decode_state(R"({"version":1,"drained":{"dns":{"reason":"","since_ms":7}}})");
+  REQUIRE(old.has_value());
+  CHECK(old->unit_drains.empty());
+  CHECK(herald::daemon::decode_state(R"({"version":1,"unit_drains":[]})").error() ==
+        "\"unit_drains\" must be an object");
+  CHECK(herald::daemon::decode_state(R"({"version":1,"unit_drains":{"u":{"since_ms":"x"}}})").error() ==
+        "unit_drains.u.since_ms must be an integer");
+}
+
 TEST_CASE("decode errors name the problem") {
   using herald::daemon::decode_state;
   CHECK(decode_state("{").error() == "not valid JSON at byte 2");

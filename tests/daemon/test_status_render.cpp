@@ -73,6 +73,19 @@ TEST_CASE("status report: header, peers, services and checks tables") {
         "doh      https  exec  FAIL    -        1s ago  exit status 2: curl: (7) refused\n");
 }
 
+TEST_CASE("status report: a drain held by more than the operator names every holder") {
+  json st = json::parse(kSampleStatus);
+  auto& svc = st["status"]["services"][0];
+  svc["drain_holders"] = {"operator", "unit:unbound.service"};
+  CHECK(render_status(st).find("drained: kernel upgrade [held by operator, unit:unbound.service]; prepend 2") !=
+        std::string::npos);
+  svc["drain_holders"] = {"operator"};  // the plain case stays as it was
+  CHECK(render_status(st).find("drained: kernel upgrade; prepend 2") != std::string::npos);
+  svc["drain"] = {{"reason", ""}, {"since", "2026-11-29T09:55:00Z"}, {"all", false}, {"unit", "unbound.service"}};
+  svc["drain_holders"] = {"unit:unbound.service"};
+  CHECK(render_status(st).find("drained [held by unit:unbound.service]; prepend 2") != std::string::npos);
+}
+
 TEST_CASE("status report: drain --all banner, no peers, inner object accepted") {
   json st = {{"version", "0.1.0"},
              {"pid", 1},
