@@ -1,6 +1,6 @@
 // A small metrics registry (counters, gauges, histograms, each a family with labels) and its
-// rendering in the Prometheus text exposition format 0.0.4. Debian ships no prometheus-cpp, and
-// herald needs a few dozen series, so this is all there is.
+// rendering in the Prometheus text exposition format 0.0.4. Debian 12 does ship prometheus-cpp
+// 1.0.1; moving to its core registry is planned (README, dependencies).
 //
 //   Registry reg;
 //   auto& updates = reg.counter("herald_bgp_updates_sent_total", "UPDATE messages sent.", {"peer"});
