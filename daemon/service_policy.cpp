@@ -82,6 +82,7 @@ void ServicePolicy::set_services(const std::vector<conf::ServiceConfig>& service
     Entry e;
     if (auto* old = find(sc.name)) e = std::move(*old);
     else e.d.since = now;
+    e.name = sc.name;
     e.cfg = &sc;
     e.d.announced = announces(sc, e.d);  // the policies may have changed
     next.push_back(std::move(e));
@@ -202,13 +203,13 @@ AnnouncedSet ServicePolicy::announced_set() const {
 
 ServicePolicy::Entry* ServicePolicy::find(std::string_view service) {
   for (auto& e : entries_)
-    if (e.cfg->name == service) return &e;
+    if (e.name == service) return &e;
   return nullptr;
 }
 
 const ServicePolicy::Entry* ServicePolicy::find(std::string_view service) const {
   for (const auto& e : entries_)
-    if (e.cfg->name == service) return &e;
+    if (e.name == service) return &e;
   return nullptr;
 }
 

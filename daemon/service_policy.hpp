@@ -160,6 +160,9 @@ class ServicePolicy {
 
  private:
   struct Entry {
+    // The service's own name: set_services() finds the previous entries by it without reading
+    // the previous configuration, which the caller may already have changed or freed.
+    std::string name;
     const conf::ServiceConfig* cfg = nullptr;
     ServiceDecision d;
     DrainStart drain_start;

@@ -3,6 +3,8 @@
 // Driven with fixed wall-clock times: no clock is read.
 #include <doctest/doctest.h>
 
+#include <string_view>
+
 #include "daemon/drain_period.hpp"
 
 using namespace std::chrono_literals;
@@ -138,9 +140,9 @@ TEST_CASE("a later operator drain of a service drained earlier keeps the earlier
 }
 
 TEST_CASE("service states print as in the status") {
-  CHECK(to_string(ServiceState::Down) == "Down");
-  CHECK(to_string(ServiceState::Up) == "Up");
-  CHECK(to_string(ServiceState::Drained) == "Drained");
+  CHECK(std::string_view(to_string(ServiceState::Down)) == "Down");  // a const char*: compare text
+  CHECK(std::string_view(to_string(ServiceState::Up)) == "Up");  // a const char*: compare text
+  CHECK(std::string_view(to_string(ServiceState::Drained)) == "Drained");  // a const char*: compare text
 }
 
 TEST_CASE("a fresh operator drain keeps its whole drain-period, whatever the fraction of a second") {
