@@ -3,10 +3,8 @@
 // bookkeeping); the warning is silenced for Asio's own lines only, so herald's code keeps it.
 // The layering check (docs/layering.md) refuses <boost/asio/...> anywhere else.
 #pragma once
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#endif
+#include "base/boost_warnings.hpp"
+HERALD_BOOST_INCLUDES_BEGIN
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -34,6 +32,4 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+HERALD_BOOST_INCLUDES_END

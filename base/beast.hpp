@@ -3,11 +3,9 @@
 // is built. Asio's OpenSSL layer is apart, in base/beast_ssl.hpp: including it makes a program
 // link OpenSSL, which /metrics does not need.
 #pragma once
+#include "base/boost_warnings.hpp"
 #include "base/asio.hpp"
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#endif
+HERALD_BOOST_INCLUDES_BEGIN
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -15,6 +13,4 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+HERALD_BOOST_INCLUDES_END

@@ -2,13 +2,9 @@
 // including this links OpenSSL::SSL (Asio's SSL error category calls into libcrypto). Same
 // silenced false positive as base/asio.hpp.
 #pragma once
+#include "base/boost_warnings.hpp"
 #include "base/beast.hpp"
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#endif
+HERALD_BOOST_INCLUDES_BEGIN
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/ssl.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+HERALD_BOOST_INCLUDES_END
