@@ -14,6 +14,8 @@ DEMO_PKGS=(
   # libraries
   libboost-dev libfmt-dev libtomlplusplus-dev libnl-3-dev libnl-route-3-dev doctest-dev
   libldns-dev nlohmann-json3-dev libsystemd-dev libcli11-dev
+  # the /metrics registry and text serializer (herald links only libprometheus-cpp-core)
+  prometheus-cpp-dev
   # the fleet's etcd client: TLS with client certificates (Boost.Asio SSL over OpenSSL)
   libssl-dev
   # the demo's upstream router and DNS server, and what its harness runs

@@ -14,6 +14,7 @@
 //   refused. So an operator always gets in, and a client flooding the listener evicts its own
 //   connections, not the operator's request that arrived in the middle of its flood.
 #pragma once
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +33,9 @@ enum class DropReason {
   timed_out  // no complete request (or its reply not taken) within the request timeout
 };
 std::string_view to_string(DropReason r);
+// How many connections a listener dropped, indexed by DropReason.
+inline constexpr std::size_t kDropReasons = 3;
+using DropCounts = std::array<std::uint64_t, kDropReasons>;
 
 class ConnectionTable {
  public:

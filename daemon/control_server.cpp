@@ -58,7 +58,6 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
 
   void start() { read(); }
   bool subscribed() const { return subscribed_; }
-  const Caller& caller() const { return caller_; }
 
   void send(std::string line) {
     if (closed_) return;
@@ -75,9 +74,8 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   void close() {
     if (closed_) return;
     closed_ = true;
-    auto keep = shared_from_this();  // the server's reference goes away below
-    server_->connections_.erase(id_);
-    server_->conns_.remove(id_);
+    auto keep = shared_from_this();  // the listener's reference goes away below
+    server_->listener_.forget(id_);
     boost::system::error_code ignored;
     socket_.shutdown(stream_protocol::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -133,7 +131,7 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   // A request is complete: its reply must now be taken in time (a subscriber has no deadline).
   void answered() {
     using State = ConnectionTable::State;
-    server_->set_state(id_, subscribed_ ? State::subscribed : State::replying);
+    server_->listener_.set_state(id_, subscribed_ ? State::subscribed : State::replying);
   }
 
   void handle(std::string_view line) {
@@ -158,17 +156,17 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
       reply(error_response(fmt::format("internal error: {}", e.what())));
     }
     // A deferred reply: no reply deadline meanwhile (exempt like a subscriber).
-    if (!*replied && !closed_) server_->set_state(id_, ConnectionTable::State::subscribed);
+    if (!*replied && !closed_) server_->listener_.set_state(id_, ConnectionTable::State::subscribed);
   }
 
   void finish(nlohmann::json reply, bool events) {
     if (!reply.is_object()) reply = error_response("internal error: handler reply is not an object");
-    if (!subscribed_) server_->set_state(id_, ConnectionTable::State::replying);
+    if (!subscribed_) server_->listener_.set_state(id_, ConnectionTable::State::replying);
     if (events) {
       auto ok = reply.find("ok");
       if (ok != reply.end() && ok->is_boolean() && ok->get<bool>() && !subscribed_) {
         subscribed_ = true;
-        server_->set_state(id_, ConnectionTable::State::subscribed);
+        server_->listener_.set_state(id_, ConnectionTable::State::subscribed);
       }
     }
     send(to_line(reply));
@@ -181,7 +179,7 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
         close();
       } else if (!closed_ && !subscribed_) {
         // Every reply taken: the client has the request timeout for its next request.
-        server_->set_state(id_, ConnectionTable::State::waiting);
+        server_->listener_.set_state(id_, ConnectionTable::State::waiting);
       }
       return;
     }
@@ -217,10 +215,23 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
 Server::Server(asio::io_context& io, Options options, AsyncHandler handler)
     : options_(std::move(options)),
       handler_(std::move(handler)),
-      acceptor_(io),
-      retry_(io),
-      conns_(io, {options_.max_connections, options_.request_timeout},
-             [this](Id id, DropReason why) { drop(id, why); }) {}
+      listener_(io, {options_.max_connections, options_.request_timeout},
+                {[](stream_protocol::socket& socket) {
+                   Caller caller;
+                   ucred cred{};
+                   socklen_t len = sizeof cred;
+                   if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+                     caller = Caller{cred.uid, cred.gid, cred.pid};
+                   }
+                   // Clients are told apart by process: a flooding process evicts its own connections.
+                   return std::pair{fmt::format("pid {}", caller.pid), caller};
+                 },
+                 [this](Id id, stream_protocol::socket socket, const Caller& caller) {
+                   return std::make_shared<Connection>(shared_from_this(), id, std::move(socket), caller);
+                 },
+                 [this](DropReason r, const std::string& why, const Caller& who) {
+                   if (options_.on_drop) options_.on_drop(r, why, who);
+                 }}) {}
 
 Server::~Server() = default;
 
@@ -271,8 +282,7 @@ Expected<std::shared_ptr<Server>, std::string> Server::start(asio::io_context& i
   }
 
   auto server = std::make_shared<Server>(io, std::move(options), std::move(handler));
-  server->conns_.set_owner(server);
-  auto& acc = server->acceptor_;
+  auto& acc = server->listener_.acceptor();
   boost::system::error_code ec;
   acc.open(stream_protocol(), ec);
   if (ec) return fail(fmt::format("socket: {}", ec.message()));
@@ -297,83 +307,30 @@ Expected<std::shared_ptr<Server>, std::string> Server::start(asio::io_context& i
     ::unlink(path.c_str());
     return fail(fmt::format("listen: {}", ec.message()));
   }
-  server->accept();
+  server->listener_.start(server);
   return server;
 }
 
-void Server::accept() {
-  acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec,
-                                                     stream_protocol::socket socket) {
-    if (self->stopped_ || ec == asio::error::operation_aborted) return;
-    if (ec) {
-      // EMFILE and friends: try again shortly instead of spinning or giving up.
-      self->retry_.expires_after(std::chrono::milliseconds(100));
-      self->retry_.async_wait([self](boost::system::error_code wait_ec) {
-        if (!wait_ec && !self->stopped_) self->accept();
-      });
-      return;
-    }
-    Caller caller;
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-      caller = Caller{cred.uid, cred.gid, cred.pid};
-    }
-    // Clients are told apart by process: a flooding process evicts its own connections.
-    auto id = self->conns_.admit(fmt::format("pid {}", caller.pid));
-    if (!id) {
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      if (self->options_.on_drop) {
-        self->options_.on_drop(DropReason::refused, self->conns_.explain(DropReason::refused), caller);
-      }
-      return self->accept();
-    }
-    auto conn = std::make_shared<Connection>(self, *id, std::move(socket), caller);
-    self->connections_.emplace(*id, conn);
-    conn->start();
-    self->accept();
-  });
-}
-
-void Server::drop(Id id, DropReason reason) {
-  conns_.remove(id);
-  auto it = connections_.find(id);
-  if (it == connections_.end()) return;
-  auto conn = it->second;
-  if (options_.on_drop) options_.on_drop(reason, conns_.explain(reason), conn->caller());
-  conn->close();
-}
-
 void Server::publish(const nlohmann::json& event) {
-  if (stopped_) return;
+  if (listener_.stopped()) return;
   std::string line = to_line(event);
-  // Collect first: send() may close a slow subscriber, which must not disturb the iteration.
-  std::vector<std::shared_ptr<Connection>> subs;
-  for (auto& [ptr, c] : connections_) {
-    if (c->subscribed()) subs.push_back(c);
+  // connections() is a copy: send() may close a slow subscriber without disturbing the loop.
+  for (auto& c : listener_.connections()) {
+    if (c->subscribed()) c->send(line);
   }
-  for (auto& c : subs) c->send(line);
 }
 
 std::size_t Server::subscribers() const {
   std::size_t n = 0;
-  for (const auto& [ptr, c] : connections_) {
+  for (const auto& c : listener_.connections()) {
     if (c->subscribed()) ++n;
   }
   return n;
 }
 
 void Server::stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-  retry_.cancel();
-  conns_.stop();
-  std::vector<std::shared_ptr<Connection>> all;
-  for (auto& [ptr, c] : connections_) all.push_back(c);
-  for (auto& c : all) c->close();
+  if (listener_.stopped()) return;
+  listener_.stop();
   // Remove the file only if it is still the one we created (a new daemon may own the path now).
   struct stat st {};
   const std::string path = options_.path.string();

@@ -11,7 +11,7 @@
 //   usable.
 // - After a successful "events" request the connection also receives every publish()ed line.
 //   A subscriber that does not read is disconnected once its queue passes a bound.
-// - Connections are kept in a ConnectionTable (daemon/connection_table.hpp): a client must send
+// - Connections are kept by a daemon::Listener (daemon/listener.hpp, a ConnectionTable): a client must send
 //   a complete request line within `request_timeout` of connecting or of its last reply, and
 //   take its reply within the same time (subscribers are exempt); a full table makes room for a
 //   newcomer by closing an idle connection (of the process holding the most, its oldest). So
@@ -36,7 +36,7 @@
 
 #include "base/expected.hpp"
 #include "base/asio.hpp"
-#include "daemon/connection_timer.hpp"
+#include "daemon/listener.hpp"
 #include "daemon/control_protocol.hpp"
 
 namespace herald::control {
@@ -93,7 +93,9 @@ class Server : public std::enable_shared_from_this<Server> {
   // Sends `event` as one line to every subscribed connection.
   void publish(const nlohmann::json& event);
   std::size_t subscribers() const;
-  std::size_t connections() const { return connections_.size(); }
+  std::size_t connections() const { return listener_.size(); }
+  // Connections dropped since start, by reason.
+  const daemon::DropCounts& dropped() const { return listener_.dropped(); }
 
   // Stops accepting, closes every connection and removes the socket file if it is still ours.
   void stop();
@@ -105,22 +107,13 @@ class Server : public std::enable_shared_from_this<Server> {
  private:
   class Connection;
   using Id = daemon::ConnectionTable::Id;
-  void accept();
-  // Records that connection `id` entered `state` now, and re-arms the deadline timer.
-  void set_state(Id id, daemon::ConnectionTable::State state) { conns_.set_state(id, state); }
-  // Closes connection `id` and reports why.
-  void drop(Id id, daemon::DropReason reason);
 
   Options options_;
   AsyncHandler handler_;
-  boost::asio::local::stream_protocol::acceptor acceptor_;
-  boost::asio::steady_timer retry_;
-  // Open connections, owned here until they close (a subscriber may sit idle for hours).
-  std::map<Id, std::shared_ptr<Connection>> connections_;
-  daemon::ConnectionTimer conns_;  // admission and deadlines of connections_
+  // Open connections, held until they close (a subscriber may sit idle for hours).
+  daemon::Listener<boost::asio::local::stream_protocol, Connection, Caller> listener_;
   dev_t dev_ = 0;  // identity of the socket file we created, so stop() never removes another's
   ino_t ino_ = 0;
-  bool stopped_ = false;
 };
 
 }  // namespace herald::control

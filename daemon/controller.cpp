@@ -76,8 +76,7 @@ bool Controller::start() {
     copts.group = *gid;
   }
   // Idle clients are closed to keep the operator's way in open; say so, at most every 10 s.
-  copts.on_drop = [this](DropReason r, const std::string& why, const control::Caller& who) {
-    registry_.counter("herald_connections_dropped_total", "", {"listener", "reason"}).with({"control", to_string(r)}).inc();
+  copts.on_drop = [this](DropReason, const std::string& why, const control::Caller& who) {
     log_.write_limited(log::Level::warning, "control connection closed",
                        {{"uid", static_cast<std::uint64_t>(who.uid)}, {"reason", why}});
   };
@@ -98,14 +97,11 @@ bool Controller::start() {
     metrics::HttpServer::Options mopts;
     mopts.endpoint = bgp::transport::to_asio(
         bgp::transport::Endpoint{config_.global.metrics->address, config_.global.metrics->port});
-    mopts.on_drop = [this](DropReason r, const std::string& why, const asio::ip::address& from) {
-      registry_.counter("herald_connections_dropped_total", "", {"listener", "reason"}).with({"metrics", to_string(r)}).inc();
+    mopts.on_drop = [this](DropReason, const std::string& why, const asio::ip::address& from) {
       log_.write_limited(log::Level::warning, "metrics connection closed",
                          {{"client", from.to_string()}, {"reason", why}});
     };
-    auto http = metrics::HttpServer::start(io_, mopts, [this] {
-      return metrics_.render({config_, state_, policy_, speaker_.get(), monitor_.get()});
-    });
+    auto http = metrics::HttpServer::start(io_, mopts, [this] { return metrics_text(); });
     if (!http) {
       log_.write(log::Level::error, "cannot start", {{"reason", http.error()}});
       abandon_start();
@@ -401,6 +397,15 @@ void Controller::shutdown(std::string reason, std::function<void()> done) {
   log_.write(log::Level::notice, "draining before shutdown", {{"seconds", std::chrono::duration<double>(wait).count()}});
   shutdown_timer_.expires_after(wait);
   shutdown_timer_.async_wait([finish = std::move(finish)](const boost::system::error_code&) mutable { finish(); });
+}
+
+std::string Controller::metrics_text() {
+  ControllerMetrics::Inputs in{config_, state_, policy_, std::nullopt, std::nullopt, {}};
+  if (speaker_) in.speaker = ControllerMetrics::view_of(*speaker_);
+  if (monitor_) in.health = monitor_->snapshot();
+  if (control_) in.listeners["control"] = control_->dropped();
+  if (metrics_http_) in.listeners["metrics"] = metrics_http_->dropped();
+  return metrics_.render(in);
 }
 
 nlohmann::json Controller::status_json() const {

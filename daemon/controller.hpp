@@ -62,6 +62,8 @@ class Controller {
   void shutdown(std::string reason, std::function<void()> done);
 
   nlohmann::json status_json() const;
+  // The /metrics body: the components' state now (controller_metrics.hpp).
+  std::string metrics_text();
 
  private:
   // --- service state: fed to policy_, its output applied ---
@@ -114,8 +116,7 @@ class Controller {
   ServicePolicy policy_;
   std::shared_ptr<control::Server> control_;
   std::shared_ptr<metrics::HttpServer> metrics_http_;
-  metrics::Registry registry_;
-  ControllerMetrics metrics_{registry_};
+  ControllerMetrics metrics_;
   StateFile state_file_;
   PersistentState state_;
   bool shutting_down_ = false;

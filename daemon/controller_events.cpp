@@ -1,5 +1,5 @@
 // What the controller tells the world about what happened: the policy's events and the
-// prefixes a publication changed (log lines, control-socket events, a metric), and the
+// prefixes a publication changed (log lines, control-socket events), and the
 // speaker's log lines and session events.
 #include <malloc.h>
 
@@ -19,9 +19,6 @@ void Controller::apply(const std::vector<PolicyEvent>& events) {
                   {"cause", c->cause}});
       publish_event({{"event", "service"}, {"service", c->service}, {"old", old}, {"new", to_string(c->now)},
                      {"reason", c->reason}});
-      registry_.counter("herald_service_state_changes_total", "Service state changes.", {"service"})
-          .with({c->service})
-          .inc();
     } else if (const auto* over = std::get_if<DrainPeriodAlreadyOver>(&ev)) {
       // Its period ran out before (herald restarted, or the service was Down meanwhile): the
       // prefixes were withdrawn then and stay so.

@@ -1,13 +1,20 @@
-// The daemon's /metrics families (each listed in docs/metrics.md): registered once, check
-// results recorded as they come, everything else read from the components when scraped.
+// The daemon's /metrics families (each listed in docs/metrics.md). Check results are recorded as
+// they come (latency histogram, pass/fail counters); everything else is read from the
+// components' state at each scrape (metrics::Scrape): a series exists while its peer, service
+// or check does, and a counter is the total its source keeps, exported as it is. A source that
+// a reload re-creates (a peer whose session had to restart, a check of a changed service)
+// counts from 0 again; Prometheus's rate() and increase() read that as a counter reset.
 #pragma once
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "bgp/speaker.hpp"
 #include "conf/config.hpp"
+#include "daemon/connection_table.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/service_policy.hpp"
 #include "daemon/state_file.hpp"
@@ -17,36 +24,39 @@ namespace herald::daemon {
 
 class ControllerMetrics {
  public:
-  // Registers every family on `registry` (which must outlive this), so each is exported, with
-  // its help text, before its first sample.
-  explicit ControllerMetrics(metrics::Registry& registry);
+  ControllerMetrics();
 
   // One completed health check (latency histogram, pass/fail counters).
   void record_check_result(const std::string& service, const std::string& check, const health::CheckResult& r);
 
+  // What the speaker keeps, read at the scrape.
+  struct SpeakerView {
+    std::vector<bgp::SpeakerPeerStatus> peers;
+    std::uint64_t refused_not_configured = 0;
+    std::uint64_t refused_shutting_down = 0;
+    bgp::bfd::DropCounters bfd_dropped{};
+  };
+  static SpeakerView view_of(const bgp::Speaker& speaker);
   struct Inputs {
     const conf::Config& config;
     const PersistentState& state;
-    const ServicePolicy& policy;     // a decision for every service of `config`
-    const bgp::Speaker* speaker;     // null before start
-    const health::Monitor* monitor;  // null before start
+    const ServicePolicy& policy;                                // a decision for every service of `config`
+    std::optional<SpeakerView> speaker;                         // nullopt before start
+    std::optional<std::vector<health::ServiceStatus>> health;  // the monitor's snapshot; nullopt before start
+    std::map<std::string, DropCounts> listeners;                // "control", "metrics": connections dropped
   };
-  // The exposition text: the components' current values, then registry.render().
+  // The exposition text. Check series of a service or check no longer in `in.health` (removed
+  // by a reload) are forgotten first.
   std::string render(const Inputs& in);
 
  private:
-  metrics::Registry& registry_;
-  // The speaker and the checks count from 0 again when a reload re-creates a peer or a check,
-  // but an exported counter must never go down: each series adds what its source counted since
-  // the last scrape (all of it after a restart of the source). The last count seen per series.
-  std::map<std::pair<std::string, std::string>, double> last_seen_;
-  // The series every check result updates, found once per (service, check) instead of by name
-  // and labels on each result (200 checks every 250 ms). Series are never removed, so the
-  // pointers stay valid for the registry's lifetime.
+  metrics::Registry registry_;
+  // The series every check result updates, found once per (service, check) instead of by
+  // labels on each result (200 checks every 250 ms); forgotten with their check.
   struct CheckSeries {
-    metrics::Histogram* latency = nullptr;
-    metrics::Counter* pass = nullptr;
-    metrics::Counter* fail = nullptr;
+    prometheus::Histogram* latency = nullptr;
+    prometheus::Counter* pass = nullptr;
+    prometheus::Counter* fail = nullptr;
   };
   std::map<std::pair<std::string, std::string>, CheckSeries> check_series_;
 };

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <prometheus/check_names.h>
+#include <prometheus/text_serializer.h>
 
 namespace herald::daemon::metrics {
 
@@ -16,267 +18,190 @@ namespace {
   std::abort();
 }
 
-// Prometheus data model: metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]*.
-bool valid_name(std::string_view s, bool colon_ok) {
-  if (s.empty()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon_ok && c == ':');
-    bool digit = c >= '0' && c <= '9';
-    if (!alpha && !(digit && i > 0)) return false;
-  }
-  return true;
-}
-
-void check_family(Kind kind, const std::string& name, const std::vector<std::string>& labels,
-                  const std::vector<double>& buckets) {
-  if (!valid_name(name, true)) invariant_failed(fmt::format("invalid metric name \"{}\"", name));
-  for (const auto& l : labels) {
-    if (!valid_name(l, false) || l.rfind("__", 0) == 0 || (kind == Kind::histogram && l == "le")) {
-      invariant_failed(fmt::format("invalid label name \"{}\" on {}", l, name));
-    }
+void check_family(const std::string& name, const std::string& help, const std::vector<std::string>& labels,
+                  bool histogram) {
+  if (!prometheus::CheckMetricName(name)) invariant_failed(fmt::format("invalid metric name \"{}\"", name));
+  if (help.find_first_of("\\\n") != std::string::npos) {
+    invariant_failed(fmt::format("help of {} holds a backslash or a newline", name));
   }
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    for (std::size_t j = i + 1; j < labels.size(); ++j) {
-      if (labels[i] == labels[j]) invariant_failed(fmt::format("duplicate label on {}", name));
+    if (!prometheus::CheckLabelName(labels[i]) || (histogram && labels[i] == "le")) {
+      invariant_failed(fmt::format("invalid label name \"{}\" on {}", labels[i], name));
     }
-  }
-  if (kind == Kind::histogram) {
-    if (buckets.empty()) invariant_failed(fmt::format("histogram {} has no buckets", name));
-    for (std::size_t i = 0; i < buckets.size(); ++i) {
-      if (std::isnan(buckets[i]) || std::isinf(buckets[i]) || (i > 0 && buckets[i] <= buckets[i - 1])) {
-        invariant_failed(fmt::format("histogram {} buckets must be finite and increasing", name));
-      }
+    if (std::find(labels.begin() + static_cast<std::ptrdiff_t>(i) + 1, labels.end(), labels[i]) != labels.end()) {
+      invariant_failed(fmt::format("duplicate label \"{}\" on {}", labels[i], name));
     }
   }
 }
 
-std::string_view type_name(Kind k) {
-  switch (k) {
-    case Kind::counter: return "counter";
-    case Kind::gauge: return "gauge";
-    case Kind::histogram: return "histogram";
+void check_values(const std::string& name, const std::vector<std::string>& labels, const LabelValues& values) {
+  if (values.size() != labels.size()) {
+    invariant_failed(fmt::format("{} takes {} label values, got {}", name, labels.size(), values.size()));
   }
-  return "untyped";
 }
 
-// `{a="x",b="y"}` (with an optional trailing le label), or "" for no labels at all.
-std::string label_set(const std::vector<std::string>& names, const std::vector<std::string>& values,
-                      std::string_view le = {}) {
-  if (names.empty() && le.empty()) return "";
-  std::string out = "{";
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i > 0) out += ',';
-    out += names[i];
-    out += "=\"";
-    out += escape_label_value(values[i]);
-    out += '"';
+prometheus::Labels label_map(const std::vector<std::string>& labels, const LabelValues& values) {
+  prometheus::Labels m;
+  for (std::size_t i = 0; i < labels.size(); ++i) m.emplace(labels[i], values[i]);
+  return m;
+}
+
+// prometheus-cpp keeps labels in a map (sorted by name): put them back in the declared order.
+void order_labels(prometheus::MetricFamily& f, const std::vector<std::string>& labels) {
+  for (auto& m : f.metric) {
+    std::vector<prometheus::ClientMetric::Label> ordered;
+    ordered.reserve(m.label.size());
+    for (const auto& name : labels) {
+      auto it = std::find_if(m.label.begin(), m.label.end(), [&](const auto& l) { return l.name == name; });
+      if (it != m.label.end()) ordered.push_back(*it);
+    }
+    m.label = std::move(ordered);
   }
-  if (!le.empty()) {
-    if (!names.empty()) out += ',';
-    out += "le=\"";
-    out += le;
-    out += '"';
-  }
-  out += '}';
-  return out;
 }
 
 }  // namespace
 
-std::string format_value(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  return fmt::format("{}", v);  // shortest text that reads back as the same double
-}
+template <typename Metric>
+Family<Metric>::Family(prometheus::Family<Metric>& family, std::vector<std::string> labels,
+                       std::vector<double> buckets)
+    : family_(family), labels_(std::move(labels)), buckets_(std::move(buckets)) {}
 
-std::string escape_label_value(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+template <typename Metric>
+Metric& Family<Metric>::with(const LabelValues& values) {
+  check_values(family_.GetName(), labels_, values);
+  auto it = series_.find(values);
+  if (it != series_.end()) return *it->second;
+  Metric* m = nullptr;
+  if constexpr (std::is_same_v<Metric, prometheus::Histogram>) {
+    m = &family_.Add(label_map(labels_, values), prometheus::Histogram::BucketBoundaries(buckets_));
+  } else {
+    m = &family_.Add(label_map(labels_, values));
   }
-  return out;
-}
-
-std::string escape_help(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
-void Counter::inc(double v) {
-  if (!(v >= 0)) invariant_failed("counter increment must be >= 0");
-  v_.fetch_add(v, std::memory_order_relaxed);
-}
-
-Histogram::Histogram(const std::vector<double>& bounds) : bounds_(bounds), counts_(bounds.size()) {}
-
-void Histogram::observe(double v) {
-  std::lock_guard lock(mutex_);
-  // The first bound >= v; NaN lands in no finite bucket, only in +Inf (count).
-  auto it = std::lower_bound(bounds_.begin(), bounds_.end(), v);
-  if (it != bounds_.end() && !std::isnan(v)) ++counts_[static_cast<std::size_t>(it - bounds_.begin())];
-  ++count_;
-  sum_ += v;
-}
-
-Histogram::Snapshot Histogram::snapshot() const {
-  std::lock_guard lock(mutex_);
-  Snapshot s;
-  s.cumulative.resize(counts_.size());
-  std::uint64_t run = 0;
-  for (std::size_t i = 0; i < counts_.size(); ++i) {
-    run += counts_[i];
-    s.cumulative[i] = run;
-  }
-  s.count = count_;
-  s.sum = sum_;
-  return s;
+  series_.emplace(values, m);
+  return *m;
 }
 
 template <typename Metric>
-Family<Metric>::Family(Kind kind, std::string name, std::string help,
-                       std::vector<std::string> labels, std::vector<double> buckets)
-    : kind_(kind),
-      name_(std::move(name)),
-      help_(std::move(help)),
-      labels_(std::move(labels)),
-      buckets_(std::move(buckets)) {
-  // A family without labels has exactly one series: export it from the start (at zero).
-  if (labels_.empty()) with(std::vector<std::string>{});
-}
-
-template <typename Metric>
-Metric& Family<Metric>::with(std::initializer_list<std::string_view> label_values) {
-  return with(std::vector<std::string>(label_values.begin(), label_values.end()));
-}
-
-template <typename Metric>
-Metric& Family<Metric>::with(const std::vector<std::string>& label_values) {
-  if (label_values.size() != labels_.size()) {
-    invariant_failed(fmt::format("{} takes {} label values, got {}", name_, labels_.size(),
-                                 label_values.size()));
-  }
-  std::lock_guard lock(mutex_);
-  auto it = series_.find(label_values);
-  if (it == series_.end()) {
-    std::unique_ptr<Metric> m;
-    if constexpr (std::is_same_v<Metric, Histogram>) {
-      m = std::make_unique<Histogram>(buckets_);
-    } else {
-      m = std::make_unique<Metric>();
+void Family<Metric>::retain(const std::function<bool(const LabelValues&)>& keep) {
+  for (auto it = series_.begin(); it != series_.end();) {
+    if (keep(it->first)) {
+      ++it;
+      continue;
     }
-    it = series_.emplace(label_values, std::move(m)).first;
+    family_.Remove(it->second);
+    it = series_.erase(it);
   }
-  return *it->second;
 }
 
-template <typename Metric>
-void Family<Metric>::remove(const std::vector<std::string>& label_values) {
-  std::lock_guard lock(mutex_);
-  series_.erase(label_values);
+template class Family<prometheus::Counter>;
+template class Family<prometheus::Histogram>;
+
+Registry::Registry() : registry_(std::make_shared<prometheus::Registry>()) {}
+
+Family<prometheus::Counter>& Registry::counter(const std::string& name, const std::string& help,
+                                               std::vector<std::string> labels) {
+  if (auto it = counters_.find(name); it != counters_.end()) {
+    if (it->second->labels() != labels) invariant_failed(fmt::format("{} registered twice with other labels", name));
+    return *it->second;
+  }
+  check_family(name, help, labels, false);
+  if (histograms_.count(name)) invariant_failed(fmt::format("{} registered twice as another kind", name));
+  auto& f = prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
+  return *counters_.emplace(name, std::make_unique<Family<prometheus::Counter>>(f, std::move(labels),
+                                                                                std::vector<double>{}))
+              .first->second;
 }
 
-template <typename Metric>
-void Family<Metric>::render(std::string& out) const {
-  std::lock_guard lock(mutex_);
-  if (series_.empty()) return;
-  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name_, escape_help(help_), name_,
-                     type_name(kind_));
-  for (const auto& [values, metric] : series_) {
-    if constexpr (std::is_same_v<Metric, Histogram>) {
-      auto snap = metric->snapshot();
-      for (std::size_t i = 0; i < buckets_.size(); ++i) {
-        out += fmt::format("{}_bucket{} {}\n", name_,
-                           label_set(labels_, values, format_value(buckets_[i])),
-                           snap.cumulative[i]);
+Family<prometheus::Histogram>& Registry::histogram(const std::string& name, const std::string& help,
+                                                   std::vector<std::string> labels, std::vector<double> buckets) {
+  if (auto it = histograms_.find(name); it != histograms_.end()) {
+    if (it->second->labels() != labels) invariant_failed(fmt::format("{} registered twice with other labels", name));
+    return *it->second;
+  }
+  check_family(name, help, labels, true);
+  if (counters_.count(name)) invariant_failed(fmt::format("{} registered twice as another kind", name));
+  if (buckets.empty()) invariant_failed(fmt::format("histogram {} has no buckets", name));
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    if (!std::isfinite(buckets[i]) || (i > 0 && buckets[i] <= buckets[i - 1])) {
+      invariant_failed(fmt::format("histogram {} buckets must be finite and increasing", name));
+    }
+  }
+  auto& f = prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
+  return *histograms_.emplace(name, std::make_unique<Family<prometheus::Histogram>>(f, std::move(labels),
+                                                                                    std::move(buckets)))
+              .first->second;
+}
+
+std::vector<prometheus::MetricFamily> Registry::collect() const {
+  auto families = registry_->Collect();
+  for (auto& f : families) {
+    if (auto it = counters_.find(f.name); it != counters_.end()) order_labels(f, it->second->labels());
+    if (auto it = histograms_.find(f.name); it != histograms_.end()) order_labels(f, it->second->labels());
+  }
+  return families;
+}
+
+void Scrape::Family::add(const LabelValues& values, double value) {
+  check_values(family_.name, labels_, values);
+  prometheus::ClientMetric m;
+  m.label.reserve(labels_.size());
+  for (std::size_t i = 0; i < labels_.size(); ++i) m.label.push_back({labels_[i], values[i]});
+  if (family_.type == prometheus::MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  family_.metric.push_back(std::move(m));
+}
+
+Scrape::Family& Scrape::counter(const std::string& name, const std::string& help, std::vector<std::string> labels) {
+  return family(name, help, std::move(labels), prometheus::MetricType::Counter);
+}
+
+Scrape::Family& Scrape::gauge(const std::string& name, const std::string& help, std::vector<std::string> labels) {
+  return family(name, help, std::move(labels), prometheus::MetricType::Gauge);
+}
+
+Scrape::Family& Scrape::family(const std::string& name, const std::string& help, std::vector<std::string> labels,
+                               prometheus::MetricType type) {
+  for (auto& f : families_) {
+    if (f->family_.name == name) invariant_failed(fmt::format("{} built twice in one scrape", name));
+  }
+  check_family(name, help, labels, false);
+  auto f = std::make_unique<Family>();
+  f->family_.name = name;
+  f->family_.help = help;
+  f->family_.type = type;
+  f->labels_ = std::move(labels);
+  families_.push_back(std::move(f));
+  return *families_.back();
+}
+
+std::vector<prometheus::MetricFamily> Scrape::take() {
+  std::vector<prometheus::MetricFamily> out;
+  out.reserve(families_.size());
+  for (auto& f : families_) out.push_back(std::move(f->family_));
+  families_.clear();
+  return out;
+}
+
+std::string render(std::vector<prometheus::MetricFamily> a, std::vector<prometheus::MetricFamily> b) {
+  for (auto& f : b) a.push_back(std::move(f));
+  std::erase_if(a, [](const prometheus::MetricFamily& f) { return f.metric.empty(); });
+  std::sort(a.begin(), a.end(), [](const auto& x, const auto& y) { return x.name < y.name; });
+  for (std::size_t i = 1; i < a.size(); ++i) {
+    if (a[i].name == a[i - 1].name) invariant_failed(fmt::format("{} exported twice", a[i].name));
+  }
+  for (auto& f : a) {
+    std::sort(f.metric.begin(), f.metric.end(),
+              [](const auto& x, const auto& y) { return x.label < y.label; });
+    for (std::size_t i = 1; i < f.metric.size(); ++i) {
+      if (f.metric[i].label == f.metric[i - 1].label) {
+        invariant_failed(fmt::format("{} has two series with the same labels", f.name));
       }
-      out += fmt::format("{}_bucket{} {}\n", name_, label_set(labels_, values, "+Inf"), snap.count);
-      out += fmt::format("{}_sum{} {}\n", name_, label_set(labels_, values), format_value(snap.sum));
-      out += fmt::format("{}_count{} {}\n", name_, label_set(labels_, values), snap.count);
-    } else {
-      out += fmt::format("{}{} {}\n", name_, label_set(labels_, values),
-                         format_value(metric->value()));
     }
   }
-}
-
-template class Family<Counter>;
-template class Family<Gauge>;
-template class Family<Histogram>;
-
-Registry::Entry* Registry::find(const std::string& name, Kind kind,
-                                const std::vector<std::string>& labels,
-                                const std::vector<double>& buckets) {
-  for (auto& e : families_) {
-    const std::string* n = nullptr;
-    const std::vector<std::string>* l = nullptr;
-    const std::vector<double>* b = nullptr;
-    if (e.counter) { n = &e.counter->name_; l = &e.counter->labels_; b = &e.counter->buckets_; }
-    if (e.gauge) { n = &e.gauge->name_; l = &e.gauge->labels_; b = &e.gauge->buckets_; }
-    if (e.histogram) { n = &e.histogram->name_; l = &e.histogram->labels_; b = &e.histogram->buckets_; }
-    if (*n != name) continue;
-    if (e.kind != kind || *l != labels || *b != buckets) {
-      invariant_failed(fmt::format("metric {} registered twice with different shapes", name));
-    }
-    return &e;
-  }
-  return nullptr;
-}
-
-Family<Counter>& Registry::counter(std::string name, std::string help,
-                                   std::vector<std::string> labels) {
-  check_family(Kind::counter, name, labels, {});
-  std::lock_guard lock(mutex_);
-  if (Entry* e = find(name, Kind::counter, labels, {})) return *e->counter;
-  Entry e{Kind::counter, {}, {}, {}};
-  e.counter.reset(new Family<Counter>(Kind::counter, std::move(name), std::move(help),
-                                      std::move(labels), {}));
-  families_.push_back(std::move(e));
-  return *families_.back().counter;
-}
-
-Family<Gauge>& Registry::gauge(std::string name, std::string help, std::vector<std::string> labels) {
-  check_family(Kind::gauge, name, labels, {});
-  std::lock_guard lock(mutex_);
-  if (Entry* e = find(name, Kind::gauge, labels, {})) return *e->gauge;
-  Entry e{Kind::gauge, {}, {}, {}};
-  e.gauge.reset(new Family<Gauge>(Kind::gauge, std::move(name), std::move(help), std::move(labels), {}));
-  families_.push_back(std::move(e));
-  return *families_.back().gauge;
-}
-
-Family<Histogram>& Registry::histogram(std::string name, std::string help,
-                                       std::vector<std::string> labels,
-                                       std::vector<double> buckets) {
-  check_family(Kind::histogram, name, labels, buckets);
-  std::lock_guard lock(mutex_);
-  if (Entry* e = find(name, Kind::histogram, labels, buckets)) return *e->histogram;
-  Entry e{Kind::histogram, {}, {}, {}};
-  e.histogram.reset(new Family<Histogram>(Kind::histogram, std::move(name), std::move(help),
-                                          std::move(labels), std::move(buckets)));
-  families_.push_back(std::move(e));
-  return *families_.back().histogram;
-}
-
-std::string Registry::render() const {
-  std::lock_guard lock(mutex_);
-  std::string out;
-  for (const auto& e : families_) {
-    if (e.counter) e.counter->render(out);
-    if (e.gauge) e.gauge->render(out);
-    if (e.histogram) e.histogram->render(out);
-  }
-  return out;
+  return prometheus::TextSerializer().Serialize(a);
 }
 
 }  // namespace herald::daemon::metrics

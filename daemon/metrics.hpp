@@ -1,140 +1,113 @@
-// A small metrics registry (counters, gauges, histograms, each a family with labels) and its
-// rendering in the Prometheus text exposition format 0.0.4. Debian 12 does ship prometheus-cpp
-// 1.0.1; moving to its core registry is planned (README, dependencies).
+// herald's metrics on the core library of prometheus-cpp (Debian's prometheus-cpp-dev 1.0.1,
+// libprometheus-cpp-core): its registry, families and text serializer. Only the core: the HTTP
+// side is herald's own listener on its Asio loop (metrics_http.hpp), not prometheus-cpp's
+// civetweb exposer, which would add a web server with threads of its own.
 //
-//   Registry reg;
-//   auto& updates = reg.counter("herald_bgp_updates_sent_total", "UPDATE messages sent.", {"peer"});
-//   updates.with({"upstream1"}).inc();
-//   auto& lat = reg.histogram("herald_check_latency_seconds", "Health check latency.",
-//                             {"service"}, {0.001, 0.01, 0.1, 1});
-//   lat.with({"dns"}).observe(0.004);
-//   std::string text = reg.render();
+// Two kinds of family:
+// - Registry: series updated as events happen (a check result's latency and outcome), with
+//   their label names declared once and series found by label values in that order. Used on
+//   the daemon's loop thread only.
+// - Scrape: series built at a scrape from the components' state (sessions, services, counters
+//   the speaker and the checks keep). A series exists exactly while its source does, so a peer
+//   or service removed by a reload leaves the next scrape, and a counter is its source's total,
+//   as it is (no copy of it is kept here).
 //
-// Names must match the Prometheus data model ([a-zA-Z_:][a-zA-Z0-9_:]*, labels without the
-// reserved "__" prefix); a bad name or a wrong number of label values is a programming error and
-// aborts. Updating a series is thread-safe and lock-free for counters and gauges.
+//   metrics::Registry reg;
+//   reg.counter("herald_check_results_total", "Check runs.", {"service", "check", "result"})
+//       .with({"dns", "tcp 192.0.2.53:53", "pass"}).Increment();
+//   metrics::Scrape scrape;
+//   scrape.gauge("herald_peer_up", "1 when Established.", {"peer"}).add({"upstream"}, 1);
+//   std::string text = metrics::render(reg.collect(), scrape.take());
+//
+// Names must match the Prometheus data model and help texts hold no '\' nor newline (prometheus-cpp
+// 1.0.1 writes HELP unescaped); a bad name or a wrong number of label values is a programming
+// error and aborts.
 #pragma once
-#include <atomic>
-#include <cstdint>
-#include <initializer_list>
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
 
 namespace herald::daemon::metrics {
 
-// A value that only goes up (resets only when the process restarts).
-class Counter {
- public:
-  // Adds `v`; negative or NaN increments abort (a counter must not go down).
-  void inc(double v = 1.0);
-  double value() const noexcept { return v_.load(std::memory_order_relaxed); }
+using LabelValues = std::vector<std::string>;
 
- private:
-  std::atomic<double> v_{0.0};
-};
-
-// A value that goes up and down (sessions established, prefixes announced).
-class Gauge {
- public:
-  void set(double v) noexcept { v_.store(v, std::memory_order_relaxed); }
-  void inc(double v = 1.0) noexcept { v_.fetch_add(v, std::memory_order_relaxed); }
-  void dec(double v = 1.0) noexcept { v_.fetch_sub(v, std::memory_order_relaxed); }
-  double value() const noexcept { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<double> v_{0.0};
-};
-
-// Observations counted into fixed upper bounds (the family's buckets), plus their sum.
-class Histogram {
- public:
-  explicit Histogram(const std::vector<double>& bounds);
-  void observe(double v);
-
-  struct Snapshot {
-    std::vector<std::uint64_t> cumulative;  // per bound, observations <= bound
-    std::uint64_t count = 0;                // all observations (the +Inf bucket)
-    double sum = 0;
-  };
-  Snapshot snapshot() const;
-
- private:
-  const std::vector<double>& bounds_;
-  mutable std::mutex mutex_;
-  std::vector<std::uint64_t> counts_;  // per bound, not cumulative
-  std::uint64_t count_ = 0;
-  double sum_ = 0;
-};
-
-enum class Kind { counter, gauge, histogram };
-
-// All series of one metric name, one per combination of label values.
-template <typename Metric>
+// A registry family whose label names are declared once (in exposition order).
+template <typename Metric>  // prometheus::Counter or prometheus::Histogram
 class Family {
  public:
-  // The series for these label values (in the order of the family's label names), created at
-  // zero on first use. The reference stays valid for the registry's lifetime unless remove()d.
-  Metric& with(std::initializer_list<std::string_view> label_values);
-  Metric& with(const std::vector<std::string>& label_values);
-  // Forgets a series (e.g. a peer removed by a reload) so it is no longer exported.
-  void remove(const std::vector<std::string>& label_values);
+  Family(prometheus::Family<Metric>& family, std::vector<std::string> labels,
+         std::vector<double> buckets);
+  // The series for these label values, created at zero on first use. The reference stays valid
+  // until the series is removed.
+  Metric& with(const LabelValues& values);
+  // Removes every series whose label values `keep` refuses (e.g. of a service a reload removed).
+  void retain(const std::function<bool(const LabelValues&)>& keep);
 
-  const std::string& name() const { return name_; }
+  const std::vector<std::string>& labels() const { return labels_; }
 
  private:
-  friend class Registry;
-  Family(Kind kind, std::string name, std::string help, std::vector<std::string> labels,
-         std::vector<double> buckets);
-  void render(std::string& out) const;
-
-  Kind kind_;
-  std::string name_;
-  std::string help_;
+  prometheus::Family<Metric>& family_;
   std::vector<std::string> labels_;
-  std::vector<double> buckets_;
-  mutable std::mutex mutex_;
-  std::map<std::vector<std::string>, std::unique_ptr<Metric>> series_;
+  std::vector<double> buckets_;  // histograms only
+  std::map<LabelValues, Metric*> series_;
 };
 
-// The set of families one daemon exports. Registering an existing name again with the same kind
-// and labels returns the existing family (so a reload can re-register); anything else aborts.
+// The families updated as events happen, on a prometheus::Registry. Registering a name again
+// with the same kind and labels returns the existing family; anything else aborts.
 class Registry {
  public:
-  Family<Counter>& counter(std::string name, std::string help,
-                           std::vector<std::string> labels = {});
-  Family<Gauge>& gauge(std::string name, std::string help, std::vector<std::string> labels = {});
+  Registry();
+  Family<prometheus::Counter>& counter(const std::string& name, const std::string& help,
+                                       std::vector<std::string> labels);
   // `buckets` are upper bounds, strictly increasing; +Inf is implied.
-  Family<Histogram>& histogram(std::string name, std::string help,
-                               std::vector<std::string> labels, std::vector<double> buckets);
-
-  // The exposition text (format 0.0.4): families in registration order, series sorted by label
-  // values, each family with its # HELP and # TYPE lines. Families without series are omitted.
-  std::string render() const;
+  Family<prometheus::Histogram>& histogram(const std::string& name, const std::string& help,
+                                           std::vector<std::string> labels, std::vector<double> buckets);
+  // Every family with its series, labels in the declared order.
+  std::vector<prometheus::MetricFamily> collect() const;
 
  private:
-  struct Entry {
-    Kind kind;
-    std::unique_ptr<Family<Counter>> counter;
-    std::unique_ptr<Family<Gauge>> gauge;
-    std::unique_ptr<Family<Histogram>> histogram;
-  };
-  Entry* find(const std::string& name, Kind kind, const std::vector<std::string>& labels,
-              const std::vector<double>& buckets);
-
-  mutable std::mutex mutex_;
-  std::vector<Entry> families_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::map<std::string, std::unique_ptr<Family<prometheus::Counter>>> counters_;
+  std::map<std::string, std::unique_ptr<Family<prometheus::Histogram>>> histograms_;
 };
 
-// Exposition-format helpers (exposed for tests): a sample value ("3", "0.25", "+Inf", "NaN"),
-// a label value with \\, \" and \n escaped, and HELP text with \\ and \n escaped.
-std::string format_value(double v);
-std::string escape_label_value(std::string_view v);
-std::string escape_help(std::string_view v);
+// The families of one scrape, built from the components' state.
+class Scrape {
+ public:
+  class Family {
+   public:
+    // One series; its label values in the order of the family's label names.
+    void add(const LabelValues& values, double value);
+
+   private:
+    friend class Scrape;
+    prometheus::MetricFamily family_;
+    std::vector<std::string> labels_;
+  };
+  Family& counter(const std::string& name, const std::string& help, std::vector<std::string> labels);
+  Family& gauge(const std::string& name, const std::string& help, std::vector<std::string> labels);
+  // The families built so far (the Scrape is empty afterwards).
+  std::vector<prometheus::MetricFamily> take();
+
+ private:
+  Family& family(const std::string& name, const std::string& help, std::vector<std::string> labels,
+                 prometheus::MetricType type);
+  std::vector<std::unique_ptr<Family>> families_;
+};
+
+// The exposition text (format 0.0.4) of `a` and `b`, written by prometheus-cpp's TextSerializer:
+// families sorted by name, each family's series by label values; families without series are
+// left out.
+std::string render(std::vector<prometheus::MetricFamily> a, std::vector<prometheus::MetricFamily> b = {});
 
 // The Content-Type of render()'s output.
 inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -72,18 +72,16 @@ std::string http_reply(std::string_view head, const std::function<std::string()>
 // One scrape: read the request head, answer, close. The server owns it until it closes.
 class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<HttpServer> server, Id id, tcp::socket socket, asio::ip::address peer)
-      : server_(std::move(server)), id_(id), socket_(std::move(socket)), peer_(peer) {}
+  Connection(std::shared_ptr<HttpServer> server, Id id, tcp::socket socket)
+      : server_(std::move(server)), id_(id), socket_(std::move(socket)) {}
 
-  void run() { read(); }
-  const asio::ip::address& peer() const { return peer_; }
+  void start() { read(); }
 
   void close() {
     if (closed_) return;
     closed_ = true;
-    auto keep = shared_from_this();  // the server's reference goes away below
-    server_->connections_.erase(id_);
-    server_->conns_.remove(id_);
+    auto keep = shared_from_this();  // the listener's reference goes away below
+    server_->listener_.forget(id_);
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);  // pending I/O aborts
@@ -103,7 +101,7 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void reply(std::string text) {
-    server_->set_state(id_, daemon::ConnectionTable::State::replying);
+    server_->listener_.set_state(id_, daemon::ConnectionTable::State::replying);
     out_ = std::move(text);
     asio::async_write(socket_, asio::buffer(out_),
                       [self = shared_from_this()](boost::system::error_code, std::size_t) {
@@ -114,7 +112,6 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<HttpServer> server_;
   Id id_;
   tcp::socket socket_;
-  asio::ip::address peer_;
   boost::beast::flat_buffer buffer_;  // at most the header limit plus one read (64 KiB)
   http::request_parser<http::empty_body> parser_;
   std::string out_;
@@ -124,17 +121,25 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
 HttpServer::HttpServer(asio::io_context& io, Options options, Render render)
     : options_(std::move(options)),
       render_(std::move(render)),
-      acceptor_(io),
-      retry_(io),
-      conns_(io, {options_.max_connections, options_.timeout},
-             [this](Id id, daemon::DropReason why) { drop(id, why); }) {}
+      listener_(io, {options_.max_connections, options_.timeout},
+                {// Clients are told apart by address: a flooding address evicts its own connections.
+                 [](tcp::socket& socket) {
+                   boost::system::error_code ec;
+                   auto peer = socket.remote_endpoint(ec).address();
+                   return std::pair{peer.to_string(), peer};
+                 },
+                 [this](Id id, tcp::socket socket, const asio::ip::address&) {
+                   return std::make_shared<Connection>(shared_from_this(), id, std::move(socket));
+                 },
+                 [this](daemon::DropReason r, const std::string& why, const asio::ip::address& from) {
+                   if (options_.on_drop) options_.on_drop(r, why, from);
+                 }}) {}
 
 Expected<std::shared_ptr<HttpServer>, std::string> HttpServer::start(asio::io_context& io,
                                                                      Options options,
                                                                      Render render) {
   auto server = std::make_shared<HttpServer>(io, options, std::move(render));
-  server->conns_.set_owner(server);
-  auto& acc = server->acceptor_;
+  auto& acc = server->listener_.acceptor();
   boost::system::error_code ec;
   std::string_view step = "open";
   acc.open(options.endpoint.protocol(), ec);
@@ -156,60 +161,15 @@ Expected<std::shared_ptr<HttpServer>, std::string> HttpServer::start(asio::io_co
                                   addr.to_string(), addr.is_v6() ? "]" : "",
                                   options.endpoint.port(), step, ec.message()));
   }
-  server->accept();
+  server->listener_.start(server);
   return server;
 }
 
 tcp::endpoint HttpServer::local_endpoint() const {
   boost::system::error_code ec;
-  return acceptor_.local_endpoint(ec);
+  return listener_.acceptor().local_endpoint(ec);
 }
 
-void HttpServer::stop() {
-  stopped_ = true;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-  retry_.cancel();
-  conns_.stop();
-  std::vector<std::shared_ptr<Connection>> all;
-  for (auto& [id, c] : connections_) all.push_back(c);
-  for (auto& c : all) c->close();
-}
-
-void HttpServer::drop(Id id, daemon::DropReason reason) {
-  conns_.remove(id);
-  auto it = connections_.find(id);
-  if (it == connections_.end()) return;
-  auto conn = it->second;
-  if (options_.on_drop) options_.on_drop(reason, conns_.explain(reason), conn->peer());
-  conn->close();
-}
-
-void HttpServer::accept() {
-  acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec,
-                                                     tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-    if (!ec) {
-      boost::system::error_code peer_ec;
-      auto peer = socket.remote_endpoint(peer_ec).address();
-      if (auto id = self->conns_.admit(peer.to_string())) {
-        auto conn = std::make_shared<Connection>(self, *id, std::move(socket), peer);
-        self->connections_.emplace(*id, conn);
-        conn->run();
-      } else {
-        boost::system::error_code ignored;
-        socket.close(ignored);
-        constexpr auto refused = daemon::DropReason::refused;
-        if (self->options_.on_drop) self->options_.on_drop(refused, self->conns_.explain(refused), peer);
-      }
-    }
-    if (!ec) return self->accept();
-    // Transient accept errors (EMFILE, ENFILE) must not stop the listener, nor spin on it.
-    self->retry_.expires_after(std::chrono::milliseconds(100));
-    self->retry_.async_wait([self](boost::system::error_code wait_ec) {
-      if (!wait_ec && self->acceptor_.is_open()) self->accept();
-    });
-  });
-}
+void HttpServer::stop() { listener_.stop(); }
 
 }  // namespace herald::daemon::metrics

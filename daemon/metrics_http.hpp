@@ -1,8 +1,8 @@
 // A minimal HTTP/1.1 server for Prometheus scrapes, on the daemon's Asio loop: GET (or HEAD)
 // /metrics answers 200 with the exposition text; any other path is 404, any other method 405,
 // a request head larger than the bound 431, one Boost.Beast's parser refuses 400. One request
-// per connection (Connection: close). Connections are kept in a ConnectionTable
-// (daemon/connection_table.hpp): the request head must arrive within `timeout` of connecting
+// per connection (Connection: close). Connections are kept by a daemon::Listener
+// (daemon/listener.hpp, a ConnectionTable): the request head must arrive within `timeout` of connecting
 // and the reply be taken within `timeout` again, and a full table closes an idle connection to
 // make room (of the address holding the most, its oldest), so clients that connect and say
 // nothing cannot block the scrapes nor hold the daemon's memory or descriptors. Every
@@ -11,11 +11,10 @@
 // io_context is destroyed (open connections and the server keep each other alive until then).
 #pragma once
 #include "base/asio.hpp"
-#include "daemon/connection_timer.hpp"
+#include "daemon/listener.hpp"
 #include <chrono>
 #include <cstddef>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,7 +46,9 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   // Stops accepting and closes every connection.
   void stop();
-  std::size_t connections() const { return connections_.size(); }
+  std::size_t connections() const { return listener_.size(); }
+  // Connections dropped since start, by reason.
+  const daemon::DropCounts& dropped() const { return listener_.dropped(); }
 
   // Internal: use start().
   HttpServer(boost::asio::io_context& io, Options options, Render render);
@@ -55,19 +56,10 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
  private:
   class Connection;
   using Id = daemon::ConnectionTable::Id;
-  void accept();
-  // Records that connection `id` entered `state` now, and re-arms the deadline timer.
-  void set_state(Id id, daemon::ConnectionTable::State state) { conns_.set_state(id, state); }
-  // Closes connection `id` and reports why.
-  void drop(Id id, daemon::DropReason reason);
 
   Options options_;
   Render render_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer retry_;
-  std::map<Id, std::shared_ptr<Connection>> connections_;
-  daemon::ConnectionTimer conns_;  // admission and deadlines of connections_
-  bool stopped_ = false;
+  daemon::Listener<boost::asio::ip::tcp, Connection, boost::asio::ip::address> listener_;
 };
 
 // Builds the reply for one request head (exposed for tests; the final empty line may be left

@@ -1,5 +1,6 @@
-// Metrics registry: exact exposition text of a sample registry, escaping, value formatting,
-// promtool's verdict when it is installed, and the HTTP endpoint over a real loopback socket.
+// Metrics on prometheus-cpp: exact exposition text of sample families (order, labels, escaping,
+// values), promtool's verdict when it is installed, and the HTTP endpoint over a real loopback
+// socket.
 #include <doctest/doctest.h>
 
 #include "base/asio.hpp"
@@ -23,43 +24,55 @@ using asio::ip::tcp;
 
 namespace {
 
-// A registry shaped like herald's: per-peer counters and gauges, a per-service histogram.
-void fill_sample(Registry& reg) {
-  auto& updates = reg.counter("herald_bgp_updates_sent_total", "UPDATE messages sent to a peer.",
-                              {"peer"});
-  updates.with({"upstream1"}).inc(3);
-  updates.with({"upstream2"}).inc();
-  reg.gauge("herald_bgp_sessions_established", "Peers in state Established.").with({}).set(2);
-  auto& lat = reg.histogram("herald_check_latency_seconds", "Health check latency.",
-                            {"service", "check"}, {0.005, 0.05, 0.5});
-  lat.with({"dns", "udp"}).observe(0.001);
-  lat.with({"dns", "udp"}).observe(0.02);
-  lat.with({"dns", "udp"}).observe(2);
-  reg.gauge("herald_service_up", "1 when the service is announced.\nSee \\docs.", {"service"})
-      .with({"we\"ird\\na\nme"})
-      .set(1);
+// Families shaped like herald's: a recorded counter and histogram, and scrape-time families
+// (per-peer state as a label, a gauge without labels, a label value that needs escaping).
+std::string render_sample() {
+  Registry reg;
+  auto& results = reg.counter("herald_check_results_total", "Check runs.", {"service", "check", "result"});
+  results.with({"dns", "udp", "pass"}).Increment(3);
+  results.with({"dns", "udp", "fail"}).Increment();
+  auto& lat = reg.histogram("herald_check_latency_seconds", "Health check latency.", {"service"}, {0.005, 0.05, 0.5});
+  lat.with({"dns"}).Observe(0.001);
+  lat.with({"dns"}).Observe(0.02);
+  lat.with({"dns"}).Observe(2);
   reg.counter("herald_unused_total", "Has labels but no series yet.", {"peer"});
+  Scrape scrape;
+  auto& state = scrape.gauge("herald_peer_state", "Session state.", {"peer", "state"});
+  state.add({"upstream2", "Idle"}, 1);
+  state.add({"upstream1", "Established"}, 1);
+  state.add({"upstream1", "Idle"}, 0);
+  scrape.gauge("herald_state_file_fail_safe", "Fail-safe.", {}).add({}, 0);
+  scrape.counter("herald_peer_messages_sent_total", "Messages.", {"type", "peer"}).add({"update", "we\"ird\\na\nme"}, 12);
+  scrape.gauge("herald_peer_up", "No series: left out.", {"peer"});
+  return render(reg.collect(), scrape.take());
 }
 
+// Families sorted by name, series by label values, labels in the declared order (not sorted by
+// name, as prometheus-cpp keeps them), label values escaped.
 const char* const kSampleText =
-    "# HELP herald_bgp_updates_sent_total UPDATE messages sent to a peer.\n"
-    "# TYPE herald_bgp_updates_sent_total counter\n"
-    "herald_bgp_updates_sent_total{peer=\"upstream1\"} 3\n"
-    "herald_bgp_updates_sent_total{peer=\"upstream2\"} 1\n"
-    "# HELP herald_bgp_sessions_established Peers in state Established.\n"
-    "# TYPE herald_bgp_sessions_established gauge\n"
-    "herald_bgp_sessions_established 2\n"
     "# HELP herald_check_latency_seconds Health check latency.\n"
     "# TYPE herald_check_latency_seconds histogram\n"
-    "herald_check_latency_seconds_bucket{service=\"dns\",check=\"udp\",le=\"0.005\"} 1\n"
-    "herald_check_latency_seconds_bucket{service=\"dns\",check=\"udp\",le=\"0.05\"} 2\n"
-    "herald_check_latency_seconds_bucket{service=\"dns\",check=\"udp\",le=\"0.5\"} 2\n"
-    "herald_check_latency_seconds_bucket{service=\"dns\",check=\"udp\",le=\"+Inf\"} 3\n"
-    "herald_check_latency_seconds_sum{service=\"dns\",check=\"udp\"} 2.021\n"
-    "herald_check_latency_seconds_count{service=\"dns\",check=\"udp\"} 3\n"
-    "# HELP herald_service_up 1 when the service is announced.\\nSee \\\\docs.\n"
-    "# TYPE herald_service_up gauge\n"
-    "herald_service_up{service=\"we\\\"ird\\\\na\\nme\"} 1\n";
+    "herald_check_latency_seconds_count{service=\"dns\"} 3\n"
+    "herald_check_latency_seconds_sum{service=\"dns\"} 2.021\n"
+    "herald_check_latency_seconds_bucket{service=\"dns\",le=\"0.005\"} 1\n"
+    "herald_check_latency_seconds_bucket{service=\"dns\",le=\"0.05\"} 2\n"
+    "herald_check_latency_seconds_bucket{service=\"dns\",le=\"0.5\"} 2\n"
+    "herald_check_latency_seconds_bucket{service=\"dns\",le=\"+Inf\"} 3\n"
+    "# HELP herald_check_results_total Check runs.\n"
+    "# TYPE herald_check_results_total counter\n"
+    "herald_check_results_total{service=\"dns\",check=\"udp\",result=\"fail\"} 1\n"
+    "herald_check_results_total{service=\"dns\",check=\"udp\",result=\"pass\"} 3\n"
+    "# HELP herald_peer_messages_sent_total Messages.\n"
+    "# TYPE herald_peer_messages_sent_total counter\n"
+    "herald_peer_messages_sent_total{type=\"update\",peer=\"we\\\"ird\\\\na\\nme\"} 12\n"
+    "# HELP herald_peer_state Session state.\n"
+    "# TYPE herald_peer_state gauge\n"
+    "herald_peer_state{peer=\"upstream1\",state=\"Established\"} 1\n"
+    "herald_peer_state{peer=\"upstream1\",state=\"Idle\"} 0\n"
+    "herald_peer_state{peer=\"upstream2\",state=\"Idle\"} 1\n"
+    "# HELP herald_state_file_fail_safe Fail-safe.\n"
+    "# TYPE herald_state_file_fail_safe gauge\n"
+    "herald_state_file_fail_safe 0\n";
 
 // One blocking HTTP exchange with the server running on `io` in another thread.
 std::string http_exchange(const tcp::endpoint& ep, const std::string& request) {
@@ -105,47 +118,36 @@ HttpServer::Options loopback() {
 
 }  // namespace
 
-TEST_CASE("sample registry renders the exact exposition text") {
-  Registry reg;
-  fill_sample(reg);
-  CHECK(reg.render() == kSampleText);
+TEST_CASE("registry and scrape families render the exact exposition text (prometheus-cpp)") {
+  CHECK(render_sample() == kSampleText);
 }
 
-TEST_CASE("registering the same family again returns it; series can be removed") {
+TEST_CASE("registering the same family again returns it; retain() removes series") {
   Registry reg;
   auto& a = reg.counter("x_total", "help", {"peer"});
   auto& b = reg.counter("x_total", "other help", {"peer"});
   CHECK(&a == &b);
-  a.with({"r1"}).inc(2);
-  a.with({"r2"}).inc();
-  CHECK(b.with({"r1"}).value() == 2);
-  a.remove({"r1"});
-  CHECK(reg.render() == "# HELP x_total help\n# TYPE x_total counter\nx_total{peer=\"r2\"} 1\n");
+  a.with({"r1"}).Increment(2);
+  a.with({"r2"}).Increment();
+  CHECK(b.with({"r1"}).Value() == 2);
+  a.retain([](const LabelValues& v) { return v[0] != "r1"; });
+  CHECK(render(reg.collect()) == "# HELP x_total help\n# TYPE x_total counter\nx_total{peer=\"r2\"} 1\n");
+  // A series created again after its removal starts from zero.
+  CHECK(a.with({"r1"}).Value() == 0);
 }
 
-TEST_CASE("gauges go both ways; histograms count NaN only in +Inf") {
-  Registry reg;
-  auto& g = reg.gauge("g", "g").with({});
-  g.inc(5);
-  g.dec(7);
-  CHECK(g.value() == -2);
-  auto& h = reg.histogram("h", "h", {}, {1}).with({});
-  h.observe(1);  // le is inclusive
-  h.observe(std::numeric_limits<double>::quiet_NaN());
-  auto snap = h.snapshot();
-  CHECK(snap.cumulative == std::vector<std::uint64_t>{1});
-  CHECK(snap.count == 2);
-}
-
-TEST_CASE("value and escape formatting") {
-  CHECK(format_value(3) == "3");
-  CHECK(format_value(0.25) == "0.25");
-  CHECK(format_value(1e21) == "1e+21");
-  CHECK(format_value(std::numeric_limits<double>::infinity()) == "+Inf");
-  CHECK(format_value(-std::numeric_limits<double>::infinity()) == "-Inf");
-  CHECK(format_value(std::nan("")) == "NaN");
-  CHECK(escape_label_value("a\\b\"c\nd") == "a\\\\b\\\"c\\nd");
-  CHECK(escape_help("a\\b\"c\nd") == "a\\\\b\"c\\nd");
+TEST_CASE("values as the text format writes them") {
+  Scrape scrape;
+  auto& g = scrape.gauge("g", "g", {"v"});
+  g.add({"int"}, 3);
+  g.add({"frac"}, 0.25);
+  g.add({"big"}, 1e21);
+  g.add({"inf"}, std::numeric_limits<double>::infinity());
+  g.add({"time"}, 1765038000.125);
+  CHECK(render(scrape.take()) ==
+        "# HELP g g\n# TYPE g gauge\n"
+        "g{v=\"big\"} 1e+21\ng{v=\"frac\"} 0.25\ng{v=\"inf\"} +Inf\ng{v=\"int\"} 3\n"
+        "g{v=\"time\"} 1765038000.125\n");
 }
 
 TEST_CASE("promtool accepts the rendered text") {
@@ -154,11 +156,9 @@ TEST_CASE("promtool accepts the rendered text") {
     return;
   }
   herald::test::TempDir dir;
-  Registry reg;
-  fill_sample(reg);
   {
     std::ofstream out(dir / "metrics.txt");
-    out << reg.render();
+    out << render_sample();
   }
   std::string cmd = "promtool check metrics < " + (dir / "metrics.txt").string() +
                     " > " + (dir / "promtool.out").string() + " 2>&1";
@@ -194,12 +194,10 @@ TEST_CASE("http_reply: status codes for each kind of request") {
 }
 
 TEST_CASE("HTTP over a real loopback socket: /metrics, 404, oversize, idle deadline") {
-  Registry reg;
-  fill_sample(reg);
   auto opts = loopback();
   opts.max_request_bytes = 512;
   opts.timeout = std::chrono::milliseconds(200);
-  RunningServer srv(opts, [&reg] { return reg.render(); });
+  RunningServer srv(opts, [] { return render_sample(); });
   auto ep = srv.server->local_endpoint();
   REQUIRE(ep.port() != 0);
 
@@ -229,8 +227,6 @@ TEST_CASE("listening on a busy port is a clear error value") {
 }
 
 TEST_CASE("HTTP: silent connections filling every slot do not block a scrape; the oldest goes") {
-  Registry reg;
-  fill_sample(reg);
   auto opts = loopback();
   opts.max_connections = 4;
   opts.timeout = std::chrono::seconds(60);  // only eviction can make room here
@@ -242,7 +238,7 @@ TEST_CASE("HTTP: silent connections filling every slot do not block a scrape; th
     drops.push_back(r);
     CHECK(from.to_string() == "127.0.0.1");
   };
-  RunningServer srv(opts, [&reg] { return reg.render(); });
+  RunningServer srv(opts, [] { return render_sample(); });
   auto ep = srv.server->local_endpoint();
   asio::io_context client_io;
   std::vector<tcp::socket> silent;
@@ -273,6 +269,10 @@ TEST_CASE("HTTP: silent connections filling every slot do not block a scrape; th
   }
   std::lock_guard lock(mutex);
   CHECK(drops == std::vector<herald::daemon::DropReason>(3, herald::daemon::DropReason::evicted));
+  // The listener keeps the count /metrics exports (herald_connections_dropped_total).
+  std::promise<herald::daemon::DropCounts> counts;
+  asio::post(srv.io, [&] { counts.set_value(srv.server->dropped()); });
+  CHECK(counts.get_future().get() == herald::daemon::DropCounts{3, 0, 0});
 }
 
 TEST_CASE("HTTP: a request head arriving a few bytes at a time is framed whole") {

@@ -2,7 +2,8 @@
 """docs/metrics.md against the code: fails, naming each difference, when they disagree.
 
 From the code: every metric family registered in daemon/*.cpp and daemon/*.hpp, i.e. every call
-`registry_.counter|gauge|histogram("name", "help", {"label", ...}, ...)` (comments removed first,
+`registry_.counter|gauge|histogram("name", "help", {"label", ...}, ...)`, or `scrape.counter|gauge(...)`
+for a family built at each scrape (comments removed first,
 so examples in comments do not count). A registry call whose name is not a string literal is an
 error too, and so is any other "herald_..." string literal there: its family could not be checked.
 
@@ -48,8 +49,8 @@ def strip_cpp_comments(text: str) -> str:
     return "".join(out)
 
 
-# registry_.counter("name", "help", {"a", "b"} ...  /  registry().gauge(...)  /  reg.histogram(...)
-CALL = re.compile(r"\b(?:registry_|registry\(\)|registry|reg)\s*\.\s*(counter|gauge|histogram)\s*\(")
+# registry_.counter("name", "help", {"a", "b"} ...  /  registry().gauge(...)  /  reg.histogram(...)  /  scrape.gauge(...)
+CALL = re.compile(r"\b(?:registry_|registry\(\)|registry|reg|scrape)\s*\.\s*(counter|gauge|histogram)\s*\(")
 LITERAL_ARGS = re.compile(
     r'\s*"([^"\\]*)"'                      # name
     r'\s*,\s*"(?:[^"\\]|\\.)*"'            # help

@@ -299,8 +299,10 @@ def run_scenario(lab: harness.Lab, make_router) -> None:
     text = harness.run([harness.binary("heraldctl"), "--socket", lab.path("herald.sock"), "status"]).stdout
     assert "\nBFD\n" in text and "50 ms" in text, text
     metrics = node.ns.run("curl", "-sf", "http://127.0.0.1:9179/metrics").stdout
-    for want in ('herald_bfd_session_state{peer="upstream"} 3', 'herald_bfd_tx_interval_seconds{peer="upstream"} 0.05',
-                 'herald_bfd_detect_time_seconds{peer="upstream"} 0.15', 'herald_bfd_session_flaps_total{peer="upstream"} '):
+    for want in ('herald_peer_bfd_up{peer="upstream"} 1', 'herald_peer_bfd_state{peer="upstream",state="Up"} 1',
+                 'herald_peer_bfd_state{peer="upstream",state="Down"} 0',
+                 'herald_peer_bfd_tx_interval_seconds{peer="upstream"} 0.05',
+                 'herald_peer_bfd_detect_time_seconds{peer="upstream"} 0.15', 'herald_peer_bfd_flaps_total{peer="upstream"} '):
         assert want in metrics, (want, metrics[:3000])
     print(f"ok: BFD Up with {router.name} at {BFD_MS} ms x {BFD_MULT}, BGP started after it; status, heraldctl and metrics show it")
 

@@ -53,9 +53,10 @@ def main() -> int:
         text = site.node.run("curl", "-sf", "http://127.0.0.1:9179/metrics").stdout
         lint = harness.run(["promtool", "check", "metrics"], check=False, input=text)
         assert lint.returncode == 0, lint.stdout + lint.stderr
-        for want in ('herald_peer_state{peer="upstream"} 5', 'herald_service_state{service="dns"} 1',
-                     'herald_bgp_prefixes_announced{peer="upstream"} 2', 'herald_check_latency_seconds_count{service="dns"}',
-                     'herald_build_info{version=', 'herald_bgp_max_prefix{peer="upstream"} 1000'):
+        for want in ('herald_peer_up{peer="upstream"} 1', 'herald_peer_state{peer="upstream",state="Established"} 1',
+                     'herald_service_state{service="dns",state="Up"} 1',
+                     'herald_peer_prefixes_announced{peer="upstream"} 2', 'herald_check_latency_seconds_count{service="dns"}',
+                     'herald_build_info{version=', 'herald_peer_max_prefix{peer="upstream"} 1000'):
             assert want in text, (want, text[:3000])
         print("ok: /metrics scraped with curl passes promtool check metrics and shows peer, service and checks")
         # Every family the live daemon exports is in docs/metrics.md, with the same type.
@@ -140,7 +141,7 @@ def main() -> int:
         assert "BGP.next_hop: 203.0.113.3" in site.router_routes().get("198.51.100.123/32", "")
         assert harness.same_since(session_since(site), since), (since, site.bird.protocol_state("herald"))
         text = site.node.run("curl", "-sf", "http://127.0.0.1:9179/metrics").stdout
-        assert 'herald_bgp_max_prefix{peer="upstream"} 500' in text, [l for l in text.splitlines() if "max_prefix" in l]
+        assert 'herald_peer_max_prefix{peer="upstream"} 500' in text, [l for l in text.splitlines() if "max_prefix" in l]
         peers = site.status()["status"]["peers"]
         assert peers[0].get("description") == "transit A", peers[0]
         kept = [l for l in site.herald.log().splitlines() if "peer changed, session kept" in l]
