@@ -75,10 +75,7 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     auto keep = shared_from_this();  // the listener's reference goes away below
-    server_->listener_.forget(id_);
-    boost::system::error_code ignored;
-    socket_.shutdown(stream_protocol::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    server_->listener_.close_connection(id_, socket_);
     out_.clear();
     queued_bytes_ = 0;
   }

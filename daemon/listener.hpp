@@ -9,8 +9,8 @@
 //
 // `Conn` is the server's connection type. The listener holds each one until it closes: it needs
 // `void start()` (called once, after the listener holds it) and `void close()`, which must call
-// forget(id) (closing twice is the connection's to make harmless). `Who` is what a drop reports
-// about its client (an address, a process's credentials).
+// close_connection(id, socket) or forget(id) (closing twice is the connection's to make
+// harmless). `Who` is what a drop reports about its client (an address, a process's credentials).
 // Single-threaded, on the io_context's thread. The listener is a member of its server, which
 // owns it through a shared_ptr (start(owner)): pending accepts and timers keep the server alive.
 #pragma once
@@ -70,6 +70,14 @@ class Listener {
   void forget(Id id) {
     connections_.erase(id);
     timer_.remove(id);
+  }
+  // A connection's close(): shuts and closes its socket (pending I/O aborts) and forgets it.
+  // The caller keeps a reference to itself across this call: the listener's goes away here.
+  void close_connection(Id id, Socket& socket) {
+    boost::system::error_code ignored;
+    socket.shutdown(Socket::shutdown_both, ignored);
+    socket.close(ignored);
+    forget(id);
   }
 
   // The open connections, as a copy: closing one does not disturb the caller's loop.

@@ -81,10 +81,7 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     auto keep = shared_from_this();  // the listener's reference goes away below
-    server_->listener_.forget(id_);
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);  // pending I/O aborts
+    server_->listener_.close_connection(id_, socket_);
   }
 
  private:
