@@ -180,6 +180,10 @@ TEST_CASE("peer: as a provider, our routes carry OTC = our AS, byte for byte") {
   const auto sends = all_of<Send>(up);
   REQUIRE(sends.size() >= 1);
   CHECK(sends[0].bytes == expected);
+  // heraldctl routes shows the same OTC.
+  const auto sent = d.peer.adj_rib_out_as_sent();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].attributes.otc == 65000u);
 }
 
 TEST_CASE("peer: OTC goes to customers, peers and RS clients, not to providers or route servers") {
@@ -278,6 +282,10 @@ TEST_CASE("peer: iBGP adds LOCAL_PREF and does not prepend the local AS") {
   CHECK(ups[0].attrs.local_pref == 100u);
   REQUIRE(ups[0].attrs.as_path);
   CHECK(ups[0].attrs.as_path->empty());
+  // heraldctl routes shows the LOCAL_PREF that went out.
+  const auto sent = d.peer.adj_rib_out_as_sent();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].attributes == ups[0].attrs);
 }
 
 TEST_CASE("peer: a family without a usable next hop is not announced") {
