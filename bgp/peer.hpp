@@ -70,6 +70,18 @@ struct PeerStatus {
   std::optional<IpAddress> next_hop_v6_link_local;
 };
 
+// One attribute set of the Adj-RIB-Out as this session puts it on the wire, with its prefixes.
+// `attributes` is what the neighbor decodes from the UPDATE the encoder builds for these routes
+// (the announcement's own code path: the session's wire attributes, next hops and codec
+// options): ORIGIN, AS_PATH as sent (with AS4_PATH on a 2-octet-AS session), NEXT_HOP or
+// MP_REACH_NLRI's next hops (its nlri left empty), MED, LOCAL_PREF (iBGP), communities, large
+// communities, OTC.
+struct SentRoutes {
+  Family family;
+  PathAttributes attributes;
+  std::vector<Prefix> prefixes;  // sorted
+};
+
 class Peer {
  public:
   // `config` must pass config.check() (aborts otherwise). rng_seed drives jitter: seed it from
@@ -132,6 +144,9 @@ class Peer {
   const PeerConfig& config() const { return config_; }
   const std::vector<Route>& desired() const { return *desired_; }
   const AdjRibOut& adj_rib_out() const { return rib_out_; }
+  // The Adj-RIB-Out as sent on the Established session, by family then attribute set; empty
+  // when the session is not Established (the Adj-RIB-Out goes with the session).
+  std::vector<SentRoutes> adj_rib_out_as_sent() const;
 
  private:
   struct ConnIo {

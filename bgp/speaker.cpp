@@ -33,6 +33,7 @@ struct Speaker::Slot {
   bfd::State bfd_state = bfd::State::Down;  // as last reported by the BFD runtime
   bool bfd_gated = false;  // engine held stopped until BFD is Up (wait_for_up)
   bool removing = false;
+  bool disabled = false;  // disable_peer(): the engine stays stopped
   std::string remove_reason;
 
   SocketOptions socket_options() const {
@@ -98,6 +99,7 @@ Speaker::SlotPtr Speaker::make_slot(SpeakerPeerConfig cfg) {
   if (cfg.bgp.router_id == 0) cfg.bgp.router_id = settings_.router_id;
   auto slot = std::make_shared<Slot>();
   slot->cfg = std::move(cfg);
+  slot->disabled = slot->cfg.disabled;
   // Distinct seeds per neighbor so that their retries do not move in lockstep.
   slot->engine = std::make_unique<Peer>(slot->cfg.bgp, seed_ + slots_.size() * 0x9E3779B97F4A7C15ull);
   return slot;
@@ -224,8 +226,16 @@ std::vector<std::string> Speaker::key_listeners(const SpeakerPeerConfig& peer, b
 }
 
 void Speaker::start_slot(const SlotPtr& slot) {
+  if (slot->cfg.bfd) add_bfd_session(slot);
+  if (slot->disabled) {
+    log(LogLevel::notice, slot->name(), "disabled by the operator: not starting the session");
+    return;
+  }
+  start_engine(slot);
+}
+
+void Speaker::start_engine(const SlotPtr& slot) {
   if (slot->cfg.bfd) {
-    add_bfd_session(slot);
     if (slot->cfg.bfd->wait_for_up && slot->bfd_state != bfd::State::Up) {
       slot->bfd_gated = true;
       log(LogLevel::info, slot->name(), "BGP waits for BFD Up before starting");
@@ -285,6 +295,49 @@ void Speaker::set_routes(std::vector<Route> routes) {
     if (!s->removing) apply(s, s->engine->set_routes_shared(routes_, now()));
 }
 
+std::optional<std::string> Speaker::disable_peer(std::string_view name, std::string_view reason) {
+  auto slot = find(name);
+  if (!slot) return fmt::format("peer {}: not configured", name);
+  if (slot->disabled) return std::nullopt;
+  slot->disabled = true;
+  slot->bfd_gated = false;
+  log(LogLevel::notice, slot->name(),
+      fmt::format("disabled by the operator{}{}: sending Cease/Administrative Shutdown", reason.empty() ? "" : ": ",
+                  reason));
+  if (started_ && !stopping_) apply(slot, slot->engine->stop(now(), reason, CeaseSubcode::AdministrativeShutdown));
+  return std::nullopt;
+}
+
+std::optional<std::string> Speaker::enable_peer(std::string_view name) {
+  auto slot = find(name);
+  if (!slot) return fmt::format("peer {}: not configured", name);
+  if (!slot->disabled) return std::nullopt;
+  slot->disabled = false;
+  log(LogLevel::notice, slot->name(), "enabled by the operator: starting the session");
+  if (started_ && !stopping_) start_engine(slot);
+  return std::nullopt;
+}
+
+std::optional<std::string> Speaker::reset_peer(std::string_view name, std::string_view reason) {
+  auto slot = find(name);
+  if (!slot) return fmt::format("peer {}: not configured", name);
+  if (slot->disabled) return fmt::format("peer {} is disabled: enable it instead", name);
+  if (!started_ || stopping_) return fmt::format("peer {}: the speaker is not running", name);
+  log(LogLevel::notice, slot->name(),
+      fmt::format("reset by the operator{}{}: sending Cease/Administrative Reset", reason.empty() ? "" : ": ", reason));
+  apply(slot, slot->engine->stop(now(), reason, CeaseSubcode::AdministrativeReset));
+  if (slot->bfd_gated) return std::nullopt;  // starts when BFD is Up
+  apply(slot, slot->engine->start(now()));
+  if (!routes_->empty()) apply(slot, slot->engine->set_routes_shared(routes_, now()));
+  return std::nullopt;
+}
+
+std::optional<std::vector<SentRoutes>> Speaker::adj_rib_out_as_sent(std::string_view name) const {
+  auto slot = find(name);
+  if (!slot) return std::nullopt;
+  return slot->engine->adj_rib_out_as_sent();
+}
+
 std::vector<SpeakerPeerStatus> Speaker::status() const {
   std::vector<SpeakerPeerStatus> out;
   const auto t = now();
@@ -297,6 +350,7 @@ std::vector<SpeakerPeerStatus> Speaker::status() const {
     st.open_connections = s->conns.size();
     if (bfd_ && s->cfg.bfd) st.bfd = bfd_->session(s->name());
     st.bfd_waiting = s->bfd_gated;
+    st.disabled = s->disabled;
     for (const auto& [id, c] : s->conns) st.queued_bytes += c->queued_bytes();
     out.push_back(std::move(st));
   }
@@ -336,7 +390,7 @@ void Speaker::on_bfd_change(std::string_view name, const bfd::StateChange& chang
   slot->bfd_state = change.to;
   if (observer_.bfd_state_change) observer_.bfd_state_change(name, change);
   if (change.to == bfd::State::Up) {
-    if (slot->bfd_gated) {
+    if (slot->bfd_gated && !slot->disabled) {
       slot->bfd_gated = false;
       log(LogLevel::info, slot->name(), "BFD is Up: starting BGP");
       apply(slot, slot->engine->start(now()));
@@ -344,7 +398,7 @@ void Speaker::on_bfd_change(std::string_view name, const bfd::StateChange& chang
     }
     return;
   }
-  if (!was_up) return;
+  if (!was_up || slot->disabled) return;
   // RFC 5882 3.2: a neighbor that took BFD down administratively reports no path failure.
   if (status.remote_state == bfd::State::AdminDown) {
     log(LogLevel::info, slot->name(), "BFD neighbor is AdminDown: the BGP session is left alone");

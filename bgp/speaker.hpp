@@ -64,6 +64,9 @@ struct SpeakerPeerConfig {
   std::optional<std::string> md5;  // RFC 2385 key
   bool gtsm = false;               // RFC 5082, directly connected neighbors (TTL 255)
   std::optional<SpeakerBfdConfig> bfd;
+  // Starts disabled (an operator's "heraldctl peer disable", persisted): no session until
+  // enable_peer(). Only read when the neighbor is added; reloads keep the current setting.
+  bool disabled = false;
 };
 
 // Where speaker events go. Every callback is optional; `peer` is the neighbor's name, empty for
@@ -88,6 +91,7 @@ struct SpeakerPeerStatus {
   std::size_t queued_bytes = 0;  // written by the engine, not yet taken by the kernel
   std::optional<bfd::SessionSnapshot> bfd;  // configured with BFD and the session exists
   bool bfd_waiting = false;  // BGP held back until BFD is Up (wait_for_up)
+  bool disabled = false;     // held Idle by disable_peer()
 };
 
 // Established sessions that negotiated `family` (RFC 4760) and have a next hop of that family:
@@ -135,6 +139,18 @@ class Speaker {
   // table of peer keys); this check is the speaker's guard of Peer::reconfigure's contract.
   std::optional<std::string> retune_peer_keeping_session(SpeakerPeerConfig peer);
 
+  // An operator's control of one neighbor; an error value (nothing done) for an unknown name.
+  // disable_peer: NOTIFICATION Cease/Administrative Shutdown (RFC 4486 6/2) carrying `reason`
+  // (RFC 9003 shutdown communication), then Idle, inbound connections refused, until
+  // enable_peer(), which starts it as at start-up (after BFD, if it waits for it). Both are
+  // no-ops when already so. reset_peer: Cease/Administrative Reset (6/4) with `reason`, then
+  // started again at once; an error for a disabled neighbor.
+  std::optional<std::string> disable_peer(std::string_view name, std::string_view reason);
+  std::optional<std::string> enable_peer(std::string_view name);
+  std::optional<std::string> reset_peer(std::string_view name, std::string_view reason);
+  // What a neighbor was sent (Peer::adj_rib_out_as_sent); nullopt for an unknown name.
+  std::optional<std::vector<SentRoutes>> adj_rib_out_as_sent(std::string_view name) const;
+
   std::vector<SpeakerPeerStatus> status() const;
   // Received BFD packets dropped, by reason (all zero without BFD).
   bfd::DropCounters bfd_dropped() const;
@@ -149,6 +165,8 @@ class Speaker {
 
   SlotPtr make_slot(SpeakerPeerConfig cfg);
   void start_slot(const SlotPtr& slot);
+  // Starts the engine (or holds it until BFD is Up, when it waits for BFD) and gives it the routes.
+  void start_engine(const SlotPtr& slot);
   // The translation of engine actions into I/O: the only place that touches sockets and timers
   // on an engine's behalf.
   void apply(const SlotPtr& slot, Actions actions);

@@ -207,6 +207,58 @@ Expected<Command, std::string> parse_clear_hold(const json& req) {
   return Command{ClearHold{std::move(name.value())}};
 }
 
+Expected<std::string, std::string> get_peer(std::string_view cmd, const json& v) {
+  if (!v.is_string()) return fail(cmd, "\"peer\" must be a string");
+  const auto& s = v.get_ref<const std::string&>();
+  if (s.empty()) return fail(cmd, "\"peer\" must not be empty");
+  if (s.size() > kMaxServiceBytes) return fail(cmd, fmt::format("\"peer\" longer than {} bytes", kMaxServiceBytes));
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7F) return fail(cmd, "\"peer\" contains control characters");
+  return s;
+}
+
+Expected<Command, std::string> parse_routes(const json& req) {
+  if (auto e = check_fields("routes", req, {"peer"})) return unexpected(*e);
+  Routes r;
+  if (auto p = req.find("peer"); p != req.end()) {
+    auto name = get_peer("routes", *p);
+    if (!name) return unexpected(name.error());
+    r.peer = std::move(name.value());
+  }
+  return Command{std::move(r)};
+}
+
+Expected<Command, std::string> parse_peer(const json& req) {
+  if (auto e = check_fields("peer", req, {"action", "peer", "reason"})) return unexpected(*e);
+  PeerAction a;
+  auto act = req.find("action");
+  if (act == req.end() || !act->is_string()) return fail("peer", "needs \"action\": \"reset\", \"disable\" or \"enable\"");
+  const auto& word = act->get_ref<const std::string&>();
+  if (word == "reset") {
+    a.action = PeerActionKind::Reset;
+  } else if (word == "disable") {
+    a.action = PeerActionKind::Disable;
+  } else if (word == "enable") {
+    a.action = PeerActionKind::Enable;
+  } else {
+    std::array<std::string_view, 3> known = {"reset", "disable", "enable"};
+    return fail("peer", fmt::format("unknown action {}{} (reset, disable, enable)", quote_word(word),
+                                    suggestion(word, known)));
+  }
+  auto p = req.find("peer");
+  if (p == req.end()) return fail("peer", "needs \"peer\"");
+  auto name = get_peer("peer", *p);
+  if (!name) return unexpected(name.error());
+  a.peer = std::move(name.value());
+  if (auto r = req.find("reason"); r != req.end()) {
+    if (a.action == PeerActionKind::Enable) return fail("peer", "enable takes no \"reason\"");
+    if (!r->is_string()) return fail("peer", "\"reason\" must be a string");
+    a.reason = r->get<std::string>();
+    if (a.reason.size() > kMaxReasonBytes) return fail("peer", fmt::format("\"reason\" longer than {} bytes", kMaxReasonBytes));
+  }
+  return Command{std::move(a)};
+}
+
 template <typename C>
 Expected<Command, std::string> parse_bare(std::string_view cmd, const json& req) {
   if (auto e = check_fields(cmd, req, {})) return unexpected(*e);
@@ -230,6 +282,15 @@ std::string json_error_detail(const json::parse_error& e) {
 
 }  // namespace
 
+std::string_view to_string(PeerActionKind a) noexcept {
+  switch (a) {
+    case PeerActionKind::Reset: return "reset";
+    case PeerActionKind::Disable: return "disable";
+    case PeerActionKind::Enable: return "enable";
+  }
+  return "reset";
+}
+
 std::string_view command_name(const Command& cmd) noexcept {
   struct Name {
     std::string_view operator()(const Status&) const { return "status"; }
@@ -240,6 +301,8 @@ std::string_view command_name(const Command& cmd) noexcept {
     std::string_view operator()(const ClearHold&) const { return "clear-hold"; }
     std::string_view operator()(const Reload&) const { return "reload"; }
     std::string_view operator()(const Events&) const { return "events"; }
+    std::string_view operator()(const Routes&) const { return "routes"; }
+    std::string_view operator()(const PeerAction&) const { return "peer"; }
   };
   return std::visit(Name{}, cmd);
 }
@@ -283,7 +346,7 @@ Expected<Command, std::string> parse_request(std::string_view line) {
   auto cmd_it = req.find("cmd");
   if (cmd_it == req.end()) {
     return unexpected(std::string("request has no \"cmd\" field (status, drain, undrain, steer, "
-                                  "clear-hold, reload, events)"));
+                                  "clear-hold, reload, events, routes, peer)"));
   }
   if (!cmd_it->is_string()) return unexpected(std::string("\"cmd\" must be a string"));
   const auto& cmd = cmd_it->get_ref<const std::string&>();
@@ -294,10 +357,12 @@ Expected<Command, std::string> parse_request(std::string_view line) {
   if (cmd == "clear-hold") return parse_clear_hold(req);
   if (cmd == "reload") return parse_bare<Reload>(cmd, req);
   if (cmd == "events") return parse_bare<Events>(cmd, req);
-  std::array<std::string_view, 7> known = {"status", "drain", "undrain", "steer", "clear-hold", "reload",
-                                           "events"};
+  if (cmd == "routes") return parse_routes(req);
+  if (cmd == "peer") return parse_peer(req);
+  std::array<std::string_view, 9> known = {"status", "drain", "undrain", "steer", "clear-hold", "reload",
+                                           "events", "routes", "peer"};
   return unexpected(fmt::format("unknown command {}{} (commands: status, drain, undrain, steer, "
-                                "clear-hold, reload, events)",
+                                "clear-hold, reload, events, routes, peer)",
                                 quote_word(cmd), suggestion(cmd, known)));
 }
 
@@ -323,6 +388,16 @@ json to_json(const Command& cmd) {
     json operator()(const ClearHold& c) const { return {{"cmd", "clear-hold"}, {"service", c.service}}; }
     json operator()(const Reload&) const { return {{"cmd", "reload"}}; }
     json operator()(const Events&) const { return {{"cmd", "events"}}; }
+    json operator()(const Routes& r) const {
+      json j = {{"cmd", "routes"}};
+      if (!r.peer.empty()) j["peer"] = r.peer;
+      return j;
+    }
+    json operator()(const PeerAction& a) const {
+      json j = {{"cmd", "peer"}, {"action", to_string(a.action)}, {"peer", a.peer}};
+      if (!a.reason.empty()) j["reason"] = a.reason;
+      return j;
+    }
     static json target(const Target& t, std::string_view cmd) {
       json j = {{"cmd", cmd}};
       if (t.all) {
@@ -336,6 +411,10 @@ json to_json(const Command& cmd) {
     }
   };
   return std::visit(Build{}, cmd);
+}
+
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
+  return suggestion(word, candidates);
 }
 
 json ok_response(json fields) {

@@ -13,6 +13,10 @@
 //   {"cmd":"steer","service":"dns","clear":true}
 //   {"cmd":"clear-hold","service":"dns"}                       end a flap hold now
 //   {"cmd":"reload"}
+//   {"cmd":"routes"}  or  {"cmd":"routes","peer":"upstream1"}   the Adj-RIB-Out as sent
+//   {"cmd":"peer","action":"reset","peer":"upstream1","reason":"..."}   Cease 6/4, reconnect
+//   {"cmd":"peer","action":"disable","peer":"upstream1","reason":"..."} Cease 6/2, stays down
+//   {"cmd":"peer","action":"enable","peer":"upstream1"}
 //   {"cmd":"events"}   subscribe: the connection then also receives one line per state change
 //
 // This file is pure (no I/O): parse_request() turns a line into a typed Command or a precise
@@ -25,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -95,10 +100,30 @@ struct Events {
   bool operator==(const Events&) const = default;
 };
 
-using Command = std::variant<Status, Drain, Undrain, Steer, SteerClear, ClearHold, Reload, Events>;
+// The routes announced to every peer (or to one), with their attributes as sent.
+struct Routes {
+  std::string peer;  // empty: every peer
+  bool operator==(const Routes&) const = default;
+};
+// An operator's action on one BGP session.
+enum class PeerActionKind : std::uint8_t {
+  Reset,    // Cease/Administrative Reset (RFC 4486 6/4), then reconnect
+  Disable,  // Cease/Administrative Shutdown (6/2) with `reason` (RFC 9003); persisted
+  Enable,   // undo Disable
+};
+struct PeerAction {
+  PeerActionKind action = PeerActionKind::Reset;
+  std::string peer;
+  std::string reason;  // reset, disable: the shutdown communication; at most 255 octets sent
+  bool operator==(const PeerAction&) const = default;
+};
+std::string_view to_string(PeerActionKind a) noexcept;  // "reset", "disable", "enable"
+
+using Command = std::variant<Status, Drain, Undrain, Steer, SteerClear, ClearHold, Reload, Events, Routes,
+                             PeerAction>;
 
 // The "cmd" word of a command ("status", "drain", ..., "steer" for both steer forms,
-// "clear-hold").
+// "clear-hold", "routes", "peer").
 std::string_view command_name(const Command& cmd) noexcept;
 
 // Parses one request line (without or with its trailing "\n"). Errors are sentences for the
@@ -109,6 +134,10 @@ Expected<Command, std::string> parse_request(std::string_view line);
 
 // The request object for a command; parse_request(to_json(c).dump()) == c.
 nlohmann::json to_json(const Command& cmd);
+
+// " (did you mean \"x\"?)" when one of `candidates` starts with `word` or is a few edits from
+// it, else "": the one suggestion of commands, fields and names the daemon does not know.
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
 
 // Replies. ok_response merges `fields` (an object) after "ok":true.
 nlohmann::json ok_response(nlohmann::json fields = nlohmann::json::object());

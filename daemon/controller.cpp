@@ -58,7 +58,8 @@ bool Controller::start() {
                 {"drained", static_cast<std::uint64_t>(state_.drained.size())},
                 {"drain_all", state_.drain_all.has_value()},
                 {"steering", static_cast<std::uint64_t>(state_.steering.size())},
-                {"flap_holds", static_cast<std::uint64_t>(state_.flap_holds.size())}});
+                {"flap_holds", static_cast<std::uint64_t>(state_.flap_holds.size())},
+                {"disabled_peers", static_cast<std::uint64_t>(state_.disabled_peers.size())}});
 
   build_services();
   binders_.bind(config_);
@@ -110,7 +111,7 @@ bool Controller::start() {
     metrics_http_ = *http;
   }
 
-  speaker_ = std::make_unique<bgp::Speaker>(io_, speaker_settings(config_), speaker_peers(config_),
+  speaker_ = std::make_unique<bgp::Speaker>(io_, speaker_settings(config_), speaker_peers_now(),
                                             speaker_observer());
   for (const auto& err : speaker_->start())
     log_.write(log::Level::error, "bgp listener problem", {{"reason", err}});
@@ -329,7 +330,7 @@ void Controller::apply(const PeerStep& step) {
       return;
     case A::Add:
       log_.write(log::Level::notice, "peer added", {{"peer", name}, {"reason", "reload"}});
-      if (auto err = speaker_->add_peer(speaker_peer(config_, *step.peer)))
+      if (auto err = speaker_->add_peer(speaker_peer_now(*step.peer)))
         log_.write(log::Level::error, "peer add failed", {{"peer", name}, {"reason", *err}});
       return;
     case A::RetuneKeepingSession:
@@ -343,7 +344,7 @@ void Controller::apply(const PeerStep& step) {
     case A::RestartSession:
       log_.write(log::Level::notice, "peer changed, session restarts",
                  {{"peer", name}, {"changed", step.changed}, {"reason", "reload"}});
-      if (auto err = speaker_->restart_peer(speaker_peer(config_, *step.peer)))
+      if (auto err = speaker_->restart_peer(speaker_peer_now(*step.peer)))
         log_.write(log::Level::error, "peer update failed", {{"peer", name}, {"reason", *err}});
       return;
   }

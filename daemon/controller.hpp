@@ -100,6 +100,12 @@ class Controller {
   nlohmann::json do_clear_hold(const control::ClearHold& c, const control::Caller& caller);
   nlohmann::json do_steer(const std::string& service, std::optional<PersistentState::Steering> s,
                           const control::Caller& caller);
+  // heraldctl routes / peer (controller_peers.cpp).
+  nlohmann::json do_routes(const control::Routes& r) const;
+  nlohmann::json do_peer(const control::PeerAction& a, const control::Caller& caller);
+  // The speaker's view of configured peers, disabled ones (state_.disabled_peers) marked so.
+  bgp::SpeakerPeerConfig speaker_peer_now(const conf::PeerConfig& peer) const;
+  std::vector<bgp::SpeakerPeerConfig> speaker_peers_now() const;
   std::optional<std::string> save_state();
   void apply(const PeerStep& step);  // one step of a reload's peer plan
   void publish_event(nlohmann::json event);

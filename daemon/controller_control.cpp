@@ -40,6 +40,10 @@ nlohmann::json Controller::handle(const control::Command& cmd, const control::Ca
           return do_steer(c.service, std::nullopt, caller);
         } else if constexpr (std::is_same_v<T, control::ClearHold>) {
           return do_clear_hold(c, caller);
+        } else if constexpr (std::is_same_v<T, control::Routes>) {
+          return do_routes(c);
+        } else if constexpr (std::is_same_v<T, control::PeerAction>) {
+          return do_peer(c, caller);
         } else if constexpr (std::is_same_v<T, control::Reload>) {
           log_.write(log::Level::notice, "reload requested", {{"uid", static_cast<std::int64_t>(caller.uid)}});
           if (auto err = reload()) return control::error_response(*err);

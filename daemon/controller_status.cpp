@@ -74,6 +74,13 @@ nlohmann::json build_status(const StatusInputs& in) {
         if (!cfg->description.empty()) p["description"] = cfg->description;
       }
       p["state"] = bgp::to_string(b.state);
+      // An operator's "heraldctl peer disable": the session stays down (state Idle) until enabled.
+      if (auto d = in.state.disabled_peers.find(b.name); d != in.state.disabled_peers.end()) {
+        p["disabled"] = {{"reason", d->second.reason},
+                         {"since", log::format_timestamp(SystemClock::time_point(std::chrono::milliseconds(d->second.since_ms)))}};
+      } else {
+        p["disabled"] = nullptr;
+      }
       p["since"] = log::format_timestamp(wall_of(b.since));
       p["last_error"] = b.last_error.empty() ? json(nullptr) : json(b.last_error);
       std::size_t sent = 0, received = 0;

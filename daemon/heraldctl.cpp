@@ -8,6 +8,8 @@
 //   heraldctl clear-hold SERVICE
 //   heraldctl reload
 //   heraldctl events
+//   heraldctl routes [PEER]
+//   heraldctl peer reset|disable|enable PEER [--reason TEXT]
 //
 // --json prints the daemon's reply object (events: one JSON object per line) for every command;
 // it is also accepted after the command name. --timeout bounds the connection and the reply
@@ -78,6 +80,8 @@ int run_command(const std::string& socket, std::chrono::milliseconds timeout, co
   if (json_out) return 0;
   if (std::holds_alternative<herald::control::Status>(cmd)) {
     std::cout << herald::control::render_status(*reply);
+  } else if (std::holds_alternative<herald::control::Routes>(cmd)) {
+    std::cout << herald::control::render_routes(*reply);
   } else if (auto m = reply->find("message"); m != reply->end() && m->is_string()) {
     std::cout << m->get<std::string>() << "\n";
   } else {
@@ -182,14 +186,32 @@ int main(int argc, char** argv) {
 
   auto* reload = app.add_subcommand("reload", "re-read the configuration file");
   auto* events = app.add_subcommand("events", "print state changes as they happen");
+
+  std::string peer_name;
+  auto* routes = app.add_subcommand("routes", "show the prefixes announced to each peer, with their attributes as sent");
+  routes->add_option("peer", peer_name, "only this peer");
+
+  std::string peer_action;
+  auto* peer = app.add_subcommand("peer", "reset, disable or enable one BGP session");
+  peer->add_option("action", peer_action,
+                   "reset: Cease/Administrative Reset, then reconnect; disable: Cease/Administrative "
+                   "Shutdown, stays down (also after a restart) until enable")
+      ->required()
+      ->check(CLI::IsMember({"reset", "disable", "enable"}));
+  peer->add_option("peer", peer_name, "peer name")->required();
+  peer->add_option("-r,--reason", reason,
+                   "reset, disable: the shutdown communication sent to the peer (RFC 9003) and logged");
   // --json after the command name too (heraldctl status --json), as operators type it.
-  for (auto* sub : {status, drain, undrain, steer, clear_hold, reload, events})
+  for (auto* sub : {status, drain, undrain, steer, clear_hold, reload, events, routes, peer})
     sub->add_flag("--json", json_out, "print herald's reply as JSON");
 
   try {
     app.parse(argc, argv);
     if ((*drain || *undrain) && service.empty() && !all && unit.empty()) {
       throw CLI::ValidationError("give a SERVICE, --all or --unit UNIT");
+    }
+    if (*peer && peer_action == "enable" && !reason.empty()) {
+      throw CLI::ValidationError("--reason goes with reset or disable, not enable");
     }
     if (*steer && !clear && !prepend && !med) {
       throw CLI::ValidationError("give --prepend and/or --med, or --clear");
@@ -223,6 +245,13 @@ int main(int argc, char** argv) {
   }
   if (*clear_hold) return run(ClearHold{service});
   if (*reload) return run(Reload{});
+  if (*routes) return run(Routes{peer_name});
+  if (*peer) {
+    const PeerActionKind kind = peer_action == "reset"     ? PeerActionKind::Reset
+                                : peer_action == "disable" ? PeerActionKind::Disable
+                                                           : PeerActionKind::Enable;
+    return run(PeerAction{kind, peer_name, reason});
+  }
   if (*events) return run_events(socket, timeout, json_out);
   return kExitUsage;
 }

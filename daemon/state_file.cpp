@@ -123,6 +123,10 @@ std::string encode_state(const PersistentState& state) {
     j["unit_drains"] = json::object();
     for (const auto& [unit, d] : state.unit_drains) j["unit_drains"][unit] = drain_to_json(d);
   }
+  if (!state.disabled_peers.empty()) {  // absent when empty, as unit_drains
+    j["disabled_peers"] = json::object();
+    for (const auto& [peer, d] : state.disabled_peers) j["disabled_peers"][peer] = drain_to_json(d);
+  }
   for (const auto& [name, s] : state.steering) {
     json o = {{"prepend", s.prepend}};
     if (s.med) o["med"] = *s.med;
@@ -174,6 +178,13 @@ Expected<PersistentState, std::string> decode_state(std::string_view text) {
         auto d = drain_from_json(dj, "unit_drains." + unit);
         if (!d) return unexpected(d.error());
         st.unit_drains.emplace(unit, std::move(d.value()));
+      }
+    } else if (k == "disabled_peers") {
+      if (!val.is_object()) return unexpected(std::string("\"disabled_peers\" must be an object"));
+      for (const auto& [peer, dj] : val.items()) {
+        auto d = drain_from_json(dj, "disabled_peers." + peer);
+        if (!d) return unexpected(d.error());
+        st.disabled_peers.emplace(peer, std::move(d.value()));
       }
     } else if (k == "steering") {
       if (!val.is_object()) return unexpected(std::string("\"steering\" must be an object"));

@@ -61,9 +61,13 @@ struct PersistentState {
   // maintenance file, shutdown), kept until the service is Up again: a restart then goes on
   // with the same drain-period instead of starting a new one (daemon/drain_period.hpp).
   std::map<std::string, std::int64_t> drain_began;
+  // Peer name -> its "heraldctl peer disable" (reason: the RFC 9003 shutdown communication
+  // sent; since_ms: when). A disabled peer gets no session, across restarts, until enabled.
+  std::map<std::string, DrainRecord> disabled_peers;
 
   bool empty() const {
-    return !drain_all && drained.empty() && unit_drains.empty() && steering.empty() && flap_holds.empty() && drain_began.empty();
+    return !drain_all && drained.empty() && unit_drains.empty() && steering.empty() && flap_holds.empty() &&
+           drain_began.empty() && disabled_peers.empty();
   }
   bool fail_safe() const { return drain_all && drain_all->fail_safe; }
   bool operator==(const PersistentState&) const = default;

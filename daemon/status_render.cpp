@@ -196,7 +196,9 @@ std::string render_status(const json& reply) {
     std::vector<std::vector<std::string>> rows;
     std::vector<std::vector<std::string>> bfd_rows;
     for (const auto& p : peers) {
-      rows.push_back({str(p, "name"), str(p, "address"), str(p, "remote_as"), str(p, "state"),
+      // A disabled peer shows as such, not as a session that failed to come up.
+      const std::string peer_state = member(p, "disabled").is_object() ? "disabled" : str(p, "state");
+      rows.push_back({str(p, "name"), str(p, "address"), str(p, "remote_as"), peer_state,
                       since_cell(p, "since", now), str(p, "prefixes_sent"),
                       str(p, "prefixes_received"), str(p, "last_error")});
       const json& b = member(p, "bfd");
@@ -245,6 +247,81 @@ std::string render_status(const json& reply) {
   if (!checks.empty()) {
     out += "\nCHECKS\n";
     out += render_table({"SERVICE", "CHECK", "KIND", "RESULT", "LATENCY", "AT", "DETAIL"}, checks);
+  }
+  return out;
+}
+
+namespace {
+
+// "65000 65000 {64512 64513}": AS_SEQUENCE members in order, a set in braces.
+std::string as_path_cell(const json& path) {
+  if (!path.is_array()) return "-";
+  std::string out;
+  for (const auto& e : path) {
+    if (!out.empty()) out += " ";
+    if (e.is_array()) {
+      std::string set;
+      for (const auto& a : e) set += (set.empty() ? "" : " ") + clean(a.dump());
+      out += "{" + set + "}";
+    } else {
+      out += clean(e.dump());
+    }
+  }
+  return out.empty() ? "(empty)" : out;
+}
+
+std::string list_cell(const json& list) {
+  if (!list.is_array() || list.empty()) return "-";
+  std::string out;
+  for (const auto& e : list) out += (out.empty() ? "" : " ") + (e.is_string() ? clean(e.get<std::string>()) : clean(e.dump()));
+  return out;
+}
+
+}  // namespace
+
+std::string render_routes(const json& reply) {
+  std::string out;
+  const json& peers = member(reply, "peers");
+  if (!peers.is_array() || peers.empty()) return "(no peers)\n";
+  bool first = true;
+  for (const auto& p : peers) {
+    if (!first) out += "\n";
+    first = false;
+    out += fmt::format("PEER {} {} {}", str(p, "name"), str(p, "address"), str(p, "state"));
+    const json& disabled = member(p, "disabled");
+    if (disabled.is_object()) {
+      const std::string why = str(disabled, "reason", "");
+      out += why.empty() ? " (disabled)" : " (disabled: " + why + ")";
+    }
+    out += fmt::format(": {} prefixes sent\n", str(p, "prefix_count", "0"));
+    std::vector<std::vector<std::string>> rows;
+    const json& groups = member(p, "groups");
+    std::size_t listed = 0;
+    if (groups.is_array()) {
+      for (const auto& g : groups) {
+        std::string nh = str(g, "next_hop");
+        if (member(g, "link_local_next_hop").is_string()) nh += " " + str(g, "link_local_next_hop");
+        std::string path = as_path_cell(member(g, "as_path"));
+        if (member(g, "as4_path").is_array()) path += " (AS4_PATH " + as_path_cell(g["as4_path"]) + ")";
+        const json& prefixes = member(g, "prefixes");
+        if (!prefixes.is_array()) continue;
+        for (const auto& pf : prefixes) {
+          ++listed;
+          rows.push_back({pf.is_string() ? clean(pf.get<std::string>()) : "-", nh, path, str(g, "origin"),
+                          str(g, "med"), str(g, "local_pref"), list_cell(member(g, "communities")),
+                          list_cell(member(g, "large_communities")), str(g, "otc")});
+        }
+      }
+    }
+    if (rows.empty()) {
+      out += "(nothing announced)\n";
+      continue;
+    }
+    out += render_table({"PREFIX", "NEXT HOP", "AS PATH", "ORIGIN", "MED", "LOCAL PREF", "COMMUNITIES",
+                         "LARGE COMMUNITIES", "OTC"},
+                        rows);
+    if (member(reply, "truncated").is_boolean() && reply["truncated"].get<bool>())
+      out += fmt::format("(listed {} of {}: the reply is bounded; see prefix_count)\n", listed, str(p, "prefix_count", "?"));
   }
   return out;
 }

@@ -14,6 +14,12 @@ namespace herald::control {
 // status object. Ends with a newline.
 std::string render_status(const nlohmann::json& status);
 
+// The "routes" reply (daemon/status_schema.md): per peer a line naming it, its address and
+// state, then one row per prefix with its attributes as sent (PREFIX, NEXT HOP, AS PATH, ORIGIN,
+// MED, LOCAL PREF, COMMUNITIES, LARGE COMMUNITIES, OTC), like `birdc show route export`.
+// Absent attributes are "-". Ends with a newline.
+std::string render_routes(const nlohmann::json& reply);
+
 // One event line: "TS EVENT subject [old -> new] key=value ...", no newline.
 std::string render_event(const nlohmann::json& event);
 

@@ -180,6 +180,10 @@ TEST_CASE("peer: as a provider, our routes carry OTC = our AS, byte for byte") {
   const auto sends = all_of<Send>(up);
   REQUIRE(sends.size() >= 1);
   CHECK(sends[0].bytes == expected);
+  // heraldctl routes shows the same OTC.
+  const auto sent = d.peer.adj_rib_out_as_sent();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].attributes.otc == 65000u);
 }
 
 TEST_CASE("peer: OTC goes to customers, peers and RS clients, not to providers or route servers") {
@@ -278,6 +282,10 @@ TEST_CASE("peer: iBGP adds LOCAL_PREF and does not prepend the local AS") {
   CHECK(ups[0].attrs.local_pref == 100u);
   REQUIRE(ups[0].attrs.as_path);
   CHECK(ups[0].attrs.as_path->empty());
+  // heraldctl routes shows the LOCAL_PREF that went out.
+  const auto sent = d.peer.adj_rib_out_as_sent();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].attributes == ups[0].attrs);
 }
 
 TEST_CASE("peer: a family without a usable next hop is not announced") {
@@ -804,6 +812,75 @@ TEST_CASE("peer reconfigure: new retry bounds apply to the next attempt") {
   REQUIRE(retry);
   CHECK(retry->after >= 7500ms);  // 10 s jittered to 75-100 %
   CHECK(retry->after <= 10s);
+}
+
+// heraldctl routes shows adj_rib_out_as_sent(): it must be what the UPDATEs on the wire said.
+TEST_CASE("peer: the Adj-RIB-Out as sent equals the attributes of the UPDATEs that went out") {
+  Driver d;
+  RouteAttributes steered;
+  steered.as_path_prepend = {65000, 65000};
+  steered.med = 100;
+  steered.communities = {0xFFFF0000};  // 65535:0, graceful shutdown
+  steered.large_communities = {LargeCommunity{65000, 1, 2}};
+  d.peer.set_routes({route("192.0.2.53/32", steered), route("198.51.100.0/24"), route("2001:db8:53::1/128")},
+                    d.now);
+  CHECK(d.peer.adj_rib_out_as_sent().empty());  // nothing is sent before Established
+  const auto up = d.establish();
+  auto ups = updates(sent_messages(up, d.conn));
+  auto sent = d.peer.adj_rib_out_as_sent();
+  REQUIRE(sent.size() == 3);  // two IPv4 attribute sets, one IPv6
+  // Every group's attributes are exactly those of an UPDATE that carried its prefixes.
+  for (const auto& g : sent) {
+    bool matched = false;
+    for (const auto& u : ups) {
+      auto wire = u.attrs;
+      if (wire.mp_reach) wire.mp_reach->nlri.clear();
+      if (announced(u) == g.prefixes && wire == g.attributes) matched = true;
+    }
+    CHECK_MESSAGE(matched, g.prefixes.front().to_string());
+  }
+  const auto* four = &sent[0];
+  for (const auto& g : sent)
+    if (g.prefixes.front() == pfx("192.0.2.53/32")) four = &g;
+  REQUIRE(four->attributes.as_path);
+  CHECK((*four->attributes.as_path)[0].asns == std::vector<std::uint32_t>{65000, 65000, 65000});
+  CHECK(four->attributes.next_hop == kLocal);
+  CHECK(four->attributes.med == 100u);
+  CHECK(four->attributes.communities == std::vector<Community>{0xFFFF0000});
+  CHECK(four->attributes.large_communities == std::vector<LargeCommunity>{{65000, 1, 2}});
+  for (const auto& g : sent) {
+    if (g.family != kIpv6Unicast) continue;
+    REQUIRE(g.attributes.mp_reach);
+    CHECK(g.attributes.mp_reach->next_hop == IpAddress::parse("2001:db8::1"));
+    CHECK(g.attributes.mp_reach->nlri.empty());
+  }
+  // Withdrawn routes leave it; a session that ends takes it along.
+  d.peer.set_routes({route("198.51.100.0/24")}, d.now);
+  sent = d.peer.adj_rib_out_as_sent();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].prefixes == std::vector<Prefix>{pfx("198.51.100.0/24")});
+  d.peer.stop(d.now, "test");
+  CHECK(d.peer.adj_rib_out_as_sent().empty());
+}
+
+TEST_CASE("peer: as sent to a 2-octet-AS neighbor, the 4-octet path goes in AS4_PATH, as on the wire") {
+  auto cfg = peer_config();
+  cfg.local_as = 4200000001;
+  Driver d(cfg);
+  RouteAttributes a;
+  a.as_path_prepend = {4200000001};
+  d.peer.set_routes({route("192.0.2.53/32", a)}, d.now);
+  auto o = peer_open();
+  o.caps.four_octet_as.reset();  // an old speaker: AS numbers of 2 octets (RFC 6793 4.2.2)
+  CodecOptions two_octet;
+  two_octet.four_octet_as = false;
+  const auto up = d.establish(o);
+  auto ups = updates(sent_messages(up, d.conn, two_octet));
+  auto sent = d.peer.adj_rib_out_as_sent();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].attributes == ups.at(0).attrs);
+  REQUIRE(sent[0].attributes.as4_path);
+  CHECK((*sent[0].attributes.as4_path)[0].asns == std::vector<std::uint32_t>{4200000001, 4200000001});
 }
 
 }  // namespace

@@ -132,6 +132,61 @@ TEST_CASE("speaker: two speakers over loopback with MD5 exchange routes, refuse 
   CHECK(b.status()[0].bgp.last_error.find("maintenance") != std::string::npos);
 }
 
+TEST_CASE("speaker: a neighbor added disabled stays down until enabled; reset is 6/4 and reconnects, disable 6/2") {
+  asio::io_context io;
+  Events eb;
+  SpeakerSettings sb;
+  sb.local_as = 65002;
+  sb.router_id = 0x7f000002;
+  sb.listen = {transport::Endpoint{addr("127.0.0.2"), 0}};
+  sb.rng_seed = 2;
+  auto pa = loopback_peer("a", addr("127.0.0.1"), 65001);
+  pa.bgp.mode = ConnectMode::Passive;
+  Speaker b(io, sb, {pa}, eb.observer());
+  REQUIRE(b.start().empty());
+
+  Events ea;
+  SpeakerSettings sa;
+  sa.local_as = 65001;
+  sa.router_id = 0x7f000001;
+  sa.rng_seed = 1;
+  auto pb = loopback_peer("b", addr("127.0.0.2"), 65002);
+  pb.bgp.mode = ConnectMode::Active;
+  pb.bgp.port = b.listening()[0].port;
+  pb.bgp.local_address = addr("127.0.0.1");
+  pb.disabled = true;  // as the daemon does for a peer the state file holds disabled
+  Speaker a(io, sa, {pb}, ea.observer());
+  a.set_routes({Route{*Prefix::parse("192.0.2.1/32"), {}}});
+  REQUIRE(a.start().empty());
+  CHECK(ea.logged("b: disabled by the operator: not starting the session"));
+  CHECK(a.status()[0].disabled);
+  CHECK(a.status()[0].bgp.state == State::Idle);
+  CHECK(a.reset_peer("b", "x") == std::optional<std::string>("peer b is disabled: enable it instead"));
+  CHECK(a.enable_peer("nosuch") == std::optional<std::string>("peer nosuch: not configured"));
+  CHECK_FALSE(a.adj_rib_out_as_sent("nosuch").has_value());
+
+  REQUIRE_FALSE(a.enable_peer("b").has_value());
+  REQUIRE(run_until(io, [&] { return received_v4(b) == 1; }));
+  CHECK_FALSE(a.status()[0].disabled);
+  REQUIRE(a.adj_rib_out_as_sent("b")->size() == 1);
+
+  auto received = [&](std::uint8_t sub) {
+    const auto st = b.status();
+    auto it = st[0].bgp.notifications_received.find({6, sub});
+    return it == st[0].bgp.notifications_received.end() ? 0 : it->second;
+  };
+  REQUIRE_FALSE(a.reset_peer("b", "operator reset").has_value());
+  REQUIRE(run_until(io, [&] { return received(4) == 1; }));
+  REQUIRE(run_until(io, [&] { return received_v4(b) == 1 && a.status()[0].bgp.state == State::Established; }));
+
+  REQUIRE_FALSE(a.disable_peer("b", "rack move").has_value());
+  REQUIRE(run_until(io, [&] { return received(2) == 1; }));
+  CHECK(b.status()[0].bgp.last_error.find("rack move") != std::string::npos);
+  CHECK(a.status()[0].disabled);
+  CHECK(a.status()[0].bgp.state == State::Idle);
+  CHECK(a.adj_rib_out_as_sent("b")->empty());
+}
+
 TEST_CASE("speaker: a listener that cannot bind is reported, outbound sessions still run") {
   asio::io_context io;
   SpeakerSettings s;

@@ -67,7 +67,7 @@ TEST_CASE("framing and JSON errors") {
   CHECK(err("{\"cmd\":\"st\xff\"}").rfind("request is not valid JSON at byte", 0) == 0);
   CHECK(err(R"(["status"])") == "request must be a JSON object, not array");
   CHECK(err(R"({"command":"status"})") ==
-        "request has no \"cmd\" field (status, drain, undrain, steer, clear-hold, reload, events)");
+        "request has no \"cmd\" field (status, drain, undrain, steer, clear-hold, reload, events, routes, peer)");
   CHECK(err(R"({"cmd":7})") == "\"cmd\" must be a string");
   // Found by fuzz_control: an out-of-range number is a JSON error value, not an exception.
   CHECK(err(R"({"cmd":1e999})") == "request is not valid JSON: a number is out of range");
@@ -78,10 +78,11 @@ TEST_CASE("framing and JSON errors") {
 TEST_CASE("unknown commands name the closest known one") {
   CHECK(err(R"({"cmd":"stats"})") ==
         "unknown command \"stats\" (did you mean \"status\"?) (commands: status, drain, "
-        "undrain, steer, clear-hold, reload, events)");
+        "undrain, steer, clear-hold, reload, events, routes, peer)");
   CHECK(err(R"({"cmd":"un"})").find("(did you mean \"undrain\"?)") != std::string::npos);
   CHECK(err(R"({"cmd":"fo"})") ==
-        "unknown command \"fo\" (commands: status, drain, undrain, steer, clear-hold, reload, events)");
+        "unknown command \"fo\" (commands: status, drain, undrain, steer, clear-hold, reload, events, routes, "
+        "peer)");
 }
 
 TEST_CASE("drain and undrain argument errors") {
@@ -156,6 +157,22 @@ TEST_CASE("argument-less commands refuse arguments") {
   CHECK(err(R"({"cmd":"reload","x":1})") == "reload: takes no arguments, got \"x\"");
 }
 
+TEST_CASE("routes and peer argument errors") {
+  CHECK(ok(R"({"cmd":"routes"})") == Command{Routes{}});
+  CHECK(ok(R"({"cmd":"routes","peer":"r1"})") == Command{Routes{"r1"}});
+  CHECK(err(R"({"cmd":"routes","peer":""})") == "routes: \"peer\" must not be empty");
+  CHECK(err(R"({"cmd":"routes","per":"r1"})") == "routes: unknown field \"per\" (did you mean \"peer\"?)");
+  CHECK(ok(R"({"cmd":"peer","action":"disable","peer":"r1","reason":"maint"})") ==
+        Command{PeerAction{PeerActionKind::Disable, "r1", "maint"}});
+  CHECK(err(R"({"cmd":"peer","peer":"r1"})") == "peer: needs \"action\": \"reset\", \"disable\" or \"enable\"");
+  CHECK(err(R"({"cmd":"peer","action":"disabel","peer":"r1"})") ==
+        "peer: unknown action \"disabel\" (did you mean \"disable\"?) (reset, disable, enable)");
+  CHECK(err(R"({"cmd":"peer","action":"reset"})") == "peer: needs \"peer\"");
+  CHECK(err(R"({"cmd":"peer","action":"enable","peer":"r1","reason":"x"})") == "peer: enable takes no \"reason\"");
+  CHECK(err(R"({"cmd":"peer","action":"reset","peer":7})") == "peer: \"peer\" must be a string");
+  CHECK(command_name(PeerAction{}) == "peer");
+}
+
 TEST_CASE("to_json round-trips through parse_request") {
   const Command all[] = {Status{},
                          Drain{Target{false, "dns", {}}, "maint", false, std::nullopt},
@@ -170,7 +187,12 @@ TEST_CASE("to_json round-trips through parse_request") {
                          SteerClear{"dns"},
                          ClearHold{"dns"},
                          Reload{},
-                         Events{}};
+                         Events{},
+                         Routes{},
+                         Routes{"upstream1"},
+                         PeerAction{PeerActionKind::Reset, "upstream1", ""},
+                         PeerAction{PeerActionKind::Disable, "upstream1", "rack move"},
+                         PeerAction{PeerActionKind::Enable, "upstream1", ""}};
   for (const Command& c : all) {
     std::string line = to_line(to_json(c));
     CHECK(line.back() == '\n');

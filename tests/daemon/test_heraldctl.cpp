@@ -101,6 +101,42 @@ TEST_CASE("heraldctl sends exactly the command asked for") {
   CHECK(h.seen[6] == Command{ClearHold{"dns"}});
 }
 
+TEST_CASE("heraldctl routes and peer: the request sent, the table printed, usage errors never sent") {
+  const json groups = json::array({json{{"family", "ipv4-unicast"}, {"origin", "IGP"}, {"as_path", {64500, 64500}},
+                                         {"next_hop", "192.0.2.10"}, {"med", 7}, {"local_pref", nullptr},
+                                         {"communities", {"65535:0"}}, {"large_communities", json::array()},
+                                         {"otc", nullptr}, {"prefix_count", 1}, {"prefixes", {"192.0.2.53/32"}}}});
+  const json reply = ok_response({{"truncated", false},
+                                  {"peers", {{{"name", "r1"}, {"address", "192.0.2.1"}, {"state", "Established"},
+                                              {"disabled", nullptr}, {"prefix_count", 1}, {"groups", groups}}}}});
+  Harness h({}, [&](const Command& c, const Caller&) -> json {
+    if (std::holds_alternative<Routes>(c)) return reply;
+    return ok_response({{"message", "peer r1 disabled"}});
+  });
+  std::string sock = "--socket " + (h.dir / "control.sock").string();
+  Run r = heraldctl(h.dir, sock + " routes r1");
+  CHECK(r.status == 0);
+  CHECK(r.out.find("PEER r1 192.0.2.1 Established: 1 prefixes sent\n") == 0);
+  CHECK(r.out.find("192.0.2.53/32  192.0.2.10  64500 64500  IGP     7    -           65535:0") != std::string::npos);
+  r = heraldctl(h.dir, sock + " routes --json");
+  CHECK(json::parse(r.out) == reply);
+  r = heraldctl(h.dir, sock + " peer disable r1 --reason 'rack move'");
+  CHECK(r.status == 0);
+  CHECK(r.out == "peer r1 disabled\n");
+  CHECK(heraldctl(h.dir, sock + " peer reset r1").status == 0);
+  CHECK(heraldctl(h.dir, sock + " peer enable r1").status == 0);
+  CHECK(heraldctl(h.dir, sock + " peer enable r1 --reason x").status == 64);
+  CHECK(heraldctl(h.dir, sock + " peer stop r1").status == 64);
+  CHECK(heraldctl(h.dir, sock + " peer disable").status == 64);
+  std::lock_guard lock(h.mutex);
+  REQUIRE(h.seen.size() == 5);
+  CHECK(h.seen[0] == Command{Routes{"r1"}});
+  CHECK(h.seen[1] == Command{Routes{}});
+  CHECK(h.seen[2] == Command{PeerAction{PeerActionKind::Disable, "r1", "rack move"}});
+  CHECK(h.seen[3] == Command{PeerAction{PeerActionKind::Reset, "r1", ""}});
+  CHECK(h.seen[4] == Command{PeerAction{PeerActionKind::Enable, "r1", ""}});
+}
+
 TEST_CASE("heraldctl exit statuses: refused 1, unreachable 2, usage 64; warnings on stderr") {
   Harness h({}, handler);
   std::string sock = "--socket " + (h.dir / "control.sock").string();

@@ -144,6 +144,25 @@ TEST_CASE("unit drains are persisted apart from the operator's, and absent when 
         "unit_drains.u.since_ms must be an integer");
 }
 
+TEST_CASE("disabled peers survive a save and a load, and are absent from the file when none") {
+  TempDir dir;
+  herald::daemon::StateFile file(dir.path());
+  PersistentState s;
+  s.disabled_peers["upstream1"] = {"rack move, back at 18:00", 1700000000123};
+  REQUIRE_FALSE(file.save(s).has_value());
+  auto loaded = file.load();
+  CHECK_FALSE(loaded.problem.has_value());
+  CHECK(loaded.state == s);
+  CHECK(loaded.state.disabled_peers.at("upstream1").reason == "rack move, back at 18:00");
+  CHECK_FALSE(loaded.state.empty());
+  s.disabled_peers.clear();
+  CHECK(herald::daemon::encode_state(s).find("disabled_peers") == std::string::npos);
+  CHECK(herald::daemon::decode_state(R"({"version":1,"disabled_peers":[]})").error() ==
+        "\"disabled_peers\" must be an object");
+  CHECK(herald::daemon::decode_state(R"({"version":1,"disabled_peers":{"r1":{"reason":7}}})").error() ==
+        "disabled_peers.r1.reason must be a string");
+}
+
 TEST_CASE("decode errors name the problem") {
   using herald::daemon::decode_state;
   CHECK(decode_state("{").error() == "not valid JSON at byte 2");

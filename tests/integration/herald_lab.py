@@ -139,9 +139,10 @@ drain-period = "{drain_period}"
 class Site:
     """The two namespaces, the router, the DNS server and herald."""
 
-    def __init__(self, lab: harness.Lab, router: str = "bird", wan: bool = False):
+    def __init__(self, lab: harness.Lab, router: str = "bird", wan: bool = False, bird_log: Optional[str] = None):
         """wan=True puts a namespace "wan" between router and node whose two interfaces are joined
-        only by fault_relay.py (self.relay), so a test can make the link lose and delay frames."""
+        only by fault_relay.py (self.relay), so a test can make the link lose and delay frames.
+        bird_log: BIRD's log classes on its stderr (its proc log), e.g. "all"; None: BIRD's default."""
         self.lab = lab
         self.up = lab.netns("up")
         self.node = lab.netns("node")
@@ -156,7 +157,7 @@ class Site:
         self.bird: Optional[harness.Bird] = None
         self.frr: Optional[harness.Frr] = None
         if router == "bird":
-            self.bird = lab.bird(self.up, upstream_bird_config())
+            self.bird = lab.bird(self.up, upstream_bird_config(log=bird_log))
         else:
             self.frr = lab.frr(self.up, frr_config())
         self.dns: Optional[harness.Unbound] = None
