@@ -178,7 +178,7 @@ PolicyWorld Controller::world() const {
   Shutdown sd = !shutting_down_ ? Shutdown::No
                 : config_.global.drain_on_shutdown ? Shutdown::Draining
                                                    : Shutdown::Withdrawing;
-  return PolicyWorld{&state_, sd, config_.global.local_as};
+  return PolicyWorld{&state_, sd, config_.global.local_as, &config_.peers};
 }
 
 HealthInput Controller::health_of(const std::string& service) const {
@@ -363,7 +363,7 @@ void Controller::shutdown(std::string reason, std::function<void()> done) {
   auto finish = [this, reason, done = std::move(done)]() mutable {
     // Withdraw first, then close the sessions, then give the addresses back: the route must
     // never point at an address that is gone.
-    if (speaker_) speaker_->set_routes({});
+    if (speaker_) speaker_->set_routes(bgp::PeerRoutes{});
     policy_.forget_published();
     if (monitor_) monitor_->stop();
     auto after_bgp = [this, done = std::move(done)]() {
