@@ -287,7 +287,7 @@ void Speaker::set_routes(std::vector<Route> routes) {
     if (!s->removing) apply(s, s->engine->set_routes_shared(everyone_, now()));
 }
 
-void Speaker::set_routes(PeerRoutes routes) {
+void Speaker::set_peer_routes(PeerRoutes routes) {
   for (const auto& [name, set] : routes) {
     if (!set) {
       std::fprintf(stderr, "bgp: broken invariant: null route set for peer %s\n", name.c_str());

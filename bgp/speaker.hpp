@@ -122,8 +122,8 @@ class Speaker {
   // `routes` holds nothing (everything it was sent is withdrawn). Each neighbor sends only the
   // difference from what it announced before, so moving a route from one neighbor to another
   // is a withdrawal on one and an announcement on the other, no session reset.
-  void set_routes(PeerRoutes routes);
-  // The set given to every neighbor by set_routes(std::vector); empty after set_routes(PeerRoutes).
+  void set_peer_routes(PeerRoutes routes);
+  // The set given to every neighbor by set_routes(std::vector); empty after set_peer_routes().
   const std::vector<Route>& routes() const { return *everyone_; }
   // The set neighbor `name` is to hold now (empty for unknown names).
   const std::vector<Route>& routes_of(std::string_view name) const { return *routes_for(name); }
@@ -188,7 +188,7 @@ class Speaker {
   std::vector<SlotPtr> slots_;
   std::vector<std::shared_ptr<transport::Listener>> listeners_;
   // The sets the engines hold (a neighbor keeps its own to announce it again after a reset):
-  // per_peer_ by name after set_routes(PeerRoutes), else everyone_ for every neighbor.
+  // per_peer_ by name after set_peer_routes(), else everyone_ for every neighbor.
   PeerRoutes per_peer_;
   std::shared_ptr<const std::vector<Route>> everyone_ = std::make_shared<const std::vector<Route>>();
   bool by_peer_ = false;

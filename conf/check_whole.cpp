@@ -138,7 +138,7 @@ void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
       std::string message = fmt::format("no [[peer]] is named \"{}\"", s.peers[k]);
       if (!best.empty() && best_distance <= std::max<std::size_t>(2, s.peers[k].size() / 3))
         message += fmt::format("; did you mean \"{}\"?", best);
-      ctx.error(services[i].peers[k], fmt::format("service[{}].peers[{}]", i, k), message);
+      ctx.error(services[i].peers[k], services[i].peer_keys[k], message);
     }
     bool carried[2] = {false, false};
     for (const PeerConfig& p : cfg.peers) {

@@ -185,6 +185,7 @@ void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos,
         } else {
           s.peers.push_back(*v);
           pos.peers.push_back(where(e));
+          pos.peer_keys.push_back(key);
         }
       }
     });

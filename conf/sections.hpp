@@ -34,7 +34,8 @@ struct ServicePositions {
   // line:column in the prefixes-file (ServiceConfig::prefixes_file), the others in the config.
   std::vector<Where> prefixes;
   Where fleet;  // [service.fleet]; 0/0: none
-  std::vector<Where> peers;  // parallel to ServiceConfig::peers
+  std::vector<Where> peers;             // parallel to ServiceConfig::peers
+  std::vector<std::string> peer_keys;   // each one's key path ("service[0].peers[2]")
 };
 
 // RFC 4271 does not bound AS_PATH prepending, but long paths are filtered in practice.

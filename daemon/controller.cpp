@@ -363,7 +363,7 @@ void Controller::shutdown(std::string reason, std::function<void()> done) {
   auto finish = [this, reason, done = std::move(done)]() mutable {
     // Withdraw first, then close the sessions, then give the addresses back: the route must
     // never point at an address that is gone.
-    if (speaker_) speaker_->set_routes(bgp::PeerRoutes{});
+    if (speaker_) speaker_->set_peer_routes({});
     policy_.forget_published();
     if (monitor_) monitor_->stop();
     auto after_bgp = [this, done = std::move(done)]() {

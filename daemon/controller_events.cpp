@@ -45,7 +45,7 @@ void Controller::publish_routes(std::string_view cause) {
   }
   if (!speaker_) return;
   auto publication = policy_.publish(world());
-  speaker_->set_routes(std::move(publication.routes));
+  speaker_->set_peer_routes(std::move(publication.routes));
   check_drain_waits();  // the withdrawals are now handed to every established session
   // "peers": the sessions the service is announced to that carry the prefix's family, not
   // every Established one.

@@ -346,7 +346,7 @@ class Console {
       }
       speaker_.set_routes(std::move(routes));
     } else if (cmd == "withdraw-all") {
-      speaker_.set_routes(std::vector<Route>{});
+      speaker_.set_routes({});
     } else if (cmd == "status") {
       std::string out = status_json(speaker_).dump() + "\n";
       std::fwrite(out.data(), 1, out.size(), stdout);
