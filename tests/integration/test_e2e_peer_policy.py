@@ -7,10 +7,11 @@ AS 65001), each in its own namespace on its own link.
 
 Services (no checks: always up): "dns" 192.0.2.53/32 with peers = ["bird"], "ntp" 192.0.2.123/32
 to every peer. Each [[peer]] adds communities, a large community, an extended community (RFC 4360),
-MED and prepend of its own. Asserted on the routers' own RIBs (birdc, vtysh JSON):
+MED and prepend of its own; a third peer, "ibgp", is an iBGP session with BIRD (second addresses
+on the same link) with local-pref. Asserted on the routers' own RIBs (birdc, vtysh JSON):
 - BIRD has both prefixes, FRR only ntp (dns is never sent to it);
 - each router sees its own peer's attributes on top of the service's (the service's up policy
-  adds community 65053:53 and rt:65053:53);
+  adds community 65053:53 and rt:65053:53); the iBGP route carries LOCAL_PREF 250;
 - a reload moving dns from bird to frr, and changing bird's MED, withdraws dns at BIRD, announces it
   at FRR and changes the MED BIRD sees, with neither session reset (BIRD's protocol "since"
   unchanged, FRR's established-connection count unchanged).
@@ -25,6 +26,9 @@ import harness  # noqa: E402
 import herald_lab as hl  # noqa: E402
 
 BIRD_IP, NODE_IP_B = "203.0.113.1", "203.0.113.2"
+# A second session with BIRD, iBGP (BIRD's protocol "herald_i" in herald's own AS), between
+# second addresses of both ends: BIRD tells its sessions apart by the neighbor's address.
+BIRD_IBGP_IP, NODE_IBGP_IP = "203.0.113.3", "203.0.113.4"
 FRR_IP, NODE_IP_F = "198.51.100.1", "198.51.100.2"
 NODE_AS, BIRD_AS, FRR_AS = 65053, 65000, 65001
 DNS, NTP = "192.0.2.53/32", "192.0.2.123/32"
@@ -44,7 +48,7 @@ prepend = 1
 extended-communities = ["soo:192.0.2.1:7", "rt:4200000000:9"]
 med = 70
 prepend = 2
-""") + f"""
+""") + hl.herald_peer("ibgp", BIRD_IBGP_IP, NODE_AS, NODE_IBGP_IP, more="local-pref = 250\nmed = 5\n") + f"""
 [[service]]
 name = "dns"
 prefixes = ["{DNS}"]
@@ -67,8 +71,8 @@ extended-communities = ["rt:65053:53"]
 
 
 def bird_ext(bird: harness.Bird, prefix: str) -> str:
-    """The BGP.ext_community line BIRD shows for `prefix` ("" when none)."""
-    text = bird.ctl(f"show route {prefix} all", check=False).stdout
+    """The BGP.ext_community line of `prefix` from protocol herald ("" when none)."""
+    text = bird.ctl(f"show route {prefix} protocol herald all", check=False).stdout
     for line in text.splitlines():
         if line.strip().startswith("BGP.ext_community:"):
             return line.strip()
@@ -93,8 +97,13 @@ def main() -> int:
         node = lab.netns("node")
         lab.link(up_b, f"{BIRD_IP}/24", node, f"{NODE_IP_B}/24")
         lab.link(up_f, f"{FRR_IP}/24", node, f"{NODE_IP_F}/24", name_b="eth1")
+        up_b.run("ip", "addr", "add", f"{BIRD_IBGP_IP}/24", "dev", "eth0")
+        node.run("ip", "addr", "add", f"{NODE_IBGP_IP}/24", "dev", "eth0")
+        # `direct`: the iBGP neighbor is on the link, its next hop needs no IGP to resolve.
         bird = lab.bird(up_b, harness.bird_config(
-            BIRD_IP, harness.bird_bgp("herald", BIRD_IP, BIRD_AS, NODE_IP_B, NODE_AS, families=("ipv4",))))
+            BIRD_IP, harness.bird_bgp("herald", BIRD_IP, BIRD_AS, NODE_IP_B, NODE_AS, families=("ipv4",)) +
+            harness.bird_bgp("herald_i", BIRD_IBGP_IP, NODE_AS, NODE_IBGP_IP, NODE_AS, families=("ipv4",),
+                             extra="  direct;")))
         frr = lab.frr(up_f, f"""frr defaults traditional
 router bgp {FRR_AS}
  bgp router-id {FRR_IP}
@@ -143,6 +152,14 @@ router bgp {FRR_AS}
             assert "(rt, 65053, 53)" in ext and "(rt, 65053, 100)" in ext, ext
         print("ok: BIRD sees prepend 1, MED 50, communities 65053:1 + 65053:53, large 65053:1:1, "
               "ext rt 65053:100 + rt 65053:53")
+
+        # --- iBGP: LOCAL_PREF from the peer's local-pref (eBGP peers refuse the key) ---
+        def ibgp_ntp():
+            r = bi.bird_routes(bird, "master4", "herald_i").get(NTP)
+            return r if r and r.get("local_pref") is not None else None
+        r = harness.wait_for(ibgp_ntp, timeout=15, what="ntp with a local preference from the iBGP session")
+        assert r["local_pref"] == 250 and r.get("med") == 5 and r.get("as_path", []) == [], r
+        print("ok: the iBGP peer's route carries LOCAL_PREF 250 and MED 5, no AS prepended")
 
         # --- FRR sees frr's attributes ---
         p = frr_ntp
