@@ -308,6 +308,7 @@ std::optional<std::string> Controller::reload() {
   for (const auto& step : plan_peer_reload(old.peers, config_.peers)) apply(step);
 
   // Services: states of kept services carry over; new ones start from their start state.
+  log_service_peer_moves(plan_service_peers(old, config_));
   build_services();
   monitor_->replace(health_specs(config_));
   // A changed service keeps its flap hold, unless flap control is now off.

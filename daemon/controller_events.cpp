@@ -100,6 +100,17 @@ void Controller::publish_routes(std::string_view cause) {
   if (large) ::malloc_trim(0);
 }
 
+void Controller::log_service_peer_moves(const std::vector<ServicePeersMove>& moves) {
+  auto join = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+    return out.empty() ? std::string("-") : out;
+  };
+  for (const auto& m : moves)
+    log_.write(log::Level::notice, "service peers changed",
+               {{"service", m.service}, {"removed_peers", join(m.left)}, {"added_peers", join(m.joined)},
+                {"reason", "reload"}});
+}
 
 bgp::SpeakerObserver Controller::speaker_observer() {
   bgp::SpeakerObserver o;

@@ -197,6 +197,8 @@ router bgp {FRR_AS}
                                      for l in herald.log().splitlines()),
                          timeout=5, what="herald's log line for bird's retune")
         assert "session restarts" not in herald.log(), herald.log()[-3000:]
+        assert "service peers changed service=dns removed_peers=bird added_peers=frr reason=reload" in herald.log(), \
+            herald.log()[-3000:]
         herald.stop(timeout=10)
     print("peer policy e2e (BIRD + FRR): all passed")
     return 0
