@@ -190,6 +190,8 @@ router bgp {FRR_AS}
             bird.protocol_state("herald")
         assert frr.neighbor_state(NODE_IP_F) == "Established" and frr_established_count(frr) == conns_f, \
             (frr_established_count(frr), conns_f)
+        services = {s["name"]: s for s in json.loads(ctl("status", "--json").stdout)["status"]["services"]}
+        assert services["dns"]["peers"] == ["frr"] and services["ntp"]["peers"] == ["bird", "frr", "ibgp"], services
         print("ok: reload moved dns from BIRD to FRR and changed BIRD's MED to 60, no session reset on either")
 
         # The reload's log line names the changed key and says the session was kept.
