@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "bgp/message.hpp"
@@ -18,6 +20,11 @@ struct Route {
   SharedAttributes attrs;
   bool operator==(const Route&) const = default;
 };
+
+// The routes of each neighbor, by name: one set per neighbor, shared between neighbors that
+// are to hold the same routes (a set of 100,000 routes is built once, not once per neighbor).
+// Sets are never null.
+using PeerRoutes = std::map<std::string, std::shared_ptr<const std::vector<Route>>, std::less<>>;
 
 // The changes that turn an Adj-RIB-Out into a desired set, for one family.
 struct RibDiff {

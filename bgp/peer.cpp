@@ -461,6 +461,7 @@ PathAttributes Peer::wire_attributes(const RouteAttributes& a) const {
   if (!ebgp) p.local_pref = a.local_pref.value_or(100);
   p.communities = a.communities;
   p.large_communities = a.large_communities;
+  p.extended_communities = a.extended_communities;
   // RFC 9234 5 egress: towards a customer, a peer or an RS client our routes carry OTC = our AS.
   if (ebgp) p.otc = otc_on_egress(config_.role, config_.local_as);
   return p;

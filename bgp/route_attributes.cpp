@@ -32,6 +32,8 @@ std::string encode_key(const RouteAttributes& a) {
     u32(c.local1);
     u32(c.local2);
   }
+  u32(static_cast<std::uint32_t>(a.extended_communities.size()));
+  for (const auto& c : a.extended_communities) k.append(c.begin(), c.end());
   return k;
 }
 

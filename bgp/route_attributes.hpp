@@ -23,6 +23,7 @@ struct RouteAttributes {
   std::optional<std::uint32_t> local_pref;  // iBGP only; default 100 there
   std::vector<Community> communities;
   std::vector<LargeCommunity> large_communities;
+  std::vector<ExtendedCommunity> extended_communities;  // RFC 4360
   auto operator<=>(const RouteAttributes&) const = default;
   bool operator==(const RouteAttributes&) const = default;
 };

@@ -243,7 +243,7 @@ void Speaker::start_engine(const SlotPtr& slot) {
     }
   }
   apply(slot, slot->engine->start(now()));
-  if (!routes_->empty()) apply(slot, slot->engine->set_routes_shared(routes_, now()));
+  if (auto mine = routes_for(slot->name()); !mine->empty()) apply(slot, slot->engine->set_routes_shared(mine, now()));
 }
 
 void Speaker::stop(std::string reason, std::function<void()> done) {
@@ -289,10 +289,34 @@ void Speaker::check_stopped() {
 }
 
 void Speaker::set_routes(std::vector<Route> routes) {
-  routes_ = std::make_shared<const std::vector<Route>>(std::move(routes));
+  everyone_ = std::make_shared<const std::vector<Route>>(std::move(routes));
+  per_peer_.clear();
+  by_peer_ = false;
   if (!started_ || stopping_) return;
   for (const auto& s : slots_)
-    if (!s->removing) apply(s, s->engine->set_routes_shared(routes_, now()));
+    if (!s->removing) apply(s, s->engine->set_routes_shared(everyone_, now()));
+}
+
+void Speaker::set_peer_routes(PeerRoutes routes) {
+  for (const auto& [name, set] : routes) {
+    if (!set) {
+      std::fprintf(stderr, "bgp: broken invariant: null route set for peer %s\n", name.c_str());
+      std::abort();
+    }
+  }
+  per_peer_ = std::move(routes);
+  everyone_ = std::make_shared<const std::vector<Route>>();
+  by_peer_ = true;
+  if (!started_ || stopping_) return;
+  for (const auto& s : slots_)
+    if (!s->removing) apply(s, s->engine->set_routes_shared(routes_for(s->name()), now()));
+}
+
+std::shared_ptr<const std::vector<Route>> Speaker::routes_for(std::string_view name) const {
+  if (!by_peer_) return everyone_;
+  static const auto kNone = std::make_shared<const std::vector<Route>>();
+  auto it = per_peer_.find(name);
+  return it == per_peer_.end() ? kNone : it->second;
 }
 
 std::optional<std::string> Speaker::disable_peer(std::string_view name, std::string_view reason) {
@@ -394,7 +418,8 @@ void Speaker::on_bfd_change(std::string_view name, const bfd::StateChange& chang
       slot->bfd_gated = false;
       log(LogLevel::info, slot->name(), "BFD is Up: starting BGP");
       apply(slot, slot->engine->start(now()));
-      if (!routes_->empty()) apply(slot, slot->engine->set_routes_shared(routes_, now()));
+      if (auto mine = routes_for(slot->name()); !mine->empty())
+        apply(slot, slot->engine->set_routes_shared(mine, now()));
     }
     return;
   }

@@ -122,7 +122,15 @@ class Speaker {
   // negotiated and sends only the difference from what it announced before. An empty set
   // withdraws everything.
   void set_routes(std::vector<Route> routes);
-  const std::vector<Route>& routes() const { return *routes_; }
+  // Each neighbor's own set (the service policy's per-peer output): a neighbor absent from
+  // `routes` holds nothing (everything it was sent is withdrawn). Each neighbor sends only the
+  // difference from what it announced before, so moving a route from one neighbor to another
+  // is a withdrawal on one and an announcement on the other, no session reset.
+  void set_peer_routes(PeerRoutes routes);
+  // The set given to every neighbor by set_routes(std::vector); empty after set_peer_routes().
+  const std::vector<Route>& routes() const { return *everyone_; }
+  // The set neighbor `name` is to hold now (empty for unknown names).
+  const std::vector<Route>& routes_of(std::string_view name) const { return *routes_for(name); }
 
   // Reload support. add_peer starts the neighbor at once when the speaker runs; a name or
   // address already present is an error value. remove_peer sends Cease with `reason` and forgets
@@ -189,6 +197,7 @@ class Speaker {
   void check_stopped();
   void log(LogLevel level, std::string_view peer, std::string_view text) const;
   SlotPtr find(std::string_view name) const;
+  std::shared_ptr<const std::vector<Route>> routes_for(std::string_view name) const;
   SlotPtr find(const IpAddress& address) const;
 
   boost::asio::io_context& io_;
@@ -196,8 +205,11 @@ class Speaker {
   SpeakerObserver observer_;
   std::vector<SlotPtr> slots_;
   std::vector<std::shared_ptr<transport::Listener>> listeners_;
-  // One copy shared by every engine (a neighbor keeps it to announce it again after a reset).
-  std::shared_ptr<const std::vector<Route>> routes_ = std::make_shared<const std::vector<Route>>();
+  // The sets the engines hold (a neighbor keeps its own to announce it again after a reset):
+  // per_peer_ by name after set_peer_routes(), else everyone_ for every neighbor.
+  PeerRoutes per_peer_;
+  std::shared_ptr<const std::vector<Route>> everyone_ = std::make_shared<const std::vector<Route>>();
+  bool by_peer_ = false;
   std::uint64_t seed_;
   bool started_ = false;
   bool stopping_ = false;

@@ -94,4 +94,56 @@ std::string to_string(const LargeCommunity& c) {
   return fmt::format("{}:{}:{}", c.global_admin, c.local1, c.local2);
 }
 
+namespace {
+
+ExtendedCommunity ext_community(std::uint8_t type, ExtCommunityKind kind, std::uint32_t global,
+                                std::size_t global_octets, std::uint32_t local) {
+  ExtendedCommunity c{};
+  c[0] = type;
+  c[1] = static_cast<std::uint8_t>(kind);
+  // Global administrator then local administrator, both big-endian, 6 octets in all.
+  std::size_t at = 2;
+  for (std::size_t i = global_octets; i-- > 0;) c[at++] = static_cast<std::uint8_t>(global >> (8 * i));
+  for (std::size_t i = 6 - global_octets; i-- > 0;) c[at++] = static_cast<std::uint8_t>(local >> (8 * i));
+  return c;
+}
+
+std::uint32_t octets(const ExtendedCommunity& c, std::size_t from, std::size_t count) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < count; ++i) v = (v << 8) | c[from + i];
+  return v;
+}
+
+}  // namespace
+
+// RFC 4360 3.1 / 3.2 and RFC 5668 2: type octet 0x00, 0x01 and 0x02 are the transitive
+// two-octet-AS, IPv4-address and four-octet-AS specific types.
+ExtendedCommunity ext_community_as2(ExtCommunityKind kind, std::uint16_t asn, std::uint32_t value) {
+  return ext_community(0x00, kind, asn, 2, value);
+}
+ExtendedCommunity ext_community_ipv4(ExtCommunityKind kind, std::uint32_t ipv4_host_order, std::uint16_t value) {
+  return ext_community(0x01, kind, ipv4_host_order, 4, value);
+}
+ExtendedCommunity ext_community_as4(ExtCommunityKind kind, std::uint32_t asn, std::uint16_t value) {
+  return ext_community(0x02, kind, asn, 4, value);
+}
+
+std::string to_string(const ExtendedCommunity& c) {
+  const char* kind = c[1] == 0x02 ? "rt" : c[1] == 0x03 ? "soo" : nullptr;
+  if (kind) {
+    switch (c[0]) {
+      case 0x00: return fmt::format("{}:{}:{}", kind, octets(c, 2, 2), octets(c, 4, 4));
+      case 0x01: return fmt::format("{}:{}:{}", kind, IpAddress::v4(octets(c, 2, 4)).to_string(), octets(c, 6, 2));
+      case 0x02: {
+        const std::uint32_t asn = octets(c, 2, 4);
+        return fmt::format("{}:{}{}:{}", kind, asn, asn <= 0xFFFF ? "L" : "", octets(c, 6, 2));
+      }
+      default: break;
+    }
+  }
+  std::string hex = "0x";
+  for (auto b : c) hex += fmt::format("{:02x}", b);
+  return hex;
+}
+
 }  // namespace herald::bgp

@@ -72,8 +72,20 @@ struct LargeCommunity {
   auto operator<=>(const LargeCommunity&) const = default;
 };
 
-// RFC 4360 extended community, 8 opaque octets.
+// RFC 4360 extended community, 8 octets: type, sub-type, then 6 octets of value.
 using ExtendedCommunity = std::array<std::uint8_t, 8>;
+
+// The route-target and route-origin ("site of origin") communities herald can be configured
+// with: the transitive two-octet-AS (RFC 4360 3.1), IPv4-address (3.2) and four-octet-AS
+// (RFC 5668) forms. Sub-type 0x02 is route target, 0x03 route origin (RFC 4360 5).
+enum class ExtCommunityKind : std::uint8_t { RouteTarget = 0x02, RouteOrigin = 0x03 };
+ExtendedCommunity ext_community_as2(ExtCommunityKind kind, std::uint16_t asn, std::uint32_t value);
+ExtendedCommunity ext_community_ipv4(ExtCommunityKind kind, std::uint32_t ipv4_host_order,
+                                     std::uint16_t value);
+ExtendedCommunity ext_community_as4(ExtCommunityKind kind, std::uint32_t asn, std::uint16_t value);
+// "rt:65000:100", "soo:192.0.2.1:7", "rt:4200000000:7", "rt:65000L:7" (four-octet form of a
+// small AS, Junos-style), or "0x" and 16 hex digits for any other type.
+std::string to_string(const ExtendedCommunity& c);
 
 std::string community_to_string(Community c);          // "65000:100" or well-known name
 std::string to_string(const LargeCommunity& c);        // "65000:1:2"

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
+#include "base/edit_distance.hpp"
 #include "conf/sections.hpp"
 
 namespace herald::conf::detail {
@@ -75,6 +77,12 @@ void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
                   fmt::format("{} {}: a session to it would reach this host itself",
                               p.address.to_string(), why));
     }
+    // RFC 4271 5.1.5: LOCAL_PREF goes to internal peers only; an external one never sees it.
+    if (p.attributes.local_pref && p.remote_as != cfg.global.local_as && cfg.global.local_as != 0)
+      ctx.error(peers[i].local_pref, key + ".local-pref",
+                fmt::format("peer \"{}\" is eBGP (remote-as {}, local-as {}): LOCAL_PREF is sent to iBGP "
+                            "peers only (RFC 4271 5.1.5); use med or prepend towards an external peer",
+                            p.name, p.remote_as, cfg.global.local_as));
     if (p.mode == PeerMode::Passive && cfg.global.listen.empty())
       ctx.error(peers[i].mode, key + ".mode",
                 "a passive peer needs a listener, but global.listen is false");
@@ -115,8 +123,26 @@ void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
                   fmt::format("duplicate service name \"{}\" (also service[{}], line {})", s.name,
                               it->second, services[it->second].name.line));
     }
+    // peers = [...]: each an existing [[peer]]; a typo gets the closest name.
+    for (std::size_t k = 0; k < s.peers.size(); ++k) {
+      if (peer_names.count(s.peers[k])) continue;
+      std::string best;
+      std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+      for (const auto& [name, index] : peer_names) {
+        const std::size_t d = edit_distance(s.peers[k], name);
+        if (d < best_distance) {
+          best_distance = d;
+          best = name;
+        }
+      }
+      std::string message = fmt::format("no [[peer]] is named \"{}\"", s.peers[k]);
+      if (!best.empty() && best_distance <= std::max<std::size_t>(2, s.peers[k].size() / 3))
+        message += fmt::format("; did you mean \"{}\"?", best);
+      ctx.error(services[i].peers[k], services[i].peer_keys[k], message);
+    }
     bool carried[2] = {false, false};
     for (const PeerConfig& p : cfg.peers) {
+      if (!s.announced_to(p.name)) continue;
       carried[0] = carried[0] || p.carries(bgp::kIpv4Unicast);
       carried[1] = carried[1] || p.carries(bgp::kIpv6Unicast);
     }
@@ -124,9 +150,14 @@ void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
       const bgp::Prefix& pfx = s.prefixes[j];
       owners.push_back({pfx, static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(j)});
       if (!carried[pfx.addr.is_v4() ? 0 : 1])
-        report(i, j, fmt::format("no peer carries {}, so {} would never be announced (add the "
-                                 "family to a peer's families)",
-                                 bgp::to_string(pfx.family()), pfx.to_string()));
+        report(i, j, s.peers.empty()
+                         ? fmt::format("no peer carries {}, so {} would never be announced (add the "
+                                       "family to a peer's families)",
+                                       bgp::to_string(pfx.family()), pfx.to_string())
+                         : fmt::format("none of the service's peers carries {}, so {} would never be "
+                                       "announced (add the family to one of them, or a peer that "
+                                       "carries it to the service's peers)",
+                                       bgp::to_string(pfx.family()), pfx.to_string()));
     }
   }
   // Every prefix in one service only; the first place it is written owns it.

@@ -64,6 +64,20 @@ struct BfdConfig {
   bool operator==(const BfdConfig&) const = default;
 };
 
+// What herald adds, for one peer, to every route it announces to it, on top of the service's
+// state policy (daemon/service_policy.hpp, announced_attributes): communities of each kind are
+// added to the service's, med and local_pref replace the service's, prepend adds copies of the
+// local AS after the service's. A change applies to the live session (new UPDATEs only).
+struct PeerAttributes {
+  std::vector<bgp::Community> communities;                   // sorted, unique
+  std::vector<bgp::LargeCommunity> large_communities;        // sorted, unique
+  std::vector<bgp::ExtendedCommunity> extended_communities;  // sorted, unique
+  std::optional<std::uint32_t> med;
+  unsigned prepend = 0;                                      // 0..16
+  std::optional<std::uint32_t> local_pref;                   // iBGP peers only (RFC 4271 5.1.5)
+  bool operator==(const PeerAttributes&) const = default;
+};
+
 // [[peer]]
 struct PeerConfig {
   std::string name;
@@ -98,6 +112,7 @@ struct PeerConfig {
   std::optional<BgpRole> role;
   bool strict_role = false;  // RFC 9234 strict mode: the peer must send a role; needs role
   std::optional<BfdConfig> bfd;  // nullopt: no BFD for this neighbor
+  PeerAttributes attributes;     // communities, med, prepend, local-pref of this peer's routes
   bool carries(bgp::Family f) const;
   bool operator==(const PeerConfig&) const = default;
 };
@@ -207,6 +222,7 @@ struct StatePolicy {
   unsigned prepend = 0;                                 // extra local-AS copies, 0..16
   std::vector<bgp::Community> communities;              // sorted, unique
   std::vector<bgp::LargeCommunity> large_communities;   // sorted, unique
+  std::vector<bgp::ExtendedCommunity> extended_communities;  // sorted, unique (RFC 4360)
   bool operator==(const StatePolicy&) const = default;
 };
 
@@ -262,6 +278,10 @@ struct ServiceConfig {
   // units: the systemd units (e.g. "unbound.service") whose stop drains this service
   // ("heraldctl drain --unit NAME"); a drain held by a unit is distinct from the operator's.
   std::vector<std::string> units;
+  // peers: the names of the [[peer]]s the service is announced to, in the order written, each
+  // an existing peer. Empty (the default): every peer, each carrying the families it has.
+  std::vector<std::string> peers;
+  bool announced_to(std::string_view peer) const;
   bool operator==(const ServiceConfig&) const = default;
 };
 

@@ -92,6 +92,13 @@ void peer(std::string& o, const PeerConfig& p) {
     o += fmt::format("bfd-multiplier = {}\n", p.bfd->multiplier);
     o += fmt::format("bfd-wait-for-up = {}\n", b(p.bfd->wait_for_up));
   }
+  const PeerAttributes& at = p.attributes;
+  o += fmt::format("communities = {}\n", list(at.communities, format_community));
+  o += fmt::format("large-communities = {}\n", list(at.large_communities, format_large_community));
+  o += fmt::format("extended-communities = {}\n", list(at.extended_communities, format_extended_community));
+  if (at.med) o += fmt::format("med = {}\n", *at.med);
+  o += fmt::format("prepend = {}\n", at.prepend);
+  if (at.local_pref) o += fmt::format("local-pref = {}\n", *at.local_pref);
 }
 
 void check(std::string& o, const CheckConfig& c) {
@@ -142,6 +149,7 @@ void state(std::string& o, std::string_view which, const StatePolicy& s,
   o += fmt::format("prepend = {}\n", s.prepend);
   o += fmt::format("communities = {}\n", list(s.communities, format_community));
   o += fmt::format("large-communities = {}\n", list(s.large_communities, format_large_community));
+  o += fmt::format("extended-communities = {}\n", list(s.extended_communities, format_extended_community));
   if (drain) o += fmt::format("drain-period = {}\n", *drain ? d(**drain) : "false");
 }
 
@@ -162,6 +170,8 @@ void service(std::string& o, const ServiceConfig& s) {
                      s.file_prefixes, v4, s.file_prefixes - v4);
   }
   if (!s.units.empty()) o += fmt::format("units = {}\n", list(s.units, [](const std::string& u) { return u; }));
+  // Absent: every peer (an empty list is refused on load).
+  if (!s.peers.empty()) o += fmt::format("peers = {}\n", list(s.peers, [](const std::string& n) { return n; }));
   const AddressBinding& a = s.address;
   o += "\n[service.address]\n";
   o += fmt::format("bind = {}\n", b(a.bind));
@@ -202,6 +212,7 @@ void service(std::string& o, const ServiceConfig& s) {
     o += fmt::format("prepend = {}\n", held.prepend);
     o += fmt::format("communities = {}\n", list(held.communities, format_community));
     o += fmt::format("large-communities = {}\n", list(held.large_communities, format_large_community));
+    o += fmt::format("extended-communities = {}\n", list(held.extended_communities, format_extended_community));
   }
 }
 

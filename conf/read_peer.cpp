@@ -338,6 +338,18 @@ void read_peer(TableReader& r, PeerConfig& p, PeerPositions& pos, const std::str
     }
   }
   read_bfd(ctx, r, pos.table, p);
+
+  // What this peer's routes carry besides the service's policy (config.hpp PeerAttributes).
+  PeerAttributes& at_peer = p.attributes;
+  read_community_lists(r, at_peer.communities, at_peer.large_communities, at_peer.extended_communities);
+  if (const auto* n = r.get("med"))
+    if (auto v = as_int(ctx, *n, r.key("med"), 0, 0xFFFFFFFFLL)) at_peer.med = static_cast<std::uint32_t>(*v);
+  r.read_uint("prepend", at_peer.prepend, 0, kMaxPrepend);
+  if (const auto* n = r.get("local-pref")) {
+    pos.local_pref = where(*n);  // eBGP peers refuse it: check_whole knows the local AS
+    if (auto v = as_int(ctx, *n, r.key("local-pref"), 0, 0xFFFFFFFFLL))
+      at_peer.local_pref = static_cast<std::uint32_t>(*v);
+  }
   r.finish();
 }
 

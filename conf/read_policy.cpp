@@ -4,12 +4,34 @@
 #include <algorithm>
 
 #include "conf/read_service_parts.hpp"
+#include "conf/sections.hpp"
 
 namespace herald::conf::detail {
 namespace {
 
-// RFC 4271 does not bound AS_PATH prepending, but long paths are filtered in practice.
-constexpr unsigned kMaxPrepend = 16;
+template <typename T, typename F>
+void read_sorted_list(TableReader& r, std::string_view k, std::vector<T>& out, F parse) {
+  if (!r.get(k)) return;
+  std::vector<T> items;
+  r.for_each(k, [&](const toml::node& e, const std::string& key) {
+    if (auto c = as_parsed<T>(r.ctx(), e, key, parse)) items.push_back(*c);
+  });
+  std::sort(items.begin(), items.end());
+  items.erase(std::unique(items.begin(), items.end()), items.end());
+  out = std::move(items);
+}
+
+}  // namespace
+
+void read_community_lists(TableReader& r, std::vector<bgp::Community>& communities,
+                          std::vector<bgp::LargeCommunity>& large,
+                          std::vector<bgp::ExtendedCommunity>& extended) {
+  read_sorted_list(r, "communities", communities, parse_community);
+  read_sorted_list(r, "large-communities", large, parse_large_community);
+  read_sorted_list(r, "extended-communities", extended, parse_extended_community);
+}
+
+namespace {
 
 // Reads one state's table. `is_drained` allows drain-period.
 void read_state(TableReader& r, StatePolicy& sp, std::optional<Duration>* drain_period) {
@@ -26,25 +48,7 @@ void read_state(TableReader& r, StatePolicy& sp, std::optional<Duration>* drain_
     if (auto v = as_int(ctx, *n, r.key("med"), 0, 0xFFFFFFFFLL))
       sp.med = static_cast<std::uint32_t>(*v);
   r.read_uint("prepend", sp.prepend, 0, kMaxPrepend);
-  if (r.get("communities")) {
-    std::vector<bgp::Community> cs;
-    r.for_each("communities", [&](const toml::node& e, const std::string& key) {
-      if (auto c = as_parsed<bgp::Community>(ctx, e, key, parse_community)) cs.push_back(*c);
-    });
-    std::sort(cs.begin(), cs.end());
-    cs.erase(std::unique(cs.begin(), cs.end()), cs.end());
-    sp.communities = cs;
-  }
-  if (r.get("large-communities")) {
-    std::vector<bgp::LargeCommunity> ls;
-    r.for_each("large-communities", [&](const toml::node& e, const std::string& key) {
-      if (auto c = as_parsed<bgp::LargeCommunity>(ctx, e, key, parse_large_community))
-        ls.push_back(*c);
-    });
-    std::sort(ls.begin(), ls.end());
-    ls.erase(std::unique(ls.begin(), ls.end()), ls.end());
-    sp.large_communities = ls;
-  }
+  read_community_lists(r, sp.communities, sp.large_communities, sp.extended_communities);
   if (drain_period) {
     if (const auto* n = r.get("drain-period")) {
       if (const auto* b = n->as_boolean(); b && !b->get()) {
@@ -62,7 +66,7 @@ void read_state(TableReader& r, StatePolicy& sp, std::optional<Duration>* drain_
   if (sp.action == Action::Withdraw) {
     // Attributes of a withdrawn route mean nothing: refuse the ones written, drop defaults.
     for (std::string_view k : {"med", "prepend", "communities", "large-communities",
-                               "drain-period"}) {
+                               "extended-communities", "drain-period"}) {
       if (k == "drain-period" && !drain_period) continue;
       if (const auto* n = r.get(k))
         ctx.error(where(*n), r.key(k), "has no effect with action = \"withdraw\"");

@@ -172,6 +172,25 @@ void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos,
     }
   });
 
+  // peers = ["r1", "r2"]: the peers it is announced to (checked against [[peer]] in
+  // check_whole); absent: every peer.
+  if (const auto* n = r.get("peers")) {
+    if (n->is_array() && n->as_array()->empty())
+      ctx.error(where(*n), r.key("peers"),
+                "expected at least one peer name (leave peers out to announce to every peer)");
+    r.for_each("peers", [&](const toml::node& e, const std::string& key) {
+      if (auto v = as_string(ctx, e, key)) {
+        if (std::find(s.peers.begin(), s.peers.end(), *v) != s.peers.end()) {
+          ctx.error(where(e), key, fmt::format("peer \"{}\" is listed twice", *v));
+        } else {
+          s.peers.push_back(*v);
+          pos.peers.push_back(where(e));
+          pos.peer_keys.push_back(key);
+        }
+      }
+    });
+  }
+
   sub_table(r, "address", s.address, read_address_binding);
   sub_table(r, "health", s.health, read_health);
   sub_table(r, "flap", s.flap, read_flap);

@@ -24,6 +24,7 @@ struct PeerPositions {
   Where local_address;  // 0/0: not given or invalid
   Where mode;
   Where families;
+  Where local_pref;  // 0/0: not given
 };
 
 struct ServicePositions {
@@ -33,7 +34,18 @@ struct ServicePositions {
   // line:column in the prefixes-file (ServiceConfig::prefixes_file), the others in the config.
   std::vector<Where> prefixes;
   Where fleet;  // [service.fleet]; 0/0: none
+  std::vector<Where> peers;             // parallel to ServiceConfig::peers
+  std::vector<std::string> peer_keys;   // each one's key path ("service[0].peers[2]")
 };
+
+// RFC 4271 does not bound AS_PATH prepending, but long paths are filtered in practice.
+inline constexpr unsigned kMaxPrepend = 16;
+
+// The keys communities, large-communities and extended-communities of a table (a service state
+// policy or a [[peer]]), each sorted and made unique; absent keys leave their list alone.
+void read_community_lists(TableReader& r, std::vector<bgp::Community>& communities,
+                          std::vector<bgp::LargeCommunity>& large,
+                          std::vector<bgp::ExtendedCommunity>& extended);
 
 // Reads [fleet]. Relative password-file paths are taken from `config_dir`.
 void read_fleet(TableReader& r, FleetConfig& f, const std::string& config_dir);

@@ -49,6 +49,14 @@ const PeerField kPeerFields[] = {
     PeerField{"bfd-min-rx", kNew, [](const PeerConfig& a, const PeerConfig& b) { return a.bfd && b.bfd && a.bfd->min_rx != b.bfd->min_rx; }},
     PeerField{"bfd-multiplier", kNew, [](const PeerConfig& a, const PeerConfig& b) { return a.bfd && b.bfd && a.bfd->multiplier != b.bfd->multiplier; }},
     PeerField{"bfd-wait-for-up", kNew, [](const PeerConfig& a, const PeerConfig& b) { return a.bfd && b.bfd && a.bfd->wait_for_up != b.bfd->wait_for_up; }},
+    // What herald puts into its own UPDATEs to this peer: the next publication sends the
+    // changed routes again (RFC 4271 3.1: a new announcement replaces the old path).
+    HERALD_FIELD("communities", attributes.communities, kKeeps),
+    HERALD_FIELD("large-communities", attributes.large_communities, kKeeps),
+    HERALD_FIELD("extended-communities", attributes.extended_communities, kKeeps),
+    HERALD_FIELD("med", attributes.med, kKeeps),
+    HERALD_FIELD("prepend", attributes.prepend, kKeeps),
+    HERALD_FIELD("local-pref", attributes.local_pref, kKeeps),
 };
 #undef HERALD_FIELD
 
@@ -56,8 +64,9 @@ const PeerField kPeerFields[] = {
 // key and whether it needs a new session), then update the sizes here. (Checked where the
 // sizes were taken: 64-bit libstdc++.)
 #if defined(__GLIBCXX__) && defined(__x86_64__)
-static_assert(sizeof(PeerConfig) == 392, "PeerConfig changed: list the new field in kPeerFields");
+static_assert(sizeof(PeerConfig) == 392 + sizeof(PeerAttributes), "PeerConfig changed: list the new field in kPeerFields");
 static_assert(sizeof(BfdConfig) == 24, "BfdConfig changed: list the new field in kPeerFields");
+static_assert(sizeof(PeerAttributes) == 96, "PeerAttributes changed: list the new field in kPeerFields");
 #endif
 
 }  // namespace
@@ -93,6 +102,10 @@ std::vector<std::string> global_keys_needing_restart(const GlobalConfig& a, cons
   note(a.state_dir != b.state_dir, "global.state-dir");
   note(a.user != b.user, "global.user");
   return out;
+}
+
+bool ServiceConfig::announced_to(std::string_view peer) const {
+  return peers.empty() || std::find(peers.begin(), peers.end(), peer) != peers.end();
 }
 
 bool PeerConfig::carries(bgp::Family f) const {

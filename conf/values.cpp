@@ -225,6 +225,57 @@ std::string format_large_community(const bgp::LargeCommunity& c) {
   return fmt::format("{}:{}:{}", c.global_admin, c.local1, c.local2);
 }
 
+ValueResult<bgp::ExtendedCommunity> parse_extended_community(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return unexpected(fmt::format(
+        "expected an extended community \"rt:ASN:VALUE\", \"rt:IPV4:VALUE\", \"soo:...\" or \"0x\" "
+        "and 16 hex digits, got {}{}{}",
+        quoted(text), why.empty() ? "" : ": ", why));
+  };
+  if (text.size() == 18 && (text.substr(0, 2) == "0x" || text.substr(0, 2) == "0X")) {
+    bgp::ExtendedCommunity c{};
+    for (std::size_t i = 0; i < 8; ++i) {
+      unsigned v = 0;
+      auto digits = text.substr(2 + 2 * i, 2);
+      auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + 2, v, 16);
+      if (ec != std::errc{} || ptr != digits.data() + 2) return bad("");
+      c[i] = static_cast<std::uint8_t>(v);
+    }
+    return c;
+  }
+  const auto c1 = text.find(':');
+  const auto c2 = text.rfind(':');
+  if (c1 == std::string_view::npos || c2 == c1) return bad("");
+  const std::string_view kind_text = text.substr(0, c1);
+  bgp::ExtCommunityKind kind;
+  if (iequals(kind_text, "rt")) kind = bgp::ExtCommunityKind::RouteTarget;
+  else if (iequals(kind_text, "soo") || iequals(kind_text, "ro")) kind = bgp::ExtCommunityKind::RouteOrigin;
+  else return bad("the kind is \"rt\" (route target) or \"soo\" (route origin)");
+  std::string_view global = text.substr(c1 + 1, c2 - c1 - 1);
+  const std::string_view local = text.substr(c2 + 1);
+  if (global.find('.') != std::string_view::npos) {
+    auto ip = bgp::IpAddress::parse(global);
+    if (!ip || !ip->is_v4()) return bad("the administrator is an AS number or an IPv4 address");
+    auto v = parse_uint(local, 0xFFFF);
+    if (!v) return bad("with an IPv4 address the value is 0..65535 (RFC 4360 3.2)");
+    return bgp::ext_community_ipv4(kind, ip->v4_host_order(), static_cast<std::uint16_t>(*v));
+  }
+  const bool force_four = !global.empty() && (global.back() == 'L' || global.back() == 'l');
+  if (force_four) global.remove_suffix(1);
+  auto asn = parse_uint(global, 0xFFFFFFFFULL);
+  if (!asn) return bad("the administrator is an AS number or an IPv4 address");
+  if (*asn <= 0xFFFF && !force_four) {
+    auto v = parse_uint(local, 0xFFFFFFFFULL);
+    if (!v) return bad("with a two-octet AS the value is 0..4294967295 (RFC 4360 3.1)");
+    return bgp::ext_community_as2(kind, static_cast<std::uint16_t>(*asn), static_cast<std::uint32_t>(*v));
+  }
+  auto v = parse_uint(local, 0xFFFF);
+  if (!v) return bad("with a four-octet AS the value is 0..65535 (RFC 5668)");
+  return bgp::ext_community_as4(kind, static_cast<std::uint32_t>(*asn), static_cast<std::uint16_t>(*v));
+}
+
+std::string format_extended_community(const bgp::ExtendedCommunity& c) { return bgp::to_string(c); }
+
 ValueResult<bgp::IpAddress> parse_address(std::string_view text) {
   if (auto a = bgp::IpAddress::parse(text)) return *a;
   return unexpected(fmt::format("expected an IPv4 or IPv6 address, got {}", quoted(text)));

@@ -34,6 +34,13 @@ std::string format_community(bgp::Community c);  // well-known name when there i
 ValueResult<bgp::LargeCommunity> parse_large_community(std::string_view text);
 std::string format_large_community(const bgp::LargeCommunity& c);
 
+// RFC 4360 extended community, as BIRD and GoBGP users write one: "rt:65000:100" (two-octet AS,
+// 32-bit value), "rt:192.0.2.1:7" (IPv4 address, 16-bit value), "rt:4200000000:7" (four-octet
+// AS, RFC 5668, 16-bit value; "65000L" forces that form for a small AS), "soo:..." for route
+// origin; or "0x" and 16 hex digits for any other type.
+ValueResult<bgp::ExtendedCommunity> parse_extended_community(std::string_view text);
+std::string format_extended_community(const bgp::ExtendedCommunity& c);
+
 // "192.0.2.1/32", "2001:db8::/32"; a bare address is a host prefix. Host bits set is refused
 // with a hint naming the network.
 ValueResult<bgp::Prefix> parse_prefix(std::string_view text);

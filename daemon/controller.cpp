@@ -175,7 +175,7 @@ PolicyWorld Controller::world() const {
   Shutdown sd = !shutting_down_ ? Shutdown::No
                 : config_.global.drain_on_shutdown ? Shutdown::Draining
                                                    : Shutdown::Withdrawing;
-  return PolicyWorld{&state_, sd, config_.global.local_as};
+  return PolicyWorld{&state_, sd, config_.global.local_as, &config_.peers};
 }
 
 HealthInput Controller::health_of(const std::string& service) const {
@@ -305,6 +305,7 @@ std::optional<std::string> Controller::reload() {
   for (const auto& step : plan_peer_reload(old.peers, config_.peers)) apply(step);
 
   // Services: states of kept services carry over; new ones start from their start state.
+  log_service_peer_moves(plan_service_peers(old, config_));
   build_services();
   monitor_->replace(health_specs(config_));
   // A changed service keeps its flap hold, unless flap control is now off.
@@ -360,7 +361,7 @@ void Controller::shutdown(std::string reason, std::function<void()> done) {
   auto finish = [this, reason, done = std::move(done)]() mutable {
     // Withdraw first, then close the sessions, then give the addresses back: the route must
     // never point at an address that is gone.
-    if (speaker_) speaker_->set_routes({});
+    if (speaker_) speaker_->set_peer_routes({});
     policy_.forget_published();
     if (monitor_) monitor_->stop();
     auto after_bgp = [this, done = std::move(done)]() {

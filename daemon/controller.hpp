@@ -108,6 +108,9 @@ class Controller {
   std::vector<bgp::SpeakerPeerConfig> speaker_peers_now() const;
   std::optional<std::string> save_state();
   void apply(const PeerStep& step);  // one step of a reload's peer plan
+  // One "service peers changed" line per service a reload moves between peers
+  // (controller_events.cpp); the routes follow with the reload's publication.
+  void log_service_peer_moves(const std::vector<ServicePeersMove>& moves);
   void publish_event(nlohmann::json event);
 
   boost::asio::io_context& io_;

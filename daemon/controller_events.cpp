@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "daemon/controller.hpp"
 #include "daemon/controller_prefix_log.hpp"
 
@@ -40,16 +42,30 @@ void Controller::publish_routes(std::string_view cause) {
   }
   if (!speaker_) return;
   auto publication = policy_.publish(world());
-  speaker_->set_routes(std::move(publication.routes));
+  speaker_->set_peer_routes(std::move(publication.routes));
   check_drain_waits();  // the withdrawals are now handed to every established session
-  // "peers": the sessions that carry the prefix's family, not every Established one.
+  // "peers": the sessions the service is announced to that carry the prefix's family, not
+  // every Established one.
   const auto peer_status = speaker_->status();
-  const std::size_t peers_v4 = bgp::sessions_carrying(peer_status, bgp::kIpv4Unicast);
-  const std::size_t peers_v6 = bgp::sessions_carrying(peer_status, bgp::kIpv6Unicast);
+  const conf::ServiceConfig* counted = nullptr;
+  std::size_t peers_v4 = 0, peers_v6 = 0;
+  auto count_for = [&](const std::string& service) {
+    const auto it = std::find_if(config_.services.begin(), config_.services.end(),
+                                 [&](const conf::ServiceConfig& s) { return s.name == service; });
+    const conf::ServiceConfig* cfg = it == config_.services.end() ? nullptr : &*it;
+    if (counted == cfg && cfg) return;
+    counted = cfg;
+    std::vector<bgp::SpeakerPeerStatus> to;
+    for (const auto& ps : peer_status)
+      if (!cfg || cfg->announced_to(ps.bgp.name)) to.push_back(ps);
+    peers_v4 = bgp::sessions_carrying(to, bgp::kIpv4Unicast);
+    peers_v6 = bgp::sessions_carrying(to, bgp::kIpv6Unicast);
+  };
   auto peers_for = [&](const bgp::Prefix& p) { return p.family() == bgp::kIpv4Unicast ? peers_v4 : peers_v6; };
   // One line (and event) per prefix while a service's change is small; one per service when
   // it is large (controller_prefix_log.hpp).
   for (const auto& change : publication.changes) {
+    count_for(change.service);
     for (auto [list, word] : {std::pair{&change.announced, "announced"}, std::pair{&change.withdrawn, "withdrawn"}}) {
       if (list->empty()) continue;
       if (list->size() <= kPrefixLinesPerService) {
@@ -81,6 +97,17 @@ void Controller::publish_routes(std::string_view cause) {
   if (large) ::malloc_trim(0);
 }
 
+void Controller::log_service_peer_moves(const std::vector<ServicePeersMove>& moves) {
+  auto join = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+    return out.empty() ? std::string("-") : out;
+  };
+  for (const auto& m : moves)
+    log_.write(log::Level::notice, "service peers changed",
+               {{"service", m.service}, {"removed_peers", join(m.left)}, {"added_peers", join(m.joined)},
+                {"reason", "reload"}});
+}
 
 bgp::SpeakerObserver Controller::speaker_observer() {
   bgp::SpeakerObserver o;

@@ -117,6 +117,11 @@ nlohmann::json build_status(const StatusInputs& in) {
     j["prefixes"] = prefixes;
     j["prefix_count"] = s->prefixes.size();
     j["announced"] = d.announced;
+    // The peers the service goes to (its `peers` key, or every peer).
+    json to = json::array();
+    for (const auto& peer : in.config.peers)
+      if (s->announced_to(peer.name)) to.push_back(peer.name);
+    j["peers"] = to;
     json checks = json::array();
     if (auto it = health_now.find(s->name); it != health_now.end()) {
       for (const auto& c : it->second.checks) {

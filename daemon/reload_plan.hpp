@@ -26,6 +26,17 @@ struct PeerStep {
 std::vector<PeerStep> plan_peer_reload(const std::vector<conf::PeerConfig>& before,
                                        const std::vector<conf::PeerConfig>& after);
 
+// A service kept by a reload whose peers changed (its `peers` key, or peers added or removed
+// while it names none): the peers it leaves and the peers it goes to now, in configuration order.
+struct ServicePeersMove {
+  std::string service;
+  std::vector<std::string> left;    // announced to before, not now
+  std::vector<std::string> joined;  // announced to now, not before
+};
+// The services present before and after whose set of peers differs; services added or removed
+// are left out (their prefixes are logged as announced or withdrawn).
+std::vector<ServicePeersMove> plan_service_peers(const conf::Config& before, const conf::Config& after);
+
 // The reason a reload is refused because it changes global settings that need a restart
 // (conf::global_keys_needing_restart), or "" when there are none.
 std::string restart_refusal(const conf::GlobalConfig& before, const conf::GlobalConfig& after);

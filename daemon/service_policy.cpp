@@ -21,6 +21,34 @@ std::optional<bgp::RouteAttributes> announced_attributes(const conf::StatePolicy
   a.as_path_prepend.assign(prepend, local_as);
   a.communities = policy.communities;
   a.large_communities = policy.large_communities;
+  a.extended_communities = policy.extended_communities;
+  return a;
+}
+
+namespace {
+
+template <typename T>
+void add_sorted(std::vector<T>& to, const std::vector<T>& more) {
+  if (more.empty()) return;
+  to.insert(to.end(), more.begin(), more.end());
+  std::sort(to.begin(), to.end());
+  to.erase(std::unique(to.begin(), to.end()), to.end());
+}
+
+}  // namespace
+
+std::optional<bgp::RouteAttributes> announced_attributes(const conf::StatePolicy& policy,
+                                                         const PersistentState::Steering* steering,
+                                                         const conf::PeerAttributes& peer,
+                                                         std::uint32_t local_as) {
+  auto a = announced_attributes(policy, steering, local_as);
+  if (!a) return a;
+  add_sorted(a->communities, peer.communities);
+  add_sorted(a->large_communities, peer.large_communities);
+  add_sorted(a->extended_communities, peer.extended_communities);
+  if (peer.med && !(steering && steering->med)) a->med = peer.med;
+  a->local_pref = peer.local_pref;
+  a->as_path_prepend.insert(a->as_path_prepend.end(), peer.prepend, local_as);
   return a;
 }
 
@@ -178,9 +206,60 @@ std::vector<bgp::Route> ServicePolicy::routes(const PolicyWorld& world) const {
   return routes;
 }
 
+bgp::PeerRoutes ServicePolicy::peer_routes(const PolicyWorld& world) const {
+  bgp::PeerRoutes out;
+  if (!world.peers) return out;
+  const auto& steering = world.operator_state->steering;
+  // Per announced service: its policy and steering, found once.
+  struct Announced {
+    const Entry* entry;
+    const conf::StatePolicy* policy;
+    const PersistentState::Steering* steer;
+    bgp::SharedAttributes plain;  // for peers without attributes of their own
+  };
+  std::vector<Announced> announced;
+  for (const auto& e : entries_) {
+    if (!e.d.announced) continue;
+    auto it = steering.find(e.cfg->name);
+    const auto* steer = it == steering.end() ? nullptr : &it->second;
+    const auto* policy = state_policy(*e.cfg, e.d);
+    announced.push_back({&e, policy, steer, *announced_attributes(*policy, steer, world.local_as)});
+  }
+  // Peers whose (service, attributes) lists are equal share one set: interning makes equal
+  // attributes one address, so the list of pointers identifies the set.
+  std::map<std::vector<std::pair<std::size_t, const bgp::RouteAttributes*>>,
+           std::shared_ptr<const std::vector<bgp::Route>>>
+      sets;
+  const conf::PeerAttributes none;
+  for (const auto& peer : *world.peers) {
+    std::vector<std::pair<std::size_t, bgp::SharedAttributes>> mine;
+    for (std::size_t i = 0; i < announced.size(); ++i) {
+      const auto& a = announced[i];
+      if (!a.entry->cfg->announced_to(peer.name)) continue;
+      if (peer.attributes == none) mine.emplace_back(i, a.plain);
+      else mine.emplace_back(i, *announced_attributes(*a.policy, a.steer, peer.attributes, world.local_as));
+    }
+    std::vector<std::pair<std::size_t, const bgp::RouteAttributes*>> key;
+    key.reserve(mine.size());
+    for (const auto& [i, attrs] : mine) key.emplace_back(i, attrs.get());
+    auto& set = sets[key];
+    if (!set) {
+      std::size_t total = 0;
+      for (const auto& m : mine) total += announced[m.first].entry->cfg->prefixes.size();
+      std::vector<bgp::Route> routes;
+      routes.reserve(total);
+      for (const auto& [i, attrs] : mine)
+        for (const auto& prefix : announced[i].entry->cfg->prefixes) routes.push_back({prefix, attrs});
+      set = std::make_shared<const std::vector<bgp::Route>>(std::move(routes));
+    }
+    out.emplace(peer.name, set);
+  }
+  return out;
+}
+
 Publication ServicePolicy::publish(const PolicyWorld& world) {
   Publication p;
-  p.routes = routes(world);
+  p.routes = peer_routes(world);
   AnnouncedSet now = announced_set();
   p.changes = diff_announced(published_, now);
   p.prefixes_before = published_.size();

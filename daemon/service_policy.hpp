@@ -23,9 +23,13 @@
 // began (daemon/drain_period.hpp), then withdraws. Steering replaces prepend (and MED when it
 // gives one) of whatever is announced.
 //
-// Outputs: the decided state and reason per service (decision()); the routes to announce, as
-// ONE set that every peer gets (the speaker sends each peer the prefixes of the families it
-// carries; there is no per-peer policy yet); the next time evaluation is due on its own
+// Which peers, with what: a service goes to the peers its `peers` names (every peer when it
+// names none), and each peer's own attributes (conf::PeerAttributes) are added on top of the
+// service's (announced_attributes()).
+//
+// Outputs: the decided state and reason per service (decision()); the routes to announce, one
+// set per peer (peer_routes(): the speaker sends each peer its own set, of the families that
+// peer carries; peers with equal sets share one); the next time evaluation is due on its own
 // (next_wakeup(): a drain-period end); events: state changes (old/new/reason/cause), a drain
 // period that ended or had ended before, and on publish() the prefixes announced and withdrawn
 // since the last publication (controller_prefix_log.hpp groups them per service).
@@ -69,6 +73,8 @@ struct PolicyWorld {
   const PersistentState* operator_state = nullptr;  // never null
   Shutdown shutdown = Shutdown::No;
   std::uint32_t local_as = 0;
+  // The peers routes go to (the configuration in force); null: none (peer_routes() is empty).
+  const std::vector<conf::PeerConfig>* peers = nullptr;
 };
 
 // One service's state changed (old nullopt: its first decision, shown as "Start"). A service
@@ -108,7 +114,7 @@ struct ServiceDecision {
 // What one publication changed: the routes for the speaker and the per-service prefix changes
 // (announced/withdrawn since the previous publication) for the log.
 struct Publication {
-  std::vector<bgp::Route> routes;
+  bgp::PeerRoutes routes;  // every peer of PolicyWorld::peers, with its own set
   std::vector<ServicePrefixChange> changes;
   std::size_t prefixes_before = 0;  // announced by the previous publication
   std::size_t prefixes_now = 0;
@@ -125,6 +131,15 @@ HealthInput health_without_checks();
 // The attributes a state policy announces with, steering applied (nullopt: withdraw).
 std::optional<bgp::RouteAttributes> announced_attributes(const conf::StatePolicy& policy,
                                                          const PersistentState::Steering* steering,
+                                                         std::uint32_t local_as);
+// The same for one peer: the service's attributes (steering applied) with the peer's on top.
+// Communities, large and extended communities: the peer's are added (sorted, unique). MED:
+// the peer's replaces the policy's, and steering's (an operator's decision now) replaces both.
+// LOCAL_PREF: the peer's (iBGP only; the session sends 100 without it). Prepend: the peer's
+// copies of the local AS come after the service's (or steering's).
+std::optional<bgp::RouteAttributes> announced_attributes(const conf::StatePolicy& policy,
+                                                         const PersistentState::Steering* steering,
+                                                         const conf::PeerAttributes& peer,
                                                          std::uint32_t local_as);
 
 class ServicePolicy {
@@ -150,9 +165,13 @@ class ServicePolicy {
   // Names in configuration order.
   std::vector<std::string> services() const;
 
-  // The routes every peer is to announce now (steering from world.operator_state).
+  // The routes of every announced service with the services' own attributes (steering from
+  // world.operator_state): what a peer named by every service, with no attributes of its own,
+  // announces.
   std::vector<bgp::Route> routes(const PolicyWorld& world) const;
-  // routes(), and what changed since the previous publish(); remembers this one.
+  // The routes of each peer of world.peers: the services announced to it, with its attributes.
+  bgp::PeerRoutes peer_routes(const PolicyWorld& world) const;
+  // peer_routes(), and what changed since the previous publish(); remembers this one.
   Publication publish(const PolicyWorld& world);
   // Everything was withdrawn (shutdown): the next publication counts from nothing.
   void forget_published() { published_ = {}; }

@@ -117,6 +117,25 @@ TEST_CASE("peer: the stream may arrive one byte at a time") {
   CHECK(d.peer.state() == State::Established);
 }
 
+TEST_CASE("peer: a route's extended communities (RFC 4360) go out as EXTENDED_COMMUNITIES, changes as a new path") {
+  Driver d;
+  RouteAttributes attrs;
+  attrs.extended_communities = {ext_community_as2(ExtCommunityKind::RouteTarget, 65000, 100)};
+  d.peer.set_routes({route("192.0.2.53/32", attrs)}, d.now);
+  auto up = d.establish();
+  auto ups = updates(sent_messages(up, d.conn));
+  REQUIRE(ups.size() >= 1);
+  CHECK(ups[0].attrs.extended_communities ==
+        std::vector<ExtendedCommunity>{{0x00, 0x02, 0xFD, 0xE8, 0x00, 0x00, 0x00, 0x64}});
+  // Another extended community on the same prefix: announced again (RFC 4271 3.1), no withdrawal.
+  attrs.extended_communities.push_back(ext_community_ipv4(ExtCommunityKind::RouteOrigin, 0xC0000201, 7));
+  auto again = updates(sent_messages(d.peer.set_routes({route("192.0.2.53/32", attrs)}, d.now), d.conn));
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].withdrawn.empty());
+  CHECK(again[0].nlri == std::vector<Prefix>{pfx("192.0.2.53/32")});
+  CHECK(again[0].attrs.extended_communities.size() == 2);
+}
+
 TEST_CASE("peer: Established sends the desired set, then End-of-RIB per family") {
   Driver d;
   RouteAttributes attrs;

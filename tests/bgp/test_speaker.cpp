@@ -291,3 +291,26 @@ TEST_CASE("speaker: sessions_carrying counts the Established sessions that negot
   CHECK(sessions_carrying({peers[4]}, kIpv6Unicast) == 0);
   CHECK(sessions_carrying({}, kIpv4Unicast) == 0);
 }
+
+TEST_CASE("speaker: set_peer_routes gives each neighbor its own set; one absent from it holds nothing") {
+  asio::io_context io;
+  SpeakerSettings s;
+  s.local_as = 65001;
+  s.router_id = 0x7f000001;
+  s.rng_seed = 1;
+  Speaker sp(io, s, {loopback_peer("a", addr("127.0.0.2"), 65002), loopback_peer("b", addr("127.0.0.3"), 65002)});
+  const Route r1{*Prefix::parse("192.0.2.1/32"), {}};
+  const Route r2{*Prefix::parse("198.51.100.0/24"), {}};
+  sp.set_routes({r1, r2});
+  CHECK(sp.routes_of("a").size() == 2);
+  CHECK(sp.routes_of("b").size() == 2);
+  PeerRoutes mine;
+  mine["a"] = std::make_shared<const std::vector<Route>>(std::vector<Route>{r1});
+  sp.set_peer_routes(mine);
+  CHECK(sp.routes_of("a") == std::vector<Route>{r1});
+  CHECK(sp.routes_of("b").empty());
+  CHECK(sp.routes().empty());
+  sp.set_routes({r2});  // back to one set for every neighbor
+  CHECK(sp.routes_of("a") == std::vector<Route>{r2});
+  CHECK(sp.routes_of("b") == std::vector<Route>{r2});
+}

@@ -71,3 +71,20 @@ TEST_CASE("community and family names") {
   CHECK(to_string(Role::RsClient) == "rs-client");
   CHECK(to_string(Role::Customer) == "customer");
 }
+
+// RFC 4360 3.1 (two-octet AS), 3.2 (IPv4 address), RFC 5668 2 (four-octet AS); sub-type 0x02
+// route target, 0x03 route origin (RFC 4360 5).
+TEST_CASE("extended communities: builders give the RFC's octets, to_string the config's text") {
+  CHECK(ext_community_as2(ExtCommunityKind::RouteTarget, 65000, 100) ==
+        ExtendedCommunity{0x00, 0x02, 0xFD, 0xE8, 0x00, 0x00, 0x00, 0x64});
+  CHECK(ext_community_ipv4(ExtCommunityKind::RouteOrigin, 0xC0000201, 7) ==
+        ExtendedCommunity{0x01, 0x03, 0xC0, 0x00, 0x02, 0x01, 0x00, 0x07});
+  CHECK(ext_community_as4(ExtCommunityKind::RouteTarget, 4200000000u, 9) ==
+        ExtendedCommunity{0x02, 0x02, 0xFA, 0x56, 0xEA, 0x00, 0x00, 0x09});
+  CHECK(to_string(ext_community_as2(ExtCommunityKind::RouteTarget, 65000, 100)) == "rt:65000:100");
+  CHECK(to_string(ext_community_ipv4(ExtCommunityKind::RouteOrigin, 0xC0000201, 7)) == "soo:192.0.2.1:7");
+  CHECK(to_string(ext_community_as4(ExtCommunityKind::RouteTarget, 4200000000u, 9)) == "rt:4200000000:9");
+  CHECK(to_string(ext_community_as4(ExtCommunityKind::RouteTarget, 65000, 9)) == "rt:65000L:9");
+  // Any other type: its octets (here RFC 4360 3.4 opaque, non-transitive).
+  CHECK(to_string(ExtendedCommunity{0x43, 0x00, 1, 2, 3, 4, 5, 6}) == "0x4300010203040506");
+}

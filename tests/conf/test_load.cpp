@@ -601,3 +601,109 @@ TEST_CASE("enum spellings match the config words") {
   CHECK(conf::to_string(conf::StartState::Up) == "up");
   CHECK(conf::to_string(conf::LogFormat::Json) == "json");
 }
+
+TEST_CASE("service peers: names existing peers; unknown ones get did-you-mean, twice is refused") {
+  auto c = load_ok(kBase + R"(
+[[service]]
+name = "dns"
+prefixes = ["192.0.2.53"]
+peers = ["v4"]
+)");
+  CHECK(c.services[0].peers == std::vector<std::string>{"v4"});
+  CHECK(c.services[0].announced_to("v4"));
+  CHECK_FALSE(c.services[0].announced_to("v6"));
+  CHECK(load_ok(kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n").services[0].announced_to("v6"));
+  CHECK(errors(kBase + R"(
+[[service]]
+name = "dns"
+prefixes = ["192.0.2.53"]
+peers = ["v5", "v4", "v4", "upstream"]
+)") == "t.toml:18:10: service[0].peers[0]: no [[peer]] is named \"v5\"; did you mean \"v4\"?\n"
+       "t.toml:18:22: service[0].peers[2]: peer \"v4\" is listed twice\n"
+       "t.toml:18:28: service[0].peers[3]: no [[peer]] is named \"upstream\"\n");
+  CHECK(errors(kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\npeers = []\n") ==
+        "t.toml:17:9: service[0].peers: expected at least one peer name (leave peers out to announce to every peer)\n");
+}
+
+TEST_CASE("service peers: a prefix whose family none of the service's peers carries is refused") {
+  CHECK(errors(kBase + R"(
+[[service]]
+name = "dns"
+prefixes = ["2001:db8:53::1"]
+peers = ["v4"]
+)") == "t.toml:17:13: service[0].prefixes[0]: none of the service's peers carries ipv6-unicast, so "
+       "2001:db8:53::1/128 would never be announced (add the family to one of them, or a peer that carries "
+       "it to the service's peers)\n");
+}
+
+TEST_CASE("peer attributes: read, normalized, dumped and loaded back; local-pref only on iBGP") {
+  const std::string text = R"([global]
+local-as = 65001
+router-id = "192.0.2.10"
+
+[[peer]]
+name = "ebgp"
+address = "192.0.2.1"
+remote-as = 65000
+communities = ["65001:2", "no-export", "65001:2"]
+large-communities = ["65001:1:1"]
+extended-communities = ["soo:192.0.2.10:7", "rt:65001:100"]
+med = 20
+prepend = 2
+
+[[peer]]
+name = "ibgp"
+address = "192.0.2.2"
+remote-as = 65001
+local-pref = 200
+
+[[service]]
+name = "dns"
+prefixes = ["192.0.2.53"]
+[service.policy.up]
+extended-communities = ["rt:65001:53"]
+)";
+  auto c = load_ok(text);
+  const auto& a = c.peers[0].attributes;
+  CHECK(a.communities == std::vector<bgp::Community>{0xFDE90002u, bgp::kNoExport});
+  CHECK(a.large_communities == std::vector<bgp::LargeCommunity>{{65001, 1, 1}});
+  REQUIRE(a.extended_communities.size() == 2);
+  CHECK(conf::format_extended_community(a.extended_communities[0]) == "rt:65001:100");  // sorted
+  CHECK(a.med == 20u);
+  CHECK(a.prepend == 2u);
+  CHECK(!a.local_pref);
+  CHECK(c.peers[1].attributes.local_pref == 200u);
+  REQUIRE(c.services[0].policy.up.extended_communities.size() == 1);
+  auto again = conf::load_string(conf::dump(c), "dump.toml");
+  REQUIRE(again);
+  CHECK(*again == c);
+  const std::string dumped = conf::dump(c);
+  CHECK(dumped.find("extended-communities = [\"rt:65001:100\", \"soo:192.0.2.10:7\"]") != std::string::npos);
+  CHECK(dumped.find("local-pref = 200") != std::string::npos);
+
+  CHECK(errors(kBase + "local-pref = 150\n") ==
+        "t.toml:14:14: peer[1].local-pref: peer \"v6\" is eBGP (remote-as 65000, local-as 65001): LOCAL_PREF is "
+        "sent to iBGP peers only (RFC 4271 5.1.5); use med or prepend towards an external peer\n");
+  CHECK(errors(kBase + "prepend = 17\nextended-communities = [\"rt:1\"]\n").find("peer[1].prepend") != std::string::npos);
+  CHECK(errors(kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n[service.policy.down]\n"
+                       "action = \"withdraw\"\nextended-communities = [\"rt:1:1\"]\n") ==
+        "t.toml:19:24: service[0].policy.down.extended-communities: has no effect with action = \"withdraw\"\n");
+}
+
+TEST_CASE("peer attributes and service peers: a reload changing them keeps the session") {
+  for (const char* key : {"communities", "large-communities", "extended-communities", "med", "prepend", "local-pref"}) {
+    CAPTURE(key);
+    bool found = false;
+    for (const auto& f : conf::peer_fields())
+      if (std::string_view(f.key) == key) {
+        found = true;
+        CHECK(f.on_change == conf::SessionOnChange::Keeps);
+      }
+    CHECK(found);
+  }
+  conf::PeerConfig a, b;
+  b.attributes.med = 5;
+  b.attributes.extended_communities = {bgp::ext_community_as2(bgp::ExtCommunityKind::RouteTarget, 1, 1)};
+  CHECK_FALSE(conf::peer_needs_new_session(a, b));
+  CHECK(conf::peer_changed_keys(a, b) == std::vector<std::string>{"extended-communities", "med"});
+}

@@ -158,3 +158,50 @@ TEST_CASE("DNS words: qtype, qclass, rcode, names") {
   for (int i = 0; i < 5; ++i) long_name += std::string(60, 'x') + ".";
   CHECK(check_dns_name(long_name).error().find("longer than 255 octets") != std::string::npos);
 }
+
+// RFC 4360 3.1 / 3.2 and RFC 5668 2: type, sub-type (0x02 route target, 0x03 route origin),
+// global administrator, local administrator; byte for byte.
+TEST_CASE("extended communities: rt and soo in the two-octet AS, IPv4 and four-octet AS forms") {
+  using E = bgp::ExtendedCommunity;
+  CHECK(*parse_extended_community("rt:65000:100") ==
+        E{0x00, 0x02,                // transitive two-octet AS specific, route target
+          0xFD, 0xE8,                // AS 65000
+          0x00, 0x00, 0x00, 0x64});  // 100
+  CHECK(*parse_extended_community("soo:65000:4294967295") == E{0x00, 0x03, 0xFD, 0xE8, 0xFF, 0xFF, 0xFF, 0xFF});
+  CHECK(*parse_extended_community("rt:192.0.2.1:7") ==
+        E{0x01, 0x02,                // transitive IPv4 address specific, route target
+          0xC0, 0x00, 0x02, 0x01,    // 192.0.2.1
+          0x00, 0x07});              // 7
+  CHECK(*parse_extended_community("soo:192.0.2.1:65535") == E{0x01, 0x03, 0xC0, 0x00, 0x02, 0x01, 0xFF, 0xFF});
+  CHECK(*parse_extended_community("rt:4200000000:9") ==
+        E{0x02, 0x02,                // transitive four-octet AS specific (RFC 5668), route target
+          0xFA, 0x56, 0xEA, 0x00,    // AS 4200000000
+          0x00, 0x09});              // 9
+  CHECK(*parse_extended_community("rt:65000L:9") == E{0x02, 0x02, 0x00, 0x00, 0xFD, 0xE8, 0x00, 0x09});
+  CHECK(*parse_extended_community("0x0002fde800000064") == *parse_extended_community("rt:65000:100"));
+  CHECK(*parse_extended_community("RT:65000:100") == *parse_extended_community("rt:65000:100"));
+  // The formatter writes what the parser reads back.
+  for (auto text : {"rt:65000:100", "soo:65000:4294967295", "rt:192.0.2.1:7", "soo:192.0.2.1:65535",
+                    "rt:4200000000:9", "rt:65000L:9", "0x4300000000000000"}) {
+    CAPTURE(text);
+    auto c = parse_extended_community(text);
+    REQUIRE(c);
+    CHECK(format_extended_community(*c) == text);
+  }
+  // Values that do not fit the form, and other garbage.
+  for (auto [text, why] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"rt:192.0.2.1:65536", "with an IPv4 address the value is 0..65535 (RFC 4360 3.2)"},
+           {"rt:4200000000:65536", "with a four-octet AS the value is 0..65535 (RFC 5668)"},
+           {"rt:65000:4294967296", "with a two-octet AS the value is 0..4294967295 (RFC 4360 3.1)"},
+           {"target:65000:1", "the kind is \"rt\" (route target) or \"soo\" (route origin)"},
+           {"rt:2001:db8::1:1", "the administrator is an AS number or an IPv4 address"},
+           {"rt:65000", ""},
+           {"0x0002", ""},
+           {"0x0002fde80000006g", ""}}) {
+    CAPTURE(text);
+    auto r = parse_extended_community(text);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("expected an extended community") == 0);
+    CHECK(r.error().find(why) != std::string::npos);
+  }
+}

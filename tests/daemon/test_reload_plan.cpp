@@ -104,3 +104,28 @@ TEST_CASE("peer_fields: each key's differs() sees exactly its own change") {
   changed.port = 1179;
   CHECK(conf::peer_needs_new_session(base, changed));
 }
+
+TEST_CASE("reload plan: a service whose peers change names the peers it leaves and joins") {
+  conf::Config before;
+  before.peers = {peer("a", "192.0.2.1"), peer("b", "192.0.2.2")};
+  conf::ServiceConfig dns;
+  dns.name = "dns";
+  dns.peers = {"a"};
+  conf::ServiceConfig ntp;
+  ntp.name = "ntp";  // every peer
+  before.services = {dns, ntp};
+  conf::Config after = before;
+  after.services[0].peers = {"b"};
+  after.peers.push_back(peer("c", "192.0.2.3"));  // ntp, naming no peer, goes to c too
+  auto moves = daemon::plan_service_peers(before, after);
+  REQUIRE(moves.size() == 2);
+  CHECK(moves[0].service == "dns");
+  CHECK(moves[0].left == std::vector<std::string>{"a"});
+  CHECK(moves[0].joined == std::vector<std::string>{"b"});
+  CHECK(moves[1].service == "ntp");
+  CHECK(moves[1].left.empty());
+  CHECK(moves[1].joined == std::vector<std::string>{"c"});
+  CHECK(daemon::plan_service_peers(after, after).empty());
+  after.services.pop_back();  // a removed service is not a move
+  CHECK(daemon::plan_service_peers(before, after).size() == 1);
+}

@@ -52,7 +52,12 @@ const AddressInput kGone{false, "addresses of dns not present on lo"};
 struct Fixture {
   std::vector<conf::ServiceConfig> services{service("dns", {P("192.0.2.53/32")})};
   PersistentState op;
-  PolicyWorld world{&op, Shutdown::No, kLocalAs};
+  std::vector<conf::PeerConfig> peers{[] {
+    conf::PeerConfig p;
+    p.name = "upstream";
+    return p;
+  }()};
+  PolicyWorld world{&op, Shutdown::No, kLocalAs, &peers};
   ServicePolicy policy;
   WallClock::time_point now = T0;
 
@@ -522,7 +527,8 @@ TEST_CASE("publish: prefix changes per service since the previous publication") 
   f.eval(kHealthy);
   f.eval(kHealthy, kBound, "start", "web");
   auto p = f.policy.publish(f.world);
-  CHECK(p.routes.size() == 3);
+  REQUIRE(p.routes.size() == 1);  // one set per peer
+  CHECK(p.routes.at("upstream")->size() == 3);
   REQUIRE(p.changes.size() == 2);
   CHECK(p.prefixes_before == 0);
   CHECK(p.prefixes_now == 3);

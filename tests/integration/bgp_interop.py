@@ -40,7 +40,7 @@ def bird_protocol(name: str, neighbor: str, local: str, extra: str = "", neighbo
 
 def bird_routes(bird: harness.Bird, table: str, proto: str) -> dict[str, dict]:
     """Routes of `table` learned from protocol `proto`, as {prefix: {"as_path": [...],
-    "next_hop": [...], "med": int, "communities": [(a, b)], "large_communities": [(a, b, c)],
+    "next_hop": [...], "med": int, "local_pref": int, "communities": [(a, b)], "large_communities": [(a, b, c)],
     "origin": str}} parsed from `show route table T protocol P all`."""
     out = bird.ctl(f"show route table {table} protocol {proto} all").stdout
     routes: dict[str, dict] = {}
@@ -60,6 +60,8 @@ def bird_routes(bird: harness.Bird, table: str, proto: str) -> dict[str, dict]:
             cur["next_hop"] = s.split(":", 1)[1].split()
         elif s.startswith("BGP.med:"):
             cur["med"] = int(s.split(":", 1)[1])
+        elif s.startswith("BGP.local_pref:"):
+            cur["local_pref"] = int(s.split(":", 1)[1])
         elif s.startswith("BGP.community:"):
             cur["communities"] = [(int(a), int(b)) for a, b in re.findall(r"\((\d+),\s*(\d+)\)", s)]
         elif s.startswith("BGP.large_community:"):
