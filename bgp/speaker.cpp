@@ -352,7 +352,7 @@ std::optional<std::string> Speaker::reset_peer(std::string_view name, std::strin
   apply(slot, slot->engine->stop(now(), reason, CeaseSubcode::AdministrativeReset));
   if (slot->bfd_gated) return std::nullopt;  // starts when BFD is Up
   apply(slot, slot->engine->start(now()));
-  if (!routes_->empty()) apply(slot, slot->engine->set_routes_shared(routes_, now()));
+  if (auto mine = routes_for(slot->name()); !mine->empty()) apply(slot, slot->engine->set_routes_shared(mine, now()));
   return std::nullopt;
 }
 
