@@ -183,8 +183,10 @@ def main() -> int:
         etcd.enable_auth()
         etcd.add_site_role(FLEET, "a", "a-pw")
         n = etcd.ns[etcd.names[0]]
+        # The operator role of docs/fleet.md: read the fleet, write its desired keys.
         etcd.ctl(n, "role", "add", "herald-ops")
-        etcd.ctl(n, "role", "grant-permission", "herald-ops", "--prefix=true", "readwrite", f"/herald/{FLEET}/")
+        etcd.ctl(n, "role", "grant-permission", "herald-ops", "--prefix=true", "read", f"/herald/{FLEET}/")
+        etcd.ctl(n, "role", "grant-permission", "herald-ops", "--prefix=true", "readwrite", f"/herald/{FLEET}/desired/")
         etcd.ctl(n, "user", "add", "ops:ops-pw")
         etcd.ctl(n, "user", "grant-role", "ops", "herald-ops")
         lab.write("a.pw", "a-pw\n")
