@@ -11,6 +11,7 @@
 //   del KEY                      delete a desired key
 //   floor ROUNDS CONC MIN        ROUNDS times: CONC sites fail at once and run the floor txn
 //                                (fleet/floor_round.hpp), then recover; durations of each
+//   read K                       K times the floor's read alone (floor_read_txn, parsed)
 //   stats                        keep-alive failures, lost leases, watch restarts so far
 //   quit                         revoke every lease (the sites leave the view), exit
 // Times are CLOCK_MONOTONIC nanoseconds (std::chrono::steady_clock), the clock python's
@@ -283,6 +284,23 @@ class Bench {
         say(json{{"event", "del"}, {"ok", static_cast<bool>(d)}});
       } else if (w[0] == "floor" && w.size() == 4) {
         say(co_await floor(std::stoi(w[1]), std::stoi(w[2]), w[3]));
+      } else if (w[0] == "read" && w.size() == 2) {
+        // The floor's read alone (sites and ledger at one revision, parsed): its share of a
+        // floor decision, and what grows with the fleet.
+        json times = json::array();
+        std::size_t bytes = 0;
+        for (int i = 0; i < std::stoi(w[1]); ++i) {
+          Txn txn = floor_read_txn(keys_, "dns");
+          const auto start = Clock::now();
+          auto r = co_await operator_->txn(std::move(txn));
+          if (!r) break;
+          auto st = floor_state_from(keys_, r.value());
+          times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+          bytes = 0;
+          for (const auto& kv : r->ranges[0].kvs) bytes += kv.key.size() + kv.value.size();
+          if (!st || st->first.sites.size() != sites_.size()) break;
+        }
+        say(json{{"event", "read"}, {"ms", times}, {"bytes", bytes}});
       } else if (w[0] == "stats") {
         say(json{{"event", "stats"}, {"keepalive_failures", keepalive_failures_}, {"leases_lost", leases_lost_},
                  {"watch_restarts", watch_restarts_}, {"other_reports", other_reports_},

@@ -118,7 +118,7 @@ def main() -> int:
     ap.add_argument("--rest", type=float, help="seconds of the at-rest window")
     args = ap.parse_args()
     sites = args.sites or (100 if args.quick else 1000)
-    rest = args.rest or (8.0 if args.quick else 30.0)
+    rest = args.rest or (5.0 if args.quick else 30.0)
     status_runs = 3 if args.quick else 10
     drain_regions = 2 if args.quick else 5
     floor_rounds = 5 if args.quick else 30
@@ -153,8 +153,9 @@ def main() -> int:
         log(f"{sites} sites published and watching after {ready['ms']} ms")
 
         # At rest: nothing changes; only keep-alives. Let the start-up burst settle first (one TTL).
-        settle_end = time.monotonic() + args.ttl
-        harness.wait_for(lambda: time.monotonic() >= settle_end, timeout=args.ttl + 5, interval=0.5, what="settle")
+        settle = 3 if args.quick else args.ttl
+        settle_end = time.monotonic() + settle
+        harness.wait_for(lambda: time.monotonic() >= settle_end, timeout=settle + 5, interval=0.5, what="settle")
         pids = {n: etcd.procs[n].pid for n in etcd.names}
         m0 = {n: metrics(ns, etcd.addrs[n]) for n in etcd.names}
         c0 = {n: cpu_ticks(p) for n, p in pids.items()}
@@ -226,6 +227,7 @@ def main() -> int:
         log(f"drains: heraldctl p99 {ms(stats(ctl_lat)['p99'])} ms, put p99 {ms(stats(put_lat)['p99'])} ms")
 
         # The floor txn: one site failing at a time, then several at once.
+        rd = b.ask(f"read {floor_rounds}", 120)
         f1 = b.ask(f"floor {floor_rounds} 1 {min_sites}", 300)
         fn = b.ask(f"floor {max(1, floor_rounds // 3)} {floor_conc} {min_sites}", 300)
         log(f"floor: {f1['verdicts']} / {fn['verdicts']}")
@@ -263,6 +265,8 @@ def main() -> int:
         print(row("region drain: put -> each site's watch", s_put, "p99 < 1000", s_put["p99"] < 1000))
         print(row(f"`--all` drain: put -> each site's watch ({all_seen} sites)", s_all, "p99 < 1000",
                   s_all["p99"] is not None and s_all["p99"] < 1000))
+        print(row(f"the floor's read alone: every site's state at one revision ({rd['bytes'] // 1024} KiB), parsed",
+                  stats(rd["ms"]), "", True))
         print(row("floor txn added to a withdrawal, 1 site failing", s_f1, "< 50", s_f1["p99"] < 50))
         print(row(f"floor txn added to a withdrawal, {floor_conc} sites failing at once", s_fn, "< 50",
                   s_fn["p99"] < 50))
