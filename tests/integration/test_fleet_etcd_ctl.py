@@ -17,6 +17,7 @@ Run as root: HERALD_BUILD=<build dir> /usr/bin/python3 tests/integration/test_fl
 import base64
 import json
 import os
+import re
 import sys
 import time
 
@@ -99,7 +100,8 @@ def main() -> int:
         # c: since 0 is "-", no qps published: load "-", version "test"
         assert rows[("dns", "c")][2:8] == ["us", "up", "yes", "-", "-", "test"], r.stdout
         assert rows[("dot", "d")][7] == "75.0%" and rows[("dot", "e")][7] == "25.0%", r.stdout
-        assert rows[("dot", "d")][6] in ("(90s)", "(91s)", "(92s)", "(93s)", "(94s)", "(95s)"), r.stdout
+        age = re.fullmatch(r"\((\d+)s\)", rows[("dot", "d")][6])  # published 90 s before, and how long ago
+        assert age and 90 <= int(age.group(1)) < 120, r.stdout
         assert "fleet drains: none" in r.stdout, r.stdout
         assert f"problem: /herald/{FLEET}/sites/zz: malformed site state" in r.stdout, r.stdout
 
@@ -175,7 +177,7 @@ def main() -> int:
         assert r.returncode == 2, (r.returncode, r.stderr)
         assert "etcd member 192.0.2.99:2379: connect: " in r.stderr and "timeout" in r.stderr, r.stderr
         assert "192.0.2.99:2379" in json.loads(r.stdout)["error"], r.stdout
-        assert time.monotonic() - t0 < 10, "--timeout 1 was not applied"
+        assert time.monotonic() - t0 < 10, "the connect timeout did not bound the call"
         print("ok: an unreachable etcd gives an error naming each member and why (exit 2)")
 
         # Authentication: the site's own user (from [fleet]) may not write desired keys; an
