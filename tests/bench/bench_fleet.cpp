@@ -12,6 +12,8 @@
 //   floor ROUNDS CONC MIN        ROUNDS times: CONC sites fail at once and run the floor txn
 //                                (fleet/floor_round.hpp), then recover; durations of each
 //   read K                       K times the floor's read alone (floor_read_txn, parsed)
+//   index K                      writes announcing/dns/<site> (empty, under each site's lease),
+//                                then reads that prefix K times: the smaller floor read proposed
 //   stats                        keep-alive failures, lost leases, watch restarts so far
 //   quit                         revoke every lease (the sites leave the view), exit
 // Times are CLOCK_MONOTONIC nanoseconds (std::chrono::steady_clock), the clock python's
@@ -301,6 +303,27 @@ class Bench {
           if (!st || st->first.sites.size() != sites_.size()) break;
         }
         say(json{{"event", "read"}, {"ms", times}, {"bytes", bytes}});
+      } else if (w[0] == "index" && w.size() == 2) {
+        // The smaller read docs/fleet.md proposes for the floor: one empty key per site
+        // announcing dns, under the site's lease; written once, then read K times.
+        const std::string prefix = keys_.root() + "announcing/dns/";
+        std::size_t written = 0;
+        for (auto& site : sites_) {
+          std::string key = prefix + site->name;
+          auto p = co_await operator_->put(std::move(key), std::string(), site->pub->lease());
+          if (p) ++written;
+        }
+        json times = json::array();
+        std::size_t keys = 0;
+        for (int i = 0; i < std::stoi(w[1]); ++i) {
+          std::string from = prefix;
+          const auto start = Clock::now();
+          auto r = co_await operator_->get_prefix(std::move(from));
+          if (!r) break;
+          times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+          keys = r->kvs.size();
+        }
+        say(json{{"event", "index"}, {"written", written}, {"keys", keys}, {"ms", times}});
       } else if (w[0] == "stats") {
         say(json{{"event", "stats"}, {"keepalive_failures", keepalive_failures_}, {"leases_lost", leases_lost_},
                  {"watch_restarts", watch_restarts_}, {"other_reports", other_reports_},
