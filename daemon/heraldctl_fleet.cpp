@@ -64,9 +64,12 @@ Expected<Access, std::string> resolve(const FleetArgs& a, std::chrono::milliseco
   std::optional<conf::Config> cfg;
   struct stat st{};
   const bool explicit_config = a.config_opt && a.config_opt->count() > 0;
-  if (explicit_config || ::stat(a.config.c_str(), &st) == 0) {
+  const bool none = explicit_config && a.config.empty();  // -c '': the flags alone
+  if (!none && (explicit_config || ::stat(a.config.c_str(), &st) == 0)) {
     auto r = conf::load_file(a.config);
-    if (!r) return unexpected("configuration " + a.config + ":\n" + conf::to_string(r.error()));
+    if (!r)
+      return unexpected("configuration " + a.config + " (-c '' reads none; then give --fleet and --endpoints):\n" +
+                        conf::to_string(r.error()));
     cfg = std::move(r.value());
   }
   const conf::FleetConfig* fc = cfg && cfg->fleet ? &*cfg->fleet : nullptr;
@@ -96,7 +99,7 @@ Expected<Access, std::string> resolve(const FleetArgs& a, std::chrono::milliseco
     acc.min_sites = m.value();
     acc.floor_source = "--min-sites";
   } else if (!cfg) {
-    acc.floor_unknown = "no configuration (" + a.config + " not found)";
+    acc.floor_unknown = none ? std::string("no configuration read (-c '')") : "no configuration (" + a.config + " not found)";
   } else if (!a.service.empty()) {
     acc.floor_unknown = a.config + " has no service " + a.service;
     for (const auto& s : cfg->services) {
@@ -266,7 +269,7 @@ void add_fleet_commands(CLI::App& app, FleetArgs& a) {
   a.config = conf::kDefaultConfigPath;
   a.config_opt = a.fleet->add_option("-c,--config", a.config,
                                      "herald configuration whose [fleet] gives the fleet, the etcd members and the "
-                                     "credentials (read when given or when it exists)")
+                                     "credentials (read when given or when it exists; '' reads none)")
                      ->capture_default_str();
   a.fleet->add_option("--endpoints", a.endpoints, "etcd members, comma-separated HOST:PORT (overrides [fleet] endpoints)");
   a.fleet->add_option("--fleet", a.fleet_name, "the fleet's name (overrides [fleet] name)");

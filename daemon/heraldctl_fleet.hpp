@@ -7,7 +7,7 @@
 //   heraldctl fleet undrain (--site S | --region R | --all) SERVICE
 //
 // heraldctl talks to etcd itself (not to a herald): the [fleet] section of the configuration
-// (-c, default /etc/herald/herald.toml, read when given or when it exists) gives the fleet's name,
+// (-c, default /etc/herald/herald.toml, read when given or when it exists; -c '' reads none) gives the fleet's name,
 // the members and the credentials; each flag overrides its key. A drain's floor is the
 // [service.fleet] min-sites of the service in that configuration, or --min-sites.
 //

@@ -165,7 +165,15 @@ def main() -> int:
         r = ctl("drain", "--site", "a", "doh", "--reason", "x", check_rc=1)
         assert f"the floor of doh is unknown: {config} has no service doh; give --min-sites" in r.stderr, r.stderr
         r = ctl("status", config_path=lab.path("missing.toml"), check_rc=1)
-        assert "missing.toml" in r.stderr, r.stderr
+        assert "missing.toml" in r.stderr and "-c '' reads none" in r.stderr, r.stderr
+        # -c '': the flags alone (an operator who cannot read the site's configuration).
+        r = ctl("--fleet", FLEET, "--endpoints", eps, "status", "dns", config_path="", check_rc=0)
+        assert ": 5 sites publishing" in r.stdout and "dns      c" in r.stdout, r.stdout
+        r = ctl("--fleet", FLEET, "--endpoints", eps, "drain", "--site", "a", "dns", "--reason", "x",
+                config_path="", check_rc=1)
+        assert "the floor of dns is unknown: no configuration read (-c '')" in r.stderr, r.stderr
+        r = ctl("drain", "--site", "a", "dns", "--reason", "x", config_path="", check_rc=1)
+        assert "no fleet name: give --fleet NAME" in r.stderr, r.stderr
 
         # etcd unreachable: every member is named with its failure.
         r = ctl("--endpoints", "192.0.2.11:2399,192.0.2.12:2399", "status", check_rc=2)
