@@ -10,6 +10,7 @@
 //   heraldctl events
 //   heraldctl routes [PEER]
 //   heraldctl peer reset|disable|enable PEER [--reason TEXT]
+//   heraldctl fleet status|drain|undrain ...   (etcd, not the control socket: heraldctl_fleet.hpp)
 //
 // --json prints the daemon's reply object (events: one JSON object per line) for every command;
 // it is also accepted after the command name. --timeout bounds the connection and the reply
@@ -29,6 +30,7 @@
 #include "conf/values.hpp"
 #include "daemon/control_client.hpp"
 #include "daemon/control_protocol.hpp"
+#include "daemon/heraldctl_fleet.hpp"
 #include "daemon/status_render.hpp"
 
 namespace {
@@ -201,6 +203,9 @@ int main(int argc, char** argv) {
   peer->add_option("peer", peer_name, "peer name")->required();
   peer->add_option("-r,--reason", reason,
                    "reset, disable: the shutdown communication sent to the peer (RFC 9003) and logged");
+
+  herald::ctl::FleetArgs fleet;
+  herald::ctl::add_fleet_commands(app, fleet);
   // --json after the command name too (heraldctl status --json), as operators type it.
   for (auto* sub : {status, drain, undrain, steer, clear_hold, reload, events, routes, peer})
     sub->add_flag("--json", json_out, "print herald's reply as JSON");
@@ -216,6 +221,7 @@ int main(int argc, char** argv) {
     if (*steer && !clear && !prepend && !med) {
       throw CLI::ValidationError("give --prepend and/or --med, or --clear");
     }
+    if (*fleet.fleet) herald::ctl::validate_fleet(fleet);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
@@ -223,6 +229,9 @@ int main(int argc, char** argv) {
 
   using namespace herald::control;
   auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+  // etcd: --timeout bounds each member's answer; 2 s each unless given.
+  if (*fleet.fleet)
+    return herald::ctl::run_fleet(fleet, timeout_opt->count() ? timeout : std::chrono::milliseconds(2000), json_out);
   auto run = [&](const Command& cmd) { return run_command(socket, timeout, cmd, json_out); };
   Target target{all, all ? std::string() : service, unit};
   if (*status) return run(Status{});

@@ -218,6 +218,7 @@ EtcdClient::Task<std::string> EtcdClient::call(std::string path, std::string bod
   auto& im = *impl_;
   const std::size_t n = im.opts.endpoints.size();
   EtcdError last;
+  std::string each;  // every member's failure, in the order tried: the operator needs them all
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t idx = (im.current + i) % n;
     auto r = co_await im.request(im.opts.endpoints[idx], path, body);
@@ -227,10 +228,16 @@ EtcdClient::Task<std::string> EtcdClient::call(std::string path, std::string bod
     }
     last = r.error();
     // Refusals (a failed compare is not one; bad requests, permissions, auth) are etcd's answer:
-    // another member would say the same.
-    if (last.grpc_code != 0 && last.grpc_code != kGrpcUnavailable) co_return unexpected(last);
+    // another member would say the same. The member answered: endpoint() names it.
+    if (last.grpc_code != 0 && last.grpc_code != kGrpcUnavailable) {
+      im.current = idx;
+      co_return unexpected(last);
+    }
+    const std::string& reason = last.reason;
+    each += (each.empty() ? "" : "; ") +
+            (reason.rfind("etcd member ", 0) == 0 ? reason : "etcd member " + im.opts.endpoints[idx] + ": " + reason);
   }
-  co_return unexpected(EtcdError{"no etcd member answered (last: " + last.reason + ")", last.grpc_code});
+  co_return unexpected(EtcdError{"no etcd member answered: " + each, last.grpc_code});
 }
 
 EtcdClient::Task<RangeResult> EtcdClient::get(std::string key) { return range(std::move(key), {}); }

@@ -24,9 +24,11 @@ const ServiceState* SiteState::service(std::string_view name) const {
 
 std::string to_json(const SiteState& s) {
   json services = json::array();
-  for (const auto& sv : s.services)
-    services.push_back(json{{"name", sv.name}, {"state", sv.state}, {"announced", sv.announced},
-                            {"reason", sv.reason}, {"since", sv.since}});
+  for (const auto& sv : s.services) {
+    json j{{"name", sv.name}, {"state", sv.state}, {"announced", sv.announced}, {"reason", sv.reason}, {"since", sv.since}};
+    if (sv.qps) j["qps"] = *sv.qps;
+    services.push_back(std::move(j));
+  }
   return json{{"site", s.site}, {"region", s.region}, {"version", s.version}, {"services", services}}.dump();
 }
 
@@ -46,6 +48,10 @@ Expected<SiteState, std::string> site_state_from_json(std::string_view text) {
       st.announced = sv.value("announced", false);
       st.reason = sv.value("reason", "");
       st.since = sv.value("since", std::int64_t{0});
+      if (auto q = sv.find("qps"); q != sv.end() && !q->is_null()) {
+        if (!q->is_number() || q->get<double>() < 0) return unexpected("service '" + st.name + "': qps must be a number >= 0");
+        st.qps = q->get<double>();
+      }
       s.services.push_back(std::move(st));
     }
     return s;

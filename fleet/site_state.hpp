@@ -2,6 +2,7 @@
 // change (never periodically: the lease keep-alive, not a rewrite, says the site is alive).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,13 +13,16 @@ namespace herald::fleet {
 
 /// One service as the site sees it. `state` is the daemon's word (up, down, drained,
 /// fleet-drained, held, ...); `announced` says whether the site's routers get the prefixes
-/// (a held service is announced); `since` is Unix seconds of the last change of state.
+/// (a held service is announced); `since` is Unix seconds of the last change of state; `qps`,
+/// when the site counts them (item 5 of issue #19), the queries per second arriving on the
+/// service's addresses: `heraldctl fleet status` shows each site's share of the service's load.
 struct ServiceState {
   std::string name;
   std::string state;
   bool announced = false;
   std::string reason;
   std::int64_t since = 0;
+  std::optional<double> qps{};  // absent: the site publishes no query counter
   bool operator==(const ServiceState&) const = default;
 };
 

@@ -1,6 +1,7 @@
 #include "fleet/view.hpp"
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <tuple>
 
@@ -44,7 +45,12 @@ std::vector<StatusRow> status_rows(const FleetView& view, std::string_view servi
     for (const auto& sv : e.state.services)
       if (service.empty() || sv.name == service)
         rows.push_back(StatusRow{e.state.site, e.state.region, sv.name, sv.state, sv.reason, e.state.version,
-                                 sv.announced, sv.since});
+                                 sv.announced, sv.since, sv.qps, std::nullopt});
+  std::map<std::string, double> total;  // per service
+  for (const auto& r : rows)
+    if (r.qps) total[r.service] += *r.qps;
+  for (auto& r : rows)
+    if (r.qps && total[r.service] > 0) r.load_share = *r.qps / total[r.service];
   std::stable_sort(rows.begin(), rows.end(), [](const StatusRow& a, const StatusRow& b) {
     return std::tie(a.service, a.site) < std::tie(b.service, b.site);
   });
@@ -55,7 +61,9 @@ std::string status_json(const FleetView& view, std::string_view service) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& r : status_rows(view, service))
     rows.push_back({{"site", r.site}, {"region", r.region}, {"service", r.service}, {"state", r.state},
-                    {"announced", r.announced}, {"reason", r.reason}, {"since", r.since}, {"version", r.version}});
+                    {"announced", r.announced}, {"reason", r.reason}, {"since", r.since}, {"version", r.version},
+                    {"qps", r.qps ? nlohmann::json(*r.qps) : nlohmann::json(nullptr)},
+                    {"load_share", r.load_share ? nlohmann::json(*r.load_share) : nlohmann::json(nullptr)}});
   return nlohmann::json{{"revision", view.revision}, {"sites", rows}, {"problems", view.problems}}.dump();
 }
 

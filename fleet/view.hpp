@@ -2,6 +2,7 @@
 // key went with its lease), and the rows `heraldctl fleet status` shows.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,12 @@ struct StatusRow {
   std::string site, region, service, state, reason, version;
   bool announced = false;
   std::int64_t since = 0;
+  std::optional<double> qps{};         // as the site published it
+  std::optional<double> load_share{};  // qps / the sum of the service's published qps (0..1)
 };
 /// The rows for every service, or only `service` when it is not empty, sorted by service then site.
+/// A site's load share is its qps over the sum of the qps of the sites that publish one for the
+/// same service; none when the site publishes no qps or the sum is 0.
 std::vector<StatusRow> status_rows(const FleetView& view, std::string_view service = {});
 /// `heraldctl fleet status --json`: {"revision": N, "sites": [...rows...], "problems": [...]}.
 std::string status_json(const FleetView& view, std::string_view service = {});

@@ -90,12 +90,21 @@ def parse_help(text):
     return h
 
 
-def help_tree(binary):
-    """The top-level help and, for each subcommand, its own help."""
+def help_tree(binary, max_depth=3):
+    """The top-level help and, for each subcommand and each of its own subcommands (heraldctl
+    fleet status), its own help, named by its path ("fleet status")."""
     top = parse_help(run_help(binary, []))
     subs = []
-    for e in top.sections.get("Subcommands", []):
-        subs.append((e.spec, parse_help(run_help(binary, [e.spec]))))
+
+    def walk(h, path):
+        if len(path) >= max_depth:
+            return
+        for e in h.sections.get("Subcommands", []):
+            sub_help = parse_help(run_help(binary, [*path, e.spec]))
+            subs.append((" ".join([*path, e.spec]), sub_help))
+            walk(sub_help, [*path, e.spec])
+
+    walk(top, [])
     return top, subs
 
 

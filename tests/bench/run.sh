@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs every side-by-side benchmark of herald against ExaBGP, GoBGP and BIRD (see
-# docs/benchmarks.md) and writes their markdown tables to stdout and, with --out, to a file.
-# Needs root (network namespaces), a built tree (herald, heraldctl, bench_codec,
-# bench_prefix_set) and the Debian packages of .ci/deps.sh (bird2, unbound, exabgp, gobgpd,
-# tcpdump, dnsutils).
+# Runs every side-by-side benchmark of herald against ExaBGP, GoBGP and BIRD, and the fleet's
+# scale benchmark (see docs/benchmarks.md), and writes their markdown tables to stdout and, with
+# --out, to a file. Needs root (network namespaces), a built tree (herald, heraldctl, bench_codec,
+# bench_prefix_set, bench_fleet) and the Debian packages of .ci/deps.sh (bird2, unbound, exabgp,
+# gobgpd, tcpdump, dnsutils, etcd-server, curl).
 #
 #   bash tests/bench/run.sh [--quick] [--out FILE] [--build DIR]
 #
@@ -57,6 +57,7 @@ bench fulltable "$B/fulltable.py"
 bench checks "$B/checks.py"
 bench startup "$B/startup.py"
 bench anycast "$B/anycast.py"
+bench fleet "$B/fleet_scale.py"
 
 echo "== codec" >&2
 secs=1.0; [ "$mode" = quick ] && secs=0.1

@@ -1,0 +1,204 @@
+// heraldctl fleet's pure parts: the drain check against the floor, its txns, and the status report.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fleet/drain_check.hpp"
+#include "fleet/status_report.hpp"
+
+using namespace herald::fleet;
+using S = DrainTarget::Scope;
+
+namespace {
+
+const Keys keys("prod");
+
+SiteState site(std::string name, std::string region, bool announced, std::optional<double> qps = std::nullopt) {
+  ServiceState sv{"dns", announced ? "up" : "down", announced, announced ? "check ok" : "check failed", 1700000000};
+  sv.qps = qps;
+  return SiteState{std::move(name), std::move(region), "0.1.0", {sv}};
+}
+
+KeyValue site_kv(const SiteState& s, std::int64_t rev) { return KeyValue{keys.site(s.site), to_json(s), rev, rev, 1, 7}; }
+
+// The answer etcd gives to service_read_txn: sites (mod revisions 10, 11, ...), the ledger, the
+// desired keys.
+TxnResult answer(const std::vector<SiteState>& sites, std::vector<std::string> withdrawn = {},
+                 std::vector<std::pair<std::string, std::string>> desired = {}) {
+  TxnResult r;
+  r.succeeded = true;
+  r.revision = 100;
+  RangeResult s, l, d;
+  std::int64_t rev = 10;
+  for (const auto& x : sites) s.kvs.push_back(site_kv(x, rev++));
+  if (!withdrawn.empty()) {
+    Ledger led;
+    led.withdrawn = std::move(withdrawn);
+    l.kvs.push_back(KeyValue{keys.floor("dns"), to_json(led), 50, 50, 1, 0});
+  }
+  for (auto& [k, v] : desired) d.kvs.push_back(KeyValue{k, v, 60, 60, 1, 0});
+  r.ranges = {s, l, d};
+  return r;
+}
+
+ServiceSnapshot snap(const TxnResult& r) { return service_snapshot_from(keys, "dns", r).value(); }
+
+const std::vector<SiteState> four = {site("ams1", "eu", true), site("fra1", "eu", true), site("nyc1", "us", true),
+                                     site("sfo1", "us", true)};
+
+std::string drain_value() { return to_json(DesiredDrain{"maintenance", "ops@h", 1700000100}); }
+
+}  // namespace
+
+TEST_CASE("drain check: a region drain that leaves the floor is allowed, with floor witnesses") {
+  auto c = check_drain(snap(answer(four)), "dns", {S::Region, "eu"}, MinSites{MinSites::Kind::Count, 2});
+  CHECK(c.allowed);
+  CHECK(c.floor == 2);
+  CHECK(c.publishing == 4);
+  CHECK(c.affected == std::vector<std::string>{"ams1", "fra1"});
+  CHECK(c.remaining == std::vector<std::string>{"nyc1", "sfo1"});
+  CHECK(c.witnesses == std::vector<std::string>{"nyc1", "sfo1"});
+}
+
+TEST_CASE("drain check: below the floor is refused and says by how much") {
+  auto c = check_drain(snap(answer(four)), "dns", {S::Region, "eu"}, MinSites{MinSites::Kind::Count, 3});
+  CHECK_FALSE(c.allowed);
+  CHECK(c.reason == "a drain of dns at region eu would leave 2 of 4 sites announcing dns, floor 3 (min-sites 3)");
+  // A share: 75% of 4 sites is 3.
+  CHECK_FALSE(check_drain(snap(answer(four)), "dns", {S::Region, "eu"}, MinSites{MinSites::Kind::Percent, 75}).allowed);
+  CHECK(check_drain(snap(answer(four)), "dns", {S::Region, "eu"}, MinSites{MinSites::Kind::Percent, 50}).allowed);
+  // --all always takes every announcing site: refused with any floor above 0.
+  CHECK_FALSE(check_drain(snap(answer(four)), "dns", {S::All, {}}, MinSites{MinSites::Kind::Count, 1}).allowed);
+  CHECK(check_drain(snap(answer(four)), "dns", {S::All, {}}, MinSites{}).allowed);
+}
+
+TEST_CASE("drain check: withdrawn (ledger), not announced and already drained sites do not count") {
+  // ams1 withdrew (ledger), nyc1 publishes down, sfo1 is drained by a site drain: only fra1 counts.
+  auto s = snap(answer({site("ams1", "eu", true), site("fra1", "eu", true), site("nyc1", "us", false),
+                        site("sfo1", "us", true)},
+                       {"ams1"}, {{keys.desired_site("dns", "sfo1"), drain_value()}}));
+  REQUIRE(s.drains.size() == 1);
+  CHECK(s.drains[0].target == DrainTarget{S::Site, "sfo1"});
+  CHECK(s.drains[0].drain.reason == "maintenance");
+  auto c = check_drain(s, "dns", {S::Site, "fra1"}, MinSites{MinSites::Kind::Count, 1});
+  CHECK(c.announcing == std::vector<std::string>{"fra1"});
+  CHECK_FALSE(c.allowed);
+  // Draining sites that announce nothing takes nothing away: allowed even below the floor.
+  auto c2 = check_drain(s, "dns", {S::Region, "us"}, MinSites{MinSites::Kind::Count, 2});
+  CHECK(c2.allowed);
+  CHECK(c2.affected == std::vector<std::string>{"nyc1", "sfo1"});
+}
+
+TEST_CASE("drain check: a drain key that cannot be read still drains, and is reported") {
+  auto s = snap(answer(four, {}, {{keys.desired_region("dns", "us"), "{oops"}}));
+  REQUIRE(s.drains.size() == 1);
+  CHECK(s.view.problems.size() == 1);
+  auto c = check_drain(s, "dns", {S::Site, "ams1"}, MinSites{MinSites::Kind::Count, 2});
+  CHECK(c.remaining == std::vector<std::string>{"fra1"});
+  CHECK_FALSE(c.allowed);
+}
+
+TEST_CASE("drain txn: writes exactly the desired key, guarded by the ledger, the service's drains and witnesses") {
+  auto s = snap(answer(four, {"nyc1"}));
+  auto c = check_drain(s, "dns", {S::Site, "ams1"}, MinSites{MinSites::Kind::Count, 2});
+  REQUIRE(c.allowed);
+  Txn t = drain_txn(keys, "dns", {S::Site, "ams1"}, DesiredDrain{"r", "me", 5}, s, c, false);
+  REQUIRE(t.success.size() == 1);
+  CHECK(t.success[0].kind == Op::Kind::Put);
+  CHECK(t.success[0].key == "/herald/prod/desired/dns/site/ams1");
+  CHECK(t.success[0].lease == 0);  // an operator's wish outlives every herald
+  CHECK(desired_drain_from_json(t.success[0].value).value().reason == "r");
+  REQUIRE(t.compare.size() == 4);
+  CHECK(t.compare[0].key == keys.floor("dns"));
+  CHECK(t.compare[0].number == 50);
+  CHECK(t.compare[1].key == "/herald/prod/desired/dns/");
+  CHECK(t.compare[1].range_end == "/herald/prod/desired/dns0");
+  CHECK(t.compare[1].result == Compare::Result::Less);
+  CHECK(t.compare[1].number == 101);  // nothing written after the read at 100
+  CHECK(t.compare[2].key == keys.site("fra1"));
+  CHECK(t.compare[2].number == 11);
+  CHECK(t.compare[3].key == keys.site("sfo1"));
+  CHECK(t.failure.size() == 3);  // the read again
+  // Forced: no compare at all.
+  CHECK(drain_txn(keys, "dns", {S::All, {}}, DesiredDrain{}, s, c, true).compare.empty());
+  // No ledger yet: it must still not exist.
+  auto s0 = snap(answer(four));
+  Txn t0 = drain_txn(keys, "dns", {S::Site, "ams1"}, DesiredDrain{}, s0,
+                     check_drain(s0, "dns", {S::Site, "ams1"}, MinSites{}), false);
+  CHECK(t0.compare[0].target == Compare::Target::Version);
+  CHECK(t0.compare.size() == 2);  // floor 0: no witness
+}
+
+TEST_CASE("undrain txn: deletes the key only if it exists, else reads the drains") {
+  Txn t = undrain_txn(keys, "dns", {S::Region, "eu"});
+  REQUIRE(t.compare.size() == 1);
+  CHECK(t.compare[0].key == "/herald/prod/desired/dns/region/eu");
+  CHECK(t.compare[0].target == Compare::Target::Version);
+  CHECK(t.compare[0].result == Compare::Result::Greater);
+  REQUIRE(t.success.size() == 1);
+  CHECK(t.success[0].kind == Op::Kind::Delete);
+  CHECK(t.success[0].range_end.empty());  // that key, not a prefix
+  CHECK(t.failure.size() == 3);
+}
+
+TEST_CASE("status report: rows, load shares from published qps, drains of every service, problems") {
+  TxnResult r;
+  r.revision = 77;
+  RangeResult sites, desired;
+  sites.kvs = {site_kv(site("ams1", "eu", true, 300), 10), site_kv(site("fra1", "eu", true, 100), 11),
+               site_kv(site("nyc1", "", false), 12), KeyValue{keys.site("bad"), "{", 13, 13, 1, 0}};
+  desired.kvs = {KeyValue{keys.desired_region("dns", "eu"), drain_value(), 20, 20, 1, 0},
+                 KeyValue{keys.desired_all("auth"), drain_value(), 21, 21, 1, 0},
+                 KeyValue{keys.desired_prefix() + "dns/nonsense", "{}", 22, 22, 1, 0}};
+  r.ranges = {sites, desired};
+  auto st = fleet_status_from(keys, r).value();
+  CHECK(st.drains.size() == 2);
+  CHECK(st.view.problems.size() == 2);  // the bad site, the nonsense key
+
+  auto rows = status_rows(st.view, "dns");
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].load_share.value() == doctest::Approx(0.75));
+  CHECK(rows[1].load_share.value() == doctest::Approx(0.25));
+  CHECK_FALSE(rows[2].load_share);  // publishes no counter
+
+  const std::string text = status_text(st, "prod", "dns", 1700000000 + 300);
+  CHECK(text.find("fleet prod at etcd revision 77: 3 sites publishing\n") == 0);
+  CHECK(text.find("SERVICE  SITE  REGION  STATE  ANNOUNCED  SINCE") != std::string::npos);
+  CHECK(text.find("dns      ams1  eu      up     yes        2023-11-14T22:13:20Z (5m)  75.0%  0.1.0    check ok\n") !=
+        std::string::npos);
+  CHECK(text.find("dns      nyc1  -       down   no         2023-11-14T22:13:20Z (5m)  -      0.1.0    check failed\n") !=
+        std::string::npos);
+  CHECK(text.find("dns      region eu  2023-11-14T22:15:00Z  ops@h  maintenance") != std::string::npos);
+  CHECK(text.find("auth") == std::string::npos);  // only dns asked
+  CHECK(text.find("problem: /herald/prod/sites/bad: malformed site state") != std::string::npos);
+
+  auto j = nlohmann::json::parse(status_report_json(st, "prod", ""));
+  CHECK(j["fleet"] == "prod");
+  CHECK(j["revision"] == 77);
+  CHECK(j["sites"].size() == 3);
+  CHECK(j["sites"][0]["load_share"].get<double>() == doctest::Approx(0.75));
+  CHECK(j["sites"][2]["load_share"].is_null());
+  REQUIRE(j["drains"].size() == 2);
+  CHECK(j["drains"][0]["service"] == "auth");
+  CHECK(j["drains"][0]["scope"] == "all");
+  CHECK(j["drains"][1]["key"] == "/herald/prod/desired/dns/region/eu");
+  CHECK(j["drains"][1]["by"] == "ops@h");
+}
+
+TEST_CASE("published qps round-trips; a negative or non-numeric qps is refused") {
+  SiteState s = site("ams1", "eu", true, 12.5);
+  CHECK(site_state_from_json(to_json(s)).value() == s);
+  CHECK(to_json(site("ams1", "eu", true)).find("qps") == std::string::npos);
+  CHECK_FALSE(site_state_from_json(R"({"site":"a","services":[{"name":"dns","qps":-1}]})"));
+  CHECK_FALSE(site_state_from_json(R"({"site":"a","services":[{"name":"dns","qps":"many"}]})"));
+}
+
+TEST_CASE("ages and times for the table") {
+  CHECK(utc_time(0) == "-");
+  CHECK(utc_time(1700000000) == "2023-11-14T22:13:20Z");
+  CHECK(age(-5) == "0s");
+  CHECK(age(119) == "119s");
+  CHECK(age(600) == "10m");
+  CHECK(age(3 * 3600) == "3h");
+  CHECK(age(3 * 86400) == "3d");
+}
