@@ -70,7 +70,7 @@ health::CheckSpec check_spec(const conf::CheckConfig& c) {
       health::DnsCheckSpec d;
       d.server = c.dns.server.to_string();
       d.port = c.dns.port;
-      d.qname = c.dns.name;
+      d.qname = c.dns.qname;
       d.qtype = rr_type_name(c.dns.qtype);
       d.qclass = rr_class_name(c.dns.qclass);
       d.recursion_desired = c.dns.rd;
@@ -166,7 +166,10 @@ health::ServiceSpec health_spec(const conf::ServiceConfig& s) {
   p.flap.hold = s.flap.hold_down;
   p.flap.max_hold = s.flap.hold_down_max;
   p.splay = s.health.splay ? health::Duration::max() : health::Duration::zero();
-  for (const auto& c : s.checks) spec.checks.push_back(check_spec(c));
+  for (const auto& c : s.checks) {
+    spec.checks.push_back(check_spec(c));
+    spec.check_names.push_back(c.name);
+  }
   return spec;
 }
 

@@ -152,15 +152,15 @@ std::string ControllerMetrics::render(const Inputs& in) {
     for (const auto& h : in.monitor->snapshot())
       for (const auto& c : h.checks) {
         if (c.last) {
-          up.with({h.name, c.check}).set(c.last->pass ? 1 : 0);
-          lat.with({h.name, c.check}).set(std::chrono::duration<double>(c.last->latency).count());
+          up.with({h.name, c.name}).set(c.last->pass ? 1 : 0);
+          lat.with({h.name, c.name}).set(std::chrono::duration<double>(c.last->latency).count());
         }
         if (c.stale_replies) {
           // Late answers to timed-out probes (or forged ones, RFC 5452 9.1), exported from 0 on
           // for every DNS check. A reload that re-creates the check restarts the checker's count;
           // counter_set adds it on, so the exported counter never goes down.
-          stale.with({h.name, c.check});
-          counter_set(stale, {h.name, c.check}, static_cast<double>(*c.stale_replies));
+          stale.with({h.name, c.name});
+          counter_set(stale, {h.name, c.name}, static_cast<double>(*c.stale_replies));
         }
       }
   }

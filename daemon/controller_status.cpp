@@ -114,8 +114,9 @@ nlohmann::json build_status(const StatusInputs& in) {
     if (auto it = health_now.find(s->name); it != health_now.end()) {
       for (const auto& c : it->second.checks) {
         json cj;
-        cj["name"] = c.check;
+        cj["name"] = c.name;
         cj["kind"] = c.check.substr(0, c.check.find(' '));
+        cj["target"] = c.check;
         if (c.last) {
           cj["ok"] = c.last->pass;
           cj["latency_ms"] = std::chrono::duration<double, std::milli>(c.last->latency).count();
