@@ -45,6 +45,9 @@ struct GlobalConfig {
   // peer, for the routers to converge, before it replies (--settle overrides it).
   Duration drain_settle = std::chrono::seconds(1);
   std::string user = "herald";           // drop privileges to it when started as root; "" : keep
+  // Run every check and decide as usual, but open no BGP session, bind no address and write no
+  // state file (also `herald --dry-run`): what a new node would announce, before it does.
+  bool dry_run = false;
   bool operator==(const GlobalConfig&) const = default;
 };
 

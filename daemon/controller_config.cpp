@@ -101,7 +101,9 @@ bgp::SpeakerSettings speaker_settings(const conf::Config& config) {
   bgp::SpeakerSettings s;
   s.local_as = config.global.local_as;
   s.router_id = config.global.router_id.v4_host_order();
-  for (const auto& e : config.global.listen) s.listen.push_back({e.address, e.port});
+  // Dry run: no listener (nothing accepts a connection).
+  if (!config.global.dry_run)
+    for (const auto& e : config.global.listen) s.listen.push_back({e.address, e.port});
   return s;
 }
 
@@ -139,6 +141,15 @@ bgp::SpeakerPeerConfig speaker_peer(const conf::Config& config, const conf::Peer
     bfd.session.detect_mult = static_cast<std::uint8_t>(p.bfd->multiplier);
     bfd.wait_for_up = p.bfd->wait_for_up;
     out.bfd = bfd;
+  }
+  if (config.global.dry_run) {
+    // The inert speaker of a dry run: a passive neighbor with no listener never has a
+    // connection, so no session, no OPEN and no UPDATE; no BFD packet, no TCP-MD5 key installed.
+    // Its engine still holds the routes it would send (status shows them per peer).
+    b.mode = bgp::ConnectMode::Passive;
+    out.md5.reset();
+    out.gtsm = false;
+    out.bfd.reset();
   }
   return out;
 }
@@ -183,6 +194,7 @@ std::vector<health::ServiceSpec> health_specs(const conf::Config& config) {
 std::vector<BinderGroup> binder_groups(const conf::Config& config) {
   std::map<std::string, BinderGroup> groups;
   std::vector<std::string> order;
+  if (config.global.dry_run) return {};  // a dry run touches no address: no binder at all
   for (const auto& s : config.services) {
     const auto& a = s.address;
     if (!a.bind) continue;

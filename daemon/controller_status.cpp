@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <map>
 
+#include "bgp/peer.hpp"
+#include "conf/values.hpp"
+#include "daemon/controller_config.hpp"
 #include "daemon/log.hpp"
 
 namespace herald::daemon {
@@ -45,6 +48,51 @@ SystemClock::time_point wall_of(SteadyClock::time_point t) {
 constexpr std::size_t kStatusPrefixes = 16;
 
 
+// The routes of one service a dry run would send to each configured peer, with the attributes
+// as they would go on the wire (bgp::egress_attributes, the speaker's own code); at most
+// kStatusPrefixes per peer, `count` says how many in all.
+nlohmann::json would_send(const conf::Config& config, const conf::ServiceConfig& service,
+                          const std::map<bgp::Prefix, const bgp::Route*>& routes) {
+  using nlohmann::json;
+  json peers = json::array();
+  for (const auto& p : config.peers) {
+    const bgp::PeerConfig bp = speaker_peer(config, p).bgp;
+    json list = json::array();
+    std::size_t count = 0;
+    for (const auto& prefix : service.prefixes) {
+      auto it = routes.find(prefix);
+      if (it == routes.end() || !p.carries(prefix.family())) continue;
+      if (++count > kStatusPrefixes) continue;
+      const bgp::PathAttributes a = bgp::egress_attributes(*it->second->attrs, bp, p.remote_as);
+      json r;
+      r["prefix"] = prefix.to_string();
+      // The next hop configured for the family, else the session's local address, which a
+      // session that never comes up does not have: "self" stands for it.
+      const bool v4 = prefix.family() == bgp::kIpv4Unicast;
+      std::optional<bgp::IpAddress> nh = v4 ? p.next_hop_v4 : p.next_hop_v6;
+      if (!nh && p.local_address && p.local_address->is_v4() == v4) nh = p.local_address;
+      r["next_hop"] = nh ? nh->to_string() : std::string("self");
+      json path = json::array();
+      if (a.as_path)
+        for (const auto& seg : *a.as_path)
+          for (auto asn : seg.asns) path.push_back(asn);
+      r["as_path"] = path;
+      r["med"] = a.med ? json(*a.med) : json(nullptr);
+      r["local_pref"] = a.local_pref ? json(*a.local_pref) : json(nullptr);
+      json comms = json::array();
+      for (auto c : a.communities) comms.push_back(conf::format_community(c));
+      r["communities"] = comms;
+      json large = json::array();
+      for (const auto& c : a.large_communities) large.push_back(bgp::to_string(c));
+      r["large_communities"] = large;
+      r["otc"] = a.otc ? json(*a.otc) : json(nullptr);
+      list.push_back(r);
+    }
+    peers.push_back({{"peer", p.name}, {"count", count}, {"routes", list}});
+  }
+  return peers;
+}
+
 }  // namespace
 
 nlohmann::json build_status(const StatusInputs& in) {
@@ -57,6 +105,8 @@ nlohmann::json build_status(const StatusInputs& in) {
   st["now"] = log::format_timestamp(SystemClock::now());
   st["local_as"] = in.config.global.local_as;
   st["router_id"] = in.config.global.router_id.to_string();
+  // A dry run: nothing below was sent; "would_send" in each service says what would be.
+  st["dry_run"] = in.config.global.dry_run;
   st["drain_all"] = in.state.drain_all ? json{{"reason", in.state.drain_all->reason},
                                             {"since", log::format_timestamp(SystemClock::time_point(std::chrono::milliseconds(in.state.drain_all->since_ms)))},
                                             {"fail_safe", in.state.drain_all->fail_safe}}
@@ -93,6 +143,9 @@ nlohmann::json build_status(const StatusInputs& in) {
   std::map<std::string, health::ServiceStatus> health_now;
   if (in.monitor)
     for (auto& h : in.monitor->snapshot()) health_now[h.name] = h;
+  std::map<bgp::Prefix, const bgp::Route*> routes;
+  if (in.config.global.dry_run && in.speaker)
+    for (const auto& r : in.speaker->routes()) routes.emplace(r.prefix, &r);
   json services = json::array();
   for (const auto& sc : in.config.services) {
     const auto* s = &sc;
@@ -110,6 +163,7 @@ nlohmann::json build_status(const StatusInputs& in) {
     j["prefixes"] = prefixes;
     j["prefix_count"] = s->prefixes.size();
     j["announced"] = d.announced;
+    if (in.config.global.dry_run) j["would_send"] = would_send(in.config, sc, routes);
     json checks = json::array();
     if (auto it = health_now.find(s->name); it != health_now.end()) {
       for (const auto& c : it->second.checks) {
