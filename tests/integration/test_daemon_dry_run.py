@@ -108,6 +108,19 @@ def main() -> int:
         assert "dry run" in log and "prefix announced (dry run: not sent)" in log, log[-2000:]
         print("ok: the log says dry run and logs the decision as not sent")
 
+        # A reload keeps the dry run (the option holds for every file read): the new MED shows
+        # in what would be sent, and still no session. Turning dry-run off needs a restart.
+        site.write_config(config(lab).replace("med = 20", "med = 30"))
+        site.ctl("reload")
+        harness.wait_for(lambda: service()["would_send"][0]["routes"][0]["med"] == 30, timeout=5,
+                         what="the reloaded MED in would_send")
+        assert site.status()["status"]["dry_run"] is True
+        site.write_config(config(lab).replace("[global]", "[global]\ndry-run = true", 1))
+        site.ctl("reload")  # the file now says what the option says: nothing to refuse
+        assert site.status()["status"]["dry_run"] is True
+        assert not site.bird.established("herald") and tcp_179(site.node) == ""
+        print("ok: reloads keep the dry run; the new MED is what would be sent")
+
         # An operator's drain decides as usual and writes no state file.
         site.ctl("drain", "dns", "--reason", "dry-run drain")
         harness.wait_for(lambda: service()["state"] == "Drained", timeout=5, what="dns Drained")
