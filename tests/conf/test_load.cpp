@@ -72,6 +72,7 @@ type = "tcp"
   CHECK(c.global.log_level == LogLevel::info);
   CHECK(c.global.user == "herald");
   CHECK(c.global.drain_on_shutdown);
+  CHECK_FALSE(c.global.dry_run);
   const conf::PeerConfig& p = c.peers[0];
   CHECK(p.hold_time == 90s);
   CHECK_FALSE(p.keepalive);  // auto: a third of the negotiated hold time
@@ -443,6 +444,16 @@ path = "/etc/herald/maintenance"
   CHECK(errors(svc + "[service.check]\ntype = \"dns\"\n") ==
         "t.toml:17:1: service \"dns\" check: expected [[service.check]] (an array of tables), got "
         "table\n");
+}
+
+TEST_CASE("global dry-run: a boolean, dumped, refused as anything else") {
+  const std::string with = std::string(kBase).replace(kBase.find("[global]\n"), 9, "[global]\ndry-run = true\n");
+  const auto c = load_ok(with);
+  CHECK(c.global.dry_run);
+  CHECK(conf::dump(c).find("dry-run = true\n") != std::string::npos);
+  CHECK(load_ok(conf::dump(c)).global.dry_run);
+  CHECK(errors(std::string(kBase).replace(kBase.find("[global]\n"), 9, "[global]\ndry-run = \"yes\"\n")) ==
+        "t.toml:2:11: global.dry-run: expected true or false, got string \"yes\"\n");
 }
 
 TEST_CASE("check names: given, or the type, or type-n when a type repeats; unique per service") {
