@@ -444,15 +444,14 @@ void Peer::sync_routes(ConnId conn, Clock::time_point now, Actions& out) {
   }
 }
 
-PathAttributes Peer::wire_attributes(const RouteAttributes& a) const {
-  const auto& n = *fsm_.negotiated();
-  const bool ebgp = config_.is_ebgp(n.peer_as);
+PathAttributes egress_attributes(const RouteAttributes& a, const PeerConfig& config, std::uint32_t peer_as) {
+  const bool ebgp = config.is_ebgp(peer_as);
   PathAttributes p;
   p.origin = a.origin;
   AsSegment seq;
   seq.type = AsSegmentType::AsSequence;
   // RFC 4271 5.1.2: on eBGP our AS goes first; on iBGP the path is left as configured.
-  if (ebgp) seq.asns.push_back(config_.local_as);
+  if (ebgp) seq.asns.push_back(config.local_as);
   seq.asns.insert(seq.asns.end(), a.as_path_prepend.begin(), a.as_path_prepend.end());
   p.as_path = AsPath{};
   if (!seq.asns.empty()) p.as_path->push_back(std::move(seq));
@@ -463,8 +462,12 @@ PathAttributes Peer::wire_attributes(const RouteAttributes& a) const {
   p.large_communities = a.large_communities;
   p.extended_communities = a.extended_communities;
   // RFC 9234 5 egress: towards a customer, a peer or an RS client our routes carry OTC = our AS.
-  if (ebgp) p.otc = otc_on_egress(config_.role, config_.local_as);
+  if (ebgp) p.otc = otc_on_egress(config.role, config.local_as);
   return p;
+}
+
+PathAttributes Peer::wire_attributes(const RouteAttributes& a) const {
+  return egress_attributes(a, config_, fsm_.negotiated()->peer_as);
 }
 
 std::optional<IpAddress> Peer::next_hop(Family f) const {

@@ -82,6 +82,11 @@ struct SentRoutes {
   std::vector<Prefix> prefixes;  // sorted
 };
 
+// The path attributes sent, under `config`, to a neighbor in AS `peer_as` for a route with
+// attributes `a`: our AS first on eBGP (RFC 4271 5.1.2), LOCAL_PREF on iBGP only (5.1.5), OTC on
+// egress (RFC 9234 5). NEXT_HOP is not among them: it is the session's (Peer::next_hop).
+PathAttributes egress_attributes(const RouteAttributes& a, const PeerConfig& config, std::uint32_t peer_as);
+
 class Peer {
  public:
   // `config` must pass config.check() (aborts otherwise). rng_seed drives jitter: seed it from
@@ -170,7 +175,7 @@ class Peer {
   void resend_family(ConnId conn, Family f, Clock::time_point now, Actions& out);
   // RFC 4486: true (and the session ended with Cease 1) when a configured limit is passed.
   bool max_prefix_passed(ConnId conn, std::optional<Family> announced, Clock::time_point now, Actions& out);
-  PathAttributes wire_attributes(const RouteAttributes& a) const;
+  PathAttributes wire_attributes(const RouteAttributes& a) const;  // egress_attributes()
   std::optional<IpAddress> next_hop(Family f) const;
   std::optional<IpAddress> link_local_next_hop() const;
   void log(LogLevel level, std::string text, Actions& out) const;

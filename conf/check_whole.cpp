@@ -109,9 +109,9 @@ void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
     const ServiceConfig& s = cfg.services[i];
     const Where at = services[i].prefixes[j];
     if (j < s.prefixes.size() - s.file_prefixes)
-      ctx.error(at, fmt::format("service[{}].prefixes[{}]", i, j), std::move(message));
+      ctx.error(at, fmt::format("{} prefixes[{}]", services[i].path, j), std::move(message));
     else
-      ctx.error_in(*s.prefixes_file, at, fmt::format("service[{}].prefixes-file", i),
+      ctx.error_in(*s.prefixes_file, at, fmt::format("{} prefixes-file", services[i].path),
                    std::move(message));
   };
   for (std::size_t i = 0; i < cfg.services.size(); ++i) {
@@ -119,7 +119,7 @@ void check_whole(Context& ctx, Config& cfg, const GlobalPositions& g,
     if (!s.name.empty()) {
       auto [it, fresh] = service_names.emplace(s.name, i);
       if (!fresh)
-        ctx.error(services[i].name, fmt::format("service[{}].name", i),
+        ctx.error(services[i].name, services[i].path + " name",
                   fmt::format("duplicate service name \"{}\" (also service[{}], line {})", s.name,
                               it->second, services[it->second].name.line));
     }

@@ -45,6 +45,9 @@ struct GlobalConfig {
   // peer, for the routers to converge, before it replies (--settle overrides it).
   Duration drain_settle = std::chrono::seconds(1);
   std::string user = "herald";           // drop privileges to it when started as root; "" : keep
+  // Run every check and decide as usual, but open no BGP session, bind no address and write no
+  // state file (also `herald --dry-run`): what a new node would announce, before it does.
+  bool dry_run = false;
   bool operator==(const GlobalConfig&) const = default;
 };
 
@@ -163,7 +166,7 @@ enum class CheckType { Dns, Tcp, Exec, MaintenanceFile, Process };
 struct DnsCheck {
   bgp::IpAddress server;           // default: the service's first prefix address
   std::uint16_t port = 53;
-  std::string name;                // query name, as written (no trailing-dot normalization)
+  std::string qname;               // query name, as written (no trailing-dot normalization)
   std::uint16_t qtype = 1;         // RFC 1035 TYPE (A = 1)
   std::uint16_t qclass = 1;        // IN
   bool rd = true;
@@ -203,6 +206,9 @@ struct ProcessCheck {
 
 // [[service.check]]: the fields of `type` are filled, the others keep their defaults.
 struct CheckConfig {
+  // Unique in its service; in logs, status and the metrics' `check` label. Written as `name`,
+  // else "<type>" (the service's only check of that type) or "<type>-<n>" (the n-th, from 1).
+  std::string name;
   CheckType type = CheckType::Dns;
   Duration timeout{0};  // resolved: the check's own or the service's health.timeout
   DnsCheck dns;

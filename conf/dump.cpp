@@ -49,6 +49,7 @@ void global(std::string& o, const GlobalConfig& g) {
   o += fmt::format("log-format = {}\n", q(to_string(g.log_format)));
   o += fmt::format("state-dir = {}\n", q(g.state_dir));
   o += fmt::format("drain-on-shutdown = {}\n", b(g.drain_on_shutdown));
+  o += fmt::format("dry-run = {}\n", b(g.dry_run));
   o += fmt::format("drain-settle = {}\n", d(g.drain_settle));
   o += fmt::format("shutdown-timeout = {}\n", d(g.shutdown_timeout));
   o += fmt::format("user = {}\n", q(g.user));
@@ -103,6 +104,7 @@ void peer(std::string& o, const PeerConfig& p) {
 
 void check(std::string& o, const CheckConfig& c) {
   o += "\n[[service.check]]\n";
+  o += fmt::format("name = {}\n", q(c.name));
   o += fmt::format("type = {}\n", q(to_string(c.type)));
   o += fmt::format("timeout = {}\n", d(c.timeout));
   switch (c.type) {
@@ -110,7 +112,7 @@ void check(std::string& o, const CheckConfig& c) {
       const DnsCheck& x = c.dns;
       o += fmt::format("server = {}\n", q(x.server.to_string()));
       o += fmt::format("port = {}\n", x.port);
-      o += fmt::format("name = {}\n", q(x.name));
+      o += fmt::format("qname = {}\n", q(x.qname));
       o += fmt::format("qtype = {}\n", q(format_qtype(x.qtype)));
       o += fmt::format("qclass = {}\n", q(format_qclass(x.qclass)));
       o += fmt::format("rd = {}\n", b(x.rd));

@@ -102,7 +102,7 @@ LoadResult build(const toml::table& root_table, Context& ctx, std::string_view n
   // [service.fleet] without [fleet] would name a floor no fleet can keep.
   for (std::size_t i = 0; i < cfg.services.size(); ++i)
     if (cfg.services[i].fleet && !cfg.fleet)
-      ctx.error(spos[i].fleet, fmt::format("service[{}].fleet", i), "needs a [fleet] section");
+      ctx.error(spos[i].fleet, spos[i].path + " fleet", "needs a [fleet] section");
   root.finish();
   detail::check_whole(ctx, cfg, gpos, ppos, spos);
   if (host) detail::check_host(ctx, cfg, gpos, ppos, *host);

@@ -16,8 +16,8 @@
 namespace herald::conf {
 
 // One problem in the file. line/column are 1-based; 0 when the problem has no place (the
-// file could not be read). `key` is the dotted path of the value ("peer[0].hold-time",
-// "service[1].check[0].name"); empty for TOML syntax errors.
+// file could not be read). `key` is the path of the value ("peer[0].hold-time", and by name
+// once known `service "dns" check "soa" timeout`); empty for TOML syntax errors.
 struct Error {
   std::string file;
   unsigned line = 0;

@@ -25,8 +25,17 @@ void read_dns(TableReader& r, DnsCheck& d, const ServiceConfig& s) {
   d.server = default_target(s);
   read_target(r, "server", d.server);
   r.read_port("port", d.port);
-  if (const auto* n = r.get("name", true))
-    if (auto v = as_parsed<std::string>(ctx, *n, r.key("name"), check_dns_name)) d.name = *v;
+  if (const auto* n = r.get("qname")) {
+    if (auto v = as_parsed<std::string>(ctx, *n, r.key("qname"), check_dns_name)) d.qname = *v;
+  } else if (const auto* name = r.table_node().get("name"); name && name->is_string()) {
+    // Before checks had names, `name` was the query name: say what to write instead.
+    ctx.error(r.where_table(), r.key("qname"),
+              fmt::format("required key missing: the query name is qname (name = \"{}\" names the "
+                          "check); write qname = \"{}\"",
+                          *name->value<std::string>(), *name->value<std::string>()));
+  } else {
+    ctx.error(r.where_table(), r.key("qname"), "required key missing");
+  }
   if (const auto* n = r.get("qtype"))
     if (auto v = as_parsed<std::uint16_t>(ctx, *n, r.key("qtype"), parse_qtype)) d.qtype = *v;
   if (const auto* n = r.get("qclass"))
@@ -149,7 +158,7 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
     std::initializer_list<std::string_view> keys;
   };
   static const TypeKeys kKeys[] = {
-      {CheckType::Dns, {"server", "port", "name", "qtype", "qclass", "rd", "edns", "edns-buffer",
+      {CheckType::Dns, {"server", "port", "qname", "qtype", "qclass", "rd", "edns", "edns-buffer",
                         "tcp", "rcodes", "expect", "expect-answer", "max-rtt"}},
       {CheckType::Tcp, {"address", "port"}},
       {CheckType::Exec, {"command"}},

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 
 #include "conf/read_service_parts.hpp"
 #include "conf/sections.hpp"
@@ -110,6 +111,64 @@ void read_flap(TableReader& r, FlapControl& f) {
   r.finish();
 }
 
+// The type word of a check table ("" when missing or not a string), for default names.
+std::string type_word(const toml::table& t) {
+  const toml::node* n = t.get("type");
+  return n && n->is_string() ? std::string(*n->value<std::string>()) : std::string();
+}
+
+// Every [[service.check]] of a service, each under its name: the one written (`name`), or
+// "<type>" when the service has one check of that type, "<type>-<n>" (n counting that type's
+// checks from 1, in file order) when it has several. Names are unique within the service.
+void read_checks(TableReader& r, const toml::array& arr, ServiceConfig& s) {
+  Context& ctx = r.ctx();
+  std::map<std::string, unsigned> of_type;
+  for (const toml::node& e : arr)
+    if (const toml::table* t = e.as_table()) ++of_type[type_word(*t)];
+  std::map<std::string, unsigned> seen_type;
+  std::map<std::string, Where> taken;  // check name -> where it was given (or its table)
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const toml::node& e = arr[i];
+    const std::string index_key = fmt::format("{}[{}]", r.key("check"), i);
+    const toml::table* t = e.as_table();
+    if (!t) {
+      ctx.error(where(e), index_key, "expected a table, got " + type_name(e));
+      continue;
+    }
+    const std::string type = type_word(*t);
+    const unsigned nth = ++seen_type[type];
+    std::string name = type.empty() ? fmt::format("check-{}", i + 1)
+                       : of_type[type] == 1 ? type
+                                            : fmt::format("{}-{}", type, nth);
+    Where name_at = where(*t);
+    if (const toml::node* nn = t->get("name")) {
+      if (auto v = as_string(ctx, *nn, index_key + ".name")) {
+        if (!valid_name(*v)) {
+          ctx.error(where(*nn), index_key + ".name", fmt::format("{}, got \"{}\"", kNameRule, *v));
+          continue;
+        }
+        name = *v;
+        name_at = where(*nn);
+      } else {
+        continue;
+      }
+    }
+    const std::string key = fmt::format("{} check \"{}\"", r.path(), name);
+    if (auto [it, fresh] = taken.emplace(name, name_at); !fresh) {
+      ctx.error(name_at, key + " name",
+                fmt::format("duplicate check name \"{}\" in the service (also line {}); give each "
+                            "check its own name = \"...\"",
+                            name, it->second.line));
+      continue;
+    }
+    TableReader cr(ctx, *t, key);
+    cr.allow("name");
+    CheckConfig c;
+    c.name = name;
+    if (read_check(cr, c, s)) s.checks.push_back(std::move(c));
+  }
+}
+
 // Reads an optional sub-table with `fn`; an absent table leaves the defaults.
 template <typename T, typename F>
 void sub_table(TableReader& r, std::string_view k, T& out, F fn) {
@@ -130,9 +189,12 @@ void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos,
     if (auto v = as_string(ctx, *n, r.key("name"))) {
       if (!valid_name(*v))
         ctx.error(pos.name, r.key("name"), fmt::format("{}, got \"{}\"", kNameRule, *v));
+      else
+        r.set_path(fmt::format("service \"{}\"", *v));  // errors name it from here on
       s.name = *v;
     }
   }
+  pos.path = r.path();
 
   // prefixes (inline), prefixes-file (one per line, for long lists), or both; at least one.
   const toml::node* file_node = r.get("prefixes-file");
@@ -200,20 +262,9 @@ void read_service(TableReader& r, ServiceConfig& s, ServicePositions& pos,
     const toml::array* arr = n->as_array();
     if (!arr) {
       ctx.error(where(*n), r.key("check"),
-                "expected [[" + r.key("check") + "]] (an array of tables), got " + type_name(*n));
+                "expected [[service.check]] (an array of tables), got " + type_name(*n));
     } else {
-      for (std::size_t i = 0; i < arr->size(); ++i) {
-        const toml::node& e = (*arr)[i];
-        const std::string key = fmt::format("{}[{}]", r.key("check"), i);
-        const toml::table* t = e.as_table();
-        if (!t) {
-          ctx.error(where(e), key, "expected a table, got " + type_name(e));
-          continue;
-        }
-        TableReader cr(ctx, *t, key);
-        CheckConfig c;
-        if (read_check(cr, c, s)) s.checks.push_back(std::move(c));
-      }
+      read_checks(r, *arr, s);
     }
   }
 

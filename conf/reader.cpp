@@ -152,7 +152,10 @@ std::optional<std::uint32_t> as_asn(Context& ctx, const toml::node& n, const std
 }
 
 std::string TableReader::key(std::string_view k) const {
-  return path_.empty() ? std::string(k) : fmt::format("{}.{}", path_, k);
+  if (path_.empty()) return std::string(k);
+  // A named element reads as words ("service \"dns\" check \"soa\" timeout"), an indexed one
+  // as a dotted path ("peer[0].hold-time").
+  return fmt::format("{}{}{}", path_, path_.back() == '"' ? " " : ".", k);
 }
 
 Where TableReader::where_table() const {

@@ -89,8 +89,12 @@ class TableReader {
 
   Context& ctx() { return ctx_; }
   const std::string& path() const { return path_; }
-  // "PATH.key" (or "key" at the root).
+  // Names the table from now on: a [[service]] is "service \"dns\"" once its name is read.
+  void set_path(std::string path) { path_ = std::move(path); }
+  // "PATH.key" (or "key" at the root); "PATH key" when PATH ends with a quoted name.
   std::string key(std::string_view k) const;
+  // The table itself, for a look at a key without registering it.
+  const toml::table& table_node() const { return table_; }
   // Where the table starts: the place to report a missing key.
   Where where_table() const;
 

@@ -30,6 +30,8 @@ struct PeerPositions {
 struct ServicePositions {
   Where table;
   Where name;
+  // How errors name the service: `service "dns"`, or `service[0]` while it has no valid name.
+  std::string path;
   // Parallel to ServiceConfig::prefixes. The last ServiceConfig::file_prefixes of them are
   // line:column in the prefixes-file (ServiceConfig::prefixes_file), the others in the config.
   std::vector<Where> prefixes;

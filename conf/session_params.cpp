@@ -101,6 +101,8 @@ std::vector<std::string> global_keys_needing_restart(const GlobalConfig& a, cons
   note(a.metrics != b.metrics, "global.metrics");
   note(a.state_dir != b.state_dir, "global.state-dir");
   note(a.user != b.user, "global.user");
+  // A dry run has no sessions and no addresses to hand over; a live daemon has no way back.
+  note(a.dry_run != b.dry_run, "global.dry-run");
   return out;
 }
 

@@ -20,8 +20,9 @@ using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
 Controller::Controller(asio::io_context& io, std::string config_path, conf::Config config,
-                       log::Logger& logger)
+                       log::Logger& logger, bool dry_run)
     : io_(io),
+      dry_run_option_(dry_run),
       config_path_(std::move(config_path)),
       config_(std::move(config)),
       log_(logger),
@@ -38,9 +39,19 @@ Controller::~Controller() = default;
 // ---------------------------------------------------------------- start
 
 bool Controller::start() {
+  if (dry_run_option_) config_.global.dry_run = true;
+  // A dry run decides as usual with inert components chosen by the configuration's dry_run
+  // (controller_config.cpp): a speaker that never connects nor listens, no address binder, and
+  // a state file that is read but never written.
+  if (config_.global.dry_run) {
+    state_file_.set_read_only();
+    log_.write(log::Level::notice, "dry run",
+               {{"reason", "checks run and decide as usual; no BGP session is opened, no address is "
+                           "bound, the state file is not written"}});
+  }
   // systemd's StateDirectory= creates it for the unit; by hand, herald does.
   std::error_code dir_ec;
-  std::filesystem::create_directories(config_.global.state_dir, dir_ec);
+  if (!config_.global.dry_run) std::filesystem::create_directories(config_.global.state_dir, dir_ec);
   if (dir_ec)
     log_.write(log::Level::error, "cannot create state directory",
                {{"path", config_.global.state_dir}, {"reason", dir_ec.message()}});
@@ -132,7 +143,7 @@ bool Controller::start() {
   publish_routes("start");
 
   log_.write(log::Level::info, "herald started",
-             {{"config", config_path_},
+             {{"config", config_path_}, {"dry_run", config_.global.dry_run},
               {"peers", static_cast<std::uint64_t>(config_.peers.size())},
               {"services", static_cast<std::uint64_t>(config_.services.size())},
               {"control", config_.global.control_socket}});
@@ -253,7 +264,8 @@ void Controller::update_notify_status() {
     ++total;
     if (ps.bgp.state == bgp::State::Established) ++up;
   }
-  (void)notify::status(fmt::format("peers up {}/{}, services announced {}/{}", up, total,
+  (void)notify::status(fmt::format("{}peers up {}/{}, services announced {}/{}",
+                                   config_.global.dry_run ? "dry run, nothing sent: " : "", up, total,
                                    policy_.services_announced(), config_.services.size()));
 }
 
@@ -280,6 +292,7 @@ std::optional<std::string> Controller::reload() {
   if (shutting_down_) return std::string("reload refused: herald is shutting down");
   (void)notify::reloading();
   auto loaded = conf::load_file(config_path_, &conf::system_host());
+  if (loaded && dry_run_option_) loaded->global.dry_run = true;
   std::optional<std::string> problem;
   if (!loaded) {
     std::string all;

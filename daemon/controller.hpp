@@ -40,8 +40,10 @@ namespace herald::daemon {
 
 class Controller {
  public:
+  // `dry_run`: herald --dry-run; it holds for every reload too, whatever the file says
+  // (global.dry-run in the file does the same without the option).
   Controller(boost::asio::io_context& io, std::string config_path, conf::Config config,
-             log::Logger& logger);
+             log::Logger& logger, bool dry_run = false);
   ~Controller();
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
@@ -114,6 +116,7 @@ class Controller {
   void publish_event(nlohmann::json event);
 
   boost::asio::io_context& io_;
+  bool dry_run_option_;  // --dry-run given: every loaded config is a dry run
   std::string config_path_;
   conf::Config config_;
   log::Logger& log_;

@@ -70,7 +70,7 @@ health::CheckSpec check_spec(const conf::CheckConfig& c) {
       health::DnsCheckSpec d;
       d.server = c.dns.server.to_string();
       d.port = c.dns.port;
-      d.qname = c.dns.name;
+      d.qname = c.dns.qname;
       d.qtype = rr_type_name(c.dns.qtype);
       d.qclass = rr_class_name(c.dns.qclass);
       d.recursion_desired = c.dns.rd;
@@ -101,7 +101,9 @@ bgp::SpeakerSettings speaker_settings(const conf::Config& config) {
   bgp::SpeakerSettings s;
   s.local_as = config.global.local_as;
   s.router_id = config.global.router_id.v4_host_order();
-  for (const auto& e : config.global.listen) s.listen.push_back({e.address, e.port});
+  // Dry run: no listener (nothing accepts a connection).
+  if (!config.global.dry_run)
+    for (const auto& e : config.global.listen) s.listen.push_back({e.address, e.port});
   return s;
 }
 
@@ -140,6 +142,15 @@ bgp::SpeakerPeerConfig speaker_peer(const conf::Config& config, const conf::Peer
     bfd.wait_for_up = p.bfd->wait_for_up;
     out.bfd = bfd;
   }
+  if (config.global.dry_run) {
+    // The inert speaker of a dry run: a passive neighbor with no listener never has a
+    // connection, so no session, no OPEN and no UPDATE; no BFD packet, no TCP-MD5 key installed.
+    // Its engine still holds the routes it would send (status shows them per peer).
+    b.mode = bgp::ConnectMode::Passive;
+    out.md5.reset();
+    out.gtsm = false;
+    out.bfd.reset();
+  }
   return out;
 }
 
@@ -166,7 +177,10 @@ health::ServiceSpec health_spec(const conf::ServiceConfig& s) {
   p.flap.hold = s.flap.hold_down;
   p.flap.max_hold = s.flap.hold_down_max;
   p.splay = s.health.splay ? health::Duration::max() : health::Duration::zero();
-  for (const auto& c : s.checks) spec.checks.push_back(check_spec(c));
+  for (const auto& c : s.checks) {
+    spec.checks.push_back(check_spec(c));
+    spec.check_names.push_back(c.name);
+  }
   return spec;
 }
 
@@ -180,6 +194,7 @@ std::vector<health::ServiceSpec> health_specs(const conf::Config& config) {
 std::vector<BinderGroup> binder_groups(const conf::Config& config) {
   std::map<std::string, BinderGroup> groups;
   std::vector<std::string> order;
+  if (config.global.dry_run) return {};  // a dry run touches no address: no binder at all
   for (const auto& s : config.services) {
     const auto& a = s.address;
     if (!a.bind) continue;

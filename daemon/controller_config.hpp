@@ -15,6 +15,8 @@
 
 namespace herald::daemon {
 
+// With global.dry_run these make the inert speaker of a dry run: no listener, every neighbor
+// passive (never connects), without BFD, TCP-MD5 or GTSM; and binder_groups() is empty.
 bgp::SpeakerSettings speaker_settings(const conf::Config& config);
 bgp::SpeakerPeerConfig speaker_peer(const conf::Config& config, const conf::PeerConfig& peer);
 std::vector<bgp::SpeakerPeerConfig> speaker_peers(const conf::Config& config);

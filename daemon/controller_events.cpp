@@ -3,9 +3,9 @@
 // speaker's log lines and session events.
 #include <malloc.h>
 
-#include <fmt/format.h>
-
 #include <algorithm>
+
+#include <fmt/format.h>
 
 #include "daemon/controller.hpp"
 #include "daemon/controller_prefix_log.hpp"
@@ -45,7 +45,9 @@ void Controller::publish_routes(std::string_view cause) {
   speaker_->set_peer_routes(std::move(publication.routes));
   check_drain_waits();  // the withdrawals are now handed to every established session
   // "peers": the sessions the service is announced to that carry the prefix's family, not
-  // every Established one.
+  // every Established one; in a dry run, the configured peers that would carry it (no session
+  // ever comes up).
+  const bool dry = config_.global.dry_run;
   const auto peer_status = speaker_->status();
   const conf::ServiceConfig* counted = nullptr;
   std::size_t peers_v4 = 0, peers_v6 = 0;
@@ -55,12 +57,24 @@ void Controller::publish_routes(std::string_view cause) {
     const conf::ServiceConfig* cfg = it == config_.services.end() ? nullptr : &*it;
     if (counted == cfg && cfg) return;
     counted = cfg;
+    if (dry) {
+      auto configured = [&](bgp::Family f) {
+        return static_cast<std::size_t>(std::count_if(config_.peers.begin(), config_.peers.end(), [&](const conf::PeerConfig& p) {
+          return p.carries(f) && (!cfg || cfg->announced_to(p.name));
+        }));
+      };
+      peers_v4 = configured(bgp::kIpv4Unicast);
+      peers_v6 = configured(bgp::kIpv6Unicast);
+      return;
+    }
     std::vector<bgp::SpeakerPeerStatus> to;
     for (const auto& ps : peer_status)
       if (!cfg || cfg->announced_to(ps.bgp.name)) to.push_back(ps);
     peers_v4 = bgp::sessions_carrying(to, bgp::kIpv4Unicast);
     peers_v6 = bgp::sessions_carrying(to, bgp::kIpv6Unicast);
   };
+  // A dry run logs the same decisions, saying that nothing went out.
+  const std::string_view not_sent = dry ? " (dry run: not sent)" : "";
   auto peers_for = [&](const bgp::Prefix& p) { return p.family() == bgp::kIpv4Unicast ? peers_v4 : peers_v6; };
   // One line (and event) per prefix while a service's change is small; one per service when
   // it is large (controller_prefix_log.hpp).
@@ -72,22 +86,22 @@ void Controller::publish_routes(std::string_view cause) {
         for (const auto& prefix : *list) {
           const std::size_t peers_up = peers_for(prefix);
           std::string pfx = prefix.to_string();
-          log_.write(log::Level::notice, fmt::format("prefix {}", word),
+          log_.write(log::Level::notice, fmt::format("prefix {}{}", word, not_sent),
                      {{"service", change.service}, {"prefix", pfx}, {"peers", peers_up}, {"reason", cause}});
           publish_event({{"event", "announce"}, {"service", change.service}, {"prefix", pfx}, {"new", word},
-                         {"peers", peers_up}, {"reason", cause}});
+                         {"peers", peers_up}, {"reason", cause}, {"dry_run", dry}});
         }
         continue;
       }
       const PrefixSummary sum = summarise(*list);
-      log_.write(log::Level::notice, fmt::format("prefixes {}", word),
+      log_.write(log::Level::notice, fmt::format("prefixes {}{}", word, not_sent),
                  {{"service", change.service}, {"count", static_cast<std::uint64_t>(sum.count)},
                   {"ipv4", static_cast<std::uint64_t>(sum.ipv4)}, {"ipv6", static_cast<std::uint64_t>(sum.ipv6)},
                   {"first", sum.first}, {"peers_ipv4", static_cast<std::uint64_t>(peers_v4)},
                   {"peers_ipv6", static_cast<std::uint64_t>(peers_v6)}, {"reason", cause}});
       publish_event({{"event", "announce"}, {"service", change.service}, {"prefixes", sum.count},
                      {"first", sum.first}, {"new", word}, {"peers_ipv4", peers_v4}, {"peers_ipv6", peers_v6},
-                     {"reason", cause}});
+                     {"reason", cause}, {"dry_run", dry}});
     }
   }
   const bool large = publication.prefixes_before + publication.prefixes_now > 64 * kPrefixLinesPerService;

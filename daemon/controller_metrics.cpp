@@ -145,13 +145,13 @@ std::string ControllerMetrics::render(const Inputs& in) {
     for (const auto& h : *in.health) {
       services.insert(h.name);
       for (const auto& c : h.checks) {
-        checks.emplace(h.name, c.check);
+        checks.emplace(h.name, c.name);
         if (c.last) {
-          up.add({h.name, c.check}, c.last->pass ? 1 : 0);
-          lat.add({h.name, c.check}, seconds(c.last->latency));
+          up.add({h.name, c.name}, c.last->pass ? 1 : 0);
+          lat.add({h.name, c.name}, seconds(c.last->latency));
         }
         // Late answers to timed-out probes (or forged ones, RFC 5452 9.1), for every DNS check.
-        if (c.stale_replies) stale.add({h.name, c.check}, static_cast<double>(*c.stale_replies));
+        if (c.stale_replies) stale.add({h.name, c.name}, static_cast<double>(*c.stale_replies));
       }
     }
     // The recorded series of checks and services a reload removed go with them.

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <map>
 
+#include "bgp/peer.hpp"
+#include "conf/values.hpp"
+#include "daemon/controller_config.hpp"
 #include "daemon/log.hpp"
 
 namespace herald::daemon {
@@ -45,6 +48,58 @@ SystemClock::time_point wall_of(SteadyClock::time_point t) {
 constexpr std::size_t kStatusPrefixes = 16;
 
 
+// The routes of one service a dry run would send to each configured peer, with the attributes
+// as they would go on the wire (bgp::egress_attributes, the speaker's own code); at most
+// kStatusPrefixes per peer, `count` says how many in all.
+nlohmann::json would_send(const conf::Config& config, const conf::ServiceConfig& service,
+                          const bgp::Speaker& speaker) {
+  using nlohmann::json;
+  json peers = json::array();
+  for (const auto& p : config.peers) {
+    if (!service.announced_to(p.name)) continue;
+    // This peer's own route set (the service's peers and the peer's attributes are in it).
+    std::map<bgp::Prefix, const bgp::Route*> routes;
+    for (const auto& r : speaker.routes_of(p.name)) routes.emplace(r.prefix, &r);
+    const bgp::PeerConfig bp = speaker_peer(config, p).bgp;
+    json list = json::array();
+    std::size_t count = 0;
+    for (const auto& prefix : service.prefixes) {
+      auto it = routes.find(prefix);
+      if (it == routes.end() || !p.carries(prefix.family())) continue;
+      if (++count > kStatusPrefixes) continue;
+      const bgp::PathAttributes a = bgp::egress_attributes(*it->second->attrs, bp, p.remote_as);
+      json r;
+      r["prefix"] = prefix.to_string();
+      // The next hop configured for the family, else the session's local address, which a
+      // session that never comes up does not have: "self" stands for it.
+      const bool v4 = prefix.family() == bgp::kIpv4Unicast;
+      std::optional<bgp::IpAddress> nh = v4 ? p.next_hop_v4 : p.next_hop_v6;
+      if (!nh && p.local_address && p.local_address->is_v4() == v4) nh = p.local_address;
+      r["next_hop"] = nh ? nh->to_string() : std::string("self");
+      json path = json::array();
+      if (a.as_path)
+        for (const auto& seg : *a.as_path)
+          for (auto asn : seg.asns) path.push_back(asn);
+      r["as_path"] = path;
+      r["med"] = a.med ? json(*a.med) : json(nullptr);
+      r["local_pref"] = a.local_pref ? json(*a.local_pref) : json(nullptr);
+      json comms = json::array();
+      for (auto c : a.communities) comms.push_back(conf::format_community(c));
+      r["communities"] = comms;
+      json large = json::array();
+      for (const auto& c : a.large_communities) large.push_back(bgp::to_string(c));
+      r["large_communities"] = large;
+      json ext = json::array();
+      for (const auto& c : a.extended_communities) ext.push_back(bgp::to_string(c));
+      r["extended_communities"] = ext;
+      r["otc"] = a.otc ? json(*a.otc) : json(nullptr);
+      list.push_back(r);
+    }
+    peers.push_back({{"peer", p.name}, {"count", count}, {"routes", list}});
+  }
+  return peers;
+}
+
 }  // namespace
 
 nlohmann::json build_status(const StatusInputs& in) {
@@ -57,6 +112,8 @@ nlohmann::json build_status(const StatusInputs& in) {
   st["now"] = log::format_timestamp(SystemClock::now());
   st["local_as"] = in.config.global.local_as;
   st["router_id"] = in.config.global.router_id.to_string();
+  // A dry run: nothing below was sent; "would_send" in each service says what would be.
+  st["dry_run"] = in.config.global.dry_run;
   st["drain_all"] = in.state.drain_all ? json{{"reason", in.state.drain_all->reason},
                                             {"since", log::format_timestamp(SystemClock::time_point(std::chrono::milliseconds(in.state.drain_all->since_ms)))},
                                             {"fail_safe", in.state.drain_all->fail_safe}}
@@ -122,12 +179,14 @@ nlohmann::json build_status(const StatusInputs& in) {
     for (const auto& peer : in.config.peers)
       if (s->announced_to(peer.name)) to.push_back(peer.name);
     j["peers"] = to;
+    if (in.config.global.dry_run && in.speaker) j["would_send"] = would_send(in.config, sc, *in.speaker);
     json checks = json::array();
     if (auto it = health_now.find(s->name); it != health_now.end()) {
       for (const auto& c : it->second.checks) {
         json cj;
-        cj["name"] = c.check;
+        cj["name"] = c.name;
         cj["kind"] = c.check.substr(0, c.check.find(' '));
+        cj["target"] = c.check;
         if (c.last) {
           cj["ok"] = c.last->pass;
           cj["latency_ms"] = std::chrono::duration<double, std::milli>(c.last->latency).count();

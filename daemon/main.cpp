@@ -4,6 +4,7 @@
 //   herald [-c FILE]              run
 //   herald --check-config FILE    validate, print every error as FILE:LINE:COL, exit 0/1
 //   herald --dump-config FILE     print the normalized, fully defaulted configuration
+//   herald --dry-run [-c FILE]    run the checks and decide, but announce nothing (dry-run)
 #include <CLI/CLI.hpp>
 #include <malloc.h>
 
@@ -35,9 +36,13 @@ int main(int argc, char** argv) {
   std::string config_path = herald::conf::kDefaultConfigPath;
   std::string check_path, dump_path;
   bool version = false;
+  bool dry_run = false;
   app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
   app.add_option("--check-config", check_path, "validate FILE and exit (0 valid, 1 invalid)");
   app.add_option("--dump-config", dump_path, "print FILE's normalized configuration with every default");
+  app.add_flag("--dry-run", dry_run,
+               "run every check and show what would be announced (heraldctl status), without any BGP "
+               "session, address change or state file write (as global.dry-run = true)");
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -66,6 +71,7 @@ int main(int argc, char** argv) {
   auto loaded = herald::conf::load_file(config_path, &herald::conf::system_host());
   if (!loaded) return print_errors(loaded.error());
   herald::conf::Config config = std::move(loaded.value());
+  if (dry_run) config.global.dry_run = true;
   // Drain wait + Cease flush are bounded by shutdown-timeout; allow 10 s more for the rest.
   const auto exit_deadline = config.global.shutdown_timeout + std::chrono::seconds(10);
   const std::string run_as = config.global.user;
@@ -76,11 +82,15 @@ int main(int argc, char** argv) {
 
   std::signal(SIGPIPE, SIG_IGN);  // a vanished control client must not kill the daemon
   boost::asio::io_context io;
-  herald::daemon::Controller controller(io, config_path, std::move(config), logger);
+  const bool dry = config.global.dry_run;
+  herald::daemon::Controller controller(io, config_path, std::move(config), logger, dry_run);
   if (!controller.start()) return 1;
   // Everything that needs root is open now (port 179, control socket, netlink): keep only
   // CAP_NET_ADMIN and CAP_NET_BIND_SERVICE from here on.
-  if (auto handed = herald::daemon::hand_over_directory(state_dir, run_as); !handed) {
+  // A dry run leaves the state directory as it is (it writes nothing there).
+  if (auto handed = dry ? herald::Expected<std::string, std::string>(std::string("dry run"))
+                        : herald::daemon::hand_over_directory(state_dir, run_as);
+      !handed) {
     logger.write(herald::log::Level::error, "cannot drop privileges", {{"reason", handed.error()}});
     controller.abandon_start();
     return 1;

@@ -231,6 +231,13 @@ LoadResult StateFile::load(std::chrono::system_clock::time_point now) const {
         fmt::format("fail-safe: state file {} {} at start; check it, then run heraldctl undrain --all",
                     path_.string(), what),
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count(), true};
+    if (read_only_) {
+      // A dry run fails safe the same way but leaves the file where it is, as it found it.
+      result.problem = fmt::format("state file {} {}; every service starts drained and withdrawn "
+                                   "(fail-safe); dry run: the file is left as it is",
+                                   path_.string(), what);
+      return result;
+    }
     const std::string base = fmt::format("{}.{}-{}", path_.string(), tag, file_timestamp(now));
     std::filesystem::path kept = base;
     std::error_code ec;
@@ -292,6 +299,7 @@ LoadResult StateFile::load(std::chrono::system_clock::time_point now) const {
 }
 
 std::optional<std::string> StateFile::save(const PersistentState& state) const {
+  if (read_only_) return std::nullopt;  // dry run: the state lives in memory only
   const std::string text = encode_state(state);
   std::filesystem::path tmp = dir_ / (std::string(".") + std::string(kFileName) + ".tmp");
   auto failed = [&](std::string_view op, int err) {

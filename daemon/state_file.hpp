@@ -100,6 +100,11 @@ class StateFile {
 
   const std::filesystem::path& path() const { return path_; }
 
+  // Dry run: load() reads the file but never moves or replaces it (a corrupt one still fails
+  // safe), and save() writes nothing and succeeds.
+  void set_read_only() { read_only_ = true; }
+  bool read_only() const { return read_only_; }
+
   // Reads the state. A missing file is an empty state with no problem. A file that cannot be
   // read or decoded gives the fail-safe state (every service drained since `now`) and a
   // `problem` sentence for the operator naming the file and what to do. The bad file is moved
@@ -119,6 +124,7 @@ class StateFile {
   std::filesystem::path dir_;
   std::filesystem::path path_;
   FileFaultInjector inject_;
+  bool read_only_ = false;
 };
 
 }  // namespace herald::daemon

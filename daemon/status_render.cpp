@@ -177,6 +177,10 @@ std::string render_status(const json& reply) {
   std::string up = age_between(str(st, "started", ""), now);
   if (!up.empty()) out += "  up " + up;
   out += "\n";
+  const bool dry_run = member(st, "dry_run").is_boolean() && st["dry_run"].get<bool>();
+  if (dry_run)
+    out += "DRY RUN: nothing is announced. No BGP session is opened, no address is bound, the state "
+           "file is not written; WOULD SEND shows what each peer would get.\n";
   const json& all = member(st, "drain_all");
   if (all.is_object()) {
     out += member(all, "fail_safe").is_boolean() && all["fail_safe"].get<bool>()
@@ -223,6 +227,7 @@ std::string render_status(const json& reply) {
   out += "\nSERVICES\n";
   const json& services = member(st, "services");
   std::vector<std::vector<std::string>> checks;
+  std::vector<std::vector<std::string>> sends;  // dry run: would_send, one row per route
   if (!services.is_array() || services.empty()) {
     out += "(none)\n";
   } else {
@@ -230,6 +235,23 @@ std::string render_status(const json& reply) {
     for (const auto& s : services) {
       rows.push_back({str(s, "name"), str(s, "state"), since_cell(s, "since", now),
                       str(s, "announced"), prefixes_cell(s), overrides_cell(s, now), str(s, "reason")});
+      for (const auto& ws : member(s, "would_send")) {
+        auto list = [](const json& a) {
+          std::string t;
+          for (const auto& v : a) t += (t.empty() ? "" : " ") + (v.is_string() ? v.get<std::string>() : v.dump());
+          return t.empty() ? std::string("-") : t;
+        };
+        for (const auto& r : member(ws, "routes"))
+          sends.push_back({str(s, "name"), str(ws, "peer"), str(r, "prefix"), str(r, "next_hop"),
+                           list(member(r, "as_path")), str(r, "med"), str(r, "local_pref"),
+                           list(member(r, "communities")) + (member(r, "large_communities").empty()
+                                                                  ? std::string()
+                                                                  : " " + list(member(r, "large_communities")))});
+        const std::size_t count = member(ws, "count").is_number() ? ws["count"].get<std::size_t>() : 0;
+        if (count > member(ws, "routes").size())
+          sends.push_back({str(s, "name"), str(ws, "peer"),
+                           fmt::format("... {} more", count - member(ws, "routes").size()), "", "", "", "", ""});
+      }
       const json& cs = member(s, "checks");
       if (!cs.is_array()) continue;
       for (const auto& c : cs) {
@@ -247,6 +269,13 @@ std::string render_status(const json& reply) {
   if (!checks.empty()) {
     out += "\nCHECKS\n";
     out += render_table({"SERVICE", "CHECK", "KIND", "RESULT", "LATENCY", "AT", "DETAIL"}, checks);
+  }
+  if (dry_run) {
+    out += "\nWOULD SEND (dry run)\n";
+    out += sends.empty() ? "(nothing: no service would be announced)\n"
+                         : render_table({"SERVICE", "PEER", "PREFIX", "NEXT HOP", "AS PATH", "MED",
+                                         "LOCAL PREF", "COMMUNITIES"},
+                                        sends);
   }
   return out;
 }

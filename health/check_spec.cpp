@@ -34,4 +34,13 @@ std::string describe(const CheckSpec& spec) {
   return std::visit(Visitor{}, spec);
 }
 
+std::string check_name(const ServiceSpec& spec, std::size_t i) {
+  return spec.check_names.empty() ? describe(spec.checks.at(i)) : spec.check_names.at(i);
+}
+
+std::string check_label(const ServiceSpec& spec, std::size_t i) {
+  return spec.check_names.empty() ? describe(spec.checks.at(i))
+                                  : fmt::format("check \"{}\"", spec.check_names.at(i));
+}
+
 }  // namespace herald::health

@@ -109,7 +109,17 @@ struct ServiceSpec {
   std::string name;
   ServicePolicy policy;
   std::vector<CheckSpec> checks;
+  /// The checks' names (the configuration's, unique in the service), one per check in the
+  /// order of `checks`; empty: the checks are known by describe() (tests, drivers).
+  std::vector<std::string> check_names;
   bool operator==(const ServiceSpec&) const = default;
 };
+
+/// What check `i` of `spec` is called in status, metrics and results: its name, or describe()
+/// when the spec names no check.
+std::string check_name(const ServiceSpec& spec, std::size_t i);
+
+/// How a reason names check `i`: `check "soa"`, or describe() when the spec names no check.
+std::string check_label(const ServiceSpec& spec, std::size_t i);
 
 }  // namespace herald::health

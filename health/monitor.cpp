@@ -15,9 +15,10 @@ namespace asio = boost::asio;
 
 struct Monitor::Service {
   Service(asio::io_context& io, ServiceCore c) : core(std::move(c)), timer(io) {
-    for (const auto& check : core.spec().checks) {
+    for (std::size_t i = 0; i < core.spec().checks.size(); ++i) {
+      const auto& check = core.spec().checks[i];
       checkers.push_back(make_checker(io, check));
-      labels.push_back(describe(check));
+      labels.push_back(check_name(core.spec(), i));
       dns.push_back(dynamic_cast<const DnsChecker*>(checkers.back().get()));
     }
   }
@@ -25,7 +26,7 @@ struct Monitor::Service {
   asio::steady_timer timer;
   // One per check, kept for the service's life (a DNS check keeps its UDP socket between rounds).
   std::vector<std::unique_ptr<Checker>> checkers;
-  std::vector<std::string> labels;  // describe() of each check, for every result reported
+  std::vector<std::string> labels;  // check_name() of each check, for every result reported
   std::vector<const DnsChecker*> dns;  // per check: its checker if a DNS one (for stale_replies)
   std::vector<std::shared_ptr<CheckRun>> runs;
 };
@@ -57,7 +58,7 @@ std::optional<std::string> check_problem(const CheckSpec& c) {
 
 herald::Expected<bool, std::string> validate_service(const ServiceSpec& s) {
   const auto bad = [&](const std::string& what) {
-    return herald::unexpected(fmt::format("service {}: {}", s.name.empty() ? "<unnamed>" : s.name, what));
+    return herald::unexpected(fmt::format("service \"{}\": {}", s.name.empty() ? "<unnamed>" : s.name, what));
   };
   const auto& p = s.policy;
   if (s.name.empty()) return bad("empty name");
@@ -68,8 +69,15 @@ herald::Expected<bool, std::string> validate_service(const ServiceSpec& s) {
   if (p.flap.enabled && (p.flap.hold <= Duration::zero() || p.flap.max_hold < p.flap.hold ||
                          p.flap.window <= Duration::zero()))
     return bad("flap hold must be positive, max hold >= hold, window positive");
-  for (const auto& c : s.checks)
-    if (auto problem = check_problem(c)) return bad(describe(c) + ": " + *problem);
+  if (!s.check_names.empty()) {
+    if (s.check_names.size() != s.checks.size()) return bad("check names do not match the checks");
+    for (std::size_t i = 0; i < s.check_names.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (s.check_names[i] == s.check_names[j] || s.check_names[i].empty())
+          return bad(fmt::format("check name \"{}\" empty or given twice", s.check_names[i]));
+  }
+  for (std::size_t i = 0; i < s.checks.size(); ++i)
+    if (auto problem = check_problem(s.checks[i])) return bad(check_label(s, i) + ": " + *problem);
   return true;
 }
 
@@ -229,7 +237,7 @@ ServiceStatus Monitor::status_of(const Service& s) const {
   if (auto h = s.core.flap_hold()) st.flap_next_hold = h->next_hold;
   const auto& checks = s.core.spec().checks;
   for (std::size_t i = 0; i < checks.size(); ++i) {
-    st.checks.push_back(CheckStatus{s.labels[i], s.core.last_results()[i], std::nullopt});
+    st.checks.push_back(CheckStatus{describe(checks[i]), s.labels[i], s.core.last_results()[i], std::nullopt});
     if (s.dns[i]) st.checks.back().stale_replies = s.dns[i]->stale_replies();
   }
   return st;

@@ -23,6 +23,7 @@ namespace herald::health {
 /// The last result of one check of a service.
 struct CheckStatus {
   std::string check;                ///< describe(spec), e.g. "dns 192.0.2.53:53 www.example. A"
+  std::string name;                 ///< check_name(): "soa", or describe() for unnamed checks
   std::optional<CheckResult> last;  ///< nullopt until the check completed once
   /// DNS checks: UDP replies dropped because their id was not the probe's (DnsChecker::
   /// stale_replies()), counted since the check was created (start, or a reload that changed its
@@ -46,12 +47,12 @@ struct ServiceStatus {
 using StatusCallback = std::function<void(const ServiceStatus& status, ServiceState previous)>;
 
 /// Called with every completed check result (for metrics: latency histograms, pass/fail counts),
-/// with the service name and describe() of the check. Runs on the io_context thread.
+/// with the service name and check_name() of the check. Runs on the io_context thread.
 using ResultCallback =
     std::function<void(const std::string& service, const std::string& check, const CheckResult& result)>;
 
 /// Checks that a service can be run: names, counts, durations, DNS fields, addresses, argv.
-/// Returns the first problem as "service <name>: <problem>".
+/// Returns the first problem as `service "<name>": <problem>` (`... check "<check>": <problem>`).
 herald::Expected<bool, std::string> validate_service(const ServiceSpec& spec);
 
 /// Runs the health checks of a set of services on one io_context. Not thread-safe: construct,

@@ -157,7 +157,7 @@ void ServiceCore::finish_round(Instant now, CoreActions& out) {
     if (!current_[i]) continue;  // deadline of a shorter check not reached: cannot happen
     const CheckResult& r = *current_[i];
     last_[i] = r;
-    const std::string label = describe(spec_.checks[i]);
+    const std::string label = check_label(spec_, i);
     if (is_maintenance(spec_.checks[i])) {
       if (r.drain) {
         drain = true;
@@ -251,7 +251,7 @@ bool ServiceCore::count_toggle(Instant now) {
 CoreActions ServiceCore::fail_now(std::size_t check, CheckResult result, Instant now) {
   CoreActions out;
   if (check >= spec_.checks.size()) broken("check index out of range");
-  const std::string why = describe(spec_.checks[check]) + ": " + result.reason;
+  const std::string why = check_label(spec_, check) + ": " + result.reason;
   last_[check] = result;
   // What the running round heard from this check predates the failure: replace it.
   if (running_) current_[check] = result;

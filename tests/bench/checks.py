@@ -47,7 +47,7 @@ max-changes = 0
 [[service.check]]
 type = "dns"
 server = "{hl.SERVICE_V4}"
-name = "s{i}.example."
+qname = "s{i}.example."
 expect = ["{bl.ANSWER}"]
 """
     return base + svcs

@@ -128,7 +128,7 @@ max-changes = 0
 
 [[service.check]]
 type = "dns"
-name = "{bl.QNAME}"
+qname = "{bl.QNAME}"
 qtype = "A"
 expect = ["{bl.ANSWER}"]
 {service_extra}

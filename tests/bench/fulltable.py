@@ -67,7 +67,7 @@ timeout = "500ms"
 
 [[service.check]]
 type = "dns"
-name = "{bl.QNAME}"
+qname = "{bl.QNAME}"
 expect = ["{bl.ANSWER}"]
 """
 

@@ -57,7 +57,7 @@ name = "dns"
 prefixes = ["192.0.2.53", "2001:db8:53::1"]
 [[service.check]]
 type = "dns"
-name = "example.com."
+qname = "example.com."
 [[service.check]]
 type = "tcp"
 )");
@@ -72,6 +72,7 @@ type = "tcp"
   CHECK(c.global.log_level == LogLevel::info);
   CHECK(c.global.user == "herald");
   CHECK(c.global.drain_on_shutdown);
+  CHECK_FALSE(c.global.dry_run);
   const conf::PeerConfig& p = c.peers[0];
   CHECK(p.hold_time == 90s);
   CHECK_FALSE(p.keepalive);  // auto: a third of the negotiated hold time
@@ -138,7 +139,7 @@ prefixes = ["192.0.2.1/24"]
         "seconds or \"90ms\" for 90 milliseconds, got integer 90\n"
         "t.toml:17:8: peer[1].mode: expected \"active\", \"passive\" or \"both\", got "
         "\"sometimes\"\n"
-        "t.toml:20:13: service[0].prefixes[0]: prefix \"192.0.2.1/24\" has host bits set; did "
+        "t.toml:20:13: service \"x\" prefixes[0]: prefix \"192.0.2.1/24\" has host bits set; did "
         "you mean \"192.0.2.0/24\"?\n");
 }
 
@@ -158,7 +159,7 @@ TEST_CASE("unknown keys: did you mean") {
         "t.toml:1:2: globl: unknown key; did you mean \"global\"?\n");
   CHECK(errors(kBase + "[[service]]\nname = \"s\"\nprefixes = [\"192.0.2.53\"]\n"
                        "[service.helth]\nrise = 3\n") ==
-        "t.toml:17:10: service[0].helth: unknown key; did you mean \"health\"?\n");
+        "t.toml:17:10: service \"s\" helth: unknown key; did you mean \"health\"?\n");
 }
 
 TEST_CASE("router id: given, derived from the first IPv4 local address, or an error") {
@@ -334,21 +335,21 @@ TEST_CASE("global values: listen, metrics, logging, paths") {
 TEST_CASE("services: duplicates, families, health timing, address binding") {
   const std::string svc = "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n";
   CHECK(errors(kBase + svc + svc) ==
-        "t.toml:18:8: service[1].name: duplicate service name \"dns\" (also service[0], line 15)\n"
-        "t.toml:19:13: service[1].prefixes[0]: duplicate prefix 192.0.2.53/32 (also in service "
+        "t.toml:18:8: service \"dns\" name: duplicate service name \"dns\" (also service[0], line 15)\n"
+        "t.toml:19:13: service \"dns\" prefixes[0]: duplicate prefix 192.0.2.53/32 (also in service "
         "\"dns\", line 16)\n");
   CHECK(errors("[global]\nlocal-as = 1\nrouter-id = \"192.0.2.1\"\n" + svc) ==
-        "t.toml:6:13: service[0].prefixes[0]: no peer carries ipv4-unicast, so 192.0.2.53/32 "
+        "t.toml:6:13: service \"dns\" prefixes[0]: no peer carries ipv4-unicast, so 192.0.2.53/32 "
         "would never be announced (add the family to a peer's families)\n");
   CHECK(errors(kBase + "[[service]]\nname = \"dns\"\nprefixes = []\n") ==
-        "t.toml:16:12: service[0].prefixes: expected at least one prefix\n");
+        "t.toml:16:12: service \"dns\" prefixes: expected at least one prefix\n");
   // A timeout above the interval is accepted: the next round waits for the previous one.
   auto slow = load_ok(kBase + svc + "[service.health]\ninterval = \"10ms\"\nfast-interval = "
                                     "\"10ms\"\ntimeout = \"20ms\"\n");
   CHECK(slow.services[0].health.interval == 10ms);
   CHECK(slow.services[0].health.timeout == 20ms);
   CHECK(errors(kBase + svc + "[service.health]\nrise = 0\n") ==
-        "t.toml:18:8: service[0].health.rise: expected an integer 1..1000, got 0\n");
+        "t.toml:18:8: service \"dns\" health.rise: expected an integer 1..1000, got 0\n");
   CHECK(errors(kBase + svc + "[service.flap]\nhold-down = \"10m\"\nhold-down-max = \"5m\"\n")
             .find("must not be shorter than hold-down") != std::string::npos);
   auto c = load_ok(kBase + svc + "[service.address]\ninterface = \"anycast0\"\ndummy = true\n"
@@ -380,11 +381,11 @@ TEST_CASE("service units: the systemd units whose drain --unit drains the servic
   CHECK(c.services[0].units == std::vector<std::string>{"unbound.service", "named.service"});
   CHECK(conf::dump(c).find("units = [\"unbound.service\", \"named.service\"]\n") != std::string::npos);
   CHECK(errors(kBase + svc + "units = [\"unbound.service\", \"unbound.service\"]\n") ==
-        "t.toml:17:29: service[0].units[1]: unit \"unbound.service\" is listed twice\n");
+        "t.toml:17:29: service \"dns\" units[1]: unit \"unbound.service\" is listed twice\n");
   CHECK(errors(kBase + svc + "units = [\"a b\"]\n") ==
-        "t.toml:17:10: service[0].units[0]: expected a systemd unit name (e.g. \"unbound.service\"), got \"a b\"\n");
+        "t.toml:17:10: service \"dns\" units[0]: expected a systemd unit name (e.g. \"unbound.service\"), got \"a b\"\n");
   CHECK(errors(kBase + svc + "units = \"unbound.service\"\n") ==
-        "t.toml:17:9: service[0].units: expected an array, got string \"unbound.service\"\n");
+        "t.toml:17:9: service \"dns\" units: expected an array, got string \"unbound.service\"\n");
 }
 
 TEST_CASE("checks: types, fields, timeouts") {
@@ -393,7 +394,7 @@ TEST_CASE("checks: types, fields, timeouts") {
 type = "dns"
 server = "2001:db8::53"
 port = 5353
-name = "www.example."
+qname = "www.example."
 qtype = "aaaa"
 rd = false
 edns = false
@@ -426,23 +427,69 @@ path = "/etc/herald/maintenance"
   CHECK(c.services[0].checks[2].maintenance_file.path == "/etc/herald/maintenance");
 
   // A check's own timeout may also exceed the interval (1s by default).
-  CHECK(load_ok(svc + "[[service.check]]\ntype = \"dns\"\nname = \"x.\"\ntimeout = \"3s\"\n")
+  CHECK(load_ok(svc + "[[service.check]]\ntype = \"dns\"\nqname = \"x.\"\ntimeout = \"3s\"\n")
             .services[0].checks[0].timeout == 3s);
-  CHECK(errors(svc + "[[service.check]]\ntype = \"dns\"\nname = \"x.\"\ntimeout = \"0s\"\n") ==
-        "t.toml:20:11: service[0].check[0].timeout: expected a duration above 0s\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"dns\"\nqname = \"x.\"\ntimeout = \"0s\"\n") ==
+        "t.toml:20:11: service \"dns\" check \"dns\" timeout: expected a duration above 0s\n");
   CHECK(errors(svc + "[[service.check]]\nname = \"x.\"\n") ==
-        "t.toml:17:1: service[0].check[0].type: required key missing\n");
-  CHECK(errors(svc + "[[service.check]]\ntype = \"tcp\"\nname = \"x.\"\n") ==
-        "t.toml:19:1: service[0].check[0].name: not a key of tcp checks (it belongs to dns checks)\n");
+        "t.toml:17:1: service \"dns\" check \"x.\" type: required key missing\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"tcp\"\nqname = \"x.\"\n") ==
+        "t.toml:19:1: service \"dns\" check \"tcp\" qname: not a key of tcp checks (it belongs to dns checks)\n");
   CHECK(errors(svc + "[[service.check]]\ntype = \"exec\"\ncommand = []\n")
             .find("expected an argv array") != std::string::npos);
   CHECK(errors(svc + "[[service.check]]\ntype = \"exec\"\ncommand = \"/bin/true\"\n") ==
-        "t.toml:19:11: service[0].check[0].command: expected an array, got string \"/bin/true\"\n");
-  CHECK(errors(svc + "[[service.check]]\ntype = \"dns\"\nname = \"x.\"\nrcodes = [\"FINE\"]\n")
-            .find("service[0].check[0].rcodes[0]: expected a response code") != std::string::npos);
+        "t.toml:19:11: service \"dns\" check \"exec\" command: expected an array, got string \"/bin/true\"\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"dns\"\nqname = \"x.\"\nrcodes = [\"FINE\"]\n")
+            .find("service \"dns\" check \"dns\" rcodes[0]: expected a response code") != std::string::npos);
   CHECK(errors(svc + "[service.check]\ntype = \"dns\"\n") ==
-        "t.toml:17:1: service[0].check: expected [[service[0].check]] (an array of tables), got "
+        "t.toml:17:1: service \"dns\" check: expected [[service.check]] (an array of tables), got "
         "table\n");
+}
+
+TEST_CASE("global dry-run: a boolean, dumped, refused as anything else") {
+  const std::string with = std::string(kBase).replace(kBase.find("[global]\n"), 9, "[global]\ndry-run = true\n");
+  const auto c = load_ok(with);
+  CHECK(c.global.dry_run);
+  CHECK(conf::dump(c).find("dry-run = true\n") != std::string::npos);
+  CHECK(load_ok(conf::dump(c)).global.dry_run);
+  CHECK(errors(std::string(kBase).replace(kBase.find("[global]\n"), 9, "[global]\ndry-run = \"yes\"\n")) ==
+        "t.toml:2:11: global.dry-run: expected true or false, got string \"yes\"\n");
+}
+
+TEST_CASE("check names: given, or the type, or type-n when a type repeats; unique per service") {
+  const std::string svc = kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"2001:db8:53::1\"]\n";
+  const std::string dns = "[[service.check]]\ntype = \"dns\"\nqname = \"x.\"\n";
+  const std::string tcp = "[[service.check]]\ntype = \"tcp\"\n";
+  auto names = [](const conf::Config& c) {
+    std::vector<std::string> out;
+    for (const auto& k : c.services[0].checks) out.push_back(k.name);
+    return out;
+  };
+  // One check of a type: named after it; several: type-1, type-2 in file order.
+  CHECK(names(load_ok(svc + dns + tcp)) == std::vector<std::string>{"dns", "tcp"});
+  CHECK(names(load_ok(svc + dns + tcp + dns)) == std::vector<std::string>{"dns-1", "tcp", "dns-2"});
+  // A given name wins, and leaves the other defaults as they were.
+  CHECK(names(load_ok(svc + dns + "name = \"soa\"\n" + tcp + dns)) ==
+        std::vector<std::string>{"soa", "tcp", "dns-2"});
+  // The dump shows every name, and loading the dump gives the same names back.
+  const auto c = load_ok(svc + dns + tcp + dns);
+  CHECK(conf::dump(c).find("name = \"dns-2\"\ntype = \"dns\"\n") != std::string::npos);
+  CHECK(names(load_ok(conf::dump(c))) == names(c));
+
+  // Two checks with one name, given or by default: the second is refused where its name is.
+  CHECK(errors(svc + dns + "name = \"a\"\n" + tcp + "name = \"a\"\n") ==
+        "t.toml:23:8: service \"dns\" check \"a\" name: duplicate check name \"a\" in the service "
+        "(also line 20); give each check its own name = \"...\"\n");
+  CHECK(errors(svc + tcp + "name = \"dns\"\n" + dns) ==
+        "t.toml:20:1: service \"dns\" check \"dns\" name: duplicate check name \"dns\" in the service "
+        "(also line 19); give each check its own name = \"...\"\n");
+  CHECK(errors(svc + tcp + "name = \"a b\"\n") ==
+        "t.toml:19:8: service \"dns\" check[0].name: expected a name of 1..64 characters "
+        "[A-Za-z0-9._-], got \"a b\"\n");
+  // The query name was `name` before checks had names: the error says what to write.
+  CHECK(errors(svc + "[[service.check]]\ntype = \"dns\"\nname = \"example.com.\"\n") ==
+        "t.toml:17:1: service \"dns\" check \"example.com.\" qname: required key missing: the query "
+        "name is qname (name = \"example.com.\" names the check); write qname = \"example.com.\"\n");
 }
 
 TEST_CASE("process check: an absolute pidfile, required, and its own keys only") {
@@ -450,17 +497,17 @@ TEST_CASE("process check: an absolute pidfile, required, and its own keys only")
   auto c = load_ok(svc + "[[service.check]]\ntype = \"process\"\npidfile = \"/run/unbound.pid\"\n");
   CHECK(c.services[0].checks[0].type == conf::CheckType::Process);
   CHECK(c.services[0].checks[0].process.pidfile == "/run/unbound.pid");
-  CHECK(conf::dump(c).find("type = \"process\"\ntimeout = \"500ms\"\npidfile = \"/run/unbound.pid\"\n") !=
+  CHECK(conf::dump(c).find("name = \"process\"\ntype = \"process\"\ntimeout = \"500ms\"\npidfile = \"/run/unbound.pid\"\n") !=
         std::string::npos);
   CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\n") ==
-        "t.toml:17:1: service[0].check[0].pidfile: required key missing\n");
+        "t.toml:17:1: service \"dns\" check \"process\" pidfile: required key missing\n");
   CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\npidfile = \"run/unbound.pid\"\n") ==
-        "t.toml:19:11: service[0].check[0].pidfile: expected an absolute path, got \"run/unbound.pid\"\n");
+        "t.toml:19:11: service \"dns\" check \"process\" pidfile: expected an absolute path, got \"run/unbound.pid\"\n");
   CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\npidfile = \"/run/u.pid\"\npath = \"/x\"\n") ==
-        "t.toml:20:1: service[0].check[0].path: not a key of process checks (it belongs to "
+        "t.toml:20:1: service \"dns\" check \"process\" path: not a key of process checks (it belongs to "
         "maintenance-file checks)\n");
   CHECK(errors(svc + "[[service.check]]\ntype = \"maintenance-file\"\npath = \"/m\"\npidfile = \"/x\"\n") ==
-        "t.toml:20:1: service[0].check[0].pidfile: not a key of maintenance-file checks (it belongs to "
+        "t.toml:20:1: service \"dns\" check \"maintenance-file\" pidfile: not a key of maintenance-file checks (it belongs to "
         "process checks)\n");
 }
 
@@ -493,15 +540,15 @@ drain-period = false
   CHECK_FALSE(c.services[0].policy.drain_period);
 
   CHECK(errors(svc + "[service.policy.down]\nmed = 5\ncommunities = [\"1:1\"]\n") ==
-        "t.toml:18:7: service[0].policy.down.med: has no effect with action = \"withdraw\"\n"
-        "t.toml:19:15: service[0].policy.down.communities: has no effect with action = "
+        "t.toml:18:7: service \"dns\" policy.down.med: has no effect with action = \"withdraw\"\n"
+        "t.toml:19:15: service \"dns\" policy.down.communities: has no effect with action = "
         "\"withdraw\"\n");
   CHECK(errors(svc + "[service.policy.up]\nprepend = 17\n") ==
-        "t.toml:18:11: service[0].policy.up.prepend: expected an integer 0..16, got 17\n");
+        "t.toml:18:11: service \"dns\" policy.up.prepend: expected an integer 0..16, got 17\n");
   CHECK(errors(svc + "[service.policy.up]\ndrain-period = \"1s\"\n") ==
-        "t.toml:18:1: service[0].policy.up.drain-period: unknown key\n");
+        "t.toml:18:1: service \"dns\" policy.up.drain-period: unknown key\n");
   CHECK(errors(svc + "[service.policy.up]\ncommunities = [\"65536:1\"]\n")
-            .find("service[0].policy.up.communities[0]: expected a community") != std::string::npos);
+            .find("service \"dns\" policy.up.communities[0]: expected a community") != std::string::npos);
 }
 
 TEST_CASE("peer_session_params_equal: which changes reset a session") {
@@ -618,11 +665,11 @@ peers = ["v4"]
 name = "dns"
 prefixes = ["192.0.2.53"]
 peers = ["v5", "v4", "v4", "upstream"]
-)") == "t.toml:18:10: service[0].peers[0]: no [[peer]] is named \"v5\"; did you mean \"v4\"?\n"
-       "t.toml:18:22: service[0].peers[2]: peer \"v4\" is listed twice\n"
-       "t.toml:18:28: service[0].peers[3]: no [[peer]] is named \"upstream\"\n");
+)") == "t.toml:18:10: service \"dns\" peers[0]: no [[peer]] is named \"v5\"; did you mean \"v4\"?\n"
+       "t.toml:18:22: service \"dns\" peers[2]: peer \"v4\" is listed twice\n"
+       "t.toml:18:28: service \"dns\" peers[3]: no [[peer]] is named \"upstream\"\n");
   CHECK(errors(kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\npeers = []\n") ==
-        "t.toml:17:9: service[0].peers: expected at least one peer name (leave peers out to announce to every peer)\n");
+        "t.toml:17:9: service \"dns\" peers: expected at least one peer name (leave peers out to announce to every peer)\n");
 }
 
 TEST_CASE("service peers: a prefix whose family none of the service's peers carries is refused") {
@@ -631,7 +678,7 @@ TEST_CASE("service peers: a prefix whose family none of the service's peers carr
 name = "dns"
 prefixes = ["2001:db8:53::1"]
 peers = ["v4"]
-)") == "t.toml:17:13: service[0].prefixes[0]: none of the service's peers carries ipv6-unicast, so "
+)") == "t.toml:17:13: service \"dns\" prefixes[0]: none of the service's peers carries ipv6-unicast, so "
        "2001:db8:53::1/128 would never be announced (add the family to one of them, or a peer that carries "
        "it to the service's peers)\n");
 }
@@ -687,7 +734,7 @@ extended-communities = ["rt:65001:53"]
   CHECK(errors(kBase + "prepend = 17\nextended-communities = [\"rt:1\"]\n").find("peer[1].prepend") != std::string::npos);
   CHECK(errors(kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n[service.policy.down]\n"
                        "action = \"withdraw\"\nextended-communities = [\"rt:1:1\"]\n") ==
-        "t.toml:19:24: service[0].policy.down.extended-communities: has no effect with action = \"withdraw\"\n");
+        "t.toml:19:24: service \"dns\" policy.down.extended-communities: has no effect with action = \"withdraw\"\n");
 }
 
 TEST_CASE("peer attributes and service peers: a reload changing them keeps the session") {

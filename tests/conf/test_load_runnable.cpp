@@ -148,11 +148,11 @@ TEST_CASE("a peer must be one other host") {
 
 TEST_CASE("a default route is not a service prefix") {
   CHECK(errors(kGlobal + kPeer + "\n[[service]]\nname = \"dns\"\nprefixes = [\"0.0.0.0/0\"]\n") ==
-        "t.toml:12:13: service[0].prefixes[0]: 0.0.0.0/0 is a default route, not a service prefix: "
+        "t.toml:12:13: service \"dns\" prefixes[0]: 0.0.0.0/0 is a default route, not a service prefix: "
         "announcing it would draw all traffic to this host\n");
   CHECK(errors(kGlobal + kPeer + "families = [\"ipv4-unicast\", \"ipv6-unicast\"]\n"
                                  "next-hop-v6 = \"2001:db8::2\"\n"
                                  "\n[[service]]\nname = \"dns\"\nprefixes = [\"::/0\"]\n")
-            .find("service[0].prefixes[0]: ::/0 is a default route") != std::string::npos);
+            .find("service \"dns\" prefixes[0]: ::/0 is a default route") != std::string::npos);
   CHECK(errors(kGlobal + kPeer + "\n[[service]]\nname = \"dns\"\nprefixes = [\"0.0.0.0/1\"]\n") == "");
 }

@@ -85,27 +85,27 @@ TEST_CASE("prefixes-file: errors name the file, line and column") {
   const std::string cfg = d.write("herald.toml", kHead + "prefixes = [\"192.0.2.53\"]\n"
                                                           "prefixes-file = \"bulk.txt\"\n");
   CHECK(errors_of(conf::load_file(cfg)) ==
-        bulk + ":2:3: service[0].prefixes-file: prefix \"198.18.0.1/24\" has host bits set; did "
+        bulk + ":2:3: service \"bulk\" prefixes-file: prefix \"198.18.0.1/24\" has host bits set; did "
                "you mean \"198.18.0.0/24\"?\n" +
-        bulk + ":3:1: service[0].prefixes-file: expected one prefix per line, got \"198.18.0.2/32 "
+        bulk + ":3:1: service \"bulk\" prefixes-file: expected one prefix per line, got \"198.18.0.2/32 "
                "198.18.0.3/32\"\n" +
-        bulk + ":4:1: service[0].prefixes-file: 0.0.0.0/0 is a default route, not a service "
+        bulk + ":4:1: service \"bulk\" prefixes-file: 0.0.0.0/0 is a default route, not a service "
                "prefix: announcing it would draw all traffic to this host\n" +
-        bulk + ":5:1: service[0].prefixes-file: duplicate prefix 192.0.2.53/32 (also in service "
+        bulk + ":5:1: service \"bulk\" prefixes-file: duplicate prefix 192.0.2.53/32 (also in service "
                "\"bulk\", line 14)\n");
 
   std::remove(bulk.c_str());
   CHECK(errors_of(conf::load_file(cfg)) ==
-        cfg + ":15:17: service[0].prefixes-file: \"" + bulk + "\": cannot open: No such file or "
+        cfg + ":15:17: service \"bulk\" prefixes-file: \"" + bulk + "\": cannot open: No such file or "
               "directory\n");
   d.write("bulk.txt", "# nothing yet\n\n");
   d.write("herald.toml", kHead + "prefixes-file = \"bulk.txt\"\n");
   CHECK(errors_of(conf::load_file(cfg)) ==
-        cfg + ":14:17: service[0].prefixes-file: \"" + bulk + "\" has no prefixes, and prefixes "
+        cfg + ":14:17: service \"bulk\" prefixes-file: \"" + bulk + "\" has no prefixes, and prefixes "
               "gives none either\n");
   d.write("herald.toml", kHead);
   CHECK(errors_of(conf::load_file(cfg)) ==
-        cfg + ":12:1: service[0].prefixes: required key missing (give prefixes, prefixes-file or "
+        cfg + ":12:1: service \"bulk\" prefixes: required key missing (give prefixes, prefixes-file or "
               "both)\n");
 }
 
@@ -120,7 +120,7 @@ TEST_CASE("prefixes-file: a file full of mistakes gives 20 errors and a count of
   REQUIRE(r.error().size() == 21);
   CHECK(r.error()[19].line == 20);
   CHECK(r.error()[20].to_string() ==
-        d.path + "/bulk.txt:50:1: service[0].prefixes-file: 30 more lines with errors not shown");
+        d.path + "/bulk.txt:50:1: service \"bulk\" prefixes-file: 30 more lines with errors not shown");
 }
 
 TEST_CASE("prefixes-file: 100,000 prefixes (past the config's 1 MiB) load; the dump names the file") {

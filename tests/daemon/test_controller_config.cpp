@@ -113,3 +113,31 @@ TEST_CASE("controller_config: log-format auto is native journal under systemd, t
   g.log_format = conf::LogFormat::Journal;
   CHECK(daemon::log_options(g, false).format == log::Format::journal);
 }
+
+TEST_CASE("controller_config: a dry run makes an inert speaker and no binder") {
+  const std::string keys = R"(md5-password = "secret"
+gtsm = true
+bfd = true
+
+[[service]]
+name = "dns"
+prefixes = ["198.51.100.53/32"]
+)";
+  auto live = load_peer(keys);
+  CHECK(daemon::speaker_settings(live).listen.size() == 1);  // the default [::]:179
+  CHECK(daemon::speaker_peer(live, live.peers[0]).bgp.mode == bgp::ConnectMode::Both);
+  CHECK(daemon::binder_groups(live).size() == 1);
+
+  auto dry = load_peer(keys);
+  dry.global.dry_run = true;
+  CHECK(daemon::speaker_settings(dry).listen.empty());  // nothing accepts
+  const auto p = daemon::speaker_peer(dry, dry.peers[0]);
+  CHECK(p.bgp.mode == bgp::ConnectMode::Passive);  // nothing connects
+  CHECK_FALSE(p.md5.has_value());
+  CHECK_FALSE(p.gtsm);
+  CHECK_FALSE(p.bfd.has_value());
+  CHECK(p.bgp.peer_as == live.peers[0].remote_as);  // the attributes it would send stay the same
+  CHECK(daemon::binder_groups(dry).empty());  // no address is touched
+  // Turning it on or off is for a restart: a reload refuses it.
+  CHECK(conf::global_keys_needing_restart(live.global, dry.global) == std::vector<std::string>{"global.dry-run"});
+}

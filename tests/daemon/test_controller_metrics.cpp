@@ -42,7 +42,7 @@ bgp::SpeakerPeerStatus peer_status(std::string name, bgp::State state, std::uint
 health::ServiceStatus health_of(std::string name, std::string check, bool pass) {
   health::ServiceStatus st;
   st.name = std::move(name);
-  st.checks.push_back({std::move(check), health::CheckResult{pass, 2ms, "", false}, 4});
+  st.checks.push_back({"dns 192.0.2.53:53 www.example. A", std::move(check), health::CheckResult{pass, 2ms, "", false}, 4});
   return st;
 }
 

@@ -234,6 +234,27 @@ TEST_CASE("corrupt file fails safe: every service drained, bad file kept, fail-s
   CHECK(again.state == r.state);
 }
 
+TEST_CASE("read-only (dry run): saves write nothing, a corrupt file fails safe and stays as it is") {
+  TempDir dir;
+  StateFile file(dir.path());
+  file.set_read_only();
+  REQUIRE_FALSE(file.save(sample()).has_value());  // succeeds, and writes nothing
+  CHECK(std::filesystem::is_empty(dir.path()));
+
+  StateFile live(dir.path());
+  REQUIRE_FALSE(live.save(sample()).has_value());
+  CHECK(file.load().state == sample());  // reads what a live daemon saved
+
+  spit(dir / "herald.state", "{\"version\":1,\"drained\":");
+  auto r = file.load(kNow);
+  check_fail_safe(r);
+  CHECK(r.problem->find("dry run: the file is left as it is") != std::string::npos);
+  CHECK(slurp(dir / "herald.state") == "{\"version\":1,\"drained\":");
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+  CHECK(files == 1);  // not moved aside, no fail-safe state saved in its place
+}
+
 TEST_CASE("an empty state file fails safe like a corrupt one") {
   for (const char* text : {"", "\n  \n"}) {
     TempDir dir;

@@ -158,6 +158,30 @@ TEST_CASE("status report: a flap hold shows when it ends; a fail-safe drain says
                  "down (flap hold") != std::string::npos);
 }
 
+TEST_CASE("status report: a dry run says so first and ends with what each peer would get") {
+  json route = {{"prefix", "192.0.2.53/32"}, {"next_hop", "203.0.113.2"}, {"as_path", {65053, 65053}},
+                {"med", 20}, {"local_pref", nullptr}, {"communities", {"65000:53", "no-export"}},
+                {"large_communities", {"65000:1:2"}}, {"otc", nullptr}};
+  json st = {{"version", "0.1.0"},
+             {"pid", 1},
+             {"now", "2026-11-29T10:00:00Z"},
+             {"dry_run", true},
+             {"services",
+              {{{"name", "dns"}, {"state", "Up"}, {"would_send", {{{"peer", "r1"}, {"count", 17}, {"routes", {route}}}}}},
+               {{"name", "ntp"}, {"state", "Down"}, {"would_send", {{{"peer", "r1"}, {"count", 0}, {"routes", json::array()}}}}}}}};
+  std::string out = render_status(st);
+  CHECK(out.find("\nDRY RUN: nothing is announced.") != std::string::npos);
+  CHECK(out.find("WOULD SEND (dry run)\n"
+                 "SERVICE  PEER  PREFIX         NEXT HOP     AS PATH      MED  LOCAL PREF  COMMUNITIES\n"
+                 "dns      r1    192.0.2.53/32  203.0.113.2  65053 65053  20   -           65000:53 no-export 65000:1:2\n"
+                 "dns      r1    ... 16 more\n") != std::string::npos);
+  st["services"] = json::array();
+  CHECK(render_status(st).find("WOULD SEND (dry run)\n(nothing: no service would be announced)\n") != std::string::npos);
+  st["dry_run"] = false;  // a live herald shows neither
+  CHECK(render_status(st).find("DRY RUN") == std::string::npos);
+  CHECK(render_status(st).find("WOULD SEND") == std::string::npos);
+}
+
 TEST_CASE("ages and tables") {
   CHECK(age_between("2026-11-29T10:00:00Z", "2026-11-29T10:00:45.9Z") == "45s");
   CHECK(age_between("2026-11-28T07:00:00Z", "2026-11-29T10:00:00Z") == "1d 3h");

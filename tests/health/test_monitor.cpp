@@ -110,12 +110,19 @@ TEST_CASE("validate_service names the problem") {
   auto s = exec_service("x", {"/bin/true"}, 20ms, 1s);
   CHECK(health::validate_service(s).has_value());
   s.policy.rise = 0;
-  CHECK(health::validate_service(s).error() == "service x: rise and fall must be at least 1");
+  CHECK(health::validate_service(s).error() == "service \"x\": rise and fall must be at least 1");
   s = exec_service("x", {"/bin/true"}, 20ms, 1s);
   health::DnsCheckSpec d;
   d.server = "not-an-ip";
   s.checks.push_back(d);
-  CHECK(health::validate_service(s).error() == "service x: dns not-an-ip:53 . SOA: bad DNS server address 'not-an-ip'");
+  CHECK(health::validate_service(s).error() == "service \"x\": dns not-an-ip:53 . SOA: bad DNS server address 'not-an-ip'");
+  // Named checks: the problem names the check; names must match the checks and be unique.
+  s.check_names = {"true", "soa"};
+  CHECK(health::validate_service(s).error() == "service \"x\": check \"soa\": bad DNS server address 'not-an-ip'");
+  s.check_names = {"soa", "soa"};
+  CHECK(health::validate_service(s).error() == "service \"x\": check name \"soa\" empty or given twice");
+  s.check_names = {"soa"};
+  CHECK(health::validate_service(s).error() == "service \"x\": check names do not match the checks");
 }
 
 TEST_CASE("a restored flap hold keeps a passing service down, survives replace, and clear ends it") {

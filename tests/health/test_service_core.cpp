@@ -102,6 +102,21 @@ TEST_CASE("start state up falls after `fall` failing rounds with the failure as 
   CHECK(core.last_results()[0]->reason == "rcode SERVFAIL");
 }
 
+TEST_CASE("a named check is called by its name in reasons") {
+  FakeClock clock;
+  auto spec = service(1, 1, true);
+  spec.checks.push_back(health::TcpCheckSpec{"192.0.2.53", 53});
+  spec.check_names = {"soa", "tcp"};
+  CHECK(health::check_name(spec, 0) == "soa");
+  CHECK(health::check_label(spec, 1) == "check \"tcp\"");
+  ServiceCore core(spec, clock.now, 0s);
+  auto ch = round(core, clock, {ok(), servfail()});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].reason == "check \"tcp\": rcode SERVFAIL (1 failing round(s))");
+  // Unnamed (tests, drivers): the check's description stands for its name.
+  CHECK(health::check_name(service(1, 1), 0) == "dns 192.0.2.53:53 www.example. A");
+}
+
 TEST_CASE("fast interval while a change is pending, normal interval otherwise") {
   FakeClock clock;
   ServiceCore core(service(2, 3, true), clock.now, 0s);

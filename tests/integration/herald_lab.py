@@ -124,7 +124,8 @@ max-changes = {flap_max_changes}
 
 [[service.check]]
 type = "dns"
-name = "www.example."
+name = "www"
+qname = "www.example."
 qtype = "A"
 expect = ["192.0.2.80"]
 

@@ -86,7 +86,7 @@ prefixes-file = "{bound}"
             f.write("198.18.100.1/24\n")
         r = site.ctl("reload", check=False)
         assert r.returncode != 0, (r.stdout, r.stderr)
-        assert f"{bulk}:{N + 2}:1: service[1].prefixes-file: prefix \"198.18.100.1/24\" has host bits set" in \
+        assert f"{bulk}:{N + 2}:1: service \"bulk\" prefixes-file: prefix \"198.18.100.1/24\" has host bits set" in \
             (r.stdout + r.stderr), (r.stdout, r.stderr)
         assert route_count(site) == N + 10 and site.herald.alive()
         print("ok: a bad line in the file refuses the reload with FILE:LINE:COL; the running set stays")

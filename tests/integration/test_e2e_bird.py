@@ -64,8 +64,10 @@ def main() -> int:
         scraped = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
         wrong = {n: (t, documented.get(n)) for n, t in scraped.items() if documented.get(n) != t}
         assert not wrong, f"scraped families missing from docs/metrics.md or with another type: {wrong}"
-        assert re.search(r'^herald_check_stale_replies_total\{service="dns",check="dns [^"]*"\} \d+$', text, re.M), \
+        # The check's series carry its configured name (name = "www"), not a description.
+        assert re.search(r'^herald_check_stale_replies_total\{service="dns",check="www"\} \d+$', text, re.M), \
             text[:3000]
+        assert re.search(r'^herald_check_up\{service="dns",check="www"\} 1$', text, re.M), text[:3000]
         print(f"ok: all {len(scraped)} scraped families are in docs/metrics.md, the DNS check's stale replies too")
 
         # DNS down -> withdrawn (fall 2 at 100 ms), DNS back -> announced (rise 2); the operator's
@@ -80,6 +82,13 @@ def main() -> int:
         print(f"ok: DNS stopped -> withdrawn at BIRD after {1000 * (time.monotonic() - t0):.0f} ms")
         st = site.status()["status"]["services"][0]
         assert st["state"] == "Down" and not st["announced"], st
+        # The reason and the status name the check as configured.
+        assert 'check "www": ' in st["reason"], st
+        assert [(c["name"], c["kind"]) for c in st["checks"]] == [("www", "dns")], st["checks"]
+        assert st["checks"][0]["target"].startswith("dns 192.0.2.53:53 www.example. A"), st["checks"]
+        text = site.ctl("status").stdout
+        assert re.search(r"^dns\s+www\s+dns\s", text, re.M), text
+        print("ok: the reason, status (JSON and text) and metrics call the check \"www\"")
         site.start_dns()
         site.wait_route(hl.PREFIX_V4, True, timeout=15)
         site.wait_route(hl.PREFIX_V6, True, timeout=5)

@@ -83,8 +83,9 @@ def metrics(site: hl.Site) -> str:
 
 
 def check_results(site: hl.Site, result: str) -> int:
-    """herald_check_results_total of the DNS check: completed check rounds with that result."""
-    m = re.search(r'^herald_check_results_total\{service="dns",check="[^"]*",result="' + result + r'"\} (\d+)',
+    """herald_check_results_total of the DNS check (named "www" in herald_lab's config): completed
+    check rounds with that result."""
+    m = re.search(r'^herald_check_results_total\{service="dns",check="www",result="' + result + r'"\} (\d+)',
                   metrics(site), re.M)
     return int(m.group(1)) if m else 0
 
