@@ -123,6 +123,10 @@ std::string encode_state(const PersistentState& state) {
     j["unit_drains"] = json::object();
     for (const auto& [unit, d] : state.unit_drains) j["unit_drains"][unit] = drain_to_json(d);
   }
+  if (!state.fleet_drains.empty()) {  // absent when empty, as unit_drains
+    j["fleet_drains"] = json::object();
+    for (const auto& [name, d] : state.fleet_drains) j["fleet_drains"][name] = drain_to_json(d);
+  }
   for (const auto& [name, s] : state.steering) {
     json o = {{"prepend", s.prepend}};
     if (s.med) o["med"] = *s.med;
@@ -174,6 +178,13 @@ Expected<PersistentState, std::string> decode_state(std::string_view text) {
         auto d = drain_from_json(dj, "unit_drains." + unit);
         if (!d) return unexpected(d.error());
         st.unit_drains.emplace(unit, std::move(d.value()));
+      }
+    } else if (k == "fleet_drains") {
+      if (!val.is_object()) return unexpected(std::string("\"fleet_drains\" must be an object"));
+      for (const auto& [name, dj] : val.items()) {
+        auto d = drain_from_json(dj, "fleet_drains." + name);
+        if (!d) return unexpected(d.error());
+        st.fleet_drains.emplace(name, std::move(d.value()));
       }
     } else if (k == "steering") {
       if (!val.is_object()) return unexpected(std::string("\"steering\" must be an object"));
