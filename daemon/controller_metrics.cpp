@@ -39,6 +39,8 @@ ControllerMetrics::ControllerMetrics(metrics::Registry& registry) : registry_(re
   registry_.gauge("herald_service_announced", "1 when the service's prefixes are announced.", {"service"});
   registry_.gauge("herald_service_last_change_timestamp_seconds", "Time of the last service state change.", {"service"});
   registry_.counter("herald_service_state_changes_total", "Service state changes.", {"service"});
+  registry_.gauge("herald_fleet_floor_held", "1 while the fleet floor keeps the failing service announced.", {"service"});
+  registry_.counter("herald_fleet_floor_holds_total", "Times the fleet floor began holding the service.", {"service"});
   registry_.gauge("herald_check_up", "Last result of each health check (1 pass, 0 fail).", {"service", "check"});
   registry_.gauge("herald_check_last_latency_seconds", "Latency of the last run of each health check.", {"service", "check"});
   registry_.histogram("herald_check_latency_seconds", "Health check latency.", {"service"}, kCheckLatencyBuckets);
@@ -144,6 +146,9 @@ std::string ControllerMetrics::render(const Inputs& in) {
     sstate.with({sc.name}).set(d.state == ServiceState::Down ? 0 : d.state == ServiceState::Up ? 1 : 2);
     sann.with({sc.name}).set(d.announced ? 1 : 0);
     schange.with({sc.name}).set(std::chrono::duration<double>(d.since.time_since_epoch()).count());
+    // Only services the floor may hold: those with a [service.fleet] under a [fleet].
+    if (in.config.fleet && sc.fleet)
+      registry_.gauge("herald_fleet_floor_held", "", {"service"}).with({sc.name}).set(d.floor_held ? 1 : 0);
   }
   if (in.monitor) {
     auto& up = registry_.gauge("herald_check_up", "", {"service", "check"});

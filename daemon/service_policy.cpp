@@ -60,7 +60,7 @@ struct Decided {
 
 // The floor's question for a service (nullopt: no [fleet] or no [service.fleet]).
 std::optional<FloorQuestion> floor_question(const conf::ServiceConfig& cfg, const HealthInput& health,
-                                            const AddressInput& address, const PolicyWorld& world) {
+                                            const AddressInput& address, const PolicyWorld& world, bool was_up) {
   if (!world.floor || !cfg.fleet) return std::nullopt;
   FloorQuestion q;
   q.checks_fail = health.state == ServiceState::Down;
@@ -68,6 +68,7 @@ std::optional<FloorQuestion> floor_question(const conf::ServiceConfig& cfg, cons
   q.address_gone = !address.ready;
   q.drained = health.state == ServiceState::Drained || !drain_holders(*world.operator_state, cfg).empty() ||
               world.shutdown != Shutdown::No;
+  q.never_up = !was_up;
   return q;
 }
 
@@ -141,14 +142,19 @@ std::vector<PolicyEvent> ServicePolicy::evaluate(std::string_view service, const
   Entry* e = find(service);
   if (!e) return events;
   auto& d = e->d;
-  d.floor_question = floor_question(*e->cfg, health, address, world);
+  d.floor_question = floor_question(*e->cfg, health, address, world, e->was_up);
   auto decided = decide(*e->cfg, health, address, world, d.floor_question);
   d.drain_holders = drain_holders(*world.operator_state, *e->cfg);
   d.floor_pending = decided.pending;
+  d.floor_answer.reset();
+  if (d.floor_question && d.floor_question->holdable() && !decided.pending) {
+    if (auto it = world.floor->find(service); it != world.floor->end()) d.floor_answer = it->second;
+  }
   // Waiting for the floor: nothing changes (a service announced stays announced) until it answers.
   if (decided.pending) return events;
   const ServiceState next = decided.state;
   std::string why = std::move(decided.reason);
+  if (next == ServiceState::Up) e->was_up = true;
   e->drain_start.update(next, persisted_drain_start(*world.operator_state, service), now);
   d.drain_began = e->drain_start.began();
   if (decided.held != d.floor_held) {

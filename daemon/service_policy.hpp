@@ -15,7 +15,8 @@
 //   Down    addresses missing / interface down (the route would black-hole traffic);
 //   Down    health checks failing (or a flap hold); with a [fleet] and a [service.fleet], when
 //           the failure is the checks' alone (the DNS process is not gone, no drain holds it,
-//           no shutdown) the floor decides: its answer Hold keeps the service announced under
+//           no shutdown) and the service was Up before in this run (one starting Down has
+//           never been seen answering, and there is nothing to keep) the floor decides: its answer Hold keeps the service announced under
 //           [service.fleet.held] ("held by fleet floor", floor_held); Withdraw or Local (etcd
 //           unreachable: decided alone) withdraw as without the fleet; no answer yet keeps the
 //           previous decision unchanged (floor_pending) until the wiring has one;
@@ -94,7 +95,8 @@ struct FloorQuestion {
   bool process_gone = false;
   bool address_gone = false;
   bool drained = false;  // any drain holder, a maintenance file or a shutdown drain
-  bool holdable() const { return checks_fail && !process_gone && !address_gone && !drained; }
+  bool never_up = false;  // not Up once since herald started: nothing to keep announcing
+  bool holdable() const { return checks_fail && !process_gone && !address_gone && !drained && !never_up; }
   bool operator==(const FloorQuestion&) const = default;
 };
 
@@ -149,6 +151,7 @@ struct ServiceDecision {
   std::optional<FloorQuestion> floor_question;
   bool floor_held = false;     // Down, announced under [service.fleet.held]: "held by fleet floor"
   bool floor_pending = false;  // holdable, no answer yet: the previous decision stands meanwhile
+  std::optional<FloorGrant> floor_answer;  // the answer that decided a holdable failure
 };
 
 // What one publication changed: the routes for the speaker and the per-service prefix changes
@@ -213,6 +216,7 @@ class ServicePolicy {
     const conf::ServiceConfig* cfg = nullptr;
     ServiceDecision d;
     DrainStart drain_start;
+    bool was_up = false;  // decided Up at least once since herald started
   };
   Entry* find(std::string_view service);
   const Entry* find(std::string_view service) const;

@@ -5,6 +5,7 @@
 //   answer Hold                         -> "floor: Hold ..."
 //   answer Withdraw / Local             -> "floor: Withdraw ...", "floor: Local ..."
 //   process gone / address gone / drain -> "floor: never holds ..."
+//   never Up since start                -> "floor: never holds a service not Up once ..."
 #include <doctest/doctest.h>
 
 #include "daemon/service_policy.hpp"
@@ -110,6 +111,17 @@ TEST_CASE("floor: pending: failing checks with no answer yet change nothing unti
   CHECK(f.d().since == T0);
 }
 
+TEST_CASE("floor: never holds a service not Up once since start (nothing to keep)") {
+  Fixture f;
+  f.answers["dns"] = FloorGrant::Hold;
+  f.eval(kFailing);
+  CHECK(f.d().floor_question->never_up);
+  CHECK(!f.d().floor_question->holdable());
+  CHECK(!f.d().floor_pending);
+  CHECK(!f.d().floor_held);
+  CHECK(!f.d().announced);
+}
+
 TEST_CASE("floor: Hold keeps the failing service announced under [service.fleet.held], loudly") {
   Fixture f;
   f.eval(kHealthy);
@@ -169,6 +181,7 @@ TEST_CASE("floor: Local (etcd unreachable) decides alone: withdraws, and says wh
   f.eval(kFailing);
   CHECK(!f.d().announced);
   CHECK(f.d().reason == kFailing.reason + " (fleet unreachable: decided locally)");
+  CHECK(f.d().floor_answer == FloorGrant::Local);
   SUBCASE("etcd back, the floor holds: announced again under the guard policy") {
     f.answers["dns"] = FloorGrant::Hold;
     auto ev = f.eval(kFailing);
