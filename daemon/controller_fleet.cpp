@@ -281,14 +281,14 @@ void Controller::fleet_apply_desired(std::string_view how) {
       state_.fleet_drains[sc.name] = *want;
       log_.write(log::Level::notice, "fleet drain",
                  {{"service", sc.name}, {"site", fc.site}, {"key", key_of_want}, {"reason", want->reason}, {"how", how}});
-      publish_event({{"event", "drain"}, {"service", sc.name}, {"holder", "fleet"}, {"new", "drained"},
-                     {"reason", want->reason}});
+      publish_event({{"event", "drain"}, {"service", sc.name}, {"holder", "fleet"}, {"reason", want->reason}});
     } else {
       state_.fleet_drains.erase(it);
       log_.write(log::Level::notice, "fleet undrain",
                  {{"service", sc.name}, {"site", fc.site}, {"reason", "no desired key names this site any more"},
                   {"how", how}});
-      publish_event({{"event", "drain"}, {"service", sc.name}, {"holder", "fleet"}, {"new", "undrained"}});
+      publish_event({{"event", "undrain"}, {"service", sc.name}, {"holder", "fleet"},
+                     {"reason", "no desired key names this site any more"}});
     }
     changed.push_back(sc.name);
   }
