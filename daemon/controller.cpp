@@ -125,6 +125,7 @@ bool Controller::start() {
       [this](const health::ServiceStatus& st, health::ServiceState prev) { on_health(st, prev); });
   monitor_->on_result([this](const std::string& service, const std::string& check, const health::CheckResult& r) {
     metrics_.record_check_result(service, check, r);
+    fleet_on_check_result(service);
   });
   // Flap holds running when herald stopped go on (a restart must not release a flapping
   // service); ended ones are dropped here or, when they end later, by on_health().

@@ -98,6 +98,9 @@ class Controller {
   void fleet_stop(std::function<void()> then);  // revokes the lease (bounded), then `then`
   void fleet_publish_state();                   // the policy's decisions to sites/<site>
   void fleet_after_evaluate(const std::string& service);  // a new floor question: ask it
+  // A process check's result may change the floor's question of a service already Down (health
+  // reports no state change then): decide it again when it does.
+  void fleet_on_check_result(const std::string& service);
   void fleet_ask_floor(const std::string& service);
   void fleet_floor_answered(const std::string& service, const FloorQuestion& question,
                             const Expected<fleet::FloorOutcome, fleet::EtcdError>& r);

@@ -164,13 +164,31 @@ void Controller::fleet_reachable(bool ok, const std::string& reason) {
 void Controller::fleet_after_evaluate(const std::string& service) {
   if (!fleet_ || fleet_->stopping) return;
   const ServiceDecision* d = policy_.decision(service);
-  if (!d || !d->floor_question) return;
+  if (!d || !d->floor_question) {  // no floor for it (any more, after a reload): nothing kept
+    fleet_->asked.erase(service);
+    fleet_->answers.erase(service);
+    return;
+  }
   auto it = fleet_->asked.find(service);
   if (it != fleet_->asked.end() && it->second == *d->floor_question) return;
   fleet_->asked[service] = *d->floor_question;
   // A new question: the old answer was for another failure (or none).
   fleet_->answers.erase(service);
   fleet_ask_floor(service);
+}
+
+void Controller::fleet_on_check_result(const std::string& service) {
+  if (!fleet_ || fleet_->stopping) return;
+  // After the monitor has applied the result (it reports results before it applies them).
+  asio::post(io_, [this, service] {
+    if (!fleet_ || fleet_->stopping) return;
+    const ServiceDecision* d = policy_.decision(service);
+    if (!d || !d->floor_question) return;
+    const HealthInput h = health_of(service);
+    if (h.process_gone == d->floor_question->process_gone) return;
+    evaluate(service, "process check", h);
+    publish_routes("process check");
+  });
 }
 
 void Controller::fleet_ask_floor(const std::string& service) {

@@ -5,7 +5,8 @@ anycast prefix to one BIRD router, which sees one path per site.
 - publish: every herald publishes its site under a lease; a clean stop revokes it;
 - (a) the floor: every site's check fails at once (a zone change on every unbound) with
   min-sites 2: exactly two sites stay announced (held, with the guard policy's prepends), one
-  withdraws, and all three come back when the zone is fixed;
+  withdraws; a held site whose unbound is killed (process check) withdraws all the same; all
+  three come back when the zone is fixed;
 - (b) a region drain written with etcdctl drains exactly eu's sites; it survives a restart of
   site a's herald while a cannot reach etcd (the state file keeps it), and the key's delete
   brings them back;
@@ -79,6 +80,10 @@ name = "www.example."
 qtype = "A"
 expect = ["192.0.2.80"]
 
+[[service.check]]
+type = "process"
+pidfile = "{d}/unbound.pid"
+
 [service.policy.drained]
 drain-period = "1s"
 
@@ -112,8 +117,14 @@ def main() -> int:
             socks[s] = lab.path(f"{s}/herald.sock")
             lab.write(f"{s}/herald.toml", herald_config(lab, s, i, eps))
         bird = lab.bird(router, harness.bird_config(addr(0, 1), protocols))
+        def start_dns(s, rr=GOOD):
+            dns[s] = lab.unbound(ns[s], SERVICE, [rr], extra="    ip-freebind: yes\n",
+                                 name=f"unbound-{s}-{len(lab.procs)}")
+            with open(lab.path(f"{s}/unbound.pid"), "w") as f:  # for the process check
+                f.write(f"{dns[s].proc.popen.pid}\n")
+
         for s in SITES:
-            dns[s] = lab.unbound(ns[s], SERVICE, [GOOD], extra="    ip-freebind: yes\n", name=f"unbound-{s}")
+            start_dns(s)
 
         def start(s):
             if os.path.exists(socks[s]):
@@ -213,9 +224,16 @@ def main() -> int:
                 assert log_msgs(s, "held by fleet floor"), herald[s].log()
         pub = published()
         assert sorted(s for s, v in pub.items() if v["state"] == "held") == sorted(set(SITES) - set(withdrawn)), pub
-        set_zone(SITES, GOOD)
+        # The floor never holds a site whose DNS process is gone: it withdraws, floor or not.
+        gone, kept = sorted(set(SITES) - set(withdrawn))
+        dns[gone].proc.kill()
+        harness.wait_for(lambda: paths() == {kept: held}, timeout=10, what=f"site {gone} withdrawn, process gone")
+        assert not status(gone)["announced"] and status(gone)["floor"] == "none", status(gone)
+        start_dns(gone, GOOD)
+        dns[gone].wait_ready()  # a SIGHUP before unbound has its handlers would kill it
+        set_zone([s for s in SITES if s != gone], GOOD)
         harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="all three back, plain")
-        print(f"floor: {withdrawn} withdrew, the other two held; all back when fixed")
+        print(f"floor: {withdrawn} withdrew, the other two held; {gone} withdrew once its unbound died; all back")
 
         # --- (b) a region drain reaches exactly eu's sites and survives a restart cut off from etcd
         key = f"/herald/{FLEET}/desired/dns/region/eu"
