@@ -17,6 +17,7 @@
 #include <fstream>
 
 #include "daemon/controller.hpp"
+#include "daemon/fleet_report.hpp"
 #include "fleet/drain.hpp"
 #include "fleet/floor.hpp"
 #include "fleet/floor_round.hpp"
@@ -28,26 +29,6 @@ using SystemClock = std::chrono::system_clock;
 
 FleetLink::FleetLink(asio::io_context& io, const conf::FleetConfig& c, std::unique_ptr<fleet::EtcdClient> client)
     : cfg(c), etcd(std::move(client)), keys(c.name), recheck(io), watch_retry(io) {}
-
-std::string published_state(const ServiceDecision& d) {
-  if (d.floor_held) return "held";
-  if (d.state == ServiceState::Drained)
-    for (const auto& h : d.drain_holders)
-      if (h == "fleet") return "fleet-drained";
-  switch (d.state) {
-    case ServiceState::Up: return "up";
-    case ServiceState::Down: return "down";
-    case ServiceState::Drained: return "drained";
-  }
-  return "down";
-}
-
-bool process_gone(const conf::ServiceConfig& service, const health::ServiceStatus& status) {
-  for (std::size_t i = 0; i < service.checks.size() && i < status.checks.size(); ++i)
-    if (service.checks[i].type == conf::CheckType::Process && status.checks[i].last && !status.checks[i].last->pass)
-      return true;
-  return false;
-}
 
 HealthInput Controller::health_input(const health::ServiceStatus& st) const {
   HealthInput h{st.state, st.reason};

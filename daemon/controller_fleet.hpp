@@ -46,11 +46,4 @@ struct FleetLink {
   std::function<void()> on_stopped;  // shutdown's continuation, once the lease is revoked
 };
 
-// The published word for a service's state: "up", "down", "drained", "fleet-drained" (a fleet
-// drain among its holders), "held" (held by the fleet floor).
-std::string published_state(const ServiceDecision& d);
-
-// A process check of `service` reports its server process gone (its last result failed).
-bool process_gone(const conf::ServiceConfig& service, const health::ServiceStatus& status);
-
 }  // namespace herald::daemon
