@@ -52,6 +52,7 @@ state-dir = "{d}/state"
 user = ""
 shutdown-timeout = "5s"
 log-format = "json"
+metrics = "127.0.0.1:9179"
 
 [[peer]]
 name = "router"
@@ -173,6 +174,12 @@ def main() -> int:
                     f.write(re.sub(r'local-data: "www\.example\. A [0-9.]+"', f'local-data: "{rr}"', text))
                 u.proc.signal(signal.SIGHUP)  # unbound reloads its configuration
 
+        def metric(s, name):
+            """The value of `name`{service="dns"} on site s's /metrics (its namespace's loopback)."""
+            text = ns[s].run("curl", "-sf", "http://127.0.0.1:9179/metrics").stdout
+            m = re.search(rf'^{name}{{service="dns"}} (\S+)$', text, re.M)
+            return float(m.group(1)) if m else None
+
         def log_msgs(s, msg):
             """herald s's JSON log lines whose message is `msg`."""
             out = []
@@ -222,6 +229,8 @@ def main() -> int:
                 assert st["announced"] and st["floor"] == "held", st
                 assert st["reason"].startswith("held by fleet floor"), st
                 assert log_msgs(s, "held by fleet floor"), herald[s].log()
+                assert metric(s, "herald_fleet_floor_held") == 1 and metric(s, "herald_fleet_floor_holds_total") == 1
+        assert metric(withdrawn[0], "herald_fleet_floor_held") == 0
         pub = published()
         assert sorted(s for s, v in pub.items() if v["state"] == "held") == sorted(set(SITES) - set(withdrawn)), pub
         # The floor never holds a site whose DNS process is gone: it withdraws, floor or not.
