@@ -214,7 +214,11 @@ void Controller::fleet_floor_answered(const std::string& service, const FloorQue
     const auto& d = r->decision;
     if (d.verdict == fleet::Verdict::Hold) grant = FloorGrant::Hold;
     if (d.verdict == fleet::Verdict::Withdraw) grant = FloorGrant::Withdraw;
-    log_.write(d.verdict == fleet::Verdict::Hold ? log::Level::warning : log::Level::info, "fleet floor decision",
+    // Asked again every lease-ttl while held: the same verdict again is news only at debug level.
+    const std::string verdict = fleet::to_string(d.verdict);
+    const bool same = std::exchange(fleet_->last_verdict[service], verdict) == verdict;
+    log_.write(same ? log::Level::debug : d.verdict == fleet::Verdict::Hold ? log::Level::warning : log::Level::info,
+               "fleet floor decision",
                {{"service", service}, {"site", fleet_->cfg.site}, {"verdict", fleet::to_string(d.verdict)},
                 {"floor", static_cast<std::uint64_t>(d.floor)},
                 {"others_announcing", static_cast<std::uint64_t>(d.others_announcing)},

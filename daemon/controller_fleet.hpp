@@ -36,6 +36,7 @@ struct FleetLink {
   std::set<std::string> in_flight;             // services with a floor round running
   boost::asio::steady_timer recheck;           // asks again for held and locally decided services
   std::optional<bool> reachable;               // etcd, as the last floor round or drain read found it
+  std::map<std::string, std::string> last_verdict;  // service -> the last floor verdict logged above debug
 
   // The fleet drains: every desired/ key and its value, as last read or watched.
   std::map<std::string, std::string> desired;
