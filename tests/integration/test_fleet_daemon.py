@@ -5,8 +5,8 @@ anycast prefix to one BIRD router, which sees one path per site.
 - publish: every herald publishes its site under a lease; a clean stop revokes it;
 - (a) the floor: every site's check fails at once (a zone change on every unbound) with
   min-sites 2: exactly two sites stay announced (held, with the guard policy's prepends), one
-  withdraws; a held site whose unbound is killed (process check) withdraws all the same; all
-  three come back when the zone is fixed;
+  withdraws; a held site whose unbound is killed (process check) withdraws all the same, and so
+  does the last held one when the operator drains it; all three come back when the zone is fixed;
 - (b) a region drain written with etcdctl drains exactly eu's sites; it survives a restart of
   site a's herald while a cannot reach etcd (the state file keeps it), and the key's delete
   brings them back;
@@ -238,11 +238,19 @@ def main() -> int:
         dns[gone].proc.kill()
         harness.wait_for(lambda: paths() == {kept: held}, timeout=10, what=f"site {gone} withdrawn, process gone")
         assert not status(gone)["announced"] and status(gone)["floor"] == "none", status(gone)
+        # Nor does it override an operator's drain: the last held site drains away too.
+        ctl = [harness.binary("heraldctl"), "--socket", socks[kept]]
+        harness.run(ctl + ["drain", "dns", "--reason", "operator knows best"])
+        harness.wait_for(lambda: paths() == {}, timeout=10, what=f"site {kept} drained and withdrawn")
+        st = status(kept)  # Down (its checks fail) and drained: withdrawn, the floor out of it
+        assert st["floor"] == "none" and st["drain_holders"] == ["operator"] and not st["announced"], st
+        harness.run(ctl + ["undrain", "dns"])
+        harness.wait_for(lambda: paths() == {kept: held}, timeout=10, what=f"site {kept} held again after the undrain")
         start_dns(gone, GOOD)
         dns[gone].wait_ready()  # a SIGHUP before unbound has its handlers would kill it
         set_zone([s for s in SITES if s != gone], GOOD)
         harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="all three back, plain")
-        print(f"floor: {withdrawn} withdrew, the other two held; {gone} withdrew once its unbound died; all back")
+        print(f"floor: {withdrawn} withdrew, the other two held; {gone} withdrew once its unbound died, {kept} when drained; all back")
 
         # --- (b) a region drain reaches exactly eu's sites and survives a restart cut off from etcd
         key = f"/herald/{FLEET}/desired/dns/region/eu"
