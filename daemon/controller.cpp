@@ -8,6 +8,7 @@
 
 #include "conf/load.hpp"
 #include "daemon/controller_config.hpp"
+#include "daemon/controller_fleet.hpp"
 #include "daemon/controller_status.hpp"
 #include "daemon/reload_plan.hpp"
 #include "daemon/notify.hpp"
@@ -132,11 +133,16 @@ bool Controller::start() {
       [this](const health::ServiceStatus& st, health::ServiceState prev) { on_health(st, prev); });
   monitor_->on_result([this](const std::string& service, const std::string& check, const health::CheckResult& r) {
     metrics_.record_check_result(service, check, r);
+    fleet_on_check_result(service);
   });
   // Flap holds running when herald stopped go on (a restart must not release a flapping
   // service); ended ones are dropped here or, when they end later, by on_health().
   for (const auto& [name, h] : std::map(state_.flap_holds))
     if (!monitor_->restore_flap_hold(name, flap_hold_of(h))) state_.flap_holds.erase(name);
+  if (!fleet_start()) {
+    abandon_start();
+    return false;
+  }
   monitor_->start();
 
   evaluate_all("start");
@@ -186,12 +192,12 @@ PolicyWorld Controller::world() const {
   Shutdown sd = !shutting_down_ ? Shutdown::No
                 : config_.global.drain_on_shutdown ? Shutdown::Draining
                                                    : Shutdown::Withdrawing;
-  return PolicyWorld{&state_, sd, config_.global.local_as, &config_.peers};
+  return PolicyWorld{&state_, sd, config_.global.local_as, &config_.peers, fleet_ ? &fleet_->answers : nullptr};
 }
 
 HealthInput Controller::health_of(const std::string& service) const {
   if (monitor_)
-    if (auto st = monitor_->status(service)) return {st->state, st->reason};
+    if (auto st = monitor_->status(service)) return health_input(*st);
   return health_without_checks();
 }
 
@@ -206,7 +212,7 @@ void Controller::on_health(const health::ServiceStatus& st, health::ServiceState
              {{"service", st.name}, {"old", health::to_string(previous)}, {"new", health::to_string(st.state)},
               {"reason", st.reason}});
   // The status as reported: during a reload the monitor calls this before it holds the service.
-  evaluate(st.name, st.reason, HealthInput{st.state, st.reason});
+  evaluate(st.name, st.reason, health_input(st));
   publish_routes("health change");
 }
 
@@ -236,6 +242,7 @@ void Controller::evaluate(const std::string& service, std::string_view cause, st
   if (const auto* d = policy_.decision(service); d && record_drain_start(state_, service, d->drain_began))
     drain_starts_dirty_ = true;
   arm_policy_timer();
+  fleet_after_evaluate(service);
 }
 
 void Controller::arm_policy_timer() {
@@ -302,6 +309,7 @@ std::optional<std::string> Controller::reload() {
     // Settings that live in sockets opened once at start need a restart; refuse rather than
     // half-apply them.
     if (auto refusal = restart_refusal(config_.global, loaded->global); !refusal.empty()) problem = refusal;
+    else if (loaded->fleet != config_.fleet) problem = "[fleet] changed: it takes effect at a restart";
   }
   if (problem) {
     log_.write(log::Level::error, "reload refused", {{"config", config_path_}, {"reason", *problem}});
@@ -383,8 +391,11 @@ void Controller::shutdown(std::string reason, std::function<void()> done) {
       if (metrics_http_) metrics_http_->stop();
       watchdog_.cancel();
       policy_timer_.cancel();
-      log_.write(log::Level::notice, "herald stopped");
-      done();
+      // The fleet last: the published state said "drained" or "down" while routes went away.
+      fleet_stop([this, done] {
+        log_.write(log::Level::notice, "herald stopped");
+        done();
+      });
     };
     if (speaker_) {
       speaker_->stop("herald shutting down: " + reason, std::move(after_bgp));

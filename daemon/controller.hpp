@@ -36,7 +36,14 @@
 #include "daemon/state_file.hpp"
 #include "health/monitor.hpp"
 
+namespace herald::fleet {
+struct FloorOutcome;
+struct EtcdError;
+}  // namespace herald::fleet
+
 namespace herald::daemon {
+
+struct FleetLink;  // controller_fleet.hpp
 
 class Controller {
  public:
@@ -71,6 +78,7 @@ class Controller {
   // --- service state: fed to policy_, its output applied ---
   PolicyWorld world() const;
   HealthInput health_of(const std::string& service) const;    // health::Monitor's view
+  HealthInput health_input(const health::ServiceStatus& status) const;
   AddressInput address_of(const std::string& service) const;  // the binders' view
   // Decides `service` again (with `health` when the caller has it fresher than the monitor).
   void evaluate(const std::string& service, std::string_view cause, std::optional<HealthInput> health = {});
@@ -88,6 +96,22 @@ class Controller {
   void start_watchdog();
   void feed_watchdog();
   void update_notify_status();
+
+  // --- the fleet (controller_fleet.cpp; nothing without [fleet]) ---
+  bool fleet_start();  // false (logged): the fleet client cannot be made (TLS files, password)
+  void fleet_stop(std::function<void()> then);  // revokes the lease (bounded), then `then`
+  void fleet_publish_state();                   // the policy's decisions to sites/<site>
+  void fleet_after_evaluate(const std::string& service);  // a new floor question: ask it
+  // A process check's result may change the floor's question of a service already Down (health
+  // reports no state change then): decide it again when it does.
+  void fleet_on_check_result(const std::string& service);
+  void fleet_ask_floor(const std::string& service);
+  void fleet_floor_answered(const std::string& service, const FloorQuestion& question,
+                            const Expected<fleet::FloorOutcome, fleet::EtcdError>& r);
+  void fleet_arm_recheck();
+  void fleet_reachable(bool ok, const std::string& reason);  // logs once per transition
+  void fleet_apply_desired(std::string_view how);            // desired keys -> fleet drains
+  boost::asio::awaitable<void> fleet_follow_desired();
 
   // --- control ---
   nlohmann::json handle(const control::Command& cmd, const control::Caller& caller);
@@ -141,6 +165,7 @@ class Controller {
   DrainWaits drain_waits_;  // pending "drain --wait" replies
   std::map<DrainWaits::Id, std::function<void(const DrainWaits::Done&)>> drain_wait_replies_;
   boost::asio::steady_timer drain_wait_timer_;  // settle ends
+  std::unique_ptr<FleetLink> fleet_;             // with [fleet] only
 };
 
 }  // namespace herald::daemon

@@ -27,6 +27,13 @@ void Controller::apply(const std::vector<PolicyEvent>& events) {
       log_.write(log::Level::info, "drain period already over",
                  {{"service", over->service}, {"since", log::format_timestamp(over->since)},
                   {"reason", "drained prefixes stay withdrawn"}});
+    } else if (const auto* f = std::get_if<FloorHoldChanged>(&ev)) {
+      // Loud: a failing service stays announced because the fleet would otherwise fall below
+      // min-sites (docs/fleet.md).
+      log_.write(log::Level::warning, f->held ? "held by fleet floor" : "fleet floor hold ended",
+                 {{"service", f->service}, {"reason", f->reason}});
+      publish_event({{"event", "fleet-floor"}, {"service", f->service}, {"new", f->held ? "held" : "released"},
+                     {"reason", f->reason}});
     } else if (const auto* end = std::get_if<DrainPeriodOver>(&ev)) {
       log_.write(log::Level::info, "drain period over",
                  {{"service", end->service}, {"reason", "withdrawing drained prefixes"}});
@@ -106,6 +113,7 @@ void Controller::publish_routes(std::string_view cause) {
   }
   const bool large = publication.prefixes_before + publication.prefixes_now > 64 * kPrefixLinesPerService;
   update_notify_status();
+  fleet_publish_state();
   // A large change leaves megabytes of freed route and diff buffers in the heap; give them back
   // so a bulk service's RSS is what it holds, not what it once built.
   if (large) ::malloc_trim(0);

@@ -128,12 +128,19 @@ std::string ControllerMetrics::render(const Inputs& in) {
   auto& sann = scrape.gauge("herald_service_announced", "1 when the service's prefixes are announced.", {"service"});
   auto& schange = scrape.gauge("herald_service_last_change_timestamp_seconds", "Time of the last service state change.", {"service"});
   auto& schanges = scrape.counter("herald_service_state_changes_total", "Service states entered, the first one included.", {"service"});
+  auto& held = scrape.gauge("herald_fleet_floor_held", "1 while the fleet floor keeps the failing service announced.", {"service"});
+  auto& holds = scrape.counter("herald_fleet_floor_holds_total", "Times the fleet floor began holding the service.", {"service"});
   for (const auto& sc : in.config.services) {
     const ServiceDecision& d = *in.policy.decision(sc.name);
     add_state(sstate, sc.name, kServiceStates, d.state);
     sann.add({sc.name}, d.announced ? 1 : 0);
     schange.add({sc.name}, seconds(d.since.time_since_epoch()));
     schanges.add({sc.name}, static_cast<double>(d.changes));
+    // Only services the floor may hold: those with a [service.fleet] under a [fleet].
+    if (in.config.fleet && sc.fleet) {
+      held.add({sc.name}, d.floor_held ? 1 : 0);
+      holds.add({sc.name}, static_cast<double>(d.floor_holds));
+    }
   }
 
   if (in.health) {

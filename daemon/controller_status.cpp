@@ -180,6 +180,13 @@ nlohmann::json build_status(const StatusInputs& in) {
       if (s->announced_to(peer.name)) to.push_back(peer.name);
     j["peers"] = to;
     if (in.config.global.dry_run && in.speaker) j["would_send"] = would_send(in.config, sc, *in.speaker);
+    // With a [fleet] and a [service.fleet]: what the fleet floor does with it.
+    if (d.floor_question)
+      j["floor"] = d.floor_pending                            ? "deciding"
+                   : !d.floor_answer                          ? "none"
+                   : *d.floor_answer == FloorGrant::Hold      ? "held"
+                   : *d.floor_answer == FloorGrant::Withdraw  ? "withdrawn"
+                                                              : "local";
     json checks = json::array();
     if (auto it = health_now.find(s->name); it != health_now.end()) {
       for (const auto& c : it->second.checks) {
@@ -209,6 +216,10 @@ nlohmann::json build_status(const StatusInputs& in) {
     } else if (in.state.drain_all) {
       j["drain"] = {{"reason", in.state.drain_all->reason},
                     {"since", log::format_timestamp(SystemClock::time_point(std::chrono::milliseconds(in.state.drain_all->since_ms)))}, {"all", true}};
+    } else if (auto f = in.state.fleet_drains.find(s->name); f != in.state.fleet_drains.end()) {
+      j["drain"] = {{"reason", f->second.reason},
+                    {"since", log::format_timestamp(SystemClock::time_point(std::chrono::milliseconds(f->second.since_ms)))},
+                    {"all", false}, {"fleet", true}};
     } else {
       j["drain"] = nullptr;
       for (const auto& unit : s->units)

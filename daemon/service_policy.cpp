@@ -56,9 +56,19 @@ std::vector<std::string> drain_holders(const PersistentState& state, const conf:
   std::vector<std::string> holders;
   if (state.drain_all) holders.emplace_back("all");
   if (state.drained.count(service.name)) holders.emplace_back("operator");
+  if (state.fleet_drains.count(service.name)) holders.emplace_back("fleet");
   for (const auto& unit : service.units)
     if (state.unit_drains.count(unit)) holders.push_back("unit:" + unit);
   return holders;
+}
+
+const char* to_string(FloorGrant g) {
+  switch (g) {
+    case FloorGrant::Hold: return "hold";
+    case FloorGrant::Withdraw: return "withdraw";
+    case FloorGrant::Local: return "local";
+  }
+  return "?";
 }
 
 namespace {
@@ -67,19 +77,53 @@ std::string with_reason(std::string text, const std::string& reason) {
   return reason.empty() ? text : text + ": " + reason;
 }
 
-// The state and its reason, by the precedence in the header.
-std::pair<ServiceState, std::string> decide(const conf::ServiceConfig& cfg, const HealthInput& health,
-                                            const AddressInput& address, const PolicyWorld& world) {
+// The state and its reason, by the precedence in the header; `held`: Down but announced under
+// the floor's guard policy; `pending`: the floor must answer first, the previous decision stands.
+struct Decided {
+  ServiceState state = ServiceState::Down;
+  std::string reason;
+  bool held = false;
+  bool pending = false;
+};
+
+// The floor's question for a service (nullopt: no [fleet] or no [service.fleet]).
+std::optional<FloorQuestion> floor_question(const conf::ServiceConfig& cfg, const HealthInput& health,
+                                            const AddressInput& address, const PolicyWorld& world, bool was_up) {
+  if (!world.floor || !cfg.fleet) return std::nullopt;
+  FloorQuestion q;
+  q.checks_fail = health.state == ServiceState::Down;
+  q.process_gone = health.process_gone;
+  q.address_gone = !address.ready;
+  q.drained = health.state == ServiceState::Drained || !drain_holders(*world.operator_state, cfg).empty() ||
+              world.shutdown != Shutdown::No;
+  q.never_up = !was_up;
+  return q;
+}
+
+Decided decide(const conf::ServiceConfig& cfg, const HealthInput& health, const AddressInput& address,
+               const PolicyWorld& world, const std::optional<FloorQuestion>& question) {
   const PersistentState& op = *world.operator_state;
   const std::string& name = cfg.name;
   if (!address.ready) return {ServiceState::Down, address.reason};
-  if (health.state == ServiceState::Down) return {ServiceState::Down, health.reason};
+  if (health.state == ServiceState::Down) {
+    if (!question || !question->holdable()) return {ServiceState::Down, health.reason};
+    auto it = world.floor->find(name);
+    if (it == world.floor->end()) return {ServiceState::Down, health.reason, false, true};
+    switch (it->second) {
+      case FloorGrant::Hold: return {ServiceState::Down, with_reason("held by fleet floor", health.reason), true};
+      case FloorGrant::Withdraw: return {ServiceState::Down, health.reason};
+      case FloorGrant::Local:
+        return {ServiceState::Down, health.reason + " (fleet unreachable: decided locally)"};
+    }
+  }
   if (health.state == ServiceState::Drained) return {ServiceState::Drained, "maintenance: " + health.reason};
   if (op.drain_all)
     return {ServiceState::Drained, "drained by operator (all services)" +
                                        (op.drain_all->reason.empty() ? "" : ": " + op.drain_all->reason)};
   if (auto it = op.drained.find(std::string(name)); it != op.drained.end())
     return {ServiceState::Drained, "drained by operator" + (it->second.reason.empty() ? "" : ": " + it->second.reason)};
+  if (auto it = op.fleet_drains.find(std::string(name)); it != op.fleet_drains.end())
+    return {ServiceState::Drained, with_reason("drained by fleet", it->second.reason)};
   for (const auto& unit : cfg.units)
     if (auto it = op.unit_drains.find(unit); it != op.unit_drains.end())
       return {ServiceState::Drained, with_reason("drained by unit " + unit, it->second.reason)};
@@ -88,6 +132,7 @@ std::pair<ServiceState, std::string> decide(const conf::ServiceConfig& cfg, cons
 }
 
 const conf::StatePolicy* state_policy(const conf::ServiceConfig& cfg, const ServiceDecision& d) {
+  if (d.floor_held && cfg.fleet) return &cfg.fleet->held;
   switch (d.state) {
     case ServiceState::Up: return &cfg.policy.up;
     case ServiceState::Down: return &cfg.policy.down;
@@ -124,13 +169,30 @@ std::vector<PolicyEvent> ServicePolicy::evaluate(std::string_view service, const
   std::vector<PolicyEvent> events;
   Entry* e = find(service);
   if (!e) return events;
-  auto [next, why] = decide(*e->cfg, health, address, world);
   auto& d = e->d;
+  d.floor_question = floor_question(*e->cfg, health, address, world, e->was_up);
+  auto decided = decide(*e->cfg, health, address, world, d.floor_question);
   d.drain_holders = drain_holders(*world.operator_state, *e->cfg);
+  d.floor_pending = decided.pending;
+  d.floor_answer.reset();
+  if (d.floor_question && d.floor_question->holdable() && !decided.pending) {
+    if (auto it = world.floor->find(service); it != world.floor->end()) d.floor_answer = it->second;
+  }
+  // Waiting for the floor: nothing changes (a service announced stays announced) until it answers.
+  if (decided.pending) return events;
+  const ServiceState next = decided.state;
+  std::string why = std::move(decided.reason);
+  if (next == ServiceState::Up) e->was_up = true;
   e->drain_start.update(next, persisted_drain_start(*world.operator_state, service), now);
   d.drain_began = e->drain_start.began();
+  if (decided.held != d.floor_held) {
+    d.floor_held = decided.held;
+    if (decided.held) ++d.floor_holds;
+    events.push_back(FloorHoldChanged{std::string(service), decided.held, why});
+  }
   if (next == d.state && d.changes > 0) {
     d.reason = std::move(why);
+    d.announced = announces(*e->cfg, d);
     return events;
   }
   const bool first = d.changes == 0;

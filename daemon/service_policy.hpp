@@ -3,19 +3,28 @@
 // Shaped like bgp::Fsm: it owns no socket, timer or file and reads no clock. The controller
 // feeds it inputs with `now` and applies its outputs.
 //
-// Inputs, per service: its configuration, its health (health::Monitor's state and reason; Up
-// for a service without checks), whether its addresses are present. For all services
-// (PolicyWorld): the operator state (PersistentState: drains, drain --all, a fail-safe drain,
-// steering, persisted drain starts), whether herald shuts down with drain-on-shutdown, the
-// local AS. A flap hold needs no input of its own: health reports a held service Down.
+// Inputs, per service: its configuration, its health (health::Monitor's state and reason, and
+// whether a process check says the DNS server is gone; Up for a service without checks), whether
+// its addresses are present. For all services (PolicyWorld): the operator state
+// (PersistentState: drains, drain --all, a fail-safe drain, fleet drains, steering, persisted
+// drain starts), whether herald shuts down with drain-on-shutdown, the local AS, and with a
+// [fleet] the fleet floor's answers (FloorAnswers, from the etcd round the wiring runs). A flap
+// hold needs no input of its own: health reports a held service Down.
 //
 // The decision, evaluated in this order (the first that holds wins):
 //   Down    addresses missing / interface down (the route would black-hole traffic);
-//   Down    health checks failing (or a flap hold);
+//   Down    health checks failing (or a flap hold); with a [fleet] and a [service.fleet], when
+//           the failure is the checks' alone (the DNS process is not gone, no drain holds it,
+//           no shutdown) and the service was Up before in this run (one starting Down has
+//           never been seen answering, and there is nothing to keep) the floor decides: its answer Hold keeps the service announced under
+//           [service.fleet.held] ("held by fleet floor", floor_held); Withdraw or Local (etcd
+//           unreachable: decided alone) withdraw as without the fleet; no answer yet keeps the
+//           previous decision unchanged (floor_pending) until the wiring has one;
 //   Drained a maintenance file (health Drained);
 //   Drained while any drain holder holds it (drain_holders()): drain --all (a fail-safe drain
-//           is one), the operator's drain of this service, a drain of a unit it lists in
-//           `units` (heraldctl drain --unit); undraining one holder leaves the others' holds;
+//           is one), the operator's drain of this service, a fleet drain (a desired key naming
+//           this site, its region or all), a drain of a unit it lists in `units` (heraldctl
+//           drain --unit); undraining one holder leaves the others' holds;
 //   Drained shutdown with drain-on-shutdown;
 //   Up      otherwise.
 // Each state maps to its [service.policy.STATE] (announce with attributes, or withdraw). A
@@ -56,6 +65,9 @@ namespace herald::daemon {
 struct HealthInput {
   ServiceState state = ServiceState::Down;
   std::string reason;
+  // A process check failed: the DNS server process is gone. The fleet floor never holds such a
+  // service (announcing an address nobody answers on only black-holes queries).
+  bool process_gone = false;
 };
 
 // Whether the service's addresses are on their interface (always ready when bind = false).
@@ -68,6 +80,30 @@ struct AddressInput {
 // first. Withdrawing: without it, states stay as they are (the shutdown withdraws everything).
 enum class Shutdown { No, Draining, Withdrawing };
 
+// The fleet floor's answer for one service whose checks fail (docs/fleet.md, fleet/floor.hpp),
+// got by the wiring through an etcd transaction.
+enum class FloorGrant {
+  Hold,      // withdrawing would leave fewer than min-sites announcing: keep announcing, guarded
+  Withdraw,  // enough other sites announce (recorded in the floor ledger): withdraw
+  Local,     // etcd could not be reached: decide alone, as without the fleet (withdraw)
+};
+const char* to_string(FloorGrant g);
+// Service name -> the answer for its present failure. The wiring drops a service's answer as
+// soon as its floor_question changes, so an answer never outlives the failure it was asked for.
+using FloorAnswers = std::map<std::string, FloorGrant, std::less<>>;
+
+// What the floor is asked about a service (the fleet::FloorInput facts): only a question with
+// checks_fail and none of the others can be held.
+struct FloorQuestion {
+  bool checks_fail = false;
+  bool process_gone = false;
+  bool address_gone = false;
+  bool drained = false;  // any drain holder, a maintenance file or a shutdown drain
+  bool never_up = false;  // not Up once since herald started: nothing to keep announcing
+  bool holdable() const { return checks_fail && !process_gone && !address_gone && !drained && !never_up; }
+  bool operator==(const FloorQuestion&) const = default;
+};
+
 // What holds for every service.
 struct PolicyWorld {
   const PersistentState* operator_state = nullptr;  // never null
@@ -75,6 +111,8 @@ struct PolicyWorld {
   std::uint32_t local_as = 0;
   // The peers routes go to (the configuration in force); null: none (peer_routes() is empty).
   const std::vector<conf::PeerConfig>* peers = nullptr;
+  // nullptr: no [fleet]: the floor never holds a service, exactly as without the fleet.
+  const FloorAnswers* floor = nullptr;
 };
 
 // One service's state changed (old nullopt: its first decision, shown as "Start"). A service
@@ -96,7 +134,13 @@ struct DrainPeriodAlreadyOver {
   std::string service;
   WallClock::time_point since;
 };
-using PolicyEvent = std::variant<StateChanged, DrainPeriodOver, DrainPeriodAlreadyOver>;
+// The fleet floor began (held) or stopped holding the service announced although its checks fail.
+struct FloorHoldChanged {
+  std::string service;
+  bool held = false;
+  std::string reason;
+};
+using PolicyEvent = std::variant<StateChanged, DrainPeriodOver, DrainPeriodAlreadyOver, FloorHoldChanged>;
 
 // The decided state of one service.
 struct ServiceDecision {
@@ -109,6 +153,12 @@ struct ServiceDecision {
   std::optional<WallClock::time_point> drain_ends;   // when drain_expired will become true
   std::uint64_t changes = 0;     // state changes so far; 0: not decided yet
   std::vector<std::string> drain_holders;  // drain_holders() at the last evaluation
+  // With a [fleet] and a [service.fleet]: what the floor is to be asked now (nullopt otherwise).
+  std::optional<FloorQuestion> floor_question;
+  bool floor_held = false;     // Down, announced under [service.fleet.held]: "held by fleet floor"
+  std::uint64_t floor_holds = 0;  // times floor_held became true (herald_fleet_floor_holds_total)
+  bool floor_pending = false;  // holdable, no answer yet: the previous decision stands meanwhile
+  std::optional<FloorGrant> floor_answer;  // the answer that decided a holdable failure
 };
 
 // What one publication changed: the routes for the speaker and the per-service prefix changes
@@ -121,8 +171,9 @@ struct Publication {
 };
 
 // Who holds a drain of `service` (in this order): "all" (drain --all), "operator" (its own
-// drain), "unit:NAME" for each unit in service.units drained with drain --unit NAME. The
-// service is drained while the list is not empty.
+// drain), "fleet" (a fleet drain of this site, its region or all), "unit:NAME" for each unit in
+// service.units drained with drain --unit NAME. The service is drained while the list is not
+// empty.
 std::vector<std::string> drain_holders(const PersistentState& state, const conf::ServiceConfig& service);
 
 // Health input of a service without a Monitor entry: it has no checks and is always Up.
@@ -185,6 +236,7 @@ class ServicePolicy {
     const conf::ServiceConfig* cfg = nullptr;
     ServiceDecision d;
     DrainStart drain_start;
+    bool was_up = false;  // decided Up at least once since herald started
   };
   Entry* find(std::string_view service);
   const Entry* find(std::string_view service) const;

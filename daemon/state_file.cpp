@@ -97,6 +97,25 @@ Expected<PersistentState::FlapHold, std::string> flap_hold_from_json(const json&
 std::string errno_text(int err) { return std::strerror(err); }
 
 // "20261206T131313Z": sorts by time, no characters a shell or a file manager trips on.
+// A map of drain records (by service, unit, peer or fleet key) as a JSON object, and back.
+json drains_to_json(const std::map<std::string, PersistentState::DrainRecord>& drains) {
+  json j = json::object();
+  for (const auto& [name, d] : drains) j[name] = drain_to_json(d);
+  return j;
+}
+
+Expected<std::map<std::string, PersistentState::DrainRecord>, std::string> drains_from_json(const json& j,
+                                                                                        const std::string& key) {
+  if (!j.is_object()) return unexpected(fmt::format("\"{}\" must be an object", key));
+  std::map<std::string, PersistentState::DrainRecord> out;
+  for (const auto& [name, dj] : j.items()) {
+    auto d = drain_from_json(dj, key + "." + name);
+    if (!d) return unexpected(d.error());
+    out.emplace(name, std::move(d.value()));
+  }
+  return out;
+}
+
 std::string file_timestamp(std::chrono::system_clock::time_point t) {
   std::time_t secs = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -119,14 +138,10 @@ std::string encode_state(const PersistentState& state) {
   json j = {{"version", kVersion}, {"drained", json::object()}, {"steering", json::object()}};
   if (state.drain_all) j["drain_all"] = drain_to_json(*state.drain_all);
   for (const auto& [name, d] : state.drained) j["drained"][name] = drain_to_json(d);
-  if (!state.unit_drains.empty()) {  // absent when empty: older herald reads the file still
-    j["unit_drains"] = json::object();
-    for (const auto& [unit, d] : state.unit_drains) j["unit_drains"][unit] = drain_to_json(d);
-  }
-  if (!state.disabled_peers.empty()) {  // absent when empty, as unit_drains
-    j["disabled_peers"] = json::object();
-    for (const auto& [peer, d] : state.disabled_peers) j["disabled_peers"][peer] = drain_to_json(d);
-  }
+  // Absent when empty: an older herald reads the file still.
+  if (!state.unit_drains.empty()) j["unit_drains"] = drains_to_json(state.unit_drains);
+  if (!state.disabled_peers.empty()) j["disabled_peers"] = drains_to_json(state.disabled_peers);
+  if (!state.fleet_drains.empty()) j["fleet_drains"] = drains_to_json(state.fleet_drains);
   for (const auto& [name, s] : state.steering) {
     json o = {{"prepend", s.prepend}};
     if (s.med) o["med"] = *s.med;
@@ -165,27 +180,12 @@ Expected<PersistentState, std::string> decode_state(std::string_view text) {
       auto d = drain_from_json(val, "drain_all");
       if (!d) return unexpected(d.error());
       st.drain_all = std::move(d.value());
-    } else if (k == "drained") {
-      if (!val.is_object()) return unexpected(std::string("\"drained\" must be an object"));
-      for (const auto& [name, dj] : val.items()) {
-        auto d = drain_from_json(dj, "drained." + name);
-        if (!d) return unexpected(d.error());
-        st.drained.emplace(name, std::move(d.value()));
-      }
-    } else if (k == "unit_drains") {
-      if (!val.is_object()) return unexpected(std::string("\"unit_drains\" must be an object"));
-      for (const auto& [unit, dj] : val.items()) {
-        auto d = drain_from_json(dj, "unit_drains." + unit);
-        if (!d) return unexpected(d.error());
-        st.unit_drains.emplace(unit, std::move(d.value()));
-      }
-    } else if (k == "disabled_peers") {
-      if (!val.is_object()) return unexpected(std::string("\"disabled_peers\" must be an object"));
-      for (const auto& [peer, dj] : val.items()) {
-        auto d = drain_from_json(dj, "disabled_peers." + peer);
-        if (!d) return unexpected(d.error());
-        st.disabled_peers.emplace(peer, std::move(d.value()));
-      }
+    } else if (k == "drained" || k == "unit_drains" || k == "disabled_peers" || k == "fleet_drains") {
+      auto m = drains_from_json(val, k);
+      if (!m) return unexpected(m.error());
+      auto& into = k == "drained" ? st.drained : k == "unit_drains" ? st.unit_drains
+                 : k == "disabled_peers" ? st.disabled_peers : st.fleet_drains;
+      into = std::move(m.value());
     } else if (k == "steering") {
       if (!val.is_object()) return unexpected(std::string("\"steering\" must be an object"));
       for (const auto& [name, sj] : val.items()) {

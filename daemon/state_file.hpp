@@ -55,6 +55,10 @@ struct PersistentState {
   // ExecStop): drains every service listing the unit in `units`. Held apart from `drained` so
   // that the unit's undrain after its start removes its own hold only.
   std::map<std::string, DrainRecord> unit_drains;
+  // Service name -> the fleet drain in force (a desired key naming this site, its region or all;
+  // docs/fleet.md). Persisted so that a partition from etcd or a restart does not undo it; only
+  // the fleet's own undrain (the key deleted) removes it, never the operator's undrain.
+  std::map<std::string, DrainRecord> fleet_drains;
   std::map<std::string, Steering> steering;      // service name -> override
   std::map<std::string, FlapHold> flap_holds;    // service name -> hold in force
   // Service name -> UNIX milliseconds when the drain in force began, whatever its cause (operator,
@@ -66,8 +70,8 @@ struct PersistentState {
   std::map<std::string, DrainRecord> disabled_peers;
 
   bool empty() const {
-    return !drain_all && drained.empty() && unit_drains.empty() && steering.empty() && flap_holds.empty() &&
-           drain_began.empty() && disabled_peers.empty();
+    return !drain_all && drained.empty() && unit_drains.empty() && fleet_drains.empty() && steering.empty() &&
+           flap_holds.empty() && drain_began.empty() && disabled_peers.empty();
   }
   bool fail_safe() const { return drain_all && drain_all->fail_safe; }
   bool operator==(const PersistentState&) const = default;

@@ -76,6 +76,8 @@ std::string since_cell(const json& obj, const char* key, const std::string& now)
 
 std::string overrides_cell(const json& svc, const std::string& now) {
   std::vector<std::string> parts;
+  // Announced although its checks fail: say it first (docs/fleet.md, the floor).
+  if (str(svc, "floor", "") == "held") parts.push_back("held by fleet floor");
   std::string hold = str(svc, "flap_hold_until", "");
   if (!hold.empty()) {
     // When it ends, and how far that is (heraldctl clear-hold SERVICE ends it now).

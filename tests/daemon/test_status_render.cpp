@@ -86,6 +86,20 @@ TEST_CASE("status report: a drain held by more than the operator names every hol
   CHECK(render_status(st).find("drained [held by unit:unbound.service]; prepend 2") != std::string::npos);
 }
 
+TEST_CASE("status report: a fleet drain names its holder; a service held by the fleet floor says so") {
+  json st = json::parse(kSampleStatus);
+  auto& svc = st["status"]["services"][0];
+  svc["drain"] = {{"reason", "eu maintenance (by ops)"}, {"since", "2026-11-29T09:55:00Z"}, {"all", false}, {"fleet", true}};
+  svc["drain_holders"] = {"fleet"};
+  CHECK(render_status(st).find("drained: eu maintenance (by ops) [held by fleet]") != std::string::npos);
+  svc["drain"] = nullptr;
+  svc["drain_holders"] = json::array();
+  svc["floor"] = "held";
+  CHECK(render_status(st).find("held by fleet floor; prepend 2") != std::string::npos);
+  svc["floor"] = "none";
+  CHECK(render_status(st).find("held by fleet floor") == std::string::npos);
+}
+
 TEST_CASE("status report: drain --all banner, no peers, inner object accepted") {
   json st = {{"version", "0.1.0"},
              {"pid", 1},

@@ -1,0 +1,315 @@
+#!/usr/bin/python3
+"""herald's [fleet] against a real 3-member etcd 3.4 cluster (etcd_lab) and BIRD: three sites
+(a and b in region eu, c in us), each a namespace with unbound and herald announcing the same
+anycast prefix to one BIRD router, which sees one path per site.
+- publish: every herald publishes its site under a lease; a clean stop revokes it;
+- (a) the floor: every site's check fails at once (a zone change on every unbound) with
+  min-sites 2: exactly two sites stay announced (held, with the guard policy's prepends), one
+  withdraws; a held site whose unbound is killed (process check) withdraws all the same, and so
+  does the last held one when the operator drains it; all three come back when the zone is fixed;
+- (b) a region drain written with etcdctl drains exactly eu's sites; it survives a restart of
+  site a's herald while a cannot reach etcd (the state file keeps it), and the key's delete
+  brings them back;
+- (c) etcd unreachable from site c: c decides alone (withdraws where the floor would hold it),
+  logs it once, and when etcd is back the floor holds it again;
+- one etcd member killed: the floor still decides through the others.
+
+Run as root: HERALD_BUILD=<build dir> /usr/bin/python3 tests/integration/test_fleet_daemon.py
+"""
+import json
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import etcd_lab  # noqa: E402
+import harness  # noqa: E402
+
+FLEET = "lab"
+PREFIX = "198.51.100.53/32"
+SERVICE = "198.51.100.53"
+ROUTER_AS, SITE_AS = 65000, 65053
+SITES = {"a": "eu", "b": "eu", "c": "us"}
+GOOD, BAD = "www.example. A 192.0.2.80", "www.example. A 192.0.2.81"
+
+
+def addr(i: int, end: int) -> str:
+    """Site i's /30 to the router: .1 the router's end, .2 the site's."""
+    return f"203.0.113.{4 * i + end}"
+
+
+def herald_config(lab, s: str, i: int, eps: list[str]) -> str:
+    d = lab.path(s)
+    return f"""
+[global]
+local-as = {SITE_AS}
+router-id = "{addr(i, 2)}"
+listen = false
+control-socket = "{d}/herald.sock"
+state-dir = "{d}/state"
+user = ""
+shutdown-timeout = "5s"
+log-format = "json"
+metrics = "127.0.0.1:9179"
+
+[[peer]]
+name = "router"
+address = "{addr(i, 1)}"
+remote-as = {ROUTER_AS}
+local-address = "{addr(i, 2)}"
+hold-time = "9s"
+connect-retry = "1s"
+families = ["ipv4-unicast"]
+
+[[service]]
+name = "dns"
+prefixes = ["{PREFIX}"]
+
+[service.health]
+interval = "200ms"
+fast-interval = "200ms"
+timeout = "150ms"
+rise = 2
+fall = 2
+splay = false
+
+[[service.check]]
+type = "dns"
+qname = "www.example."
+qtype = "A"
+expect = ["192.0.2.80"]
+
+[[service.check]]
+type = "process"
+pidfile = "{d}/unbound.pid"
+
+[service.policy.drained]
+drain-period = "1s"
+
+[service.fleet]
+min-sites = 2
+
+[fleet]
+name = "{FLEET}"
+site = "{s}"
+region = "{SITES[s]}"
+endpoints = [{", ".join(f'"{e}"' for e in eps)}]
+lease-ttl = "3s"
+"""
+
+
+def main() -> int:
+    harness.require_root()
+    etcd_lab.require_etcd()
+    with harness.Lab("fleetd") as lab:
+        etcd = etcd_lab.Cluster(lab)
+        eps = etcd.endpoints().split(",")
+        router = lab.netns("rt")
+        ns, dns, herald, socks = {}, {}, {}, {}
+        protocols = ""
+        for i, s in enumerate(SITES):
+            ns[s] = etcd.site(s)
+            lab.link(router, f"{addr(i, 1)}/30", ns[s], f"{addr(i, 2)}/30", name_a=f"to{s}", name_b="up0")
+            protocols += harness.bird_bgp(f"site_{s}", addr(i, 1), ROUTER_AS, addr(i, 2), SITE_AS,
+                                          families=("ipv4",))
+            os.makedirs(lab.path(f"{s}/state"), exist_ok=True)
+            socks[s] = lab.path(f"{s}/herald.sock")
+            lab.write(f"{s}/herald.toml", herald_config(lab, s, i, eps))
+        bird = lab.bird(router, harness.bird_config(addr(0, 1), protocols))
+        def start_dns(s, rr=GOOD):
+            dns[s] = lab.unbound(ns[s], SERVICE, [rr], extra="    ip-freebind: yes\n",
+                                 name=f"unbound-{s}-{len(lab.procs)}")
+            with open(lab.path(f"{s}/unbound.pid"), "w") as f:  # for the process check
+                f.write(f"{dns[s].proc.popen.pid}\n")
+
+        for s in SITES:
+            start_dns(s)
+
+        def start(s):
+            if os.path.exists(socks[s]):
+                os.unlink(socks[s])
+            herald[s] = ns[s].popen([harness.binary("herald"), "-c", lab.path(f"{s}/herald.toml")],
+                                    f"herald-{s}-{len(lab.procs)}")
+            harness.wait_for(lambda: os.path.exists(socks[s]) or not herald[s].alive(), timeout=10,
+                             what=f"herald {s}'s control socket")
+            assert herald[s].alive(), herald[s].log()
+
+        def status(s):
+            r = harness.run([harness.binary("heraldctl"), "--socket", socks[s], "status", "--json"], timeout=10)
+            j = json.loads(r.stdout)
+            svc = j["status"]["services"]
+            return next(x for x in svc if x["name"] == "dns")
+
+        def paths():
+            """BIRD's paths for the prefix: site -> AS_PATH text."""
+            out = bird.ctl(f"show route for {PREFIX} all", check=False).stdout
+            found, current = {}, None
+            for line in out.splitlines():
+                m = re.search(r"\[site_(\w+) ", line)
+                if m:
+                    current = m.group(1)
+                    found[current] = ""
+                m = re.search(r"BGP\.as_path: (.*)", line)
+                if m and current:
+                    found[current] = m.group(1).strip()
+            return found
+
+        def published():
+            r = etcd.ctl(ns["a"], "get", "--prefix", f"/herald/{FLEET}/sites/", "--print-value-only", user=None)
+            out = {}
+            for line in r.stdout.splitlines():
+                if line.strip():
+                    j = json.loads(line)
+                    out[j["site"]] = j["services"][0]
+            return out
+
+        def set_zone(sites, rr):
+            for s in sites:
+                u = dns[s]
+                with open(u.conf) as f:
+                    text = f.read()
+                with open(u.conf, "w") as f:
+                    f.write(re.sub(r'local-data: "www\.example\. A [0-9.]+"', f'local-data: "{rr}"', text))
+                u.proc.signal(signal.SIGHUP)  # unbound reloads its configuration
+
+        def metric(s, name):
+            """The value of `name`{service="dns"} on site s's /metrics (its namespace's loopback)."""
+            text = ns[s].run("curl", "-sf", "http://127.0.0.1:9179/metrics").stdout
+            m = re.search(rf'^{name}{{service="dns"}} (\S+)$', text, re.M)
+            return float(m.group(1)) if m else None
+
+        def log_msgs(s, msg):
+            """herald s's JSON log lines whose message is `msg`."""
+            out = []
+            for line in herald[s].log().splitlines():
+                try:
+                    j = json.loads(line)
+                except ValueError:
+                    continue
+                if j.get("msg") == msg:
+                    out.append(j)
+            return out
+
+        def etcd_link(s, up):
+            ns[s].run("ip", "link", "set", "eth0", "up" if up else "down")
+
+        def stable(pred, seconds, what):
+            """pred holds at every poll for `seconds` (the floor is asked again every lease-ttl)."""
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                assert pred(), f"{what}: {paths()}"
+                time.sleep(0.2)
+
+        plain = str(SITE_AS)
+        held = " ".join([str(SITE_AS)] * 4)  # [service.fleet.held]: 3 extra prepends by default
+
+        for s in SITES:
+            start(s)
+        harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=30, what="three plain paths")
+
+        # --- publish: every site under a lease, up and announced
+        harness.wait_for(lambda: {s: (v["state"], v["announced"]) for s, v in published().items()}
+                         == {s: ("up", True) for s in SITES}, timeout=10, what="three sites published up")
+        print("publish: three sites published up and announced")
+
+        # --- (a) every check fails at once: exactly min-sites (2) stay announced, held
+        set_zone(SITES, BAD)
+        harness.wait_for(lambda: len(paths()) == 2 and all(p == held for p in paths().values()), timeout=20,
+                         what="two held paths")
+        stable(lambda: len(paths()) == 2 and all(p == held for p in paths().values()), 8, "floor of two")
+        withdrawn = [s for s in SITES if s not in paths()]
+        assert len(withdrawn) == 1, paths()
+        for s in SITES:
+            st = status(s)
+            if s in withdrawn:
+                assert not st["announced"] and st["floor"] == "withdrawn", st
+            else:
+                assert st["announced"] and st["floor"] == "held", st
+                assert st["reason"].startswith("held by fleet floor"), st
+                assert log_msgs(s, "held by fleet floor"), herald[s].log()
+                assert metric(s, "herald_fleet_floor_held") == 1 and metric(s, "herald_fleet_floor_holds_total") == 1
+        assert metric(withdrawn[0], "herald_fleet_floor_held") == 0
+        pub = published()
+        assert sorted(s for s, v in pub.items() if v["state"] == "held") == sorted(set(SITES) - set(withdrawn)), pub
+        # The floor never holds a site whose DNS process is gone: it withdraws, floor or not.
+        gone, kept = sorted(set(SITES) - set(withdrawn))
+        dns[gone].proc.kill()
+        harness.wait_for(lambda: paths() == {kept: held}, timeout=10, what=f"site {gone} withdrawn, process gone")
+        assert not status(gone)["announced"] and status(gone)["floor"] == "none", status(gone)
+        # Nor does it override an operator's drain: the last held site drains away too.
+        ctl = [harness.binary("heraldctl"), "--socket", socks[kept]]
+        harness.run(ctl + ["drain", "dns", "--reason", "operator knows best"])
+        harness.wait_for(lambda: paths() == {}, timeout=10, what=f"site {kept} drained and withdrawn")
+        st = status(kept)  # Down (its checks fail) and drained: withdrawn, the floor out of it
+        assert st["floor"] == "none" and st["drain_holders"] == ["operator"] and not st["announced"], st
+        harness.run(ctl + ["undrain", "dns"])
+        harness.wait_for(lambda: paths() == {kept: held}, timeout=10, what=f"site {kept} held again after the undrain")
+        start_dns(gone, GOOD)
+        dns[gone].wait_ready()  # a SIGHUP before unbound has its handlers would kill it
+        set_zone([s for s in SITES if s != gone], GOOD)
+        harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="all three back, plain")
+        print(f"floor: {withdrawn} withdrew, the other two held; {gone} withdrew once its unbound died, {kept} when drained; all back")
+
+        # --- (b) a region drain reaches exactly eu's sites and survives a restart cut off from etcd
+        key = f"/herald/{FLEET}/desired/dns/region/eu"
+        value = json.dumps({"reason": "eu maintenance", "by": "test", "since": int(time.time())})
+        etcd.ctl(ns["c"], "put", key, value, user=None)
+        harness.wait_for(lambda: set(paths()) == {"c"}, timeout=15, what="only site c announced")
+        for s in ("a", "b"):
+            st = status(s)
+            assert st["state"] == "Drained" and st["drain_holders"] == ["fleet"], st
+            assert st["drain"]["fleet"] is True and "eu maintenance" in st["drain"]["reason"], st
+        harness.wait_for(lambda: {s: v["state"] for s, v in published().items()}
+                         == {"a": "fleet-drained", "b": "fleet-drained", "c": "up"}, timeout=10,
+                         what="the drain acknowledged in the published state")
+        # The operator's undrain leaves the fleet's drain alone.
+        harness.run([harness.binary("heraldctl"), "--socket", socks["a"], "undrain", "dns"], check=False)
+        etcd_link("a", False)
+        assert herald["a"].stop() == 0
+        start("a")
+        harness.wait_for(lambda: bird.established("site_a"), timeout=20, what="site a's session back")
+        stable(lambda: set(paths()) == {"c"}, 4, "site a stays drained after a restart without etcd")
+        assert status("a")["drain_holders"] == ["fleet"], status("a")
+        etcd_link("a", True)
+        etcd.ctl(ns["c"], "del", key, user=None)
+        harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="eu back after the undrain")
+        print("region drain: exactly eu drained, kept across a restart cut off from etcd, undrained")
+
+        # --- (c) etcd unreachable from c: c decides alone, then rejoins
+        set_zone(["a"], BAD)
+        harness.wait_for(lambda: set(paths()) == {"b", "c"}, timeout=15, what="site a withdrawn (floor allows)")
+        etcd_link("c", False)
+        set_zone(["c"], BAD)
+        harness.wait_for(lambda: set(paths()) == {"b"}, timeout=20, what="site c withdrawn, decided locally")
+        assert "decided locally" in status("c")["reason"] and status("c")["floor"] == "local", status("c")
+        assert len(log_msgs("c", "fleet unreachable")) == 1, herald["c"].log()
+        etcd_link("c", True)
+        # Back in the fleet: only b announces besides it, so the floor holds c again.
+        harness.wait_for(lambda: paths() == {"b": plain, "c": held}, timeout=20, what="site c held after rejoining")
+        assert log_msgs("c", "fleet reachable again"), herald["c"].log()
+        assert len(log_msgs("c", "fleet unreachable")) == 1, herald["c"].log()  # once per transition
+        set_zone(["a", "c"], GOOD)
+        harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="all back after c rejoined")
+        print("unreachable: c withdrew alone while cut off, held again once back")
+
+        # --- one etcd member killed: the floor still decides (a withdraws, b and c announce)
+        etcd.stop("e1")
+        set_zone(["a"], BAD)
+        harness.wait_for(lambda: paths() == {"b": plain, "c": plain}, timeout=20, what="a withdrawn via e2/e3")
+        assert "decided locally" not in status("a")["reason"], status("a")
+        set_zone(["a"], GOOD)
+        harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="a back")
+        print("member killed: floor decisions go on")
+
+        # --- a clean stop revokes the lease: the site leaves the view at once
+        assert herald["b"].stop() == 0
+        harness.wait_for(lambda: "b" not in published(), timeout=2, what="site b gone from the view")
+        assert any("revoked lease" in j.get("reason", "") for j in log_msgs("b", "fleet publisher")), herald["b"].log()
+        print("publish: a clean stop revoked the lease")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
