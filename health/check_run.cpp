@@ -10,7 +10,7 @@ namespace herald::health {
 
 namespace {
 
-// TCP, exec and maintenance checks keep nothing between runs: a fresh connection, process or
+// TCP, exec, SOA and maintenance checks keep nothing between runs: a fresh connection, process or
 // stat() each time is what they test.
 class FreshChecker final : public Checker {
  public:
@@ -52,6 +52,9 @@ std::shared_ptr<CheckRun> start_check(boost::asio::io_context& io, const CheckSp
     }
     std::shared_ptr<CheckRun> operator()(const ProcessCheckSpec& s) const {
       return start_process_check(io, s, std::move(done));
+    }
+    std::shared_ptr<CheckRun> operator()(const SoaCheckSpec& s) const {
+      return start_soa_check(io, s, timeout, std::move(done));
     }
   };
   return std::visit(Visitor{io, timeout, done}, spec);

@@ -50,6 +50,9 @@ std::shared_ptr<CheckRun> start_exec_check(boost::asio::io_context& io, const Ex
                                            Duration timeout, CheckDone done);
 std::shared_ptr<CheckRun> start_maintenance_check(boost::asio::io_context& io,
                                                   const MaintenanceFileSpec& spec, CheckDone done);
+/// The zone freshness check: SOA of the local server and of the primary (soa_serial.hpp).
+std::shared_ptr<CheckRun> start_soa_check(boost::asio::io_context& io, const SoaCheckSpec& spec,
+                                          Duration timeout, CheckDone done);
 /// One look at the process (pidfile, then pidfd): passes when it lives; watches nothing after.
 std::shared_ptr<CheckRun> start_process_check(boost::asio::io_context& io,
                                               const ProcessCheckSpec& spec, CheckDone done);

@@ -269,12 +269,12 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
         start_tcp();
         return false;
       case DnsVerdictKind::Fail:
-        finish(false, tcp_prefix() + v.reason);
+        finish(false, tcp_prefix() + v.reason, &v);
         return false;
       case DnsVerdictKind::Pass: {
         const auto rtt = steady_clock::now() - start_;
-        if (auto bad = rtt_violation(rtt, ch_->spec.max_rtt)) finish(false, *bad);
-        else finish(true, fmt::format("{}{} in {}", tcp_prefix(), v.reason, format_duration(rtt)));
+        if (auto bad = rtt_violation(rtt, ch_->spec.max_rtt)) finish(false, *bad, &v);
+        else finish(true, fmt::format("{}{} in {}", tcp_prefix(), v.reason, format_duration(rtt)), &v);
         return false;
       }
     }
@@ -321,14 +321,18 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
     else ch_->sock.close(ignore);
   }
 
-  void finish(bool pass, std::string reason) {
+  // `v`: the verdict on the reply, when there is one (its NSID and SOA serial go with the result).
+  void finish(bool pass, std::string reason, const DnsVerdict* v = nullptr) {
     if (finished_) return;
     finished_ = true;
     release();
     if (timed_out_ && ch_->keep_open) watch_late_answers(ch_);
     else if (pass) ch_->timed_out.clear();  // answered in time: older probes are history
+    CheckResult r{pass, steady_clock::now() - start_, std::move(reason), false};
+    if (v && v->nsid) r.nsid = nsid_text(*v->nsid);
+    if (v) r.serial = v->soa_serial;
     auto done = std::move(done_);
-    done(CheckResult{pass, steady_clock::now() - start_, std::move(reason), false});
+    done(std::move(r));
   }
 
   std::shared_ptr<DnsChannel> ch_;
