@@ -269,12 +269,15 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
       SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                const_cast<char*>(ch_->spec.tls.name.c_str()));
     const tcp::endpoint ep(ch_->server, ch_->spec.port);
+    tls_phase_ = "tls connect: ";
     tls_->lowest_layer().async_connect(ep, [self = shared_from_this()](const boost::system::error_code& e) {
       if (self->finished_) return;
-      if (e) return self->finish(false, "tls: " + socket_error_reason(e));
+      if (e) return self->finish(false, self->tls_phase_ + socket_error_reason(e));
+      self->tls_phase_ = "tls handshake: ";
       self->tls_->async_handshake(asio::ssl::stream_base::client, [self](const boost::system::error_code& he) {
         if (self->finished_) return;
-        if (he) return self->finish(false, "tls handshake: " + socket_error_reason(he));
+        if (he) return self->finish(false, self->tls_phase_ + socket_error_reason(he));
+        self->tls_phase_ = "tls: ";
         self->send_framed(*self->tls_);
       });
     });
@@ -309,7 +312,8 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
     });
   }
 
-  std::string stream_prefix() const { return tls_ ? "tls: " : tcp_prefix(); }
+  // What a failure interrupted: for DNS over TLS the phase (connect, handshake, exchange).
+  std::string stream_prefix() const { return tls_ ? tls_phase_ : tcp_prefix(); }
 
   // Judges one reply; true when the run keeps waiting for another on the same transport.
   bool judge(std::span<const std::uint8_t> reply, bool over_tcp) {
@@ -366,7 +370,7 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
     }
     std::string r = "timeout after " + format_duration(timeout_);
     if (ignored_ > 0) r += fmt::format(" (ignored {} reply(s), last: {})", ignored_, last_ignored_);
-    finish(false, tcp_prefix() + r);
+    finish(false, stream_prefix() + r);
   }
 
   // Stops everything this run waits for. The UDP socket stays open for the next run unless
@@ -400,6 +404,7 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
   CheckDone done_;
   tcp::socket tcp_;
   std::optional<asio::ssl::stream<tcp::socket>> tls_;  // DNS over TLS runs only
+  std::string tls_phase_;
   asio::steady_timer timer_;
   steady_clock::time_point start_;
   std::array<std::uint8_t, 2> len_{};
