@@ -6,7 +6,8 @@ Three services, each with one DNS-over-TLS check of the same unbound (192.0.2.53
              status shows the NSID unbound was configured with;
   wrongname  verification on, tls-name not in the certificate: never announced, the reason names
              the failed verification;
-  noverify   tls-verify = false with the same wrong name: announced (encryption only).
+  noverify   tls-verify = false with the same wrong name: announced (encryption only);
+and a fourth, udpnsid, with a plain UDP check asking for the NSID, which status shows too.
 Then unbound stops serving TLS (plain DNS only on 853 is gone): every service is withdrawn.
 """
 import os
@@ -18,7 +19,8 @@ import herald_lab as hl  # noqa: E402
 
 CERT_NAME = "dns.example"
 NSID = "site-a.unbound"
-SERVICES = {"dns": "192.0.2.53/32", "wrongname": "192.0.2.54/32", "noverify": "192.0.2.55/32"}
+SERVICES = {"dns": "192.0.2.53/32", "wrongname": "192.0.2.54/32", "noverify": "192.0.2.55/32",
+            "udpnsid": "192.0.2.56/32"}
 
 
 def make_cert(lab: harness.Lab) -> tuple[str, str]:
@@ -30,7 +32,7 @@ def make_cert(lab: harness.Lab) -> tuple[str, str]:
     return key, cert
 
 
-def service(name: str, prefix: str, check: str) -> str:
+def service(name: str, prefix: str, check: str, tls: bool = True) -> str:
     return f"""
 [[service]]
 name = "{name}"
@@ -53,7 +55,7 @@ server = "{hl.SERVICE_V4}"
 name = "www.example."
 qtype = "A"
 expect = ["192.0.2.80"]
-tls = true
+{"tls = true" if tls else ""}
 {check}
 """
 
@@ -77,6 +79,7 @@ def main() -> int:
         conf += service("dns", SERVICES["dns"], f'tls-ca = "{cert}"\ntls-name = "{CERT_NAME}"\nnsid = true')
         conf += service("wrongname", SERVICES["wrongname"], f'tls-ca = "{cert}"\ntls-name = "other.example"')
         conf += service("noverify", SERVICES["noverify"], 'tls-verify = false\ntls-name = "other.example"')
+        conf += service("udpnsid", SERVICES["udpnsid"], "nsid = true", tls=False)
         site.start_herald(conf)
         ub.wait_ready()
 
@@ -90,6 +93,9 @@ def main() -> int:
         assert c["dns"]["ok"] and c["dns"]["name"].startswith("dns/tls 192.0.2.53:853"), c["dns"]
         assert c["dns"]["nsid"] == NSID, c["dns"]
         assert "nsid" not in c["noverify"], c["noverify"]  # not asked for
+        site.wait_route(SERVICES["udpnsid"], True, timeout=15)
+        c = checks()["udpnsid"]
+        assert c["name"].startswith("dns 192.0.2.53:53 ") and c["nsid"] == NSID, c
         text = site.ctl("status").stdout
         assert f"(NSID {NSID})" in text, text
 
