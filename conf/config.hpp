@@ -171,7 +171,8 @@ struct DnsCheck {
 // How a SOA serial reads as a time (max-age).
 enum class SerialFormat { Unixtime, Date };
 
-// Zone freshness: the local serial against a primary's (RFC 1982), and/or the serial's age.
+// Zone freshness: the local serial against a primary's (RFC 1982), and/or the serial's age,
+// and/or how long it has not changed.
 struct SoaCheck {
   bgp::IpAddress server;  // default: the service's first prefix address
   std::uint16_t port = 53;
@@ -181,6 +182,7 @@ struct SoaCheck {
   std::uint32_t max_serial_lag = 0;  // below 2^31
   std::optional<Duration> max_age;
   SerialFormat serial_format = SerialFormat::Unixtime;
+  std::optional<Duration> max_unchanged;  // the serial changed within this, as herald saw it
   bool operator==(const SoaCheck&) const = default;
 };
 

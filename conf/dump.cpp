@@ -137,6 +137,7 @@ void check(std::string& o, const CheckConfig& c) {
         o += fmt::format("max-age = {}\n", d(*x.max_age));
         o += fmt::format("serial-format = {}\n", q(to_string(x.serial_format)));
       }
+      if (x.max_unchanged) o += fmt::format("max-unchanged = {}\n", d(*x.max_unchanged));
       break;
     }
     case CheckType::Tcp:

@@ -141,9 +141,16 @@ void read_soa(TableReader& r, SoaCheck& c, const ServiceConfig& s) {
     if (!r.get("max-age"))
       ctx.error(where(*n), r.key("serial-format"), "serial-format is only used with max-age");
   }
-  if (!c.primary && !c.max_age && ctx.ok())
+  if (const auto* n = r.get("max-unchanged")) {
+    if (auto v = as_duration(ctx, *n, r.key("max-unchanged"))) {
+      if (v->count() == 0) ctx.error(where(*n), r.key("max-unchanged"), "expected a duration above 0s");
+      else c.max_unchanged = *v;
+    }
+  }
+  if (!c.primary && !c.max_age && !c.max_unchanged && ctx.ok())
     ctx.error(r.where_table(), r.key("type"),
-              "a soa check needs primary = \"ADDRESS\" (serial lag) or max-age = \"DURATION\" (serial age), or both");
+              "a soa check needs at least one of primary = \"ADDRESS\" (serial lag), max-age = \"DURATION\" "
+              "(serial age) and max-unchanged = \"DURATION\" (time since the serial changed)");
 }
 
 void read_tcp(TableReader& r, TcpCheck& t, const ServiceConfig& s) {
@@ -222,7 +229,7 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
                         "tcp", "rcodes", "expect", "expect-answer", "max-rtt", "nsid", "tls",
                         "tls-verify", "tls-ca", "tls-name"}},
       {CheckType::Soa, {"server", "port", "zone", "primary", "primary-port", "max-serial-lag",
-                        "max-age", "serial-format"}},
+                        "max-age", "serial-format", "max-unchanged"}},
       {CheckType::Tcp, {"address", "port"}},
       {CheckType::Exec, {"command"}},
       {CheckType::MaintenanceFile, {"path"}},

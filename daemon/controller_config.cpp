@@ -104,6 +104,7 @@ health::CheckSpec check_spec(const conf::CheckConfig& c) {
       s.primary_port = c.soa.primary_port;
       s.max_serial_lag = c.soa.max_serial_lag;
       if (c.soa.max_age) s.max_age = *c.soa.max_age;
+      if (c.soa.max_unchanged) s.max_unchanged = *c.soa.max_unchanged;
       s.serial_format = c.soa.serial_format == conf::SerialFormat::Date ? health::SerialFormat::Date
                                                                         : health::SerialFormat::Unixtime;
       return s;

@@ -5,12 +5,13 @@
 
 #include "health/dns_check.hpp"
 #include "health/process_check.hpp"
+#include "health/soa_check.hpp"
 
 namespace herald::health {
 
 namespace {
 
-// TCP, exec, SOA and maintenance checks keep nothing between runs: a fresh connection, process or
+// TCP, exec and maintenance checks keep nothing between runs: a fresh connection, process or
 // stat() each time is what they test.
 class FreshChecker final : public Checker {
  public:
@@ -29,6 +30,7 @@ class FreshChecker final : public Checker {
 std::unique_ptr<Checker> make_checker(boost::asio::io_context& io, const CheckSpec& spec) {
   if (const auto* d = std::get_if<DnsCheckSpec>(&spec)) return std::make_unique<DnsChecker>(io, *d);
   if (const auto* p = std::get_if<ProcessCheckSpec>(&spec)) return std::make_unique<ProcessChecker>(io, *p);
+  if (const auto* s = std::get_if<SoaCheckSpec>(&spec)) return std::make_unique<SoaChecker>(io, *s);
   return std::make_unique<FreshChecker>(io, spec);
 }
 

@@ -38,7 +38,8 @@ class Checker {
 };
 
 /// The checker of `spec`: a DnsChecker (dns_check.hpp) for DNS checks, a ProcessChecker
-/// (process_check.hpp) for process checks; the other kinds start every run afresh (start_check).
+/// (process_check.hpp) for process checks, a SoaChecker (soa_check.hpp) for SOA checks; the
+/// other kinds start every run afresh (start_check).
 std::unique_ptr<Checker> make_checker(boost::asio::io_context& io, const CheckSpec& spec);
 
 // One starter per kind (used by start_check; exposed for the driver and the benchmark).

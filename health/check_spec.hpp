@@ -51,7 +51,8 @@ enum class SerialFormat {
 
 /// Zone freshness: the local server's SOA serial for `zone` is not more than `max_serial_lag`
 /// behind the serial on `primary` (RFC 1982 serial arithmetic), and/or the serial read as a time
-/// is not older than `max_age`. At least one of primary and max_age is set. A primary that does
+/// is not older than `max_age`, and/or it changed within `max_unchanged`. At least one of
+/// primary, max_age and max_unchanged is set. A primary that does
 /// not answer does not fail the check (the lag cannot be judged; failing would withdraw every
 /// site at once when the primary goes down): max_age bounds staleness then.
 struct SoaCheckSpec {
@@ -63,6 +64,9 @@ struct SoaCheckSpec {
   std::uint32_t max_serial_lag = 0;  ///< below 2^31 (RFC 1982 3.1)
   std::optional<Duration> max_age;
   SerialFormat serial_format = SerialFormat::Unixtime;
+  /// Fail when the local serial has not changed for longer than this, as herald saw it (since
+  /// the check started: herald cannot know about changes before its first answer).
+  std::optional<Duration> max_unchanged;
   bool operator==(const SoaCheckSpec&) const = default;
 };
 

@@ -56,7 +56,9 @@ std::optional<std::string> check_problem(const CheckSpec& c) {
       asio::ip::make_address(s->primary, ec);
       if (ec) return fmt::format("bad SOA check primary address '{}'", s->primary);
     }
-    if (s->primary.empty() && !s->max_age) return std::string("SOA check without a primary or a max-age");
+    if (s->primary.empty() && !s->max_age && !s->max_unchanged)
+      return std::string("SOA check without a primary, a max-age or a max-unchanged");
+    if (s->max_unchanged && *s->max_unchanged <= Duration::zero()) return std::string("max-unchanged must be positive");
     if (s->max_serial_lag >= 0x80000000u) return std::string("max-serial-lag must be below 2^31 (RFC 1982)");
     if (s->max_age && *s->max_age <= Duration::zero()) return std::string("max-age must be positive");
     DnsCheckSpec q;

@@ -2,10 +2,12 @@
 // the primary, at the same time; judge_soa (soa_serial.hpp) compares what they answered.
 // Each query is a one-shot native DNS check (UDP, TCP on truncation), so the reply is judged by
 // the same code as every DNS check; a SOA check every few seconds does not need kept sockets.
+// What a SoaChecker keeps across runs is when the local serial last changed (max-unchanged).
 #include <chrono>
 #include <memory>
 
 #include "health/check_run.hpp"
+#include "health/soa_check.hpp"
 #include "health/soa_serial.hpp"
 
 namespace herald::health {
@@ -34,8 +36,10 @@ SoaAnswer answer_of(const CheckResult& r) {
 
 class SoaRun final : public CheckRun, public std::enable_shared_from_this<SoaRun> {
  public:
-  SoaRun(boost::asio::io_context& io, SoaCheckSpec spec, Duration timeout, CheckDone done)
-      : io_(io), spec_(std::move(spec)), timeout_(timeout), done_(std::move(done)) {}
+  // `watch`: the checker's, kept across runs (max-unchanged); null for a one-shot run.
+  SoaRun(boost::asio::io_context& io, SoaCheckSpec spec, Duration timeout, std::shared_ptr<SerialWatch> watch,
+         CheckDone done)
+      : io_(io), spec_(std::move(spec)), timeout_(timeout), watch_(std::move(watch)), done_(std::move(done)) {}
 
   void start() {
     start_ = steady_clock::now();
@@ -64,7 +68,9 @@ class SoaRun final : public CheckRun, public std::enable_shared_from_this<SoaRun
     (from_primary ? primary_ : local_) = answer_of(r);
     if (!local_ || (!spec_.primary.empty() && !primary_)) return;
     finished_ = true;
-    CheckResult out = judge_soa(spec_, *local_, primary_, std::chrono::system_clock::now());
+    Duration unchanged{0};
+    if (watch_ && local_->serial) unchanged = watch_->observe(*local_->serial, steady_clock::now());
+    CheckResult out = judge_soa(spec_, *local_, primary_, std::chrono::system_clock::now(), unchanged);
     out.latency = steady_clock::now() - start_;
     auto done = std::move(done_);
     done(std::move(out));
@@ -73,6 +79,7 @@ class SoaRun final : public CheckRun, public std::enable_shared_from_this<SoaRun
   boost::asio::io_context& io_;
   SoaCheckSpec spec_;
   Duration timeout_;
+  std::shared_ptr<SerialWatch> watch_;
   CheckDone done_;
   steady_clock::time_point start_;
   std::shared_ptr<CheckRun> local_run_, primary_run_;
@@ -84,7 +91,14 @@ class SoaRun final : public CheckRun, public std::enable_shared_from_this<SoaRun
 
 std::shared_ptr<CheckRun> start_soa_check(boost::asio::io_context& io, const SoaCheckSpec& spec,
                                           Duration timeout, CheckDone done) {
-  return make_started<SoaRun>(io, spec, timeout, std::move(done));
+  return make_started<SoaRun>(io, spec, timeout, std::make_shared<SerialWatch>(), std::move(done));
+}
+
+SoaChecker::SoaChecker(boost::asio::io_context& io, SoaCheckSpec spec)
+    : io_(io), spec_(std::move(spec)), watch_(std::make_shared<SerialWatch>()) {}
+
+std::shared_ptr<CheckRun> SoaChecker::start(Duration timeout, CheckDone done) {
+  return make_started<SoaRun>(io_, spec_, timeout, watch_, std::move(done));
 }
 
 }  // namespace herald::health

@@ -42,8 +42,16 @@ std::optional<std::chrono::system_clock::time_point> serial_time(std::uint32_t s
   return std::nullopt;
 }
 
+Duration SerialWatch::observe(std::uint32_t serial, std::chrono::steady_clock::time_point now) {
+  if (last_ != serial) {
+    last_ = serial;
+    since_ = now;
+  }
+  return now - since_;
+}
+
 CheckResult judge_soa(const SoaCheckSpec& spec, const SoaAnswer& local, const std::optional<SoaAnswer>& primary,
-                      std::chrono::system_clock::time_point now) {
+                      std::chrono::system_clock::time_point now, Duration unchanged_for) {
   CheckResult r;
   if (!local.serial) {
     r.reason = local.error.empty() ? "no SOA serial" : local.error;
@@ -85,6 +93,14 @@ CheckResult judge_soa(const SoaCheckSpec& spec, const SoaAnswer& local, const st
       return r;
     }
     notes += age > Duration::zero() ? fmt::format(", {} old", format_duration(age)) : std::string(", in the future");
+  }
+  if (spec.max_unchanged) {
+    if (unchanged_for > *spec.max_unchanged) {
+      r.reason = fmt::format("serial {} unchanged for {} > max-unchanged {}", serial, format_duration(unchanged_for),
+                             format_duration(*spec.max_unchanged));
+      return r;
+    }
+    notes += fmt::format(", unchanged for {}", format_duration(unchanged_for));
   }
   r.pass = true;
   r.reason = fmt::format("serial {}{}", serial, notes);

@@ -25,6 +25,19 @@ std::optional<std::uint32_t> serial_lag(std::uint32_t local, std::uint32_t prima
 std::optional<std::chrono::system_clock::time_point> serial_time(std::uint32_t serial,
                                                                  SerialFormat format);
 
+/// How long the local serial has stayed the same, as seen by the check's answers: the clock
+/// starts at the first answer (herald cannot know about earlier changes) and again at every
+/// answer with another serial.
+class SerialWatch {
+ public:
+  /// Records `serial` answered at `now`; returns for how long it has been that serial.
+  Duration observe(std::uint32_t serial, std::chrono::steady_clock::time_point now);
+
+ private:
+  std::optional<std::uint32_t> last_;
+  std::chrono::steady_clock::time_point since_{};
+};
+
 /// What one SOA query gave: the serial, or why there is none ("timeout after 1s", ...).
 struct SoaAnswer {
   std::optional<std::uint32_t> serial;
@@ -32,9 +45,11 @@ struct SoaAnswer {
 };
 
 /// The verdict of a SOA check: the local answer is required; `primary` is judged only when the
-/// spec names a primary (nullopt: not asked). `now` is the wall clock, for max_age.
+/// spec names a primary (nullopt: not asked). `now` is the wall clock, for max_age;
+/// `unchanged_for` what SerialWatch::observe said for the local serial, for max_unchanged.
 /// Reasons: "serial 2026120601, primary 2026120603: 2 behind > max-serial-lag 1".
 CheckResult judge_soa(const SoaCheckSpec& spec, const SoaAnswer& local,
-                      const std::optional<SoaAnswer>& primary, std::chrono::system_clock::time_point now);
+                      const std::optional<SoaAnswer>& primary, std::chrono::system_clock::time_point now,
+                      Duration unchanged_for = Duration::zero());
 
 }  // namespace herald::health

@@ -628,8 +628,14 @@ serial-format = "date"
                            "max-serial-lag = 2\nmax-age = \"48h\"\nserial-format = \"date\"\n") != std::string::npos);
   const std::string soa = svc + "[[service.check]]\ntype = \"soa\"\nzone = \"example.\"\n";
   CHECK(errors(soa) ==
-        "t.toml:17:1: service[0].check[0].type: a soa check needs primary = \"ADDRESS\" (serial lag) or "
-        "max-age = \"DURATION\" (serial age), or both\n");
+        "t.toml:17:1: service[0].check[0].type: a soa check needs at least one of primary = \"ADDRESS\" "
+        "(serial lag), max-age = \"DURATION\" (serial age) and max-unchanged = \"DURATION\" (time since "
+        "the serial changed)\n");
+  auto u = load_ok(soa + "max-unchanged = \"6h\"\n");
+  CHECK(u.services[0].checks[0].soa.max_unchanged == std::optional<conf::Duration>(6h));
+  CHECK(conf::dump(u).find("zone = \"example.\"\nmax-unchanged = \"6h\"\n") != std::string::npos);
+  CHECK(errors(soa + "max-unchanged = \"0s\"\n") ==
+        "t.toml:20:17: service[0].check[0].max-unchanged: expected a duration above 0s\n");
   CHECK(errors(soa + "max-serial-lag = 1\nmax-age = \"1h\"\n") ==
         "t.toml:20:18: service[0].check[0].max-serial-lag: max-serial-lag needs a primary to compare with "
         "(primary = \"ADDRESS\")\n");

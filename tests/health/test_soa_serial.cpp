@@ -121,3 +121,26 @@ TEST_CASE("judge_soa: lag and age together, the lag judged first") {
   CHECK(health::judge_soa(s, serial(1796558300), serial(1796558300), kNow).pass);
   CHECK_FALSE(health::judge_soa(s, serial(1796550000), serial(1796550000), kNow).pass);  // age
 }
+
+TEST_CASE("SerialWatch: the clock starts at the first answer and again at each new serial") {
+  health::SerialWatch w;
+  const auto t0 = std::chrono::steady_clock::time_point{} + 100s;
+  CHECK(w.observe(5, t0) == 0s);
+  CHECK(w.observe(5, t0 + 30s) == 30s);
+  CHECK(w.observe(6, t0 + 40s) == 0s);  // changed (either way: a new serial is a change)
+  CHECK(w.observe(6, t0 + 100s) == 60s);
+  CHECK(w.observe(5, t0 + 110s) == 0s);
+}
+
+TEST_CASE("judge_soa: max-unchanged fails a serial that stayed the same too long") {
+  health::SoaCheckSpec s;
+  s.server = "192.0.2.53";
+  s.zone = "example.";
+  s.max_unchanged = 3600s;
+  auto r = health::judge_soa(s, serial(7), std::nullopt, kNow, 1800s);
+  CHECK(r.pass);
+  CHECK(r.reason == "serial 7, unchanged for 1800s");
+  r = health::judge_soa(s, serial(7), std::nullopt, kNow, 3601s);
+  CHECK_FALSE(r.pass);
+  CHECK(r.reason == "serial 7 unchanged for 3601s > max-unchanged 3600s");
+}

@@ -5,7 +5,8 @@ namespace (198.51.100.53) plays the zone's primary with its own serial. herald's
 the SOA check with max-serial-lag 1: the service is announced to BIRD while the local serial is
 at most one behind the primary's, withdrawn when it lags more, announced again when it catches up
 (RFC 1982 arithmetic across the 2^32 wrap included), and kept when the primary stops answering
-(the lag cannot be judged then).
+(the lag cannot be judged then). A second service, "stuck", checks the same local server with
+max-unchanged only: withdrawn once the serial stayed the same too long, back when it changes.
 """
 import os
 import sys
@@ -15,6 +16,7 @@ import harness  # noqa: E402
 import herald_lab as hl  # noqa: E402
 
 PRIMARY = "198.51.100.53"
+STUCK_PREFIX = "192.0.2.60/32"
 
 
 def soa(serial: int) -> list[str]:
@@ -56,6 +58,27 @@ type = "soa"
 zone = "example."
 primary = "{PRIMARY}"
 max-serial-lag = 1
+
+[[service]]
+name = "stuck"
+prefixes = ["{STUCK_PREFIX}"]
+
+[service.health]
+interval = "100ms"
+fast-interval = "100ms"
+timeout = "300ms"
+rise = 2
+fall = 2
+splay = false
+
+[service.flap]
+max-changes = 0
+
+[[service.check]]
+type = "soa"
+server = "{hl.SERVICE_V4}"
+zone = "example."
+max-unchanged = "3s"
 """
 
 
@@ -71,8 +94,8 @@ def main() -> int:
         site.start_herald(config(lab))
         local.wait_ready()
 
-        def check():
-            svc = next(s for s in site.status()["status"]["services"] if s["name"] == "dns")
+        def check(name: str = "dns"):
+            svc = next(s for s in site.status()["status"]["services"] if s["name"] == name)
             return svc["checks"][0]
 
         print("local 2026120601, primary 2026120605: 4 behind > 1, not announced")
@@ -108,6 +131,15 @@ def main() -> int:
         harness.wait_for(lambda: "primary not judged" in check()["detail"], timeout=10, what="primary not judged")
         assert check()["ok"] and site.has_route(hl.PREFIX_V4), check()
         print(f"  {check()['detail']}")
+
+        print("the local serial stays 0 for more than max-unchanged 3s: stuck is withdrawn")
+        site.wait_route(STUCK_PREFIX, False, timeout=15)
+        detail = check("stuck")["detail"]
+        assert "serial 0 unchanged for " in detail and "> max-unchanged 3s" in detail, detail
+        print(f"  {detail}")
+        set_serial(local, 2)
+        site.wait_route(STUCK_PREFIX, True, timeout=2.5)  # back well before it is stuck again
+        assert "serial 2, unchanged for " in check("stuck")["detail"], check("stuck")
 
         text = site.ctl("status").stdout
         assert "soa 192.0.2.53:53 example." in text, text
