@@ -161,7 +161,7 @@ struct FlapControl {
   bool operator==(const FlapControl&) const = default;
 };
 
-enum class CheckType { Dns, Tcp, Exec, MaintenanceFile, Process };
+enum class CheckType { Dns, Tcp, Exec, MaintenanceFile, Process, Soa };
 
 struct DnsCheck {
   bgp::IpAddress server;           // default: the service's first prefix address
@@ -178,7 +178,30 @@ struct DnsCheck {
                                          // values are normalized addresses)
   bool expect_answer = false;            // the answer section must not be empty
   std::optional<Duration> max_rtt;       // slower replies count as failures
+  bool nsid = false;                     // ask for the NSID (RFC 5001); needs edns
+  bool tls = false;                      // DNS over TLS (RFC 7858); port 853 unless given
+  bool tls_verify = true;                // verify the certificate chain and name
+  std::string tls_ca;                    // PEM CA file (absolute); "": the system trust store
+  std::string tls_name;                  // name to verify and send as SNI; "": the server address
   bool operator==(const DnsCheck&) const = default;
+};
+
+// How a SOA serial reads as a time (max-age).
+enum class SerialFormat { Unixtime, Date };
+
+// Zone freshness: the local serial against a primary's (RFC 1982), and/or the serial's age,
+// and/or how long it has not changed.
+struct SoaCheck {
+  bgp::IpAddress server;  // default: the service's first prefix address
+  std::uint16_t port = 53;
+  std::string zone;
+  std::optional<bgp::IpAddress> primary;
+  std::uint16_t primary_port = 53;
+  std::uint32_t max_serial_lag = 0;  // below 2^31
+  std::optional<Duration> max_age;
+  SerialFormat serial_format = SerialFormat::Unixtime;
+  std::optional<Duration> max_unchanged;  // the serial changed within this, as herald saw it
+  bool operator==(const SoaCheck&) const = default;
 };
 
 struct TcpCheck {
@@ -216,6 +239,7 @@ struct CheckConfig {
   ExecCheck exec;
   MaintenanceFileCheck maintenance_file;
   ProcessCheck process;
+  SoaCheck soa;
   bool operator==(const CheckConfig&) const = default;
 };
 
@@ -329,6 +353,7 @@ std::string_view to_string(BgpRole v);
 std::string_view to_string(StartState v);
 std::string_view to_string(Combine v);
 std::string_view to_string(CheckType v);
+std::string_view to_string(SerialFormat v);
 std::string_view to_string(Action v);
 
 inline constexpr const char* kDefaultConfigPath = "/etc/herald/herald.toml";

@@ -123,6 +123,30 @@ void check(std::string& o, const CheckConfig& c) {
       o += fmt::format("expect = {}\n", list(x.expect, [](const std::string& s) { return s; }));
       o += fmt::format("expect-answer = {}\n", b(x.expect_answer));
       if (x.max_rtt) o += fmt::format("max-rtt = {}\n", d(*x.max_rtt));
+      o += fmt::format("nsid = {}\n", b(x.nsid));
+      o += fmt::format("tls = {}\n", b(x.tls));
+      if (x.tls) {
+        o += fmt::format("tls-verify = {}\n", b(x.tls_verify));
+        if (!x.tls_ca.empty()) o += fmt::format("tls-ca = {}\n", q(x.tls_ca));
+        if (!x.tls_name.empty()) o += fmt::format("tls-name = {}\n", q(x.tls_name));
+      }
+      break;
+    }
+    case CheckType::Soa: {
+      const SoaCheck& x = c.soa;
+      o += fmt::format("server = {}\n", q(x.server.to_string()));
+      o += fmt::format("port = {}\n", x.port);
+      o += fmt::format("zone = {}\n", q(x.zone));
+      if (x.primary) {
+        o += fmt::format("primary = {}\n", q(x.primary->to_string()));
+        o += fmt::format("primary-port = {}\n", x.primary_port);
+        o += fmt::format("max-serial-lag = {}\n", x.max_serial_lag);
+      }
+      if (x.max_age) {
+        o += fmt::format("max-age = {}\n", d(*x.max_age));
+        o += fmt::format("serial-format = {}\n", q(to_string(x.serial_format)));
+      }
+      if (x.max_unchanged) o += fmt::format("max-unchanged = {}\n", d(*x.max_unchanged));
       break;
     }
     case CheckType::Tcp:

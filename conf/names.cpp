@@ -43,9 +43,12 @@ std::string_view to_string(CheckType v) {
     case CheckType::Exec: return "exec";
     case CheckType::MaintenanceFile: return "maintenance-file";
     case CheckType::Process: return "process";
+    case CheckType::Soa: return "soa";
   }
   return "?";
 }
+
+std::string_view to_string(SerialFormat v) { return v == SerialFormat::Date ? "date" : "unixtime"; }
 
 std::string_view to_string(Action v) { return v == Action::Withdraw ? "withdraw" : "announce"; }
 

@@ -20,6 +20,31 @@ void read_target(TableReader& r, std::string_view k, bgp::IpAddress& out) {
     if (auto a = as_parsed<bgp::IpAddress>(r.ctx(), *n, r.key(k), parse_address)) out = *a;
 }
 
+// DNS over TLS (RFC 7858): tls = true moves the default port to 853; the tls-* keys need it.
+void read_dns_tls(TableReader& r, DnsCheck& d) {
+  Context& ctx = r.ctx();
+  if (const auto* n = r.get("tls")) {
+    r.read("tls", d.tls);
+    if (d.tls && r.get("tcp") && r.get("tcp")->value_or(false))
+      ctx.error(where(*n), r.key("tls"), "tls = true runs over TCP already: drop tcp = true");
+  }
+  if (d.tls) d.port = 853;  // RFC 7858 3.1; read_port below overrides it when given
+  r.read("tls-verify", d.tls_verify);
+  if (const auto* n = r.get("tls-ca")) {
+    if (auto v = as_string(ctx, *n, r.key("tls-ca"))) {
+      if (v->empty() || v->front() != '/')
+        ctx.error(where(*n), r.key("tls-ca"), fmt::format("expected an absolute path, got \"{}\"", *v));
+      else
+        d.tls_ca = *v;
+    }
+  }
+  if (const auto* n = r.get("tls-name"))
+    if (auto v = as_string(ctx, *n, r.key("tls-name"))) d.tls_name = *v;
+  for (std::string_view k : {"tls-verify", "tls-ca", "tls-name"})
+    if (const auto* n = r.get(k); n && !d.tls)
+      ctx.error(where(*n), r.key(k), fmt::format("{} is only used with tls = true", k));
+}
+
 void read_dns(TableReader& r, DnsCheck& d, const ServiceConfig& s) {
   Context& ctx = r.ctx();
   d.server = default_target(s);
@@ -42,6 +67,8 @@ void read_dns(TableReader& r, DnsCheck& d, const ServiceConfig& s) {
     if (auto v = as_parsed<std::uint16_t>(ctx, *n, r.key("qclass"), parse_qclass)) d.qclass = *v;
   r.read("rd", d.rd);
   r.read("edns", d.edns);
+  read_dns_tls(r, d);
+  r.read_port("port", d.port);
   if (const auto* n = r.get("edns-buffer"))
     // RFC 6891 6.2.5: values below 512 are treated as 512.
     if (auto v = as_int(ctx, *n, r.key("edns-buffer"), 512, 65535))
@@ -85,6 +112,55 @@ void read_dns(TableReader& r, DnsCheck& d, const ServiceConfig& s) {
       else d.max_rtt = *v;
     }
   }
+  if (const auto* n = r.get("nsid")) {
+    r.read("nsid", d.nsid);
+    // RFC 5001 2.1: the request is an EDNS option.
+    if (d.nsid && !d.edns) ctx.error(where(*n), r.key("nsid"), "nsid = true needs edns = true (NSID is an EDNS option)");
+  }
+}
+
+// A SOA check: the zone's serial on the local server against a primary's, and/or its age.
+void read_soa(TableReader& r, SoaCheck& c, const ServiceConfig& s) {
+  Context& ctx = r.ctx();
+  c.server = default_target(s);
+  read_target(r, "server", c.server);
+  r.read_port("port", c.port);
+  if (const auto* n = r.get("zone", true))
+    if (auto v = as_parsed<std::string>(ctx, *n, r.key("zone"), check_dns_name)) c.zone = *v;
+  if (const auto* n = r.get("primary"))
+    if (auto a = as_parsed<bgp::IpAddress>(ctx, *n, r.key("primary"), parse_address)) c.primary = *a;
+  r.read_port("primary-port", c.primary_port);
+  if (const auto* n = r.get("max-serial-lag")) {
+    // RFC 1982 3.1: serials more than 2^31 - 1 apart cannot be ordered.
+    if (auto v = as_int(ctx, *n, r.key("max-serial-lag"), 0, 0x7fffffff)) c.max_serial_lag = static_cast<std::uint32_t>(*v);
+    if (!c.primary)
+      ctx.error(where(*n), r.key("max-serial-lag"), "max-serial-lag needs a primary to compare with (primary = \"ADDRESS\")");
+  }
+  if (const auto* n = r.get("max-age")) {
+    if (auto v = as_duration(ctx, *n, r.key("max-age"))) {
+      if (v->count() == 0) ctx.error(where(*n), r.key("max-age"), "expected a duration above 0s");
+      else c.max_age = *v;
+    }
+  }
+  if (const auto* n = r.get("serial-format")) {
+    if (auto v = as_string(ctx, *n, r.key("serial-format"))) {
+      if (*v == "unixtime") c.serial_format = SerialFormat::Unixtime;
+      else if (*v == "date") c.serial_format = SerialFormat::Date;
+      else ctx.error(where(*n), r.key("serial-format"), fmt::format("expected \"unixtime\" or \"date\" (YYYYMMDDnn), got \"{}\"", *v));
+    }
+    if (!r.get("max-age"))
+      ctx.error(where(*n), r.key("serial-format"), "serial-format is only used with max-age");
+  }
+  if (const auto* n = r.get("max-unchanged")) {
+    if (auto v = as_duration(ctx, *n, r.key("max-unchanged"))) {
+      if (v->count() == 0) ctx.error(where(*n), r.key("max-unchanged"), "expected a duration above 0s");
+      else c.max_unchanged = *v;
+    }
+  }
+  if (!c.primary && !c.max_age && !c.max_unchanged && ctx.ok())
+    ctx.error(r.where_table(), r.key("type"),
+              "a soa check needs at least one of primary = \"ADDRESS\" (serial lag), max-age = \"DURATION\" "
+              "(serial age) and max-unchanged = \"DURATION\" (time since the serial changed)");
 }
 
 void read_tcp(TableReader& r, TcpCheck& t, const ServiceConfig& s) {
@@ -135,10 +211,11 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
   else if (*type == "exec") c.type = CheckType::Exec;
   else if (*type == "maintenance-file") c.type = CheckType::MaintenanceFile;
   else if (*type == "process") c.type = CheckType::Process;
+  else if (*type == "soa") c.type = CheckType::Soa;
   else {
     ctx.error(where(*n), r.key("type"),
-              fmt::format("expected \"dns\", \"tcp\", \"exec\", \"maintenance-file\" or "
-                          "\"process\", got \"{}\"",
+              fmt::format("expected \"dns\", \"tcp\", \"exec\", \"maintenance-file\", "
+                          "\"process\" or \"soa\", got \"{}\"",
                           *type));
     return false;
   }
@@ -159,7 +236,10 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
   };
   static const TypeKeys kKeys[] = {
       {CheckType::Dns, {"server", "port", "qname", "qtype", "qclass", "rd", "edns", "edns-buffer",
-                        "tcp", "rcodes", "expect", "expect-answer", "max-rtt"}},
+                        "tcp", "rcodes", "expect", "expect-answer", "max-rtt", "nsid", "tls",
+                        "tls-verify", "tls-ca", "tls-name"}},
+      {CheckType::Soa, {"server", "port", "zone", "primary", "primary-port", "max-serial-lag",
+                        "max-age", "serial-format", "max-unchanged"}},
       {CheckType::Tcp, {"address", "port"}},
       {CheckType::Exec, {"command"}},
       {CheckType::MaintenanceFile, {"path"}},
@@ -176,6 +256,7 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
     case CheckType::Exec: read_exec(r, c.exec); break;
     case CheckType::MaintenanceFile: read_maintenance(r, c.maintenance_file); break;
     case CheckType::Process: read_process(r, c.process); break;
+    case CheckType::Soa: read_soa(r, c.soa, s); break;
   }
   r.finish();
   return true;

@@ -75,7 +75,11 @@ health::CheckSpec check_spec(const conf::CheckConfig& c) {
       d.qclass = rr_class_name(c.dns.qclass);
       d.recursion_desired = c.dns.rd;
       if (c.dns.edns) d.edns_udp_size = c.dns.edns_buffer;
-      d.transport = c.dns.tcp ? health::DnsTransport::Tcp : health::DnsTransport::Udp;
+      d.transport = c.dns.tls   ? health::DnsTransport::Tls
+                    : c.dns.tcp ? health::DnsTransport::Tcp
+                                : health::DnsTransport::Udp;
+      d.nsid = c.dns.nsid;
+      d.tls = health::DnsTlsSpec{c.dns.tls_verify, c.dns.tls_ca, c.dns.tls_name};
       d.accepted_rcodes.clear();
       for (auto rc : c.dns.rcodes) d.accepted_rcodes.push_back(rcode_name(rc));
       d.expect_answers = c.dns.expect;
@@ -91,6 +95,20 @@ health::CheckSpec check_spec(const conf::CheckConfig& c) {
       return health::MaintenanceFileSpec{c.maintenance_file.path};
     case conf::CheckType::Process:
       return health::ProcessCheckSpec{c.process.pidfile};
+    case conf::CheckType::Soa: {
+      health::SoaCheckSpec s;
+      s.server = c.soa.server.to_string();
+      s.port = c.soa.port;
+      s.zone = c.soa.zone;
+      if (c.soa.primary) s.primary = c.soa.primary->to_string();
+      s.primary_port = c.soa.primary_port;
+      s.max_serial_lag = c.soa.max_serial_lag;
+      if (c.soa.max_age) s.max_age = *c.soa.max_age;
+      if (c.soa.max_unchanged) s.max_unchanged = *c.soa.max_unchanged;
+      s.serial_format = c.soa.serial_format == conf::SerialFormat::Date ? health::SerialFormat::Date
+                                                                        : health::SerialFormat::Unixtime;
+      return s;
+    }
   }
   std::abort();
 }

@@ -198,6 +198,9 @@ nlohmann::json build_status(const StatusInputs& in) {
           cj["ok"] = c.last->pass;
           cj["latency_ms"] = std::chrono::duration<double, std::milli>(c.last->latency).count();
           cj["detail"] = c.last->reason;
+          // Which server instance answered (RFC 5001), and the zone's serial of a SOA check.
+          if (c.last->nsid) cj["nsid"] = *c.last->nsid;
+          if (c.last->serial) cj["serial"] = *c.last->serial;
         } else {
           cj["ok"] = nullptr;
           cj["detail"] = "not run yet";

@@ -261,8 +261,12 @@ std::string render_status(const json& reply) {
         std::string latency = member(c, "latency_ms").is_number()
                                   ? fmt::format("{:.1f} ms", c["latency_ms"].get<double>())
                                   : "-";
+        std::string detail = str(c, "detail");
+        // Which server instance answered (RFC 5001), after what the check saw.
+        if (member(c, "nsid").is_string())
+          detail = (detail == "-" ? "" : detail + " ") + "(NSID " + str(c, "nsid") + ")";
         checks.push_back({str(s, "name"), str(c, "name"), str(c, "kind"), result, latency,
-                          since_cell(c, "at", now), str(c, "detail")});
+                          since_cell(c, "at", now), detail});
       }
     }
     out += render_table(

@@ -5,6 +5,7 @@
 
 #include "health/dns_check.hpp"
 #include "health/process_check.hpp"
+#include "health/soa_check.hpp"
 
 namespace herald::health {
 
@@ -29,6 +30,7 @@ class FreshChecker final : public Checker {
 std::unique_ptr<Checker> make_checker(boost::asio::io_context& io, const CheckSpec& spec) {
   if (const auto* d = std::get_if<DnsCheckSpec>(&spec)) return std::make_unique<DnsChecker>(io, *d);
   if (const auto* p = std::get_if<ProcessCheckSpec>(&spec)) return std::make_unique<ProcessChecker>(io, *p);
+  if (const auto* s = std::get_if<SoaCheckSpec>(&spec)) return std::make_unique<SoaChecker>(io, *s);
   return std::make_unique<FreshChecker>(io, spec);
 }
 
@@ -52,6 +54,9 @@ std::shared_ptr<CheckRun> start_check(boost::asio::io_context& io, const CheckSp
     }
     std::shared_ptr<CheckRun> operator()(const ProcessCheckSpec& s) const {
       return start_process_check(io, s, std::move(done));
+    }
+    std::shared_ptr<CheckRun> operator()(const SoaCheckSpec& s) const {
+      return start_soa_check(io, s, timeout, std::move(done));
     }
   };
   return std::visit(Visitor{io, timeout, done}, spec);

@@ -38,7 +38,8 @@ class Checker {
 };
 
 /// The checker of `spec`: a DnsChecker (dns_check.hpp) for DNS checks, a ProcessChecker
-/// (process_check.hpp) for process checks; the other kinds start every run afresh (start_check).
+/// (process_check.hpp) for process checks, a SoaChecker (soa_check.hpp) for SOA checks; the
+/// other kinds start every run afresh (start_check).
 std::unique_ptr<Checker> make_checker(boost::asio::io_context& io, const CheckSpec& spec);
 
 // One starter per kind (used by start_check; exposed for the driver and the benchmark).
@@ -50,6 +51,9 @@ std::shared_ptr<CheckRun> start_exec_check(boost::asio::io_context& io, const Ex
                                            Duration timeout, CheckDone done);
 std::shared_ptr<CheckRun> start_maintenance_check(boost::asio::io_context& io,
                                                   const MaintenanceFileSpec& spec, CheckDone done);
+/// The zone freshness check: SOA of the local server and of the primary (soa_serial.hpp).
+std::shared_ptr<CheckRun> start_soa_check(boost::asio::io_context& io, const SoaCheckSpec& spec,
+                                          Duration timeout, CheckDone done);
 /// One look at the process (pidfile, then pidfd): passes when it lives; watches nothing after.
 std::shared_ptr<CheckRun> start_process_check(boost::asio::io_context& io,
                                               const ProcessCheckSpec& spec, CheckDone done);

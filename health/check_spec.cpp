@@ -15,8 +15,13 @@ std::string host_port(const std::string& host, std::uint16_t port) {
 std::string describe(const CheckSpec& spec) {
   struct Visitor {
     std::string operator()(const DnsCheckSpec& d) const {
-      return fmt::format("dns{} {} {} {}", d.transport == DnsTransport::Tcp ? "/tcp" : "",
-                         host_port(d.server, d.port), d.qname, d.qtype);
+      const char* transport = d.transport == DnsTransport::Tcp   ? "/tcp"
+                              : d.transport == DnsTransport::Tls ? "/tls"
+                                                                 : "";
+      return fmt::format("dns{} {} {} {}", transport, host_port(d.server, d.port), d.qname, d.qtype);
+    }
+    std::string operator()(const SoaCheckSpec& s) const {
+      return fmt::format("soa {} {}", host_port(s.server, s.port), s.zone);
     }
     std::string operator()(const TcpCheckSpec& t) const {
       return fmt::format("tcp {}", host_port(t.address, t.port));

@@ -13,7 +13,16 @@ namespace herald::health {
 using Duration = std::chrono::nanoseconds;
 
 /// DNS transport of a DnsCheckSpec. Udp falls back to TCP when the reply is truncated (TC).
-enum class DnsTransport { Udp, Tcp };
+/// Tls is DNS over TLS (RFC 7858): TCP framing inside a TLS session, a new one per run.
+enum class DnsTransport { Udp, Tcp, Tls };
+
+/// How a DNS-over-TLS check judges the server's certificate.
+struct DnsTlsSpec {
+  bool verify = true;   ///< verify the chain and the name; false: encryption only (RFC 8310 opportunistic)
+  std::string ca_file;  ///< PEM CA bundle; empty: the system's trust store
+  std::string name;     ///< name to verify and to send as SNI; empty: the server's address
+  bool operator==(const DnsTlsSpec&) const = default;
+};
 
 /// One native DNS query (RFC 1035 4.1) and what its reply must look like to pass.
 struct DnsCheckSpec {
@@ -29,7 +38,36 @@ struct DnsCheckSpec {
   std::vector<std::string> expect_answers;  ///< RDATA values of type qtype that must all be in the answer
   bool require_answer = false;               ///< at least one answer RR of type qtype
   std::optional<Duration> max_rtt;           ///< fail when the reply took longer
+  bool nsid = false;  ///< ask for the server's NSID (RFC 5001); needs edns_udp_size
+  DnsTlsSpec tls;     ///< used when transport is Tls
   bool operator==(const DnsCheckSpec&) const = default;
+};
+
+/// How a zone's SOA serial reads as a time, for SoaCheckSpec::max_age.
+enum class SerialFormat {
+  Unixtime,  ///< seconds since 1970-01-01 UTC (Knot's and PowerDNS's "unixtime" serial policy)
+  Date,      ///< YYYYMMDDnn (RFC 1912 2.2): the start of that UTC day
+};
+
+/// Zone freshness: the local server's SOA serial for `zone` is not more than `max_serial_lag`
+/// behind the serial on `primary` (RFC 1982 serial arithmetic), and/or the serial read as a time
+/// is not older than `max_age`, and/or it changed within `max_unchanged`. At least one of
+/// primary, max_age and max_unchanged is set. A primary that does
+/// not answer does not fail the check (the lag cannot be judged; failing would withdraw every
+/// site at once when the primary goes down): max_age bounds staleness then.
+struct SoaCheckSpec {
+  std::string server;  ///< IPv4/IPv6 literal of the local server
+  std::uint16_t port = 53;
+  std::string zone;    ///< absolute or relative zone name
+  std::string primary;  ///< IPv4/IPv6 literal; empty: no serial comparison
+  std::uint16_t primary_port = 53;
+  std::uint32_t max_serial_lag = 0;  ///< below 2^31 (RFC 1982 3.1)
+  std::optional<Duration> max_age;
+  SerialFormat serial_format = SerialFormat::Unixtime;
+  /// Fail when the local serial has not changed for longer than this, as herald saw it (since
+  /// the check started: herald cannot know about changes before its first answer).
+  std::optional<Duration> max_unchanged;
+  bool operator==(const SoaCheckSpec&) const = default;
 };
 
 /// A TCP three-way handshake to address:port; passes when connect() succeeds.
@@ -62,7 +100,8 @@ struct ProcessCheckSpec {
 
 /// Any one check.
 using CheckSpec =
-    std::variant<DnsCheckSpec, TcpCheckSpec, ExecCheckSpec, MaintenanceFileSpec, ProcessCheckSpec>;
+    std::variant<DnsCheckSpec, TcpCheckSpec, ExecCheckSpec, MaintenanceFileSpec, ProcessCheckSpec,
+                 SoaCheckSpec>;
 
 /// Short human label of a check for logs and reasons, e.g. "dns 192.0.2.53:53 www.example. A".
 std::string describe(const CheckSpec& spec);
@@ -73,6 +112,11 @@ struct CheckResult {
   Duration latency{0};
   std::string reason;   ///< "rcode SERVFAIL", "timeout after 500ms", "connection refused", ...
   bool drain = false;   ///< set only by the maintenance-file check while the file exists
+  /// DNS checks with nsid: the NSID the server returned (RFC 5001), in presentation form
+  /// (nsid_text); nullopt when not asked or not returned.
+  std::optional<std::string> nsid = std::nullopt;
+  /// SOA checks: the local server's serial for the zone, when it answered.
+  std::optional<std::uint32_t> serial = std::nullopt;
   bool operator==(const CheckResult&) const = default;
 };
 

@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "base/beast_ssl.hpp"  // Asio's OpenSSL layer, for DNS over TLS (herald_health links OpenSSL)
 #include "health/dns_wire.hpp"
 #include "health/format.hpp"
 
@@ -39,6 +40,33 @@ struct DnsChannel {
     if (ec) setup_error = fmt::format("bad server address '{}'", spec.server);
     else if (auto p = make_dns_probe(spec, 0); !p) setup_error = "bad check: " + p.error();
     else probe = std::move(*p);
+    if (!setup_error && spec.transport == DnsTransport::Tls) setup_tls();
+  }
+
+  // One TLS client context per check (RFC 7858): the CA store is read once, not per probe.
+  void setup_tls() {
+    tls.emplace(asio::ssl::context::tls_client);
+    boost::system::error_code ec;
+    tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                         asio::ssl::context::no_tlsv1_1,
+                     ec);
+    if (!spec.tls.verify) {
+      // RFC 8310 5: the opportunistic profile encrypts without authenticating the server.
+      tls->set_verify_mode(asio::ssl::verify_none, ec);
+      return;
+    }
+    if (spec.tls.ca_file.empty()) tls->set_default_verify_paths(ec);
+    else tls->load_verify_file(spec.tls.ca_file, ec);
+    if (ec) {
+      setup_error = fmt::format("cannot load CA {}: {}",
+                                spec.tls.ca_file.empty() ? std::string("store") : spec.tls.ca_file, ec.message());
+      return;
+    }
+    tls->set_verify_mode(asio::ssl::verify_peer, ec);
+    // RFC 8310 8.1: the strict profile matches the authentication name (or the address) in
+    // the certificate; X509_check_host / X509_check_ip through Asio.
+    tls->set_verify_callback(asio::ssl::host_name_verification(spec.tls.name.empty() ? spec.server : spec.tls.name), ec);
   }
 
   asio::io_context& io;
@@ -47,6 +75,7 @@ struct DnsChannel {
   bool keep_open;  ///< false: the one-shot start_dns_check, which closes the socket at the end
   asio::ip::address server;
   std::optional<std::string> setup_error;
+  std::optional<asio::ssl::context> tls;  ///< DNS over TLS checks only
   DnsProbe probe;
   udp::socket sock;
   std::weak_ptr<DnsRun> current;
@@ -153,6 +182,7 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
       if (!e) self->on_timeout();
     });
     if (ch_->spec.transport == DnsTransport::Tcp) start_tcp();
+    else if (ch_->spec.transport == DnsTransport::Tls) start_tls();
     else start_udp();
   }
 
@@ -225,32 +255,65 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
     tcp_.async_connect(ep, [self = shared_from_this()](const boost::system::error_code& e) {
       if (self->finished_) return;
       if (e) return self->finish(false, self->tcp_prefix() + socket_error_reason(e));
-      // RFC 1035 4.2.2 / RFC 7766 8: a two-byte length precedes every message on TCP.
-      const auto& wire = self->ch_->probe.wire;
-      const auto n = wire.size();
-      self->tcp_out_.assign({static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n & 0xff)});
-      self->tcp_out_.insert(self->tcp_out_.end(), wire.begin(), wire.end());
-      asio::async_write(self->tcp_, asio::buffer(self->tcp_out_), [self](const boost::system::error_code& we, std::size_t) {
+      self->send_framed(self->tcp_);
+    });
+  }
+
+  // DNS over TLS (RFC 7858 3.3): connect, handshake (verifying as the context says), then the
+  // same two-byte-length framing as TCP inside the session. A new session per run.
+  void start_tls() {
+    tls_.emplace(ch_->io, *ch_->tls);
+    // SNI with the authentication name (RFC 8310 8.1); an address is not sent (RFC 6066 3).
+    // SSL_set_tlsext_host_name spelled out: the macro casts old-style.
+    if (!ch_->spec.tls.name.empty())
+      SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(ch_->spec.tls.name.c_str()));
+    const tcp::endpoint ep(ch_->server, ch_->spec.port);
+    tls_phase_ = "tls connect: ";
+    tls_->lowest_layer().async_connect(ep, [self = shared_from_this()](const boost::system::error_code& e) {
+      if (self->finished_) return;
+      if (e) return self->finish(false, self->tls_phase_ + socket_error_reason(e));
+      self->tls_phase_ = "tls handshake: ";
+      self->tls_->async_handshake(asio::ssl::stream_base::client, [self](const boost::system::error_code& he) {
         if (self->finished_) return;
-        if (we) return self->finish(false, self->tcp_prefix() + socket_error_reason(we));
-        self->read_tcp_length();
+        if (he) return self->finish(false, self->tls_phase_ + socket_error_reason(he));
+        self->tls_phase_ = "tls: ";
+        self->send_framed(*self->tls_);
       });
     });
   }
 
-  void read_tcp_length() {
-    asio::async_read(tcp_, asio::buffer(len_), [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
+  // RFC 1035 4.2.2 / RFC 7766 8: a two-byte length precedes every message on a stream.
+  template <typename Stream>
+  void send_framed(Stream& stream) {
+    const auto& wire = ch_->probe.wire;
+    const auto n = wire.size();
+    tcp_out_.assign({static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n & 0xff)});
+    tcp_out_.insert(tcp_out_.end(), wire.begin(), wire.end());
+    asio::async_write(stream, asio::buffer(tcp_out_), [self = shared_from_this(), &stream](const boost::system::error_code& we, std::size_t) {
       if (self->finished_) return;
-      if (e) return self->finish(false, self->tcp_prefix() + socket_error_reason(e));
+      if (we) return self->finish(false, self->stream_prefix() + socket_error_reason(we));
+      self->read_framed(stream);
+    });
+  }
+
+  template <typename Stream>
+  void read_framed(Stream& stream) {
+    asio::async_read(stream, asio::buffer(len_), [self = shared_from_this(), &stream](const boost::system::error_code& e, std::size_t) {
+      if (self->finished_) return;
+      if (e) return self->finish(false, self->stream_prefix() + socket_error_reason(e));
       const std::size_t n = static_cast<std::size_t>(self->len_[0]) << 8 | self->len_[1];
       self->tcp_in_.resize(n);
-      asio::async_read(self->tcp_, asio::buffer(self->tcp_in_), [self](const boost::system::error_code& re, std::size_t got) {
+      asio::async_read(stream, asio::buffer(self->tcp_in_), [self, &stream](const boost::system::error_code& re, std::size_t got) {
         if (self->finished_) return;
-        if (re) return self->finish(false, self->tcp_prefix() + socket_error_reason(re));
-        if (self->judge(std::span<const std::uint8_t>(self->tcp_in_.data(), got), true)) self->read_tcp_length();
+        if (re) return self->finish(false, self->stream_prefix() + socket_error_reason(re));
+        if (self->judge(std::span<const std::uint8_t>(self->tcp_in_.data(), got), true)) self->read_framed(stream);
       });
     });
   }
+
+  // What a failure interrupted: for DNS over TLS the phase (connect, handshake, exchange).
+  std::string stream_prefix() const { return tls_ ? tls_phase_ : tcp_prefix(); }
 
   // Judges one reply; true when the run keeps waiting for another on the same transport.
   bool judge(std::span<const std::uint8_t> reply, bool over_tcp) {
@@ -269,12 +332,12 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
         start_tcp();
         return false;
       case DnsVerdictKind::Fail:
-        finish(false, tcp_prefix() + v.reason);
+        finish(false, tcp_prefix() + v.reason, &v);
         return false;
       case DnsVerdictKind::Pass: {
         const auto rtt = steady_clock::now() - start_;
-        if (auto bad = rtt_violation(rtt, ch_->spec.max_rtt)) finish(false, *bad);
-        else finish(true, fmt::format("{}{} in {}", tcp_prefix(), v.reason, format_duration(rtt)));
+        if (auto bad = rtt_violation(rtt, ch_->spec.max_rtt)) finish(false, *bad, &v);
+        else finish(true, fmt::format("{}{} in {}", tcp_prefix(), v.reason, format_duration(rtt)), &v);
         return false;
       }
     }
@@ -299,7 +362,7 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
 
   void on_timeout() {
     if (finished_) return;
-    if (ch_->spec.transport != DnsTransport::Tcp && !retried_tcp_) {
+    if (ch_->spec.transport == DnsTransport::Udp && !retried_tcp_) {
       auto& ids = ch_->timed_out;
       if (ids.size() == kTimedOutIdsKept) ids.erase(ids.begin());
       ids.push_back(ch_->probe.id);
@@ -307,7 +370,7 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
     }
     std::string r = "timeout after " + format_duration(timeout_);
     if (ignored_ > 0) r += fmt::format(" (ignored {} reply(s), last: {})", ignored_, last_ignored_);
-    finish(false, tcp_prefix() + r);
+    finish(false, stream_prefix() + r);
   }
 
   // Stops everything this run waits for. The UDP socket stays open for the next run unless
@@ -316,25 +379,32 @@ class DnsRun final : public CheckRun, public std::enable_shared_from_this<DnsRun
     boost::system::error_code ignore;
     timer_.cancel();
     tcp_.close(ignore);
+    if (tls_) tls_->lowest_layer().close(ignore);
     if (!ch_->sock.is_open()) return;
     if (ch_->keep_open) ch_->sock.cancel(ignore);
     else ch_->sock.close(ignore);
   }
 
-  void finish(bool pass, std::string reason) {
+  // `v`: the verdict on the reply, when there is one (its NSID and SOA serial go with the result).
+  void finish(bool pass, std::string reason, const DnsVerdict* v = nullptr) {
     if (finished_) return;
     finished_ = true;
     release();
     if (timed_out_ && ch_->keep_open) watch_late_answers(ch_);
     else if (pass) ch_->timed_out.clear();  // answered in time: older probes are history
+    CheckResult r{pass, steady_clock::now() - start_, std::move(reason), false};
+    if (v && v->nsid) r.nsid = nsid_text(*v->nsid);
+    if (v) r.serial = v->soa_serial;
     auto done = std::move(done_);
-    done(CheckResult{pass, steady_clock::now() - start_, std::move(reason), false});
+    done(std::move(r));
   }
 
   std::shared_ptr<DnsChannel> ch_;
   Duration timeout_;
   CheckDone done_;
   tcp::socket tcp_;
+  std::optional<asio::ssl::stream<tcp::socket>> tls_;  // DNS over TLS runs only
+  std::string tls_phase_;
   asio::steady_timer timer_;
   steady_clock::time_point start_;
   std::array<std::uint8_t, 2> len_{};

@@ -84,6 +84,9 @@ Rr expected_rr(const DnsProbe& probe, const std::string& value) {
   return Rr(rr);
 }
 
+// The judgement of a parsed reply to our question (rcode and answers), without the extras.
+DnsVerdict judge_parsed(const ldns_pkt* pkt, const DnsProbe& probe);
+
 }  // namespace
 
 std::uint16_t random_dns_id() {
@@ -114,6 +117,8 @@ herald::Expected<DnsProbe, std::string> make_dns_probe(const DnsCheckSpec& spec,
   if (p.accepted_rcodes.empty()) return herald::unexpected(std::string("no accepted rcode"));
   p.expect_answers = spec.expect_answers;
   p.require_answer = spec.require_answer;
+  p.nsid = spec.nsid;
+  if (spec.nsid && !spec.edns_udp_size) return herald::unexpected(std::string("nsid needs EDNS"));
   for (const auto& value : p.expect_answers) {
     const Rr want = expected_rr(p, value);
     if (!want) return herald::unexpected(fmt::format("bad expected answer '{}' for type {}", value, spec.qtype));
@@ -136,6 +141,12 @@ herald::Expected<DnsProbe, std::string> make_dns_probe(const DnsCheckSpec& spec,
   if (spec.edns_udp_size) {
     // RFC 6891 6.2.5: values below 512 are treated as 512.
     ldns_pkt_set_edns_udp_size(pkt.get(), std::max<std::uint16_t>(*spec.edns_udp_size, 512));
+    if (spec.nsid) {
+      // RFC 5001 2.1: the request is the NSID option with an empty payload. ldns writes the
+      // OPT RDATA as given; it takes ownership of the rdf.
+      const auto opt = encode_edns_option(kEdnsOptionNsid);
+      ldns_pkt_set_edns_data(pkt.get(), ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, opt.size(), opt.data()));
+    }
   }
   uint8_t* buf = nullptr;
   size_t size = 0;
@@ -170,17 +181,31 @@ DnsVerdict judge_dns_reply(std::span<const std::uint8_t> reply, const DnsProbe& 
   const bool bare_error = ldns_pkt_qdcount(pkt.get()) == 0 && ldns_pkt_get_rcode(pkt.get()) != LDNS_RCODE_NOERROR;
   if (!bare_error && !question_matches(pkt.get(), probe.question)) return {K::Ignore, "wrong question"};
   if (truncated) return {K::Truncated, "truncated"};
+  DnsVerdict v = judge_parsed(pkt.get(), probe);
+  if (v.kind == K::Pass || v.kind == K::Fail) {
+    if (probe.nsid) {
+      if (const ldns_rdf* opt = ldns_pkt_edns_data(pkt.get()))
+        v.nsid = find_edns_option({ldns_rdf_data(opt), ldns_rdf_size(opt)}, kEdnsOptionNsid);
+    }
+  }
+  return v;
+}
+
+namespace {
+
+DnsVerdict judge_parsed(const ldns_pkt* pkt, const DnsProbe& probe) {
+  using K = DnsVerdictKind;
 
   // RFC 6891 6.1.3: the OPT record extends RCODE by 8 high bits.
-  const unsigned rcode = (static_cast<unsigned>(ldns_pkt_edns_extended_rcode(pkt.get())) << 4) |
-                         static_cast<unsigned>(ldns_pkt_get_rcode(pkt.get()));
+  const unsigned rcode = (static_cast<unsigned>(ldns_pkt_edns_extended_rcode(pkt)) << 4) |
+                         static_cast<unsigned>(ldns_pkt_get_rcode(pkt));
   if (std::find(probe.accepted_rcodes.begin(), probe.accepted_rcodes.end(), rcode) ==
       probe.accepted_rcodes.end())
     return {K::Fail, "rcode " + rcode_name(rcode)};
 
   // Answers of the asked type (a CNAME chain in front is allowed, RFC 1034 3.6.2).
   std::vector<const ldns_rr*> answers;
-  const ldns_rr_list* an = ldns_pkt_answer(pkt.get());
+  const ldns_rr_list* an = ldns_pkt_answer(pkt);
   for (std::size_t i = 0; an && i < ldns_rr_list_rr_count(an); ++i) {
     const ldns_rr* rr = ldns_rr_list_rr(an, i);
     if (ldns_rr_get_type(rr) == probe.question.qtype && ldns_rr_get_class(rr) == probe.question.qclass)
@@ -213,7 +238,47 @@ DnsVerdict judge_dns_reply(std::span<const std::uint8_t> reply, const DnsProbe& 
     return {K::Pass, "rcode " + rcode_name(rcode) + ", answer " + found};
   }
   if (probe.require_answer && answers.empty()) return {K::Fail, "no answer"};
-  return {K::Pass, fmt::format("rcode {}, {} answer(s)", rcode_name(rcode), answers.size())};
+  DnsVerdict v{K::Pass, fmt::format("rcode {}, {} answer(s)", rcode_name(rcode), answers.size())};
+  // RFC 1035 3.3.13: SERIAL is the third field of SOA RDATA.
+  if (probe.question.qtype == LDNS_RR_TYPE_SOA && !answers.empty() && ldns_rr_rd_count(answers.front()) >= 3) {
+    const ldns_rdf* serial = ldns_rr_rdf(answers.front(), 2);
+    if (serial && ldns_rdf_get_type(serial) == LDNS_RDF_TYPE_INT32) v.soa_serial = ldns_rdf2native_int32(serial);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_edns_option(std::uint16_t code, std::span<const std::uint8_t> data) {
+  std::vector<std::uint8_t> out;
+  out.reserve(4 + data.size());
+  out.push_back(static_cast<std::uint8_t>(code >> 8));
+  out.push_back(static_cast<std::uint8_t>(code & 0xff));
+  out.push_back(static_cast<std::uint8_t>(data.size() >> 8));
+  out.push_back(static_cast<std::uint8_t>(data.size() & 0xff));
+  out.insert(out.end(), data.begin(), data.end());
+  return out;
+}
+
+std::optional<std::vector<std::uint8_t>> find_edns_option(std::span<const std::uint8_t> rdata, std::uint16_t code) {
+  // RFC 6891 6.1.2: {OPTION-CODE(2), OPTION-LENGTH(2), OPTION-DATA(OPTION-LENGTH)}*.
+  while (rdata.size() >= 4) {
+    const std::uint16_t c = static_cast<std::uint16_t>(rdata[0] << 8 | rdata[1]);
+    const std::size_t len = static_cast<std::size_t>(rdata[2] << 8 | rdata[3]);
+    if (rdata.size() - 4 < len) return std::nullopt;  // runs past the RDATA
+    const auto data = rdata.subspan(4, len);
+    if (c == code) return std::vector<std::uint8_t>(data.begin(), data.end());
+    rdata = rdata.subspan(4 + len);
+  }
+  return std::nullopt;
+}
+
+std::string nsid_text(std::span<const std::uint8_t> nsid) {
+  const bool printable = std::all_of(nsid.begin(), nsid.end(), [](std::uint8_t b) { return b >= 0x20 && b < 0x7f; });
+  if (printable && !nsid.empty()) return std::string(nsid.begin(), nsid.end());
+  std::string out = "0x";
+  for (std::uint8_t b : nsid) out += fmt::format("{:02x}", b);
+  return out;
 }
 
 std::optional<std::string> rtt_violation(Duration rtt, std::optional<Duration> bound) {

@@ -35,6 +35,7 @@ struct DnsProbe {
   };
   std::vector<ExpectedRdata> expected;
   bool require_answer = false;
+  bool nsid = false;  ///< the query asks for the NSID (RFC 5001)
 };
 
 /// Builds the query for `spec` with message id `id`, or says which field is invalid
@@ -57,10 +58,32 @@ enum class DnsVerdictKind {
 struct DnsVerdict {
   DnsVerdictKind kind = DnsVerdictKind::Ignore;
   std::string reason;  ///< "rcode SERVFAIL", "answer 198.51.100.7 != expected 192.0.2.53", "wrong id"
+  /// Pass and Fail of a probe that asked for it: the NSID option's data the server returned
+  /// (RFC 5001 2.3; empty when it sent the option without data), nullopt when it sent none.
+  std::optional<std::vector<std::uint8_t>> nsid = std::nullopt;
+  /// Pass of a SOA query: the serial of the first SOA record of the answer (RFC 1035 3.3.13).
+  std::optional<std::uint32_t> soa_serial = std::nullopt;
 };
 
 /// Judges `reply` against the query described by `probe`. Never throws, never reads past `reply`.
 DnsVerdict judge_dns_reply(std::span<const std::uint8_t> reply, const DnsProbe& probe);
+
+/// EDNS option code of NSID (RFC 5001 2.3).
+inline constexpr std::uint16_t kEdnsOptionNsid = 3;
+
+/// One EDNS option as OPT RDATA (RFC 6891 6.1.2): OPTION-CODE, OPTION-LENGTH, OPTION-DATA.
+/// An NSID request is the option with no data (RFC 5001 2.1): 00 03 00 00.
+std::vector<std::uint8_t> encode_edns_option(std::uint16_t code, std::span<const std::uint8_t> data = {});
+
+/// The data of the first option `code` in OPT RDATA `rdata`; nullopt when there is none, or when
+/// the options before it are malformed (a header or data running past the end). Never reads
+/// past `rdata`.
+std::optional<std::vector<std::uint8_t>> find_edns_option(std::span<const std::uint8_t> rdata,
+                                                          std::uint16_t code);
+
+/// An NSID for humans: the bytes as text when all are printable ASCII ("unbound-a"), else
+/// hexadecimal ("0x00ff10"). RFC 5001 2.3 leaves the content to the operator.
+std::string nsid_text(std::span<const std::uint8_t> nsid);
 
 /// "rtt 812ms > 300ms" when `rtt` exceeds `bound`, nullopt otherwise.
 std::optional<std::string> rtt_violation(Duration rtt, std::optional<Duration> bound);

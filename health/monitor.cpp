@@ -50,6 +50,21 @@ std::optional<std::string> check_problem(const CheckSpec& c) {
     if (m->path.empty()) return std::string("empty maintenance file path");
   } else if (const auto* p = std::get_if<ProcessCheckSpec>(&c)) {
     if (p->pidfile.empty() || p->pidfile.front() != '/') return std::string("pidfile must be an absolute path");
+  } else if (const auto* s = std::get_if<SoaCheckSpec>(&c)) {
+    asio::ip::make_address(s->server, ec);
+    if (ec) return fmt::format("bad SOA check server address '{}'", s->server);
+    if (!s->primary.empty()) {
+      asio::ip::make_address(s->primary, ec);
+      if (ec) return fmt::format("bad SOA check primary address '{}'", s->primary);
+    }
+    if (s->primary.empty() && !s->max_age && !s->max_unchanged)
+      return std::string("SOA check without a primary, a max-age or a max-unchanged");
+    if (s->max_unchanged && *s->max_unchanged <= Duration::zero()) return std::string("max-unchanged must be positive");
+    if (s->max_serial_lag >= 0x80000000u) return std::string("max-serial-lag must be below 2^31 (RFC 1982)");
+    if (s->max_age && *s->max_age <= Duration::zero()) return std::string("max-age must be positive");
+    DnsCheckSpec q;
+    q.qname = s->zone;
+    if (auto probe = make_dns_probe(q, 0); !probe) return "zone: " + probe.error();
   }
   return std::nullopt;
 }

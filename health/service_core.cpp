@@ -211,7 +211,14 @@ void ServiceCore::finish_round(Instant now, CoreActions& out) {
   drain_reason_ = drain_why;
 
   const auto base = pending_change() ? p.fast_interval : p.interval;
-  const auto grid = resume_grid_ ? *resume_grid_ : round_due_ + base;
+  auto grid = resume_grid_ ? *resume_grid_ : round_due_ + base;
+  // While a fall is pending, a failed round is followed at the latest one round timeout after
+  // it was due: a round that timed out (a frozen server) is followed at once, so `fall` rounds
+  // that never answer take fall x timeout, with no fast-interval wait between them (#18). A
+  // round that failed quickly (SERVFAIL, refused) still waits, the shorter of fast-interval and
+  // the timeout, so `fall` keeps counting rounds spread over time rather than instant replies.
+  if (!pass && healthy_ && fail_streak_ > 0)
+    grid = std::min(grid, round_due_ + (round_deadline_ - round_start_.steady));
   next_round_ = std::max(grid, now.steady);
   resume_grid_.reset();
   // Rise counts passing rounds over time, not answers: the round after one that passed towards

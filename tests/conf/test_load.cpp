@@ -754,3 +754,78 @@ TEST_CASE("peer attributes and service peers: a reload changing them keeps the s
   CHECK_FALSE(conf::peer_needs_new_session(a, b));
   CHECK(conf::peer_changed_keys(a, b) == std::vector<std::string>{"extended-communities", "med"});
 }
+
+TEST_CASE("soa check: zone, primary and lag, max-age and serial format, dumped back") {
+  const std::string svc = kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n";
+  auto c = load_ok(svc + R"([[service.check]]
+type = "soa"
+zone = "example."
+primary = "198.51.100.1"
+primary-port = 5353
+max-serial-lag = 2
+max-age = "48h"
+serial-format = "date"
+)");
+  const auto& s = c.services[0].checks[0];
+  CHECK(s.type == conf::CheckType::Soa);
+  CHECK(s.soa.server.to_string() == "192.0.2.53");  // the service's address by default
+  CHECK(s.soa.port == 53);
+  CHECK(s.soa.zone == "example.");
+  CHECK(s.soa.primary->to_string() == "198.51.100.1");
+  CHECK(s.soa.primary_port == 5353);
+  CHECK(s.soa.max_serial_lag == 2);
+  CHECK(s.soa.max_age == std::optional<conf::Duration>(48h));
+  CHECK(s.soa.serial_format == conf::SerialFormat::Date);
+  CHECK(conf::dump(c).find("type = \"soa\"\ntimeout = \"500ms\"\nserver = \"192.0.2.53\"\nport = 53\n"
+                           "zone = \"example.\"\nprimary = \"198.51.100.1\"\nprimary-port = 5353\n"
+                           "max-serial-lag = 2\nmax-age = \"48h\"\nserial-format = \"date\"\n") != std::string::npos);
+  const std::string soa = svc + "[[service.check]]\ntype = \"soa\"\nzone = \"example.\"\n";
+  CHECK(errors(soa) ==
+        "t.toml:17:1: service \"dns\" check \"soa\" type: a soa check needs at least one of primary = \"ADDRESS\" "
+        "(serial lag), max-age = \"DURATION\" (serial age) and max-unchanged = \"DURATION\" (time since "
+        "the serial changed)\n");
+  auto u = load_ok(soa + "max-unchanged = \"6h\"\n");
+  CHECK(u.services[0].checks[0].soa.max_unchanged == std::optional<conf::Duration>(6h));
+  CHECK(conf::dump(u).find("zone = \"example.\"\nmax-unchanged = \"6h\"\n") != std::string::npos);
+  CHECK(errors(soa + "max-unchanged = \"0s\"\n") ==
+        "t.toml:20:17: service \"dns\" check \"soa\" max-unchanged: expected a duration above 0s\n");
+  CHECK(errors(soa + "max-serial-lag = 1\nmax-age = \"1h\"\n") ==
+        "t.toml:20:18: service \"dns\" check \"soa\" max-serial-lag: max-serial-lag needs a primary to compare with "
+        "(primary = \"ADDRESS\")\n");
+  CHECK(errors(soa + "primary = \"198.51.100.1\"\nmax-serial-lag = 2147483648\n")
+            .find("max-serial-lag: expected an integer") != std::string::npos);
+  CHECK(errors(soa + "max-age = \"1h\"\nserial-format = \"epoch\"\n") ==
+        "t.toml:21:17: service \"dns\" check \"soa\" serial-format: expected \"unixtime\" or \"date\" (YYYYMMDDnn), "
+        "got \"epoch\"\n");
+  CHECK(errors(soa + "primary = \"198.51.100.1\"\nserial-format = \"date\"\n") ==
+        "t.toml:21:17: service \"dns\" check \"soa\" serial-format: serial-format is only used with max-age\n");
+  CHECK(errors(soa + "primary = \"198.51.100.1\"\nqtype = \"A\"\n") ==
+        "t.toml:21:1: service \"dns\" check \"soa\" qtype: not a key of soa checks (it belongs to dns checks)\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"soa\"\nprimary = \"198.51.100.1\"\n") ==
+        "t.toml:17:1: service \"dns\" check \"soa\" zone: required key missing\n");
+}
+
+TEST_CASE("dns check: nsid and DNS over TLS keys") {
+  const std::string svc = kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"192.0.2.53\"]\n";
+  const std::string dns = svc + "[[service.check]]\ntype = \"dns\"\nqname = \"www.example.\"\n";
+  auto c = load_ok(dns + "tls = true\ntls-ca = \"/etc/herald/ca.pem\"\ntls-name = \"dns.example\"\nnsid = true\n");
+  const auto& d = c.services[0].checks[0].dns;
+  CHECK(d.tls);
+  CHECK(d.port == 853);  // RFC 7858 3.1
+  CHECK(d.tls_verify);
+  CHECK(d.tls_ca == "/etc/herald/ca.pem");
+  CHECK(d.tls_name == "dns.example");
+  CHECK(d.nsid);
+  CHECK(conf::dump(c).find("nsid = true\ntls = true\ntls-verify = true\ntls-ca = \"/etc/herald/ca.pem\"\n"
+                           "tls-name = \"dns.example\"\n") != std::string::npos);
+  CHECK(load_ok(dns + "tls = true\nport = 8853\n").services[0].checks[0].dns.port == 8853);
+  CHECK_FALSE(load_ok(dns + "tls = true\ntls-verify = false\n").services[0].checks[0].dns.tls_verify);
+  CHECK(errors(dns + "tls-name = \"dns.example\"\n") ==
+        "t.toml:20:12: service \"dns\" check \"dns\" tls-name: tls-name is only used with tls = true\n");
+  CHECK(errors(dns + "tls = true\ntcp = true\n") ==
+        "t.toml:20:7: service \"dns\" check \"dns\" tls: tls = true runs over TCP already: drop tcp = true\n");
+  CHECK(errors(dns + "tls = true\ntls-ca = \"ca.pem\"\n") ==
+        "t.toml:21:10: service \"dns\" check \"dns\" tls-ca: expected an absolute path, got \"ca.pem\"\n");
+  CHECK(errors(dns + "edns = false\nnsid = true\n") ==
+        "t.toml:21:8: service \"dns\" check \"dns\" nsid: nsid = true needs edns = true (NSID is an EDNS option)\n");
+}

@@ -73,6 +73,16 @@ TEST_CASE("status report: header, peers, services and checks tables") {
         "doh      https  exec  FAIL    -        1s ago  exit status 2: curl: (7) refused\n");
 }
 
+TEST_CASE("status report: the NSID a DNS check's server returned follows the check's detail") {
+  json st = json::parse(kSampleStatus);
+  auto& checks = st["status"]["services"][0]["checks"];
+  checks[0]["nsid"] = "site-a.unbound";
+  checks[1]["nsid"] = "0x00ff";  // no detail: the NSID alone
+  const std::string out = render_status(st);
+  CHECK(out.find("NOERROR, 1 answer (NSID site-a.unbound)\n") != std::string::npos);
+  CHECK(out.find("2s ago  (NSID 0x00ff)\n") != std::string::npos);
+}
+
 TEST_CASE("status report: a drain held by more than the operator names every holder") {
   json st = json::parse(kSampleStatus);
   auto& svc = st["status"]["services"][0];

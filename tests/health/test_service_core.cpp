@@ -818,3 +818,69 @@ TEST_CASE("a process exit counts towards flap damping like any health change") {
   CHECK(ch[0].to == ServiceState::Down);
   CHECK(ch[0].flap_hold_until.has_value());
 }
+
+namespace {
+// Interval 1 s, fast-interval 200 ms, timeout 100 ms, fall 3, start up: the setting where the
+// fast-interval wait between falling rounds used to add to the detection of a frozen server.
+health::ServiceSpec falling_spec() {
+  auto s = service(2, 3, true);
+  s.policy.interval = 1s;
+  s.policy.fast_interval = 200ms;
+  s.policy.timeout = 100ms;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("a frozen server is probed again at once after each timeout: down after fall x timeout") {
+  FakeClock clock;
+  ServiceCore core(falling_spec(), clock.now, 0s);
+  round(core, clock, {ok()});  // the last answer before the freeze
+  const auto t0 = core.next_wakeup();
+  std::vector<std::chrono::steady_clock::time_point> starts;
+  std::vector<health::StateChange> changes;
+  // The server never answers: each round is cut at its deadline, where the next one starts.
+  clock.now.steady = t0;
+  for (int step = 0; step < 4 && changes.empty(); ++step) {
+    clock.now.steady = std::max(clock.now.steady, core.next_wakeup());
+    auto a = core.advance(clock.now);
+    if (a.start_round) starts.push_back(clock.now.steady);
+    changes.insert(changes.end(), a.changes.begin(), a.changes.end());
+  }
+  // Round starts: t0, t0+100ms, t0+200ms (no 200 ms fast-interval spacing); down at t0+300ms.
+  REQUIRE(starts.size() >= 3);
+  CHECK(starts[0] == t0);
+  CHECK(starts[1] == t0 + 100ms);
+  CHECK(starts[2] == t0 + 200ms);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].to == ServiceState::Down);
+  CHECK(changes[0].at.steady == t0 + 300ms);
+  CHECK(changes[0].reason.find("timeout after 100ms (3 failing round(s))") != std::string::npos);
+}
+
+TEST_CASE("a quick failure while falling waits the shorter of fast-interval and the timeout") {
+  FakeClock clock;
+  ServiceCore core(falling_spec(), clock.now, 0s);
+  round(core, clock, {ok()});
+  const auto t0 = core.next_wakeup();
+  round(core, clock, {servfail()});  // answered in 3 ms
+  CHECK(core.next_wakeup() == t0 + 100ms);  // not at once, and not fast-interval (200 ms) later
+  round(core, clock, {servfail()});
+  CHECK(core.next_wakeup() == t0 + 200ms);
+  auto ch = round(core, clock, {servfail()});
+  REQUIRE(ch.size() == 1);
+  CHECK(ch[0].to == ServiceState::Down);
+  CHECK(ch[0].at.steady == t0 + 203ms);
+  // Down and stable: back to the interval.
+  CHECK(core.next_wakeup() == t0 + 200ms + 1s);
+}
+
+TEST_CASE("a rising service keeps the fast-interval spacing (the change is for falls only)") {
+  FakeClock clock;
+  auto spec = falling_spec();
+  spec.policy.start_up = false;
+  spec.policy.rise = 3;
+  ServiceCore core(spec, clock.now, 0s);
+  const auto t0 = core.next_wakeup();
+  round(core, clock, {ok()});
+  CHECK(core.next_wakeup() == t0 + 203ms);  // fast-interval after the pass (rise spacing)
+}
