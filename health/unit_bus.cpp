@@ -70,7 +70,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
     fd.close(ignored);
     timer.cancel();
     if (match) match = sd_bus_slot_unref(match);
-    if (bus) bus = sd_bus_flush_close_unref(bus);
+    if (bus) bus = sd_bus_close_unref(bus);  // never blocks the loop on a stuck peer
   }
 
   // Ends the read in flight with `error` (from the io_context, not from here).

@@ -11,8 +11,9 @@ real BIRD upstream. herald checks every 100 ms (rise 2, fall 2) with a DNS check
   check names the new PID;
 - SIGKILL of the main PID: Down at once, naming that PID (no failed DNS probe needed);
 - `systemctl start` again: Up with the newest MainPID;
-- herald-check (the driver) on a unit systemd does not know, and on a bus that is not there:
-  the precise reasons.
+- herald-check (the driver) as user nobody (herald drops to `user`: systemd's bus policy lets
+  any user read a unit and subscribe), on a unit systemd does not know, and on a bus that is not
+  there: the precise reasons.
 Every wait is bounded; times are printed, not asserted.
 """
 import json
@@ -164,8 +165,14 @@ def main() -> int:
             harness.wait_for(lambda: check_reason(site) == f"unit {UNIT} main PID {third} running",
                              timeout=10, what="the check naming the third MainPID")
 
-            # 5. The driver's one-off check: an unknown unit, and a bus that is not there.
+            # 5. The driver's one-off check: as an unprivileged user (herald runs as `user`), on an
+            # unknown unit, and on a bus that is not there.
             driver = harness.binary("herald-check")
+            out = sd.run("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", driver, "process",
+                         "--unit", UNIT, check=False).stdout
+            r = json.loads(out.splitlines()[0])
+            print(f"  as nobody: {r['reason']}")
+            assert r["pass"] and r["reason"] == f"unit {UNIT} main PID {third} running", r
             out = sd.run(driver, "process", "--unit", "nosuch.service", check=False).stdout
             r = json.loads(out.splitlines()[0])
             print(f"  unknown unit: {r['reason']}")
