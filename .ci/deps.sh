@@ -35,6 +35,8 @@ PKGS=(
   exabgp gobgpd tcpdump dnsperf
   # operations checks
   prometheus systemd dpkg-dev lintian fakeroot
+  # a real systemd with its own system bus in a sandbox of namespaces (systemd_lab.py)
+  dbus-daemon util-linux
 )
 
 case "${1:-}" in

@@ -221,9 +221,11 @@ struct MaintenanceFileCheck {
   bool operator==(const MaintenanceFileCheck&) const = default;
 };
 
-// The DNS server's process, named by its pidfile: its exit takes the service down at once.
+// The DNS server's process, named by its pidfile or by its systemd unit (exactly one of the
+// two): its exit, or the unit going to "deactivating", takes the service down at once.
 struct ProcessCheck {
-  std::string pidfile;  // absolute
+  std::string pidfile;  // absolute, or ""
+  std::string unit;     // a systemd unit name ("unbound.service"), or ""
   bool operator==(const ProcessCheck&) const = default;
 };
 

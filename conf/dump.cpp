@@ -161,7 +161,10 @@ void check(std::string& o, const CheckConfig& c) {
       o += fmt::format("path = {}\n", q(c.maintenance_file.path));
       break;
     case CheckType::Process:
-      o += fmt::format("pidfile = {}\n", q(c.process.pidfile));
+      if (!c.process.unit.empty())
+        o += fmt::format("unit = {}\n", q(c.process.unit));
+      else
+        o += fmt::format("pidfile = {}\n", q(c.process.pidfile));
       break;
   }
 }

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <initializer_list>
 
 #include "conf/read_service_parts.hpp"
@@ -196,7 +197,43 @@ void read_absolute_path(TableReader& r, std::string_view k, std::string& out) {
 
 void read_maintenance(TableReader& r, MaintenanceFileCheck& m) { read_absolute_path(r, "path", m.path); }
 
-void read_process(TableReader& r, ProcessCheck& p) { read_absolute_path(r, "pidfile", p.pidfile); }
+// A systemd unit name as systemd spells one: a name of letters, digits and ":-_.\\@", with a
+// type suffix (".service"), at most 255 bytes (systemd.unit(5)).
+bool valid_unit_name(std::string_view u) {
+  if (u.empty() || u.size() > 255) return false;
+  const auto dot = u.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == u.size()) return false;
+  for (char c : u)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view(":-_.\\@").find(c) == std::string_view::npos)
+      return false;
+  return true;
+}
+
+// Exactly one of `pidfile` (absolute) and `unit` (a systemd unit name).
+void read_process(TableReader& r, ProcessCheck& p) {
+  const toml::node* unit = r.get("unit");
+  const toml::node* pidfile = r.get("pidfile");
+  if (unit && pidfile) {
+    r.ctx().error(where(*unit), r.key("unit"), "give either pidfile or unit, not both");
+    return;
+  }
+  if (!unit && !pidfile) {
+    r.ctx().error(r.where_table(), r.path(),
+                  "a process check needs pidfile (an absolute path) or unit (a systemd unit name)");
+    return;
+  }
+  if (!unit) {
+    read_absolute_path(r, "pidfile", p.pidfile);
+    return;
+  }
+  auto v = as_string(r.ctx(), *unit, r.key("unit"));
+  if (!v) return;
+  if (!valid_unit_name(*v))
+    r.ctx().error(where(*unit), r.key("unit"),
+                  fmt::format("expected a systemd unit name like \"unbound.service\", got \"{}\"", *v));
+  else
+    p.unit = *v;
+}
 
 }  // namespace
 
@@ -243,7 +280,7 @@ bool read_check(TableReader& r, CheckConfig& c, const ServiceConfig& s) {
       {CheckType::Tcp, {"address", "port"}},
       {CheckType::Exec, {"command"}},
       {CheckType::MaintenanceFile, {"path"}},
-      {CheckType::Process, {"pidfile"}},
+      {CheckType::Process, {"pidfile", "unit"}},
   };
   for (const TypeKeys& tk : kKeys)
     if (tk.type != c.type)

@@ -94,7 +94,7 @@ health::CheckSpec check_spec(const conf::CheckConfig& c) {
     case conf::CheckType::MaintenanceFile:
       return health::MaintenanceFileSpec{c.maintenance_file.path};
     case conf::CheckType::Process:
-      return health::ProcessCheckSpec{c.process.pidfile};
+      return health::ProcessCheckSpec{c.process.pidfile, c.process.unit};
     case conf::CheckType::Soa: {
       health::SoaCheckSpec s;
       s.server = c.soa.server.to_string();

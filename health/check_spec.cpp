@@ -33,7 +33,7 @@ std::string describe(const CheckSpec& spec) {
       return fmt::format("maintenance {}", m.path);
     }
     std::string operator()(const ProcessCheckSpec& p) const {
-      return fmt::format("process {}", p.pidfile);
+      return fmt::format("process {}", p.unit.empty() ? p.pidfile : "unit " + p.unit);
     }
   };
   return std::visit(Visitor{}, spec);

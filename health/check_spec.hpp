@@ -90,11 +90,13 @@ struct MaintenanceFileSpec {
   bool operator==(const MaintenanceFileSpec&) const = default;
 };
 
-/// The DNS server's process, named by the pidfile it writes. Passes while that process lives;
-/// its exit is reported at once (a pidfd watch, process_check.hpp) and takes the service Down
-/// without waiting for `fall` failing rounds.
+/// The DNS server's process, named by the pidfile it writes or by its systemd unit (its MainPID,
+/// read over D-Bus). Passes while that process lives; its exit (and, with a unit, the unit going
+/// to "deactivating") is reported at once (a pidfd watch, process_check.hpp) and takes the
+/// service Down without waiting for `fall` failing rounds. Exactly one of the two is set.
 struct ProcessCheckSpec {
-  std::string pidfile;  ///< absolute path of a file holding the decimal PID
+  std::string pidfile;  ///< absolute path of a file holding the decimal PID, or ""
+  std::string unit;     ///< systemd unit name, e.g. "unbound.service", or ""
   bool operator==(const ProcessCheckSpec&) const = default;
 };
 

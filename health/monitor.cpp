@@ -49,7 +49,9 @@ std::optional<std::string> check_problem(const CheckSpec& c) {
   } else if (const auto* m = std::get_if<MaintenanceFileSpec>(&c)) {
     if (m->path.empty()) return std::string("empty maintenance file path");
   } else if (const auto* p = std::get_if<ProcessCheckSpec>(&c)) {
-    if (p->pidfile.empty() || p->pidfile.front() != '/') return std::string("pidfile must be an absolute path");
+    if (!p->unit.empty() && !p->pidfile.empty()) return std::string("either a pidfile or a unit, not both");
+    if (p->unit.empty() && (p->pidfile.empty() || p->pidfile.front() != '/'))
+      return std::string("pidfile must be an absolute path");
   } else if (const auto* s = std::get_if<SoaCheckSpec>(&c)) {
     asio::ip::make_address(s->server, ec);
     if (ec) return fmt::format("bad SOA check server address '{}'", s->server);

@@ -13,6 +13,9 @@
 
 #include <fmt/format.h>
 
+#include "health/unit_bus.hpp"
+#include "health/unit_tracker.hpp"
+
 namespace herald::health {
 
 namespace asio = boost::asio;
@@ -127,12 +130,133 @@ struct ProcessWatch : std::enable_shared_from_this<ProcessWatch> {
   }
 };
 
+// The same watch when the PID comes from a systemd unit: what systemd says of the unit (read at
+// each round while nothing is watched, and its PropertiesChanged signals) goes through the pure
+// UnitTracker, which says which PID to hold a pidfd on and when to go down at once.
+struct UnitWatch : std::enable_shared_from_this<UnitWatch> {
+  UnitWatch(asio::io_context& io, std::string unit, std::unique_ptr<UnitBus> b)
+      : tracker(std::move(unit)), bus(std::move(b)), pidfd(io) {}
+  UnitTracker tracker;
+  std::unique_ptr<UnitBus> bus;
+  asio::posix::stream_descriptor pidfd;
+  std::function<void(std::string)> on_exit;
+  bool stopped = false;
+  bool reading = false;  // one read on the bus at a time
+
+  void wire() {
+    std::weak_ptr<UnitWatch> weak = shared_from_this();
+    bus->on_change([weak](UnitState u) {
+      if (auto self = weak.lock(); self && !self->stopped) self->apply(self->tracker.on_update(u));
+    });
+    bus->on_lost([weak](std::string why) {
+      if (auto self = weak.lock(); self && !self->stopped) self->tracker.on_bus_error(std::move(why));
+    });
+  }
+
+  void close_pidfd() {
+    boost::system::error_code ignored;
+    pidfd.close(ignored);
+  }
+
+  void apply(const UnitAction& a) {
+    if (a.drop_watch) close_pidfd();
+    if (a.watch) open_watch(*a.watch);
+    if (a.down_now && on_exit && !stopped) on_exit(*a.down_now);
+    if (a.reread) read(std::chrono::seconds(1), nullptr);
+  }
+
+  void open_watch(int pid) {
+    const int fd = open_pidfd(pid);
+    if (fd < 0) {
+      const int err = errno;
+      tracker.on_watch_failed(pid, err == ESRCH ? fmt::format("main PID {} not running", pid)
+                                   : err == ENOSYS
+                                       ? std::string("pidfd_open(2) not supported by this kernel (Linux 5.3 or later needed)")
+                                       : fmt::format("pidfd_open({}): {}", pid, std::strerror(err)));
+      return;
+    }
+    if (pidfd_exited(fd)) {
+      ::close(fd);
+      tracker.on_watch_failed(pid, fmt::format("main PID {} not running", pid));
+      return;
+    }
+    pidfd.assign(fd);
+    pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
+                     [self = shared_from_this(), fd, pid](const boost::system::error_code& ec) {
+                       if (ec || self->stopped || !self->pidfd.is_open() || self->pidfd.native_handle() != fd)
+                         return;
+                       self->apply(self->tracker.on_pid_exited(pid));
+                     });
+  }
+
+  // Reads the unit through the bus; `done` (if any) gets the verdict afterwards.
+  void read(Duration timeout, CheckDone done) {
+    if (reading) {  // the read in flight brings the state
+      if (done) asio::post(pidfd.get_executor(), [self = shared_from_this(), done] { done(self->tracker.verdict()); });
+      return;
+    }
+    reading = true;
+    tracker.attempted(UnitTracker::Clock::now());
+    bus->read(timeout, [self = shared_from_this(), done = std::move(done)](
+                           herald::Expected<UnitState, std::string> r) {
+      self->reading = false;
+      if (self->stopped) return;
+      if (r) {
+        self->tracker.on_bus_ok();
+        self->apply(self->tracker.on_update(*r));
+      } else {
+        self->tracker.on_bus_error(r.error());
+      }
+      if (done) done(self->tracker.verdict());
+    });
+  }
+
+  void run(Duration timeout, CheckDone done) {
+    if (auto pid = tracker.watching(); pid && pidfd.is_open() && pidfd_exited(pidfd.native_handle()))
+      apply(tracker.on_pid_exited(*pid));  // exited, and the wait has not run yet
+    if (!tracker.read_due(UnitTracker::Clock::now())) {
+      done(tracker.verdict());
+      return;
+    }
+    read(timeout, std::move(done));
+  }
+
+  void stop() {
+    stopped = true;
+    on_exit = nullptr;
+    close_pidfd();
+    bus->close();
+  }
+};
+
 ProcessChecker::ProcessChecker(asio::io_context& io, ProcessCheckSpec spec)
-    : w_(std::make_shared<ProcessWatch>(io, std::move(spec))) {}
+    : ProcessChecker(io, spec, spec.unit.empty() ? nullptr : make_systemd_unit_bus(io, spec.unit)) {}
+
+ProcessChecker::ProcessChecker(asio::io_context& io, ProcessCheckSpec spec, std::unique_ptr<UnitBus> bus) {
+  if (spec.unit.empty()) {
+    w_ = std::make_shared<ProcessWatch>(io, std::move(spec));
+  } else {
+    u_ = std::make_shared<UnitWatch>(io, spec.unit, std::move(bus));
+    u_->wire();
+  }
+}
 
 ProcessChecker::~ProcessChecker() { stop_watching(); }
 
-std::shared_ptr<CheckRun> ProcessChecker::start(Duration /*timeout*/, CheckDone done) {
+std::shared_ptr<CheckRun> ProcessChecker::start(Duration timeout, CheckDone done) {
+  if (u_) {
+    auto run = std::make_shared<ProcessRun>();
+    asio::post(u_->pidfd.get_executor(), [u = u_, timeout, done = std::move(done), cancelled = run->cancelled_] {
+      if (*cancelled || u->stopped) return;
+      const auto start = std::chrono::steady_clock::now();
+      u->run(timeout, [start, done, cancelled, u](CheckResult r) {
+        if (*cancelled || u->stopped) return;
+        r.latency = std::chrono::steady_clock::now() - start;
+        done(std::move(r));
+      });
+    });
+    return run;
+  }
   // Nothing here blocks beyond reading a small file, so no timeout of its own is needed.
   auto run = std::make_shared<ProcessRun>();
   asio::post(w_->pidfd.get_executor(), [w = w_, done = std::move(done), cancelled = run->cancelled_] {
@@ -145,9 +269,15 @@ std::shared_ptr<CheckRun> ProcessChecker::start(Duration /*timeout*/, CheckDone 
   return run;
 }
 
-void ProcessChecker::on_exit(std::function<void(std::string reason)> cb) { w_->on_exit = std::move(cb); }
+void ProcessChecker::on_exit(std::function<void(std::string reason)> cb) {
+  if (u_)
+    u_->on_exit = std::move(cb);
+  else
+    w_->on_exit = std::move(cb);
+}
 
 void ProcessChecker::stop_watching() {
+  if (u_) return u_->stop();
   w_->stopped = true;
   w_->on_exit = nullptr;
   boost::system::error_code ignored;
@@ -155,6 +285,7 @@ void ProcessChecker::stop_watching() {
 }
 
 std::optional<int> ProcessChecker::watched_pid() const {
+  if (u_) return u_->pidfd.is_open() ? u_->tracker.watching() : std::nullopt;
   if (!w_->pidfd.is_open()) return std::nullopt;
   return w_->pid;
 }
@@ -163,7 +294,7 @@ std::shared_ptr<CheckRun> start_process_check(asio::io_context& io, const Proces
                                               CheckDone done) {
   // A one-off run (the driver): look at the process once, watch nothing afterwards.
   auto checker = std::make_shared<ProcessChecker>(io, spec);
-  auto run = checker->start(Duration{0}, [checker, done = std::move(done)](CheckResult r) mutable {
+  auto run = checker->start(std::chrono::seconds(1), [checker, done = std::move(done)](CheckResult r) mutable {
     checker->stop_watching();
     done(std::move(r));
   });

@@ -20,6 +20,8 @@ namespace herald::health {
 herald::Expected<int, std::string> parse_pid(std::string_view text);
 
 struct ProcessWatch;
+struct UnitWatch;
+class UnitBus;
 
 /// Runs the process check `spec` again and again (the Checker contract: one run at a time).
 ///
@@ -31,9 +33,18 @@ struct ProcessWatch;
 /// restarted server writes a new one, and fails while it names no live process. A pidfile
 /// naming a recycled PID cannot be told from the real server: servers remove or rewrite theirs.
 /// Without pidfd_open (kernel older than 5.3) every run fails, saying so.
+///
+/// With a systemd unit instead of a pidfile, the PID is the unit's MainPID, read over D-Bus
+/// (unit_bus.hpp) at each run while nothing is watched; the checker also follows the unit's
+/// PropertiesChanged signals: the unit leaving "active" ("deactivating": a stop in progress)
+/// calls on_exit() at once too, and a new MainPID after a restart is picked up. The decisions
+/// are UnitTracker's (unit_tracker.hpp). An unreachable bus or a missing unit fails the runs,
+/// saying which; the bus is tried again at most once a second.
 class ProcessChecker final : public Checker {
  public:
   ProcessChecker(boost::asio::io_context& io, ProcessCheckSpec spec);
+  /// With a unit (spec.unit), read through `bus` instead of systemd's system bus (tests).
+  ProcessChecker(boost::asio::io_context& io, ProcessCheckSpec spec, std::unique_ptr<UnitBus> bus);
   ~ProcessChecker() override;
   ProcessChecker(const ProcessChecker&) = delete;
   ProcessChecker& operator=(const ProcessChecker&) = delete;
@@ -48,7 +59,8 @@ class ProcessChecker final : public Checker {
   std::optional<int> watched_pid() const;
 
  private:
-  std::shared_ptr<ProcessWatch> w_;
+  std::shared_ptr<ProcessWatch> w_;  // with a pidfile
+  std::shared_ptr<UnitWatch> u_;     // with a systemd unit
 };
 
 }  // namespace herald::health

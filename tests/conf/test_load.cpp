@@ -500,7 +500,8 @@ TEST_CASE("process check: an absolute pidfile, required, and its own keys only")
   CHECK(conf::dump(c).find("name = \"process\"\ntype = \"process\"\ntimeout = \"500ms\"\npidfile = \"/run/unbound.pid\"\n") !=
         std::string::npos);
   CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\n") ==
-        "t.toml:17:1: service \"dns\" check \"process\" pidfile: required key missing\n");
+        "t.toml:17:1: service \"dns\" check \"process\": a process check needs pidfile (an absolute path) or unit (a "
+        "systemd unit name)\n");
   CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\npidfile = \"run/unbound.pid\"\n") ==
         "t.toml:19:11: service \"dns\" check \"process\" pidfile: expected an absolute path, got \"run/unbound.pid\"\n");
   CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\npidfile = \"/run/u.pid\"\npath = \"/x\"\n") ==
@@ -509,6 +510,29 @@ TEST_CASE("process check: an absolute pidfile, required, and its own keys only")
   CHECK(errors(svc + "[[service.check]]\ntype = \"maintenance-file\"\npath = \"/m\"\npidfile = \"/x\"\n") ==
         "t.toml:20:1: service \"dns\" check \"maintenance-file\" pidfile: not a key of maintenance-file checks (it belongs to "
         "process checks)\n");
+}
+
+TEST_CASE("process check: a systemd unit instead of a pidfile, one of the two") {
+  const std::string svc = kBase + "[[service]]\nname = \"dns\"\nprefixes = [\"2001:db8:53::1\"]\n";
+  auto c = load_ok(svc + "[[service.check]]\ntype = \"process\"\nunit = \"unbound.service\"\n");
+  CHECK(c.services[0].checks[0].process.unit == "unbound.service");
+  CHECK(c.services[0].checks[0].process.pidfile.empty());
+  CHECK(conf::dump(c).find("type = \"process\"\ntimeout = \"500ms\"\nunit = \"unbound.service\"\n") !=
+        std::string::npos);
+  CHECK(load_ok(svc + "[[service.check]]\ntype = \"process\"\nunit = \"knot@main.service\"\n")
+            .services[0].checks[0].process.unit == "knot@main.service");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\nunit = \"u.service\"\npidfile = \"/run/u.pid\"\n") ==
+        "t.toml:19:8: service \"dns\" check \"process\" unit: give either pidfile or unit, not both\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\nunit = \"unbound\"\n") ==
+        "t.toml:19:8: service \"dns\" check \"process\" unit: expected a systemd unit name like \"unbound.service\", got "
+        "\"unbound\"\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\nunit = \"a b.service\"\n") ==
+        "t.toml:19:8: service \"dns\" check \"process\" unit: expected a systemd unit name like \"unbound.service\", got "
+        "\"a b.service\"\n");
+  CHECK(errors(svc + "[[service.check]]\ntype = \"process\"\nunit = 5\n").find("service \"dns\" check \"process\" unit: expected a string") !=
+        std::string::npos);
+  CHECK(errors(svc + "[[service.check]]\ntype = \"tcp\"\naddress = \"192.0.2.1\"\nport = 53\nunit = \"u.service\"\n") ==
+        "t.toml:21:1: service \"dns\" check \"tcp\" unit: not a key of tcp checks (it belongs to process checks)\n");
 }
 
 TEST_CASE("policies per state") {

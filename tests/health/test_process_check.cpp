@@ -97,7 +97,7 @@ TEST_CASE("process checker: watches the pidfile's process, reports its exit at o
   boost::asio::io_context io;
   TempDir dir;
   const auto pidfile = dir.path / "server.pid";
-  health::ProcessChecker checker(io, health::ProcessCheckSpec{pidfile.string()});
+  health::ProcessChecker checker(io, health::ProcessCheckSpec{pidfile.string(), ""});
   std::vector<std::string> exits;
   checker.on_exit([&](std::string reason) { exits.push_back(std::move(reason)); });
   const std::string where = " (from " + pidfile.string() + ")";
@@ -156,7 +156,7 @@ TEST_CASE("process checker: a killed but unreaped process (zombie) counts as gon
   siginfo_t info{};
   REQUIRE(::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED | WNOWAIT) == 0);
   write_file(pidfile, std::to_string(child.pid));
-  health::ProcessChecker checker(io, health::ProcessCheckSpec{pidfile.string()});
+  health::ProcessChecker checker(io, health::ProcessCheckSpec{pidfile.string(), ""});
   const auto r = run_once(io, checker);
   CHECK_FALSE(r.pass);
   CHECK(r.reason.find(" not running") != std::string::npos);
@@ -178,7 +178,7 @@ TEST_CASE("monitor: a watched process's exit takes its service down before any f
   s.policy.fall = 10;
   s.policy.splay = 0ms;
   s.policy.flap.enabled = false;
-  s.checks.push_back(health::ProcessCheckSpec{pidfile.string()});
+  s.checks.push_back(health::ProcessCheckSpec{pidfile.string(), ""});
   std::vector<std::string> events;
   health::Monitor mon(io, {s}, [&](const health::ServiceStatus& st, ServiceState prev) {
     events.push_back(std::string(health::to_string(prev)) + "->" + health::to_string(st.state) + ": " + st.reason);

@@ -705,7 +705,7 @@ namespace {
 
 health::ServiceSpec dns_and_process(unsigned rise, unsigned fall) {
   health::ServiceSpec s = service(rise, fall);
-  s.checks.push_back(health::ProcessCheckSpec{"/run/unbound.pid"});
+  s.checks.push_back(health::ProcessCheckSpec{"/run/unbound.pid", ""});
   return s;
 }
 

@@ -5,6 +5,7 @@
 //   herald-check dns --server 192.0.2.53 --name www.example. --type A --expect 192.0.2.53
 //   herald-check tcp --address 192.0.2.53 --port 53
 //   herald-check exec --timeout 500 -- /bin/sleep 5
+//   herald-check process --unit unbound.service      (or --pidfile /run/unbound.pid)
 //   herald-check --service dns1 --run-for 3000 --interval 200 --rise 2 dns --server ...
 #include <chrono>
 #include <cstdio>
@@ -105,6 +106,11 @@ int main(int argc, char** argv) {
   auto* m = app.add_subcommand("maintenance", "maintenance file");
   m->add_option("--file", maint.path)->required();
 
+  health::ProcessCheckSpec proc;
+  auto* pr = app.add_subcommand("process", "the DNS server's process, by pidfile or systemd unit");
+  auto* pidfile_opt = pr->add_option("--pidfile", proc.pidfile);
+  pr->add_option("--unit", proc.unit)->excludes(pidfile_opt);
+
   CLI11_PARSE(app, argc, argv);
 
   health::CheckSpec spec;
@@ -119,6 +125,8 @@ int main(int argc, char** argv) {
     spec = tcp;
   } else if (e->parsed()) {
     spec = exec;
+  } else if (pr->parsed()) {
+    spec = proc;
   } else {
     spec = maint;
   }
