@@ -46,18 +46,6 @@ int fail(const std::string& what, int rc, bool json_out) {
   return rc;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    auto comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 // The access, or the reason there is none (printed by the caller).
 Expected<Access, std::string> resolve(const FleetArgs& a, std::chrono::milliseconds timeout) {
   Access acc;
@@ -78,7 +66,7 @@ Expected<Access, std::string> resolve(const FleetArgs& a, std::chrono::milliseco
     return unexpected(acc.fleet.empty() ? "no fleet name: give --fleet NAME or a configuration with [fleet] (-c FILE; " +
                                               a.config + (cfg ? " has no [fleet])" : " not found)")
                                         : "invalid fleet name '" + acc.fleet + "'");
-  acc.etcd.endpoints = !a.endpoints.empty() ? split(a.endpoints) : fc ? fc->endpoints : std::vector<std::string>{};
+  acc.etcd.endpoints = !a.endpoints.empty() ? herald::fleet::split_endpoints(a.endpoints) : fc ? fc->endpoints : std::vector<std::string>{};
   if (acc.etcd.endpoints.empty()) return unexpected(std::string("no etcd endpoints: give --endpoints HOST:PORT,... or [fleet] endpoints"));
   auto pick = [](const std::string& flag, const std::string& key) { return !flag.empty() ? flag : key; };
   acc.etcd.ca_file = pick(a.tls_ca, fc ? fc->tls_ca : "");

@@ -50,6 +50,18 @@ EtcdError io_error(const std::string& ep, const char* step, const beast::error_c
 
 }  // namespace
 
+std::vector<std::string> split_endpoints(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    auto comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > start) out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
 struct EtcdClient::Impl {
   asio::any_io_executor ex;
   EtcdClientOptions opts;

@@ -30,6 +30,9 @@ struct EtcdClientOptions {
   std::chrono::milliseconds timeout{2000};  // per member and request
 };
 
+// Endpoints as an operator types them on a command line: "a:2379,b:2379" (empty items dropped).
+std::vector<std::string> split_endpoints(const std::string& list);
+
 class EtcdClient {
  public:
   template <typename T>

@@ -46,18 +46,6 @@ int fail(const EtcdError& e) {
   return 1;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    auto comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 struct Args {
   std::string endpoints, user, password_file, ca, cert, key;
   std::string fleet = "lab", site, region, service = "dns", state = "up", min_sites = "1";
@@ -184,7 +172,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   EtcdClientOptions opts;
-  opts.endpoints = split(a.endpoints);
+  opts.endpoints = split_endpoints(a.endpoints);
   opts.user = a.user;
   if (!a.password_file.empty()) {
     std::ifstream f(a.password_file);
