@@ -16,7 +16,7 @@ struct FloorOutcome {
 };
 
 struct FloorRetry {
-  int max_attempts = 8;
+  int max_attempts = 16;  // a hold for lost races costs the site lease-ttl; 16 of them cost ~1 s
   std::chrono::milliseconds base{5};  // floor_retry_delay's base and cap
   std::chrono::milliseconds cap{80};
   // Uniform in [0, 1); null: a generator seeded from std::random_device. (A plain pointer keeps
