@@ -10,7 +10,7 @@
 //   heraldctl events
 //   heraldctl routes [PEER]
 //   heraldctl peer reset|disable|enable PEER [--reason TEXT]
-//   heraldctl fleet status|drain|undrain ...   (etcd, not the control socket: heraldctl_fleet.hpp)
+//   heraldctl fleet status|drain|undrain|forget ...   (etcd, not the control socket: heraldctl_fleet.hpp)
 //
 // --json prints the daemon's reply object (events: one JSON object per line) for every command;
 // it is also accepted after the command name. --timeout bounds the connection and the reply

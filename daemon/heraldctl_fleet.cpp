@@ -239,6 +239,28 @@ int undrain(EtcdClient& c, asio::io_context& io, const Access& acc, const FleetA
   return 0;
 }
 
+// A decommissioned site stays listed as unknown until an operator forgets its member record;
+// refused while the site is live (its herald would only write the record again).
+int forget(EtcdClient& c, asio::io_context& io, const Access& acc, const FleetArgs& a, bool json_out) {
+  fleet::Keys keys(acc.fleet);
+  auto r = run_sync(io, c.txn(fleet::forget_txn(keys, a.site)));
+  if (!r) return etcd_fail(r.error(), c, json_out);
+  if (!r->succeeded) {
+    const bool live = r->ranges.size() == 2 && !r->ranges[0].kvs.empty();
+    return fail(live ? "refused: site " + a.site + " is live (" + keys.site(a.site) +
+                           " exists under its herald's lease); stop its herald, or wait for the lease to expire, first"
+                     : "no member record of site " + a.site + " (" + keys.member(a.site) + " does not exist)",
+                kExitRefused, json_out);
+  }
+  if (json_out)
+    std::cout << json{{"ok", true}, {"site", a.site}, {"key", keys.member(a.site)}, {"revision", r->revision}}.dump(2)
+              << "\n";
+  else
+    std::cout << "site " << a.site << " forgotten: " << keys.member(a.site) << " deleted (revision " << r->revision
+              << "); fleet status no longer lists it\n";
+  return 0;
+}
+
 void add_target(CLI::App* sub, FleetArgs& a) {
   auto* site = sub->add_option("--site", a.site, "one site");
   auto* region = sub->add_option("--region", a.region, "every site of a region");
@@ -277,7 +299,10 @@ void add_fleet_commands(CLI::App& app, FleetArgs& a) {
                       "the floor: a count (2) or a share (34%) (default: the service's [service.fleet] min-sites)");
   a.undrain = a.fleet->add_subcommand("undrain", "remove a fleet drain written by fleet drain");
   add_target(a.undrain, a);
-  for (auto* sub : {a.status, a.drain, a.undrain}) sub->add_flag("--json", a.json, "print the answer as JSON");
+  a.forget = a.fleet->add_subcommand("forget", "forget a decommissioned site: fleet status stops listing it as unknown "
+                                               "(refused while the site is live)");
+  a.forget->add_option("--site", a.site, "the site")->required();
+  for (auto* sub : {a.status, a.drain, a.undrain, a.forget}) sub->add_flag("--json", a.json, "print the answer as JSON");
 }
 
 void validate_fleet(const FleetArgs& a) {
@@ -288,6 +313,8 @@ void validate_fleet(const FleetArgs& a) {
       if (!n->empty() && !fleet::valid_name(*n))
         throw CLI::ValidationError("'" + *n + "' is not a name (1..64 of A-Z a-z 0-9 . _ -)");
   }
+  if (*a.forget && !fleet::valid_name(a.site))
+    throw CLI::ValidationError("'" + a.site + "' is not a name (1..64 of A-Z a-z 0-9 . _ -)");
 }
 
 int run_fleet(const FleetArgs& a, std::chrono::milliseconds timeout, bool json_out) {
@@ -299,6 +326,7 @@ int run_fleet(const FleetArgs& a, std::chrono::milliseconds timeout, bool json_o
   if (!client) return fail(client.error().reason, kExitRefused, json_out);
   if (*a.status) return status(*client.value(), io, acc.value(), a, json_out);
   if (*a.drain) return drain(*client.value(), io, acc.value(), a, json_out);
+  if (*a.forget) return forget(*client.value(), io, acc.value(), a, json_out);
   return undrain(*client.value(), io, acc.value(), a, json_out);
 }
 

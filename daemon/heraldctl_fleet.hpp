@@ -5,6 +5,7 @@
 //   heraldctl fleet status [SERVICE] [--json]
 //   heraldctl fleet drain (--site S | --region R | --all) SERVICE --reason TEXT [--force] [--min-sites N]
 //   heraldctl fleet undrain (--site S | --region R | --all) SERVICE
+//   heraldctl fleet forget --site S         remove a decommissioned site's member record
 //
 // heraldctl talks to etcd itself (not to a herald): the [fleet] section of the configuration
 // (-c, default /etc/herald/herald.toml, read when given or when it exists; -c '' reads none) gives the fleet's name,
@@ -12,7 +13,7 @@
 // [service.fleet] min-sites of the service in that configuration, or --min-sites.
 //
 // Exit status: 0 done; 1 etcd refused the request (permission, ...), the configuration is bad, or
-// an undrain found no drain; 2 no etcd member answered (each member's failure is printed); 3 the
+// an undrain found no drain, or a forget named a live site or no member; 2 no etcd member answered (each member's failure is printed); 3 the
 // drain would leave fewer sites announcing than the floor (--force writes it anyway); 64 bad
 // command line.
 #pragma once
@@ -29,6 +30,7 @@ struct FleetArgs {
   CLI::App* status = nullptr;
   CLI::App* drain = nullptr;
   CLI::App* undrain = nullptr;
+  CLI::App* forget = nullptr;
   CLI::Option* config_opt = nullptr;
   std::string config;
   std::string endpoints, fleet_name, user, password_file, tls_ca, tls_cert, tls_key;

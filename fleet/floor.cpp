@@ -52,6 +52,34 @@ Expected<Ledger, std::string> ledger_from_kv(const KeyValue* kv) {
   return l;
 }
 
+const IndexEntry* ServiceIndex::find(std::string_view site) const {
+  auto it = std::lower_bound(sites.begin(), sites.end(), site,
+                             [](const IndexEntry& e, std::string_view s) { return e.site < s; });
+  return it != sites.end() && it->site == site ? &*it : nullptr;
+}
+
+const char* index_value(bool announced) { return announced ? "announced" : "not-announced"; }
+
+ServiceIndex index_from_range(const Keys& keys, std::string_view service, const RangeResult& range) {
+  ServiceIndex ix;
+  ix.revision = range.revision;
+  const std::string prefix = keys.index_prefix(service);
+  for (const auto& kv : range.kvs) {
+    const std::string name = kv.key.compare(0, prefix.size(), prefix) == 0 ? kv.key.substr(prefix.size()) : std::string();
+    if (!valid_name(name)) {
+      ix.problems.push_back(kv.key + ": not a site's index key under " + prefix);
+      continue;
+    }
+    if (kv.value != index_value(true) && kv.value != index_value(false)) {
+      ix.problems.push_back(kv.key + ": neither announced nor not-announced");
+      continue;
+    }
+    ix.sites.push_back(IndexEntry{name, kv.value == index_value(true), kv.mod_revision});
+  }
+  std::sort(ix.sites.begin(), ix.sites.end(), [](const IndexEntry& a, const IndexEntry& b) { return a.site < b.site; });
+  return ix;
+}
+
 const char* to_string(Verdict v) {
   switch (v) {
     case Verdict::Announce: return "announce";
@@ -61,17 +89,13 @@ const char* to_string(Verdict v) {
   std::abort();
 }
 
-FloorDecision decide_floor(const FleetView& view, const Ledger& ledger, const FloorInput& in, const MinSites& min) {
+FloorDecision decide_floor(const ServiceIndex& index, const Ledger& ledger, const FloorInput& in, const MinSites& min) {
   FloorDecision d;
-  std::size_t publishing = 0;
+  std::size_t publishing = index.sites.size();
   std::vector<std::string> announcing;
-  for (const auto& e : view.sites) {
-    const ServiceState* sv = e.state.service(in.service);
-    if (sv == nullptr) continue;
-    ++publishing;
-    if (e.state.site != in.site && sv->announced && !ledger.contains(e.state.site)) announcing.push_back(e.state.site);
-  }
-  if (view.find(in.site) == nullptr) ++publishing;  // this site counts even before its first publish
+  for (const auto& e : index.sites)
+    if (e.site != in.site && e.announced && !ledger.contains(e.site)) announcing.push_back(e.site);
+  if (index.find(in.site) == nullptr) ++publishing;  // this site counts even before its first publish
   d.floor = floor_sites(min, publishing);
   d.others_announcing = static_cast<unsigned>(announcing.size());
 
@@ -103,25 +127,26 @@ FloorDecision decide_floor(const FleetView& view, const Ledger& ledger, const Fl
 }
 
 Txn floor_read_txn(const Keys& keys, std::string_view service) {
-  const std::string sites = keys.sites_prefix();
-  return Txn{{}, {Op::range(sites, prefix_end(sites)), Op::range(keys.floor(service))}, {}};
+  const std::string index = keys.index_prefix(service);
+  return Txn{{}, {Op::range(index, prefix_end(index)), Op::range(keys.floor(service))}, {}};
 }
 
-Expected<std::pair<FleetView, Ledger>, std::string> floor_state_from(const Keys& keys, const TxnResult& r) {
+Expected<std::pair<ServiceIndex, Ledger>, std::string> floor_state_from(const Keys& keys, std::string_view service,
+                                                                        const TxnResult& r) {
   if (r.ranges.size() != 2) return unexpected(std::string("floor read: expected 2 ranges, got ") + std::to_string(r.ranges.size()));
-  FleetView view = view_from_range(keys, r.ranges[0]);
-  view.revision = r.revision;
+  ServiceIndex index = index_from_range(keys, service, r.ranges[0]);
+  index.revision = r.revision;
   auto ledger = ledger_from_kv(r.ranges[1].kvs.empty() ? nullptr : &r.ranges[1].kvs[0]);
   if (!ledger) return unexpected(ledger.error());
-  return std::pair{std::move(view), std::move(ledger.value())};
+  return std::pair{std::move(index), std::move(ledger.value())};
 }
 
-std::optional<Txn> floor_write_txn(const Keys& keys, const FleetView& view, const Ledger& ledger,
+std::optional<Txn> floor_write_txn(const Keys& keys, const ServiceIndex& index, const Ledger& ledger,
                                    const FloorInput& in, const FloorDecision& decision) {
   if (decision.verdict == Verdict::Hold) return std::nullopt;
   Ledger next;
   for (const auto& s : ledger.withdrawn)
-    if (s != in.site && view.find(s) != nullptr) next.withdrawn.push_back(s);
+    if (s != in.site && index.find(s) != nullptr) next.withdrawn.push_back(s);
   if (decision.verdict == Verdict::Withdraw) {
     next.withdrawn.push_back(in.site);
     std::sort(next.withdrawn.begin(), next.withdrawn.end());
@@ -138,11 +163,21 @@ std::optional<Txn> floor_write_txn(const Keys& keys, const FleetView& view, cons
     t.compare.push_back(Compare{lkey, {}, Compare::Target::Mod, Compare::Result::Equal, ledger.mod_revision, {}});
   if (decision.verdict == Verdict::Withdraw && !decision.forced)
     for (const auto& w : decision.witnesses)
-      if (const SiteEntry* e = view.find(w))
-        t.compare.push_back(Compare{keys.site(w), {}, Compare::Target::Mod, Compare::Result::Equal, e->mod_revision, {}});
+      if (const IndexEntry* e = index.find(w))
+        t.compare.push_back(Compare{keys.index(in.service, w), {}, Compare::Target::Mod, Compare::Result::Equal, e->mod_revision, {}});
   t.success.push_back(Op::put(lkey, to_json(next)));
   t.failure = floor_read_txn(keys, in.service).success;
   return t;
+}
+
+std::chrono::milliseconds floor_retry_delay(int lost, double unit, std::chrono::milliseconds base,
+                                            std::chrono::milliseconds cap) {
+  if (lost < 1) return std::chrono::milliseconds(0);
+  const int shift = std::min(lost - 1, 20);
+  const auto span = std::min(cap.count(), base.count() << shift);
+  const double u = std::clamp(unit, 0.0, 1.0);
+  return std::chrono::milliseconds(std::min(static_cast<std::int64_t>(u * static_cast<double>(span)),
+                                            std::max<std::int64_t>(0, span - 1)));
 }
 
 }  // namespace herald::fleet

@@ -7,11 +7,13 @@
 // only through one etcd txn that (1) rewrites the service's ledger (floor/<service>: the sites that
 // withdrew) only if it is unchanged since the site read it (compare mod_revision), and (2) only if
 // `floor` witnesses, other sites that announce and are not in the ledger, have not changed their
-// published state since (compare each key's mod_revision; a vanished key fails the compare too).
+// index key (index/<service>/<site>: announced or not) since (compare each key's mod_revision; a
+// vanished key, a dead site's, fails the compare too).
 // etcd serialises txns: the first withdrawal rewrites the ledger, every concurrent one fails its
 // compare, re-reads (the failure branch returns the fresh sites and ledger in the same answer) and
 // decides again, now counting the first site as withdrawn. Hence at most N - floor sites withdraw.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,7 +23,6 @@
 #include "base/expected.hpp"
 #include "fleet/etcd_messages.hpp"
 #include "fleet/keys.hpp"
-#include "fleet/view.hpp"
 
 namespace herald::fleet {
 
@@ -37,6 +38,27 @@ Expected<MinSites, std::string> parse_min_sites(std::string_view text);
 std::string to_string(const MinSites& m);
 /// The floor for a service published by `sites` sites: the count, or the share rounded up.
 unsigned floor_sites(const MinSites& m, std::size_t sites);
+
+/// One site's index key of a service: index/<service>/<site> exists while the site publishes the
+/// service (under its lease), "announced" or "not-announced". Its mod_revision changes only when
+/// the flag does, which is what a witness compare needs.
+struct IndexEntry {
+  std::string site;
+  bool announced = false;
+  std::int64_t mod_revision = 0;
+};
+/// The sites publishing one service, read at one revision from index/<service>/.
+struct ServiceIndex {
+  std::int64_t revision = 0;
+  std::vector<IndexEntry> sites;      // sorted by site name
+  std::vector<std::string> problems;  // keys that could not be read (skipped)
+  const IndexEntry* find(std::string_view site) const;
+};
+/// The value a site writes at index/<service>/<site>.
+const char* index_value(bool announced);
+/// Builds the index from a range over keys.index_prefix(service); a key with a bad name or value
+/// is left out and reported.
+ServiceIndex index_from_range(const Keys& keys, std::string_view service, const RangeResult& range);
 
 /// floor/<service>: the sites that withdrew the service and are counted as not announcing, even
 /// before their published state says so.
@@ -76,22 +98,31 @@ struct FloorDecision {
   std::string reason;            // for logs and status ("held by fleet floor: ...")
 };
 
-/// Decides for one service of one site. Counts the other live sites of the view that publish the
-/// service as announced and are not in the ledger; a withdrawal for failing checks is allowed
+/// Decides for one service of one site. Counts the other live sites of the index that publish
+/// the service as announced and are not in the ledger; a withdrawal for failing checks is allowed
 /// when that count is at least the floor.
-FloorDecision decide_floor(const FleetView& view, const Ledger& ledger, const FloorInput& in, const MinSites& min);
+FloorDecision decide_floor(const ServiceIndex& index, const Ledger& ledger, const FloorInput& in, const MinSites& min);
 
-/// One read of everything decide_floor needs, at one revision: ranges [sites, ledger].
+/// One read of everything decide_floor needs, at one revision: ranges [index/<service>/, ledger].
+/// Small: one short key and a one-word value per site of the service, whatever the sites publish.
 Txn floor_read_txn(const Keys& keys, std::string_view service);
-/// The view and ledger from the answer of floor_read_txn, or of a failed floor_write_txn (whose
+/// The index and ledger from the answer of floor_read_txn, or of a failed floor_write_txn (whose
 /// failure branch is the same read).
-Expected<std::pair<FleetView, Ledger>, std::string> floor_state_from(const Keys& keys, const TxnResult& r);
+Expected<std::pair<ServiceIndex, Ledger>, std::string> floor_state_from(const Keys& keys, std::string_view service,
+                                                                        const TxnResult& r);
 
 /// The txn that records `decision` (Withdraw: add the site to the ledger; Announce: remove it;
-/// Hold: nothing to write, returns nothing). Sites of the ledger that are not in the view any more
-/// (their herald is gone) are dropped on the way. Compares: the ledger unchanged since it was read,
-/// and for a floor-checked Withdraw every witness unchanged. Failure branch: floor_read_txn's ops.
-std::optional<Txn> floor_write_txn(const Keys& keys, const FleetView& view, const Ledger& ledger,
+/// Hold: nothing to write, returns nothing). Sites of the ledger that are not in the index any
+/// more (their herald is gone) are dropped on the way. Compares: the ledger unchanged since it was
+/// read, and for a floor-checked Withdraw every witness's index key unchanged. Failure branch:
+/// floor_read_txn's ops, so that the loser of a race has the fresh state in the same answer.
+std::optional<Txn> floor_write_txn(const Keys& keys, const ServiceIndex& index, const Ledger& ledger,
                                    const FloorInput& in, const FloorDecision& decision);
+
+/// How long a site that lost `lost` races for the ledger in a row waits before it reads again:
+/// uniform in [0, min(cap, base * 2^(lost-1))), drawn from `unit` in [0, 1). Sites that failed
+/// together and lost to the same winner spread out instead of colliding again at once.
+std::chrono::milliseconds floor_retry_delay(int lost, double unit, std::chrono::milliseconds base = std::chrono::milliseconds(5),
+                                            std::chrono::milliseconds cap = std::chrono::milliseconds(80));
 
 }  // namespace herald::fleet

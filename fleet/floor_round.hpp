@@ -1,7 +1,8 @@
-// One floor decision through etcd: read the sites and the ledger at one revision, decide
-// (floor.hpp), write the ledger with the txn's compares; when a compare fails, decide again on
-// the fresh state the failure branch returned. Bounded: after `max_attempts` lost races the
-// answer is Hold (the safe side: a held site keeps answering), and the caller tries again later.
+// One floor decision through etcd: read the service's index and ledger at one revision, decide
+// (floor.hpp), write the ledger with the txn's compares; when a compare fails (another site's
+// decision came first), wait a random delay that grows with each lost race (floor_retry_delay)
+// and decide again on the fresh state the failure branch returned. Bounded: after `max_attempts` lost races the answer is Hold (the
+// safe side: a held site keeps answering), and the caller tries again later.
 #pragma once
 #include "fleet/etcd_client.hpp"
 #include "fleet/floor.hpp"
@@ -14,7 +15,16 @@ struct FloorOutcome {
   std::int64_t revision = 0;  // etcd's revision when the decision was recorded
 };
 
+struct FloorRetry {
+  int max_attempts = 16;  // a hold for lost races costs the site lease-ttl; 16 of them cost ~1 s
+  std::chrono::milliseconds base{5};  // floor_retry_delay's base and cap
+  std::chrono::milliseconds cap{80};
+  // Uniform in [0, 1); null: a generator seeded from std::random_device. (A plain pointer keeps
+  // FloorRetry trivially destructible: GCC 12 may destroy a temporary in a co_await twice.)
+  double (*unit)() = nullptr;
+};
+
 boost::asio::awaitable<EtcdResult<FloorOutcome>> run_floor(EtcdClient& etcd, const Keys& keys, const FloorInput& in,
-                                                           const MinSites& min, int max_attempts = 8);
+                                                           const MinSites& min, FloorRetry retry = {});
 
 }  // namespace herald::fleet

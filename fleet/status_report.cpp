@@ -12,11 +12,15 @@ using json = nlohmann::json;
 Txn status_read_txn(const Keys& keys) {
   const std::string sites = keys.sites_prefix();
   const std::string desired = keys.desired_prefix();
-  return Txn{{}, {Op::range(sites, prefix_end(sites)), Op::range(desired, prefix_end(desired))}, {}};
+  const std::string members = keys.members_prefix();
+  return Txn{{},
+             {Op::range(sites, prefix_end(sites)), Op::range(desired, prefix_end(desired)),
+              Op::range(members, prefix_end(members))},
+             {}};
 }
 
 Expected<FleetStatus, std::string> fleet_status_from(const Keys& keys, const TxnResult& r) {
-  if (r.ranges.size() != 2) return unexpected("fleet read: expected 2 ranges, got " + std::to_string(r.ranges.size()));
+  if (r.ranges.size() != 3) return unexpected("fleet read: expected 3 ranges, got " + std::to_string(r.ranges.size()));
   FleetStatus s;
   s.view = view_from_range(keys, r.ranges[0]);
   s.view.revision = r.revision;
@@ -39,6 +43,19 @@ Expected<FleetStatus, std::string> fleet_status_from(const Keys& keys, const Txn
     s.drains.push_back(DrainEntry{service, *target, std::move(value.value()), kv.key});
   }
   std::sort(s.drains.begin(), s.drains.end(), [](const DrainEntry& x, const DrainEntry& y) { return x.key < y.key; });
+  const std::string mprefix = keys.members_prefix();
+  for (const auto& kv : r.ranges[2].kvs) {
+    auto m = member_from_json(kv.value);
+    if (!m) {
+      s.view.problems.push_back(kv.key + ": " + m.error());
+      continue;
+    }
+    if (kv.key != mprefix + m->site) {
+      s.view.problems.push_back(kv.key + ": names site '" + m->site + "'");
+      continue;
+    }
+    if (s.view.find(m->site) == nullptr) s.unknown.push_back(std::move(m.value()));
+  }
   return s;
 }
 
@@ -91,22 +108,52 @@ std::string percent(double share) {
 
 bool shown(const DrainEntry& d, std::string_view service) { return service.empty() || d.service == service; }
 
+// An unknown site's rows: one per service its member record lists ("-" when it lists none).
+struct UnknownRow {
+  std::string service;
+  const Member* member;
+};
+std::vector<UnknownRow> unknown_rows(const FleetStatus& s, std::string_view service) {
+  std::vector<UnknownRow> out;
+  for (const auto& m : s.unknown) {
+    if (m.services.empty() && service.empty()) out.push_back({"-", &m});
+    for (const auto& sv : m.services)
+      if (service.empty() || sv == service) out.push_back({sv, &m});
+  }
+  return out;
+}
+
+const char* kUnknownReason = "no live key: its lease expired (herald stopped or cut off from etcd)";
+
 }  // namespace
 
 std::string status_text(const FleetStatus& s, std::string_view fleet, std::string_view service, std::int64_t now) {
   const auto rows = status_rows(s.view, service);
+  const auto unknown = unknown_rows(s, service);
   std::string out = "fleet " + std::string(fleet) + " at etcd revision " + std::to_string(s.view.revision) + ": " +
-                    std::to_string(s.view.sites.size()) + " sites publishing\n";
-  if (rows.empty()) {
+                    std::to_string(s.view.sites.size()) + " sites publishing" +
+                    (s.unknown.empty() ? "" : ", " + std::to_string(s.unknown.size()) + " unknown") + "\n";
+  if (rows.empty() && unknown.empty()) {
     out += service.empty() ? "no site publishes any service\n" : "no site publishes " + std::string(service) + "\n";
   } else {
+    std::vector<std::pair<std::pair<std::string, std::string>, std::vector<std::string>>> body;
+    for (const auto& r : rows)
+      body.push_back({{r.service, r.site},
+                      {r.service, r.site, r.region.empty() ? "-" : r.region, r.state, r.announced ? "yes" : "no",
+                       r.since == 0 ? "-" : utc_time(r.since) + " (" + age(now - r.since) + ")",
+                       r.load_share ? percent(*r.load_share) : "-", r.version.empty() ? "-" : r.version,
+                       r.reason.empty() ? "-" : r.reason}});
+    for (const auto& u : unknown) {
+      const Member& m = *u.member;
+      body.push_back({{u.service, m.site},
+                      {u.service, m.site, m.region.empty() ? "-" : m.region, "unknown", "?",
+                       m.last_seen == 0 ? "-" : "last seen " + utc_time(m.last_seen) + " (" + age(now - m.last_seen) + ")",
+                       "-", "-", kUnknownReason}});
+    }
+    std::stable_sort(body.begin(), body.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     std::vector<std::vector<std::string>> t{
         {"SERVICE", "SITE", "REGION", "STATE", "ANNOUNCED", "SINCE", "LOAD", "VERSION", "REASON"}};
-    for (const auto& r : rows)
-      t.push_back({r.service, r.site, r.region.empty() ? "-" : r.region, r.state, r.announced ? "yes" : "no",
-                   r.since == 0 ? "-" : utc_time(r.since) + " (" + age(now - r.since) + ")",
-                   r.load_share ? percent(*r.load_share) : "-", r.version.empty() ? "-" : r.version,
-                   r.reason.empty() ? "-" : r.reason});
+    for (auto& b : body) t.push_back(std::move(b.second));
     out += table(t);
   }
   std::vector<std::vector<std::string>> d{{"SERVICE", "DRAINED", "SINCE", "BY", "REASON"}};
@@ -121,6 +168,17 @@ std::string status_text(const FleetStatus& s, std::string_view fleet, std::strin
 
 std::string status_report_json(const FleetStatus& s, std::string_view fleet, std::string_view service) {
   json j = json::parse(status_json(s.view, service));
+  for (const auto& u : unknown_rows(s, service)) {
+    const Member& m = *u.member;
+    j["sites"].push_back(json{{"site", m.site}, {"region", m.region}, {"service", u.service}, {"state", "unknown"},
+                              {"announced", nullptr}, {"reason", kUnknownReason}, {"since", m.last_seen},
+                              {"version", nullptr}, {"qps", nullptr}, {"load_share", nullptr},
+                              {"last_seen", m.last_seen}, {"first_seen", m.first_seen}});
+  }
+  std::stable_sort(j["sites"].begin(), j["sites"].end(), [](const json& x, const json& y) {
+    return std::pair(x["service"].get<std::string>(), x["site"].get<std::string>()) <
+           std::pair(y["service"].get<std::string>(), y["site"].get<std::string>());
+  });
   json drains = json::array();
   for (const auto& e : s.drains)
     if (shown(e, service)) {

@@ -10,6 +10,7 @@
 #include "fleet/drain_check.hpp"
 #include "fleet/etcd_messages.hpp"
 #include "fleet/keys.hpp"
+#include "fleet/member.hpp"
 #include "fleet/view.hpp"
 
 namespace herald::fleet {
@@ -17,17 +18,22 @@ namespace herald::fleet {
 struct FleetStatus {
   FleetView view;                  // view.revision: the revision of the read
   std::vector<DrainEntry> drains;  // every service's, sorted by key
+  std::vector<Member> unknown;     // member records without a live sites/ key, sorted by site
 };
 
-/// One read at one revision: ranges [sites/, desired/].
+/// One read at one revision: ranges [sites/, desired/, members/].
 Txn status_read_txn(const Keys& keys);
-/// Desired keys that do not parse are left out and reported in view.problems.
+/// A member record without a live site key is `unknown` (its lease expired: herald dead or cut
+/// off from etcd). Desired keys and member records that do not parse are left out and reported in
+/// view.problems.
 Expected<FleetStatus, std::string> fleet_status_from(const Keys& keys, const TxnResult& r);
 
-/// The table: one row per site and service (only `service` when not empty), then the fleet
-/// drains and the problems. `now` (Unix seconds) makes the ages of `since`.
+/// The table: one row per site and service (only `service` when not empty), an unknown site's
+/// services as its member record lists them (state "unknown", SINCE its last_seen), then the
+/// fleet drains and the problems. `now` (Unix seconds) makes the ages of `since`.
 std::string status_text(const FleetStatus& s, std::string_view fleet, std::string_view service, std::int64_t now);
-/// {"fleet", "revision", "sites": [status rows], "drains": [...], "problems": [...]}.
+/// {"fleet", "revision", "sites": [status rows], "drains": [...], "problems": [...]}; an unknown
+/// site's rows have "state": "unknown", "announced": null and "last_seen".
 std::string status_report_json(const FleetStatus& s, std::string_view fleet, std::string_view service);
 
 /// "2026-12-06T16:00:00Z"; "-" for 0.

@@ -150,7 +150,7 @@ TEST_CASE("status report: rows, load shares from published qps, drains of every 
   desired.kvs = {KeyValue{keys.desired_region("dns", "eu"), drain_value(), 20, 20, 1, 0},
                  KeyValue{keys.desired_all("auth"), drain_value(), 21, 21, 1, 0},
                  KeyValue{keys.desired_prefix() + "dns/nonsense", "{}", 22, 22, 1, 0}};
-  r.ranges = {sites, desired};
+  r.ranges = {sites, desired, RangeResult{}};
   auto st = fleet_status_from(keys, r).value();
   CHECK(st.drains.size() == 2);
   CHECK(st.view.problems.size() == 2);  // the bad site, the nonsense key
@@ -183,6 +183,40 @@ TEST_CASE("status report: rows, load shares from published qps, drains of every 
   CHECK(j["drains"][0]["scope"] == "all");
   CHECK(j["drains"][1]["key"] == "/herald/prod/desired/dns/region/eu");
   CHECK(j["drains"][1]["by"] == "ops@h");
+}
+
+TEST_CASE("status report: a member record without a live site key is an unknown site, with when it was last seen") {
+  TxnResult r;
+  r.revision = 80;
+  RangeResult sites, members;
+  sites.kvs = {site_kv(site("ams1", "eu", true), 10)};
+  const Member ams1{"ams1", "eu", {"dns"}, 1600000000, 1700000000};
+  const Member nyc1{"nyc1", "us", {"auth", "dns"}, 1600000000, 1700000000 - 3600};
+  const Member evil{"other", "us", {"dns"}, 1, 1};
+  members.kvs = {KeyValue{keys.member("ams1"), to_json(ams1), 5, 5, 1, 0},
+                 KeyValue{keys.member("nyc1"), to_json(nyc1), 6, 6, 1, 0},
+                 KeyValue{keys.member("zzz"), to_json(evil), 7, 7, 1, 0},
+                 KeyValue{keys.member("bad"), "{", 8, 8, 1, 0}};
+  r.ranges = {sites, RangeResult{}, members};
+  auto st = fleet_status_from(keys, r).value();
+  REQUIRE(st.unknown.size() == 1);  // ams1 is live; zzz names another site; bad is not JSON
+  CHECK(st.unknown[0].site == "nyc1");
+  CHECK(st.view.problems.size() == 2);
+
+  const std::string text = status_text(st, "prod", "dns", 1700000000 + 300);
+  CHECK(text.find("fleet prod at etcd revision 80: 1 sites publishing, 1 unknown\n") == 0);
+  CHECK(text.find("dns      nyc1  us      unknown  ?          last seen 2023-11-14T21:13:20Z (65m)  -     -        no live key") !=
+        std::string::npos);
+  CHECK(text.find("auth") == std::string::npos);
+
+  auto j = nlohmann::json::parse(status_report_json(st, "prod", ""));
+  REQUIRE(j["sites"].size() == 3);  // ams1 dns; nyc1 auth and dns, sorted by service then site
+  CHECK(j["sites"][0]["service"] == "auth");
+  CHECK(j["sites"][0]["state"] == "unknown");
+  CHECK(j["sites"][0]["announced"].is_null());
+  CHECK(j["sites"][0]["last_seen"] == 1700000000 - 3600);
+  CHECK(j["sites"][1]["site"] == "ams1");
+  CHECK(j["sites"][2]["site"] == "nyc1");
 }
 
 TEST_CASE("published qps round-trips; a negative or non-numeric qps is refused") {

@@ -130,14 +130,18 @@ class Cluster:
         self.ctl(n, "user", "add", "root:root-pw", user=None)
         self.ctl(n, "auth", "enable", user=None)
 
-    def add_site_role(self, fleet: str, site: str, password: str) -> None:
-        """The per-site role of docs/fleet.md: read the fleet, write only its own site key."""
+    def add_site_role(self, fleet: str, site: str, password: str, services: tuple[str, ...] = ("dns",)) -> None:
+        """The per-site role of docs/fleet.md: read the fleet, write only its own site key, its own
+        member record, its own index key of each of its services, and the floor ledgers."""
         n = self.ns[self.names[0]]
         root = f"/herald/{fleet}/"
         role = f"herald-{fleet}-{site}"
         self.ctl(n, "role", "add", role)
         self.ctl(n, "role", "grant-permission", role, "--prefix=true", "read", root)
         self.ctl(n, "role", "grant-permission", role, "readwrite", f"{root}sites/{site}")
+        self.ctl(n, "role", "grant-permission", role, "readwrite", f"{root}members/{site}")
+        for service in services:
+            self.ctl(n, "role", "grant-permission", role, "readwrite", f"{root}index/{service}/{site}")
         self.ctl(n, "role", "grant-permission", role, "--prefix=true", "readwrite", f"{root}floor/")
         self.ctl(n, "user", "add", f"{site}:{password}")
         self.ctl(n, "user", "grant-role", site, role)

@@ -11,8 +11,12 @@ anycast prefix to one BIRD router, which sees one path per site.
   site a's herald while a cannot reach etcd (the state file keeps it), and the key's delete
   brings them back;
 - (c) etcd unreachable from site c: c decides alone (withdraws where the floor would hold it),
-  logs it once, and when etcd is back the floor holds it again;
-- one etcd member killed: the floor still decides through the others.
+  logs it once; once its lease expires `heraldctl fleet status` lists it as unknown (its member
+  record, with when it was last seen), and when etcd is back the floor holds it again and the
+  view shows it live;
+- one etcd member killed: the floor still decides through the others;
+- a clean stop: the site is unknown at once; `heraldctl fleet forget` refuses a live site and
+  forgets the stopped one.
 
 Run as root: HERALD_BUILD=<build dir> /usr/bin/python3 tests/integration/test_fleet_daemon.py
 """
@@ -192,6 +196,12 @@ def main() -> int:
                     out.append(j)
             return out
 
+        def fleet_rows(*extra):
+            """`heraldctl fleet status dns --json` from site a's namespace: site -> its row."""
+            r = ns["a"].run(harness.binary("heraldctl"), "fleet", "-c", "", "--endpoints", ",".join(eps),
+                            "--fleet", FLEET, "status", "dns", "--json", *extra, timeout=15)
+            return {row["site"]: row for row in json.loads(r.stdout)["sites"]}
+
         def etcd_link(s, up):
             ns[s].run("ip", "link", "set", "eth0", "up" if up else "down")
 
@@ -285,14 +295,22 @@ def main() -> int:
         harness.wait_for(lambda: set(paths()) == {"b"}, timeout=20, what="site c withdrawn, decided locally")
         assert "decided locally" in status("c")["reason"] and status("c")["floor"] == "local", status("c")
         assert len(log_msgs("c", "fleet unreachable")) == 1, herald["c"].log()
+        # Its lease expires (lease-ttl 3 s): the fleet view lists it as unknown, not nothing.
+        harness.wait_for(lambda: fleet_rows().get("c", {}).get("state") == "unknown", timeout=15,
+                         what="site c unknown in fleet status")
+        row = fleet_rows()["c"]
+        assert row["announced"] is None and row["region"] == "us" and 0 < row["last_seen"] <= time.time(), row
+        assert {s: r["state"] for s, r in fleet_rows().items()}["b"] == "up"
         etcd_link("c", True)
         # Back in the fleet: only b announces besides it, so the floor holds c again.
         harness.wait_for(lambda: paths() == {"b": plain, "c": held}, timeout=20, what="site c held after rejoining")
         assert log_msgs("c", "fleet reachable again"), herald["c"].log()
         assert len(log_msgs("c", "fleet unreachable")) == 1, herald["c"].log()  # once per transition
+        harness.wait_for(lambda: fleet_rows().get("c", {}).get("state") == "held", timeout=10,
+                         what="site c live again in fleet status")
         set_zone(["a", "c"], GOOD)
         harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="all back after c rejoined")
-        print("unreachable: c withdrew alone while cut off, held again once back")
+        print("unreachable: c withdrew alone while cut off (unknown in the fleet view), held again once back")
 
         # --- one etcd member killed: the floor still decides (a withdraws, b and c announce)
         etcd.stop("e1")
@@ -304,10 +322,25 @@ def main() -> int:
         print("member killed: floor decisions go on")
 
         # --- a clean stop revokes the lease: the site leaves the view at once
+        t_stop = time.time() - 1
         assert herald["b"].stop() == 0
         harness.wait_for(lambda: "b" not in published(), timeout=2, what="site b gone from the view")
         assert any("revoked lease" in j.get("reason", "") for j in log_msgs("b", "fleet publisher")), herald["b"].log()
         print("publish: a clean stop revoked the lease")
+
+        # --- the stopped site is unknown at once; forget refuses a live site, forgets a stopped one
+        row = fleet_rows()["b"]
+        assert row["state"] == "unknown" and row["last_seen"] >= int(t_stop), (row, t_stop)
+        forget = [harness.binary("heraldctl"), "fleet", "-c", "", "--endpoints", ",".join(eps), "--fleet", FLEET,
+                  "forget"]
+        r = ns["a"].run(*forget, "--site", "c", check=False, timeout=15)
+        assert r.returncode == 1 and "is live" in r.stderr, (r.returncode, r.stderr)
+        r = ns["a"].run(*forget, "--site", "b", "--json", check=False, timeout=15)
+        assert r.returncode == 0 and json.loads(r.stdout)["ok"], (r.stdout, r.stderr)
+        assert "b" not in fleet_rows() and set(fleet_rows()) == {"a", "c"}, fleet_rows()
+        r = ns["a"].run(*forget, "--site", "b", check=False, timeout=15)
+        assert r.returncode == 1 and "no member record" in r.stderr, r.stderr
+        print("members: a stopped site is unknown, forget refused for a live site, b forgotten")
     return 0
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The per-site etcd role of docs/fleet.md against a real 3-member etcd 3.4 cluster with
 authentication on: herald-fleet logs in as site a (user/password -> token), publishes its own
-site key under a lease and reads the whole fleet, but etcd refuses its write to site b's key and to
-a desired-drain key (permission denied, gRPC code 7); a wrong password is refused at login.
+site key, its floor index key and its member record, and reads the whole fleet, but etcd refuses
+its writes to site b's keys (state, index, member record) and to a desired-drain key (permission
+denied, gRPC code 7); a wrong password is refused at login.
 
 Run as root: HERALD_BUILD=<build dir> /usr/bin/python3 tests/integration/test_fleet_etcd_rbac.py
 """
@@ -42,15 +43,19 @@ def main() -> int:
         etcd_lab.wait_json_line(pub, lambda j: j.get("event") == "published", 10, "site a published as user a")
         rc, v = fleet(a, pw_a, "view", "--fleet", FLEET)
         assert rc == 0 and [r["site"] for r in v["sites"]] == ["a"], v
-        print("ok: user a publishes its own site key and reads the fleet")
+        for key in (f"/herald/{FLEET}/index/dns/a", f"/herald/{FLEET}/members/a"):
+            r = etcd.ctl(b, "get", key, "--print-value-only")
+            assert r.stdout.strip(), f"{key} not written by site a's publisher"
+        print("ok: user a publishes its own site key, index key and member record, and reads the fleet")
 
-        # Another site's key and the operators' desired keys: refused by etcd.
-        for key in (f"/herald/{FLEET}/sites/b", f"/herald/{FLEET}/desired/dns/all", "/elsewhere"):
+        # Another site's keys and the operators' desired keys: refused by etcd.
+        for key in (f"/herald/{FLEET}/sites/b", f"/herald/{FLEET}/index/dns/b", f"/herald/{FLEET}/members/b",
+                    f"/herald/{FLEET}/members/a0", f"/herald/{FLEET}/desired/dns/all", "/elsewhere"):
             rc, out = fleet(a, pw_a, "put", "--key-name", key, "--value", "{}")
             assert rc == 1 and out["code"] == PERMISSION_DENIED and "permission denied" in out["error"], (key, out)
         r = etcd.ctl(b, "get", f"/herald/{FLEET}/sites/b", "--print-value-only")
         assert r.stdout.strip() == "", r.stdout
-        print("ok: user a may not write site b's key, nor a desired drain")
+        print("ok: user a may not write site b's keys or member record, nor a desired drain")
 
         # The floor ledger is shared by design (every site records its own withdrawal there).
         rc, out = fleet(a, pw_a, "floor", "--fleet", FLEET, "--site", "a", "--service", "dns",
