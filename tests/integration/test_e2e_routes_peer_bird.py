@@ -141,19 +141,27 @@ def main() -> int:
         assert r.returncode == 1 and 'peer disable: unknown peer "upstraem" (did you mean "upstream"?)' in r.stderr, r
         print("ok: unknown peers are errors naming the configured one")
 
-        # reset: Cease/Administrative Reset (6/4) with the text, then the session comes back.
+        # reset: Cease/Administrative Reset (6/4) with the text, then the session comes back on
+        # herald's first connection: BIRD restarts the protocol after the NOTIFICATION and rejects
+        # a connection meanwhile, so herald waits the idle hold first. BIRD traces each incoming
+        # connection ("accepted"/"rejected") with debug events.
+        site.bird.ctl("debug herald { events }")
         events = EventStream(site.socket)
         before = site.bird.protocol_since("herald")
+        log_before = len(site.bird.proc.log())
         site.ctl("peer", "reset", "upstream", "--reason", "reset by e2e")
         harness.wait_for(lambda: bird_log_has(site, r'herald: Received: Administrative reset: "reset by e2e"'), timeout=10,
                          what="BIRD to log the Administrative reset")
         harness.wait_for(lambda: site.session_up() and not harness.same_since(site.bird.protocol_since("herald"), before),
                          timeout=20, what="the session to come back after the reset")
         site.wait_route(hl.PREFIX_V4, True, timeout=10)
+        incoming = re.findall(r"herald: Incoming connection from 203\.0\.113\.2 \(port \d+\) (\w+)",
+                              site.bird.proc.log()[log_before:])
+        assert incoming == ["accepted"], ("the reset session came back on herald's first connection", incoming)
         assert "peer reset" in site.herald.log() and 'reason="reset by e2e"' in site.herald.log()
         assert events.wait_event("peer-reset", "upstream")["reason"] == "reset by e2e"
-        print("ok: peer reset -> BIRD got Cease/Administrative reset with the text; session and routes back; "
-              "event and log line")
+        print("ok: peer reset -> BIRD got Cease/Administrative reset with the text; session and routes back on "
+              "herald's first connection (BIRD accepted it, rejected none); event and log line")
 
         # disable: Cease/Administrative Shutdown (6/2) with the reason; stays down.
         site.ctl("peer", "disable", "upstream", "--reason", "maintenance window")
