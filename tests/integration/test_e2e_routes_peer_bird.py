@@ -71,6 +71,14 @@ def check_same(site: hl.Site, what: str) -> None:
     print(f"ok: {what}: heraldctl routes = what BIRD holds for both prefixes: {as_bird_shows(groups[hl.PREFIX_V4])}")
 
 
+def metric(site: hl.Site, series: str) -> str:
+    """The value of one series on herald's /metrics (the lab's config listens on 127.0.0.1:9179)."""
+    text = site.node.run("curl", "-sf", "http://127.0.0.1:9179/metrics").stdout
+    values = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(series + " ")]
+    assert len(values) == 1, (series, text)
+    return values[0]
+
+
 def bird_log_has(site: hl.Site, pattern: str) -> bool:
     return re.search(pattern, site.bird.proc.log()) is not None
 
@@ -178,7 +186,10 @@ def main() -> int:
         assert reply["peers"][0]["prefix_count"] == 0 and reply["peers"][0]["disabled"], reply
         assert events.wait_event("peer-disable", "upstream")["reason"] == "maintenance window"
         events.close()
-        print("ok: peer disable -> BIRD got Administrative shutdown with the reason; routes gone; status 'disabled'")
+        assert metric(site, 'herald_peer_disabled{peer="upstream"}') == "1"
+        assert metric(site, 'herald_peer_up{peer="upstream"}') == "0"
+        print("ok: peer disable -> BIRD got Administrative shutdown with the reason; routes gone; status 'disabled'; "
+              "herald_peer_disabled 1")
 
         # A restart keeps it disabled (state file).
         site.herald.stop(timeout=10)
@@ -207,7 +218,8 @@ def main() -> int:
         check_same(site, "after enable (the steering persisted too)")
         log = site.herald.log()
         assert "enabled by the operator: starting the session" in log, log[-2000:]
-        print("ok: peer enable -> session and routes back")
+        assert metric(site, 'herald_peer_disabled{peer="upstream"}') == "0"
+        print("ok: peer enable -> session and routes back; herald_peer_disabled 0")
     print("routes/peer with BIRD: all passed")
     return 0
 
