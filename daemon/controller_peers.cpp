@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "conf/values.hpp"
 #include "daemon/controller.hpp"
 #include "daemon/routes_json.hpp"
 #include "daemon/would_send.hpp"
@@ -104,8 +105,9 @@ nlohmann::json Controller::do_peer(const control::PeerAction& a, const control::
       log_.write(log::Level::notice, "peer reset", {{"peer", a.peer}, {"reason", a.reason}, {"uid", uid},
                                                     {"notification", "Cease/Administrative Reset (6/4)"}});
       publish_event({{"event", "peer-reset"}, {"peer", a.peer}, {"reason", a.reason}, {"uid", caller.uid}});
-      return control::ok_response(
-          {{"message", "peer " + a.peer + " reset (sent Cease/Administrative Reset); it reconnects"}});
+      auto cfg = std::find_if(config_.peers.begin(), config_.peers.end(), [&](const auto& c) { return c.name == a.peer; });
+      return control::ok_response({{"message", "peer " + a.peer + " reset (sent Cease/Administrative Reset); it reconnects in " +
+                                                   conf::format_duration(cfg->idle_hold) + " (idle-hold)"}});
     }
     case control::PeerActionKind::Disable: {
       const bool already = state_.disabled_peers.count(a.peer) > 0;

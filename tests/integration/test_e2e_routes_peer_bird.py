@@ -7,7 +7,8 @@ unknown peer is an error naming the known one.
 peer: reset -> BIRD logs Cease/Administrative reset with herald's text and the session comes
 back; disable -> BIRD logs Administrative shutdown with the reason, the session stays down and
 the routes go; status says "disabled"; a herald restart keeps it disabled (state file); enable
--> the session and the routes come back.
+-> the session and the routes come back (heraldctl --json --timeout against the live daemon; while
+herald is down heraldctl's error names the socket and says herald is not running).
 """
 import json
 import os
@@ -157,7 +158,8 @@ def main() -> int:
         events = EventStream(site.socket)
         before = site.bird.protocol_since("herald")
         log_before = len(site.bird.proc.log())
-        site.ctl("peer", "reset", "upstream", "--reason", "reset by e2e")
+        out = site.ctl("peer", "reset", "upstream", "--reason", "reset by e2e").stdout
+        assert "reconnects in 1s (idle-hold)" in out, out
         harness.wait_for(lambda: bird_log_has(site, r'herald: Received: Administrative reset: "reset by e2e"'), timeout=10,
                          what="BIRD to log the Administrative reset")
         harness.wait_for(lambda: site.session_up() and not harness.same_since(site.bird.protocol_since("herald"), before),
@@ -195,6 +197,10 @@ def main() -> int:
         site.herald.stop(timeout=10)
         if os.path.exists(site.socket):
             os.unlink(site.socket)
+        # heraldctl while herald is down: the error names the socket and says herald is not running.
+        r = site.ctl("--timeout", "2", "status", check=False)
+        assert r.returncode == 2 and f"cannot connect to {site.socket}: no such socket: herald is not running" \
+            in r.stderr, (r.returncode, r.stderr)
         site.start_herald()
         harness.wait_for(lambda: "disabled by the operator: not starting the session" in site.herald.log(),
                          timeout=10, what="herald to start with the peer disabled")
@@ -208,7 +214,8 @@ def main() -> int:
         print("ok: after a restart the peer is still disabled and BIRD has no session")
 
         events = EventStream(site.socket)
-        site.ctl("peer", "enable", "upstream")
+        reply = json.loads(site.ctl("--json", "--timeout", "5", "peer", "enable", "upstream").stdout)
+        assert reply["ok"] is True and "upstream" in reply["message"], reply
         events.wait_event("peer-enable", "upstream")
         events.close()
         harness.wait_for(site.session_up, timeout=20, what="the session after enable")
