@@ -214,6 +214,9 @@ TEST_CASE("status report: a dry run says so first and ends with what each peer w
                  "SERVICE  PEER  PREFIX         NEXT HOP     AS PATH      MED  LOCAL PREF  COMMUNITIES\n"
                  "dns      r1    192.0.2.53/32  203.0.113.2  65053 65053  20   -           65000:53 no-export 65000:1:2\n"
                  "dns      r1    ... 16 more\n") != std::string::npos);
+  // Extended communities follow the large ones in the same cell.
+  st["services"][0]["would_send"][0]["routes"][0]["extended_communities"] = {"rt:65000:53"};
+  CHECK(render_status(st).find("65000:53 no-export 65000:1:2 rt:65000:53\n") != std::string::npos);
   st["services"] = json::array();
   CHECK(render_status(st).find("WOULD SEND (dry run)\n(nothing: no service would be announced)\n") != std::string::npos);
   st["dry_run"] = false;  // a live herald shows neither
