@@ -226,10 +226,14 @@ FsmActions Fsm::start(Clock::time_point now) {
   return out;
 }
 
-FsmActions Fsm::stop(Clock::time_point now, Notification n) {
+FsmActions Fsm::stop(Clock::time_point now, Notification n) { return shut_down(now, std::move(n), false); }
+
+FsmActions Fsm::reset(Clock::time_point now, Notification n) { return shut_down(now, std::move(n), true); }
+
+FsmActions Fsm::shut_down(Clock::time_point now, Notification n, bool restart) {
   FsmActions out;
-  running_ = false;
-  const std::string reason = "stopped: " + n.describe();
+  running_ = false;  // no damped automatic restart while the connections are dropped
+  std::string reason = (restart ? "reset: " : "stopped: ") + n.describe();
   std::vector<ConnId> ids;
   for (const auto& c : conns_) ids.push_back(c.id);
   for (auto id : ids) {
@@ -240,6 +244,14 @@ FsmActions Fsm::stop(Clock::time_point now, Notification n) {
     drop(id, now, tell, reason, true, out);
   }
   go_idle(now, false, out);
+  if (restart) {
+    running_ = true;
+    connect_backoff_.reset();
+    idle_backoff_.reset();
+    const auto after = idle_backoff_.next(rng_);
+    arm(TimerId{TimerKind::IdleHold, 0}, after, now, out);
+    reason += ", connecting again in " + std::to_string(after.count()) + " ms (IdleHold)";
+  }
   reason_ = reason;
   finish(now, out);
   return out;

@@ -133,6 +133,13 @@ class Fsm {
   // ManualStop: Cease (`notification`, normally Administrative Shutdown with an RFC 9003 text)
   // on every open connection, then Idle with no automatic restart.
   FsmActions stop(Clock::time_point now, Notification notification);
+  // An operator's reset: `notification` (Cease/Administrative Reset) on every open connection,
+  // Idle, then an automatic start after the idle-hold time, undamped (earlier failures are
+  // forgotten, as by start()). Not at once: a new connection races the NOTIFICATION, and a
+  // neighbor that still holds the old session refuses it (BIRD rejects a second incoming
+  // connection, FRR answers its OPEN with Cease/Connection Collision Resolution), so the session
+  // would only come back after a connect-retry.
+  FsmActions reset(Clock::time_point now, Notification notification);
   // TcpConnectionConfirmed (inbound) / TcpCRAcked (outbound). An inbound conn id comes from
   // allocate_conn_id(); an outbound one from a Connect action.
   FsmActions connected(ConnId conn, Clock::time_point now, const IpAddress& local,
@@ -188,6 +195,8 @@ class Fsm {
   void finish(Clock::time_point now, FsmActions& out);  // emits StateChange once per event
   State derive() const;
   void begin_connect(Clock::time_point now, FsmActions& out);
+  // stop() and reset(): Cease on every connection, Idle; `restart` arms the undamped IdleHold.
+  FsmActions shut_down(Clock::time_point now, Notification n, bool restart);
   void send(ConnId id, Message m, Clock::time_point now, FsmActions& out);
   void on_open(ConnId id, const Open& open, Clock::time_point now, FsmActions& out);
   // RFC 4271 6.8; true when the connection `id` lost and was closed.

@@ -116,6 +116,12 @@ Actions Peer::stop(Clock::time_point now, std::string_view reason, CeaseSubcode 
   return out;
 }
 
+Actions Peer::reset(Clock::time_point now, std::string_view reason) {
+  Actions out;
+  absorb(fsm_.reset(now, Notification::shutdown(reason, CeaseSubcode::AdministrativeReset)), now, out);
+  return out;
+}
+
 Actions Peer::on_connected(ConnId conn, Clock::time_point now, const IpAddress& local,
                            const IpAddress& remote, bool inbound) {
   Actions out;

@@ -104,6 +104,9 @@ class Peer {
   // AdministrativeReset (6/4) before a restart with a changed configuration (RFC 4486).
   Actions stop(Clock::time_point now, std::string_view reason,
                CeaseSubcode subcode = CeaseSubcode::AdministrativeShutdown);
+  // An operator's reset: Cease/Administrative Reset (6/4) carrying `reason` (RFC 9003), close,
+  // and connect again after the idle-hold time (Fsm::reset says why not at once).
+  Actions reset(Clock::time_point now, std::string_view reason);
   // An id for an accepted inbound socket, to pass to on_connected(..., inbound = true).
   ConnId allocate_conn_id();
   // TCP is up (outbound: the conn of a Connect action; inbound: from allocate_conn_id()).

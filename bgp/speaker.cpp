@@ -349,9 +349,11 @@ std::optional<std::string> Speaker::reset_peer(std::string_view name, std::strin
   if (!started_ || stopping_) return fmt::format("peer {}: the speaker is not running", name);
   log(LogLevel::notice, slot->name(),
       fmt::format("reset by the operator{}{}: sending Cease/Administrative Reset", reason.empty() ? "" : ": ", reason));
-  apply(slot, slot->engine->stop(now(), reason, CeaseSubcode::AdministrativeReset));
-  if (slot->bfd_gated) return std::nullopt;  // starts when BFD is Up
-  apply(slot, slot->engine->start(now()));
+  if (slot->bfd_gated) {  // starts when BFD is Up
+    apply(slot, slot->engine->stop(now(), reason, CeaseSubcode::AdministrativeReset));
+    return std::nullopt;
+  }
+  apply(slot, slot->engine->reset(now(), reason));
   if (auto mine = routes_for(slot->name()); !mine->empty()) apply(slot, slot->engine->set_routes_shared(mine, now()));
   return std::nullopt;
 }

@@ -152,7 +152,7 @@ class Speaker {
   // (RFC 9003 shutdown communication), then Idle, inbound connections refused, until
   // enable_peer(), which starts it as at start-up (after BFD, if it waits for it). Both are
   // no-ops when already so. reset_peer: Cease/Administrative Reset (6/4) with `reason`, then
-  // started again at once; an error for a disabled neighbor.
+  // connects again after the idle-hold time (Fsm::reset); an error for a disabled neighbor.
   std::optional<std::string> disable_peer(std::string_view name, std::string_view reason);
   std::optional<std::string> enable_peer(std::string_view name);
   std::optional<std::string> reset_peer(std::string_view name, std::string_view reason);

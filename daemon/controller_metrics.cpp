@@ -67,6 +67,8 @@ std::string ControllerMetrics::render(const Inputs& in) {
 
   if (in.speaker) {
     auto& up = scrape.gauge("herald_peer_up", "1 while the BGP session is Established, else 0.", {"peer"});
+    // An operator's `heraldctl peer disable`: its session is down on purpose (alerts exclude it).
+    auto& disabled = scrape.gauge("herald_peer_disabled", "1 while an operator has disabled the peer, else 0.", {"peer"});
     auto& state = scrape.gauge("herald_peer_state", "BGP session state: 1 for the current state, 0 for the others.", {"peer", "state"});
     auto& uptime = scrape.gauge("herald_peer_uptime_seconds", "Seconds since the session became Established (0 when not).", {"peer"});
     auto& sent = scrape.counter("herald_peer_messages_sent_total", "BGP messages sent, by type.", {"peer", "type"});
@@ -84,6 +86,7 @@ std::string ControllerMetrics::render(const Inputs& in) {
     for (const auto& ps : in.speaker->peers) {
       const auto& b = ps.bgp;
       up.add({b.name}, b.state == bgp::State::Established ? 1 : 0);
+      disabled.add({b.name}, ps.disabled ? 1 : 0);
       add_state(state, b.name, kBgpStates, b.state);
       uptime.add({b.name}, b.uptime ? seconds(*b.uptime) : 0.0);
       for (std::size_t t = 1; t < 6; ++t) {

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <chrono>
 
+#include "conf/values.hpp"
 #include "daemon/controller.hpp"
 #include "daemon/routes_json.hpp"
+#include "daemon/would_send.hpp"
 
 namespace herald::daemon {
 
@@ -63,7 +65,10 @@ nlohmann::json Controller::do_routes(const control::Routes& r) const {
         p["disabled"] = {{"reason", d->second.reason}};
       else
         p["disabled"] = nullptr;
-      const auto sent = speaker_->adj_rib_out_as_sent(b.name).value_or(std::vector<bgp::SentRoutes>{});
+      // A dry run opens no session: what would be sent instead, as the status's would_send.
+      const auto sent = config_.global.dry_run && cfg != config_.peers.end()
+                            ? would_send_routes(config_, *cfg, *speaker_)
+                            : speaker_->adj_rib_out_as_sent(b.name).value_or(std::vector<bgp::SentRoutes>{});
       std::size_t count = 0;
       for (const auto& s : sent) count += s.prefixes.size();
       p["prefix_count"] = count;
@@ -71,7 +76,7 @@ nlohmann::json Controller::do_routes(const control::Routes& r) const {
       peers.push_back(std::move(p));
     }
   }
-  return control::ok_response({{"peers", peers}, {"truncated", truncated}});
+  return control::ok_response({{"peers", peers}, {"truncated", truncated}, {"dry_run", config_.global.dry_run}});
 }
 
 nlohmann::json Controller::do_peer(const control::PeerAction& a, const control::Caller& caller) {
@@ -100,8 +105,9 @@ nlohmann::json Controller::do_peer(const control::PeerAction& a, const control::
       log_.write(log::Level::notice, "peer reset", {{"peer", a.peer}, {"reason", a.reason}, {"uid", uid},
                                                     {"notification", "Cease/Administrative Reset (6/4)"}});
       publish_event({{"event", "peer-reset"}, {"peer", a.peer}, {"reason", a.reason}, {"uid", caller.uid}});
-      return control::ok_response(
-          {{"message", "peer " + a.peer + " reset (sent Cease/Administrative Reset); it reconnects"}});
+      auto cfg = std::find_if(config_.peers.begin(), config_.peers.end(), [&](const auto& c) { return c.name == a.peer; });
+      return control::ok_response({{"message", "peer " + a.peer + " reset (sent Cease/Administrative Reset); it reconnects in " +
+                                                   conf::format_duration(cfg->idle_hold) + " (idle-hold)"}});
     }
     case control::PeerActionKind::Disable: {
       const bool already = state_.disabled_peers.count(a.peer) > 0;

@@ -9,6 +9,7 @@
 #include "conf/values.hpp"
 #include "daemon/controller_config.hpp"
 #include "daemon/log.hpp"
+#include "daemon/would_send.hpp"
 
 namespace herald::daemon {
 
@@ -48,34 +49,29 @@ SystemClock::time_point wall_of(SteadyClock::time_point t) {
 constexpr std::size_t kStatusPrefixes = 16;
 
 
-// The routes of one service a dry run would send to each configured peer, with the attributes
-// as they would go on the wire (bgp::egress_attributes, the speaker's own code); at most
-// kStatusPrefixes per peer, `count` says how many in all.
+// The routes of one service a dry run would send to each configured peer (would_send_routes,
+// the same derivation as "routes" in a dry run), one row per prefix; at most kStatusPrefixes per
+// peer, `count` says how many in all. "self" stands for a next hop the session would choose.
 nlohmann::json would_send(const conf::Config& config, const conf::ServiceConfig& service,
                           const bgp::Speaker& speaker) {
   using nlohmann::json;
   json peers = json::array();
   for (const auto& p : config.peers) {
     if (!service.announced_to(p.name)) continue;
-    // This peer's own route set (the service's peers and the peer's attributes are in it).
-    std::map<bgp::Prefix, const bgp::Route*> routes;
-    for (const auto& r : speaker.routes_of(p.name)) routes.emplace(r.prefix, &r);
-    const bgp::PeerConfig bp = speaker_peer(config, p).bgp;
+    const auto groups = would_send_routes(config, p, speaker);
+    std::map<bgp::Prefix, const bgp::PathAttributes*> routes;
+    for (const auto& g : groups)
+      for (const auto& prefix : g.prefixes) routes.emplace(prefix, &g.attributes);
     json list = json::array();
     std::size_t count = 0;
     for (const auto& prefix : service.prefixes) {
       auto it = routes.find(prefix);
-      if (it == routes.end() || !p.carries(prefix.family())) continue;
+      if (it == routes.end()) continue;
       if (++count > kStatusPrefixes) continue;
-      const bgp::PathAttributes a = bgp::egress_attributes(*it->second->attrs, bp, p.remote_as);
+      const bgp::PathAttributes& a = *it->second;
       json r;
       r["prefix"] = prefix.to_string();
-      // The next hop configured for the family, else the session's local address, which a
-      // session that never comes up does not have: "self" stands for it.
-      const bool v4 = prefix.family() == bgp::kIpv4Unicast;
-      std::optional<bgp::IpAddress> nh = v4 ? p.next_hop_v4 : p.next_hop_v6;
-      if (!nh && p.local_address && p.local_address->is_v4() == v4) nh = p.local_address;
-      r["next_hop"] = nh ? nh->to_string() : std::string("self");
+      r["next_hop"] = a.next_hop ? a.next_hop->to_string() : std::string("self");
       json path = json::array();
       if (a.as_path)
         for (const auto& seg : *a.as_path)

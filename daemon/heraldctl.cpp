@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
   std::string peer_action;
   auto* peer = app.add_subcommand("peer", "reset, disable or enable one BGP session");
   peer->add_option("action", peer_action,
-                   "reset: Cease/Administrative Reset, then reconnect; disable: Cease/Administrative "
+                   "reset: Cease/Administrative Reset, then reconnect after the idle hold; disable: Cease/Administrative "
                    "Shutdown, stays down (also after a restart) until enable")
       ->required()
       ->check(CLI::IsMember({"reset", "disable", "enable"}));

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--check-config", check_path, "validate FILE and exit (0 valid, 1 invalid)");
   app.add_option("--dump-config", dump_path, "print FILE's normalized configuration with every default");
   app.add_flag("--dry-run", dry_run,
-               "run every check and show what would be announced (heraldctl status), without any BGP "
+               "run every check and show what would be announced (heraldctl status, routes), without any BGP "
                "session, address change or state file write (as global.dry-run = true)");
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);

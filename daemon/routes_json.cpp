@@ -59,6 +59,9 @@ json sent_routes_json(const std::vector<bgp::SentRoutes>& sent, std::size_t& bud
     json large = json::array();
     for (const auto& c : a.large_communities) large.push_back(bgp::to_string(c));
     g["large_communities"] = large;
+    json ext = json::array();
+    for (const auto& c : a.extended_communities) ext.push_back(bgp::to_string(c));
+    g["extended_communities"] = ext;
     g["otc"] = optional_json(a.otc);
     g["prefix_count"] = s.prefixes.size();
     json prefixes = json::array();

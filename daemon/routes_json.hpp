@@ -18,7 +18,8 @@ inline constexpr std::size_t kRoutesListed = 10000;
 // One object per attribute set: "family", "origin", "as_path" (ASNs, AS_SEQUENCE order; a set
 // as a nested array), "as4_path" (only on a 2-octet-AS session), "next_hop",
 // "link_local_next_hop" (IPv6, when sent), "med", "local_pref", "otc" (null when not sent),
-// "communities", "large_communities" (strings "a:b", "a:b:c"), "prefix_count" and "prefixes"
+// "communities", "large_communities" (strings "a:b", "a:b:c"), "extended_communities" (RFC 4360,
+// as bgp::to_string writes them), "prefix_count" and "prefixes"
 // (at most `budget` of them over all groups; `budget` is decreased, `truncated` set when some
 // were left out).
 nlohmann::json sent_routes_json(const std::vector<bgp::SentRoutes>& sent, std::size_t& budget, bool& truncated);

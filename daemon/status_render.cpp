@@ -233,10 +233,28 @@ std::string render_status(const json& reply) {
   if (!services.is_array() || services.empty()) {
     out += "(none)\n";
   } else {
+    // The peers a service goes to, in a PEERS column when some service names its own ("all"
+    // for a service that goes to every peer).
+    std::vector<std::string> all_peers;
+    for (const auto& p : member(st, "peers")) all_peers.push_back(str(p, "name"));
+    auto peers_cell = [&](const json& s) -> std::string {
+      const json& to = member(s, "peers");
+      if (!to.is_array()) return "-";
+      std::vector<std::string> names;
+      for (const auto& n : to) names.push_back(n.is_string() ? clean(n.get<std::string>()) : "-");
+      if (names == all_peers) return "all";
+      if (names.empty()) return "(none)";
+      std::string cell;
+      for (const auto& n : names) cell += (cell.empty() ? "" : ",") + n;
+      return cell;
+    };
+    bool restricted = false;
+    for (const auto& s : services) restricted = restricted || (member(s, "peers").is_array() && peers_cell(s) != "all");
     std::vector<std::vector<std::string>> rows;
     for (const auto& s : services) {
       rows.push_back({str(s, "name"), str(s, "state"), since_cell(s, "since", now),
                       str(s, "announced"), prefixes_cell(s), overrides_cell(s, now), str(s, "reason")});
+      if (restricted) rows.back().insert(rows.back().begin() + 5, peers_cell(s));
       for (const auto& ws : member(s, "would_send")) {
         auto list = [](const json& a) {
           std::string t;
@@ -246,9 +264,12 @@ std::string render_status(const json& reply) {
         for (const auto& r : member(ws, "routes"))
           sends.push_back({str(s, "name"), str(ws, "peer"), str(r, "prefix"), str(r, "next_hop"),
                            list(member(r, "as_path")), str(r, "med"), str(r, "local_pref"),
-                           list(member(r, "communities")) + (member(r, "large_communities").empty()
-                                                                  ? std::string()
-                                                                  : " " + list(member(r, "large_communities")))});
+                           list(member(r, "communities")) +
+                               (member(r, "large_communities").empty() ? std::string()
+                                                                       : " " + list(member(r, "large_communities"))) +
+                               (member(r, "extended_communities").empty()
+                                    ? std::string()
+                                    : " " + list(member(r, "extended_communities")))});
         const std::size_t count = member(ws, "count").is_number() ? ws["count"].get<std::size_t>() : 0;
         if (count > member(ws, "routes").size())
           sends.push_back({str(s, "name"), str(ws, "peer"),
@@ -269,8 +290,9 @@ std::string render_status(const json& reply) {
                           since_cell(c, "at", now), detail});
       }
     }
-    out += render_table(
-        {"NAME", "STATE", "SINCE", "ANNOUNCED", "PREFIXES", "OVERRIDES", "REASON"}, rows);
+    std::vector<std::string> head{"NAME", "STATE", "SINCE", "ANNOUNCED", "PREFIXES", "OVERRIDES", "REASON"};
+    if (restricted) head.insert(head.begin() + 5, "PEERS");
+    out += render_table(head, rows);
   }
   if (!checks.empty()) {
     out += "\nCHECKS\n";
@@ -318,23 +340,32 @@ std::string render_routes(const json& reply) {
   std::string out;
   const json& peers = member(reply, "peers");
   if (!peers.is_array() || peers.empty()) return "(no peers)\n";
+  // A dry run opens no session: the rows are what herald would send (the status's would_send).
+  const bool dry = member(reply, "dry_run").is_boolean() && reply["dry_run"].get<bool>();
+  if (dry) out += "DRY RUN: no BGP session is opened; these are the routes herald would send\n\n";
+  // The extended communities column only when some route carries one.
+  bool any_ext = false;
+  for (const auto& p : peers)
+    for (const auto& g : member(p, "groups").is_array() ? p["groups"] : json::array())
+      any_ext = any_ext || !member(g, "extended_communities").empty();
   bool first = true;
   for (const auto& p : peers) {
     if (!first) out += "\n";
     first = false;
-    out += fmt::format("PEER {} {} {}", str(p, "name"), str(p, "address"), str(p, "state"));
+    // A dry run's peer has no session to be in a state of.
+    out += fmt::format("PEER {} {} {}", str(p, "name"), str(p, "address"), dry ? "(no session)" : str(p, "state"));
     const json& disabled = member(p, "disabled");
     if (disabled.is_object()) {
       const std::string why = str(disabled, "reason", "");
       out += why.empty() ? " (disabled)" : " (disabled: " + why + ")";
     }
-    out += fmt::format(": {} prefixes sent\n", str(p, "prefix_count", "0"));
+    out += fmt::format(": {} prefixes {}\n", str(p, "prefix_count", "0"), dry ? "would be sent" : "sent");
     std::vector<std::vector<std::string>> rows;
     const json& groups = member(p, "groups");
     std::size_t listed = 0;
     if (groups.is_array()) {
       for (const auto& g : groups) {
-        std::string nh = str(g, "next_hop");
+        std::string nh = dry && !member(g, "next_hop").is_string() ? "self" : str(g, "next_hop");
         if (member(g, "link_local_next_hop").is_string()) nh += " " + str(g, "link_local_next_hop");
         std::string path = as_path_cell(member(g, "as_path"));
         if (member(g, "as4_path").is_array()) path += " (AS4_PATH " + as_path_cell(g["as4_path"]) + ")";
@@ -345,6 +376,7 @@ std::string render_routes(const json& reply) {
           rows.push_back({pf.is_string() ? clean(pf.get<std::string>()) : "-", nh, path, str(g, "origin"),
                           str(g, "med"), str(g, "local_pref"), list_cell(member(g, "communities")),
                           list_cell(member(g, "large_communities")), str(g, "otc")});
+          if (any_ext) rows.back().insert(rows.back().end() - 1, list_cell(member(g, "extended_communities")));
         }
       }
     }
@@ -352,9 +384,10 @@ std::string render_routes(const json& reply) {
       out += "(nothing announced)\n";
       continue;
     }
-    out += render_table({"PREFIX", "NEXT HOP", "AS PATH", "ORIGIN", "MED", "LOCAL PREF", "COMMUNITIES",
-                         "LARGE COMMUNITIES", "OTC"},
-                        rows);
+    std::vector<std::string> head{"PREFIX", "NEXT HOP", "AS PATH", "ORIGIN", "MED", "LOCAL PREF", "COMMUNITIES",
+                                  "LARGE COMMUNITIES", "OTC"};
+    if (any_ext) head.insert(head.end() - 1, "EXT COMMUNITIES");
+    out += render_table(head, rows);
     if (member(reply, "truncated").is_boolean() && reply["truncated"].get<bool>())
       out += fmt::format("(listed {} of {}: the reply is bounded; see prefix_count)\n", listed, str(p, "prefix_count", "?"));
   }

@@ -556,6 +556,42 @@ TEST_CASE("fsm: ManualStop sends Cease with the shutdown text and stays Idle") {
   CHECK(first_of<Connect>(b));
 }
 
+TEST_CASE("fsm: an operator reset sends 6/4 and connects again after the undamped idle hold") {
+  Driver d;
+  // A failure first: the next automatic restart would be damped to 2 s.
+  d.to_established();
+  d.now += 5s;
+  auto f = d.fire(*armed(d.fsm.closed(d.conn, d.now, "lost"), TimerKind::IdleHold));
+  d.conn = first_of<Connect>(f)->conn;
+  d.fsm.connected(d.conn, d.now, kLocal, kRemote, false);
+  d.fsm.message(d.conn, peer_open(), d.now);
+  d.fsm.message(d.conn, Keepalive{}, d.now);
+  REQUIRE(d.fsm.state() == State::Established);
+
+  auto a = d.fsm.reset(d.now, Notification::shutdown("operator reset", CeaseSubcode::AdministrativeReset));
+  auto n = notifications(a);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].code == 6);
+  CHECK(n[0].subcode == 4);
+  CHECK(n[0].shutdown_communication() == "operator reset");
+  CHECK(closes(a, d.conn));
+  CHECK(first_of<SessionDown>(a));
+  // Not at once: the neighbor is still tearing the old session down and would refuse it.
+  CHECK_FALSE(first_of<Connect>(a));
+  CHECK(d.fsm.state() == State::Idle);
+  auto sc = first_of<StateChange>(a);
+  REQUIRE(sc);
+  CHECK(sc->reason.starts_with("reset: Cease/Administrative Reset (6/4)"));
+  CHECK(sc->reason.find("connecting again in") != std::string::npos);
+  // The idle hold's base (1 s, jittered), not the damped 2 s: an operator's reset is a start.
+  auto hold = armed(a, TimerKind::IdleHold);
+  REQUIRE(hold);
+  CHECK(in_range(hold->after, 750ms, 1000ms));
+  auto b = d.fire(*hold);
+  CHECK(first_of<Connect>(b));
+  CHECK(d.fsm.state() == State::Connect);
+}
+
 TEST_CASE("fsm: ManualStop while connecting just closes the attempt") {
   Driver d;
   d.start();

@@ -130,6 +130,15 @@ TEST_CASE("states are a label: one series per state, 1 for the current one; _up 
   CHECK_FALSE(s.count("herald_peer_bfd_up{peer=\"upstream\"}"));  // no BFD on that peer
 }
 
+TEST_CASE("a peer an operator disabled is 1 in herald_peer_disabled, every other peer 0") {
+  Fixture f;
+  f.speaker.peers[1].disabled = true;
+  auto s = f.scrape();
+  CHECK(s["herald_peer_disabled{peer=\"old\"}"] == "1");
+  CHECK(s["herald_peer_disabled{peer=\"upstream\"}"] == "0");
+  CHECK(s["herald_peer_up{peer=\"old\"}"] == "0");
+}
+
 TEST_CASE("counters are their sources' totals, exported as they are") {
   Fixture f;
   auto s = f.scrape();

@@ -112,3 +112,38 @@ TEST_CASE("routes table: one row per prefix with its attributes; disabled and em
         std::string::npos);
   CHECK(herald::control::render_routes(json{{"ok", true}, {"peers", json::array()}}) == "(no peers)\n");
 }
+
+TEST_CASE("routes: extended communities in the JSON, and in a column only when some route has one") {
+  std::size_t budget = 100;
+  bool truncated = false;
+  SentRoutes tagged = steered_v4();
+  tagged.attributes.extended_communities = {{0x00, 0x02, 0xFD, 0xE8, 0x00, 0x00, 0x00, 0x64}};
+  json g = herald::daemon::sent_routes_json({tagged, ibgp_v6()}, budget, truncated);
+  CHECK(g[0]["extended_communities"] == json::array({herald::bgp::to_string(tagged.attributes.extended_communities[0])}));
+  CHECK(g[1]["extended_communities"] == json::array());
+  json reply = {{"peers", {{{"name", "r1"}, {"address", "203.0.113.2"}, {"state", "Established"}, {"prefix_count", 3},
+                            {"groups", g}}}}};
+  const std::string out = herald::control::render_routes(reply);
+  CHECK(out.find("LARGE COMMUNITIES  EXT COMMUNITIES  OTC\n") != std::string::npos);
+  CHECK(out.find("65000:1:2          " + herald::bgp::to_string(tagged.attributes.extended_communities[0])) !=
+        std::string::npos);
+  CHECK(herald::control::render_routes(json{{"peers", {{{"name", "r1"}, {"groups", herald::daemon::sent_routes_json(
+                                                                                       {steered_v4()}, budget, truncated)}}}}})
+            .find("EXT COMMUNITIES") == std::string::npos);
+}
+
+TEST_CASE("routes table in a dry run: marked first, no session state, what would be sent, self as next hop") {
+  std::size_t budget = 100;
+  bool truncated = false;
+  SentRoutes unset = steered_v4();
+  unset.attributes.next_hop.reset();  // the session's local address, which a dry run has not
+  json reply = {{"dry_run", true},
+                {"peers", {{{"name", "r1"}, {"address", "203.0.113.2"}, {"state", "Active"}, {"prefix_count", 2},
+                            {"groups", herald::daemon::sent_routes_json({unset}, budget, truncated)}}}}};
+  const std::string out = herald::control::render_routes(reply);
+  CHECK(out.starts_with("DRY RUN: no BGP session is opened; these are the routes herald would send\n\n"));
+  CHECK(out.find("PEER r1 203.0.113.2 (no session): 2 prefixes would be sent\n") != std::string::npos);
+  CHECK(out.find("192.0.2.53/32    self      65000 65000 65000") != std::string::npos);
+  reply["dry_run"] = false;
+  CHECK(herald::control::render_routes(reply).find("DRY RUN") == std::string::npos);
+}

@@ -182,6 +182,21 @@ TEST_CASE("status report: a flap hold shows when it ends; a fail-safe drain says
                  "down (flap hold") != std::string::npos);
 }
 
+TEST_CASE("status report: a PEERS column names each service's peers when some service names its own") {
+  json st = json::parse(kSampleStatus);
+  for (auto& s : st["status"]["services"]) s["peers"] = {"upstream1", "upstream2"};
+  CHECK(render_status(st) == render_status(json::parse(kSampleStatus)));  // every service to every peer: no column
+  st["status"]["services"][1]["peers"] = {"upstream2"};
+  std::string out = render_status(st);
+  CHECK(out.find("NAME  STATE    SINCE      ANNOUNCED  PREFIXES                          PEERS      OVERRIDES") !=
+        std::string::npos);
+  CHECK(out.find("dns   Drained  5m 0s ago  no         192.0.2.53/32 2001:db8:53::1/128  all        drained: kernel upgrade") !=
+        std::string::npos);
+  CHECK(out.find("doh   Down     2h 0m ago  no         198.51.100.53/32                  upstream2  -") != std::string::npos);
+  st["status"]["services"][1]["peers"] = json::array();
+  CHECK(render_status(st).find("198.51.100.53/32                  (none)  ") != std::string::npos);
+}
+
 TEST_CASE("status report: a dry run says so first and ends with what each peer would get") {
   json route = {{"prefix", "192.0.2.53/32"}, {"next_hop", "203.0.113.2"}, {"as_path", {65053, 65053}},
                 {"med", 20}, {"local_pref", nullptr}, {"communities", {"65000:53", "no-export"}},
@@ -199,6 +214,9 @@ TEST_CASE("status report: a dry run says so first and ends with what each peer w
                  "SERVICE  PEER  PREFIX         NEXT HOP     AS PATH      MED  LOCAL PREF  COMMUNITIES\n"
                  "dns      r1    192.0.2.53/32  203.0.113.2  65053 65053  20   -           65000:53 no-export 65000:1:2\n"
                  "dns      r1    ... 16 more\n") != std::string::npos);
+  // Extended communities follow the large ones in the same cell.
+  st["services"][0]["would_send"][0]["routes"][0]["extended_communities"] = {"rt:65000:53"};
+  CHECK(render_status(st).find("65000:53 no-export 65000:1:2 rt:65000:53\n") != std::string::npos);
   st["services"] = json::array();
   CHECK(render_status(st).find("WOULD SEND (dry run)\n(nothing: no service would be announced)\n") != std::string::npos);
   st["dry_run"] = false;  // a live herald shows neither

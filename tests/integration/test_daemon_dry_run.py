@@ -9,11 +9,15 @@ decides as usual, but nothing leaves the host and nothing changes on it.
 - `heraldctl status` says DRY RUN (text and "dry_run": true in JSON), shows the service Up with
   its reason and, per peer, the route with the attributes it would carry; the log has the
   decision lines, marked "dry run: not sent";
+- `heraldctl routes` (text and JSON) shows what would be sent to each peer, the same as the
+  status's would_send, marked as a dry run;
 - unbound stopped -> the service goes Down in the dry-run status and nothing would be sent;
   unbound back -> Up again.
 Every wait is bounded.
 """
+import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -88,6 +92,22 @@ def main() -> int:
         assert "WOULD SEND (dry run)" in text and f"{hl.PREFIX_V4}" in text and "65000:53" in text, text
         print(f"ok: status says DRY RUN; dns Up ({svc['reason'][:50]!r}); would send {route}")
 
+        # heraldctl routes shows the same, marked as a dry run (no session: nothing was sent).
+        reply = json.loads(site.ctl("routes", "--json").stdout)
+        assert reply["dry_run"] is True, reply
+        (peer,) = reply["peers"]
+        assert peer["name"] == "upstream" and peer["prefix_count"] == 1, peer
+        (group,) = peer["groups"]
+        assert group["prefixes"] == [hl.PREFIX_V4] and group["next_hop"] == route["next_hop"], group
+        assert group["as_path"] == route["as_path"] and group["med"] == route["med"], group
+        assert group["communities"] == route["communities"] and group["local_pref"] is None, group
+        text = site.ctl("routes").stdout
+        assert text.startswith("DRY RUN: no BGP session is opened"), text
+        assert "PEER upstream 203.0.113.1 (no session): 1 prefixes would be sent" in text, text
+        assert re.search(rf"^{re.escape(hl.PREFIX_V4)}\s+{re.escape(hl.NODE_V4)}\s+{hl.NODE_AS}\s+IGP\s+20\s+-\s+65000:53\s",
+                         text, re.M), text
+        print("ok: heraldctl routes (text and --json) shows what would be sent, marked DRY RUN")
+
         # BIRD keeps trying (it is configured to connect to herald); give it a few of its connect
         # retries, then look: never Established, no TCP connection on port 179 at all.
         harness.wait_for(lambda: "Connect" in site.bird.protocol_state("herald") or
@@ -139,6 +159,8 @@ def main() -> int:
         text = site.ctl("status").stdout
         assert "(nothing: no service would be announced)" in text, text
         assert "prefix withdrawn (dry run: not sent)" in site.herald.log()
+        assert json.loads(site.ctl("routes", "--json").stdout)["peers"][0]["prefix_count"] == 0
+        assert "upstream 203.0.113.1 (no session): 0 prefixes would be sent\n(nothing announced)" in site.ctl("routes").stdout
         print(f"ok: unbound stopped -> Down in the dry run ({svc['reason'][:60]!r}), nothing would be sent")
 
         dns = lab.unbound(site.node, "127.0.0.1", ["www.example. A 192.0.2.80"], name="unbound-b")

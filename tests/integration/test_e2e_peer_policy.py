@@ -11,13 +11,16 @@ MED and prepend of its own; a third peer, "ibgp", is an iBGP session with BIRD (
 on the same link) with local-pref. Asserted on the routers' own RIBs (birdc, vtysh JSON):
 - BIRD has both prefixes, FRR only ntp (dns is never sent to it);
 - each router sees its own peer's attributes on top of the service's (the service's up policy
-  adds community 65053:53 and rt:65053:53); the iBGP route carries LOCAL_PREF 250;
+  adds community 65053:53 and rt:65053:53), and heraldctl routes lists the extended communities
+  as sent; the iBGP route carries LOCAL_PREF 250;
 - a reload moving dns from bird to frr, and changing bird's MED, withdraws dns at BIRD, announces it
   at FRR and changes the MED BIRD sees, with neither session reset (BIRD's protocol "since"
-  unchanged, FRR's established-connection count unchanged).
+  unchanged, FRR's established-connection count unchanged); heraldctl status shows each
+  service's peers (JSON and the text's PEERS column).
 """
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -150,8 +153,14 @@ router bgp {FRR_AS}
             assert r.get("large_communities") == [(65053, 1, 1)], r
             ext = bird_ext(bird, prefix)
             assert "(rt, 65053, 53)" in ext and "(rt, 65053, 100)" in ext, ext
+        # heraldctl routes lists the extended communities as sent, like every other attribute.
+        groups = json.loads(ctl("routes", "bird", "--json").stdout)["peers"][0]["groups"]
+        v4 = [g for g in groups if g["family"] == "ipv4-unicast"]
+        assert v4 and all(sorted(g["extended_communities"]) == ["rt:65053:100", "rt:65053:53"] for g in v4), groups
+        assert re.search(r"^192\.0\.2\.53/32\s.*\srt:65053:(100 rt:65053:53|53 rt:65053:100)\s", ctl("routes", "bird").stdout,
+                         re.M), ctl("routes", "bird").stdout
         print("ok: BIRD sees prepend 1, MED 50, communities 65053:1 + 65053:53, large 65053:1:1, "
-              "ext rt 65053:100 + rt 65053:53")
+              "ext rt 65053:100 + rt 65053:53; heraldctl routes shows the same extended communities")
 
         # --- iBGP: LOCAL_PREF from the peer's local-pref (eBGP peers refuse the key) ---
         def ibgp_ntp():
@@ -192,6 +201,10 @@ router bgp {FRR_AS}
             (frr_established_count(frr), conns_f)
         services = {s["name"]: s for s in json.loads(ctl("status", "--json").stdout)["status"]["services"]}
         assert services["dns"]["peers"] == ["frr"] and services["ntp"]["peers"] == ["bird", "frr", "ibgp"], services
+        # The text status says the same in its PEERS column (dns names its peers, ntp goes to all).
+        text = ctl("status").stdout
+        assert re.search(r"^dns\s+Up\s.*\s192\.0\.2\.53/32\s+frr\s", text, re.M), text
+        assert re.search(r"^ntp\s+Up\s.*\s192\.0\.2\.123/32\s+all\s", text, re.M), text
         print("ok: reload moved dns from BIRD to FRR and changed BIRD's MED to 60, no session reset on either")
 
         # The reload's log line names the changed key and says the session was kept.

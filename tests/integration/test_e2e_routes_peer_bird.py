@@ -7,7 +7,8 @@ unknown peer is an error naming the known one.
 peer: reset -> BIRD logs Cease/Administrative reset with herald's text and the session comes
 back; disable -> BIRD logs Administrative shutdown with the reason, the session stays down and
 the routes go; status says "disabled"; a herald restart keeps it disabled (state file); enable
--> the session and the routes come back.
+-> the session and the routes come back (heraldctl --json --timeout against the live daemon; while
+herald is down heraldctl's error names the socket and says herald is not running).
 """
 import json
 import os
@@ -69,6 +70,14 @@ def check_same(site: hl.Site, what: str) -> None:
         mine, birds = as_bird_shows(groups[prefix]), bird_attrs(site, prefix)
         assert mine == birds, f"{what} {prefix}: heraldctl routes says {mine}, BIRD holds {birds}"
     print(f"ok: {what}: heraldctl routes = what BIRD holds for both prefixes: {as_bird_shows(groups[hl.PREFIX_V4])}")
+
+
+def metric(site: hl.Site, series: str) -> str:
+    """The value of one series on herald's /metrics (the lab's config listens on 127.0.0.1:9179)."""
+    text = site.node.run("curl", "-sf", "http://127.0.0.1:9179/metrics").stdout
+    values = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(series + " ")]
+    assert len(values) == 1, (series, text)
+    return values[0]
 
 
 def bird_log_has(site: hl.Site, pattern: str) -> bool:
@@ -141,19 +150,28 @@ def main() -> int:
         assert r.returncode == 1 and 'peer disable: unknown peer "upstraem" (did you mean "upstream"?)' in r.stderr, r
         print("ok: unknown peers are errors naming the configured one")
 
-        # reset: Cease/Administrative Reset (6/4) with the text, then the session comes back.
+        # reset: Cease/Administrative Reset (6/4) with the text, then the session comes back on
+        # herald's first connection: BIRD restarts the protocol after the NOTIFICATION and rejects
+        # a connection meanwhile, so herald waits the idle hold first. BIRD traces each incoming
+        # connection ("accepted"/"rejected") with debug events.
+        site.bird.ctl("debug herald { events }")
         events = EventStream(site.socket)
         before = site.bird.protocol_since("herald")
-        site.ctl("peer", "reset", "upstream", "--reason", "reset by e2e")
+        log_before = len(site.bird.proc.log())
+        out = site.ctl("peer", "reset", "upstream", "--reason", "reset by e2e").stdout
+        assert "reconnects in 1s (idle-hold)" in out, out
         harness.wait_for(lambda: bird_log_has(site, r'herald: Received: Administrative reset: "reset by e2e"'), timeout=10,
                          what="BIRD to log the Administrative reset")
         harness.wait_for(lambda: site.session_up() and not harness.same_since(site.bird.protocol_since("herald"), before),
                          timeout=20, what="the session to come back after the reset")
         site.wait_route(hl.PREFIX_V4, True, timeout=10)
+        incoming = re.findall(r"herald: Incoming connection from 203\.0\.113\.2 \(port \d+\) (\w+)",
+                              site.bird.proc.log()[log_before:])
+        assert incoming == ["accepted"], ("the reset session came back on herald's first connection", incoming)
         assert "peer reset" in site.herald.log() and 'reason="reset by e2e"' in site.herald.log()
         assert events.wait_event("peer-reset", "upstream")["reason"] == "reset by e2e"
-        print("ok: peer reset -> BIRD got Cease/Administrative reset with the text; session and routes back; "
-              "event and log line")
+        print("ok: peer reset -> BIRD got Cease/Administrative reset with the text; session and routes back on "
+              "herald's first connection (BIRD accepted it, rejected none); event and log line")
 
         # disable: Cease/Administrative Shutdown (6/2) with the reason; stays down.
         site.ctl("peer", "disable", "upstream", "--reason", "maintenance window")
@@ -170,12 +188,19 @@ def main() -> int:
         assert reply["peers"][0]["prefix_count"] == 0 and reply["peers"][0]["disabled"], reply
         assert events.wait_event("peer-disable", "upstream")["reason"] == "maintenance window"
         events.close()
-        print("ok: peer disable -> BIRD got Administrative shutdown with the reason; routes gone; status 'disabled'")
+        assert metric(site, 'herald_peer_disabled{peer="upstream"}') == "1"
+        assert metric(site, 'herald_peer_up{peer="upstream"}') == "0"
+        print("ok: peer disable -> BIRD got Administrative shutdown with the reason; routes gone; status 'disabled'; "
+              "herald_peer_disabled 1")
 
         # A restart keeps it disabled (state file).
         site.herald.stop(timeout=10)
         if os.path.exists(site.socket):
             os.unlink(site.socket)
+        # heraldctl while herald is down: the error names the socket and says herald is not running.
+        r = site.ctl("--timeout", "2", "status", check=False)
+        assert r.returncode == 2 and f"cannot connect to {site.socket}: no such socket: herald is not running" \
+            in r.stderr, (r.returncode, r.stderr)
         site.start_herald()
         harness.wait_for(lambda: "disabled by the operator: not starting the session" in site.herald.log(),
                          timeout=10, what="herald to start with the peer disabled")
@@ -189,7 +214,8 @@ def main() -> int:
         print("ok: after a restart the peer is still disabled and BIRD has no session")
 
         events = EventStream(site.socket)
-        site.ctl("peer", "enable", "upstream")
+        reply = json.loads(site.ctl("--json", "--timeout", "5", "peer", "enable", "upstream").stdout)
+        assert reply["ok"] is True and "upstream" in reply["message"], reply
         events.wait_event("peer-enable", "upstream")
         events.close()
         harness.wait_for(site.session_up, timeout=20, what="the session after enable")
@@ -199,7 +225,8 @@ def main() -> int:
         check_same(site, "after enable (the steering persisted too)")
         log = site.herald.log()
         assert "enabled by the operator: starting the session" in log, log[-2000:]
-        print("ok: peer enable -> session and routes back")
+        assert metric(site, 'herald_peer_disabled{peer="upstream"}') == "0"
+        print("ok: peer enable -> session and routes back; herald_peer_disabled 0")
     print("routes/peer with BIRD: all passed")
     return 0
 

@@ -82,13 +82,21 @@ def main() -> int:
                          frr_attrs(site, hl.PREFIX_V6).get("med") == 77, timeout=5, what="the steered path at FRR")
         check_same(site, "steered (prepend 1, MED 77)")
 
+        log_before = len(site.frr.proc.log())
         site.ctl("peer", "reset", "upstream", "--reason", "reset by e2e")
         harness.wait_for(lambda: re.search(r"received from neighbor 203\.0\.113\.2 6/4 \(Cease/Administrative Reset\)"
                                            r".*reset by e2e", site.frr.proc.log()),
                          timeout=10, what="FRR to log NOTIFICATION 6/4 with herald's text")
+        harness.wait_for(lambda: re.search(r"neighbor 203\.0\.113\.2\S* in vrf default Up", site.frr.proc.log()[log_before:]),
+                         timeout=20, what="FRR to log the session Up again after the reset")
         harness.wait_for(site.session_up, timeout=20, what="the session after the reset")
         site.wait_route(hl.PREFIX_V4, True, timeout=10, interval=0.1)
-        print("ok: peer reset -> FRR received 6/4 (Cease/Administrative Reset) with the text; session back")
+        # The first connection after the reset is the one that comes up: FRR, still clearing the
+        # old session when its NOTIFICATION arrives, answers an immediate OPEN with 6/7.
+        after = site.frr.proc.log()[log_before:]
+        assert "OPEN receipt failed" not in after and "6/7 (Cease/Connection Collision Resolution)" not in after, after
+        print("ok: peer reset -> FRR received 6/4 (Cease/Administrative Reset) with the text; session back on "
+              "herald's first connection (no 6/7, no failed OPEN at FRR)")
 
         site.ctl("peer", "disable", "upstream", "--reason", "maintenance window")
         def shut_down() -> dict:
