@@ -39,6 +39,8 @@ class QueryCounterTable {
   Expected<std::map<std::string, std::uint64_t>, std::string> read();
   /// Deletes the table; nothing when none was installed.
   std::optional<std::string> remove();
+  /// The table is gone (someone deleted it): the next install() makes it afresh.
+  void forget() { installed_ = false; }
   const std::vector<Counter>& counters() const { return counters_; }
   bool installed() const { return installed_; }
 

@@ -1,7 +1,9 @@
 """herald counts the DNS queries arriving on each service address in its own nftables table
 (issue #19 item 5; docs/metrics.md "Query counters"), with a real unbound and BIRD.
 
-A client namespace, linked to the node, sends a known number of queries (dnsperf -n, then dig
+herald runs as it does in production: started as root with `user = "nobody"`, it drops to nobody
+with CAP_NET_ADMIN before the first reading, so every reading, the reload and the exit go
+through nftables unprivileged but for that one capability. A client namespace, linked to the node, sends a known number of queries (dnsperf -n, then dig
 over TCP) to the "dns" service address. herald_service_queries_total of that address grows by at
 least that many, while the "other" service's counter (another address on the node, no client
 traffic) and the counters do not move for queries to an address that is no service's. The table
@@ -30,8 +32,14 @@ UDP_QUERIES = 300
 TCP_QUERIES = 3
 
 
-def with_counters(config: str) -> str:
-    return config.replace('metrics = "127.0.0.1:9179"\n', 'metrics = "127.0.0.1:9179"\nquery-counters = true\n', 1)
+def with_counters(config: str, socket: str = "") -> str:
+    """query-counters on; with `socket`, run as nobody with the control socket there (in a
+    directory herald creates and hands over, so that nobody can remove the socket at exit)."""
+    config = config.replace('metrics = "127.0.0.1:9179"\n', 'metrics = "127.0.0.1:9179"\nquery-counters = true\n', 1)
+    if socket:
+        config = re.sub(r'^control-socket = .*$', f'control-socket = "{socket}"', config, count=1, flags=re.M)
+        config = config.replace('user = ""', 'user = "nobody"', 1)
+    return config
 
 
 def scrape(node: harness.Netns) -> str:
@@ -65,8 +73,9 @@ def main() -> int:
         client = lab.netns("client")
         lab.link(client, f"{CLIENT}/24", site.node, f"{NODE_SIDE}/24", name_b="eth1")
         client.run("ip", "route", "add", "192.0.2.0/24", "via", NODE_SIDE)
-        config = with_counters(hl.herald_config(lab, extra_services=OTHER_SERVICE))
-        site.start_herald(config)
+        os.chmod(lab.dir, 0o755)  # nobody must reach its state directory inside the lab
+        site.socket = os.path.join(lab.path("run"), "control.sock")
+        site.start_herald(with_counters(hl.herald_config(lab, extra_services=OTHER_SERVICE), site.socket))
         site.start_dns().wait_ready()
         node = site.node
 
@@ -79,6 +88,7 @@ def main() -> int:
             assert f"counter {name}" in t, t
         assert series(scrape(node), "herald_query_counters_active") == {"": 1.0}
         assert "query counters on" in site.herald.log()
+        assert "dropped privileges to user nobody" in site.herald.log(), site.herald.log()
 
         dns_udp0 = queries(node, "dns", hl.SERVICE_V4, "udp")
         dns_tcp0 = queries(node, "dns", hl.SERVICE_V4, "tcp")
@@ -116,7 +126,7 @@ def main() -> int:
         assert "query counters table gone" in site.herald.log()
 
         # A reload without "other": its rule and counter go, and its series with them.
-        site.write_config(with_counters(hl.herald_config(lab)))
+        site.write_config(with_counters(hl.herald_config(lab), site.socket))
         site.ctl("reload")
         harness.wait_for(lambda: "q_192.0.2.54" not in table(node), timeout=10, what="the other service's rule to go")
         assert "counter q_192.0.2.53_32_53_udp" in table(node)
