@@ -117,6 +117,7 @@ class Controller {
   // --- the query counters (controller_counters.cpp; nothing without query-counters) ---
   void counters_apply(std::string_view cause);  // start, reload: make, rewrite or delete the table
   void counters_stop();                         // deletes the table
+  void counters_off(const std::string& why, std::string_view cause);  // on, but nftables refused: said once
   void counters_read();                         // every CountersLink::kReadInterval
   void counters_publish();                      // the rates to the fleet, when worth a write
   std::optional<double> published_qps(const std::string& service) const;

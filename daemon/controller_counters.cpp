@@ -39,16 +39,14 @@ void Controller::counters_apply(std::string_view cause) {
     counters_stop();
     log_.write(log::Level::notice, "query counters off",
                {{"table", "inet herald"}, {"reason", "query-counters is off after the " + std::string(cause)}});
+    fleet_publish_state();  // without its qps
     return;
   }
   if (!counters_) counters_ = std::make_unique<CountersLink>(io_, counters::make_libnftables_backend());
+  const bool was_active = counters_->active;
   const auto targets = query_targets(config_);
   if (auto err = counters_->table.install(targets)) {
-    counters_->active = false;
-    counters_->timer.cancel();
-    log_.write(log::Level::warning, "query counters off",
-               {{"table", "inet herald"}, {"cause", cause},
-                {"reason", "nftables refused the table: " + *err + "; herald runs without counting"}});
+    counters_off("nftables refused the table: " + *err, cause);
     return;
   }
   counters_->active = true;
@@ -56,7 +54,21 @@ void Controller::counters_apply(std::string_view cause) {
              {{"table", "inet herald"}, {"cause", cause},
               {"counters", static_cast<std::uint64_t>(counters_->table.counters().size())},
               {"reason", "counting the queries arriving on each service address, read every 5 s"}});
-  counters_read();
+  // Reading now would make a rate over the moments since the last reading: the timer goes on.
+  if (!was_active) counters_read();
+}
+
+void Controller::counters_off(const std::string& why, std::string_view cause) {
+  CountersLink& c = *counters_;
+  c.active = false;
+  c.timer.cancel();
+  // Nothing stale: no series, and the fleet is told the site counts no more.
+  c.packets.clear();
+  c.qps.clear();
+  c.rates = counters::Rates();
+  log_.write(log::Level::warning, "query counters off",
+             {{"table", "inet herald"}, {"cause", cause}, {"reason", why + "; herald runs without counting"}});
+  counters_publish();
 }
 
 void Controller::counters_stop() {
@@ -78,15 +90,12 @@ void Controller::counters_read() {
                        {{"table", "inet herald"}, {"reason", why + "; making it again"}});
     c.table.forget();
     if (auto err = c.table.install(query_targets(config_))) {
-      c.active = false;
-      log_.write(log::Level::warning, "query counters off",
-                 {{"table", "inet herald"}, {"reason", "nftables refused the table: " + *err + "; herald runs without counting"}});
+      counters_off("nftables refused the table: " + *err, "table gone");
       return;
     }
     r = c.table.read();
     if (!r) {
-      c.active = false;
-      log_.write(log::Level::warning, "query counters off", {{"table", "inet herald"}, {"reason", r.error()}});
+      counters_off("nftables cannot list the table: " + r.error(), "table gone");
       return;
     }
   }
@@ -146,7 +155,8 @@ std::optional<ControllerMetrics::QueriesView> Controller::queries_view() const {
     v.series.push_back({counter.target.service, counter.address_label(), std::string(counters::to_string(counter.proto)),
                         it->second});
   }
-  v.qps = counters_->qps;
+  for (const auto& sc : config_.services)  // not a service a reload removed since the reading
+    if (auto it = counters_->qps.find(sc.name); it != counters_->qps.end()) v.qps[sc.name] = it->second;
   return v;
 }
 

@@ -8,7 +8,8 @@ over TCP) to the "dns" service address. herald_service_queries_total of that add
 least that many, while the "other" service's counter (another address on the node, no client
 traffic) and the counters do not move for queries to an address that is no service's. The table
 is made again when someone deletes it, a reload that removes "other" removes its rule and its
-series, and herald's exit removes the table. Last, herald started without CAP_NET_ADMIN (no
+series, a reload turning query-counters off deletes the table (and on again makes it), and
+herald's exit removes the table. Last, herald started without CAP_NET_ADMIN (no
 address binding) logs "query counters off" with nft's reason and runs on, with
 herald_query_counters_active 0.
 """
@@ -132,6 +133,17 @@ def main() -> int:
         assert "counter q_192.0.2.53_32_53_udp" in table(node)
         harness.wait_for(lambda: 'service="other"' not in scrape(node), timeout=10,
                          what="the other service's series to go")
+
+        # A reload that turns counting off deletes the table; one that turns it on makes it again.
+        site.write_config(with_counters(hl.herald_config(lab), site.socket).replace(
+            "query-counters = true", "query-counters = false"))
+        site.ctl("reload")
+        harness.wait_for(lambda: table(node) == "", timeout=10, what="the table to go with query-counters = false")
+        assert "herald_service_queries_total" not in scrape(node)
+        site.write_config(with_counters(hl.herald_config(lab), site.socket))
+        site.ctl("reload")
+        harness.wait_for(lambda: "counter q_192.0.2.53_32_53_udp" in table(node), timeout=10,
+                         what="the table to come back with query-counters = true")
 
         # herald's exit removes the table.
         site.herald.signal(signal.SIGTERM)
