@@ -2,8 +2,10 @@
 (issue #19 item 5; docs/metrics.md "Query counters"), with a real unbound and BIRD.
 
 herald runs as it does in production: started as root with `user = "nobody"`, it drops to nobody
-with CAP_NET_ADMIN before the first reading, so every reading, the reload and the exit go
-through nftables unprivileged but for that one capability. A client namespace, linked to the node, sends a known number of queries (dnsperf -n, then dig
+with CAP_NET_ADMIN once started, so every later reading, the reloads and the exit go through
+nftables unprivileged but for that one capability.
+
+A client namespace, linked to the node, sends a known number of queries (dnsperf -n, then dig
 over TCP) to the "dns" service address. herald_service_queries_total of that address grows by at
 least that many, while the "other" service's counter (another address on the node, no client
 traffic) and the counters do not move for queries to an address that is no service's. The table
