@@ -119,7 +119,10 @@ def main() -> int:
         udp1 = queries(node, "dns", hl.SERVICE_V4, "udp")
         print(f"after:  dns udp {udp1:.0f} (+{udp1 - dns_udp0:.0f}, {UDP_QUERIES} sent and the checks' own), "
               f"tcp +{queries(node, 'dns', hl.SERVICE_V4, 'tcp') - dns_tcp0:.0f}, other +{other1 - other0:.0f}")
-        rates = series(scrape(node), "herald_service_queries_per_second")
+        text = scrape(node)
+        lint = harness.run(["promtool", "check", "metrics"], check=False, input=text)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+        rates = series(text, "herald_service_queries_per_second")
         assert '{service="dns"}' in rates and '{service="other"}' in rates, rates
 
         # Someone deletes the table (a firewall reload's `nft flush ruleset`): herald makes it again.
