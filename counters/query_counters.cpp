@@ -73,7 +73,10 @@ std::string install_script(const std::vector<Counter>& wanted, const std::vector
 
 std::string remove_script() { return fmt::format("delete table inet {}\n", kTable); }
 
-std::string list_script() { return fmt::format("list counters table inet {}\n", kTable); }
+// `list table`, not `list counters table`: nft 1.0.6 fills its cache with the whole ruleset for
+// the latter (1.2 s and 150 MB with a 50,000-rule firewall table beside herald's, every
+// reading, on herald's one thread) and with herald's table alone for the former (under 10 ms).
+std::string list_script() { return fmt::format("list table inet {}\n", kTable); }
 
 Expected<std::map<std::string, std::uint64_t>, std::string> parse_counters(std::string_view json) {
   auto j = nlohmann::json::parse(json, nullptr, false);

@@ -60,11 +60,12 @@ std::vector<Counter> counters_of(const std::vector<Target>& targets);
 std::string install_script(const std::vector<Counter>& wanted, const std::vector<std::string>& existing, bool fresh);
 /// Deletes the table with everything in it.
 std::string remove_script();
-/// What to run, with JSON output, to read the counters.
+/// What to run, with JSON output, to read the counters: the listing of herald's table alone,
+/// which nft reads without the rest of the host's ruleset.
 std::string list_script();
 
-/// The counters of `nft -j list counters table inet herald`'s answer: name -> packets. Fails
-/// with a reason on text that is not that JSON.
+/// The counters of `nft -j list table inet herald`'s answer (its table, chain and rules are
+/// skipped): name -> packets. Fails with a reason on text that is not that JSON.
 Expected<std::map<std::string, std::uint64_t>, std::string> parse_counters(std::string_view json);
 
 /// The rates: fed with each reading (name -> packets) and its time; the rate of a counter is

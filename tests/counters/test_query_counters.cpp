@@ -78,9 +78,17 @@ TEST_CASE("a reload keeps the counters it still wants (their values), adds new o
   CHECK(s.rfind("add rule") < del);
 }
 
+TEST_CASE("herald reads its table alone, not every counter of the host's ruleset") {
+  CHECK(list_script() == "list table inet herald\n");
+}
+
 TEST_CASE("nft's JSON answer gives packets by counter name, of herald's table only") {
+  // As nft 1.0.6 lists the table: the table, its counters, its chain and rules (abridged).
   const char* answer =
       R"({"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},)"
+      R"( {"table": {"family": "inet", "name": "herald", "handle": 3}},)"
+      R"( {"chain": {"family": "inet", "table": "herald", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": -150, "policy": "accept"}},)"
+      R"( {"rule": {"family": "inet", "table": "herald", "chain": "input", "handle": 3, "expr": [{"counter": "q_192.0.2.53_32_53_udp"}]}},)"
       R"( {"counter": {"family": "inet", "name": "q_192.0.2.53_32_53_udp", "table": "herald", "handle": 2, "packets": 3, "bytes": 210}},)"
       R"( {"counter": {"family": "inet", "name": "other", "table": "firewall", "handle": 2, "packets": 9, "bytes": 900}}]})";
   auto r = parse_counters(answer);
