@@ -36,7 +36,9 @@ Controller::Controller(asio::io_context& io, std::string config_path, conf::Conf
       policy_timer_(io),
       drain_wait_timer_(io) {}
 
-Controller::~Controller() = default;
+// An exit without shutdown() (a second signal, the exit deadline) still deletes the query
+// counters' table: it would count for nobody until the next start.
+Controller::~Controller() { counters_stop(); }
 
 // ---------------------------------------------------------------- start
 

@@ -13,10 +13,12 @@ is made again when someone deletes it, a reload that removes "other" removes its
 series, a reload turning query-counters off deletes the table (and on again makes it), and
 herald's exit removes the table. Last, herald started without CAP_NET_ADMIN (no
 address binding) logs "query counters off" with nft's reason and runs on, with
-herald_query_counters_active 0.
+herald_query_counters_active 0; and a herald that exits at once on a second signal deletes
+its table too.
 """
 import os
 import re
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -159,7 +161,6 @@ def main() -> int:
                          what="the table to come back with query-counters = true")
 
         # herald's exit removes the table.
-        # (One SIGTERM, sent by stop(): a second one makes herald exit at once, without cleaning up.)
         assert site.herald.stop(timeout=15) == 0, site.herald.log()
         assert table(node) == "", table(node)
         assert node.run("nft", "list", "tables", check=False).stdout.find("herald") < 0
@@ -181,6 +182,22 @@ def main() -> int:
         assert "Operation not permitted" in line, line
         assert table(node) == ""
         assert weak.stop(timeout=15) == 0, weak.log()
+
+        # Two SIGTERMs: herald exits at once, without its shutdown; the table goes all the same.
+        # (A drain of 10 s before the withdrawal keeps the first shutdown going.)
+        site.write_config(with_counters(hl.herald_config(lab, drain_on_shutdown=True, drain_period="10s"),
+                                        site.socket))
+        site.start_herald()
+        harness.wait_for(lambda: "counter q_192.0.2.53_32_53_udp" in table(node), timeout=10,
+                         what="the table of the restarted herald")
+        harness.wait_for(lambda: site.status()["status"]["services"][0]["state"] == "Up", timeout=10, what="dns up")
+        site.herald.signal(signal.SIGTERM)
+        harness.wait_for(lambda: "draining before shutdown" in site.herald.log(), timeout=10,
+                         what="herald to drain before its shutdown")
+        site.herald.signal(signal.SIGTERM)
+        site.herald.popen.wait(timeout=15)
+        assert "second signal, exiting at once" in site.herald.log(), site.herald.log()
+        assert table(node) == "", table(node)
     print("ok")
     return 0
 
