@@ -18,6 +18,8 @@ DEMO_PKGS=(
   prometheus-cpp-dev
   # the fleet's etcd client: TLS with client certificates (Boost.Asio SSL over OpenSSL)
   libssl-dev
+  # the query counters: herald's own nftables table (libnftables), and nft to look at it in tests
+  libnftables-dev nftables
   # the demo's upstream router and DNS server, and what its harness runs
   bird2 unbound iproute2 procps python3 dnsutils
 )

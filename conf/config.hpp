@@ -48,6 +48,10 @@ struct GlobalConfig {
   // Run every check and decide as usual, but open no BGP session, bind no address and write no
   // state file (also `herald --dry-run`): what a new node would announce, before it does.
   bool dry_run = false;
+  // Count the DNS queries arriving on each service address in an nftables table of herald's own
+  // (docs/metrics.md, "Query counters"). Not written: on with a [fleet] section (its sites
+  // publish their load), off without.
+  bool query_counters = false;
   bool operator==(const GlobalConfig&) const = default;
 };
 

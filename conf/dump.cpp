@@ -50,6 +50,7 @@ void global(std::string& o, const GlobalConfig& g) {
   o += fmt::format("state-dir = {}\n", q(g.state_dir));
   o += fmt::format("drain-on-shutdown = {}\n", b(g.drain_on_shutdown));
   o += fmt::format("dry-run = {}\n", b(g.dry_run));
+  o += fmt::format("query-counters = {}\n", b(g.query_counters));
   o += fmt::format("drain-settle = {}\n", d(g.drain_settle));
   o += fmt::format("shutdown-timeout = {}\n", d(g.shutdown_timeout));
   o += fmt::format("user = {}\n", q(g.user));

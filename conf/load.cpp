@@ -99,6 +99,9 @@ LoadResult build(const toml::table& root_table, Context& ctx, std::string_view n
     cfg.fleet.emplace();
     detail::read_fleet(fr, *cfg.fleet, dir);
   }
+  // Sites of a fleet publish their load: counting is on by default there, off elsewhere (a
+  // table in the host's firewall is not added unasked).
+  cfg.global.query_counters = gpos.query_counters.value_or(cfg.fleet.has_value());
   // [service.fleet] without [fleet] would name a floor no fleet can keep.
   for (std::size_t i = 0; i < cfg.services.size(); ++i)
     if (cfg.services[i].fleet && !cfg.fleet)

@@ -133,6 +133,11 @@ void read_global(TableReader& r, GlobalConfig& g, GlobalPositions& pos) {
   read_absolute_path(r, "state-dir", g.state_dir);
   r.read("drain-on-shutdown", g.drain_on_shutdown);
   r.read("dry-run", g.dry_run);
+  if (r.get("query-counters")) {
+    bool on = false;
+    r.read("query-counters", on);
+    pos.query_counters = on;
+  }
   if (const auto* n = r.get("drain-settle")) {
     if (auto v = as_duration(ctx, *n, r.key("drain-settle"))) {
       if (*v > std::chrono::hours(1))

@@ -1,6 +1,7 @@
 // Internal to conf/: the readers of each section, and the positions they remember for the
 // checks that span sections (duplicates, families, router id).
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ struct GlobalPositions {
   Where control_group;  // 0/0: not given
   bool router_id_given = false;
   bool listen_given = false;
+  std::optional<bool> query_counters;  // as written; nullopt: the default, decided by [fleet]
 };
 
 struct PeerPositions {

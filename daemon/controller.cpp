@@ -8,6 +8,7 @@
 
 #include "conf/load.hpp"
 #include "daemon/controller_config.hpp"
+#include "daemon/controller_counters.hpp"
 #include "daemon/controller_fleet.hpp"
 #include "daemon/controller_status.hpp"
 #include "daemon/reload_plan.hpp"
@@ -35,7 +36,9 @@ Controller::Controller(asio::io_context& io, std::string config_path, conf::Conf
       policy_timer_(io),
       drain_wait_timer_(io) {}
 
-Controller::~Controller() = default;
+// An exit without shutdown() (a second signal, the exit deadline) still deletes the query
+// counters' table: it would count for nobody until the next start.
+Controller::~Controller() { counters_stop(); }
 
 // ---------------------------------------------------------------- start
 
@@ -75,6 +78,7 @@ bool Controller::start() {
 
   build_services();
   binders_.bind(config_);
+  counters_apply("start");
 
   // Control socket: the operator's way in. Without it herald would be unmanageable: fatal.
   control::Server::Options copts;
@@ -161,6 +165,7 @@ bool Controller::start() {
 
 void Controller::abandon_start() {
   binders_.undo();
+  counters_stop();
   if (control_) control_->stop();
   control_.reset();
   if (metrics_http_) metrics_http_->stop();
@@ -332,6 +337,7 @@ std::optional<std::string> Controller::reload() {
   // A changed service keeps its flap hold, unless flap control is now off.
   for (const auto& st : monitor_->snapshot()) track_flap_hold(st);
   binders_.bind(config_);
+  counters_apply("reload");
   evaluate_all("reload");
   publish_routes("reload");
   log_.write(log::Level::notice, "configuration reloaded",
@@ -387,6 +393,7 @@ void Controller::shutdown(std::string reason, std::function<void()> done) {
     if (monitor_) monitor_->stop();
     auto after_bgp = [this, done = std::move(done)]() {
       binders_.release();
+      counters_stop();
       if (control_) control_->stop();
       if (metrics_http_) metrics_http_->stop();
       watchdog_.cancel();
@@ -431,6 +438,7 @@ std::string Controller::metrics_text() {
   if (monitor_) in.health = monitor_->snapshot();
   if (control_) in.listeners["control"] = control_->dropped();
   if (metrics_http_) in.listeners["metrics"] = metrics_http_->dropped();
+  in.queries = queries_view();
   return metrics_.render(in);
 }
 

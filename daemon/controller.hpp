@@ -43,7 +43,8 @@ struct EtcdError;
 
 namespace herald::daemon {
 
-struct FleetLink;  // controller_fleet.hpp
+struct FleetLink;     // controller_fleet.hpp
+struct CountersLink;  // controller_counters.hpp
 
 class Controller {
  public:
@@ -113,6 +114,15 @@ class Controller {
   void fleet_apply_desired(std::string_view how);            // desired keys -> fleet drains
   boost::asio::awaitable<void> fleet_follow_desired();
 
+  // --- the query counters (controller_counters.cpp; nothing without query-counters) ---
+  void counters_apply(std::string_view cause);  // start, reload: make, rewrite or delete the table
+  void counters_stop();                         // deletes the table
+  void counters_off(const std::string& why, std::string_view cause);  // on, but nftables refused: said once
+  void counters_read();                         // every CountersLink::kReadInterval
+  void counters_publish();                      // the rates to the fleet, when worth a write
+  std::optional<double> published_qps(const std::string& service) const;
+  std::optional<ControllerMetrics::QueriesView> queries_view() const;
+
   // --- control ---
   nlohmann::json handle(const control::Command& cmd, const control::Caller& caller);
   // Every command; "drain --wait" answers later (controller_drain_wait.cpp), the rest at once.
@@ -166,6 +176,7 @@ class Controller {
   std::map<DrainWaits::Id, std::function<void(const DrainWaits::Done&)>> drain_wait_replies_;
   boost::asio::steady_timer drain_wait_timer_;  // settle ends
   std::unique_ptr<FleetLink> fleet_;             // with [fleet] only
+  std::unique_ptr<CountersLink> counters_;       // with query-counters only
 };
 
 }  // namespace herald::daemon

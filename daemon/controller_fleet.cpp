@@ -119,7 +119,7 @@ void Controller::fleet_publish_state() {
   for (const auto& name : policy_.services()) {
     const ServiceDecision& d = *policy_.decision(name);
     const auto since = std::chrono::duration_cast<std::chrono::seconds>(d.since.time_since_epoch()).count();
-    s.services.push_back({name, published_state(d), d.announced, d.reason, since});
+    s.services.push_back({name, published_state(d), d.announced, d.reason, since, published_qps(name)});
   }
   if (s == fleet_->last_set) return;
   fleet_->last_set = s;

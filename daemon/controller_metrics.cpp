@@ -146,6 +146,16 @@ std::string ControllerMetrics::render(const Inputs& in) {
     }
   }
 
+  if (in.queries) {
+    scrape.gauge("herald_query_counters_active", "1 while herald counts queries in its nftables table, 0 when query-counters is on but the table could not be made or read.", {})
+        .add({}, in.queries->active ? 1 : 0);
+    // The kernel's own totals, as they are: a counter kept across reloads keeps its value.
+    auto& total = scrape.counter("herald_service_queries_total", "DNS queries arriving on the service address, counted by the kernel: UDP datagrams and TCP connections to the service's DNS port.", {"service", "address", "proto"});
+    for (const auto& q : in.queries->series) total.add({q.service, q.address, q.proto}, static_cast<double>(q.packets));
+    auto& rate = scrape.gauge("herald_service_queries_per_second", "DNS queries per second arriving on the service's addresses over the last reading interval (the qps a fleet site publishes).", {"service"});
+    for (const auto& [service, qps] : in.queries->qps) rate.add({service}, qps);
+  }
+
   if (in.health) {
     auto& up = scrape.gauge("herald_check_up", "Last result of each health check (1 pass, 0 fail).", {"service", "check"});
     auto& lat = scrape.gauge("herald_check_last_latency_seconds", "Latency of the last run of each health check.", {"service", "check"});

@@ -37,6 +37,16 @@ class ControllerMetrics {
     bgp::bfd::DropCounters bfd_dropped{};
   };
   static SpeakerView view_of(const bgp::Speaker& speaker);
+  // The query counters (controller_counters.hpp), read from the kernel every few seconds.
+  struct QueriesView {
+    bool active = false;  // the table is installed and was read; false: on but failed
+    struct Series {
+      std::string service, address, proto;
+      std::uint64_t packets = 0;
+    };
+    std::vector<Series> series;
+    std::map<std::string, double> qps;  // service -> queries per second over the last interval
+  };
   struct Inputs {
     const conf::Config& config;
     const PersistentState& state;
@@ -44,6 +54,7 @@ class ControllerMetrics {
     std::optional<SpeakerView> speaker;                         // nullopt before start
     std::optional<std::vector<health::ServiceStatus>> health;  // the monitor's snapshot; nullopt before start
     std::map<std::string, DropCounts> listeners;                // "control", "metrics": connections dropped
+    std::optional<QueriesView> queries{};                       // nullopt: query-counters off
   };
   // The exposition text. Check series of a service or check no longer in `in.health` (removed
   // by a reload) are forgotten first.

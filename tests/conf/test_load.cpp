@@ -853,3 +853,15 @@ TEST_CASE("dns check: nsid and DNS over TLS keys") {
   CHECK(errors(dns + "edns = false\nnsid = true\n") ==
         "t.toml:21:8: service \"dns\" check \"dns\" nsid: nsid = true needs edns = true (NSID is an EDNS option)\n");
 }
+
+TEST_CASE("query-counters: on by default with a [fleet] section, off without; written, it wins") {
+  const std::string head = kBase.substr(0, kBase.find("[[peer]]"));
+  const std::string rest = kBase.substr(kBase.find("[[peer]]"));
+  const std::string fleet = "\n[fleet]\nname = \"prod\"\nsite = \"ams1\"\nendpoints = [\"192.0.2.11:2379\"]\n";
+  CHECK(!load_ok(kBase).global.query_counters);
+  CHECK(load_ok(kBase + fleet).global.query_counters);
+  CHECK(load_ok(head + "query-counters = true\n" + rest).global.query_counters);
+  CHECK(!load_ok(head + "query-counters = false\n" + rest + fleet).global.query_counters);
+  CHECK(errors(head + "query-counters = \"yes\"\n" + rest) ==
+        "t.toml:5:18: global.query-counters: expected true or false, got string \"yes\"\n");
+}
