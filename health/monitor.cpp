@@ -137,7 +137,8 @@ std::shared_ptr<Monitor::Service> Monitor::make_service(ServiceSpec spec, std::o
       });
     }
   }
-  // The watched server process exited: down now, without waiting for `fall` failed rounds.
+  // The watched server process exited, or a round found it stopped: down now, without waiting
+  // for `fall` failed rounds.
   for (std::size_t i = 0; i < s->checkers.size(); ++i) {
     if (auto* pc = dynamic_cast<ProcessChecker*>(s->checkers[i].get())) {
       pc->on_exit([this, weak, i](std::string reason) {

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -36,7 +38,31 @@ herald::Expected<int, std::string> parse_pid(std::string_view text) {
   return static_cast<int>(pid);
 }
 
+herald::Expected<char, std::string> parse_proc_state(std::string_view stat) {
+  const auto close = stat.rfind(')');
+  if (close == std::string_view::npos || close + 2 >= stat.size() || stat[close + 1] != ' ')
+    return herald::unexpected(std::string("no state after the command name"));
+  const char state = stat[close + 2];
+  if (!std::isalpha(static_cast<unsigned char>(state)))
+    return herald::unexpected(fmt::format("not a state: '{}'", state));
+  return state;
+}
+
+bool stopped_state(char state) { return state == 'T' || state == 't'; }
+
 namespace {
+
+// The reason to fail when `pid` is stopped (nullopt: running, or its state could not be read,
+// which a gone process explains: its pidfd says so, not this).
+std::optional<std::string> stopped_reason(int pid, const std::string& who) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  if (!in) return std::nullopt;
+  std::string text;
+  std::getline(in, text);
+  const auto state = parse_proc_state(text);
+  if (!state || !stopped_state(*state)) return std::nullopt;
+  return fmt::format("{} stopped (state {}): it answers nothing until continued", who, *state);
+}
 
 // pidfd_open(2) through syscall(2): glibc has a wrapper only since 2.36.
 int open_pidfd(int pid) {
@@ -70,8 +96,22 @@ struct ProcessWatch : std::enable_shared_from_this<ProcessWatch> {
   int pid = 0;
   std::function<void(std::string)> on_exit;
   bool stopped = false;
+  bool frozen = false;  // the last run found the watched process stopped (SIGSTOP, a tracer)
 
   std::string who() const { return fmt::format("process {} (from {})", pid, spec.pidfile); }
+
+  // A live watched process passes unless it is stopped; the first run to find it stopped
+  // takes the service down at once (on_exit), the next ones fail until it is continued.
+  CheckResult alive() {
+    auto why = stopped_reason(pid, who());
+    if (!why) {
+      frozen = false;
+      return {true, Duration{0}, who() + " running", false};
+    }
+    if (!frozen && on_exit && !stopped) on_exit(*why);
+    frozen = true;
+    return {false, Duration{0}, *why, false};
+  }
 
   // The watched process ended: forget it and tell at once.
   void exited() {
@@ -96,7 +136,7 @@ struct ProcessWatch : std::enable_shared_from_this<ProcessWatch> {
   // One run: pass while the watched process lives; otherwise look for one in the pidfile.
   CheckResult run() {
     if (pidfd.is_open()) {
-      if (!pidfd_exited(pidfd.native_handle())) return {true, Duration{0}, who() + " running", false};
+      if (!pidfd_exited(pidfd.native_handle())) return alive();
       // Exited and the wait has not run yet: report it now, the wait will find the fd closed.
       const std::string gone = who() + " exited";
       exited();
@@ -124,9 +164,10 @@ struct ProcessWatch : std::enable_shared_from_this<ProcessWatch> {
       return {false, Duration{0}, fmt::format("process {} (from {}) not running", candidate, spec.pidfile), false};
     }
     pid = candidate;
+    frozen = false;
     pidfd.assign(fd);
     wait();
-    return {true, Duration{0}, who() + " running", false};
+    return alive();
   }
 };
 
@@ -142,6 +183,22 @@ struct UnitWatch : std::enable_shared_from_this<UnitWatch> {
   std::function<void(std::string)> on_exit;
   bool stopped = false;
   bool reading = false;  // one read on the bus at a time
+  std::optional<int> frozen;  // the main PID the last run found stopped
+
+  // The tracker's verdict, failed while the watched main PID is stopped (as ProcessWatch::alive).
+  CheckResult verdict() {
+    CheckResult r = tracker.verdict();
+    const auto pid = pidfd.is_open() ? tracker.watching() : std::nullopt;
+    auto why = r.pass && pid ? stopped_reason(*pid, fmt::format("unit {} main PID {}", tracker.unit(), *pid))
+                             : std::nullopt;
+    if (!why) {
+      frozen.reset();
+      return r;
+    }
+    if (frozen != pid && on_exit && !stopped) on_exit(*why);
+    frozen = pid;
+    return {false, Duration{0}, *why, false};
+  }
 
   void wire() {
     std::weak_ptr<UnitWatch> weak = shared_from_this();
@@ -192,7 +249,7 @@ struct UnitWatch : std::enable_shared_from_this<UnitWatch> {
   // Reads the unit through the bus; `done` (if any) gets the verdict afterwards.
   void read(Duration timeout, CheckDone done) {
     if (reading) {  // the read in flight brings the state
-      if (done) asio::post(pidfd.get_executor(), [self = shared_from_this(), done] { done(self->tracker.verdict()); });
+      if (done) asio::post(pidfd.get_executor(), [self = shared_from_this(), done] { done(self->verdict()); });
       return;
     }
     reading = true;
@@ -207,7 +264,7 @@ struct UnitWatch : std::enable_shared_from_this<UnitWatch> {
       } else {
         self->tracker.on_bus_error(r.error());
       }
-      if (done) done(self->tracker.verdict());
+      if (done) done(self->verdict());
     });
   }
 
@@ -215,7 +272,7 @@ struct UnitWatch : std::enable_shared_from_this<UnitWatch> {
     if (auto pid = tracker.watching(); pid && pidfd.is_open() && pidfd_exited(pidfd.native_handle()))
       apply(tracker.on_pid_exited(*pid));  // exited, and the wait has not run yet
     if (!tracker.read_due(UnitTracker::Clock::now())) {
-      done(tracker.verdict());
+      done(verdict());
       return;
     }
     read(timeout, std::move(done));

@@ -19,6 +19,14 @@ namespace herald::health {
 /// between 1 and the largest pid_t. Anything else is an error saying what was found.
 herald::Expected<int, std::string> parse_pid(std::string_view text);
 
+/// The state letter of a /proc/PID/stat text: the first field after the command name, which is
+/// in parentheses and may itself hold blanks and parentheses (so it is found after the last ')').
+herald::Expected<char, std::string> parse_proc_state(std::string_view stat);
+
+/// A state in which the process runs no code until something continues it: 'T' (stopped by a
+/// signal: SIGSTOP, SIGTSTP) or 't' (stopped by a tracer, e.g. a debugger).
+bool stopped_state(char state);
+
 struct ProcessWatch;
 struct UnitWatch;
 class UnitBus;
@@ -33,6 +41,14 @@ class UnitBus;
 /// restarted server writes a new one, and fails while it names no live process. A pidfile
 /// naming a recycled PID cannot be told from the real server: servers remove or rewrite theirs.
 /// Without pidfd_open (kernel older than 5.3) every run fails, saying so.
+///
+/// A pidfd does not tell when its process is stopped (SIGSTOP, a debugger): each run also reads
+/// the watched process's state in /proc/PID/stat (pidfile or unit alike), and fails while it is
+/// stopped ('T' or 't'), saying so; the run that first finds it stopped calls on_exit() too, so
+/// the service goes down at that round rather than after `fall` probes have timed out: a stopped
+/// server answers nothing until it is continued, which no later probe can change. Continued, it
+/// passes again (rise applies). A server that hangs while running (a deadlock, a busy loop) is
+/// not stopped: only its probes' timeouts see that.
 ///
 /// With a systemd unit instead of a pidfile, the PID is the unit's MainPID, read over D-Bus
 /// (unit_bus.hpp) at each run while nothing is watched; the checker also follows the unit's
@@ -51,7 +67,8 @@ class ProcessChecker final : public Checker {
 
   std::shared_ptr<CheckRun> start(Duration timeout, CheckDone done) override;
 
-  /// Called once per watched process, from the io_context, when it exits (see above).
+  /// Called from the io_context when the watched process exits (once per process), and by the
+  /// run that finds it stopped (once per stop): the service is down at once (see above).
   void on_exit(std::function<void(std::string reason)> cb);
   /// Stops watching (before the checker is left alone for good); no on_exit call afterwards.
   void stop_watching();

@@ -43,13 +43,15 @@ Events (at site A):
   none             nothing happens: the background loss of the lab itself
 
     anycast.py [--quick] [--rounds N] [--events crash,drain,...] [--speakers herald,herald-fast,...]
-               [--rate Q] [--router bird|frr]
-Prints markdown tables on stdout. Exit status non-zero when the lab cannot run or the
+               [--rate Q] [--router bird|frr] [--json FILE]
+Prints markdown tables on stdout; --json also writes every round's figures (lost, event->FIB...)
+to FILE, to see how a loss follows the outage round by round. Exit status non-zero when the lab cannot run or the
 measurement is broken (no answers, a round that never settled), never for a figure.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import signal
@@ -378,6 +380,7 @@ def main() -> int:
     ap.add_argument("--speakers")
     ap.add_argument("--rate", type=int, default=5000)
     ap.add_argument("--router", choices=sorted(ROUTERS), default="bird")
+    ap.add_argument("--json", help="also write each round's figures to this file")
     a = ap.parse_args()
     if a.rate < 5000:
         ap.error("issue #18 measures at 5,000 queries/s or more")
@@ -394,6 +397,9 @@ def main() -> int:
         if why:
             problems.append(f"{sp}: {why}")
         results.append(res)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
     print(render(results, events, a.rate, rounds, a.router), flush=True)
     for p in problems:
         print(f"anycast.py: broken measurement: {p}", file=sys.stderr)

@@ -69,6 +69,13 @@ void run_until(boost::asio::io_context& io, Pred done) {
   }
 }
 
+// SIGSTOP, returning once the child is stopped (waitid leaves the stop to be waited for again).
+void stop_child(pid_t pid) {
+  REQUIRE(::kill(pid, SIGSTOP) == 0);
+  siginfo_t info{};
+  REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WSTOPPED | WNOWAIT) == 0);
+}
+
 health::CheckResult run_once(boost::asio::io_context& io, health::ProcessChecker& c) {
   std::optional<health::CheckResult> got;
   c.start(1s, [&](health::CheckResult r) { got = std::move(r); });
@@ -91,6 +98,52 @@ TEST_CASE("parse_pid: decimal PIDs only") {
   CHECK(health::parse_pid("2147483648").error() == "not a PID: \"2147483648\"");
   CHECK(health::parse_pid("99999999999999999999999").has_value() == false);
   CHECK(health::parse_pid("unbound").error() == "not a PID: \"unbound\"");
+}
+
+TEST_CASE("parse_proc_state: the state after the last parenthesis") {
+  CHECK(health::parse_proc_state("1234 (unbound) S 1 1234 1234 0 -1").value() == 'S');
+  CHECK(health::parse_proc_state("77 (a) b) T) T 1 77").value() == 'T');  // a command name with ") "
+  CHECK(health::parse_proc_state("9 (gdb target) t 8 9").value() == 't');
+  CHECK(health::parse_proc_state("").error() == "no state after the command name");
+  CHECK(health::parse_proc_state("12 (x)").error() == "no state after the command name");
+  CHECK(health::parse_proc_state("12 (x) 1 2").error() == "not a state: '1'");
+  CHECK(health::stopped_state('T'));
+  CHECK(health::stopped_state('t'));
+  CHECK_FALSE(health::stopped_state('S'));
+  CHECK_FALSE(health::stopped_state('R'));
+  CHECK_FALSE(health::stopped_state('D'));
+}
+
+TEST_CASE("process checker: a stopped process fails the runs, down at once on the first; continued, it passes") {
+  boost::asio::io_context io;
+  TempDir dir;
+  const auto pidfile = dir.path / "server.pid";
+  Sleeper server;
+  write_file(pidfile, std::to_string(server.pid));
+  health::ProcessChecker checker(io, health::ProcessCheckSpec{pidfile.string(), ""});
+  std::vector<std::string> downs;
+  checker.on_exit([&](std::string reason) { downs.push_back(std::move(reason)); });
+  CHECK(run_once(io, checker).pass);
+
+  stop_child(server.pid);
+  const std::string stopped = "process " + std::to_string(server.pid) + " (from " + pidfile.string() +
+                              ") stopped (state T): it answers nothing until continued";
+  auto r = run_once(io, checker);
+  CHECK_FALSE(r.pass);
+  CHECK(r.reason == stopped);
+  REQUIRE(downs.size() == 1);
+  CHECK(downs[0] == stopped);
+  r = run_once(io, checker);  // still stopped: fails, but the service is down already
+  CHECK_FALSE(r.pass);
+  CHECK(downs.size() == 1);
+  CHECK(checker.watched_pid() == server.pid);  // the same process, still watched
+
+  REQUIRE(::kill(server.pid, SIGCONT) == 0);
+  CHECK(run_once(io, checker).pass);
+  stop_child(server.pid);  // a second stop is down at once again
+  CHECK_FALSE(run_once(io, checker).pass);
+  CHECK(downs.size() == 2);
+  REQUIRE(::kill(server.pid, SIGCONT) == 0);
 }
 
 TEST_CASE("process checker: watches the pidfile's process, reports its exit at once, re-reads the pidfile") {
@@ -202,6 +255,46 @@ TEST_CASE("monitor: a watched process's exit takes its service down before any f
   REQUIRE(snap.size() == 1);
   REQUIRE(snap[0].checks[0].last.has_value());
   CHECK_FALSE(snap[0].checks[0].last->pass);
+  mon.stop();
+  server.kill_and_reap();
+}
+
+TEST_CASE("monitor: a stopped server takes its service down at the next round, whatever fall says") {
+  boost::asio::io_context io;
+  TempDir dir;
+  const auto pidfile = dir.path / "server.pid";
+  Sleeper server;
+  write_file(pidfile, std::to_string(server.pid));
+
+  health::ServiceSpec s;
+  s.name = "dns";
+  s.policy.interval = 20ms;
+  s.policy.fast_interval = 20ms;
+  s.policy.timeout = 1s;
+  s.policy.rise = 1;
+  s.policy.fall = 1000;  // failed rounds alone would take 20 s: only the stop can take it down
+  s.policy.splay = 0ms;
+  s.policy.flap.enabled = false;
+  s.checks.push_back(health::ProcessCheckSpec{pidfile.string(), ""});
+  std::vector<std::string> events;
+  health::Monitor mon(io, {s}, [&](const health::ServiceStatus& st, ServiceState prev) {
+    events.push_back(std::string(health::to_string(prev)) + "->" + health::to_string(st.state) + ": " + st.reason);
+  });
+  mon.start();
+  run_until(io, [&] { return !events.empty(); });
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].rfind("Down->Up: ", 0) == 0);
+
+  stop_child(server.pid);
+  run_until(io, [&] { return events.size() >= 2; });
+  REQUIRE(events.size() == 2);
+  CHECK(events[1] == "Up->Down: process " + pidfile.string() + ": process " + std::to_string(server.pid) +
+                         " (from " + pidfile.string() +
+                         ") stopped (state T): it answers nothing until continued (down at once, not waiting for fall)");
+  REQUIRE(::kill(server.pid, SIGCONT) == 0);
+  run_until(io, [&] { return events.size() >= 3; });  // continued: up again after rise (1) round
+  REQUIRE(events.size() == 3);
+  CHECK(events[2].rfind("Down->Up: ", 0) == 0);
   mon.stop();
   server.kill_and_reap();
 }

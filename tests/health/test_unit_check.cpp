@@ -194,3 +194,26 @@ TEST_CASE("unit check: stop_watching closes the bus and ends the callbacks") {
   f.bus->change(health::UnitState{std::nullopt, std::string("deactivating"), std::nullopt});
   CHECK(f.downs.empty());
 }
+
+TEST_CASE("unit check: a stopped main PID fails the rounds, down at once on the first; continued, it passes") {
+  Fixture f;
+  Sleeper server;
+  CHECK(f.round(state("active", server.pid)).pass);
+  REQUIRE(::kill(server.pid, SIGSTOP) == 0);
+  siginfo_t info{};
+  REQUIRE(::waitid(P_PID, static_cast<id_t>(server.pid), &info, WSTOPPED | WNOWAIT) == 0);
+  const std::string stopped = "unit dnstest.service main PID " + std::to_string(server.pid) +
+                              " stopped (state T): it answers nothing until continued";
+  auto r = f.round(std::nullopt);  // watching: no read, the state comes from /proc
+  CHECK_FALSE(r.pass);
+  CHECK(r.reason == stopped);
+  REQUIRE(f.downs.size() == 1);
+  CHECK(f.downs[0] == stopped);
+  CHECK_FALSE(f.round(std::nullopt).pass);
+  CHECK(f.downs.size() == 1);
+  REQUIRE(::kill(server.pid, SIGCONT) == 0);
+  r = f.round(std::nullopt);
+  CHECK(r.pass);
+  CHECK(r.reason == "unit dnstest.service main PID " + std::to_string(server.pid) + " running");
+}
+

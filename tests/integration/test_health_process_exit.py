@@ -4,7 +4,10 @@ pidfile. unbound is SIGKILLed: herald must take the service Down because the pro
 log's first health change after the kill names the exit, not a failed DNS probe, which would
 need fall = 2 failing rounds), and BIRD must lose the route. unbound is started again (it writes
 a new pidfile): the service comes back only after rise = 2 passing rounds, and BIRD gets the
-route again. Repeated three times; every wait is bounded; the times are printed, not asserted.
+route again. Repeated three times. Then unbound is frozen (SIGSTOP), which its pidfd cannot see:
+herald must take the service Down because the process is stopped (the first health change names
+the stop, "down at once", not a timed-out DNS probe), and after SIGCONT bring it back after rise
+= 2 passing rounds; also three times. Every wait is bounded; the times are printed, not asserted.
 """
 import os
 import signal
@@ -70,7 +73,24 @@ def main() -> int:
             print(f"  restart {i + 1}: route back {1000 * back:.1f} ms after unbound answered: {up['reason']}")
             assert up["state"] == "Up", up
             assert "(2 passing round(s))" in up["reason"], up
-    print("process exit: all passed")
+        for i in range(ROUNDS):
+            pid = site.dns.proc.pid
+            seen = len(health_changes(site))
+            site.dns.proc.signal(signal.SIGSTOP)
+            gone = site.wait_route(hl.PREFIX_V4, False, timeout=10, interval=0.002)
+            harness.wait_for(lambda: len(health_changes(site)) > seen, timeout=10, what="a health change logged")
+            first = health_changes(site)[seen]
+            print(f"  freeze {i + 1}: route gone from BIRD {1000 * gone:.1f} ms after the SIGSTOP; {first}")
+            assert "new=Down" in first, first
+            assert f"process {pid} (from {pidfile}) stopped (state T)" in first, first
+            assert "down at once" in first, first
+            site.dns.proc.signal(signal.SIGCONT)
+            back = site.wait_route(hl.PREFIX_V4, True, timeout=10)
+            up = service(site)
+            print(f"  resume {i + 1}: route back {1000 * back:.1f} ms after the SIGCONT: {up['reason']}")
+            assert up["state"] == "Up", up
+            assert "(2 passing round(s))" in up["reason"], up
+    print("process exit and stop: all passed")
     return 0
 
 
