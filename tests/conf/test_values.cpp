@@ -189,7 +189,7 @@ TEST_CASE("extended communities: rt and soo in the two-octet AS, IPv4 and four-o
     CHECK(format_extended_community(*c) == text);
   }
   // Values that do not fit the form, and other garbage.
-  for (auto [text, why] : std::initializer_list<std::pair<const char*, const char*>>{
+  for (auto case_ : std::initializer_list<std::pair<const char*, const char*>>{
            {"rt:192.0.2.1:65536", "with an IPv4 address the value is 0..65535 (RFC 4360 3.2)"},
            {"rt:4200000000:65536", "with a four-octet AS the value is 0..65535 (RFC 5668)"},
            {"rt:65000:4294967296", "with a two-octet AS the value is 0..4294967295 (RFC 4360 3.1)"},
@@ -198,6 +198,8 @@ TEST_CASE("extended communities: rt and soo in the two-octet AS, IPv4 and four-o
            {"rt:65000", ""},
            {"0x0002", ""},
            {"0x0002fde80000006g", ""}}) {
+    const char* text = case_.first;  // not a structured binding: clang 14 cannot capture one
+    const char* why = case_.second;
     CAPTURE(text);
     auto r = parse_extended_community(text);
     REQUIRE_FALSE(r);
