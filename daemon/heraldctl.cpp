@@ -43,11 +43,18 @@ constexpr int kExitRefused = 1;
 constexpr int kExitUnreachable = 2;
 constexpr int kExitUsage = 64;  // EX_USAGE, sysexits(3)
 
+// An error of heraldctl's own (the daemon unreachable, no reply in time): on stderr, and with
+// --json also as the daemon's own error reply shape on stdout, so a script reads one format.
+void say_error(const std::string& what, bool json_out) {
+  std::cerr << "heraldctl: " << what << "\n";
+  if (json_out) std::cout << json{{"ok", false}, {"error", what}}.dump(2) << "\n";
+}
+
 // Connects, or prints why not and returns nullopt.
-std::optional<Client> connect(const std::string& socket, std::chrono::milliseconds timeout) {
+std::optional<Client> connect(const std::string& socket, std::chrono::milliseconds timeout, bool json_out) {
   auto c = Client::connect(socket, timeout);
   if (!c) {
-    std::cerr << "heraldctl: " << c.error() << "\n";
+    say_error(c.error(), json_out);
     return std::nullopt;
   }
   return std::move(c.value());
@@ -70,11 +77,11 @@ bool report(const json& reply) {
 
 int run_command(const std::string& socket, std::chrono::milliseconds timeout, const Command& cmd,
                 bool json_out) {
-  auto client = connect(socket, timeout);
+  auto client = connect(socket, timeout, json_out);
   if (!client) return kExitUnreachable;
   auto reply = client->request(cmd);
   if (!reply) {
-    std::cerr << "heraldctl: " << reply.error() << "\n";
+    say_error(reply.error(), json_out);
     return kExitRefused;
   }
   if (json_out) std::cout << reply->dump(2) << "\n";
@@ -93,11 +100,11 @@ int run_command(const std::string& socket, std::chrono::milliseconds timeout, co
 }
 
 int run_events(const std::string& socket, std::chrono::milliseconds timeout, bool json_out) {
-  auto client = connect(socket, timeout);
+  auto client = connect(socket, timeout, json_out);
   if (!client) return kExitUnreachable;
   auto reply = client->request(herald::control::Events{});
   if (!reply) {
-    std::cerr << "heraldctl: " << reply.error() << "\n";
+    say_error(reply.error(), json_out);
     return kExitRefused;
   }
   if (!report(*reply)) return kExitRefused;

@@ -156,6 +156,13 @@ TEST_CASE("heraldctl exit statuses: refused 1, unreachable 2, usage 64; warnings
   CHECK(r.err == "heraldctl: cannot connect to " + missing +
                      ": no such socket: herald is not running, or it uses another control-socket "
                      "(see --socket)\n");
+  // With --json the same error is also a {"ok": false} reply on stdout, as the daemon's own.
+  r = heraldctl(h.dir, "--json --socket " + missing + " status");
+  CHECK(r.status == 2);
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  REQUIRE(j.is_object());
+  CHECK(j["ok"] == false);
+  CHECK(j["error"].get<std::string>().find("no such socket: herald is not running") != std::string::npos);
 
   CHECK(heraldctl(h.dir, sock + " steer dns").status == 64);
   CHECK(heraldctl(h.dir, sock + " steer dns --prepend 17").status == 64);
