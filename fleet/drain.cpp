@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleet/json_fields.hpp"
+
 namespace herald::fleet {
 
 std::string desired_key(const Keys& keys, std::string_view service, const DrainTarget& t) {
@@ -49,7 +51,7 @@ std::string to_json(const DesiredDrain& d) {
 Expected<DesiredDrain, std::string> desired_drain_from_json(std::string_view text) {
   try {
     auto j = nlohmann::json::parse(text);
-    return DesiredDrain{j.value("reason", ""), j.value("by", ""), j.value("since", std::int64_t{0})};
+    return DesiredDrain{j.value("reason", ""), j.value("by", ""), int64_field(j, "since")};
   } catch (const std::exception& e) {
     return unexpected(std::string("malformed desired drain: ") + e.what());
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "fleet/json_fields.hpp"
+
 #include "fleet/floor.hpp"
 
 namespace herald::fleet {
@@ -23,8 +25,8 @@ Expected<Member, std::string> member_from_json(std::string_view text) {
     if (!valid_name(m.site)) return unexpected("invalid site name '" + m.site + "'");
     m.region = j.value("region", std::string());
     m.services = j.value("services", std::vector<std::string>{});
-    m.first_seen = j.value("first_seen", std::int64_t{0});
-    m.last_seen = j.value("last_seen", std::int64_t{0});
+    m.first_seen = int64_field(j, "first_seen");
+    m.last_seen = int64_field(j, "last_seen");
     return m;
   } catch (const std::exception& e) {
     return unexpected(std::string("malformed member record: ") + e.what());

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleet/json_fields.hpp"
+
 #include "fleet/keys.hpp"
 
 namespace herald::fleet {
@@ -47,7 +49,7 @@ Expected<SiteState, std::string> site_state_from_json(std::string_view text) {
       st.state = sv.value("state", "");
       st.announced = sv.value("announced", false);
       st.reason = sv.value("reason", "");
-      st.since = sv.value("since", std::int64_t{0});
+      st.since = int64_field(sv, "since");
       if (auto q = sv.find("qps"); q != sv.end() && !q->is_null()) {
         if (!q->is_number() || q->get<double>() < 0) return unexpected("service '" + st.name + "': qps must be a number >= 0");
         st.qps = q->get<double>();

@@ -3,7 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fleet/drain.hpp"
 #include "fleet/drain_check.hpp"
+#include "fleet/member.hpp"
 #include "fleet/status_report.hpp"
 
 using namespace herald::fleet;
@@ -225,6 +227,19 @@ TEST_CASE("published qps round-trips; a negative or non-numeric qps is refused")
   CHECK(to_json(site("ams1", "eu", true)).find("qps") == std::string::npos);
   CHECK_FALSE(site_state_from_json(R"({"site":"a","services":[{"name":"dns","qps":-1}]})"));
   CHECK_FALSE(site_state_from_json(R"({"site":"a","services":[{"name":"dns","qps":"many"}]})"));
+}
+
+TEST_CASE("times written by others: a whole number that fits, or the record is refused (found by fuzz_fleet_json)") {
+  // nlohmann's value<int64_t> on 1e32 was undefined behaviour (UBSan: outside the range of long).
+  CHECK(site_state_from_json(R"({"site":"a","services":[{"name":"dns","since":1796560000}]})")->services[0].since ==
+        1796560000);
+  CHECK_FALSE(site_state_from_json(R"({"site":"a","services":[{"name":"dns","since":1.79656e32}]})"));
+  CHECK_FALSE(site_state_from_json(R"({"site":"a","services":[{"name":"dns","since":18446744073709551615}]})"));
+  CHECK_FALSE(site_state_from_json(R"({"site":"a","services":[{"name":"dns","since":"now"}]})"));
+  CHECK(member_from_json(R"({"site":"a","first_seen":1,"last_seen":2})")->last_seen == 2);
+  CHECK_FALSE(member_from_json(R"({"site":"a","first_seen":1.79656e32})"));
+  CHECK(desired_drain_from_json(R"({"drain":true,"since":5})")->since == 5);
+  CHECK_FALSE(desired_drain_from_json(R"({"drain":true,"since":-1e300})"));
 }
 
 TEST_CASE("ages and times for the table") {

@@ -1,7 +1,7 @@
 // libFuzzer target: everything the fleet reads from etcd over arbitrary bytes (the gateway's
-// replies and watch lines, published site states, floor ledgers, desired drains) must never
-// crash; a site state that parses prints as JSON that parses back to the same state, and base64
-// that decodes encodes back to the same text.
+// replies and watch lines, published site states, member records, floor ledgers, desired drains)
+// must never crash; a site state or member record that parses prints as JSON that parses back to
+// the same one, and base64 that decodes encodes back to the same text.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +10,7 @@
 #include "fleet/drain.hpp"
 #include "fleet/etcd_messages.hpp"
 #include "fleet/floor.hpp"
+#include "fleet/member.hpp"
 #include "fleet/site_state.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -28,6 +29,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto s = site_state_from_json(text)) {
     auto again = site_state_from_json(to_json(*s));
     if (!again || !(*again == *s)) std::abort();
+  }
+  if (auto m = member_from_json(text)) {
+    auto again = member_from_json(to_json(*m));
+    if (!again || !(*again == *m)) std::abort();
   }
   if (auto b = base64_decode(text)) {
     if (base64_encode(*b) != text) std::abort();
