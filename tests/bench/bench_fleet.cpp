@@ -12,7 +12,7 @@
 //   floor ROUNDS CONC MIN        ROUNDS times: CONC sites fail at once and run the floor txn
 //                                (fleet/floor_round.hpp), then recover; durations of each
 //   read K                       K times the floor's read alone (floor_read_txn: the index of
-//                                dns and its ledger, parsed)
+//                                dns and its ledger keys, parsed)
 //   sites-read K                 K times every site's whole state, parsed (the floor's read
 //                                before the index, to compare)
 //   stats                        keep-alive failures, lost leases, watch restarts so far
@@ -213,7 +213,8 @@ class Bench {
   asio::awaitable<void> floor_one(Site& s, bool fail_checks, MinSites min, std::shared_ptr<FloorTally> tp) {
     FloorTally& tally = *tp;  // shared: outlives a caller that gave up waiting
     const auto start = Clock::now();
-    const FloorInput in{s.name, "dns", fail_checks, false, false, false};
+    // The ledger key under the site's lease, as herald puts it.
+    const FloorInput in{s.name, "dns", fail_checks, false, false, false, s.pub->lease()};
     auto out = co_await run_floor(*s.client, keys_, in, min);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     (fail_checks ? tally.withdraw : tally.recover).push_back(ms);
@@ -289,7 +290,7 @@ class Bench {
       } else if (w[0] == "floor" && w.size() == 4) {
         say(co_await floor(std::stoi(w[1]), std::stoi(w[2]), w[3]));
       } else if (w[0] == "read" && w.size() == 2) {
-        // The floor's read alone (the service's index and ledger at one revision, parsed): its
+        // The floor's read alone (the service's index and ledger keys at one revision, parsed): its
         // share of a floor decision, and what grows with the fleet.
         json times = json::array();
         std::size_t bytes = 0, keys = 0;
