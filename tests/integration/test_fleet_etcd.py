@@ -127,6 +127,17 @@ def main() -> int:
         assert ledger() == [], ledger()
         print("ok: the recovered site deleted its ledger key")
 
+        # A floor decision under a lease etcd no longer knows (a's first one, revoked above):
+        # recorded without the lease rather than not at all; deleted again on recovery.
+        lease["a"], live_a = first["lease"], lease["a"]
+        out = floor_round(True, 0, who=("a",), min_sites="0")
+        assert out["a"]["verdict"] == "withdraw", out
+        assert [(kv["key"], kv["lease"]) for kv in ledger_kvs()] == [(f"/herald/{FLEET}/floor/dns/a", 0)], ledger_kvs()
+        lease["a"] = live_a
+        floor_round(False, 0, who=("a",))
+        assert ledger() == [], ledger()
+        print("ok: a ledger key whose lease is gone is written without one")
+
         # One member killed: the first one every client tries. Everything goes on.
         etcd.stop("e1")
         harness.wait_for(lambda: announced_sites() == ["a", "b", "c"], timeout=10, what="the view without e1")
