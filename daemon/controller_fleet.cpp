@@ -8,7 +8,8 @@
 //    to that interval); a key naming this site, its region or all becomes the "fleet" drain
 //    holder in PersistentState::fleet_drains, saved in the state file;
 //  - the floor: each change of a service's FloorQuestion runs one floor round (fleet/
-//    floor_round.hpp); its verdict becomes the service's FloorAnswers entry, the policy's input.
+//    floor_round.hpp), whose ledger key goes under the publisher's lease; its verdict becomes the
+//    service's FloorAnswers entry, the policy's input.
 //    Held and locally decided services are asked again every lease-ttl.
 #include "daemon/controller_fleet.hpp"
 
@@ -180,8 +181,10 @@ void Controller::fleet_ask_floor(const std::string& service) {
   auto q = fleet_->asked.find(service);
   if (!sc || !sc->fleet || q == fleet_->asked.end()) return;
   const FloorQuestion question = q->second;
+  // The ledger key goes under the publisher's lease, so a dead site's key goes with its index key
+  // (0 before the first grant: the key then stays until the site announces again).
   fleet::FloorInput in{fleet_->cfg.site, service, question.checks_fail, question.process_gone, question.address_gone,
-                       question.drained};
+                       question.drained, fleet_->publisher->lease()};
   const fleet::MinSites min{sc->fleet->min_sites_percent ? fleet::MinSites::Kind::Percent : fleet::MinSites::Kind::Count,
                             sc->fleet->min_sites};
   fleet_->in_flight.insert(service);

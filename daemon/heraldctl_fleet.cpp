@@ -243,7 +243,13 @@ int undrain(EtcdClient& c, asio::io_context& io, const Access& acc, const FleetA
 // refused while the site is live (its herald would only write the record again).
 int forget(EtcdClient& c, asio::io_context& io, const Access& acc, const FleetArgs& a, bool json_out) {
   fleet::Keys keys(acc.fleet);
-  auto r = run_sync(io, c.txn(fleet::forget_txn(keys, a.site)));
+  // The site's floor ledger keys go with its record (a key under its lease is gone already; one
+  // written while it had none would stay). Only the site writes them, and it is not live when
+  // the txn succeeds, so none appears between this read and the txn.
+  auto floors = run_sync(io, c.get_prefix(keys.floors_prefix()));
+  if (!floors) return etcd_fail(floors.error(), c, json_out);
+  const std::vector<std::string> ledger = fleet::ledger_keys_of(keys, a.site, floors.value());
+  auto r = run_sync(io, c.txn(fleet::forget_txn(keys, a.site, ledger)));
   if (!r) return etcd_fail(r.error(), c, json_out);
   if (!r->succeeded) {
     const bool live = r->ranges.size() == 2 && !r->ranges[0].kvs.empty();
@@ -253,11 +259,14 @@ int forget(EtcdClient& c, asio::io_context& io, const Access& acc, const FleetAr
                 kExitRefused, json_out);
   }
   if (json_out)
-    std::cout << json{{"ok", true}, {"site", a.site}, {"key", keys.member(a.site)}, {"revision", r->revision}}.dump(2)
+    std::cout << json{{"ok", true}, {"site", a.site}, {"key", keys.member(a.site)}, {"ledger_keys", ledger},
+                      {"revision", r->revision}}
+                     .dump(2)
               << "\n";
   else
-    std::cout << "site " << a.site << " forgotten: " << keys.member(a.site) << " deleted (revision " << r->revision
-              << "); fleet status no longer lists it\n";
+    std::cout << "site " << a.site << " forgotten: " << keys.member(a.site)
+              << (ledger.empty() ? std::string() : " and " + std::to_string(ledger.size()) + " floor ledger key(s)")
+              << " deleted (revision " << r->revision << "); fleet status no longer lists it\n";
   return 0;
 }
 

@@ -15,22 +15,27 @@ std::string to_string(const DrainTarget& t) {
 
 Txn service_read_txn(const Keys& keys, std::string_view service) {
   const std::string sites = keys.sites_prefix();
+  const std::string index = keys.index_prefix(service);
+  const std::string ledger = keys.floor_prefix(service);
   const std::string desired = keys.desired_service_prefix(service);
   return Txn{{},
-             {Op::range(sites, prefix_end(sites)), Op::range(keys.floor(service)), Op::range(desired, prefix_end(desired))},
+             {Op::range(sites, prefix_end(sites)), Op::range(index, prefix_end(index)),
+              Op::range(ledger, prefix_end(ledger)), Op::range(desired, prefix_end(desired))},
              {}};
 }
 
 Expected<ServiceSnapshot, std::string> service_snapshot_from(const Keys& keys, std::string_view service,
                                                              const TxnResult& r) {
-  if (r.ranges.size() != 3) return unexpected("fleet read: expected 3 ranges, got " + std::to_string(r.ranges.size()));
+  if (r.ranges.size() != 4) return unexpected("fleet read: expected 4 ranges, got " + std::to_string(r.ranges.size()));
   ServiceSnapshot s;
   s.view = view_from_range(keys, r.ranges[0]);
   s.view.revision = r.revision;
-  auto ledger = ledger_from_kv(r.ranges[1].kvs.empty() ? nullptr : &r.ranges[1].kvs[0]);
-  if (!ledger) return unexpected(keys.floor(service) + ": " + ledger.error());
-  s.ledger = std::move(ledger.value());
-  for (const auto& kv : r.ranges[2].kvs) {
+  s.index = index_from_range(keys, service, r.ranges[1]);
+  s.index.revision = r.revision;
+  for (auto& p : s.index.problems) s.view.problems.push_back(std::move(p));
+  s.index.problems.clear();
+  s.ledger = ledger_from_range(keys, service, r.ranges[2]);
+  for (const auto& kv : r.ranges[3].kvs) {
     auto target = target_of_key(keys, service, kv.key);
     auto value = desired_drain_from_json(kv.value);
     if (!target) {
@@ -59,7 +64,10 @@ DrainCheck check_drain(const ServiceSnapshot& s, std::string_view service, const
     const bool drained = std::any_of(s.drains.begin(), s.drains.end(), [&](const DrainEntry& d) {
       return affects(d.target, e.state.site, e.state.region);
     });
-    if (!sv->announced || s.ledger.contains(e.state.site) || drained) continue;
+    // Announced in its state and in its index key (one txn writes both; the index key is what
+    // the witness compares guard).
+    const IndexEntry* ix = s.index.find(e.state.site);
+    if (!sv->announced || ix == nullptr || !ix->announced || s.ledger.contains(e.state.site) || drained) continue;
     c.announcing.push_back(e.state.site);
     if (!named) c.remaining.push_back(e.state.site);
   }
@@ -85,19 +93,13 @@ Txn drain_txn(const Keys& keys, std::string_view service, const DrainTarget& tar
               const ServiceSnapshot& s, const DrainCheck& check, bool force) {
   Txn t;
   if (!force) {
-    const std::string lkey = keys.floor(service);
-    if (s.ledger.mod_revision == 0)
-      t.compare.push_back(Compare{lkey, {}, Compare::Target::Version, Compare::Result::Equal, 0, {}});
-    else
-      t.compare.push_back(Compare{lkey, {}, Compare::Target::Mod, Compare::Result::Equal, s.ledger.mod_revision, {}});
     // No desired key of the service written since the read (keys that do not exist are not
     // compared, so an empty prefix passes).
     const std::string desired = keys.desired_service_prefix(service);
     t.compare.push_back(Compare{desired, prefix_end(desired), Compare::Target::Mod, Compare::Result::Less,
                                 s.view.revision + 1, {}});
-    for (const auto& w : check.witnesses)
-      if (const SiteEntry* e = s.view.find(w))
-        t.compare.push_back(Compare{keys.site(w), {}, Compare::Target::Mod, Compare::Result::Equal, e->mod_revision, {}});
+    for (auto& c : witness_compares(keys, service, s.index, check.witnesses, s.view.revision))
+      t.compare.push_back(std::move(c));
   }
   t.success.push_back(Op::put(desired_key(keys, service, target), to_json(value)));
   t.failure = service_read_txn(keys, service).success;

@@ -2,13 +2,14 @@
 // and the next txn out.
 //
 // A fleet drain may not leave fewer sites announcing a service than its floor (min-sites), unless
-// forced. The check counts, at one revision, the sites that publish the service as announced, are
-// not in its floor ledger (they withdrew) and are not named by a fleet drain already written; the
-// new drain takes away the ones it names. The write is a txn that succeeds only if nothing it
-// counted on moved since the read: no desired key of the service written since (a second operator's
-// drain), the ledger unchanged, and `floor` of the remaining sites (witnesses) unchanged, so two
-// drains issued at once cannot together go below the floor (the same argument as the floor's own
-// txn, floor.hpp).
+// forced. The check counts, at one revision, the sites that publish the service as announced (in
+// their state and their index key, written in one txn), have no floor ledger key (they withdrew)
+// and are not named by a fleet drain already written; the new drain takes away the ones it names.
+// The write is a txn that succeeds only if nothing it counted on moved since the read: no desired
+// key of the service written since (a second operator's drain), and the floor's own witness
+// compares (floor.hpp, witness_compares) over the first `floor` remaining sites: each one's index
+// key unchanged, and no ledger key in their span created or changed. So two drains issued at once,
+// or a drain and floor-checked withdrawals, cannot together go below the floor.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -34,14 +35,16 @@ struct DrainEntry {
 /// "site ams1", "region eu", "all".
 std::string to_string(const DrainTarget& t);
 
-/// The fleet as one service sees it at one revision: its sites, its ledger and its fleet drains.
+/// The fleet as one service sees it at one revision: its sites, its index, its ledger and its fleet
+/// drains.
 struct ServiceSnapshot {
   FleetView view;  // view.revision: the revision of the read
+  ServiceIndex index;
   Ledger ledger;
   std::vector<DrainEntry> drains;
 };
 
-/// One read at one revision: ranges [sites/, floor/<service>, desired/<service>/].
+/// One read at one revision: ranges [sites/, index/<service>/, floor/<service>/, desired/<service>/].
 Txn service_read_txn(const Keys& keys, std::string_view service);
 /// The snapshot from the answer of service_read_txn, or of a failed drain_txn / undrain_txn
 /// (their failure branch is that read). Desired keys that do not parse are left out and
@@ -56,7 +59,7 @@ struct DrainCheck {
   std::vector<std::string> affected;    // sites publishing the service that the drain names
   std::vector<std::string> announcing;  // counted as announcing before the drain
   std::vector<std::string> remaining;   // counted as announcing after it
-  std::vector<std::string> witnesses;   // the first `floor` of `remaining`, compared by drain_txn
+  std::vector<std::string> witnesses;   // the first `floor` of `remaining` (by name), compared by drain_txn
   std::string reason;                   // why refused, or what the drain leaves
 };
 

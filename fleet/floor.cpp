@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
-#include <nlohmann/json.hpp>
+#include <cstdlib>
 
 namespace herald::fleet {
 
@@ -35,21 +35,32 @@ bool Ledger::contains(std::string_view site) const {
   return std::binary_search(withdrawn.begin(), withdrawn.end(), site);
 }
 
-std::string to_json(const Ledger& l) { return nlohmann::json{{"withdrawn", l.withdrawn}}.dump(); }
+const char* ledger_value() { return "withdrawn"; }
 
-Expected<Ledger, std::string> ledger_from_kv(const KeyValue* kv) {
+Ledger ledger_from_range(const Keys& keys, std::string_view service, const RangeResult& range) {
   Ledger l;
-  if (kv == nullptr) return l;
-  l.mod_revision = kv->mod_revision;
-  try {
-    auto j = nlohmann::json::parse(kv->value);
-    l.withdrawn = j.at("withdrawn").get<std::vector<std::string>>();
-  } catch (const std::exception& e) {
-    return unexpected(std::string("malformed floor ledger: ") + e.what());
+  const std::string prefix = keys.floor_prefix(service);
+  for (const auto& kv : range.kvs) {
+    if (kv.key.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string name = kv.key.substr(prefix.size());
+    if (valid_name(name)) l.withdrawn.push_back(std::move(name));
   }
   std::sort(l.withdrawn.begin(), l.withdrawn.end());
   l.withdrawn.erase(std::unique(l.withdrawn.begin(), l.withdrawn.end()), l.withdrawn.end());
   return l;
+}
+
+std::vector<std::string> ledger_keys_of(const Keys& keys, std::string_view site, const RangeResult& floors) {
+  std::vector<std::string> out;
+  const std::string prefix = keys.floors_prefix();
+  for (const auto& kv : floors.kvs) {
+    if (kv.key.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = kv.key.substr(prefix.size());  // <service>/<site>
+    const auto slash = rest.find('/');
+    if (slash == std::string::npos || !valid_name(rest.substr(0, slash))) continue;
+    if (rest.compare(slash + 1, std::string::npos, site) == 0) out.push_back(kv.key);
+  }
+  return out;
 }
 
 const IndexEntry* ServiceIndex::find(std::string_view site) const {
@@ -128,7 +139,8 @@ FloorDecision decide_floor(const ServiceIndex& index, const Ledger& ledger, cons
 
 Txn floor_read_txn(const Keys& keys, std::string_view service) {
   const std::string index = keys.index_prefix(service);
-  return Txn{{}, {Op::range(index, prefix_end(index)), Op::range(keys.floor(service))}, {}};
+  const std::string ledger = keys.floor_prefix(service);
+  return Txn{{}, {Op::range(index, prefix_end(index)), Op::range(ledger, prefix_end(ledger))}, {}};
 }
 
 Expected<std::pair<ServiceIndex, Ledger>, std::string> floor_state_from(const Keys& keys, std::string_view service,
@@ -136,36 +148,48 @@ Expected<std::pair<ServiceIndex, Ledger>, std::string> floor_state_from(const Ke
   if (r.ranges.size() != 2) return unexpected(std::string("floor read: expected 2 ranges, got ") + std::to_string(r.ranges.size()));
   ServiceIndex index = index_from_range(keys, service, r.ranges[0]);
   index.revision = r.revision;
-  auto ledger = ledger_from_kv(r.ranges[1].kvs.empty() ? nullptr : &r.ranges[1].kvs[0]);
-  if (!ledger) return unexpected(ledger.error());
-  return std::pair{std::move(index), std::move(ledger.value())};
+  return std::pair{std::move(index), ledger_from_range(keys, service, r.ranges[1])};
+}
+
+std::vector<Compare> witness_compares(const Keys& keys, std::string_view service, const ServiceIndex& index,
+                                      const std::vector<std::string>& witnesses, std::int64_t read_revision) {
+  std::vector<Compare> c;
+  if (witnesses.empty()) return c;
+  // (a) Each witness still says announced, as read: its index key is unchanged (a key deleted
+  // since, a dead site's, compares as mod_revision 0 and fails).
+  for (const auto& w : witnesses) {
+    const IndexEntry* e = index.find(w);
+    if (e == nullptr) std::abort();  // witnesses are picked from the index
+    c.push_back(Compare{keys.index(service, w), {}, Compare::Target::Mod, Compare::Result::Equal, e->mod_revision, {}});
+  }
+  // (b) No ledger key in the witnesses' span created or changed since the read: one compare over
+  // [first, last "\0"), the names being sorted. An empty span compares as one zero key, and
+  // mod_revision 0 < read + 1 holds.
+  if (!std::is_sorted(witnesses.begin(), witnesses.end())) std::abort();
+  std::string end = keys.floor(service, witnesses.back());
+  end.push_back('\0');  // the key just after the last witness's
+  c.push_back(Compare{keys.floor(service, witnesses.front()), std::move(end), Compare::Target::Mod,
+                      Compare::Result::Less, read_revision + 1, {}});
+  return c;
 }
 
 std::optional<Txn> floor_write_txn(const Keys& keys, const ServiceIndex& index, const Ledger& ledger,
                                    const FloorInput& in, const FloorDecision& decision) {
-  if (decision.verdict == Verdict::Hold) return std::nullopt;
-  Ledger next;
-  for (const auto& s : ledger.withdrawn)
-    if (s != in.site && index.find(s) != nullptr) next.withdrawn.push_back(s);
-  if (decision.verdict == Verdict::Withdraw) {
-    next.withdrawn.push_back(in.site);
-    std::sort(next.withdrawn.begin(), next.withdrawn.end());
-  }
-  if (next.withdrawn == ledger.withdrawn && ledger.mod_revision != 0) return std::nullopt;  // nothing to change
-  if (next.withdrawn.empty() && ledger.mod_revision == 0) return std::nullopt;
-
+  const bool ledgered = ledger.contains(in.site);
+  const std::string own = keys.floor(in.service, in.site);
   Txn t;
-  const std::string lkey = keys.floor(in.service);
-  // The ledger is exactly as read: created at no revision yet (version 0), or last changed then.
-  if (ledger.mod_revision == 0)
-    t.compare.push_back(Compare{lkey, {}, Compare::Target::Version, Compare::Result::Equal, 0, {}});
-  else
-    t.compare.push_back(Compare{lkey, {}, Compare::Target::Mod, Compare::Result::Equal, ledger.mod_revision, {}});
-  if (decision.verdict == Verdict::Withdraw && !decision.forced)
-    for (const auto& w : decision.witnesses)
-      if (const IndexEntry* e = index.find(w))
-        t.compare.push_back(Compare{keys.index(in.service, w), {}, Compare::Target::Mod, Compare::Result::Equal, e->mod_revision, {}});
-  t.success.push_back(Op::put(lkey, to_json(next)));
+  switch (decision.verdict) {
+    case Verdict::Hold: return std::nullopt;
+    case Verdict::Announce:
+      if (!ledgered) return std::nullopt;
+      t.success.push_back(Op::del(own));  // a recovery only raises the count: no compare
+      break;
+    case Verdict::Withdraw:
+      if (ledgered) return std::nullopt;  // counted as withdrawn already
+      if (!decision.forced) t.compare = witness_compares(keys, in.service, index, decision.witnesses, index.revision);
+      t.success.push_back(Op::put(own, ledger_value(), in.lease));
+      break;
+  }
   t.failure = floor_read_txn(keys, in.service).success;
   return t;
 }

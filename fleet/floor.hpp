@@ -1,17 +1,29 @@
 // The fleet floor: never let failing checks withdraw a service from so many sites that fewer than
-// `min-sites` still announce it. Pure: the view and the ledger in, a verdict and a txn out.
+// `min-sites` still announce it. Pure: the index and the ledger in, a verdict and a txn out.
 //
 // Why a ledger and witnesses (docs/fleet.md tells the whole story): when every site's check fails
 // at the same moment, each reads the fleet at about the same revision and sees everyone still
-// announcing; deciding from that alone, all would withdraw. So a site withdraws for failing checks
-// only through one etcd txn that (1) rewrites the service's ledger (floor/<service>: the sites that
-// withdrew) only if it is unchanged since the site read it (compare mod_revision), and (2) only if
-// `floor` witnesses, other sites that announce and are not in the ledger, have not changed their
-// index key (index/<service>/<site>: announced or not) since (compare each key's mod_revision; a
-// vanished key, a dead site's, fails the compare too).
-// etcd serialises txns: the first withdrawal rewrites the ledger, every concurrent one fails its
-// compare, re-reads (the failure branch returns the fresh sites and ledger in the same answer) and
-// decides again, now counting the first site as withdrawn. Hence at most N - floor sites withdraw.
+// announcing; deciding from that alone, all would withdraw. So:
+// - The ledger is one key per site, floor/<service>/<site> ("withdrawn"), written by that site
+//   only: it exists while the site counts as withdrawn, even before its published state says so.
+//   Put on a withdrawal (under the site's lease: a dead site's key goes with its index key),
+//   deleted when the site announces again.
+// - Announcing others: the other sites whose index key (index/<service>/<site>) says announced and
+//   that have no ledger key. A withdrawal for failing checks needs `floor` of them; the witnesses
+//   are the FIRST `floor` in site-name order, so every site failing at once picks the same ones.
+// - A floor-checked withdrawal is one txn: put its own ledger key if (a) each witness's index key
+//   has the mod_revision read (a changed flag or a vanished key, a dead site's, fails), and (b) no
+//   ledger key in [floor/<service>/<first witness>, floor/<service>/<last witness> "\0") was
+//   created or changed since the read (one range compare, mod_revision < read revision + 1). So a
+//   txn has floor + 1 compares. A key in that span that is not a witness's (a site not announcing,
+//   or already withdrawn) can only cause a false conflict; a deleted ledger key is a recovery.
+// Safety: etcd executes txns in one serial order. Every committed floor-checked withdrawal saw, at
+// its commit, `floor` witnesses announcing, their index unchanged and no ledger key of theirs. So
+// right after each such commit at least `floor` other sites announce unledgered; unforced
+// withdrawals only ever commit that way, and the count of announcing, unledgered sites can drop
+// below the floor only through forced withdrawals (process or address gone, a drain) or leases
+// expiring (a dead site). Two failing sites conflict only when one is among the other's witnesses
+// (or in their span); the loser's failure branch is the read again, and it decides on fresh state.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -60,15 +72,19 @@ const char* index_value(bool announced);
 /// is left out and reported.
 ServiceIndex index_from_range(const Keys& keys, std::string_view service, const RangeResult& range);
 
-/// floor/<service>: the sites that withdrew the service and are counted as not announcing, even
-/// before their published state says so.
+/// The ledger of one service: the sites with a key floor/<service>/<site>, read as a prefix range.
+/// Any value counts (the key's presence is the fact; nothing to parse, nothing to go wrong on the
+/// unsafe side); a key whose rest is not a site name is no site's and is left out.
 struct Ledger {
-  std::int64_t mod_revision = 0;  // 0: the key does not exist yet
   std::vector<std::string> withdrawn;  // sorted, unique
   bool contains(std::string_view site) const;
 };
-std::string to_json(const Ledger& l);  // {"withdrawn": [...]}
-Expected<Ledger, std::string> ledger_from_kv(const KeyValue* kv);  // nullptr: no key yet
+/// The value a site writes at floor/<service>/<site>.
+const char* ledger_value();
+Ledger ledger_from_range(const Keys& keys, std::string_view service, const RangeResult& range);
+/// The ledger keys of `site`, of every service, in a range over keys.floors_prefix() (what
+/// `heraldctl fleet forget` deletes with the member record).
+std::vector<std::string> ledger_keys_of(const Keys& keys, std::string_view site, const RangeResult& floors);
 
 /// What this site knows about one of its services. The floor holds only for failing checks:
 /// a DNS process or an address that is gone is never held (holding would black-hole queries), and
@@ -80,11 +96,12 @@ struct FloorInput {
   bool dns_process_gone = false;
   bool address_gone = false;
   bool operator_drain = false;  // a local drain or a fleet drain naming this site
+  std::int64_t lease = 0;       // the site's lease for its ledger key (its publisher's); 0: none
 };
 
 enum class Verdict {
   Announce,  // checks pass: announce (and leave the ledger if in it)
-  Withdraw,  // withdraw: forced (no floor), or the floor allows it; write the ledger first
+  Withdraw,  // withdraw: forced (no floor), or the floor allows it; write the ledger key first
   Hold,      // checks fail but withdrawing would breach the floor: keep announcing under guard
 };
 const char* to_string(Verdict v);
@@ -94,28 +111,40 @@ struct FloorDecision {
   bool forced = false;           // Withdraw that the floor may not stop
   unsigned floor = 0;            // the floor for this service now
   unsigned others_announcing = 0;  // other sites counted as announcing
-  std::vector<std::string> witnesses;  // for a floor-checked Withdraw: the `floor` sites compared
+  std::vector<std::string> witnesses;  // floor-checked Withdraw: the first `floor` announcing others, by name
   std::string reason;            // for logs and status ("held by fleet floor: ...")
 };
 
 /// Decides for one service of one site. Counts the other live sites of the index that publish
-/// the service as announced and are not in the ledger; a withdrawal for failing checks is allowed
-/// when that count is at least the floor.
+/// the service as announced and have no ledger key; a withdrawal for failing checks is allowed
+/// when that count is at least the floor, with the first `floor` of them (by name) as witnesses.
 FloorDecision decide_floor(const ServiceIndex& index, const Ledger& ledger, const FloorInput& in, const MinSites& min);
 
-/// One read of everything decide_floor needs, at one revision: ranges [index/<service>/, ledger].
-/// Small: one short key and a one-word value per site of the service, whatever the sites publish.
+/// One read of everything decide_floor needs, at one revision: ranges [index/<service>/,
+/// floor/<service>/]. Small: one short key and a one-word value per site of the service, and one
+/// per withdrawn site.
 Txn floor_read_txn(const Keys& keys, std::string_view service);
 /// The index and ledger from the answer of floor_read_txn, or of a failed floor_write_txn (whose
-/// failure branch is the same read).
+/// failure branch is the same read). index.revision is the read's revision.
 Expected<std::pair<ServiceIndex, Ledger>, std::string> floor_state_from(const Keys& keys, std::string_view service,
                                                                         const TxnResult& r);
 
-/// The txn that records `decision` (Withdraw: add the site to the ledger; Announce: remove it;
-/// Hold: nothing to write, returns nothing). Sites of the ledger that are not in the index any
-/// more (their herald is gone) are dropped on the way. Compares: the ledger unchanged since it was
-/// read, and for a floor-checked Withdraw every witness's index key unchanged. Failure branch:
-/// floor_read_txn's ops, so that the loser of a race has the fresh state in the same answer.
+/// The compares that make a withdrawal (a floor-checked one, or a fleet drain's) depend on its
+/// `witnesses` (sorted, every one in `index`) at the read of `read_revision`: each witness's index
+/// key has the mod_revision read, and one range compare over the ledger keys of the witnesses'
+/// span [floor/<service>/<first>, floor/<service>/<last> "\0"): mod_revision < read_revision + 1.
+/// No witness: no compare.
+std::vector<Compare> witness_compares(const Keys& keys, std::string_view service, const ServiceIndex& index,
+                                      const std::vector<std::string>& witnesses, std::int64_t read_revision);
+
+/// The txn that records `decision` in this site's own ledger key, or nothing when there is nothing
+/// to write (Hold; Withdraw while the key exists; Announce while it does not).
+/// - floor-checked Withdraw: put floor/<service>/<site> (under in.lease) if each witness's index
+///   key has the mod_revision read, and no ledger key in the witnesses' span changed since the
+///   read (the header comment); floor + 1 compares.
+/// - forced Withdraw: the put, no compare (recorded, never refused).
+/// - Announce: delete the key, no compare (a recovery only raises the count).
+/// Failure branch: floor_read_txn's ops, so the loser of a race has the fresh state in the answer.
 std::optional<Txn> floor_write_txn(const Keys& keys, const ServiceIndex& index, const Ledger& ledger,
                                    const FloorInput& in, const FloorDecision& decision);
 

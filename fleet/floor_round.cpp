@@ -16,6 +16,7 @@ double default_unit() {
 asio::awaitable<EtcdResult<FloorOutcome>> run_floor(EtcdClient& etcd, const Keys& keys, const FloorInput& in,
                                                     const MinSites& min, FloorRetry retry) {
   FloorOutcome out;
+  FloorInput input = in;
   auto read = co_await etcd.txn(floor_read_txn(keys, in.service));
   if (!read) co_return unexpected(read.error());
   auto state = floor_state_from(keys, in.service, read.value());
@@ -23,12 +24,20 @@ asio::awaitable<EtcdResult<FloorOutcome>> run_floor(EtcdClient& etcd, const Keys
   for (int attempt = 1; attempt <= retry.max_attempts; ++attempt) {
     if (!state) co_return unexpected(EtcdError{state.error()});
     auto& [index, ledger] = state.value();
-    out.decision = decide_floor(index, ledger, in, min);
+    out.decision = decide_floor(index, ledger, input, min);
     out.revision = index.revision;
-    auto txn = floor_write_txn(keys, index, ledger, in, out.decision);
+    auto txn = floor_write_txn(keys, index, ledger, input, out.decision);
     if (!txn) co_return out;  // Hold, or nothing to record
     out.attempts = attempt;
     auto w = co_await etcd.txn(std::move(*txn));
+    if (!w && w.error().grpc_code == 5 && input.lease != 0) {
+      // NotFound: the lease expired or was revoked, and the publisher is getting a new one.
+      // Recording the decision without a lease beats not recording it (the site would decide
+      // alone); the key then stays until the site announces again or is forgotten.
+      input.lease = 0;
+      auto again = floor_write_txn(keys, index, ledger, input, out.decision);
+      w = co_await etcd.txn(std::move(*again));
+    }
     if (!w) co_return unexpected(w.error());
     if (w->succeeded) {
       out.revision = w->revision;

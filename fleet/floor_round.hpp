@@ -1,8 +1,10 @@
 // One floor decision through etcd: read the service's index and ledger at one revision, decide
-// (floor.hpp), write the ledger with the txn's compares; when a compare fails (another site's
-// decision came first), wait a random delay that grows with each lost race (floor_retry_delay)
-// and decide again on the fresh state the failure branch returned. Bounded: after `max_attempts` lost races the answer is Hold (the
-// safe side: a held site keeps answering), and the caller tries again later.
+// (floor.hpp), write this site's ledger key with the txn's compares, under in.lease when the site
+// has one (a lease etcd no longer knows, NotFound, is dropped and the write sent again without
+// it). When a compare fails (another site's decision came first), wait a random delay that grows
+// with each lost race (floor_retry_delay) and decide again on the fresh state the failure branch
+// returned. Bounded: after `max_attempts` lost races the answer is Hold (the safe side: a held
+// site keeps answering), and the caller tries again later.
 #pragma once
 #include "fleet/etcd_client.hpp"
 #include "fleet/floor.hpp"

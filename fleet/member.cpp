@@ -68,12 +68,13 @@ Txn publish_txn(const Keys& keys, const SiteState& want, const std::optional<Sit
   return t;
 }
 
-Txn forget_txn(const Keys& keys, std::string_view site) {
+Txn forget_txn(const Keys& keys, std::string_view site, const std::vector<std::string>& ledger_keys) {
   const std::string s = keys.site(site), m = keys.member(site);
   Txn t;
   t.compare.push_back(Compare{s, {}, Compare::Target::Version, Compare::Result::Equal, 0, {}});
   t.compare.push_back(Compare{m, {}, Compare::Target::Version, Compare::Result::Greater, 0, {}});
   t.success.push_back(Op::del(m));
+  for (const auto& k : ledger_keys) t.success.push_back(Op::del(k));
   t.failure = {Op::range(s), Op::range(m)};
   return t;
 }

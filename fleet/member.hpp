@@ -49,8 +49,9 @@ IndexFlags index_flags(const SiteState& state);
 Txn publish_txn(const Keys& keys, const SiteState& want, const std::optional<SiteState>& written,
                 const IndexFlags& index_written, std::int64_t lease, const std::optional<Member>& member);
 
-/// `heraldctl fleet forget --site S`: deletes members/S only while sites/S does not exist (the
-/// site is not live) and members/S does; the failure branch reads both, to say why.
-Txn forget_txn(const Keys& keys, std::string_view site);
+/// `heraldctl fleet forget --site S`: deletes members/S, and the site's floor ledger keys given
+/// (ledger_keys_of), only while sites/S does not exist (the site is not live) and members/S does;
+/// the failure branch reads both, to say why.
+Txn forget_txn(const Keys& keys, std::string_view site, const std::vector<std::string>& ledger_keys = {});
 
 }  // namespace herald::fleet

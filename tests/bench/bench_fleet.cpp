@@ -9,10 +9,13 @@
 //   put KEY                      write a desired key (as heraldctl would), then wait as below
 //   wait KEY TIMEOUT_MS          wait until every site the key names has seen it (bounded)
 //   del KEY                      delete a desired key
-//   floor ROUNDS CONC MIN        ROUNDS times: CONC sites fail at once and run the floor txn
-//                                (fleet/floor_round.hpp), then recover; durations of each
+//   floor ROUNDS CONC MIN [spread]  ROUNDS times: CONC sites fail at once and run the floor txn
+//                                (fleet/floor_round.hpp), then recover; durations of each. The
+//                                failing sites are consecutive by name (the first ones: each
+//                                among the others' witnesses, the worst case), or with `spread`
+//                                spaced evenly across the fleet
 //   read K                       K times the floor's read alone (floor_read_txn: the index of
-//                                dns and its ledger, parsed)
+//                                dns and its ledger keys, parsed)
 //   sites-read K                 K times every site's whole state, parsed (the floor's read
 //                                before the index, to compare)
 //   stats                        keep-alive failures, lost leases, watch restarts so far
@@ -213,7 +216,8 @@ class Bench {
   asio::awaitable<void> floor_one(Site& s, bool fail_checks, MinSites min, std::shared_ptr<FloorTally> tp) {
     FloorTally& tally = *tp;  // shared: outlives a caller that gave up waiting
     const auto start = Clock::now();
-    const FloorInput in{s.name, "dns", fail_checks, false, false, false};
+    // The ledger key under the site's lease, as herald puts it.
+    const FloorInput in{s.name, "dns", fail_checks, false, false, false, s.pub->lease()};
     auto out = co_await run_floor(*s.client, keys_, in, min);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     (fail_checks ? tally.withdraw : tally.recover).push_back(ms);
@@ -226,7 +230,7 @@ class Bench {
     --tally.pending;
   }
 
-  asio::awaitable<json> floor(int rounds, int conc, const std::string& min_text) {
+  asio::awaitable<json> floor(int rounds, int conc, const std::string& min_text, bool spread) {
     auto min = parse_min_sites(min_text);
     if (!min) co_return json{{"event", "error"}, {"error", min.error()}};
     auto tp = std::make_shared<FloorTally>();
@@ -236,7 +240,10 @@ class Bench {
       for (bool fail_checks : {true, false}) {
         tally.pending = conc;
         for (int i = 0; i < conc; ++i) {
-          Site& s = *sites_[static_cast<std::size_t>(r * conc + i) % sites_.size()];
+          const std::size_t n = sites_.size();
+          const std::size_t at = spread ? static_cast<std::size_t>(i) * n / static_cast<std::size_t>(conc) + static_cast<std::size_t>(r)
+                                        : static_cast<std::size_t>(r * conc + i);
+          Site& s = *sites_[at % n];
           asio::co_spawn(io_, floor_one(s, fail_checks, min.value(), tp), asio::detached);
         }
         for (int polls = 0; tally.pending > 0 && polls < 30000; ++polls) {
@@ -245,7 +252,8 @@ class Bench {
         }
       }
     }
-    co_return json{{"event", "floor"}, {"conc", conc}, {"min_sites", min_text}, {"withdraw_ms", tally.withdraw},
+    co_return json{{"event", "floor"}, {"conc", conc}, {"min_sites", min_text}, {"spread", spread},
+                   {"withdraw_ms", tally.withdraw},
                    {"recover_ms", tally.recover}, {"attempts", tally.attempts}, {"verdicts", tally.verdicts}};
   }
 
@@ -286,10 +294,10 @@ class Bench {
         auto d = co_await operator_->del(w[1]);
         seen_.erase(w[1]);
         say(json{{"event", "del"}, {"ok", static_cast<bool>(d)}});
-      } else if (w[0] == "floor" && w.size() == 4) {
-        say(co_await floor(std::stoi(w[1]), std::stoi(w[2]), w[3]));
+      } else if (w[0] == "floor" && (w.size() == 4 || (w.size() == 5 && w[4] == "spread"))) {
+        say(co_await floor(std::stoi(w[1]), std::stoi(w[2]), w[3], w.size() == 5));
       } else if (w[0] == "read" && w.size() == 2) {
-        // The floor's read alone (the service's index and ledger at one revision, parsed): its
+        // The floor's read alone (the service's index and ledger keys at one revision, parsed): its
         // share of a floor decision, and what grows with the fleet.
         json times = json::array();
         std::size_t bytes = 0, keys = 0;

@@ -23,23 +23,25 @@ SiteState site(std::string name, std::string region, bool announced, std::option
 
 KeyValue site_kv(const SiteState& s, std::int64_t rev) { return KeyValue{keys.site(s.site), to_json(s), rev, rev, 1, 7}; }
 
-// The answer etcd gives to service_read_txn: sites (mod revisions 10, 11, ...), the ledger, the
-// desired keys.
+// The answer etcd gives to service_read_txn at revision 100: sites (mod revisions 10, 11, ...),
+// their index keys of dns (mod revisions 20, 21, ...), the ledger keys of the sites that withdrew,
+// the desired keys.
 TxnResult answer(const std::vector<SiteState>& sites, std::vector<std::string> withdrawn = {},
                  std::vector<std::pair<std::string, std::string>> desired = {}) {
   TxnResult r;
   r.succeeded = true;
   r.revision = 100;
-  RangeResult s, l, d;
+  RangeResult s, i, l, d;
   std::int64_t rev = 10;
-  for (const auto& x : sites) s.kvs.push_back(site_kv(x, rev++));
-  if (!withdrawn.empty()) {
-    Ledger led;
-    led.withdrawn = std::move(withdrawn);
-    l.kvs.push_back(KeyValue{keys.floor("dns"), to_json(led), 50, 50, 1, 0});
+  for (const auto& x : sites) {
+    s.kvs.push_back(site_kv(x, rev));
+    if (const ServiceState* sv = x.service("dns"))
+      i.kvs.push_back(KeyValue{keys.index("dns", x.site), index_value(sv->announced), rev + 10, rev + 10, 1, 7});
+    ++rev;
   }
+  for (const auto& w : withdrawn) l.kvs.push_back(KeyValue{keys.floor("dns", w), ledger_value(), 50, 50, 1, 7});
   for (auto& [k, v] : desired) d.kvs.push_back(KeyValue{k, v, 60, 60, 1, 0});
-  r.ranges = {s, l, d};
+  r.ranges = {s, i, l, d};
   return r;
 }
 
@@ -100,10 +102,12 @@ TEST_CASE("drain check: a drain key that cannot be read still drains, and is rep
   CHECK_FALSE(c.allowed);
 }
 
-TEST_CASE("drain txn: writes exactly the desired key, guarded by the ledger, the service's drains and witnesses") {
+TEST_CASE("drain txn: writes exactly the desired key, guarded by the service's drains and the floor's witness compares") {
   auto s = snap(answer(four, {"nyc1"}));
+  CHECK(s.ledger.withdrawn == std::vector<std::string>{"nyc1"});
   auto c = check_drain(s, "dns", {S::Site, "ams1"}, MinSites{MinSites::Kind::Count, 2});
   REQUIRE(c.allowed);
+  REQUIRE(c.witnesses == std::vector<std::string>{"fra1", "sfo1"});
   Txn t = drain_txn(keys, "dns", {S::Site, "ams1"}, DesiredDrain{"r", "me", 5}, s, c, false);
   REQUIRE(t.success.size() == 1);
   CHECK(t.success[0].kind == Op::Kind::Put);
@@ -111,24 +115,56 @@ TEST_CASE("drain txn: writes exactly the desired key, guarded by the ledger, the
   CHECK(t.success[0].lease == 0);  // an operator's wish outlives every herald
   CHECK(desired_drain_from_json(t.success[0].value).value().reason == "r");
   REQUIRE(t.compare.size() == 4);
-  CHECK(t.compare[0].key == keys.floor("dns"));
-  CHECK(t.compare[0].number == 50);
-  CHECK(t.compare[1].key == "/herald/prod/desired/dns/");
-  CHECK(t.compare[1].range_end == "/herald/prod/desired/dns0");
-  CHECK(t.compare[1].result == Compare::Result::Less);
-  CHECK(t.compare[1].number == 101);  // nothing written after the read at 100
-  CHECK(t.compare[2].key == keys.site("fra1"));
-  CHECK(t.compare[2].number == 11);
-  CHECK(t.compare[3].key == keys.site("sfo1"));
-  CHECK(t.failure.size() == 3);  // the read again
+  CHECK(t.compare[0].key == "/herald/prod/desired/dns/");
+  CHECK(t.compare[0].range_end == "/herald/prod/desired/dns0");
+  CHECK(t.compare[0].result == Compare::Result::Less);
+  CHECK(t.compare[0].number == 101);  // nothing written after the read at 100
+  // Each witness's index key as read (not its whole state: a new reason or qps is no conflict).
+  CHECK(t.compare[1].key == keys.index("dns", "fra1"));
+  CHECK(t.compare[1].target == Compare::Target::Mod);
+  CHECK(t.compare[1].result == Compare::Result::Equal);
+  CHECK(t.compare[1].number == 21);
+  CHECK(t.compare[2].key == keys.index("dns", "sfo1"));
+  CHECK(t.compare[2].number == 23);
+  // No ledger key of the witnesses' span fra1 .. sfo1 created or changed since the read (nyc1's,
+  // in the span, was written before it).
+  CHECK(t.compare[3].key == "/herald/prod/floor/dns/fra1");
+  CHECK(t.compare[3].range_end == keys.floor("dns", "sfo1") + std::string(1, '\0'));
+  CHECK(t.compare[3].target == Compare::Target::Mod);
+  CHECK(t.compare[3].result == Compare::Result::Less);
+  CHECK(t.compare[3].number == 101);
+  CHECK(t.failure.size() == 4);  // the read again
   // Forced: no compare at all.
   CHECK(drain_txn(keys, "dns", {S::All, {}}, DesiredDrain{}, s, c, true).compare.empty());
-  // No ledger yet: it must still not exist.
+  // Floor 0: no witness, only the drains' compare.
   auto s0 = snap(answer(four));
   Txn t0 = drain_txn(keys, "dns", {S::Site, "ams1"}, DesiredDrain{}, s0,
                      check_drain(s0, "dns", {S::Site, "ams1"}, MinSites{}), false);
-  CHECK(t0.compare[0].target == Compare::Target::Version);
-  CHECK(t0.compare.size() == 2);  // floor 0: no witness
+  REQUIRE(t0.compare.size() == 1);
+  CHECK(t0.compare[0].key == "/herald/prod/desired/dns/");
+}
+
+TEST_CASE("drain check: the read is the sites, the index, the ledger keys and the drains of the service") {
+  const Txn read = service_read_txn(keys, "dns");
+  REQUIRE(read.success.size() == 4);
+  CHECK(read.success[0].key == "/herald/prod/sites/");
+  CHECK(read.success[1].key == "/herald/prod/index/dns/");
+  CHECK(read.success[1].range_end == "/herald/prod/index/dns0");
+  CHECK(read.success[2].key == "/herald/prod/floor/dns/");
+  CHECK(read.success[2].range_end == "/herald/prod/floor/dns0");
+  CHECK(read.success[3].key == "/herald/prod/desired/dns/");
+  // A site counts as announcing only when its index key says so too (the witness compares guard
+  // the index key): here sfo1's state says announced, its index key not.
+  TxnResult r = answer(four);
+  r.ranges[1].kvs.back().value = "not-announced";
+  auto c = check_drain(snap(r), "dns", {S::Site, "ams1"}, MinSites{MinSites::Kind::Count, 2});
+  CHECK(c.announcing == std::vector<std::string>{"ams1", "fra1", "nyc1"});
+  CHECK(c.witnesses == std::vector<std::string>{"fra1", "nyc1"});
+  // Two ledger keys, of every value: both count as withdrawn.
+  TxnResult r2 = answer(four, {"fra1", "nyc1"});
+  r2.ranges[2].kvs[0].value = "anything";
+  auto c2 = check_drain(snap(r2), "dns", {S::Site, "ams1"}, MinSites{MinSites::Kind::Count, 1});
+  CHECK(c2.remaining == std::vector<std::string>{"sfo1"});
 }
 
 TEST_CASE("undrain txn: deletes the key only if it exists, else reads the drains") {
@@ -140,7 +176,7 @@ TEST_CASE("undrain txn: deletes the key only if it exists, else reads the drains
   REQUIRE(t.success.size() == 1);
   CHECK(t.success[0].kind == Op::Kind::Delete);
   CHECK(t.success[0].range_end.empty());  // that key, not a prefix
-  CHECK(t.failure.size() == 3);
+  CHECK(t.failure.size() == 4);
 }
 
 TEST_CASE("status report: rows, load shares from published qps, drains of every service, problems") {

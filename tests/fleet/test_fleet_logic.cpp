@@ -1,7 +1,6 @@
 #include <doctest/doctest.h>
 
 #include "fleet/drain.hpp"
-#include "fleet/floor.hpp"
 #include "fleet/member.hpp"
 
 using namespace herald::fleet;
@@ -24,25 +23,13 @@ FleetView view_of(const std::vector<SiteState>& sites) {
   return view_from_range(keys, r);
 }
 
-// The floor's index of dns as etcd would return it: one key per site, mod revisions 10, 11, ...
-ServiceIndex index_of(const std::vector<SiteState>& sites) {
-  RangeResult r;
-  r.revision = 100;
-  std::int64_t rev = 10;
-  for (const auto& s : sites)
-    r.kvs.push_back(KeyValue{keys.index("dns", s.site), index_value(s.services[0].announced), rev, rev, 1, 7}), ++rev;
-  return index_from_range(keys, "dns", r);
-}
-
-FloorInput failing(std::string s) { return FloorInput{std::move(s), "dns", true, false, false, false}; }
-
 }  // namespace
 
 TEST_CASE("key layout: everything under /herald/<fleet>/, names cannot contain '/'") {
   CHECK(keys.site("ams1") == "/herald/prod/sites/ams1");
   CHECK(keys.desired_region("dns", "eu") == "/herald/prod/desired/dns/region/eu");
   CHECK(keys.desired_all("dns") == "/herald/prod/desired/dns/all");
-  CHECK(keys.floor("dns") == "/herald/prod/floor/dns");
+  CHECK(keys.floor("dns", "ams1") == "/herald/prod/floor/dns/ams1");
   CHECK(valid_name("ams-1.eu_x"));
   CHECK_FALSE(valid_name("a/b"));
   CHECK_FALSE(valid_name(""));
@@ -95,137 +82,6 @@ TEST_CASE("drain targets: a site, a region, or all; keys map back to targets") {
     CHECK(target_of_key(keys, "dns", desired_key(keys, "dns", t)) == t);
   CHECK_FALSE(target_of_key(keys, "dns", keys.desired_all("auth")));
   CHECK_FALSE(target_of_key(keys, "dns", "/herald/prod/desired/dns/site/a/b"));
-}
-
-TEST_CASE("min-sites: a count or a share rounded up") {
-  CHECK(parse_min_sites("2").value() == MinSites{MinSites::Kind::Count, 2});
-  CHECK(parse_min_sites("34%").value() == MinSites{MinSites::Kind::Percent, 34});
-  CHECK_FALSE(parse_min_sites("101%"));
-  CHECK_FALSE(parse_min_sites("two"));
-  CHECK_FALSE(parse_min_sites("%"));
-  CHECK(floor_sites({MinSites::Kind::Percent, 34}, 3) == 2);  // 1.02 sites -> 2
-  CHECK(floor_sites({MinSites::Kind::Percent, 34}, 100) == 34);
-  CHECK(floor_sites({MinSites::Kind::Count, 2}, 100) == 2);
-}
-
-TEST_CASE("the floor: a failing site withdraws while enough others announce, holds otherwise") {
-  const MinSites two{MinSites::Kind::Count, 2};
-  ServiceIndex v = index_of({site("a", "eu", true), site("b", "eu", true), site("c", "us", true)});
-  Ledger empty;
-  auto d = decide_floor(v, empty, failing("a"), two);
-  CHECK(d.verdict == Verdict::Withdraw);
-  CHECK(d.witnesses == std::vector<std::string>{"b", "c"});
-
-  Ledger a_gone{50, {"a"}};
-  auto held = decide_floor(v, a_gone, failing("b"), two);
-  CHECK(held.verdict == Verdict::Hold);
-  CHECK(held.others_announcing == 1);  // c; a is in the ledger although it still says announced
-  CHECK(held.reason.rfind("held by fleet floor", 0) == 0);
-}
-
-TEST_CASE("the floor never holds a site whose process or address is gone, nor against a drain") {
-  const MinSites all{MinSites::Kind::Percent, 100};
-  ServiceIndex v = index_of({site("a", "eu", true), site("b", "eu", true)});
-  for (auto in : {FloorInput{"a", "dns", true, true, false, false}, FloorInput{"a", "dns", true, false, true, false},
-                  FloorInput{"a", "dns", false, false, false, true}}) {
-    auto d = decide_floor(v, {}, in, all);
-    CHECK(d.verdict == Verdict::Withdraw);
-    CHECK(d.forced);
-  }
-  CHECK(decide_floor(v, {}, failing("a"), all).verdict == Verdict::Hold);
-  CHECK(decide_floor(v, {}, FloorInput{"a", "dns"}, all).verdict == Verdict::Announce);
-}
-
-TEST_CASE("the floor write txn: ledger compare-and-swap plus one compare per witness") {
-  const MinSites two{MinSites::Kind::Count, 2};
-  ServiceIndex v = index_of({site("a", "eu", true), site("b", "eu", true), site("c", "us", true)});
-  auto d = decide_floor(v, {}, failing("a"), two);
-  auto t = floor_write_txn(keys, v, {}, failing("a"), d);
-  REQUIRE(t);
-  REQUIRE(t->compare.size() == 3);
-  CHECK(t->compare[0].key == keys.floor("dns"));
-  CHECK(t->compare[0].target == Compare::Target::Version);  // the ledger does not exist yet
-  CHECK(t->compare[1].key == keys.index("dns", "b"));  // the witness's index key, not its whole state
-  CHECK(t->compare[1].number == 11);
-  CHECK(t->compare[2].number == 12);
-  REQUIRE(t->success.size() == 1);
-  CHECK(t->success[0].value == R"({"withdrawn":["a"]})");
-  CHECK(t->failure.size() == 2);  // the same read as floor_read_txn: a loser gets the fresh state
-
-  // Back to health: leave the ledger; a dead site's entry (x, not in the view) is dropped too.
-  Ledger l{60, {"a", "x"}};
-  auto back = decide_floor(v, l, FloorInput{"a", "dns"}, two);
-  auto t2 = floor_write_txn(keys, v, l, FloorInput{"a", "dns"}, back);
-  REQUIRE(t2);
-  CHECK(t2->compare.size() == 1);
-  CHECK(t2->compare[0].number == 60);
-  CHECK(t2->success[0].value == R"({"withdrawn":[]})");
-  // Nothing to write: held, or healthy and not in the ledger.
-  CHECK_FALSE(floor_write_txn(keys, v, {}, FloorInput{"a", "dns"}, back));
-}
-
-TEST_CASE("three sites failing at once with min-sites 2: the txns serialise, one withdraws") {
-  // A model of etcd's serialisation: each site decided on the same read; the first txn to commit
-  // changes the ledger, so the others' compares fail and they decide again on the new state.
-  const MinSites two{MinSites::Kind::Count, 2};
-  ServiceIndex v = index_of({site("a", "eu", true), site("b", "eu", true), site("c", "us", true)});
-  Ledger ledger;
-  std::int64_t rev = 100;
-  int withdrawn = 0, held = 0;
-  for (std::string s : {"c", "a", "b"}) {
-    auto d = decide_floor(v, ledger, failing(s), two);
-    if (d.verdict == Verdict::Hold) {
-      ++held;
-      continue;
-    }
-    auto t = floor_write_txn(keys, v, ledger, failing(s), d);
-    REQUIRE(t);
-    ledger.withdrawn.push_back(s);
-    ledger.mod_revision = ++rev;
-    ++withdrawn;
-  }
-  CHECK(withdrawn == 1);
-  CHECK(held == 2);
-}
-
-TEST_CASE("the floor reads the service's index: one small key per site, a bad key reported and skipped") {
-  CHECK(keys.index("dns", "ams1") == "/herald/prod/index/dns/ams1");
-  const Txn read = floor_read_txn(keys, "dns");
-  REQUIRE(read.success.size() == 2);
-  CHECK(read.success[0].key == "/herald/prod/index/dns/");
-  CHECK(read.success[0].range_end == "/herald/prod/index/dns0");
-  CHECK(read.success[1].key == keys.floor("dns"));
-
-  RangeResult r;
-  r.kvs.push_back(KeyValue{keys.index("dns", "b"), "not-announced", 5, 5, 1, 7});
-  r.kvs.push_back(KeyValue{keys.index("dns", "a"), "announced", 4, 4, 1, 7});
-  r.kvs.push_back(KeyValue{keys.index("dns", "c"), "maybe", 6, 6, 1, 7});
-  ServiceIndex ix = index_from_range(keys, "dns", r);
-  REQUIRE(ix.sites.size() == 2);
-  CHECK(ix.sites[0].site == "a");  // sorted
-  CHECK(ix.sites[0].announced);
-  CHECK_FALSE(ix.find("b")->announced);
-  CHECK(ix.find("c") == nullptr);
-  CHECK(ix.problems.size() == 1);
-
-  // A site publishing dns without announcing it counts for a share floor, not as announcing.
-  const MinSites half{MinSites::Kind::Percent, 50};
-  auto d = decide_floor(ix, {}, failing("a"), half);
-  CHECK(d.floor == 1);  // 50% of the 2 sites publishing dns
-  CHECK(d.others_announcing == 0);
-  CHECK(d.verdict == Verdict::Hold);
-}
-
-TEST_CASE("a lost race waits a random while that grows with each loss, bounded by the cap") {
-  using std::chrono::milliseconds;
-  CHECK(floor_retry_delay(0, 0.9) == milliseconds(0));
-  CHECK(floor_retry_delay(1, 0.0) == milliseconds(0));
-  CHECK(floor_retry_delay(1, 0.5) == milliseconds(2));   // [0, 5)
-  CHECK(floor_retry_delay(2, 0.5) == milliseconds(5));   // [0, 10)
-  CHECK(floor_retry_delay(3, 0.5) == milliseconds(10));  // [0, 20)
-  CHECK(floor_retry_delay(9, 0.5) == milliseconds(40));  // capped at [0, 80)
-  CHECK(floor_retry_delay(30, 0.999) == milliseconds(79));
-  CHECK(floor_retry_delay(3, 1.0) < milliseconds(20));  // never the end of the span
 }
 
 TEST_CASE("the publish txn writes the state, the index flags that changed and the member record at once") {
@@ -284,4 +140,12 @@ TEST_CASE("forget deletes a member record only while its site is not live") {
   REQUIRE(t.success.size() == 1);
   CHECK(t.success[0].kind == Op::Kind::Delete);
   CHECK(t.failure.size() == 2);
+  // With the site's floor ledger keys: deleted in the same txn, under the same compares.
+  Txn t2 = forget_txn(keys, "a", {keys.floor("dns", "a"), keys.floor("ntp", "a")});
+  CHECK(t2.compare.size() == 2);
+  REQUIRE(t2.success.size() == 3);
+  CHECK(t2.success[1].kind == Op::Kind::Delete);
+  CHECK(t2.success[1].key == "/herald/prod/floor/dns/a");
+  CHECK(t2.success[1].range_end.empty());  // that key alone
+  CHECK(t2.success[2].key == "/herald/prod/floor/ntp/a");
 }

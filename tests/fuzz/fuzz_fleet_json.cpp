@@ -1,5 +1,5 @@
 // libFuzzer target: everything the fleet reads from etcd over arbitrary bytes (the gateway's
-// replies and watch lines, published site states, member records, floor ledgers, desired drains)
+// replies and watch lines, published site states, member records, floor ledger keys, desired drains)
 // must never crash; a site state or member record that parses prints as JSON that parses back to
 // the same one, and base64 that decodes encodes back to the same text.
 #include <cstddef>
@@ -24,8 +24,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)parse_watch_message(text);
   (void)error_from_body(500, text);
   (void)desired_drain_from_json(text);
-  KeyValue kv{"/herald/f/floor/dns", std::string(text), 1, 1, 1, 0};
-  (void)ledger_from_kv(&kv);
+  // A ledger key is read by its name alone: any name under the prefix, any value.
+  const Keys keys("f");
+  RangeResult ledger;
+  ledger.kvs.push_back(KeyValue{keys.floor_prefix("dns") + std::string(text), std::string(text), 1, 1, 1, 0});
+  ledger.kvs.push_back(KeyValue{keys.floors_prefix() + std::string(text), {}, 1, 1, 1, 0});
+  const Ledger l = ledger_from_range(keys, "dns", ledger);
+  if (valid_name(text) != l.contains(text)) std::abort();  // a site's key counts, whatever its value
+  (void)ledger_keys_of(keys, text, ledger);
   if (auto s = site_state_from_json(text)) {
     auto again = site_state_from_json(to_json(*s));
     if (!again || !(*again == *s)) std::abort();

@@ -6,11 +6,13 @@
 //       keeps sites/S published under a lease (SitePublisher) until SIGTERM, then revokes it;
 //       prints each of its reports as {"event": first word, "text": ..., "lease": id}
 //   view --fleet F [--service dns]          the fleet status JSON (view.hpp)
-//   floor --fleet F --site S --service dns --min-sites 2 [--fail] [--start-at-ms T]
+//   floor --fleet F --site S --service dns --min-sites 2 [--fail] [--start-at-ms T] [--lease ID]
 //       one floor decision through etcd (floor_round.hpp); --start-at-ms waits for that
-//       CLOCK_REALTIME millisecond so that several sites decide at the same moment
+//       CLOCK_REALTIME millisecond so that several sites decide at the same moment; --lease puts
+//       the site's ledger key under that lease (a publisher's, as herald does)
 //   watch --prefix P --count N [--timeout-ms T]   prints each event; exits after N of them
 //   put --key-name K --value V | get --key-name K | del --key-name K
+//   list --prefix P                         every key under P: {"revision", "kvs": [{key, value, lease}]}
 // Exit status: 0 on success, 1 on an etcd error (printed as {"error": reason, "code": N}).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wnull-dereference"
@@ -53,6 +55,7 @@ struct Args {
   bool announced = true, fail_checks = false;
   int ttl = 5, count = 1;
   long long start_at_ms = 0, timeout_ms = 10000;
+  std::int64_t lease = 0;
 };
 
 asio::awaitable<int> publish(EtcdClient& etcd, const Args& a, asio::io_context& io) {
@@ -91,11 +94,12 @@ asio::awaitable<int> run(EtcdClient& etcd, const std::string& cmd, const Args& a
       asio::system_timer t(io, at);
       co_await t.async_wait(asio::use_awaitable);
     }
-    FloorInput in{a.site, a.service, a.fail_checks, false, false, false};
+    FloorInput in{a.site, a.service, a.fail_checks, false, false, false, a.lease};
     auto out = co_await run_floor(etcd, keys, in, min.value());
     if (!out) co_return fail(out.error());
     say(json{{"site", a.site}, {"verdict", to_string(out->decision.verdict)}, {"reason", out->decision.reason},
-             {"attempts", out->attempts}, {"floor", out->decision.floor}, {"revision", out->revision}});
+             {"attempts", out->attempts}, {"floor", out->decision.floor}, {"witnesses", out->decision.witnesses},
+             {"revision", out->revision}});
     co_return 0;
   }
   if (cmd == "watch") {
@@ -130,8 +134,10 @@ asio::awaitable<int> run(EtcdClient& etcd, const std::string& cmd, const Args& a
     say(json{{"revision", r.value()}});
     co_return 0;
   }
-  if (cmd == "get") {
-    auto r = co_await etcd.get(a.k);
+  if (cmd == "get" || cmd == "list") {
+    EtcdResult<RangeResult> r = RangeResult{};
+    if (cmd == "get") r = co_await etcd.get(a.k);
+    else r = co_await etcd.get_prefix(a.prefix);
     if (!r) co_return fail(r.error());
     json kvs = json::array();
     for (const auto& kv : r->kvs) kvs.push_back(json{{"key", kv.key}, {"value", kv.value}, {"lease", kv.lease}});
@@ -162,6 +168,7 @@ int main(int argc, char** argv) {
   app.add_option("--min-sites", a.min_sites);
   app.add_flag("--fail", a.fail_checks);
   app.add_option("--start-at-ms", a.start_at_ms);
+  app.add_option("--lease", a.lease, "floor: the lease of the site's ledger key");
   app.add_option("--prefix", a.prefix);
   app.add_option("--count", a.count);
   app.add_option("--timeout-ms", a.timeout_ms);

@@ -132,7 +132,7 @@ class Cluster:
 
     def add_site_role(self, fleet: str, site: str, password: str, services: tuple[str, ...] = ("dns",)) -> None:
         """The per-site role of docs/fleet.md: read the fleet, write only its own site key, its own
-        member record, its own index key of each of its services, and the floor ledgers."""
+        member record, and its own index key and floor ledger key of each of its services."""
         n = self.ns[self.names[0]]
         root = f"/herald/{fleet}/"
         role = f"herald-{fleet}-{site}"
@@ -142,7 +142,7 @@ class Cluster:
         self.ctl(n, "role", "grant-permission", role, "readwrite", f"{root}members/{site}")
         for service in services:
             self.ctl(n, "role", "grant-permission", role, "readwrite", f"{root}index/{service}/{site}")
-        self.ctl(n, "role", "grant-permission", role, "--prefix=true", "readwrite", f"{root}floor/")
+            self.ctl(n, "role", "grant-permission", role, "readwrite", f"{root}floor/{service}/{site}")
         self.ctl(n, "user", "add", f"{site}:{password}")
         self.ctl(n, "user", "grant-role", site, role)
 

@@ -5,8 +5,9 @@ anycast prefix to one BIRD router, which sees one path per site.
 - publish: every herald publishes its site under a lease; a clean stop revokes it;
 - (a) the floor: every site's check fails at once (a zone change on every unbound) with
   min-sites 2: exactly two sites stay announced (held, with the guard policy's prepends), one
-  withdraws; a held site whose unbound is killed (process check) withdraws all the same, and so
-  does the last held one when the operator drains it; all three come back when the zone is fixed;
+  withdraws, its floor ledger key under its publisher's lease; a held site whose unbound is killed (process check) withdraws all the same, and so
+  does the last held one when the operator drains it; all three come back when the zone is fixed,
+  and each deletes its ledger key;
 - (b) a region drain written with etcdctl drains exactly eu's sites; it survives a restart of
   site a's herald while a cannot reach etcd (the state file keeps it), and the key's delete
   brings them back;
@@ -20,6 +21,7 @@ anycast prefix to one BIRD router, which sees one path per site.
 
 Run as root: HERALD_BUILD=<build dir> /usr/bin/python3 tests/integration/test_fleet_daemon.py
 """
+import base64
 import json
 import os
 import re
@@ -169,6 +171,19 @@ def main() -> int:
                     out[j["site"]] = j["services"][0]
             return out
 
+        def get_json(*args):
+            r = etcd.ctl(ns["a"], "get", *args, "-w", "json", user=None)
+            return [{"key": base64.b64decode(kv["key"]).decode(), "lease": kv.get("lease", 0)}
+                    for kv in json.loads(r.stdout).get("kvs", [])]
+
+        def ledger():
+            """site -> its floor ledger key of dns (key, lease)."""
+            return {kv["key"].rsplit("/", 1)[1]: kv for kv in get_json("--prefix", f"/herald/{FLEET}/floor/dns/")}
+
+        def lease_of(site):
+            kvs = get_json(f"/herald/{FLEET}/sites/{site}")
+            return kvs[0]["lease"] if kvs else None
+
         def set_zone(sites, rr):
             for s in sites:
                 u = dns[s]
@@ -231,6 +246,9 @@ def main() -> int:
         stable(lambda: len(paths()) == 2 and all(p == held for p in paths().values()), 8, "floor of two")
         withdrawn = [s for s in SITES if s not in paths()]
         assert len(withdrawn) == 1, paths()
+        # Its floor ledger key, under the lease of its published state (a dead site's goes with it).
+        led = ledger()
+        assert sorted(led) == withdrawn and led[withdrawn[0]]["lease"] == lease_of(withdrawn[0]) != 0, led
         for s in SITES:
             st = status(s)
             if s in withdrawn:
@@ -260,6 +278,7 @@ def main() -> int:
         dns[gone].wait_ready()  # a SIGHUP before unbound has its handlers would kill it
         set_zone([s for s in SITES if s != gone], GOOD)
         harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="all three back, plain")
+        harness.wait_for(lambda: ledger() == {}, timeout=10, what="every ledger key deleted by its recovered site")
         print(f"floor: {withdrawn} withdrew, the other two held; {gone} withdrew once its unbound died, {kept} when drained; all back")
 
         # --- (b) a region drain reaches exactly eu's sites and survives a restart cut off from etcd

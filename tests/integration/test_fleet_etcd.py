@@ -3,10 +3,11 @@
 namespaces (etcd_lab), driven through herald-fleet from one namespace per site:
 - sites publish under leases (SitePublisher); a revoked lease is replaced and the site published
   again; a watch sees the puts; a site whose herald dies (SIGKILL) leaves the
-  fleet view by itself when its lease expires, and the watch sees the delete;
+  fleet view by itself when its lease expires, and the watch sees the delete, and its ledger key
+  goes with the same lease;
 - three sites whose checks fail at the same moment with min-sites 2: exactly one withdraws and two
-  hold, decided through etcd txns (the ledger names one site); the withdrawn site, healthy again,
-  leaves the ledger;
+  hold, decided through etcd txns (one ledger key, floor/dns/<site>, under that site's lease); the
+  withdrawn site, healthy again, deletes its key;
 - a member killed (the first one every client tries): keep-alives, views and floor decisions go on
   through the others.
 
@@ -73,14 +74,18 @@ def main() -> int:
                                         10, "a published under a new lease")
         assert announced_sites() == ["a", "b", "c"], view()
         print(f"ok: a revoked lease is replaced ({first['lease']:x} -> {again['lease']:x}) and the site published again")
+        # Each site's current lease: its ledger keys go under it, as herald's do.
+        lease = {"a": again["lease"]}
+        for s in ("b", "c"):
+            lease[s] = etcd_lab.wait_json_line(pubs[s], lambda j: j.get("event") == "published", 5, f"{s}'s lease")["lease"]
 
         # The leases outlive several TTLs while their keep-alives flow.
         # Three failing checks at the same instant, min-sites 2.
-        def floor_round(fail: bool, start_ms: int, who=("a", "b", "c")):
+        def floor_round(fail: bool, start_ms: int, who=("a", "b", "c"), min_sites="2"):
             procs = {}
             for s in who:
                 args = [exe, "--endpoints", eps, "floor", "--fleet", FLEET, "--site", s, "--service", "dns",
-                        "--min-sites", "2", "--start-at-ms", str(start_ms)]
+                        "--min-sites", min_sites, "--start-at-ms", str(start_ms), "--lease", str(lease[s])]
                 if fail:
                     args.append("--fail")
                 procs[s] = ns[s].popen(args, f"floor-{s}-{start_ms}")
@@ -91,15 +96,20 @@ def main() -> int:
                 out[s] = json.loads(p.log().strip().splitlines()[-1])
             return out
 
+        def ledger_kvs():
+            return fleet("a", "list", "--prefix", f"/herald/{FLEET}/floor/dns/")["kvs"]
+
         def ledger():
-            r = fleet("a", "get", "--key-name", f"/herald/{FLEET}/floor/dns")
-            return json.loads(r["kvs"][0]["value"])["withdrawn"] if r["kvs"] else []
+            """The sites with a ledger key of dns, sorted."""
+            return sorted(kv["key"].rsplit("/", 1)[1] for kv in ledger_kvs())
 
         out = floor_round(True, etcd_lab.now_ms() + 1500)
         verdicts = sorted(o["verdict"] for o in out.values())
         assert verdicts == ["hold", "hold", "withdraw"], out
         withdrawn = [s for s, o in out.items() if o["verdict"] == "withdraw"]
         assert ledger() == withdrawn, (ledger(), out)
+        kv = ledger_kvs()[0]
+        assert kv["value"] == "withdrawn" and kv["lease"] == lease[withdrawn[0]], kv
         for s, o in out.items():
             if o["verdict"] == "hold":
                 assert o["reason"].startswith("held by fleet floor"), o
@@ -111,11 +121,22 @@ def main() -> int:
         assert sorted(o["verdict"] for o in again.values()) == ["hold", "hold", "withdraw"], again
         assert ledger() == withdrawn, ledger()
 
-        # The withdrawn site is healthy again: it leaves the ledger.
+        # The withdrawn site is healthy again: it deletes its ledger key.
         back = floor_round(False, 0, who=(withdrawn[0],))
         assert back[withdrawn[0]]["verdict"] == "announce", back
         assert ledger() == [], ledger()
-        print("ok: the recovered site left the ledger")
+        print("ok: the recovered site deleted its ledger key")
+
+        # A floor decision under a lease etcd no longer knows (a's first one, revoked above):
+        # recorded without the lease rather than not at all; deleted again on recovery.
+        lease["a"], live_a = first["lease"], lease["a"]
+        out = floor_round(True, 0, who=("a",), min_sites="0")
+        assert out["a"]["verdict"] == "withdraw", out
+        assert [(kv["key"], kv["lease"]) for kv in ledger_kvs()] == [(f"/herald/{FLEET}/floor/dns/a", 0)], ledger_kvs()
+        lease["a"] = live_a
+        floor_round(False, 0, who=("a",))
+        assert ledger() == [], ledger()
+        print("ok: a ledger key whose lease is gone is written without one")
 
         # One member killed: the first one every client tries. Everything goes on.
         etcd.stop("e1")
@@ -130,10 +151,16 @@ def main() -> int:
             assert pubs[s].alive(), pubs[s].log()
         print("ok: one member killed: views, keep-alives and floor decisions go on")
 
-        # Site c's herald dies: its key leaves the view when its lease expires; the watch sees it.
+        # Site c withdraws (a floor of 0: nothing to compare), if it had not already: its ledger
+        # key is under its lease.
+        floor_round(True, 0, who=("c",), min_sites="0")
+        assert "c" in ledger(), ledger()
+        # Site c's herald dies: its key leaves the view when its lease expires; the watch sees it;
+        # its ledger key goes with the same lease.
         pubs["c"].kill()
         harness.wait_for(lambda: announced_sites() == ["a", "b"], timeout=TTL + 10,
                          what="site c's key to expire with its lease")
+        assert "c" not in ledger(), ledger()
         etcd_lab.wait_json_line(watch, lambda j: j.get("event") == "delete" and j["key"].endswith("/sites/c"),
                                 10, "the watch to see c's key deleted")
         watch.popen.wait(timeout=10)

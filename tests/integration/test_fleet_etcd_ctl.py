@@ -10,7 +10,10 @@
 - undrain deletes the key; an undrain of a drain that does not exist says so (exit 1);
 - etcd unreachable: the error names each member and why (refused, timed out), exit 2;
 - with etcd authentication, the site's own credentials from [fleet] are refused (permission
-  denied, naming the member) and an operator's --user is accepted.
+  denied, naming the member) and an operator's --user is accepted;
+- a site with a floor ledger key (floor/dns/<site>) does not count for a drain's floor;
+- forget, as the operator role of docs/fleet.md, deletes a stopped site's member record and its
+  ledger keys of every service, and no other site's.
 
 Run as root: HERALD_BUILD=<build dir> /usr/bin/python3 tests/integration/test_fleet_etcd_ctl.py
 """
@@ -18,6 +21,7 @@ import base64
 import json
 import os
 import re
+import signal
 import sys
 import time
 
@@ -211,6 +215,34 @@ def main() -> int:
         r = etcd.ctl(ns["a"], "get", f"/herald/{FLEET}/desired/dns/site/b", "--print-value-only")
         assert json.loads(r.stdout)["reason"] == "x", r.stdout
         print("ok: a site's credentials cannot drain; an operator's --user can")
+
+        # The rest of the operator role of docs/fleet.md: fleet forget's grants.
+        for prefix in ("members/", "floor/"):
+            etcd.ctl(n, "role", "grant-permission", "herald-ops", "--prefix=true", "readwrite", f"/herald/{FLEET}/{prefix}")
+        as_ops = ("--user", "ops", "--password-file", ops_pw)
+        ctl(*as_ops, "undrain", "--site", "b", "dns", config_path=site_config, check_rc=0)
+        # Site a withdrew through the floor (its ledger key): a drain of c would leave b alone.
+        etcd.ctl(n, "put", f"/herald/{FLEET}/floor/dns/a", "withdrawn")
+        r = ctl(*as_ops, "drain", "--site", "c", "dns", "--reason", "x", config_path=site_config, check_rc=3)
+        assert "would leave 1 of 3 sites announcing dns, floor 2" in r.stderr, r.stderr
+        print("ok: a site with a ledger key does not count for a drain's floor")
+
+        # Site c stops (its lease revoked); two ledger keys of its written without a lease stay,
+        # until forget deletes them with its member record. a's and the old shared key stay.
+        ledger_c = [f"/herald/{FLEET}/floor/dns/c", f"/herald/{FLEET}/floor/dot/c"]
+        for k in ledger_c + [f"/herald/{FLEET}/floor/dns/cc", f"/herald/{FLEET}/floor/dns"]:
+            etcd.ctl(n, "put", k, "withdrawn")
+        pubs["c"].signal(signal.SIGTERM)
+        pubs["c"].popen.wait(timeout=10)
+        # (Its publisher logged in as nobody since auth went on: its lease may only expire.)
+        harness.wait_for(lambda: etcd.ctl(n, "get", f"/herald/{FLEET}/sites/c", "--keys-only").stdout.strip() == "",
+                         timeout=20, what="site c's key gone")
+        j = json.loads(ctl(*as_ops, "forget", "--site", "c", "--json", config_path=site_config, check_rc=0).stdout)
+        assert j["ok"] and j["key"] == f"/herald/{FLEET}/members/c" and j["ledger_keys"] == ledger_c, j
+        left = etcd.ctl(n, "get", "--prefix", f"/herald/{FLEET}/floor/", "--keys-only").stdout.split()
+        assert left == [f"/herald/{FLEET}/floor/dns", f"/herald/{FLEET}/floor/dns/a", f"/herald/{FLEET}/floor/dns/cc"], left
+        assert etcd.ctl(n, "get", f"/herald/{FLEET}/members/c", "--print-value-only").stdout.strip() == ""
+        print("ok: forget deletes the stopped site's member record and its ledger keys, and no others")
     print("PASS")
     return 0
 

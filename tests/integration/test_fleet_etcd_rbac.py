@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """The per-site etcd role of docs/fleet.md against a real 3-member etcd 3.4 cluster with
 authentication on: herald-fleet logs in as site a (user/password -> token), publishes its own
-site key, its floor index key and its member record, and reads the whole fleet, but etcd refuses
-its writes to site b's keys (state, index, member record) and to a desired-drain key (permission
-denied, gRPC code 7); a wrong password is refused at login.
+site key, its floor index key and its member record, writes and deletes its own floor ledger key
+(a floor decision), and reads the whole fleet, but etcd refuses its writes to site b's keys
+(state, index, member record, ledger key), to the old shared ledger key and to a desired-drain key
+(permission denied, gRPC code 7); a wrong password is refused at login.
 
 Run as root: HERALD_BUILD=<build dir> /usr/bin/python3 tests/integration/test_fleet_etcd_rbac.py
 """
@@ -50,17 +51,30 @@ def main() -> int:
 
         # Another site's keys and the operators' desired keys: refused by etcd.
         for key in (f"/herald/{FLEET}/sites/b", f"/herald/{FLEET}/index/dns/b", f"/herald/{FLEET}/members/b",
-                    f"/herald/{FLEET}/members/a0", f"/herald/{FLEET}/desired/dns/all", "/elsewhere"):
+                    f"/herald/{FLEET}/members/a0", f"/herald/{FLEET}/floor/dns/b", f"/herald/{FLEET}/floor/dns/a0",
+                    f"/herald/{FLEET}/floor/dns", f"/herald/{FLEET}/desired/dns/all", "/elsewhere"):
             rc, out = fleet(a, pw_a, "put", "--key-name", key, "--value", "{}")
             assert rc == 1 and out["code"] == PERMISSION_DENIED and "permission denied" in out["error"], (key, out)
         r = etcd.ctl(b, "get", f"/herald/{FLEET}/sites/b", "--print-value-only")
         assert r.stdout.strip() == "", r.stdout
-        print("ok: user a may not write site b's keys or member record, nor a desired drain")
+        rc, out = fleet(a, pw_a, "del", "--key-name", f"/herald/{FLEET}/floor/dns/b")
+        assert rc == 1 and out["code"] == PERMISSION_DENIED, out
+        print("ok: user a may not write site b's keys, member record or ledger key, nor a desired drain")
 
-        # The floor ledger is shared by design (every site records its own withdrawal there).
+        # Its own ledger key: a floor decision writes it, a recovery deletes it, and so may a plain
+        # put and delete.
+        ledger_a = f"/herald/{FLEET}/floor/dns/a"
         rc, out = fleet(a, pw_a, "floor", "--fleet", FLEET, "--site", "a", "--service", "dns",
                         "--min-sites", "0", "--fail")
         assert rc == 0 and out["verdict"] == "withdraw", out
+        assert etcd.ctl(b, "get", ledger_a, "--print-value-only").stdout.strip() == "withdrawn"
+        rc, out = fleet(a, pw_a, "floor", "--fleet", FLEET, "--site", "a", "--service", "dns", "--min-sites", "0")
+        assert rc == 0 and out["verdict"] == "announce", out
+        assert etcd.ctl(b, "get", ledger_a, "--print-value-only").stdout.strip() == ""
+        for args in (("put", "--key-name", ledger_a, "--value", "withdrawn"), ("del", "--key-name", ledger_a)):
+            rc, out = fleet(a, pw_a, *args)
+            assert rc == 0, (args, out)
+        print("ok: user a writes and deletes its own ledger key")
 
         # A wrong password is refused at login.
         rc, out = fleet(a, bad_pw, "view", "--fleet", FLEET)
