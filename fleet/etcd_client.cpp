@@ -1,5 +1,8 @@
 #include "fleet/etcd_client.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -229,27 +232,42 @@ const std::string& EtcdClient::endpoint() const { return impl_->opts.endpoints[i
 EtcdClient::Task<std::string> EtcdClient::call(std::string path, std::string body) {
   auto& im = *impl_;
   const std::size_t n = im.opts.endpoints.size();
-  EtcdError last;
-  std::string each;  // every member's failure, in the order tried: the operator needs them all
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t idx = (im.current + i) % n;
-    auto r = co_await im.request(im.opts.endpoints[idx], path, body);
-    if (r) {
-      im.current = idx;
-      co_return r;
+  const auto give_up = std::chrono::steady_clock::now() + im.opts.election_wait;
+  std::optional<asio::steady_timer> pause;
+  for (int pass = 0;; ++pass) {
+    EtcdError last;
+    std::string each;  // every member's failure, in the order tried: the operator needs them all
+    bool electing = false;  // a member answered UNAVAILABLE: the cluster is up but has no leader now
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t idx = (im.current + i) % n;
+      auto r = co_await im.request(im.opts.endpoints[idx], path, body);
+      if (r) {
+        im.current = idx;
+        co_return r;
+      }
+      last = r.error();
+      // Refusals (a failed compare is not one; bad requests, permissions, auth) are etcd's answer:
+      // another member would say the same. The member answered: endpoint() names it.
+      if (last.grpc_code != 0 && last.grpc_code != kGrpcUnavailable) {
+        im.current = idx;
+        co_return unexpected(last);
+      }
+      if (last.grpc_code == kGrpcUnavailable) electing = true;
+      const std::string& reason = last.reason;
+      each += (each.empty() ? "" : "; ") +
+              (reason.rfind("etcd member ", 0) == 0 ? reason : "etcd member " + im.opts.endpoints[idx] + ": " + reason);
     }
-    last = r.error();
-    // Refusals (a failed compare is not one; bad requests, permissions, auth) are etcd's answer:
-    // another member would say the same. The member answered: endpoint() names it.
-    if (last.grpc_code != 0 && last.grpc_code != kGrpcUnavailable) {
-      im.current = idx;
-      co_return unexpected(last);
-    }
-    const std::string& reason = last.reason;
-    each += (each.empty() ? "" : "; ") +
-            (reason.rfind("etcd member ", 0) == 0 ? reason : "etcd member " + im.opts.endpoints[idx] + ": " + reason);
+    // Members that answer "no leader" / "leader changed" are electing one (about an election
+    // timeout, 1 s by etcd's default): wait for it rather than report the fleet unreachable, which
+    // would make the site decide alone. Members that do not answer at all are another matter:
+    // that is a partition, and the caller must learn it now.
+    const auto delay = std::chrono::milliseconds(std::min(50 << std::min(pass, 3), 400));
+    if (!electing || std::chrono::steady_clock::now() + delay > give_up)
+      co_return unexpected(EtcdError{"no etcd member answered: " + each, last.grpc_code});
+    if (!pause) pause.emplace(im.ex);
+    pause->expires_after(delay);
+    co_await pause->async_wait(asio::use_awaitable);
   }
-  co_return unexpected(EtcdError{"no etcd member answered: " + each, last.grpc_code});
 }
 
 EtcdClient::Task<RangeResult> EtcdClient::get(std::string key) { return range(std::move(key), {}); }

@@ -28,6 +28,10 @@ struct EtcdClientOptions {
   std::string user;  // empty: no etcd authentication
   std::string password;
   std::chrono::milliseconds timeout{2000};  // per member and request
+  // How long a call keeps asking while members answer UNAVAILABLE (no leader, leader changed:
+  // an election, about one election timeout) before it fails; members that do not answer at all
+  // fail it at once. 0: one pass over the members.
+  std::chrono::milliseconds election_wait{3000};
 };
 
 // Endpoints as an operator types them on a command line: "a:2379,b:2379" (empty items dropped).

@@ -131,6 +131,49 @@ TEST_CASE("UNAVAILABLE moves on to the next member; a refusal by etcd does not")
   CHECK(good.seen.size() == 1);  // not asked again
 }
 
+TEST_CASE("every member answers UNAVAILABLE (an election): ask again until one has a leader, within election_wait") {
+  asio::io_context io;
+  int asked = 0;
+  // The first two passes over both members say "leader changed"; then one has a leader.
+  auto script = [&asked](const Seen&) {
+    ++asked;
+    if (asked <= 4)
+      return std::pair{503u, std::string(R"({"error":"etcdserver: leader changed","code":14,"message":"etcdserver: leader changed"})")};
+    return std::pair{200u, kRange};
+  };
+  FakeMember a(io, script), b(io, script);
+  auto c = client(io, {a.endpoint(), b.endpoint()});
+  auto r = run(io, c->get("a"));
+  REQUIRE(r);
+  CHECK(r->kvs.at(0).value == "b");
+  CHECK(asked == 5);
+
+  // Still no leader when election_wait runs out: the call fails, having asked more than once.
+  FakeMember never(io, [](const Seen&) {
+    return std::pair{503u, std::string(R"({"error":"etcdserver: no leader","code":14,"message":"etcdserver: no leader"})")};
+  });
+  EtcdClientOptions o;
+  o.endpoints = {never.endpoint()};
+  o.election_wait = std::chrono::milliseconds(300);
+  auto c2 = EtcdClient::create(io.get_executor(), o);
+  REQUIRE(c2);
+  auto r2 = run(io, c2.value()->get("a"));
+  REQUIRE_FALSE(r2);
+  CHECK(r2.error().grpc_code == 14);
+  CHECK(never.seen.size() >= 2);
+
+  // With election_wait 0, one pass only.
+  FakeMember once(io, [](const Seen&) {
+    return std::pair{503u, std::string(R"({"error":"etcdserver: no leader","code":14,"message":"etcdserver: no leader"})")};
+  });
+  o.endpoints = {once.endpoint()};
+  o.election_wait = std::chrono::milliseconds(0);
+  auto c3 = EtcdClient::create(io.get_executor(), o);
+  REQUIRE(c3);
+  REQUIRE_FALSE(run(io, c3.value()->get("a")));
+  CHECK(once.seen.size() == 1);
+}
+
 TEST_CASE("no member answers: one error naming each member and its failure") {
   asio::io_context io;
   const std::string a = closed_endpoint(io), b = closed_endpoint(io);
