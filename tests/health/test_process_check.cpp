@@ -16,31 +16,16 @@
 
 #include "health/monitor.hpp"
 #include "health/process_check.hpp"
+#include "tests/health/child_process.hpp"
 
 namespace health = herald::health;
 using namespace std::chrono_literals;
 using health::ServiceState;
+using herald::health::testing::run_until;
+using herald::health::testing::run_until_value;
+using herald::health::testing::Sleeper;
 
 namespace {
-
-// A child that sleeps until killed; killed and reaped at the end of the test whatever happens.
-struct Sleeper {
-  pid_t pid = -1;
-  Sleeper() {
-    pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      for (;;) ::pause();
-    }
-  }
-  void kill_and_reap() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-  ~Sleeper() { kill_and_reap(); }
-};
 
 struct TempDir {
   std::filesystem::path path;
@@ -59,16 +44,6 @@ void write_file(const std::filesystem::path& p, const std::string& text) {
   std::ofstream(p) << text;
 }
 
-// Runs `io` until `done()` or 5 s, whichever comes first.
-template <typename Pred>
-void run_until(boost::asio::io_context& io, Pred done) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(5ms);
-  }
-}
-
 // SIGSTOP, returning once the child is stopped (waitid leaves the stop to be waited for again).
 void stop_child(pid_t pid) {
   REQUIRE(::kill(pid, SIGSTOP) == 0);
@@ -79,9 +54,7 @@ void stop_child(pid_t pid) {
 health::CheckResult run_once(boost::asio::io_context& io, health::ProcessChecker& c) {
   std::optional<health::CheckResult> got;
   c.start(1s, [&](health::CheckResult r) { got = std::move(r); });
-  run_until(io, [&] { return got.has_value(); });
-  REQUIRE(got.has_value());
-  return *got;
+  return run_until_value(io, got);
 }
 
 }  // namespace
