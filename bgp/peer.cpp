@@ -35,6 +35,13 @@ Notification max_prefix_notification(Family f, std::uint32_t limit) {
                             std::move(data));
 }
 
+// RFC 9003 defines the text for 6/2 and 6/4; other subcodes carry no data.
+Notification cease(std::string_view reason, CeaseSubcode subcode) {
+  return subcode == CeaseSubcode::AdministrativeShutdown || subcode == CeaseSubcode::AdministrativeReset
+             ? Notification::shutdown(reason, subcode)
+             : Notification::make(ErrorCode::Cease, subcode);
+}
+
 }  // namespace
 
 Peer::Peer(PeerConfig config, std::uint64_t rng_seed)
@@ -107,18 +114,13 @@ Actions Peer::start(Clock::time_point now) {
 
 Actions Peer::stop(Clock::time_point now, std::string_view reason, CeaseSubcode subcode) {
   Actions out;
-  // RFC 9003 defines the text for 6/2 and 6/4; other subcodes carry no data.
-  Notification n = (subcode == CeaseSubcode::AdministrativeShutdown ||
-                    subcode == CeaseSubcode::AdministrativeReset)
-                       ? Notification::shutdown(reason, subcode)
-                       : Notification::make(ErrorCode::Cease, subcode);
-  absorb(fsm_.stop(now, std::move(n)), now, out);
+  absorb(fsm_.stop(now, cease(reason, subcode)), now, out);
   return out;
 }
 
-Actions Peer::reset(Clock::time_point now, std::string_view reason) {
+Actions Peer::reset(Clock::time_point now, std::string_view reason, CeaseSubcode subcode) {
   Actions out;
-  absorb(fsm_.reset(now, Notification::shutdown(reason, CeaseSubcode::AdministrativeReset)), now, out);
+  absorb(fsm_.reset(now, cease(reason, subcode)), now, out);
   return out;
 }
 

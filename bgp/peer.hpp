@@ -104,9 +104,12 @@ class Peer {
   // AdministrativeReset (6/4) before a restart with a changed configuration (RFC 4486).
   Actions stop(Clock::time_point now, std::string_view reason,
                CeaseSubcode subcode = CeaseSubcode::AdministrativeShutdown);
-  // An operator's reset: Cease/Administrative Reset (6/4) carrying `reason` (RFC 9003), close,
-  // and connect again after the idle-hold time (Fsm::reset says why not at once).
-  Actions reset(Clock::time_point now, std::string_view reason);
+  // A reset: Cease carrying `reason` as stop() does, close, and connect again after the
+  // idle-hold time (Fsm::reset says why not at once). `subcode`: AdministrativeReset (6/4) for
+  // an operator's reset, BfdDown (6/10) when BFD saw the path fail (RFC 9384): the neighbor may
+  // still hold the old session then too.
+  Actions reset(Clock::time_point now, std::string_view reason,
+                CeaseSubcode subcode = CeaseSubcode::AdministrativeReset);
   // An id for an accepted inbound socket, to pass to on_connected(..., inbound = true).
   ConnId allocate_conn_id();
   // TCP is up (outbound: the conn of a Connect action; inbound: from allocate_conn_id()).

@@ -437,9 +437,10 @@ void Speaker::on_bfd_change(std::string_view name, const bfd::StateChange& chang
     slot->bfd_gated = true;
     apply(slot, slot->engine->stop(now(), why, CeaseSubcode::BfdDown));
   } else if (slot->engine->state() == State::Established) {
+    // Reconnecting at once loses a race with the neighbor, which may still hold the session
+    // (without BFD of its own, or detecting later): the idle hold, as an operator's reset.
     log(LogLevel::warning, slot->name(), fmt::format("{}: resetting the BGP session", why));
-    apply(slot, slot->engine->stop(now(), why, CeaseSubcode::BfdDown));
-    apply(slot, slot->engine->start(now()));
+    apply(slot, slot->engine->reset(now(), why, CeaseSubcode::BfdDown));
   }
 }
 

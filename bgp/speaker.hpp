@@ -52,7 +52,8 @@ struct SpeakerSettings {
 struct SpeakerBfdConfig {
   bfd::SessionConfig session;
   // true: BGP runs only while BFD is Up (not started before it is, stopped when it goes Down);
-  // false: BFD Down resets an Established session, which reconnects at once.
+  // false: BFD Down resets an Established session, which connects again after the idle-hold
+  // time (Peer::reset), as an operator's reset does.
   bool wait_for_up = false;
   std::uint16_t port = bfd::kControlPort;  // the neighbor's; tests only
   bool operator==(const SpeakerBfdConfig&) const = default;

@@ -8,6 +8,8 @@
 #include <set>
 #include <tuple>
 
+#include "base/json_fields.hpp"
+
 namespace herald::counters {
 
 std::string_view to_string(Proto p) { return p == Proto::Udp ? "udp" : "tcp"; }
@@ -86,11 +88,17 @@ Expected<std::map<std::string, std::uint64_t>, std::string> parse_counters(std::
   for (const auto& item : j["nftables"]) {
     if (!item.is_object() || !item.contains("counter")) continue;  // metainfo
     const auto& c = item["counter"];
-    if (!c.is_object() || !c.contains("name") || !c["name"].is_string() || !c.contains("packets") ||
-        !c["packets"].is_number_unsigned())
+    if (!c.is_object() || !c.contains("name") || !c["name"].is_string() || !c.contains("packets"))
       return unexpected(std::string("nft's answer has a counter without name or packets"));
     if (c.value("table", "") != kTable) continue;
-    out[c["name"].get<std::string>()] = c["packets"].get<std::uint64_t>();
+    const auto& name = c["name"].get_ref<const std::string&>();
+    // A count that is negative, a fraction or beyond 2^64-1 is not one nft made: refused, not
+    // cast (a float's conversion to an integer that cannot hold it is undefined).
+    const auto packets = whole_number<std::uint64_t>(c["packets"]);
+    if (!packets)
+      return unexpected(fmt::format("nft's answer has counter {} with packets {}, not a whole number 0..2^64-1",
+                                    name, c["packets"].dump()));
+    out[name] = *packets;
   }
   return out;
 }

@@ -65,7 +65,8 @@ std::string remove_script();
 std::string list_script();
 
 /// The counters of `nft -j list table inet herald`'s answer (its table, chain and rules are
-/// skipped): name -> packets. Fails with a reason on text that is not that JSON.
+/// skipped): name -> packets. Fails with a reason on text that is not that JSON, and on a
+/// counter of herald's table whose packets is not a whole number 0..2^64-1 (naming the counter).
 Expected<std::map<std::string, std::uint64_t>, std::string> parse_counters(std::string_view json);
 
 /// The rates: fed with each reading (name -> packets) and its time; the rate of a counter is

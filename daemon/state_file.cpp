@@ -11,6 +11,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "base/json_fields.hpp"
+
 namespace herald::daemon {
 
 using nlohmann::json;
@@ -18,6 +20,18 @@ using nlohmann::json;
 namespace {
 
 constexpr int kVersion = 1;
+
+// A time in milliseconds from `v`, which holds milliseconds (unit 1) or, as herald wrote before
+// it kept milliseconds, whole seconds (unit 1000); `what` names the field in the refusal. A value
+// whose milliseconds do not fit 64 bits makes the file corrupt: multiplying would overflow.
+Expected<std::int64_t, std::string> time_ms(const json& v, std::int64_t unit, const std::string& what) {
+  if (!v.is_number_integer()) return unexpected(what + " must be an integer");
+  auto n = whole_number<std::int64_t>(v);
+  if (!n || *n > std::numeric_limits<std::int64_t>::max() / unit ||
+      *n < std::numeric_limits<std::int64_t>::min() / unit)
+    return unexpected(fmt::format("{} is out of range ({})", what, v.dump()));
+  return *n * unit;
+}
 
 json drain_to_json(const PersistentState::DrainRecord& d) {
   json j = {{"reason", d.reason}, {"since_ms", d.since_ms}};
@@ -33,12 +47,10 @@ Expected<PersistentState::DrainRecord, std::string> drain_from_json(const json& 
     if (k == "reason") {
       if (!v.is_string()) return unexpected(where + ".reason must be a string");
       d.reason = v.get<std::string>();
-    } else if (k == "since_ms") {
-      if (!v.is_number_integer()) return unexpected(where + ".since_ms must be an integer");
-      d.since_ms = v.get<std::int64_t>();
-    } else if (k == "since") {  // written by herald before since_ms: whole seconds
-      if (!v.is_number_integer()) return unexpected(where + ".since must be an integer");
-      d.since_ms = v.get<std::int64_t>() * 1000;
+    } else if (k == "since_ms" || k == "since") {  // since: whole seconds, written before since_ms
+      auto ms = time_ms(v, k == "since" ? 1000 : 1, where + "." + k);
+      if (!ms) return unexpected(ms.error());
+      d.since_ms = *ms;
     } else if (k == "fail_safe") {
       if (!v.is_boolean()) return unexpected(where + ".fail_safe must be true or false");
       d.fail_safe = v.get<bool>();
@@ -197,8 +209,9 @@ Expected<PersistentState, std::string> decode_state(std::string_view text) {
       const std::int64_t unit = k == "drain_began" ? 1000 : 1;
       if (!val.is_object()) return unexpected(fmt::format("\"{}\" must be an object", k));
       for (const auto& [name, t] : val.items()) {
-        if (!t.is_number_integer()) return unexpected(k + "." + name + " must be an integer");
-        st.drain_began.emplace(name, t.get<std::int64_t>() * unit);
+        auto ms = time_ms(t, unit, k + "." + name);
+        if (!ms) return unexpected(ms.error());
+        st.drain_began.emplace(name, *ms);
       }
     } else if (k == "flap_holds") {
       if (!val.is_object()) return unexpected(std::string("\"flap_holds\" must be an object"));

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fleet/json_fields.hpp"
+#include "base/json_fields.hpp"
 
 namespace herald::fleet {
 

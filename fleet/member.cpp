@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "fleet/json_fields.hpp"
+#include "base/json_fields.hpp"
 
 #include "fleet/floor.hpp"
 

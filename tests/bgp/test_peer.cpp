@@ -526,6 +526,26 @@ TEST_CASE("peer: stop with PeerDeconfigured sends 6/3 without data") {
   CHECK(n[0] == Notification::make(ErrorCode::Cease, CeaseSubcode::PeerDeconfigured));
 }
 
+TEST_CASE("peer: a reset for BFD Down sends 6/10 and connects only after the idle hold") {
+  Driver d;
+  d.establish();
+  auto a = d.peer.reset(d.now, "BFD down (Control Detection Time Expired)", CeaseSubcode::BfdDown);
+  auto n = peer_notifications(a, d.conn);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0] == Notification::make(ErrorCode::Cease, CeaseSubcode::BfdDown));  // 6/10 carries no text
+  CHECK(d.peer.state() == State::Idle);
+  // Not at once: the neighbor may still hold the old session and refuse a new connection.
+  CHECK_FALSE(first_of<Connect>(a));
+  auto idle = armed(a, TimerKind::IdleHold);
+  REQUIRE(idle);
+  CHECK(idle->after >= 750ms);  // idle-hold 1 s, jittered (RFC 4271 10), undoubled
+  CHECK(idle->after <= 1000ms);
+  d.now += idle->after;
+  auto b = d.peer.on_timer(idle->timer, d.now);
+  CHECK(first_of<Connect>(b));
+  CHECK(d.peer.status(d.now).notifications_sent[{6, 10}] == 1);
+}
+
 TEST_CASE("peer: a received NOTIFICATION is logged and counted") {
   Driver d;
   d.establish();

@@ -2,6 +2,8 @@
 // when a rate is worth a write to the fleet; and QueryCounterTable against a fake nft.
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "counters/nft_backend.hpp"
 #include "counters/query_counters.hpp"
 
@@ -97,6 +99,22 @@ TEST_CASE("nft's JSON answer gives packets by counter name, of herald's table on
   CHECK(r->at("q_192.0.2.53_32_53_udp") == 3);
   CHECK(!parse_counters("Error: No such file or directory"));
   CHECK(!parse_counters(R"({"nftables": [{"counter": {"name": "x", "table": "herald"}}]})"));
+}
+
+TEST_CASE("a packets count that is no whole number 0..2^64-1 is refused, naming its counter") {
+  auto answer = [](const std::string& packets) {
+    return R"({"nftables": [{"counter": {"family": "inet", "name": "q_192.0.2.53_32_53_udp", "table": "herald",)"
+           R"( "handle": 2, "packets": )" + packets + R"(, "bytes": 0}}]})";
+  };
+  REQUIRE(parse_counters(answer("18446744073709551615")));  // 2^64-1 is the largest count
+  CHECK(parse_counters(answer("18446744073709551615"))->at("q_192.0.2.53_32_53_udp") == 18446744073709551615u);
+  for (const char* bad : {"-1", "1e32", "18446744073709551616", "2.5", "\"7\"", "null"}) {
+    CAPTURE(bad);
+    auto r = parse_counters(answer(bad));
+    REQUIRE(!r);
+    CHECK(r.error().find("q_192.0.2.53_32_53_udp") != std::string::npos);
+    CHECK(r.error().find("packets") != std::string::npos);
+  }
 }
 
 TEST_CASE("a rate is the growth over the last interval; new and reset counters have none yet") {

@@ -191,6 +191,31 @@ TEST_CASE("decode errors name the problem") {
   CHECK(decode_state(R"({"version":1,"drain_began":1})").error() == "\"drain_began\" must be an object");
 }
 
+TEST_CASE("a time whose milliseconds do not fit 64 bits is refused, not multiplied into overflow") {
+  using herald::daemon::decode_state;
+  // 9223372036854776 s is one second past the largest time in 64-bit milliseconds.
+  CHECK(decode_state(R"({"version":1,"drained":{"dns":{"since":9223372036854776}}})").error() ==
+        "drained.dns.since is out of range (9223372036854776)");
+  CHECK(decode_state(R"({"version":1,"drain_all":{"since":-9223372036854776}})").error() ==
+        "drain_all.since is out of range (-9223372036854776)");
+  CHECK(decode_state(R"({"version":1,"drain_began":{"dns":100000000000000000}})").error() ==
+        "drain_began.dns is out of range (100000000000000000)");
+  CHECK(decode_state(R"({"version":1,"drain_began_ms":{"dns":9223372036854775808}})").error() ==
+        "drain_began_ms.dns is out of range (9223372036854775808)");  // 2^63: no int64
+  CHECK(decode_state(R"({"version":1,"drained":{"dns":{"since":1e32}}})").error() ==
+        "drained.dns.since must be an integer");
+  // The largest that fits is read.
+  auto edge = decode_state(R"({"version":1,"drained":{"dns":{"since":9223372036854775}}})");
+  REQUIRE(edge);
+  CHECK(edge->drained.at("dns").since_ms == 9223372036854775000);
+  // At start such a file is corrupt like any other: every service drained, the file kept aside.
+  TempDir dir;
+  spit(dir / "herald.state", R"({"version":1,"drained":{"dns":{"reason":"","since":9223372036854776}}})");
+  auto r = StateFile(dir.path()).load(kNow);
+  check_fail_safe(r);
+  CHECK(r.problem->find("is corrupt (drained.dns.since is out of range (9223372036854776))") != std::string::npos);
+}
+
 TEST_CASE("missing file (first start) is an empty state without a problem") {
   TempDir dir;
   auto r = StateFile(dir.path()).load(kNow);

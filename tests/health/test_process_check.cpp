@@ -16,31 +16,16 @@
 
 #include "health/monitor.hpp"
 #include "health/process_check.hpp"
+#include "tests/health/child_process.hpp"
 
 namespace health = herald::health;
 using namespace std::chrono_literals;
 using health::ServiceState;
+using herald::health::testing::run_until;
+using herald::health::testing::run_until_value;
+using herald::health::testing::Sleeper;
 
 namespace {
-
-// A child that sleeps until killed; killed and reaped at the end of the test whatever happens.
-struct Sleeper {
-  pid_t pid = -1;
-  Sleeper() {
-    pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      for (;;) ::pause();
-    }
-  }
-  void kill_and_reap() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-  ~Sleeper() { kill_and_reap(); }
-};
 
 struct TempDir {
   std::filesystem::path path;
@@ -59,16 +44,6 @@ void write_file(const std::filesystem::path& p, const std::string& text) {
   std::ofstream(p) << text;
 }
 
-// Runs `io` until `done()` or 5 s, whichever comes first.
-template <typename Pred>
-void run_until(boost::asio::io_context& io, Pred done) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(5ms);
-  }
-}
-
 // SIGSTOP, returning once the child is stopped (waitid leaves the stop to be waited for again).
 void stop_child(pid_t pid) {
   REQUIRE(::kill(pid, SIGSTOP) == 0);
@@ -79,9 +54,32 @@ void stop_child(pid_t pid) {
 health::CheckResult run_once(boost::asio::io_context& io, health::ProcessChecker& c) {
   std::optional<health::CheckResult> got;
   c.start(1s, [&](health::CheckResult r) { got = std::move(r); });
-  run_until(io, [&] { return got.has_value(); });
-  REQUIRE(got.has_value());
-  return *got;
+  return run_until_value(io, got);
+}
+
+// Service "dns" with the process check of `pidfile` alone: checked every `interval`, up after
+// one passing round, down after `fall` failing ones, no splay, no flap damping.
+health::ServiceSpec process_service(const std::filesystem::path& pidfile, std::chrono::milliseconds interval,
+                                    int fall) {
+  health::ServiceSpec s;
+  s.name = "dns";
+  s.policy.interval = interval;
+  s.policy.fast_interval = interval;
+  s.policy.timeout = 1s;
+  s.policy.rise = 1;
+  s.policy.fall = fall;
+  s.policy.splay = 0ms;
+  s.policy.flap.enabled = false;
+  s.checks.push_back(health::ProcessCheckSpec{pidfile.string(), ""});
+  return s;
+}
+
+// A Monitor of `s` whose state changes go to `events` as "Old->New: reason".
+health::Monitor recording_monitor(boost::asio::io_context& io, const health::ServiceSpec& s,
+                                  std::vector<std::string>& events) {
+  return health::Monitor(io, {s}, [&events](const health::ServiceStatus& st, ServiceState prev) {
+    events.push_back(std::string(health::to_string(prev)) + "->" + health::to_string(st.state) + ": " + st.reason);
+  });
 }
 
 }  // namespace
@@ -222,20 +220,10 @@ TEST_CASE("monitor: a watched process's exit takes its service down before any f
   Sleeper server;
   write_file(pidfile, std::to_string(server.pid));
 
-  health::ServiceSpec s;
-  s.name = "dns";
-  s.policy.interval = 60s;  // no second round during this test: only the watch can notice
-  s.policy.fast_interval = 60s;
-  s.policy.timeout = 1s;
-  s.policy.rise = 1;
-  s.policy.fall = 10;
-  s.policy.splay = 0ms;
-  s.policy.flap.enabled = false;
-  s.checks.push_back(health::ProcessCheckSpec{pidfile.string(), ""});
+  // No second round during this test (60 s): only the watch can notice.
+  const auto s = process_service(pidfile, 60s, 10);
   std::vector<std::string> events;
-  health::Monitor mon(io, {s}, [&](const health::ServiceStatus& st, ServiceState prev) {
-    events.push_back(std::string(health::to_string(prev)) + "->" + health::to_string(st.state) + ": " + st.reason);
-  });
+  health::Monitor mon = recording_monitor(io, s, events);
   int results = 0;
   mon.on_result([&](const std::string&, const std::string&, const health::CheckResult&) { ++results; });
   mon.start();
@@ -266,20 +254,10 @@ TEST_CASE("monitor: a stopped server takes its service down at the next round, w
   Sleeper server;
   write_file(pidfile, std::to_string(server.pid));
 
-  health::ServiceSpec s;
-  s.name = "dns";
-  s.policy.interval = 20ms;
-  s.policy.fast_interval = 20ms;
-  s.policy.timeout = 1s;
-  s.policy.rise = 1;
-  s.policy.fall = 1000;  // failed rounds alone would take 20 s: only the stop can take it down
-  s.policy.splay = 0ms;
-  s.policy.flap.enabled = false;
-  s.checks.push_back(health::ProcessCheckSpec{pidfile.string(), ""});
+  // fall 1000: failed rounds alone would take 20 s; only the stop can take it down.
+  const auto s = process_service(pidfile, 20ms, 1000);
   std::vector<std::string> events;
-  health::Monitor mon(io, {s}, [&](const health::ServiceStatus& st, ServiceState prev) {
-    events.push_back(std::string(health::to_string(prev)) + "->" + health::to_string(st.state) + ": " + st.reason);
-  });
+  health::Monitor mon = recording_monitor(io, s, events);
   mon.start();
   run_until(io, [&] { return !events.empty(); });
   REQUIRE(events.size() == 1);

@@ -14,30 +14,15 @@
 
 #include "health/process_check.hpp"
 #include "health/unit_bus.hpp"
+#include "tests/health/child_process.hpp"
 
 namespace health = herald::health;
 using namespace std::chrono_literals;
+using herald::health::testing::run_until;
+using herald::health::testing::run_until_value;
+using herald::health::testing::Sleeper;
 
 namespace {
-
-struct Sleeper {
-  pid_t pid = -1;
-  Sleeper() {
-    pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      for (;;) ::pause();
-    }
-  }
-  bool alive() const { return pid > 0 && ::kill(pid, 0) == 0; }
-  void kill_and_reap() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-  ~Sleeper() { kill_and_reap(); }
-};
 
 // What the test tells the checker systemd said. Reads wait until the test answers them.
 struct FakeBus final : health::UnitBus {
@@ -63,15 +48,6 @@ struct FakeBus final : health::UnitBus {
   }
 };
 
-template <typename Pred>
-void run_until(boost::asio::io_context& io, Pred done) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(5ms);
-  }
-}
-
 health::UnitState state(const char* active, int pid) {
   return health::UnitState{std::string("loaded"), std::string(active), pid};
 }
@@ -95,9 +71,7 @@ struct Fixture {
       run_until(io, [&] { return bus->pending != nullptr; });
       bus->answer(*r);
     }
-    run_until(io, [&] { return got.has_value(); });
-    REQUIRE(got.has_value());
-    return *got;
+    return run_until_value(io, got);
   }
 };
 

@@ -102,6 +102,36 @@ class Cluster:
         self._sites += 1
         return self._attach(f"s-{name}", f"192.0.2.{20 + self._sites}")
 
+    def ctl_config(self, file: str, *, service: str = "", fleet: str = "") -> str:
+        """Writes `file` in the lab: a herald.toml for `heraldctl fleet -c`, with one peer, the
+        service dns (`service`: its further sections, e.g. [service.fleet]) and the [fleet] of
+        site a in fleet "lab" naming every member (`fleet`: further key lines, e.g. a region,
+        credentials or TLS files). Returns its path."""
+        quoted = ", ".join(f'"{e}"' for e in self.endpoints().split(","))
+        return self.lab.write(file, f"""[global]
+local-as = 64500
+router-id = "192.0.2.21"
+
+[[peer]]
+name = "up1"
+address = "192.0.2.254"
+remote-as = 64501
+
+[[service]]
+name = "dns"
+prefixes = ["198.51.100.53/32"]
+{service}
+[fleet]
+name = "lab"
+site = "a"
+endpoints = [{quoted}]
+{fleet}
+""")
+
+    def client_tls_keys(self) -> str:
+        """The [fleet] key lines of a client with the test CA and the "client" certificate."""
+        return f'tls-ca = "{self.pki.ca}"\ntls-cert = "{self.pki.cert("client")}"\ntls-key = "{self.pki.key("client")}"'
+
     def ctl(self, ns: harness.Netns, *args: str, user: str = "root:root-pw", check: bool = True,
             endpoints: str | None = None):
         """etcdctl (API v3) from `ns`; as `user` once authentication is on (None: no user)."""

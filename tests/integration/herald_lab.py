@@ -96,20 +96,17 @@ connect-retry = "1s"
 {fams}{more}"""
 
 
-def herald_config(lab: harness.Lab, *, interval: str = "100ms", timeout: str = "80ms",
-                  rise: int = 2, fall: int = 2, drain_period: str = "2s",
-                  extra_services: str = "", drain_on_shutdown: bool = False,
-                  hold_time: str = "9s", connect_retry_max: str = "2m", flap_max_changes: int = 6,
-                  max_prefix: int = 0, peer_extra: str = "") -> str:
-    limit = f"max-prefix = {max_prefix}\n" if max_prefix else ""
-    limit += peer_extra
-    peer = herald_peer("upstream", ROUTER_V4, ROUTER_AS, NODE_V4, hold_time=hold_time,
-                       families=["ipv4-unicast", "ipv6-unicast"],
-                       more=f'connect-retry-max = "{connect_retry_max}"\nnext-hop-v6 = "{NODE_V6}"\n' + limit)
-    return herald_global(lab, drain_on_shutdown=drain_on_shutdown, more='metrics = "127.0.0.1:9179"\n') + peer + f"""
+def herald_service(name: str, prefixes: list[str], checks: list[str], *, interval: str = "200ms",
+                   timeout: str = "500ms", rise: int = 2, fall: int = 2, flap_max_changes: int = 0,
+                   more: str = "") -> str:
+    """One [[service]] as the tests run it: `prefixes`, checks every `interval` (fast-interval
+    the same, no splay), `flap_max_changes` (0: no flap damping), one [[service.check]] for each
+    entry of `checks` (its key lines), then `more` (further sections, e.g. a drained policy)."""
+    quoted = ", ".join(f'"{p}"' for p in prefixes)
+    text = f"""
 [[service]]
-name = "dns"
-prefixes = ["{PREFIX_V4}", "{PREFIX_V6}"]
+name = "{name}"
+prefixes = [{quoted}]
 
 [service.health]
 interval = "{interval}"
@@ -121,20 +118,38 @@ splay = false
 
 [service.flap]
 max-changes = {flap_max_changes}
+"""
+    for check in checks:
+        text += "\n[[service.check]]\n" + check.strip("\n") + "\n"
+    return text + more
 
-[[service.check]]
-type = "dns"
-name = "www"
-qname = "www.example."
-qtype = "A"
-expect = ["192.0.2.80"]
 
+def upstream_peer(*, hold_time: str = "9s", more: str = "") -> str:
+    """The [[peer]] towards the upstream router: both families, next-hop-v6 the node's address;
+    `more` holds further key lines, each ending in a newline."""
+    return herald_peer("upstream", ROUTER_V4, ROUTER_AS, NODE_V4, hold_time=hold_time,
+                       families=["ipv4-unicast", "ipv6-unicast"], more=f'next-hop-v6 = "{NODE_V6}"\n' + more)
+
+
+def herald_config(lab: harness.Lab, *, interval: str = "100ms", timeout: str = "80ms",
+                  rise: int = 2, fall: int = 2, drain_period: str = "2s",
+                  extra_services: str = "", drain_on_shutdown: bool = False,
+                  hold_time: str = "9s", connect_retry_max: str = "2m", flap_max_changes: int = 6,
+                  max_prefix: int = 0, peer_extra: str = "") -> str:
+    limit = f"max-prefix = {max_prefix}\n" if max_prefix else ""
+    limit += peer_extra
+    peer = upstream_peer(hold_time=hold_time, more=f'connect-retry-max = "{connect_retry_max}"\n' + limit)
+    www = 'type = "dns"\nname = "www"\nqname = "www.example."\nqtype = "A"\nexpect = ["192.0.2.80"]'
+    drained = f"""
 [service.policy.drained]
 action = "announce"
 communities = ["graceful-shutdown"]
 drain-period = "{drain_period}"
 {extra_services}
 """
+    return herald_global(lab, drain_on_shutdown=drain_on_shutdown, more='metrics = "127.0.0.1:9179"\n') + peer + \
+        herald_service("dns", [PREFIX_V4, PREFIX_V6], [www], interval=interval, timeout=timeout, rise=rise,
+                       fall=fall, flap_max_changes=flap_max_changes, more=drained)
 
 
 class Site:

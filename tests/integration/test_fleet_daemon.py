@@ -15,7 +15,8 @@ anycast prefix to one BIRD router, which sees one path per site.
   logs it once; once its lease expires `heraldctl fleet status` lists it as unknown (its member
   record, with when it was last seen), and when etcd is back the floor holds it again and the
   view shows it live;
-- one etcd member killed: the floor still decides through the others;
+- one etcd member killed: the floor still decides through the others (the member is then
+  started again, so the last steps do not hang on a two-member quorum);
 - a clean stop: the site is unknown at once; `heraldctl fleet forget` refuses a live site and
   forgets the stopped one.
 
@@ -309,11 +310,15 @@ def main() -> int:
         # --- (c) etcd unreachable from c: c decides alone, then rejoins
         set_zone(["a"], BAD)
         harness.wait_for(lambda: set(paths()) == {"b", "c"}, timeout=15, what="site a withdrawn (floor allows)")
+        # Counted from here: on a loaded machine an earlier etcd leader election may already have
+        # failed one of c's rounds (a transition of its own, logged as such).
+        unreachable = len(log_msgs("c", "fleet unreachable"))
+        reachable = len(log_msgs("c", "fleet reachable again"))
         etcd_link("c", False)
         set_zone(["c"], BAD)
         harness.wait_for(lambda: set(paths()) == {"b"}, timeout=20, what="site c withdrawn, decided locally")
         assert "decided locally" in status("c")["reason"] and status("c")["floor"] == "local", status("c")
-        assert len(log_msgs("c", "fleet unreachable")) == 1, herald["c"].log()
+        assert len(log_msgs("c", "fleet unreachable")) == unreachable + 1, herald["c"].log()
         # Its lease expires (lease-ttl 3 s): the fleet view lists it as unknown, not nothing.
         harness.wait_for(lambda: fleet_rows().get("c", {}).get("state") == "unknown", timeout=15,
                          what="site c unknown in fleet status")
@@ -323,8 +328,8 @@ def main() -> int:
         etcd_link("c", True)
         # Back in the fleet: only b announces besides it, so the floor holds c again.
         harness.wait_for(lambda: paths() == {"b": plain, "c": held}, timeout=20, what="site c held after rejoining")
-        assert log_msgs("c", "fleet reachable again"), herald["c"].log()
-        assert len(log_msgs("c", "fleet unreachable")) == 1, herald["c"].log()  # once per transition
+        assert len(log_msgs("c", "fleet reachable again")) == reachable + 1, herald["c"].log()
+        assert len(log_msgs("c", "fleet unreachable")) == unreachable + 1, herald["c"].log()  # once per transition
         harness.wait_for(lambda: fleet_rows().get("c", {}).get("state") == "held", timeout=10,
                          what="site c live again in fleet status")
         set_zone(["a", "c"], GOOD)
@@ -339,12 +344,18 @@ def main() -> int:
         set_zone(["a"], GOOD)
         harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="a back")
         print("member killed: floor decisions go on")
+        # The member comes back before the next steps: two members alone need both for every
+        # write, and on a loaded machine one late heartbeat costs them their leader.
+        etcd.start("e1")
+        etcd.wait_healthy()
 
         # --- a clean stop revokes the lease: the site leaves the view at once
         t_stop = time.time() - 1
         assert herald["b"].stop() == 0
-        harness.wait_for(lambda: "b" not in published(), timeout=2, what="site b gone from the view")
+        # herald exits after etcd answered the revoke (or after 3 s without an answer, when the
+        # lease would expire by itself): a read now must not see b, with no wait for the lease-ttl.
         assert any("revoked lease" in j.get("reason", "") for j in log_msgs("b", "fleet publisher")), herald["b"].log()
+        assert "b" not in published(), published()
         print("publish: a clean stop revoked the lease")
 
         # --- the stopped site is unknown at once; forget refuses a live site, forgets a stopped one

@@ -30,29 +30,6 @@ import etcd_lab  # noqa: E402
 import harness  # noqa: E402
 
 FLEET = "lab"
-CONFIG = """[global]
-local-as = 64500
-router-id = "192.0.2.21"
-
-[[peer]]
-name = "up1"
-address = "192.0.2.254"
-remote-as = 64501
-
-[[service]]
-name = "dns"
-prefixes = ["198.51.100.53/32"]
-
-[service.fleet]
-min-sites = 2
-
-[fleet]
-name = "lab"
-site = "a"
-region = "eu"
-endpoints = [{endpoints}]
-{auth}
-"""
 
 
 def main() -> int:
@@ -64,8 +41,8 @@ def main() -> int:
         etcd = etcd_lab.Cluster(lab)
         eps = etcd.endpoints()
         ns = {s: etcd.site(s) for s in ("a", "b", "c")}
-        quoted = ", ".join(f'"{e}"' for e in eps.split(","))
-        config = lab.write("herald.toml", CONFIG.format(endpoints=quoted, auth=""))
+        floor, in_eu = "[service.fleet]\nmin-sites = 2\n", 'region = "eu"\n'
+        config = etcd.ctl_config("herald.toml", service=floor, fleet=in_eu)
 
         def ctl(*args, config_path=config, check_rc=None):
             r = ns["a"].run(ctl_exe, "fleet", "-c", config_path, *args, check=False, timeout=30)
@@ -206,7 +183,7 @@ def main() -> int:
         lab.write("a.pw", "a-pw\n")
         ops_pw = lab.write("ops.pw", "ops-pw\n")
         auth = f'user = "a"\npassword-file = "{lab.path("a.pw")}"'
-        site_config = lab.write("site.toml", CONFIG.format(endpoints=quoted, auth=auth))
+        site_config = etcd.ctl_config("site.toml", service=floor, fleet=in_eu + auth)
         r = ctl("drain", "--site", "b", "dns", "--reason", "x", config_path=site_config, check_rc=1)
         assert "refused: etcdserver: permission denied" in r.stderr and "etcd member 192.0.2.1" in r.stderr, r.stderr
         ctl("status", config_path=site_config, check_rc=0)  # reading is allowed

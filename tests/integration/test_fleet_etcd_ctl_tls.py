@@ -17,25 +17,6 @@ import etcd_lab  # noqa: E402
 import harness  # noqa: E402
 
 FLEET = "lab"
-CONFIG = """[global]
-local-as = 64500
-router-id = "192.0.2.21"
-
-[[peer]]
-name = "up1"
-address = "192.0.2.254"
-remote-as = 64501
-
-[[service]]
-name = "dns"
-prefixes = ["198.51.100.53/32"]
-
-[fleet]
-name = "lab"
-site = "a"
-endpoints = [{endpoints}]
-{tls}
-"""
 
 
 def main() -> int:
@@ -48,10 +29,8 @@ def main() -> int:
         pki = etcd.pki
         a = etcd.site("a")
         eps = etcd.endpoints()
-        quoted = ", ".join(f'"{e}"' for e in eps.split(","))
-        tls = f'tls-ca = "{pki.ca}"\ntls-cert = "{pki.cert("client")}"\ntls-key = "{pki.key("client")}"'
-        config = lab.write("herald.toml", CONFIG.format(endpoints=quoted, tls=tls))
-        no_cert = lab.write("nocert.toml", CONFIG.format(endpoints=quoted, tls=f'tls-ca = "{pki.ca}"'))
+        config = etcd.ctl_config("herald.toml", fleet=etcd.client_tls_keys())
+        no_cert = etcd.ctl_config("nocert.toml", fleet=f'tls-ca = "{pki.ca}"')
 
         def ctl(*args, config_path=config):
             return a.run(ctl_exe, "fleet", "-c", config_path, *args, check=False, timeout=30)

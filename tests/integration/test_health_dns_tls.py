@@ -33,31 +33,14 @@ def make_cert(lab: harness.Lab) -> tuple[str, str]:
 
 
 def service(name: str, prefix: str, check: str, tls: bool = True) -> str:
-    return f"""
-[[service]]
-name = "{name}"
-prefixes = ["{prefix}"]
-
-[service.health]
-interval = "200ms"
-fast-interval = "200ms"
-timeout = "500ms"
-rise = 2
-fall = 2
-splay = false
-
-[service.flap]
-max-changes = 0
-
-[[service.check]]
-type = "dns"
+    dns = f"""type = "dns"
 server = "{hl.SERVICE_V4}"
 qname = "www.example."
 qtype = "A"
 expect = ["192.0.2.80"]
 {"tls = true" if tls else ""}
-{check}
-"""
+{check}"""
+    return hl.herald_service(name, [prefix], [dns], interval="200ms", timeout="500ms")
 
 
 def main() -> int:
@@ -73,9 +56,7 @@ def main() -> int:
     tls-service-pem: "{cert}"
     nsid: "ascii_{NSID}"
 """)
-        peer = hl.herald_peer("upstream", hl.ROUTER_V4, hl.ROUTER_AS, hl.NODE_V4,
-                              families=["ipv4-unicast", "ipv6-unicast"], more=f'next-hop-v6 = "{hl.NODE_V6}"\n')
-        conf = hl.herald_global(lab) + peer
+        conf = hl.herald_global(lab) + hl.upstream_peer()
         conf += service("dns", SERVICES["dns"], f'tls-ca = "{cert}"\ntls-name = "{CERT_NAME}"\nnsid = true')
         conf += service("wrongname", SERVICES["wrongname"], f'tls-ca = "{cert}"\ntls-name = "other.example"')
         conf += service("noverify", SERVICES["noverify"], 'tls-verify = false\ntls-name = "other.example"')

@@ -35,51 +35,11 @@ def set_serial(ub: harness.Unbound, serial: int) -> None:
 
 
 def config(lab: harness.Lab) -> str:
-    peer = hl.herald_peer("upstream", hl.ROUTER_V4, hl.ROUTER_AS, hl.NODE_V4,
-                          families=["ipv4-unicast", "ipv6-unicast"], more=f'next-hop-v6 = "{hl.NODE_V6}"\n')
-    return hl.herald_global(lab) + peer + f"""
-[[service]]
-name = "dns"
-prefixes = ["{hl.PREFIX_V4}"]
-
-[service.health]
-interval = "100ms"
-fast-interval = "100ms"
-timeout = "300ms"
-rise = 2
-fall = 2
-splay = false
-
-[service.flap]
-max-changes = 0
-
-[[service.check]]
-type = "soa"
-zone = "example."
-primary = "{PRIMARY}"
-max-serial-lag = 1
-
-[[service]]
-name = "stuck"
-prefixes = ["{STUCK_PREFIX}"]
-
-[service.health]
-interval = "100ms"
-fast-interval = "100ms"
-timeout = "300ms"
-rise = 2
-fall = 2
-splay = false
-
-[service.flap]
-max-changes = 0
-
-[[service.check]]
-type = "soa"
-server = "{hl.SERVICE_V4}"
-zone = "example."
-max-unchanged = "3s"
-"""
+    fresh = f'type = "soa"\nzone = "example."\nprimary = "{PRIMARY}"\nmax-serial-lag = 1'
+    stuck = f'type = "soa"\nserver = "{hl.SERVICE_V4}"\nzone = "example."\nmax-unchanged = "3s"'
+    return (hl.herald_global(lab) + hl.upstream_peer()
+            + hl.herald_service("dns", [hl.PREFIX_V4], [fresh], interval="100ms", timeout="300ms")
+            + hl.herald_service("stuck", [STUCK_PREFIX], [stuck], interval="100ms", timeout="300ms"))
 
 
 def main() -> int:
