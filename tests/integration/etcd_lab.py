@@ -154,6 +154,16 @@ endpoints = [{quoted}]
             return all(e.get("health") for e in json.loads(r.stdout))
         harness.wait_for(healthy, timeout=timeout, interval=0.2, what="every etcd member healthy")
 
+    def leader(self) -> str:
+        """The name of the member that leads now (as the members report it)."""
+        r = self.ctl(self.ns[self.names[0]], "endpoint", "status", "-w", "json", user=None)
+        rows = json.loads(r.stdout)
+        lead = {row["Status"]["leader"] for row in rows}
+        assert len(lead) == 1 and 0 not in lead, f"no single leader: {rows}"
+        by_id = {row["Status"]["header"]["member_id"]: row["Endpoint"] for row in rows}
+        ep = by_id[lead.pop()]
+        return next(n for n in self.names if ep.endswith(f"{self.addrs[n]}:2379"))
+
     def enable_auth(self) -> None:
         """Creates root (password root-pw) and turns etcd authentication on."""
         n = self.ns[self.names[0]]

@@ -15,7 +15,8 @@ anycast prefix to one BIRD router, which sees one path per site.
   logs it once; once its lease expires `heraldctl fleet status` lists it as unknown (its member
   record, with when it was last seen), and when etcd is back the floor holds it again and the
   view shows it live;
-- one etcd member killed: the floor still decides through the others (the member is then
+- one etcd member killed, the leader: the floor still decides through the others, no round
+  decides alone during the election (the member is then
   started again, so the last steps do not hang on a two-member quorum);
 - a clean stop: the site is unknown at once; `heraldctl fleet forget` refuses a live site and
   forgets the stopped one.
@@ -336,17 +337,23 @@ def main() -> int:
         harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="all back after c rejoined")
         print("unreachable: c withdrew alone while cut off (unknown in the fleet view), held again once back")
 
-        # --- one etcd member killed: the floor still decides (a withdraws, b and c announce)
-        etcd.stop("e1")
+        # --- one etcd member killed, the leader: the floor still decides (a withdraws, b and c
+        # announce). A round during the election waits for the new leader (the members that are
+        # left answer "leader changed" / "no leader") instead of deciding alone.
+        killed = etcd.leader()
+        not_asked = {s: len(log_msgs(s, "fleet floor not asked")) for s in SITES}
+        etcd.stop(killed)
         set_zone(["a"], BAD)
-        harness.wait_for(lambda: paths() == {"b": plain, "c": plain}, timeout=20, what="a withdrawn via e2/e3")
+        harness.wait_for(lambda: paths() == {"b": plain, "c": plain}, timeout=20, what="a withdrawn via the others")
         assert "decided locally" not in status("a")["reason"], status("a")
+        for s in SITES:
+            assert len(log_msgs(s, "fleet floor not asked")) == not_asked[s], herald[s].log()
         set_zone(["a"], GOOD)
         harness.wait_for(lambda: paths() == {s: plain for s in SITES}, timeout=20, what="a back")
         print("member killed: floor decisions go on")
         # The member comes back before the next steps: two members alone need both for every
         # write, and on a loaded machine one late heartbeat costs them their leader.
-        etcd.start("e1")
+        etcd.start(killed)
         etcd.wait_healthy()
 
         # --- a clean stop revokes the lease: the site leaves the view at once
