@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <limits>
 
 namespace herald::fleet {
 
@@ -166,7 +167,12 @@ FloorDecision decide_floor(const ServiceIndex& index, const Ledger& ledger, cons
   return d;
 }
 
-unsigned floor_page(const MinSites& min) { return min.kind == MinSites::Kind::Count ? min.value + 16 : 128; }
+namespace {
+// n + 16 index keys, saturated (a count floor near the type's end must not wrap to a tiny page).
+unsigned page_for(unsigned n) { return n > std::numeric_limits<unsigned>::max() - 16 ? std::numeric_limits<unsigned>::max() : n + 16; }
+}  // namespace
+
+unsigned floor_page(const MinSites& min) { return min.kind == MinSites::Kind::Count ? page_for(min.value) : 128; }
 
 Txn floor_read_txn(const Keys& keys, std::string_view service, std::string_view site, unsigned page) {
   const std::string index = keys.index_prefix(service);
@@ -199,7 +205,7 @@ unsigned floor_more_needed(const ServiceIndex& index, const Ledger& ledger, cons
   if (index.complete) return 0;
   const FloorDecision d = decide_floor(index, ledger, in, min);
   if (d.verdict != Verdict::Hold) return 0;
-  return d.floor - d.others_announcing + 16;
+  return page_for(d.floor - d.others_announcing);  // Hold: fewer than the floor
 }
 
 std::vector<Compare> witness_compares(const Keys& keys, std::string_view service, const ServiceIndex& index,

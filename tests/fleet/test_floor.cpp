@@ -318,6 +318,7 @@ TEST_CASE("the ledger is one key per site under floor/<service>/: any value coun
   // The first page: floor + 16 for a count, 128 for a share (its floor needs the count first).
   CHECK(floor_page(MinSites{MinSites::Kind::Count, 2}) == 18);
   CHECK(floor_page(MinSites{MinSites::Kind::Percent, 10}) == 128);
+  CHECK(floor_page(MinSites{MinSites::Kind::Count, 4294967290u}) == 4294967295u);  // saturated, not wrapped
 }
 
 TEST_CASE("the floor reads the service's index: one small key per site, a bad key reported and skipped") {
