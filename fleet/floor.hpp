@@ -65,7 +65,8 @@ struct ServiceIndex {
   std::int64_t revision = 0;
   std::vector<IndexEntry> sites;      // the entries read, sorted by site name
   std::vector<std::string> problems;  // keys that could not be read (skipped)
-  std::size_t publishing = 0;         // the sites publishing the service at the revision, read or not
+  std::size_t publishing = 0;         // index keys at the revision, read or not (a bad one too: a
+                                      // share floor errs high, the safe side)
   bool complete = true;               // every index key was read
   std::string next_key;               // !complete: where the next page starts (the last key read + "\0")
   const IndexEntry* find(std::string_view site) const;
