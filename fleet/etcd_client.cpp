@@ -275,8 +275,9 @@ EtcdClient::Task<RangeResult> EtcdClient::get_prefix(std::string prefix) {
   auto end = prefix_end(prefix);
   return range(std::move(prefix), std::move(end));
 }
-EtcdClient::Task<RangeResult> EtcdClient::range(std::string key, std::string range_end, std::int64_t revision) {
-  auto r = co_await call("/v3/kv/range", range_body(key, range_end, revision));
+EtcdClient::Task<RangeResult> EtcdClient::range(std::string key, std::string range_end, std::int64_t revision,
+                                                std::int64_t limit) {
+  auto r = co_await call("/v3/kv/range", range_body(key, range_end, revision, limit));
   if (!r) co_return unexpected(r.error());
   co_return parse_range(r.value());
 }

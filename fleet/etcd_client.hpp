@@ -50,7 +50,9 @@ class EtcdClient {
 
   Task<RangeResult> get(std::string key);
   Task<RangeResult> get_prefix(std::string prefix);
-  Task<RangeResult> range(std::string key, std::string range_end, std::int64_t revision = 0);
+  /// [key, range_end) at `revision` (0: the newest), at most `limit` keys (0: all; RangeResult::more
+  /// says whether keys were left). A revision compacted away fails with grpc_code 11 (OutOfRange).
+  Task<RangeResult> range(std::string key, std::string range_end, std::int64_t revision = 0, std::int64_t limit = 0);
   /// Returns the revision of the put.
   Task<std::int64_t> put(std::string key, std::string value, std::int64_t lease = 0);
   Task<std::int64_t> del(std::string key, std::string range_end = {});

@@ -64,15 +64,23 @@ RangeResult range_result(const json& j) {
   r.revision = header_revision(j);
   if (auto it = j.find("kvs"); it != j.end())
     for (const auto& kv : *it) r.kvs.push_back(key_value(kv));
+  r.count = number(j, "count");
+  if (auto it = j.find("more"); it != j.end()) r.more = it->get<bool>();
   return r;
 }
 
 std::string num(std::int64_t v) { return std::to_string(v); }
 
-json range_json(std::string_view key, std::string_view range_end, std::int64_t revision) {
+// Like the gateway's own encoding (proto3 JSON): int64 as strings, booleans as booleans, fields
+// at their default left out.
+json range_json(std::string_view key, std::string_view range_end, std::int64_t revision, std::int64_t limit = 0,
+                bool keys_only = false, bool count_only = false) {
   json j{{"key", base64_encode(key)}};
   if (!range_end.empty()) j["range_end"] = base64_encode(range_end);
   if (revision != 0) j["revision"] = num(revision);
+  if (limit != 0) j["limit"] = num(limit);
+  if (keys_only) j["keys_only"] = true;
+  if (count_only) j["count_only"] = true;
   return j;
 }
 json put_json(std::string_view key, std::string_view value, std::int64_t lease) {
@@ -88,7 +96,8 @@ json delete_json(std::string_view key, std::string_view range_end) {
 
 json op_json(const Op& op) {
   switch (op.kind) {
-    case Op::Kind::Range: return json{{"request_range", range_json(op.key, op.range_end, 0)}};
+    case Op::Kind::Range:
+      return json{{"request_range", range_json(op.key, op.range_end, 0, op.limit, op.keys_only, op.count_only)}};
     case Op::Kind::Put: return json{{"request_put", put_json(op.key, op.value, op.lease)}};
     case Op::Kind::Delete: return json{{"request_delete_range", delete_json(op.key, op.range_end)}};
   }
@@ -192,8 +201,8 @@ std::string prefix_end(std::string_view prefix) {
   return std::string(1, '\0');
 }
 
-std::string range_body(std::string_view key, std::string_view range_end, std::int64_t revision) {
-  return range_json(key, range_end, revision).dump();
+std::string range_body(std::string_view key, std::string_view range_end, std::int64_t revision, std::int64_t limit) {
+  return range_json(key, range_end, revision, limit).dump();
 }
 std::string put_body(std::string_view key, std::string_view value, std::int64_t lease) {
   return put_json(key, value, lease).dump();

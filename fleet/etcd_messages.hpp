@@ -41,6 +41,8 @@ struct KeyValue {
 struct RangeResult {
   std::int64_t revision = 0;  // the store's revision the read saw
   std::vector<KeyValue> kvs;
+  std::int64_t count = 0;  // how many keys the range holds (all of them, whatever the limit)
+  bool more = false;       // a limit cut the answer short: there are keys after the last one
 };
 
 /// One comparison of a txn. `range_end` empty: the single key; otherwise every key in
@@ -64,7 +66,30 @@ struct Op {
   std::string range_end;  // Range and Delete: empty means the single key
   std::string value;      // Put
   std::int64_t lease = 0; // Put: 0 means no lease
+  // Range only: at most `limit` keys (0: all), in key order; the keys without their values; only
+  // the count (RangeResult::count), no keys at all.
+  std::int64_t limit = 0;
+  bool keys_only = false;
+  bool count_only = false;
   static Op range(std::string k, std::string end = {}) { return {Kind::Range, std::move(k), std::move(end), {}, 0}; }
+  /// A range of at most `limit` keys (0: all).
+  static Op range_limit(std::string k, std::string end, std::int64_t limit) {
+    Op op = range(std::move(k), std::move(end));
+    op.limit = limit;
+    return op;
+  }
+  /// How many keys [k, end) holds, without reading them.
+  static Op range_count(std::string k, std::string end) {
+    Op op = range(std::move(k), std::move(end));
+    op.count_only = true;
+    return op;
+  }
+  /// The keys of [k, end), without their values.
+  static Op range_keys(std::string k, std::string end) {
+    Op op = range(std::move(k), std::move(end));
+    op.keys_only = true;
+    return op;
+  }
   static Op put(std::string k, std::string v, std::int64_t lease = 0) { return {Kind::Put, std::move(k), {}, std::move(v), lease}; }
   static Op del(std::string k, std::string end = {}) { return {Kind::Delete, std::move(k), std::move(end), {}, 0}; }
 };
@@ -101,7 +126,8 @@ struct WatchBatch {
 };
 
 // Request bodies (JSON text).
-std::string range_body(std::string_view key, std::string_view range_end, std::int64_t revision = 0);
+/// A range at `revision` (0: the newest) of at most `limit` keys (0: all).
+std::string range_body(std::string_view key, std::string_view range_end, std::int64_t revision = 0, std::int64_t limit = 0);
 std::string put_body(std::string_view key, std::string_view value, std::int64_t lease);
 std::string delete_body(std::string_view key, std::string_view range_end);
 std::string txn_body(const Txn& txn);

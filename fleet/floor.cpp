@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <limits>
 
 namespace herald::fleet {
 
@@ -88,7 +89,29 @@ ServiceIndex index_from_range(const Keys& keys, std::string_view service, const 
     ix.sites.push_back(IndexEntry{name, kv.value == index_value(true), kv.mod_revision});
   }
   std::sort(ix.sites.begin(), ix.sites.end(), [](const IndexEntry& a, const IndexEntry& b) { return a.site < b.site; });
+  ix.publishing = ix.sites.size();
   return ix;
+}
+
+namespace {
+// Adds the entries of `more` not in `into` yet, keeping it sorted (the same key read twice, its
+// own key and in a page, at one revision, is the same entry).
+void merge_entries(ServiceIndex& into, ServiceIndex&& more) {
+  for (auto& e : more.sites) into.sites.push_back(std::move(e));
+  std::stable_sort(into.sites.begin(), into.sites.end(), [](const IndexEntry& a, const IndexEntry& b) { return a.site < b.site; });
+  into.sites.erase(std::unique(into.sites.begin(), into.sites.end(),
+                               [](const IndexEntry& a, const IndexEntry& b) { return a.site == b.site; }),
+                   into.sites.end());
+  for (auto& p : more.problems) into.problems.push_back(std::move(p));
+}
+}  // namespace
+
+void add_index_page(const Keys& keys, std::string_view service, ServiceIndex& index, const RangeResult& page) {
+  merge_entries(index, index_from_range(keys, service, page));
+  // An empty page that claims more cannot move on: treat it as the end, the safe side (a Hold).
+  index.complete = !page.more || page.kvs.empty();
+  index.next_key.clear();
+  if (!index.complete) index.next_key = page.kvs.back().key + std::string(1, '\0');
 }
 
 const char* to_string(Verdict v) {
@@ -102,7 +125,7 @@ const char* to_string(Verdict v) {
 
 FloorDecision decide_floor(const ServiceIndex& index, const Ledger& ledger, const FloorInput& in, const MinSites& min) {
   FloorDecision d;
-  std::size_t publishing = index.sites.size();
+  std::size_t publishing = index.publishing;
   std::vector<std::string> announcing;
   for (const auto& e : index.sites)
     if (e.site != in.site && e.announced && !ledger.contains(e.site)) announcing.push_back(e.site);
@@ -126,29 +149,63 @@ FloorDecision decide_floor(const ServiceIndex& index, const Ledger& ledger, cons
   if (d.others_announcing >= d.floor) {
     d.verdict = Verdict::Withdraw;
     d.witnesses.assign(announcing.begin(), announcing.begin() + d.floor);
-    d.reason = "checks fail; " + std::to_string(d.others_announcing) + " other sites announce, floor " +
-               std::to_string(d.floor);
+    d.reason = "checks fail; " + std::string(index.complete ? "" : "at least ") + std::to_string(d.others_announcing) +
+               " other sites announce, floor " + std::to_string(d.floor);
     return d;
   }
   d.verdict = Verdict::Hold;
+  if (!index.complete) {
+    // The caller reads pages until it has `floor` of them or all: this is the bounded end of that.
+    d.reason = "held by fleet floor: checks fail and only " + std::to_string(d.others_announcing) + " of the " +
+               std::to_string(index.sites.size()) + " index keys of " + in.service + " read announce, floor " +
+               std::to_string(d.floor) + " (min-sites " + to_string(min) + "); the rest not read";
+    return d;
+  }
   d.reason = "held by fleet floor: checks fail but only " + std::to_string(d.others_announcing) +
              " other sites announce " + in.service + ", floor " + std::to_string(d.floor) + " (min-sites " +
              to_string(min) + ")";
   return d;
 }
 
-Txn floor_read_txn(const Keys& keys, std::string_view service) {
+namespace {
+// n + 16 index keys, saturated (a count floor near the type's end must not wrap to a tiny page).
+unsigned page_for(unsigned n) { return n > std::numeric_limits<unsigned>::max() - 16 ? std::numeric_limits<unsigned>::max() : n + 16; }
+}  // namespace
+
+unsigned floor_page(const MinSites& min) { return min.kind == MinSites::Kind::Count ? page_for(min.value) : 128; }
+
+Txn floor_read_txn(const Keys& keys, std::string_view service, std::string_view site, unsigned page) {
   const std::string index = keys.index_prefix(service);
   const std::string ledger = keys.floor_prefix(service);
-  return Txn{{}, {Op::range(index, prefix_end(index)), Op::range(ledger, prefix_end(ledger))}, {}};
+  return Txn{{},
+             {Op::range_count(index, prefix_end(index)), Op::range(keys.index(service, site)),
+              Op::range_keys(ledger, prefix_end(ledger)), Op::range_limit(index, prefix_end(index), page)},
+             {}};
 }
 
 Expected<std::pair<ServiceIndex, Ledger>, std::string> floor_state_from(const Keys& keys, std::string_view service,
-                                                                        const TxnResult& r) {
-  if (r.ranges.size() != 2) return unexpected(std::string("floor read: expected 2 ranges, got ") + std::to_string(r.ranges.size()));
-  ServiceIndex index = index_from_range(keys, service, r.ranges[0]);
+                                                                        std::string_view site, const TxnResult& r) {
+  if (r.ranges.size() != 4) return unexpected(std::string("floor read: expected 4 ranges, got ") + std::to_string(r.ranges.size()));
+  ServiceIndex index = index_from_range(keys, service, r.ranges[3]);
   index.revision = r.revision;
-  return std::pair{std::move(index), ledger_from_range(keys, service, r.ranges[1])};
+  index.publishing = static_cast<std::size_t>(std::max<std::int64_t>(r.ranges[0].count, 0));
+  index.complete = !r.ranges[3].more || r.ranges[3].kvs.empty();
+  if (!index.complete) index.next_key = r.ranges[3].kvs.back().key + std::string(1, '\0');
+  // This site's own key, wherever it sorts: whether it publishes yet (decide_floor's +1).
+  ServiceIndex own = index_from_range(keys, service, r.ranges[1]);
+  own.sites.erase(std::remove_if(own.sites.begin(), own.sites.end(), [&](const IndexEntry& e) { return e.site != site; }),
+                  own.sites.end());
+  merge_entries(index, std::move(own));
+  // A count below the entries read cannot come from one revision; never let it lower the floor.
+  index.publishing = std::max(index.publishing, index.sites.size());
+  return std::pair{std::move(index), ledger_from_range(keys, service, r.ranges[2])};
+}
+
+unsigned floor_more_needed(const ServiceIndex& index, const Ledger& ledger, const FloorInput& in, const MinSites& min) {
+  if (index.complete) return 0;
+  const FloorDecision d = decide_floor(index, ledger, in, min);
+  if (d.verdict != Verdict::Hold) return 0;
+  return page_for(d.floor - d.others_announcing);  // Hold: fewer than the floor
 }
 
 std::vector<Compare> witness_compares(const Keys& keys, std::string_view service, const ServiceIndex& index,
@@ -174,7 +231,7 @@ std::vector<Compare> witness_compares(const Keys& keys, std::string_view service
 }
 
 std::optional<Txn> floor_write_txn(const Keys& keys, const ServiceIndex& index, const Ledger& ledger,
-                                   const FloorInput& in, const FloorDecision& decision) {
+                                   const FloorInput& in, const FloorDecision& decision, unsigned page) {
   const bool ledgered = ledger.contains(in.site);
   const std::string own = keys.floor(in.service, in.site);
   Txn t;
@@ -190,7 +247,7 @@ std::optional<Txn> floor_write_txn(const Keys& keys, const ServiceIndex& index, 
       t.success.push_back(Op::put(own, ledger_value(), in.lease));
       break;
   }
-  t.failure = floor_read_txn(keys, in.service).success;
+  t.failure = floor_read_txn(keys, in.service, in.site, page).success;
   return t;
 }
 

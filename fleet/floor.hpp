@@ -59,18 +59,26 @@ struct IndexEntry {
   bool announced = false;
   std::int64_t mod_revision = 0;
 };
-/// The sites publishing one service, read at one revision from index/<service>/.
+/// The sites publishing one service, read at one revision from index/<service>/: all of them, or
+/// (floor_read_txn with a page) the first ones by name, this site's own key and their count.
 struct ServiceIndex {
   std::int64_t revision = 0;
-  std::vector<IndexEntry> sites;      // sorted by site name
+  std::vector<IndexEntry> sites;      // the entries read, sorted by site name
   std::vector<std::string> problems;  // keys that could not be read (skipped)
+  std::size_t publishing = 0;         // index keys at the revision, read or not (a bad one too: a
+                                      // share floor errs high, the safe side)
+  bool complete = true;               // every index key was read
+  std::string next_key;               // !complete: where the next page starts (the last key read + "\0")
   const IndexEntry* find(std::string_view site) const;
 };
 /// The value a site writes at index/<service>/<site>.
 const char* index_value(bool announced);
-/// Builds the index from a range over keys.index_prefix(service); a key with a bad name or value
-/// is left out and reported.
+/// Builds the index from a whole range over keys.index_prefix(service) (complete; publishing is
+/// the entries read); a key with a bad name or value is left out and reported.
 ServiceIndex index_from_range(const Keys& keys, std::string_view service, const RangeResult& range);
+/// Adds one more page of the index (a range from index.next_key at index.revision) to `index`:
+/// its entries, and where the next one starts unless `page.more` is false.
+void add_index_page(const Keys& keys, std::string_view service, ServiceIndex& index, const RangeResult& page);
 
 /// The ledger of one service: the sites with a key floor/<service>/<site>, read as a prefix range.
 /// Any value counts (the key's presence is the fact; nothing to parse, nothing to go wrong on the
@@ -118,16 +126,31 @@ struct FloorDecision {
 /// Decides for one service of one site. Counts the other live sites of the index that publish
 /// the service as announced and have no ledger key; a withdrawal for failing checks is allowed
 /// when that count is at least the floor, with the first `floor` of them (by name) as witnesses.
+/// The floor comes from index.publishing (+1 when this site's own key is absent). An incomplete
+/// index (the first pages) is enough for a Withdraw: its entries are the first by name, so the
+/// witnesses are those of a full read; fewer than the floor in it is a Hold that says so (the
+/// caller reads more pages first, floor_more_needed).
 FloorDecision decide_floor(const ServiceIndex& index, const Ledger& ledger, const FloorInput& in, const MinSites& min);
 
-/// One read of everything decide_floor needs, at one revision: ranges [index/<service>/,
-/// floor/<service>/]. Small: one short key and a one-word value per site of the service, and one
-/// per withdrawn site.
-Txn floor_read_txn(const Keys& keys, std::string_view service);
+/// The first page of the floor's read for `min`: floor + 16 index keys for a count, 128 for a share
+/// (whose floor is not known before the count).
+unsigned floor_page(const MinSites& min);
+/// One read of what decide_floor needs, at one revision R, as one txn of four ranges:
+/// (a) how many index keys index/<service>/ holds (count only: publishing, for a share floor),
+/// (b) this site's own index key (whether it publishes yet), (c) the ledger floor/<service>/, keys
+/// only, (d) the first `page` index keys by name (0: all of them). When (d) has fewer than `floor`
+/// announcing unledgered others and etcd says there are more, the caller reads the next pages at
+/// the same R (floor_more_needed, add_index_page), so a decision reads floor + a page of keys,
+/// not every site's, and still rests on one revision.
+Txn floor_read_txn(const Keys& keys, std::string_view service, std::string_view site, unsigned page);
 /// The index and ledger from the answer of floor_read_txn, or of a failed floor_write_txn (whose
-/// failure branch is the same read). index.revision is the read's revision.
+/// failure branch is the same read). index.revision is the read's revision R.
 Expected<std::pair<ServiceIndex, Ledger>, std::string> floor_state_from(const Keys& keys, std::string_view service,
-                                                                        const TxnResult& r);
+                                                                        std::string_view site, const TxnResult& r);
+/// The limit of the next index page to read at index.revision before deciding, or 0 when the
+/// decision needs no more: the index is complete, or the decision is not a failing site's, or
+/// `floor` announcing unledgered others were found. Otherwise what is missing + 16.
+unsigned floor_more_needed(const ServiceIndex& index, const Ledger& ledger, const FloorInput& in, const MinSites& min);
 
 /// The compares that make a withdrawal (a floor-checked one, or a fleet drain's) depend on its
 /// `witnesses` (sorted, every one in `index`) at the read of `read_revision`: each witness's index
@@ -144,9 +167,10 @@ std::vector<Compare> witness_compares(const Keys& keys, std::string_view service
 ///   read (the header comment); floor + 1 compares.
 /// - forced Withdraw: the put, no compare (recorded, never refused).
 /// - Announce: delete the key, no compare (a recovery only raises the count).
-/// Failure branch: floor_read_txn's ops, so the loser of a race has the fresh state in the answer.
+/// Failure branch: floor_read_txn's ops with `page`, so the loser of a race has the fresh state
+/// (its first page) in the answer.
 std::optional<Txn> floor_write_txn(const Keys& keys, const ServiceIndex& index, const Ledger& ledger,
-                                   const FloorInput& in, const FloorDecision& decision);
+                                   const FloorInput& in, const FloorDecision& decision, unsigned page);
 
 /// How long a site that lost `lost` races for the ledger in a row waits before it reads again:
 /// uniform in [0, min(cap, base * 2^(lost-1))), drawn from `unit` in [0, 1). Sites that failed

@@ -1,4 +1,5 @@
-// One floor decision through etcd: read the service's index and ledger at one revision, decide
+// One floor decision through etcd: read the service's index (its first page, and more pages at the
+// same revision while they are needed) and ledger at one revision, decide
 // (floor.hpp), write this site's ledger key with the txn's compares, under in.lease when the site
 // has one (a lease etcd no longer knows, NotFound, is dropped and the write sent again without
 // it). When a compare fails (another site's decision came first), wait a random delay that grows
@@ -15,6 +16,7 @@ struct FloorOutcome {
   FloorDecision decision;
   int attempts = 0;         // txns sent (1 when no race was lost)
   std::int64_t revision = 0;  // etcd's revision when the decision was recorded
+  int pages = 0;              // index pages read after a read's first (plain ranges at its revision)
 };
 
 struct FloorRetry {
@@ -24,6 +26,7 @@ struct FloorRetry {
   // Uniform in [0, 1); null: a generator seeded from std::random_device. (A plain pointer keeps
   // FloorRetry trivially destructible: GCC 12 may destroy a temporary in a co_await twice.)
   double (*unit)() = nullptr;
+  unsigned page = 0;  // index keys in the read's first page; 0: floor_page(min)
 };
 
 boost::asio::awaitable<EtcdResult<FloorOutcome>> run_floor(EtcdClient& etcd, const Keys& keys, const FloorInput& in,

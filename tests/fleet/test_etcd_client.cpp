@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "fleet/etcd_client.hpp"
+#include "fleet/floor_round.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -216,4 +217,74 @@ TEST_CASE("a reply that is not etcd's JSON is an error with a reason, not a cras
   auto r = run(io, c->txn(Txn{}));
   REQUIRE_FALSE(r);
   CHECK(r.error().reason.rfind("txn: malformed reply", 0) == 0);
+}
+
+TEST_CASE("a floor round pages at its read's revision; a page compacted away starts the round over once, from a fresh read") {
+  // Sites a..d publish dns; this one, z, does not yet. min-sites 2, a first page of 2 keys.
+  const Keys keys("f");
+  const std::string ix = keys.index_prefix("dns");
+  auto kv = [](const std::string& k, const char* v, int rev) {
+    return R"({"key":")" + base64_encode(k) + R"(","value":")" + base64_encode(v) + R"(","mod_revision":")" +
+           std::to_string(rev) + R"("})";
+  };
+  auto read_answer = [&](int rev, const std::string& page, bool more, int count) {
+    const std::string h = R"({"revision":")" + std::to_string(rev) + R"("})";
+    return R"({"header":{"revision":")" + std::to_string(rev) + R"("},"succeeded":true,"responses":[)"
+           R"({"response_range":{"header":)" + h + R"(,"count":")" + std::to_string(count) + R"("}},)"
+           R"({"response_range":{"header":)" + h + R"(}},{"response_range":{"header":)" + h + R"(}},)"
+           R"({"response_range":{"header":)" + h + R"(,"kvs":[)" + page + "]" + (more ? R"(,"more":true)" : "") +
+           R"(,"count":")" + std::to_string(count) + R"("}}]})";
+  };
+  const std::string compacted =
+      R"({"error":"etcdserver: mvcc: required revision has been compacted","code":11,"message":"etcdserver: mvcc: required revision has been compacted"})";
+  // The first read (revision 10): a and b, neither announcing, and more. The page after b at 10:
+  // compacted (`compactions` times). A fresh read (revision 12): a, b not announcing, c, d
+  // announcing, all of them. The write: committed at 13.
+  int compactions = 1;
+  int reads = 0;
+  bool always_paged = false;  // every read answers as the first one
+  asio::io_context io;
+  FakeMember m(io, [&](const Seen& s) {
+    if (s.target == "/v3/kv/range") {
+      if (compactions-- > 0) return std::pair{400u, compacted};
+      return std::pair{200u, std::string(R"({"header":{"revision":"14"}})")};
+    }
+    REQUIRE(s.target == "/v3/kv/txn");
+    if (s.body.find("request_put") != std::string::npos)
+      return std::pair{200u, std::string(R"({"header":{"revision":"13"},"succeeded":true})")};
+    if (++reads == 1 || always_paged) return std::pair{200u, read_answer(10, kv(ix + "a", "not-announced", 3) + "," + kv(ix + "b", "not-announced", 4), true, 4)};
+    return std::pair{200u, read_answer(12, kv(ix + "a", "not-announced", 3) + "," + kv(ix + "b", "not-announced", 4) + "," +
+                                               kv(ix + "c", "announced", 5) + "," + kv(ix + "d", "announced", 6), false, 4)};
+  });
+  auto c = client(io, {m.endpoint()});
+  const FloorInput in{"z", "dns", true, false, false, false, 0};
+  FloorRetry retry;
+  retry.page = 2;
+  auto out = run(io, run_floor(*c, keys, in, MinSites{MinSites::Kind::Count, 2}, retry));
+  if (!out) FAIL(out.error().reason);
+  CHECK(out->decision.verdict == Verdict::Withdraw);
+  CHECK(out->decision.witnesses == std::vector<std::string>{"c", "d"});
+  CHECK(out->revision == 13);
+  CHECK(out->pages == 0);  // the one page read failed
+  REQUIRE(m.seen.size() == 4);
+  // The read: four ranges, the page's limit 2 as a string.
+  CHECK(m.seen[0].body.find(R"("limit":"2")") != std::string::npos);
+  CHECK(m.seen[0].body.find(R"("count_only":true)") != std::string::npos);
+  // The page: from just after b, to the index's end, at the read's revision 10, what is missing + 16.
+  CHECK(m.seen[1].target == "/v3/kv/range");
+  CHECK(m.seen[1].body == range_body(ix + "b" + std::string(1, '\0'), prefix_end(ix), 10, 18));
+  // Compacted: a fresh read, then the write, whose compares are against the fresh read's 12.
+  CHECK(m.seen[2].target == "/v3/kv/txn");
+  CHECK(m.seen[3].body.find(R"("mod_revision":"13","range_end")") != std::string::npos);
+
+  // Compacted again after the fresh read: the round fails (the caller decides again later).
+  compactions = 2;
+  always_paged = true;
+  m.seen.clear();
+  auto twice = run(io, run_floor(*c, keys, FloorInput{"z", "dns", true, false, false, false, 0},
+                                 MinSites{MinSites::Kind::Count, 2}, retry));
+  REQUIRE_FALSE(twice);
+  CHECK(twice.error().grpc_code == 11);
+  REQUIRE(m.seen.size() == 4);  // read, page, fresh read, page: once, not again
+  CHECK(m.seen[3].target == "/v3/kv/range");
 }

@@ -104,3 +104,56 @@ TEST_CASE("watch and auth request bodies") {
   CHECK(parse_token(R"({"header":{},"token":"abc.1"})").value() == "abc.1");
   CHECK_FALSE(parse_token(R"({"header":{}})"));
 }
+
+TEST_CASE("a range with a limit, keys only or count only: int64 as a string, booleans, defaults left out") {
+  Txn t;
+  t.success.push_back(Op::range_count("a", "b"));
+  t.success.push_back(Op::range_keys("c", "d"));
+  t.success.push_back(Op::range_limit("e", "f", 18));
+  t.success.push_back(Op::range("g"));
+  CHECK(txn_body(t) ==
+        R"({"compare":[],"failure":[],"success":[)"
+        R"({"request_range":{"count_only":true,"key":"YQ==","range_end":"Yg=="}},)"
+        R"({"request_range":{"key":"Yw==","keys_only":true,"range_end":"ZA=="}},)"
+        R"({"request_range":{"key":"ZQ==","limit":"18","range_end":"Zg=="}},)"
+        R"({"request_range":{"key":"Zw=="}}]})");
+  // A plain range: at a revision, with a limit; the old callers' bodies are unchanged.
+  CHECK(range_body("k", "l", 42, 3) == R"({"key":"aw==","limit":"3","range_end":"bA==","revision":"42"})");
+  CHECK(range_body("k", "l", 42) == R"({"key":"aw==","range_end":"bA==","revision":"42"})");
+  CHECK(range_body("k", {}) == R"({"key":"aw=="})");
+}
+
+TEST_CASE("a range answer's count and more: int64 as a string, absent means 0 and false") {
+  // etcd 3.4.23, a limit of 1 over two keys: count is all of them, more says one was left.
+  const char* limited =
+      R"({"header":{"revision":"7"},"kvs":[{"key":"YQ==","create_revision":"2","mod_revision":"2","version":"1",)"
+      R"("value":"Yg=="}],"more":true,"count":"2"})";
+  auto r = parse_range(limited);
+  REQUIRE(r);
+  CHECK(r->revision == 7);
+  CHECK(r->kvs.size() == 1);
+  CHECK(r->count == 2);
+  CHECK(r->more);
+  // count_only: no kvs, only the count.
+  auto c = parse_range(R"({"header":{"revision":"7"},"count":"1000"})");
+  REQUIRE(c);
+  CHECK(c->kvs.empty());
+  CHECK(c->count == 1000);
+  CHECK_FALSE(c->more);
+  // Nothing in range: the gateway leaves both out.
+  auto e = parse_range(R"({"header":{"revision":"7"}})");
+  REQUIRE(e);
+  CHECK(e->count == 0);
+  CHECK_FALSE(e->more);
+  // The same inside a txn's response_range.
+  auto x = parse_txn(R"({"header":{"revision":"9"},"succeeded":true,"responses":[{"response_range":)"
+                     R"({"header":{"revision":"9"},"count":"5"}},{"response_range":{"header":{"revision":"9"},"more":true}}]})");
+  REQUIRE(x);
+  REQUIRE(x->ranges.size() == 2);
+  CHECK(x->ranges[0].count == 5);
+  CHECK_FALSE(x->ranges[0].more);
+  CHECK(x->ranges[1].more);
+  // Malformed: a count that is not a number, a more that is not a boolean.
+  CHECK_FALSE(parse_range(R"({"count":"many"})"));
+  CHECK_FALSE(parse_range(R"({"more":"yes"})"));
+}

@@ -1,6 +1,6 @@
 // libFuzzer target: everything the fleet reads from etcd over arbitrary bytes (the gateway's
-// replies and watch lines, published site states, member records, floor ledger keys, desired drains)
-// must never crash; a site state or member record that parses prints as JSON that parses back to
+// replies and watch lines, a floor read's answer and its pages, published site states, member
+// records, floor ledger keys, desired drains) must never crash; a site state or member record that parses prints as JSON that parses back to
 // the same one, and base64 that decodes encodes back to the same text.
 #include <cstddef>
 #include <cstdint>
@@ -16,8 +16,29 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace herald::fleet;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const Keys keys("f");
   (void)parse_range(text);
-  (void)parse_txn(text);
+  if (auto t = parse_txn(text)) {
+    // A floor read's answer, whatever etcd sent: the state is consistent, paging ends.
+    if (auto st = floor_state_from(keys, "dns", "a", *t)) {
+      auto& [index, ledger] = *st;
+      if (index.publishing < index.sites.size()) std::abort();
+      if (!index.complete && index.next_key.empty()) std::abort();
+      const FloorInput in{"a", "dns", true, false, false, false, 0};
+      for (const MinSites& min : {MinSites{MinSites::Kind::Count, 2}, MinSites{MinSites::Kind::Percent, 50}}) {
+        const FloorDecision d = decide_floor(index, ledger, in, min);
+        if (d.verdict == Verdict::Withdraw && d.witnesses.size() != d.floor) std::abort();
+        const unsigned more = floor_more_needed(index, ledger, in, min);
+        if (more != 0 && (index.complete || d.verdict != Verdict::Hold)) std::abort();
+      }
+      if (!index.complete) {
+        ServiceIndex next = index;
+        add_index_page(keys, "dns", next, t->ranges[3]);  // the same page again: no duplicates
+        for (std::size_t i = 1; i < next.sites.size(); ++i)
+          if (!(next.sites[i - 1].site < next.sites[i].site)) std::abort();
+      }
+    }
+  }
   (void)parse_lease_grant(text);
   (void)parse_lease_keepalive(text);
   (void)parse_token(text);
@@ -25,7 +46,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)error_from_body(500, text);
   (void)desired_drain_from_json(text);
   // A ledger key is read by its name alone: any name under the prefix, any value.
-  const Keys keys("f");
   RangeResult ledger;
   ledger.kvs.push_back(KeyValue{keys.floor_prefix("dns") + std::string(text), std::string(text), 1, 1, 1, 0});
   ledger.kvs.push_back(KeyValue{keys.floors_prefix() + std::string(text), {}, 1, 1, 1, 0});

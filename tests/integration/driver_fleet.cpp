@@ -56,6 +56,7 @@ struct Args {
   int ttl = 5, count = 1;
   long long start_at_ms = 0, timeout_ms = 10000;
   std::int64_t lease = 0;
+  unsigned page = 0;
 };
 
 asio::awaitable<int> publish(EtcdClient& etcd, const Args& a, asio::io_context& io) {
@@ -95,11 +96,13 @@ asio::awaitable<int> run(EtcdClient& etcd, const std::string& cmd, const Args& a
       co_await t.async_wait(asio::use_awaitable);
     }
     FloorInput in{a.site, a.service, a.fail_checks, false, false, false, a.lease};
-    auto out = co_await run_floor(etcd, keys, in, min.value());
+    FloorRetry retry;
+    retry.page = a.page;
+    auto out = co_await run_floor(etcd, keys, in, min.value(), retry);
     if (!out) co_return fail(out.error());
     say(json{{"site", a.site}, {"verdict", to_string(out->decision.verdict)}, {"reason", out->decision.reason},
              {"attempts", out->attempts}, {"floor", out->decision.floor}, {"witnesses", out->decision.witnesses},
-             {"revision", out->revision}});
+             {"revision", out->revision}, {"pages", out->pages}});
     co_return 0;
   }
   if (cmd == "watch") {
@@ -169,6 +172,7 @@ int main(int argc, char** argv) {
   app.add_flag("--fail", a.fail_checks);
   app.add_option("--start-at-ms", a.start_at_ms);
   app.add_option("--lease", a.lease, "floor: the lease of the site's ledger key");
+  app.add_option("--page", a.page, "floor: index keys per page (0: the default for min-sites)");
   app.add_option("--prefix", a.prefix);
   app.add_option("--count", a.count);
   app.add_option("--timeout-ms", a.timeout_ms);

@@ -10,7 +10,10 @@ namespace); each round starts the floor decision of the failing sites at the sam
   witnesses (the first four by name) fail too;
 - six of the twelve failing (s01..s06, so every failing site's witnesses include failing ones)
   with min-sites 8: exactly 4 withdraw;
-- all twelve with min-sites 75% (a floor of 9): exactly 3 withdraw.
+- all twelve with min-sites 75% (a floor of 9): exactly 3 withdraw;
+- all twelve with min-sites 4 again, each reading the index two keys at a time (--page 2): every
+  site reads a further page at its read's revision (etcd's limit, more and revision), and still
+  exactly 8 withdraw; and with min-sites 75%, its floor from the index's count, exactly 3.
 After each round the ledger holds exactly the sites that withdrew, each key under that site's
 lease; then they recover and the ledger is empty again. The assertions are on the ledger keys in
 etcd and on each site's verdict, never on timing: the counts follow from etcd's serial order alone.
@@ -61,13 +64,14 @@ def main() -> int:
             kvs = fleet("list", "--prefix", f"/herald/{FLEET}/floor/dns/")["kvs"]
             return {kv["key"].rsplit("/", 1)[1]: kv for kv in kvs}
 
-        def decide(who, fail: bool, min_sites: str) -> dict:
+        def decide(who, fail: bool, min_sites: str, page: int = 0) -> dict:
             """The floor decision of each site of `who`, all starting at the same instant."""
             start = etcd_lab.now_ms() + 2000
             procs = {}
             for s in who:
                 args = [exe, "--endpoints", eps, "floor", "--fleet", FLEET, "--site", s, "--service", "dns",
-                        "--min-sites", min_sites, "--start-at-ms", str(start), "--lease", str(lease[s])]
+                        "--min-sites", min_sites, "--start-at-ms", str(start), "--lease", str(lease[s]),
+                        "--page", str(page)]
                 if fail:
                     args.append("--fail")
                 procs[s] = ns[s].popen(args, f"floor-{s}-{start}")
@@ -78,8 +82,15 @@ def main() -> int:
                 out[s] = json.loads(p.log().strip().splitlines()[-1])
             return out
 
-        def round_(name: str, failing, min_sites: str, withdraw: int):
-            out = decide(failing, True, min_sites)
+        def round_(name: str, failing, min_sites: str, withdraw: int, page: int = 0):
+            out = decide(failing, True, min_sites, page)
+            if page:
+                # A first page of 2 index keys has at most 2 announcing others, fewer than the
+                # floor: every site read more at its read's revision before deciding.
+                assert all(o["pages"] >= 1 for o in out.values()), (name, out)
+            else:
+                # The default first page (floor + 16) holds all twelve: no further page.
+                assert all(o["pages"] == 0 for o in out.values()), (name, out)
             verdicts = {s: o["verdict"] for s, o in out.items()}
             withdrawn = sorted(s for s, v in verdicts.items() if v == "withdraw")
             held = sorted(s for s, v in verdicts.items() if v == "hold")
@@ -102,6 +113,9 @@ def main() -> int:
             round_(f"round {r}, all 12 failing, min-sites 4", SITES, "4", 8)
         round_("6 of 12 failing (s01..s06), min-sites 8", SITES[:6], "8", 4)
         round_("all 12 failing, min-sites 75% (9)", SITES, "75%", 3)
+        round_("all 12 failing, min-sites 4, index read 2 keys a page", SITES, "4", 8, page=2)
+        # A share floor from the index's count (count_only) while the entries come in pages.
+        round_("all 12 failing, min-sites 75% (9), index read 2 keys a page", SITES, "75%", 3, page=2)
 
         for s in SITES:
             assert pubs[s].alive(), pubs[s].log()
