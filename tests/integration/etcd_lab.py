@@ -235,3 +235,24 @@ def wait_json_line(proc: harness.Proc, pred, timeout: float, what: str) -> dict:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def floor_decisions(exe: str, eps: str, ns: dict, fleet: str, lease: dict, who, fail: bool, min_sites: str,
+                    start_ms: int, page: int = 0, timeout: float = 60) -> dict:
+    """The floor decision of each site of `who` (driver_fleet `floor`, in the site's namespace,
+    under its lease), all starting at the same instant start_ms: site -> its JSON answer."""
+    procs = {}
+    for s in who:
+        args = [exe, "--endpoints", eps, "floor", "--fleet", fleet, "--site", s, "--service", "dns",
+                "--min-sites", min_sites, "--start-at-ms", str(start_ms), "--lease", str(lease[s])]
+        if page:
+            args += ["--page", str(page)]
+        if fail:
+            args.append("--fail")
+        procs[s] = ns[s].popen(args, f"floor-{s}-{start_ms}")
+    out = {}
+    for s, p in procs.items():
+        p.popen.wait(timeout=timeout)
+        assert p.popen.returncode == 0, p.log()
+        out[s] = json.loads(p.log().strip().splitlines()[-1])
+    return out

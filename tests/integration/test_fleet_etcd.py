@@ -82,19 +82,7 @@ def main() -> int:
         # The leases outlive several TTLs while their keep-alives flow.
         # Three failing checks at the same instant, min-sites 2.
         def floor_round(fail: bool, start_ms: int, who=("a", "b", "c"), min_sites="2"):
-            procs = {}
-            for s in who:
-                args = [exe, "--endpoints", eps, "floor", "--fleet", FLEET, "--site", s, "--service", "dns",
-                        "--min-sites", min_sites, "--start-at-ms", str(start_ms), "--lease", str(lease[s])]
-                if fail:
-                    args.append("--fail")
-                procs[s] = ns[s].popen(args, f"floor-{s}-{start_ms}")
-            out = {}
-            for s, p in procs.items():
-                p.popen.wait(timeout=30)
-                assert p.popen.returncode == 0, p.log()
-                out[s] = json.loads(p.log().strip().splitlines()[-1])
-            return out
+            return etcd_lab.floor_decisions(exe, eps, ns, FLEET, lease, who, fail, min_sites, start_ms, timeout=30)
 
         def ledger_kvs():
             return fleet("a", "list", "--prefix", f"/herald/{FLEET}/floor/dns/")["kvs"]

@@ -66,21 +66,8 @@ def main() -> int:
 
         def decide(who, fail: bool, min_sites: str, page: int = 0) -> dict:
             """The floor decision of each site of `who`, all starting at the same instant."""
-            start = etcd_lab.now_ms() + 2000
-            procs = {}
-            for s in who:
-                args = [exe, "--endpoints", eps, "floor", "--fleet", FLEET, "--site", s, "--service", "dns",
-                        "--min-sites", min_sites, "--start-at-ms", str(start), "--lease", str(lease[s]),
-                        "--page", str(page)]
-                if fail:
-                    args.append("--fail")
-                procs[s] = ns[s].popen(args, f"floor-{s}-{start}")
-            out = {}
-            for s, p in procs.items():
-                p.popen.wait(timeout=60)
-                assert p.popen.returncode == 0, p.log()
-                out[s] = json.loads(p.log().strip().splitlines()[-1])
-            return out
+            return etcd_lab.floor_decisions(exe, eps, ns, FLEET, lease, who, fail, min_sites,
+                                            etcd_lab.now_ms() + 2000, page)
 
         def round_(name: str, failing, min_sites: str, withdraw: int, page: int = 0):
             out = decide(failing, True, min_sites, page)
