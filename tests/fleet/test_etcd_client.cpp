@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include "fleet/etcd_client.hpp"
 #include "fleet/floor_round.hpp"
@@ -42,6 +43,7 @@ class FakeMember {
   std::size_t say_close_at = 0;  // > 0: the reply to this request (1: the first seen) says "Connection:
                                  // close", and the member keeps the connection open all the same
   std::size_t truncate_at = 0;   // > 0: the reply to this request stops half-way, and the connection closes
+  std::size_t junk_after = 0;    // > 0: the reply to this request comes with bytes after it, in one write
   void close() { acceptor_.close(); }
   // Closes every connection that waits for its next request, as an idle timeout (or a NAT) does.
   void close_idle() {
@@ -93,7 +95,13 @@ class FakeMember {
       if (seen.size() == say_close_at) res.set(http::field::connection, "close");
       res.body() = body;
       res.prepare_payload();
-      co_await http::async_write(c->sock, res, asio::redirect_error(asio::use_awaitable, ec));
+      if (seen.size() == junk_after) {
+        std::ostringstream out;
+        out << res << "HTTP/9 junk\r\n\r\n";
+        co_await asio::async_write(c->sock, asio::buffer(out.str()), asio::redirect_error(asio::use_awaitable, ec));
+      } else {
+        co_await http::async_write(c->sock, res, asio::redirect_error(asio::use_awaitable, ec));
+      }
       if (ec) break;
     }
     c->sock.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
@@ -318,6 +326,16 @@ TEST_CASE("a reply that says Connection: close: its connection is not used again
   for (int i = 0; i < 3; ++i) REQUIRE(run(io, c->get("a")));
   CHECK(m.seen.size() == 3);
   CHECK(m.accepted == 2);  // the first call's, then one for the next two
+}
+
+TEST_CASE("a reply followed by more bytes: its connection is not used again") {
+  asio::io_context io;
+  FakeMember m(io, [](const Seen&) { return std::pair{200u, kRange}; });
+  m.junk_after = 1;
+  auto c = client(io, {m.endpoint()});
+  for (int i = 0; i < 3; ++i) REQUIRE(run(io, c->get("a")));
+  CHECK(m.seen.size() == 3);
+  CHECK(m.accepted == 2);
 }
 
 namespace {
