@@ -166,7 +166,7 @@ struct EtcdClient::Impl {
       co_return Exchanged{unexpected(io_error(ep, "read", ec)), false, nothing};
     }
     auto res = parser.release();
-    // Bytes past the reply (none from etcd) would be read as the next call's reply: not reused.
+    // Bytes past the reply (etcd sends none) leave the connection out of step: not reused.
     const bool keep = res.keep_alive() && buf.size() == 0;
     co_return Exchanged{HttpReply{res.result_int(), std::move(res.body())}, keep, false};
   }
