@@ -1,6 +1,7 @@
 #include "fleet/etcd_client.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include <openssl/ssl.h>
@@ -37,12 +38,12 @@ std::pair<std::string, std::string> split_endpoint(const std::string& ep) {
 }
 
 http::request<http::string_body> make_request(const std::string& host, const std::string& path,
-                                              std::string body, const std::string& token) {
+                                              const std::string& body, const std::string& token) {
   http::request<http::string_body> req{http::verb::post, path, 11};
   req.set(http::field::host, host);
   req.set(http::field::content_type, "application/json");
   if (!token.empty()) req.set(http::field::authorization, token);
-  req.body() = std::move(body);
+  req.body() = body;
   req.prepare_payload();
   return req;
 }
@@ -103,29 +104,122 @@ struct EtcdClient::Impl {
     co_return Done{};
   }
 
+  // Idle keep-alive connections per member, most recently used last. A call takes one out (so a
+  // connection serves one call at a time; calls that overlap open more) and puts it back after a
+  // whole reply that allows keep-alive; at most opts.idle_per_member stay, extras are closed.
+  std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle_tcp;
+  std::map<std::string, std::vector<std::unique_ptr<SslStream>>> idle_tls;
+
   template <typename Stream>
-  asio::awaitable<EtcdResult<HttpReply>> exchange_on(Stream& s, const std::string& ep, const std::string& path,
-                                                     std::string body) {
-    if (auto c = co_await connect(s, ep); !c) co_return unexpected(c.error());
+  std::vector<std::unique_ptr<Stream>>& idle(const std::string& ep) {
+    if constexpr (std::is_same_v<Stream, SslStream>) return idle_tls[ep]; else return idle_tcp[ep];
+  }
+  template <typename Stream>
+  std::unique_ptr<Stream> new_stream() {
+    if constexpr (std::is_same_v<Stream, SslStream>) return std::make_unique<SslStream>(ex, *ssl);
+    else return std::make_unique<beast::tcp_stream>(ex);
+  }
+  template <typename Stream>
+  static void close_stream(Stream& s) {
     beast::error_code ec;
-    auto req = make_request(split_endpoint(ep).first, path, std::move(body), token);
-    co_await http::async_write(s, req, asio::redirect_error(use_awaitable, ec));
-    if (ec) co_return unexpected(io_error(ep, "write", ec));
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    co_await http::async_read(s, buf, res, asio::redirect_error(use_awaitable, ec));
-    if (ec) co_return unexpected(io_error(ep, "read", ec));
-    beast::get_lowest_layer(s).socket().shutdown(tcp::socket::shutdown_both, ec);
-    co_return HttpReply{res.result_int(), std::move(res.body())};
+    auto& sock = beast::get_lowest_layer(s).socket();
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+  }
+  template <typename Stream>
+  void park(const std::string& ep, std::unique_ptr<Stream> s) {
+    auto& pool = idle<Stream>(ep);
+    if (pool.size() >= opts.idle_per_member) {
+      close_stream(*s);
+      return;
+    }
+    beast::get_lowest_layer(*s).expires_never();
+    pool.push_back(std::move(s));
+  }
+  // A member that failed at the transport level: its other idle connections are suspect too.
+  template <typename Stream>
+  void drop_idle(const std::string& ep) {
+    auto& pool = idle<Stream>(ep);
+    for (auto& s : pool) close_stream(*s);
+    pool.clear();
   }
 
-  asio::awaitable<EtcdResult<HttpReply>> exchange(const std::string& ep, const std::string& path, std::string body) {
-    if (ssl) {
-      SslStream s(ex, *ssl);
-      co_return co_await exchange_on(s, ep, path, std::move(body));
+  struct Exchanged {
+    EtcdResult<HttpReply> reply;
+    bool keep_alive = false;
+    bool unanswered = false;  // failed before any byte of a reply arrived (and not by the timeout)
+  };
+
+  // One request and its whole reply on a connected stream whose timeout is armed.
+  template <typename Stream>
+  asio::awaitable<Exchanged> exchange_on(Stream& s, const std::string& ep, const std::string& path,
+                                         const std::string& body) {
+    beast::error_code ec;
+    auto req = make_request(split_endpoint(ep).first, path, body, token);
+    co_await http::async_write(s, req, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return Exchanged{unexpected(io_error(ep, "write", ec)), false, ec != beast::error::timeout};
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> parser;
+    co_await http::async_read(s, buf, parser, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      const bool nothing = !parser.got_some() && buf.size() == 0 && ec != beast::error::timeout;
+      co_return Exchanged{unexpected(io_error(ep, "read", ec)), false, nothing};
     }
-    beast::tcp_stream s(ex);
-    co_return co_await exchange_on(s, ep, path, std::move(body));
+    auto res = parser.release();
+    // Bytes past the reply (etcd sends none) leave the connection out of step: not reused.
+    const bool keep = res.keep_alive() && buf.size() == 0;
+    co_return Exchanged{HttpReply{res.result_int(), std::move(res.body())}, keep, false};
+  }
+
+  // One exchange with `ep` on an idle connection to it, or a new one. opts.timeout bounds the
+  // connect, handshake, request and reply of a new connection, and the request and reply on a
+  // reused one.
+  template <typename Stream>
+  asio::awaitable<EtcdResult<HttpReply>> exchange_pooled(const std::string& ep, const std::string& path,
+                                                         const std::string& body) {
+    std::unique_ptr<Stream> s;
+    if (auto& pool = idle<Stream>(ep); !pool.empty()) {
+      s = std::move(pool.back());
+      pool.pop_back();
+    }
+    bool reused = s != nullptr;
+    while (true) {
+      if (reused) {
+        beast::get_lowest_layer(*s).expires_after(opts.timeout);
+      } else {
+        s = new_stream<Stream>();
+        if (auto c = co_await connect(*s, ep); !c) {
+          drop_idle<Stream>(ep);
+          co_return unexpected(c.error());
+        }
+      }
+      auto x = co_await exchange_on(*s, ep, path, body);
+      if (x.reply) {
+        if (x.keep_alive) park(ep, std::move(s)); else close_stream(*s);
+        co_return std::move(x.reply);
+      }
+      close_stream(*s);
+      if (reused && x.unanswered) {
+        // The member (or a NAT, or etcd's idle timeout) closed this connection while it was idle:
+        // the write went nowhere or the read met its end before any byte of a reply. Send the
+        // same request once more, on a new connection to the same member, before calling the
+        // member failed. Should the member have acted on it all the same, doing so twice is
+        // harmless: every write herald makes is a put or delete of its own keys, a lease
+        // keep-alive or grant (an extra lease expires unused), or a txn whose compares decide
+        // again against what the first one did (docs/fleet.md, "When etcd cannot be reached").
+        // A reply that had begun to arrive is not retried here: it fails the member as before.
+        drop_idle<Stream>(ep);  // as old as this one or older: as likely closed
+        reused = false;
+        continue;
+      }
+      drop_idle<Stream>(ep);
+      co_return unexpected(x.reply.error());
+    }
+  }
+
+  asio::awaitable<EtcdResult<HttpReply>> exchange(const std::string& ep, const std::string& path, const std::string& body) {
+    if (ssl) co_return co_await exchange_pooled<SslStream>(ep, path, body);
+    co_return co_await exchange_pooled<beast::tcp_stream>(ep, path, body);
   }
 
   // One request to one member, authenticating first when a user is configured and no token is
@@ -159,7 +253,7 @@ struct EtcdClient::Impl {
                                              const WatchHandler& on_batch, std::chrono::milliseconds idle) {
     if (auto c = co_await connect(s, ep); !c) co_return unexpected(c.error());
     beast::error_code ec;
-    auto req = make_request(split_endpoint(ep).first, "/v3/watch", std::move(body), token);
+    auto req = make_request(split_endpoint(ep).first, "/v3/watch", body, token);
     co_await http::async_write(s, req, asio::redirect_error(use_awaitable, ec));
     if (ec) co_return unexpected(io_error(ep, "write", ec));
     beast::flat_buffer buf;

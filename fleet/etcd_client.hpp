@@ -4,11 +4,15 @@
 // Contract: every call is a coroutine on the client's executor that returns the answer or an
 // EtcdError with a reason; nothing throws. A call tries the member that answered last, then the
 // others in order; it moves on only when a member cannot be reached, times out or says it is
-// unavailable (gRPC UNAVAILABLE), never after etcd refused the request itself. Each call uses its own
-// connection, so calls may overlap. The client must outlive its calls; it is not thread-safe (one
-// executor, as everywhere in herald).
+// unavailable (gRPC UNAVAILABLE), never after etcd refused the request itself. Connections are kept
+// open across calls (HTTP/1.1 keep-alive): a call takes an idle connection to the member it asks,
+// or opens one, and leaves it for the next call after a whole reply; one a member closed while
+// idle costs one resend on a new connection (etcd_client.cpp says why that is safe). A connection
+// serves one call at a time, so calls may overlap; each watch has a connection of its own. The
+// client must outlive its calls; it is not thread-safe (one executor, as everywhere in herald).
 #pragma once
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -28,6 +32,9 @@ struct EtcdClientOptions {
   std::string user;  // empty: no etcd authentication
   std::string password;
   std::chrono::milliseconds timeout{2000};  // per member and request
+  // Idle connections kept open per member for the next calls; more, opened by overlapping calls,
+  // are closed after their reply.
+  std::size_t idle_per_member = 4;
   // How long a call keeps asking while members answer UNAVAILABLE (no leader, leader changed:
   // an election, about one election timeout) before it fails; members that do not answer at all
   // fail it at once. 0: one pass over the members.

@@ -8,7 +8,9 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
+#include <sstream>
 
 #include "fleet/etcd_client.hpp"
 #include "fleet/floor_round.hpp"
@@ -25,7 +27,8 @@ struct Seen {
 };
 using Script = std::function<std::pair<unsigned, std::string>(const Seen&)>;
 
-// Answers every request on one connection each with script(request); records what it saw.
+// Answers each request with script(request), several on one connection (HTTP/1.1 keep-alive, as
+// etcd's gateway does), connections served at once; records what it saw and counts connections.
 class FakeMember {
  public:
   FakeMember(asio::io_context& io, Script script)
@@ -34,31 +37,80 @@ class FakeMember {
   }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
   std::vector<Seen> seen;
+  int accepted = 0;  // connections accepted
+  int open = 0;      // connections open now
+  int close_after = 0;          // > 0: close each connection after this many replies on it, saying nothing
+  std::size_t say_close_at = 0;  // > 0: the reply to this request (1: the first seen) says "Connection:
+                                 // close", and the member keeps the connection open all the same
+  std::size_t truncate_at = 0;   // > 0: the reply to this request stops half-way, and the connection closes
+  std::size_t junk_after = 0;    // > 0: the reply to this request comes with bytes after it, in one write
   void close() { acceptor_.close(); }
+  // Closes every connection that waits for its next request, as an idle timeout (or a NAT) does.
+  void close_idle() {
+    for (auto& w : conns_)
+      if (auto c = w.lock(); c && c->idle) {
+        boost::system::error_code ec;
+        c->sock.close(ec);
+      }
+  }
 
  private:
+  struct Conn {
+    explicit Conn(asio::ip::tcp::socket s) : sock(std::move(s)) {}
+    asio::ip::tcp::socket sock;
+    bool idle = false;
+  };
   asio::awaitable<void> serve() {
     while (acceptor_.is_open()) {
       boost::system::error_code ec;
       auto sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
-      beast::flat_buffer buf;
+      ++accepted;
+      auto c = std::make_shared<Conn>(std::move(sock));
+      conns_.push_back(c);
+      asio::co_spawn(acceptor_.get_executor(), connection(c), asio::detached);
+    }
+  }
+  asio::awaitable<void> connection(std::shared_ptr<Conn> c) {
+    ++open;
+    boost::system::error_code ec;
+    beast::flat_buffer buf;
+    for (int served = 0; close_after == 0 || served < close_after; ++served) {
+      c->idle = served > 0;
       http::request<http::string_body> req;
-      co_await http::async_read(sock, buf, req, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) continue;
+      co_await http::async_read(c->sock, buf, req, asio::redirect_error(asio::use_awaitable, ec));
+      c->idle = false;
+      if (ec) break;
       Seen s{std::string(req.target()), std::string(req[http::field::authorization]), req.body()};
       seen.push_back(s);
       auto [status, body] = script_(s);
+      if (seen.size() == truncate_at) {
+        const std::string half = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                                 std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, body.size() / 2);
+        co_await asio::async_write(c->sock, asio::buffer(half), asio::redirect_error(asio::use_awaitable, ec));
+        break;
+      }
       http::response<http::string_body> res{static_cast<http::status>(status), 11};
       res.set(http::field::content_type, "application/json");
+      if (seen.size() == say_close_at) res.set(http::field::connection, "close");
       res.body() = body;
       res.prepare_payload();
-      co_await http::async_write(sock, res, asio::redirect_error(asio::use_awaitable, ec));
-      sock.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+      if (seen.size() == junk_after) {
+        std::ostringstream out;
+        out << res << "HTTP/9 junk\r\n\r\n";
+        co_await asio::async_write(c->sock, asio::buffer(out.str()), asio::redirect_error(asio::use_awaitable, ec));
+      } else {
+        co_await http::async_write(c->sock, res, asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (ec) break;
     }
+    c->sock.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    c->sock.close(ec);
+    --open;
   }
   asio::ip::tcp::acceptor acceptor_;
   Script script_;
+  std::vector<std::weak_ptr<Conn>> conns_;
 };
 
 const std::string kRange = R"({"header":{"revision":"7"},"kvs":[{"key":"YQ==","value":"Yg==","mod_revision":"7"}],"count":"1"})";
@@ -208,6 +260,116 @@ TEST_CASE("users: log in once, send the token, log in again when etcd says it ex
   CHECK(g->id == 77);
   CHECK(logins == 2);
   CHECK(m.seen.back().authorization == "tok2");
+  CHECK(m.accepted == 1);  // the token goes with each request, not with the connection
+}
+
+TEST_CASE("calls one after another share one connection") {
+  asio::io_context io;
+  FakeMember m(io, [](const Seen&) { return std::pair{200u, kRange}; });
+  auto c = client(io, {m.endpoint()});
+  for (int i = 0; i < 5; ++i) REQUIRE(run(io, c->get("a")));
+  CHECK(m.seen.size() == 5);
+  CHECK(m.accepted == 1);
+}
+
+TEST_CASE("a connection the member closed while it was idle: the call goes again on a new one, and etcd sees it once") {
+  asio::io_context io;
+  FakeMember m(io, [](const Seen&) { return std::pair{200u, std::string(R"({"header":{"revision":"9"}})")}; });
+  FakeMember other(io, [](const Seen&) { return std::pair{200u, std::string(R"({"header":{"revision":"1"}})")}; });
+  auto c = client(io, {m.endpoint(), other.endpoint()});
+
+  SUBCASE("closed by an idle timeout") {
+    REQUIRE(run(io, c->put("k", "v1")));
+    REQUIRE(run(io, c->put("k", "v2")));
+    m.close_idle();
+    auto r = run(io, c->put("k", "v3"));
+    REQUIRE(r);
+    CHECK(r.value() == 9);
+  }
+  SUBCASE("closed after two requests without a word") {
+    m.close_after = 2;
+    REQUIRE(run(io, c->put("k", "v1")));
+    REQUIRE(run(io, c->put("k", "v2")));
+    auto r = run(io, c->put("k", "v3"));
+    REQUIRE(r);
+    CHECK(r.value() == 9);
+  }
+  CHECK(m.accepted == 2);
+  REQUIRE(m.seen.size() == 3);  // each put once: the write into the closed connection reached no one
+  CHECK(m.seen[0].body == put_body("k", "v1", 0));
+  CHECK(m.seen[1].body == put_body("k", "v2", 0));
+  CHECK(m.seen[2].body == put_body("k", "v3", 0));
+  CHECK(other.seen.empty());  // the member was not taken for failed
+  CHECK(c->endpoint() == m.endpoint());
+}
+
+TEST_CASE("a reply cut off on a reused connection is not sent again: the member failed") {
+  asio::io_context io;
+  FakeMember m(io, [](const Seen&) { return std::pair{200u, kRange}; });
+  auto c = client(io, {m.endpoint()});
+  m.truncate_at = 2;
+  REQUIRE(run(io, c->get("a")));
+  auto r = run(io, c->get("a"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().reason.find("etcd member " + m.endpoint() + ": read: ") != std::string::npos);
+  CHECK(m.seen.size() == 2);
+  CHECK(m.accepted == 1);
+  REQUIRE(run(io, c->get("a")));  // the next call: a new connection
+  CHECK(m.accepted == 2);
+}
+
+TEST_CASE("a reply that says Connection: close: its connection is not used again") {
+  asio::io_context io;
+  FakeMember m(io, [](const Seen&) { return std::pair{200u, kRange}; });
+  m.say_close_at = 1;  // and the member keeps that connection open: reusing it would go unnoticed
+  auto c = client(io, {m.endpoint()});
+  for (int i = 0; i < 3; ++i) REQUIRE(run(io, c->get("a")));
+  CHECK(m.seen.size() == 3);
+  CHECK(m.accepted == 2);  // the first call's, then one for the next two
+}
+
+TEST_CASE("a reply followed by more bytes: its connection is not used again") {
+  asio::io_context io;
+  FakeMember m(io, [](const Seen&) { return std::pair{200u, kRange}; });
+  m.junk_after = 1;
+  auto c = client(io, {m.endpoint()});
+  for (int i = 0; i < 3; ++i) REQUIRE(run(io, c->get("a")));
+  CHECK(m.seen.size() == 3);
+  CHECK(m.accepted == 2);
+}
+
+namespace {
+asio::awaitable<void> counted_get(EtcdClient& c, int& done, int& ok) {
+  auto r = co_await c.get("a");
+  ++done;
+  if (r) ++ok;
+}
+}  // namespace
+
+TEST_CASE("calls at once each get a connection of their own; the pool keeps idle_per_member of them") {
+  asio::io_context io;
+  FakeMember m(io, [](const Seen&) { return std::pair{200u, kRange}; });
+  EtcdClientOptions o;
+  o.endpoints = {m.endpoint()};
+  o.idle_per_member = 2;
+  auto created = EtcdClient::create(io.get_executor(), o);
+  REQUIRE(created);
+  auto& c = *created.value();
+  auto burst = [&](int n) {
+    int done = 0, ok = 0;
+    for (int i = 0; i < n; ++i) asio::co_spawn(io, counted_get(c, done, ok), asio::detached);
+    for (int i = 0; i < 1000 && done < n; ++i) io.run_one_for(std::chrono::milliseconds(10));
+    REQUIRE(done == n);
+    CHECK(ok == n);
+  };
+  burst(3);
+  CHECK(m.accepted == 3);
+  // Two stay open, the third is closed: the member sees it end.
+  for (int i = 0; i < 1000 && m.open > 2; ++i) io.run_one_for(std::chrono::milliseconds(10));
+  CHECK(m.open == 2);
+  burst(3);
+  CHECK(m.accepted == 4);  // the two idle ones, and one new (3: no cap; 6: no reuse)
+  CHECK(m.seen.size() == 6);
 }
 
 TEST_CASE("a reply that is not etcd's JSON is an error with a reason, not a crash") {

@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import etcd_lab  # noqa: E402
@@ -78,6 +79,20 @@ def main() -> int:
         lease = {"a": again["lease"]}
         for s in ("b", "c"):
             lease[s] = etcd_lab.wait_json_line(pubs[s], lambda j: j.get("event") == "published", 5, f"{s}'s lease")["lease"]
+
+        # Site b's publisher keeps its connection to etcd across its keep-alives (one every
+        # TTL/3): over three TTLs its namespace never holds more than two sockets to a member, in
+        # any state. A connection per call would leave one in TIME-WAIT per keep-alive (60 s).
+        deadline, most, polls = time.monotonic() + 3 * TTL, 0, 0
+        while time.monotonic() < deadline and polls < 200:
+            polls += 1
+            socks = ns["b"].run("ss", "-Htan", "dport = :2379").stdout.split("\n")
+            most = max(most, len([line for line in socks if line.strip()]))
+            assert most <= 2, ns["b"].run("ss", "-tan", "dport = :2379").stdout
+            time.sleep(0.1)
+        events = [json.loads(line).get("event") for line in pubs["b"].log().splitlines() if line.startswith("{")]
+        assert "lease" not in events and "keep-alive" not in events, pubs["b"].log()  # its keep-alives all went through
+        print(f"ok: site b's publisher kept its keep-alives on one connection for {3 * TTL} s (at most {most} sockets)")
 
         # The leases outlive several TTLs while their keep-alives flow.
         # Three failing checks at the same instant, min-sites 2.
