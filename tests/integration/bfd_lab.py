@@ -203,9 +203,10 @@ class BirdRouter:
     """The upstream as BIRD 2 with `protocol bfd` and `bfd on` in the BGP protocol."""
     name = "BIRD"
 
-    def __init__(self, lab: harness.Lab, ns: harness.Netns):
+    def __init__(self, lab: harness.Lab, ns: harness.Netns, config: Optional[str] = None):
+        """`config`: BIRD's configuration, upstream_with_bfd() unless given."""
         self.lab, self.ns = lab, ns
-        self.bird = lab.bird(ns, upstream_with_bfd(bfd=True))
+        self.bird = lab.bird(ns, config if config is not None else upstream_with_bfd(bfd=True))
 
     def bfd_state(self) -> str:
         return bird_bfd_state(self.bird).lower()
